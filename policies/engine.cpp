@@ -1,0 +1,278 @@
+#include "policies/engine.hpp"
+
+#include <algorithm>
+
+namespace usher::policies {
+
+namespace {
+
+engine::decision refused(status code, reason why) {
+  engine::decision d;
+  d.what = engine::verdict::done;
+  d.code = code;
+  d.why = why;
+  return d;
+}
+
+}  // namespace
+
+engine::engine(std::shared_ptr<const plan> p) : plan_(std::move(p)) {}
+
+engine::account_state& engine::account(id a, std::uint16_t profile) {
+  if (a >= accounts_.size()) {
+    accounts_.resize(static_cast<std::size_t>(a) + 1);
+    known_.resize(static_cast<std::size_t>(a) + 1, false);
+  }
+  auto& acc = accounts_[a];
+  if (!known_[a]) {
+    known_[a] = true;
+    const auto& prof = plan_->profile(profile);
+    acc.profile = profile;
+    acc.queue = queue_gate(prof.queue_max_depth, prof.queue_max_wait);
+    acc.connections = connection_cap(prof.max_connections);
+    if (prof.sessions_limited) acc.sessions.emplace(prof.sessions);
+  }
+  return acc;
+}
+
+std::int32_t engine::pool_for(account_state& acc, const request& r) {
+  const auto& prof = plan_->profile(acc.profile);
+  auto make_pool = [&] {
+    pools_.emplace_back(prof.limit);
+    return static_cast<std::int32_t>(pools_.size() - 1);
+  };
+  if (prof.scope == pool_scope::account) {
+    if (acc.pool < 0) acc.pool = make_pool();
+    return acc.pool;
+  }
+  id key = prof.scope == pool_scope::model ? r.model : r.product;
+  std::size_t slot = static_cast<std::size_t>(static_cast<id>(key + 1));  // no_id -> 0
+  if (slot >= acc.pool_by_key.size()) acc.pool_by_key.resize(slot + 1, -1);
+  if (acc.pool_by_key[slot] < 0) acc.pool_by_key[slot] = make_pool();
+  return acc.pool_by_key[slot];
+}
+
+std::int32_t engine::shared_pool_for(const request& r) {
+  if (r.model == no_id) return -1;
+  if (r.model >= shared_by_model_.size()) shared_by_model_.resize(r.model + 1, -2);
+  auto& slot = shared_by_model_[r.model];
+  if (slot == -2) {
+    auto capacity = plan_->model_capacity(r.model);
+    if (capacity < 0) {
+      slot = -1;
+    } else {
+      shared_.emplace_back(capacity);
+      slot = static_cast<std::int32_t>(shared_.size() - 1);
+    }
+  }
+  return slot;
+}
+
+bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why) {
+  l.account = r.account;
+  l.cost = r.cost;
+  l.pool = pool_for(acc, r);
+  l.shared = shared_pool_for(r);
+  if (!pools_[l.pool].fits(r.cost)) {
+    why = reason::over_limit;
+    return false;
+  }
+  if (l.shared >= 0 && !shared_[l.shared].fits(r.cost)) {
+    why = reason::model_busy;
+    return false;
+  }
+  return true;
+}
+
+void engine::charge(account_state& acc, lease& l) {
+  pools_[l.pool].charge(l.cost);
+  if (l.shared >= 0) shared_[l.shared].charge(l.cost);
+  ++acc.in_flight;
+  acc.used += l.cost;
+}
+
+engine::decision engine::arrive(const request& r, std::uint16_t profile, usec now,
+                                std::uint64_t tag) {
+  auto& acc = account(r.account, profile);
+  decision d;
+  switch (r.what) {
+    case kind::ws_close:
+      if (!acc.connections.close(r.conn)) return refused(status::bad_request, reason::no_connection);
+      return d;  // done, 200
+    case kind::ws_open: {
+      if (acc.sessions && !acc.sessions->fits(now))
+        return refused(status::policy_close, reason::session_rate);
+      if (!acc.connections.is_open(r.conn) && !acc.connections.has_room())
+        return refused(status::rejected, reason::connection_cap);
+      if (acc.sessions) acc.sessions->charge();
+      acc.connections.open(r.conn, r.seq);
+      d.what = verdict::admitted;
+      d.held.account = r.account;
+      d.held.conn = r.conn;
+      d.held.conn_instance = r.seq;
+      d.held.holds_connection = true;
+      return d;
+    }
+    case kind::ws_request: {
+      if (!acc.connections.is_open(r.conn))
+        return refused(status::bad_request, reason::no_connection);
+      reason why = reason::none;
+      if (!pools_fit(acc, r, d.held, why)) return refused(status::rejected, why);
+      charge(acc, d.held);
+      d.what = verdict::admitted;
+      return d;
+    }
+    case kind::request:
+    case kind::session:
+      break;
+  }
+  if (acc.sessions && !acc.sessions->fits(now))
+    return refused(status::policy_close, reason::session_rate);
+  reason why = reason::over_limit;
+  bool fits = pools_fit(acc, r, d.held, why);
+  // A request bigger than a whole pool can never run: refuse it now rather
+  // than let it wait out max_wait.
+  const auto& pool = pools_[d.held.pool];
+  if (pool.limited() && r.cost > pool.capacity()) return refused(status::rejected, reason::over_limit);
+  if (d.held.shared >= 0 && r.cost > shared_[d.held.shared].capacity())
+    return refused(status::rejected, reason::model_busy);
+  if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
+    if (acc.sessions) acc.sessions->charge();
+    charge(acc, d.held);
+    d.what = verdict::admitted;
+    return d;
+  }
+  if (!acc.queue.enabled()) return refused(status::rejected, why);
+  if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
+  bool was_empty = acc.queue.empty();
+  acc.queue.push(r, now, tag);
+  if (was_empty) on_head_changed(r.account, acc);
+  d.what = verdict::queued;
+  d.code = status::ok;
+  return d;
+}
+
+void engine::release(const lease& held, usec /*now*/) {
+  auto& acc = accounts_[held.account];
+  if (held.holds_connection) {
+    acc.connections.close(held.conn, held.conn_instance);
+    return;
+  }
+  pools_[held.pool].release(held.cost);
+  --acc.in_flight;
+  acc.used -= held.cost;
+  if (!acc.queue.empty() && !acc.dirty) {
+    acc.dirty = true;
+    dirty_.push_back(held.account);
+  }
+  if (held.shared >= 0) {
+    shared_[held.shared].release(held.cost);
+    // A provider-wide slot may unblock any account's head.
+    std::size_t keep = 0;
+    for (id a : waiting_accounts_) {
+      auto& w = accounts_[a];
+      if (w.queue.empty()) {
+        w.waiting_listed = false;
+        continue;
+      }
+      waiting_accounts_[keep++] = a;
+      if (!w.dirty) {
+        w.dirty = true;
+        dirty_.push_back(a);
+      }
+    }
+    waiting_accounts_.resize(keep);
+  }
+}
+
+void engine::admit_waiting(usec now, std::vector<admission>& out) {
+  // Serve the oldest head among the accounts a release touched, until no
+  // head fits: strict FIFO within an account, arrival order across accounts.
+  while (!dirty_.empty()) {
+    std::size_t best = dirty_.size();
+    for (std::size_t i = 0; i < dirty_.size(); ++i) {
+      auto& acc = accounts_[dirty_[i]];
+      if (acc.queue.empty()) continue;
+      if (best == dirty_.size() ||
+          acc.queue.head().req.seq < accounts_[dirty_[best]].queue.head().req.seq)
+        best = i;
+    }
+    if (best == dirty_.size()) break;
+    id a = dirty_[best];
+    auto& acc = accounts_[a];
+    const auto& head = acc.queue.head();
+    lease l;
+    reason why = reason::none;
+    bool fits = (!acc.sessions || acc.sessions->fits(now)) && pools_fit(acc, head.req, l, why);
+    if (!fits) {
+      acc.dirty = false;
+      dirty_[best] = dirty_.back();
+      dirty_.pop_back();
+      continue;
+    }
+    auto e = acc.queue.pop();
+    if (acc.sessions) acc.sessions->charge();
+    charge(acc, l);
+    out.push_back(admission{e.tag, e.req, e.arrival, l});
+    on_head_changed(a, acc);
+  }
+  for (id a : dirty_) accounts_[a].dirty = false;
+  dirty_.clear();
+}
+
+void engine::on_head_changed(id a, account_state& acc) {
+  if (acc.queue.empty()) return;
+  const auto& head = acc.queue.head();
+  if (head.deadline != never) deadlines_.push(deadline_entry{head.deadline, head.req.seq, a});
+  if (!acc.waiting_listed) {
+    acc.waiting_listed = true;
+    waiting_accounts_.push_back(a);
+  }
+}
+
+usec engine::next_deadline() {
+  while (!deadlines_.empty()) {
+    const auto& top = deadlines_.top();
+    const auto& q = accounts_[top.account].queue;
+    if (!q.empty() && q.head().req.seq == top.seq) return top.deadline;
+    deadlines_.pop();  // stale: that head was admitted, cancelled or timed out
+  }
+  return never;
+}
+
+void engine::expire(usec now, std::vector<timeout>& out) {
+  while (next_deadline() <= now) {
+    id a = deadlines_.top().account;
+    deadlines_.pop();
+    auto& acc = accounts_[a];
+    auto e = acc.queue.pop();
+    out.push_back(timeout{e.tag, e.req, e.arrival});
+    on_head_changed(a, acc);
+  }
+}
+
+bool engine::cancel(id a, std::uint64_t tag) {
+  if (a >= accounts_.size() || !known_[a]) return false;
+  auto& acc = accounts_[a];
+  bool was_head = !acc.queue.empty() && acc.queue.head().tag == tag;
+  if (!acc.queue.remove(tag)) return false;
+  if (was_head) on_head_changed(a, acc);
+  return true;
+}
+
+engine::usage engine::usage_of(id a) const {
+  usage u;
+  if (a >= accounts_.size() || !known_[a]) {
+    u.limit = plan_->profile(0).limit;
+    return u;
+  }
+  const auto& acc = accounts_[a];
+  u.in_flight = acc.in_flight;
+  u.used = acc.used;
+  u.queued = static_cast<std::int64_t>(acc.queue.depth());
+  u.connections = acc.connections.open_count();
+  u.limit = plan_->profile(acc.profile).limit;
+  return u;
+}
+
+}  // namespace usher::policies

@@ -1,0 +1,155 @@
+#pragma once
+/// The admission engine: the policy state of a set of accounts and the gates
+/// they share, and the one place that decides. Both clocks drive it: the
+/// simulator from a trace, the live node from HTTP requests.
+///
+/// A request is admitted only when every gate that applies to it admits it,
+/// and it is then charged in all of them at once; a refused request leaves no
+/// trace in any gate. Gates, in the order their refusal is reported:
+///   session rate (1008) -> connection cap (429) -> account pool (429)
+///   -> model capacity shared by all accounts (429 model_busy) -> queue.
+/// Which gates apply depends on the request's kind (docs/PLANS.md, "Kinds").
+///
+/// Time: every call takes `now` in integer microseconds, never decreasing
+/// between calls. Callers keep the same-instant order: at one instant call
+/// release() for every release, then admit_waiting(), then expire(), then
+/// arrive() for each arrival in sequence order.
+///
+/// Owned by one actor; not thread-safe. Accounts appear on first use.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <vector>
+
+#include "policies/connection_cap.hpp"
+#include "policies/plan.hpp"
+#include "policies/pool_gate.hpp"
+#include "policies/queue_gate.hpp"
+#include "policies/request.hpp"
+#include "policies/session_rate_gate.hpp"
+
+namespace usher::policies {
+
+class engine {
+ public:
+  /// What an admitted request holds. Hand it back to release() exactly once.
+  struct lease {
+    id account = 0;
+    std::int32_t pool = -1;         ///< account pool index, -1 when none charged
+    std::int32_t shared = -1;       ///< model capacity pool index, -1 when none
+    std::int64_t cost = 0;          ///< units charged in each pool
+    std::uint64_t conn = 0;         ///< connection held (ws_open), with its instance
+    std::uint64_t conn_instance = 0;
+    bool holds_connection = false;
+  };
+
+  enum class verdict : std::uint8_t {
+    admitted,  ///< runs now; `held` says what to release
+    queued,    ///< waits; admit_waiting() or expire() will report it by tag
+    done,      ///< ended at once: refused, or a ws_close
+  };
+
+  struct decision {
+    verdict what = verdict::done;
+    policies::status code = policies::status::ok;
+    policies::reason why = policies::reason::none;
+    lease held;
+  };
+
+  /// A waiter that admit_waiting() let in.
+  struct admission {
+    std::uint64_t tag;
+    request req;
+    usec arrival;
+    lease held;
+  };
+
+  /// A waiter that expire() timed out (408).
+  struct timeout {
+    std::uint64_t tag;
+    request req;
+    usec arrival;
+  };
+
+  /// What one account holds right now.
+  struct usage {
+    std::int64_t in_flight = 0;   ///< admitted requests holding pool units
+    std::int64_t used = 0;        ///< units they hold in the account's pools
+    std::int64_t queued = 0;
+    std::int64_t connections = 0; ///< open WebSocket connections
+    std::int64_t limit = -1;      ///< the profile's pool capacity, -1 unlimited
+  };
+
+  explicit engine(std::shared_ptr<const plan> p);
+
+  /// Decides an arriving request. `profile` comes from plan::profile_of and
+  /// `r.cost` must already be resolved (plan::cost_of). `tag` is the caller's
+  /// handle for the request should it queue.
+  [[nodiscard]] decision arrive(const request& r, std::uint16_t profile, usec now,
+                                std::uint64_t tag);
+
+  /// Frees everything `held` holds. Queues it unblocks are served by the next
+  /// admit_waiting() call.
+  void release(const lease& held, usec now);
+
+  /// Admits queue heads that now fit, oldest first, appending them to `out`.
+  void admit_waiting(usec now, std::vector<admission>& out);
+
+  /// Times out waiters whose deadline is <= now, appending them to `out`.
+  void expire(usec now, std::vector<timeout>& out);
+
+  /// The earliest queue deadline, or `never`.
+  usec next_deadline();
+
+  /// Removes a waiter that left (a client that disconnected). Returns false
+  /// when it is not waiting (already admitted or timed out).
+  bool cancel(id account, std::uint64_t tag);
+
+  usage usage_of(id account) const;
+  const plan& rules() const { return *plan_; }
+
+ private:
+  struct account_state {
+    std::uint16_t profile = 0;
+    std::int32_t pool = -1;                 ///< scope account: its pool
+    std::vector<std::int32_t> pool_by_key;  ///< scope model/product: by key id + 1
+    queue_gate queue{0, never};
+    connection_cap connections;
+    std::optional<session_rate_gate> sessions;
+    std::int64_t in_flight = 0;
+    std::int64_t used = 0;
+    bool waiting_listed = false;            ///< in waiting_accounts_
+    bool dirty = false;                     ///< a release may have unblocked its head
+  };
+
+  struct deadline_entry {
+    usec deadline;
+    std::uint64_t seq;
+    id account;
+    bool operator>(const deadline_entry& o) const {
+      return deadline != o.deadline ? deadline > o.deadline : seq > o.seq;
+    }
+  };
+
+  account_state& account(id a, std::uint16_t profile);
+  std::int32_t pool_for(account_state& acc, const request& r);
+  std::int32_t shared_pool_for(const request& r);
+  /// Whether the pools can take `r` now; sets `why` to the first refusal.
+  bool pools_fit(account_state& acc, const request& r, lease& l, reason& why);
+  void charge(account_state& acc, lease& l);
+  void on_head_changed(id a, account_state& acc);
+
+  std::shared_ptr<const plan> plan_;
+  std::vector<account_state> accounts_;   ///< by account id
+  std::vector<bool> known_;               ///< accounts_ slots in use
+  std::vector<pool_gate> pools_;          ///< account pools
+  std::vector<std::int32_t> shared_by_model_;  ///< model id + 1 -> shared pool index
+  std::vector<pool_gate> shared_;         ///< model capacities shared by all accounts
+  std::vector<id> waiting_accounts_;      ///< accounts with a non-empty queue
+  std::vector<id> dirty_;                 ///< accounts whose head may now fit
+  std::priority_queue<deadline_entry, std::vector<deadline_entry>, std::greater<>> deadlines_;
+};
+
+}  // namespace usher::policies

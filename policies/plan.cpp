@@ -1,0 +1,373 @@
+#include "policies/plan.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include "policies/input_error.hpp"
+
+namespace usher::policies {
+
+namespace {
+
+// -- keys ---------------------------------------------------------------------
+
+// Keys an account may override (`account.NAME.KEY`) or set for all accounts.
+const std::set<std::string>& account_keys() {
+  static const std::set<std::string> keys = {
+      "tier", "limit", "scope", "cost", "cost_source", "queue.max_depth", "queue.max_wait",
+      "ws.per_concurrency", "sessions_per_minute", "sessions.window", "sessions.scale_up_at",
+      "sessions.scale_up_pct", "sessions.scale_down_below", "sessions.scale_down_pct"};
+  return keys;
+}
+
+// Keys that only exist plan-wide.
+const std::set<std::string>& global_keys() {
+  static const std::set<std::string> keys = {
+      "tiers.solo", "tiers.team", "tiers.platform", "model_capacity", "signals.timeout_rate",
+      "signals.mean_queue_wait", "signals.business_hours", "signals.maxed_fraction"};
+  return keys;
+}
+
+// Prefixes whose remainder is a model name.
+constexpr std::string_view cost_prefix = "cost.";
+constexpr std::string_view capacity_prefix = "model_capacity.";
+constexpr std::string_view account_prefix = "account.";
+
+// The three words users know the pool capacity by, one per family's seed.
+std::string canonical(const std::string& key) {
+  if (key == "streams" || key == "concurrency") return "limit";
+  return key;
+}
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// -- values -------------------------------------------------------------------
+
+struct entry {
+  std::string value;
+  std::string where;
+  std::size_t order = 0;
+};
+using entries = std::map<std::string, entry>;
+
+[[noreturn]] void bad_value(const std::string& key, const entry& e, const std::string& expected) {
+  throw input_error::at(e.where, 0, key, "expected " + expected + ", got " + quoted(e.value));
+}
+
+std::int64_t parse_count(const std::string& key, const entry& e, bool allow_none,
+                         std::int64_t min = 0) {
+  if (allow_none && e.value == "none") return -1;
+  std::int64_t v = 0;
+  auto* end = e.value.data() + e.value.size();
+  auto res = std::from_chars(e.value.data(), end, v);
+  if (e.value.empty() || res.ec != std::errc() || res.ptr != end || v < min)
+    bad_value(key, e,
+              "an integer >= " + std::to_string(min) + (allow_none ? " or \"none\"" : ""));
+  return v;
+}
+
+// Durations: seconds by default; units s, ms, m, h; "none" for no limit.
+usec parse_duration(const std::string& key, const entry& e, bool allow_none) {
+  if (allow_none && e.value == "none") return never;
+  std::string_view v = e.value;
+  usec scale_num = 1, scale_den = 1;
+  auto digits_end = v.find_first_not_of("0123456789.");
+  if (digits_end != std::string_view::npos) {
+    auto unit = v.substr(digits_end);
+    if (unit == "s") {
+    } else if (unit == "ms") {
+      scale_den = 1000;
+    } else if (unit == "m" || unit == "min") {
+      scale_num = 60;
+    } else if (unit == "h") {
+      scale_num = 3600;
+    } else {
+      throw input_error::at(e.where, 0, key, "unknown unit " + quoted(std::string(unit)) +
+                                                 " (use s, ms, m or h)");
+    }
+    v = v.substr(0, digits_end);
+  }
+  usec t = 0;
+  if (!parse_seconds(v, t)) bad_value(key, e, "a duration such as 60, 60s, 500ms or 2m");
+  return t * scale_num / scale_den;
+}
+
+double parse_fraction(const std::string& key, const entry& e) {
+  try {
+    std::size_t used = 0;
+    double d = std::stod(e.value, &used);
+    if (used == e.value.size() && d >= 0 && d <= 1) return d;
+  } catch (const std::exception&) {
+  }
+  bad_value(key, e, "a fraction between 0 and 1");
+}
+
+// -- presets ------------------------------------------------------------------
+
+struct preset_info {
+  family fam;
+  std::vector<std::pair<std::string, std::string>> defaults;
+};
+
+// Every preset sets every account key, so the effective plan is complete.
+const std::map<std::string, preset_info>& presets() {
+  static const std::map<std::string, preset_info> table = [] {
+    std::vector<std::pair<std::string, std::string>> common = {
+        {"cost", "1"},
+        {"cost_source", "trace"},
+        {"queue.max_depth", "0"},
+        {"queue.max_wait", "60"},
+        {"ws.per_concurrency", "0"},
+        {"sessions_per_minute", "none"},
+        {"sessions.window", "60"},
+        {"sessions.scale_up_at", "70"},
+        {"sessions.scale_up_pct", "10"},
+        {"sessions.scale_down_below", "50"},
+        {"sessions.scale_down_pct", "10"},
+        {"scope", "account"},
+        {"limit", "none"},
+        {"tier", ""},
+        {"tiers.solo", "3"},
+        {"tiers.team", "10"},
+        {"tiers.platform", "50"},
+        {"model_capacity", "none"},
+        {"signals.timeout_rate", "0.05"},
+        {"signals.mean_queue_wait", "10"},
+        {"signals.business_hours", "9-17"},
+        {"signals.maxed_fraction", "0.5"},
+    };
+    auto with = [&](std::vector<std::pair<std::string, std::string>> extra) {
+      auto all = common;
+      for (auto& kv : extra) all.push_back(kv);
+      return all;
+    };
+    auto streams = [&](const std::string& tier) {
+      return with({{"tier", tier}, {"queue.max_depth", "auto"}});
+    };
+    std::map<std::string, preset_info> t;
+    t["streams"] = {family::streams, streams("team")};
+    t["streams:solo"] = {family::streams, streams("solo")};
+    t["streams:team"] = {family::streams, streams("team")};
+    t["streams:platform"] = {family::streams, streams("platform")};
+    t["exclusive"] = {family::exclusive,
+                      with({{"limit", "1"}, {"scope", "product"}, {"ws.per_concurrency", "5"}})};
+    t["session-rate"] = {family::session_rate, with({{"sessions_per_minute", "100"}})};
+    t["per-model"] = {family::per_model, with({{"limit", "200"}, {"scope", "model"}})};
+    t["weighted"] = {family::weighted, with({{"limit", "8"}})};
+    return t;
+  }();
+  return table;
+}
+
+// -- resolution ---------------------------------------------------------------
+
+std::int64_t tier_size(const entries& merged, const std::string& tier, const entry& at) {
+  auto i = merged.find("tiers." + tier);
+  if (tier.empty() || i == merged.end())
+    bad_value("tier", at, "one of solo, team, platform");
+  return parse_count("tiers." + tier, i->second, false, 1);
+}
+
+account_profile resolve(const std::string& name, const entries& merged) {
+  auto get = [&](const std::string& key) -> const entry& { return merged.at(key); };
+  account_profile p;
+  p.name = name;
+  // The pool capacity: an explicit limit or a tier, whichever was set later.
+  const entry& tier = get("tier");
+  const entry& limit = get("limit");
+  if (!tier.value.empty() && tier.order > limit.order) {
+    p.tier = tier.value;
+    p.limit = tier_size(merged, tier.value, tier);
+  } else {
+    p.limit = parse_count("limit", limit, true);
+  }
+  const entry& scope = get("scope");
+  if (scope.value == "account") p.scope = pool_scope::account;
+  else if (scope.value == "model") p.scope = pool_scope::model;
+  else if (scope.value == "product") p.scope = pool_scope::product;
+  else bad_value("scope", scope, "one of account, model, product");
+  p.default_cost = parse_count("cost", get("cost"), false, 1);
+  const entry& source = get("cost_source");
+  if (source.value != "trace" && source.value != "plan")
+    bad_value("cost_source", source, "trace or plan");
+  p.cost_from_trace = source.value == "trace";
+  const entry& depth = get("queue.max_depth");
+  if (depth.value == "auto")
+    p.queue_max_depth = p.limit < 0 ? -1 : 5 * p.limit;
+  else
+    p.queue_max_depth = parse_count("queue.max_depth", depth, true);
+  p.queue_max_wait = parse_duration("queue.max_wait", get("queue.max_wait"), true);
+  auto per = parse_count("ws.per_concurrency", get("ws.per_concurrency"), false);
+  p.max_connections = (per == 0 || p.limit < 0) ? -1 : per * p.limit;
+  auto rate = parse_count("sessions_per_minute", get("sessions_per_minute"), true, 1);
+  p.sessions_limited = rate > 0;
+  if (p.sessions_limited) {
+    p.sessions.per_window = rate;
+    p.sessions.window = parse_duration("sessions.window", get("sessions.window"), false);
+    if (p.sessions.window <= 0) bad_value("sessions.window", get("sessions.window"), "> 0");
+    p.sessions.scale_up_at = parse_count("sessions.scale_up_at", get("sessions.scale_up_at"), false);
+    p.sessions.scale_up_pct =
+        parse_count("sessions.scale_up_pct", get("sessions.scale_up_pct"), false);
+    p.sessions.scale_down_below =
+        parse_count("sessions.scale_down_below", get("sessions.scale_down_below"), false);
+    p.sessions.scale_down_pct =
+        parse_count("sessions.scale_down_pct", get("sessions.scale_down_pct"), false);
+  }
+  return p;
+}
+
+}  // namespace
+
+std::string_view to_string(family f) {
+  switch (f) {
+    case family::streams: return "streams";
+    case family::exclusive: return "exclusive";
+    case family::session_rate: return "session-rate";
+    case family::per_model: return "per-model";
+    case family::weighted: return "weighted";
+  }
+  return "?";
+}
+
+const std::vector<std::string>& plan::preset_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (auto& kv : presets()) n.push_back(kv.first);
+    return n;
+  }();
+  return names;
+}
+
+std::shared_ptr<const plan> plan::build(const std::string& preset,
+                                        const std::vector<setting>& settings) {
+  auto pi = presets().find(preset);
+  if (pi == presets().end()) {
+    std::string names;
+    for (auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
+    throw input_error::in("", "unknown plan " + quoted(preset) + " (presets: " + names +
+                                  "; or a plan file)");
+  }
+  std::shared_ptr<plan> result(new plan());
+  result->family_ = pi->second.fam;
+  result->preset_ = preset;
+
+  std::size_t order = 0;
+  entries global;
+  for (auto& kv : pi->second.defaults) global[kv.first] = entry{kv.second, "preset " + preset, order++};
+  std::map<std::string, entries> per_account;
+  std::map<std::string, entry> model_costs, model_capacities;
+
+  for (auto& s : settings) {
+    std::string key = canonical(s.key);
+    entry e{s.value, s.where, order++};
+    if (starts_with(key, cost_prefix)) {
+      auto model = key.substr(cost_prefix.size());
+      if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
+      parse_count(s.key, e, false, 1);
+      model_costs[model] = e;
+    } else if (starts_with(key, capacity_prefix)) {
+      auto model = key.substr(capacity_prefix.size());
+      if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
+      parse_count(s.key, e, true, 1);
+      model_capacities[model] = e;
+    } else if (starts_with(key, account_prefix)) {
+      // account.NAME.KEY: NAME may itself contain dots, so match the key suffix.
+      auto rest = key.substr(account_prefix.size());
+      std::string found;
+      for (auto& k : {std::string("streams"), std::string("concurrency")})
+        if (rest.size() > k.size() + 1 && rest.compare(rest.size() - k.size(), k.size(), k) == 0 &&
+            rest[rest.size() - k.size() - 1] == '.')
+          found = k;
+      for (auto& k : account_keys())
+        if (rest.size() > k.size() + 1 && rest.compare(rest.size() - k.size(), k.size(), k) == 0 &&
+            rest[rest.size() - k.size() - 1] == '.' && k.size() > found.size())
+          found = k;
+      if (found.empty())
+        throw input_error::at(s.where, 0, s.key,
+                              "unknown key (account.NAME.KEY takes an account key, see "
+                              "docs/PLANS.md)");
+      auto account = rest.substr(0, rest.size() - found.size() - 1);
+      per_account[account][canonical(found)] = e;
+    } else if (account_keys().count(key) || global_keys().count(key)) {
+      global[key] = e;
+    } else {
+      throw input_error::at(s.where, 0, s.key, "unknown key (see docs/PLANS.md for every key)");
+    }
+  }
+
+  // Models named by the plan get ids 0..n-1, in name order.
+  std::set<std::string> named;
+  for (auto& kv : model_costs) named.insert(kv.first);
+  for (auto& kv : model_capacities) named.insert(kv.first);
+  result->models_.assign(named.begin(), named.end());
+  for (auto& m : result->models_) {
+    auto c = model_costs.find(m);
+    result->model_cost_.push_back(c == model_costs.end() ? -1 : parse_count("cost." + m, c->second, false, 1));
+    auto k = model_capacities.find(m);
+    result->model_capacity_.push_back(
+        k == model_capacities.end() ? -2 : parse_count("model_capacity." + m, k->second, true, 1));
+  }
+  result->default_model_capacity_ = parse_count("model_capacity", global.at("model_capacity"), true, 1);
+  for (auto& c : result->model_capacity_)
+    if (c == -2) c = result->default_model_capacity_;
+
+  // Signals.
+  auto& sig = result->signals_;
+  sig.timeout_rate = parse_fraction("signals.timeout_rate", global.at("signals.timeout_rate"));
+  sig.maxed_fraction = parse_fraction("signals.maxed_fraction", global.at("signals.maxed_fraction"));
+  sig.mean_queue_wait = parse_duration("signals.mean_queue_wait", global.at("signals.mean_queue_wait"), false);
+  {
+    const entry& bh = global.at("signals.business_hours");
+    int a = -1, b = -1;
+    char dash = 0;
+    int consumed = 0;
+    if (std::sscanf(bh.value.c_str(), "%d%c%d%n", &a, &dash, &b, &consumed) != 3 || dash != '-' ||
+        consumed != static_cast<int>(bh.value.size()) || a < 0 || b > 24 || a >= b)
+      bad_value("signals.business_hours", bh, "hours as START-END within 0-24, such as 9-17");
+    sig.business_start_hour = a;
+    sig.business_end_hour = b;
+  }
+
+  // Profiles: the default, then each account named in an override.
+  result->profiles_.push_back(resolve("", global));
+  for (auto& kv : per_account) {
+    entries merged = global;
+    for (auto& ov : kv.second) merged[ov.first] = ov.second;
+    result->profile_by_account_[kv.first] = static_cast<std::uint16_t>(result->profiles_.size());
+    result->profiles_.push_back(resolve(kv.first, merged));
+  }
+  if (result->profiles_.size() > 65535)
+    throw input_error::in("", "too many per-account overrides (at most 65534 accounts)");
+
+  for (auto& kv : global) result->effective_[kv.first] = kv.second.value;
+  for (auto& kv : model_costs) result->effective_["cost." + kv.first] = kv.second.value;
+  for (auto& kv : model_capacities) result->effective_["model_capacity." + kv.first] = kv.second.value;
+  for (auto& acc : per_account)
+    for (auto& kv : acc.second) result->effective_["account." + acc.first + "." + kv.first] = kv.second.value;
+  return result;
+}
+
+std::uint16_t plan::profile_of(const std::string& account) const {
+  auto i = profile_by_account_.find(account);
+  return i == profile_by_account_.end() ? 0 : i->second;
+}
+
+std::int64_t plan::cost_of(std::uint16_t profile, std::uint32_t model, std::int64_t own_cost) const {
+  const auto& p = profiles_[profile];
+  if (p.cost_from_trace && own_cost >= 0) return own_cost;
+  if (model < model_cost_.size() && model_cost_[model] > 0) return model_cost_[model];
+  return p.default_cost;
+}
+
+std::int64_t plan::model_capacity(std::uint32_t model) const {
+  if (model < model_capacity_.size()) return model_capacity_[model];
+  return default_model_capacity_;
+}
+
+bool plan::has_shared_gates() const {
+  if (default_model_capacity_ >= 0) return true;
+  return std::any_of(model_capacity_.begin(), model_capacity_.end(), [](auto c) { return c >= 0; });
+}
+
+}  // namespace usher::policies

@@ -1,0 +1,121 @@
+#pragma once
+/// A plan: the gates every account gets, with every number a parameter.
+///
+/// The five families of DESIGN.md are presets: each only sets defaults for the
+/// same gates (pool, queue, connection cap, session rate, model capacity), so
+/// families combine by setting more keys (for example `per-model` plus
+/// `queue.max_depth=10`). Settings apply in order: the preset, then a plan
+/// file, then `--set` overrides; `account.NAME.KEY` applies to one account.
+/// docs/PLANS.md lists every key.
+///
+/// A plan is immutable once built and safe to share between threads.
+/// Accounts resolve to a *profile* (index 0: the default; one per account
+/// named in an override); models the plan names get the first model ids, so
+/// per-model tables are plain vectors.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policies/session_rate_gate.hpp"
+#include "policies/time.hpp"
+
+namespace usher::policies {
+
+enum class family { streams, exclusive, session_rate, per_model, weighted };
+
+std::string_view to_string(family f);
+
+/// Which requests of an account share one pool.
+enum class pool_scope {
+  account,  ///< all of the account's requests (streams, weighted)
+  model,    ///< one pool per (account, model) (per-model)
+  product,  ///< one pool per (account, product) (exclusive)
+};
+
+/// The resolved gates of one profile. Plain data.
+struct account_profile {
+  std::string name;                      ///< account name, or "" for the default
+  std::int64_t limit = -1;               ///< pool capacity in units; -1 unlimited
+  pool_scope scope = pool_scope::account;
+  std::int64_t default_cost = 1;
+  bool cost_from_trace = true;           ///< use a request's own cost when it has one
+  std::int64_t queue_max_depth = 0;      ///< 0: no queue; -1: unbounded
+  usec queue_max_wait = never;
+  std::int64_t max_connections = -1;     ///< open WebSocket cap; -1 unlimited
+  bool sessions_limited = false;
+  session_rate_params sessions;
+  std::string tier;                      ///< streams tier, "" when none
+};
+
+/// Thresholds for the streams seed's upgrade signals.
+struct signal_params {
+  double timeout_rate = 0.05;        ///< timeouts over 5 % of requests
+  usec mean_queue_wait = seconds(10);
+  int business_start_hour = 9;       ///< trace time 0 is 00:00 of day 0
+  int business_end_hour = 17;
+  double maxed_fraction = 0.5;       ///< pool at its limit this share of business hours
+};
+
+class plan {
+ public:
+  /// Builds a plan from a preset name ("streams", "streams:solo", "exclusive",
+  /// "session-rate", "per-model", "weighted") and ordered settings. `where`
+  /// names each setting's origin for errors ("plan.ini:7", "--set").
+  /// Throws input_error on an unknown preset, key or bad value.
+  struct setting {
+    std::string key;
+    std::string value;
+    std::string where;
+  };
+  static std::shared_ptr<const plan> build(const std::string& preset,
+                                           const std::vector<setting>& settings);
+
+  /// The names a preset may be: for --help and error messages.
+  static const std::vector<std::string>& preset_names();
+
+  family base() const { return family_; }
+  const std::string& preset() const { return preset_; }
+
+  /// The profile for an account name (the default when none is named).
+  std::uint16_t profile_of(const std::string& account) const;
+  const account_profile& profile(std::uint16_t index) const { return profiles_[index]; }
+  std::size_t profile_count() const { return profiles_.size(); }
+
+  /// Models the plan names (costs, capacities), in id order: an interner
+  /// seeded with these gives them ids 0..n-1.
+  const std::vector<std::string>& named_models() const { return models_; }
+
+  /// The cost of a request: its own (trace) cost when the profile allows it
+  /// and it has one (>= 0), else the model's table cost, else the default.
+  std::int64_t cost_of(std::uint16_t profile, std::uint32_t model, std::int64_t own_cost) const;
+
+  /// Provider-wide capacity of a model shared by all accounts; -1 unlimited.
+  std::int64_t model_capacity(std::uint32_t model) const;
+  /// True when any model has a shared capacity: accounts are then coupled.
+  bool has_shared_gates() const;
+
+  const signal_params& signals() const { return signals_; }
+
+  /// Every effective setting as key=value lines, sorted: for summary.json and
+  /// so a user can see what a run used.
+  const std::map<std::string, std::string>& effective() const { return effective_; }
+
+ private:
+  plan() = default;
+
+  family family_ = family::streams;
+  std::string preset_;
+  std::vector<account_profile> profiles_;
+  std::map<std::string, std::uint16_t> profile_by_account_;
+  std::vector<std::string> models_;
+  std::vector<std::int64_t> model_cost_;      ///< by model id; -1: default cost
+  std::vector<std::int64_t> model_capacity_;  ///< by model id; -1 unlimited
+  std::int64_t default_model_capacity_ = -1;
+  signal_params signals_;
+  std::map<std::string, std::string> effective_;
+};
+
+}  // namespace usher::policies

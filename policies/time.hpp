@@ -1,0 +1,39 @@
+#pragma once
+/// Time in usher: integer microseconds, never floating point.
+///
+/// Policies never read a clock; every call takes `now` as a `usec`. In a
+/// simulation `usec` counts from the start of the trace; in a live node it
+/// counts from the node's epoch. At one instant the order of events is fixed
+/// and the same in both clocks: releases first (a slot that frees at t serves
+/// the queue at t), then queue admissions, then queue timeouts, then new
+/// arrivals, each class in arrival (sequence) order.
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace usher::policies {
+
+using usec = std::int64_t;
+
+/// A time later than any event: "never" or "no deadline".
+constexpr usec never = std::numeric_limits<usec>::max();
+
+constexpr usec usec_per_second = 1'000'000;
+
+constexpr usec seconds(std::int64_t s) { return s * usec_per_second; }
+
+/// Parses a non-negative decimal number of seconds ("12", "0.25", "3.000001")
+/// into microseconds, exactly: digits past the sixth decimal are rounded half
+/// up. Returns false for anything else (signs, exponents, empty, overflow).
+[[nodiscard]] bool parse_seconds(std::string_view text, usec& out);
+
+/// Formats microseconds as decimal seconds without trailing zeros
+/// ("12", "0.25"): the inverse of parse_seconds, so output re-reads exactly.
+std::string format_seconds(usec t);
+
+/// Appends the format_seconds text to `out` (the allocation-free hot path).
+void append_seconds(std::string& out, usec t);
+
+}  // namespace usher::policies

@@ -1,0 +1,17 @@
+#pragma once
+/// The `usher` subcommands. Each takes the arguments after its name and
+/// returns the process exit code: 0 success, 2 bad input (the message names
+/// the file, line and field), 1 anything else.
+
+#include <string>
+#include <vector>
+
+namespace usher::tools {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failure = 1;
+constexpr int exit_bad_input = 2;
+
+int simulate_command(const std::vector<std::string>& args);
+
+}  // namespace usher::tools

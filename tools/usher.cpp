@@ -1,0 +1,36 @@
+/// `usher <subcommand> [options]`: the one binary. This file only dispatches;
+/// each subcommand lives in its own file and maps errors to exit codes there.
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tools/commands.hpp"
+
+namespace {
+
+const char* usage =
+    "usher: concurrency plans of AI inference APIs, simulated and enforced\n"
+    "\n"
+    "usage: usher <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  simulate   replay a request trace through a plan (usher simulate --help)\n"
+    "\n"
+    "Docs: README.md, docs/PLANS.md (every plan key), docs/FORMATS.md (files).\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    std::fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? usher::tools::exit_bad_input : usher::tools::exit_ok;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "simulate") return usher::tools::simulate_command(args);
+  std::fprintf(stderr, "usher: unknown command \"%s\"\n\n%s", command.c_str(), usage);
+  return usher::tools::exit_bad_input;
+}

@@ -1,0 +1,150 @@
+#include "traces/trace_reader.hpp"
+
+// The parser's header trips -Wstringop-truncation when inlined here (it
+// truncates long file names on purpose); the warning is about its code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-truncation"
+#include <libfccp/csv.h>
+#pragma GCC diagnostic pop
+
+#include <charconv>
+#include <cstring>
+
+#include "policies/input_error.hpp"
+
+namespace usher::traces {
+
+using namespace policies;
+
+namespace {
+
+constexpr unsigned column_count = 11;
+using csv_parser = io::CSVReader<column_count, io::trim_chars<' ', '\t'>,
+                                 io::double_quote_escape<',', '"'>, io::throw_on_overflow,
+                                 io::empty_line_comment>;
+
+// The CSV parser's errors, in usher's words, with file and line.
+input_error describe(const io::error::base& e, const std::string& path) {
+  std::size_t line = 0;
+  if (auto* l = dynamic_cast<const io::error::with_file_line*>(&e))
+    line = l->file_line > 0 ? static_cast<std::size_t>(l->file_line) : 0;
+  std::string what;
+  if (dynamic_cast<const io::error::too_few_columns*>(&e)) what = "too few columns";
+  else if (dynamic_cast<const io::error::too_many_columns*>(&e)) what = "too many columns";
+  else if (dynamic_cast<const io::error::escaped_string_not_closed*>(&e)) what = "a quoted field is not closed";
+  else if (dynamic_cast<const io::error::header_missing*>(&e)) what = "the header line is missing";
+  else if (dynamic_cast<const io::error::can_not_open_file*>(&e)) what = "cannot open the file";
+  else if (dynamic_cast<const io::error::line_length_limit_exceeded*>(&e)) what = "line too long";
+  else if (auto* d = dynamic_cast<const io::error::duplicated_column_in_header*>(&e))
+    what = std::string("column '") + d->column_name + "' appears twice in the header";
+  else what = e.what();
+  return input_error::at(path, line, "", what);
+}
+
+}  // namespace
+
+struct trace_reader::csv {
+  explicit csv(const std::string& path) : parser(path) {}
+  csv_parser parser;
+};
+
+trace_reader::trace_reader(const std::string& path, std::shared_ptr<const plan> p)
+    : path_(path), plan_(std::move(p)) {
+  for (auto& m : plan_->named_models()) models_.intern(m);
+  try {
+    in_ = std::make_unique<csv>(path);
+    in_->parser.read_header(io::ignore_extra_column | io::ignore_missing_column, "arrival_s",
+                            "account", "duration_s", "id", "key", "model", "product", "cost",
+                            "kind", "conn", "fail");
+  } catch (const io::error::base& e) {
+    throw describe(e, path);
+  }
+  for (const char* required : {"arrival_s", "account", "duration_s"})
+    if (!in_->parser.has_column(required))
+      throw input_error::at(path, 1, std::string("column '") + required + "'",
+                            "missing from the header (required: arrival_s, account, duration_s)");
+}
+
+trace_reader::~trace_reader() = default;
+
+bool trace_reader::read(std::vector<arrival>& out, std::size_t max, std::string& error) {
+  for (std::size_t n = 0; n < max && !done_; ++n) {
+    arrival a;
+    if (!read_row(a, error)) return false;
+    if (done_) break;
+    out.push_back(a);
+  }
+  return true;
+}
+
+row_label trace_reader::take_label() {
+  row_label l = std::move(labels_.front());
+  labels_.pop_front();
+  return l;
+}
+
+bool trace_reader::read_row(arrival& a, std::string& error) {
+  char *arrival_s = nullptr, *account = nullptr, *duration_s = nullptr, *id = nullptr,
+       *key = nullptr, *model = nullptr, *product = nullptr, *cost = nullptr, *kind_s = nullptr,
+       *conn = nullptr, *fail = nullptr;
+  try {
+    if (!in_->parser.read_row(arrival_s, account, duration_s, id, key, model, product, cost,
+                              kind_s, conn, fail)) {
+      done_ = true;
+      return true;
+    }
+  } catch (const io::error::base& e) {
+    error = describe(e, path_).what();
+    return false;
+  }
+  auto line = in_->parser.get_file_line();
+  auto bad = [&](const char* column, const std::string& message) {
+    error = input_error::at(path_, line, std::string("column '") + column + "'", message).what();
+    return false;
+  };
+  auto text = [](const char* s) { return std::string_view(s == nullptr ? "" : s); };
+
+  if (!parse_seconds(text(arrival_s), a.at))
+    return bad("arrival_s", "expected a non-negative number of seconds, got " +
+                                quoted(std::string(text(arrival_s))));
+  if (a.at < last_at_)
+    return bad("arrival_s", "rows must be sorted by arrival_s: " + format_seconds(a.at) +
+                                " comes after " + format_seconds(last_at_));
+  if (!parse_seconds(text(duration_s), a.duration))
+    return bad("duration_s", "expected a non-negative number of seconds, got " +
+                                 quoted(std::string(text(duration_s))));
+  if (text(account).empty()) return bad("account", "must not be empty");
+  if (!parse_kind(text(kind_s), a.req.what))
+    return bad("kind", "expected request, ws_open, ws_request, ws_close or session, got " +
+                           quoted(std::string(text(kind_s))));
+  auto f = text(fail);
+  if (f.empty() || f == "0" || f == "false") a.fail = false;
+  else if (f == "1" || f == "true") a.fail = true;
+  else return bad("fail", "expected 0 or 1, got " + quoted(std::string(f)));
+  std::int64_t own_cost = -1;
+  if (auto c = text(cost); !c.empty()) {
+    auto res = std::from_chars(c.data(), c.data() + c.size(), own_cost);
+    if (res.ec != std::errc() || res.ptr != c.data() + c.size() || own_cost < 0)
+      return bad("cost", "expected a non-negative integer, got " + quoted(std::string(c)));
+  }
+  bool needs_conn = a.req.what == kind::ws_open || a.req.what == kind::ws_request ||
+                    a.req.what == kind::ws_close;
+  if (needs_conn && text(conn).empty())
+    return bad("conn", "required for kind " + std::string(to_string(a.req.what)));
+
+  a.req.seq = next_seq_++;
+  a.req.account = accounts_.intern(text(account));
+  if (a.req.account >= profile_by_account_.size())
+    profile_by_account_.push_back(plan_->profile_of(accounts_.name(a.req.account)));
+  a.profile = profile_by_account_[a.req.account];
+  a.req.model = text(model).empty() ? no_id : models_.intern(text(model));
+  a.req.product = text(product).empty() ? no_id : products_.intern(text(product));
+  a.req.conn = needs_conn ? conns_.intern(text(conn)) : 0;
+  a.req.cost = plan_->cost_of(a.profile, a.req.model, own_cost);
+  last_at_ = a.at;
+  labels_.push_back(row_label{std::string(text(id)), a.req.account,
+                              keys_.intern(text(key)), a.req.model, a.at});
+  return true;
+}
+
+}  // namespace usher::traces

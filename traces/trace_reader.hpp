@@ -1,0 +1,72 @@
+#pragma once
+/// Reads a request trace (CSV with a header; docs/FORMATS.md) into arrivals.
+///
+/// Columns are found by name, in any order; extra columns are ignored.
+/// Required: arrival_s, account, duration_s. Optional: id, key, model,
+/// product, cost, kind, conn, fail. Rows must be sorted by arrival_s. Every
+/// problem is reported with file, line and column, and reading stops there.
+///
+/// The reader interns names (models the plan names first, so their ids match
+/// the plan's tables), resolves each row's profile and cost through the plan,
+/// and keeps each row's printable label until the writer takes it: memory
+/// grows with rows in flight, not with the trace.
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policies/plan.hpp"
+#include "policies/records.hpp"
+#include "traces/interner.hpp"
+
+namespace io {
+template <unsigned, class, class, class, class>
+class CSVReader;
+}
+
+namespace usher::traces {
+
+/// What outcomes.csv prints about a row besides its outcome.
+struct row_label {
+  std::string id;  ///< the trace's id, or empty (then the row number is used)
+  std::uint32_t account = 0;
+  std::uint32_t key = 0;
+  std::uint32_t model = policies::no_id;
+  policies::usec at = 0;
+};
+
+class trace_reader {
+ public:
+  /// Opens `path` and reads its header. Throws policies::input_error.
+  trace_reader(const std::string& path, std::shared_ptr<const policies::plan> plan);
+  ~trace_reader();
+
+  /// Appends up to `max` rows to `out`. Returns false on bad input, with the
+  /// message (file:line: column 'x': ...) in `error`. An empty append is the end.
+  bool read(std::vector<policies::arrival>& out, std::size_t max, std::string& error);
+
+  /// The label of the oldest row not yet taken.
+  row_label take_label();
+
+  const interner& accounts() const { return accounts_; }
+  const interner& keys() const { return keys_; }
+  const interner& models() const { return models_; }
+  std::uint64_t rows_read() const { return next_seq_; }
+
+ private:
+  bool read_row(policies::arrival& a, std::string& error);
+
+  struct csv;  // hides the CSV parser's template from includers
+  std::unique_ptr<csv> in_;
+  std::string path_;
+  std::shared_ptr<const policies::plan> plan_;
+  interner accounts_, keys_, models_, products_, conns_;
+  std::vector<std::uint16_t> profile_by_account_;
+  std::deque<row_label> labels_;
+  std::uint64_t next_seq_ = 0;
+  policies::usec last_at_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace usher::traces
