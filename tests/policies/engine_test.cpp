@@ -1,0 +1,255 @@
+// The admission engine, one seed rule at a time, with time moved by hand.
+#include <catch2/catch.hpp>
+
+#include "policies/engine.hpp"
+
+using namespace usher::policies;
+
+namespace {
+
+// A small driver: builds requests and keeps the same-instant order.
+struct bench {
+  explicit bench(const std::string& preset, std::vector<plan::setting> s = {})
+      : p(plan::build(preset, s)), e(p) {}
+
+  engine::decision arrive(id account, usec now, kind what = kind::request, id model = no_id,
+                          std::int64_t cost = -1, std::uint64_t conn = 0, id product = no_id) {
+    request r;
+    r.seq = seq++;
+    r.account = account;
+    r.what = what;
+    r.model = model;
+    r.product = product;
+    r.conn = conn;
+    r.cost = p->cost_of(0, model, cost);
+    return e.arrive(r, 0, now, r.seq);
+  }
+
+  std::shared_ptr<const plan> p;
+  engine e;
+  std::uint64_t seq = 0;
+};
+
+}  // namespace
+
+TEST_CASE("streams: a stream that frees at t serves the queue head at t") {
+  bench b("streams:solo");
+  engine::decision held[3];
+  for (auto& h : held) {
+    h = b.arrive(0, 0);
+    REQUIRE(h.what == engine::verdict::admitted);
+  }
+  auto waiting = b.arrive(0, seconds(1));
+  REQUIRE(waiting.what == engine::verdict::queued);
+  CHECK(b.e.usage_of(0).queued == 1);
+  b.e.release(held[0].held, seconds(10));
+  std::vector<engine::admission> in;
+  b.e.admit_waiting(seconds(10), in);
+  REQUIRE(in.size() == 1);
+  CHECK(in[0].req.seq == 3);
+  CHECK(in[0].arrival == seconds(1));
+  CHECK(b.e.usage_of(0).in_flight == 3);
+  CHECK(b.e.usage_of(0).queued == 0);
+}
+
+TEST_CASE("streams: a release at the deadline instant admits before the timeout fires") {
+  bench b("streams:solo");
+  std::vector<engine::decision> held;
+  for (int i = 0; i < 3; ++i) held.push_back(b.arrive(0, 0));
+  REQUIRE(b.arrive(0, 0).what == engine::verdict::queued);  // deadline at 60 s
+  CHECK(b.e.next_deadline() == seconds(60));
+  b.e.release(held[0].held, seconds(60));
+  std::vector<engine::admission> in;
+  b.e.admit_waiting(seconds(60), in);
+  std::vector<engine::timeout> out;
+  b.e.expire(seconds(60), out);
+  CHECK(in.size() == 1);
+  CHECK(out.empty());
+}
+
+TEST_CASE("streams: a waiter times out at exactly arrival + max_wait") {
+  bench b("streams:solo", {{"queue.max_wait", "30", "t"}});
+  for (int i = 0; i < 3; ++i) (void)b.arrive(0, 0);
+  REQUIRE(b.arrive(0, seconds(5)).what == engine::verdict::queued);
+  std::vector<engine::timeout> out;
+  b.e.expire(seconds(35) - 1, out);
+  CHECK(out.empty());
+  b.e.expire(seconds(35), out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].arrival == seconds(5));
+  CHECK(b.e.next_deadline() == never);
+}
+
+TEST_CASE("streams: a newcomer never overtakes a waiter (strict FIFO)") {
+  bench b("weighted", {{"limit", "4", "t"}, {"queue.max_depth", "5", "t"}});
+  auto big = b.arrive(0, 0, kind::request, no_id, 3);
+  REQUIRE(big.what == engine::verdict::admitted);
+  // Head needs 2 units (only 1 free): it waits, and a 1-unit newcomer that
+  // would fit waits behind it.
+  CHECK(b.arrive(0, 1, kind::request, no_id, 2).what == engine::verdict::queued);
+  CHECK(b.arrive(0, 2, kind::request, no_id, 1).what == engine::verdict::queued);
+  CHECK(b.e.usage_of(0).used == 3);
+}
+
+TEST_CASE("streams: queue.max_depth 0 turns a full pool into 429 over_limit") {
+  bench b("streams:solo", {{"queue.max_depth", "0", "t"}});
+  for (int i = 0; i < 3; ++i) (void)b.arrive(0, 0);
+  auto d = b.arrive(0, 0);
+  CHECK(d.what == engine::verdict::done);
+  CHECK(d.code == status::rejected);
+  CHECK(d.why == reason::over_limit);
+}
+
+TEST_CASE("streams: API keys of one account share its pool, accounts do not") {
+  bench b("streams:solo", {{"queue.max_depth", "0", "t"}});
+  for (int i = 0; i < 3; ++i) REQUIRE(b.arrive(0, 0).what == engine::verdict::admitted);
+  CHECK(b.arrive(0, 0).code == status::rejected);
+  CHECK(b.arrive(1, 0).what == engine::verdict::admitted);
+}
+
+TEST_CASE("exclusive: a second HTTP request while one runs gets 429 at once") {
+  bench b("exclusive");
+  CHECK(b.arrive(0, 0).what == engine::verdict::admitted);
+  auto second = b.arrive(0, 1);
+  CHECK(second.code == status::rejected);
+  CHECK(second.why == reason::over_limit);
+  CHECK(b.e.usage_of(0).queued == 0);
+}
+
+TEST_CASE("exclusive: HTTP and WebSocket requests share the concurrency; the socket stays open") {
+  bench b("exclusive");
+  REQUIRE(b.arrive(0, 0, kind::ws_open, no_id, -1, 7).what == engine::verdict::admitted);
+  auto http = b.arrive(0, 1);
+  REQUIRE(http.what == engine::verdict::admitted);
+  auto over_ws = b.arrive(0, 2, kind::ws_request, no_id, -1, 7);
+  CHECK(over_ws.code == status::rejected);
+  CHECK(b.e.usage_of(0).connections == 1);
+  b.e.release(http.held, 3);
+  CHECK(b.arrive(0, 4, kind::ws_request, no_id, -1, 7).what == engine::verdict::admitted);
+}
+
+TEST_CASE("exclusive: the sixth WebSocket connection is refused (5 x concurrency)") {
+  bench b("exclusive");
+  for (std::uint64_t c = 1; c <= 5; ++c)
+    REQUIRE(b.arrive(0, 0, kind::ws_open, no_id, -1, c).what == engine::verdict::admitted);
+  auto sixth = b.arrive(0, 0, kind::ws_open, no_id, -1, 6);
+  CHECK(sixth.code == status::rejected);
+  CHECK(sixth.why == reason::connection_cap);
+  SECTION("closing one makes room") {
+    CHECK(b.arrive(0, 1, kind::ws_close, no_id, -1, 3).code == status::ok);
+    CHECK(b.arrive(0, 2, kind::ws_open, no_id, -1, 6).what == engine::verdict::admitted);
+  }
+  SECTION("concurrency 2 allows 10") {
+    bench b2("exclusive", {{"concurrency", "2", "t"}});
+    for (std::uint64_t c = 1; c <= 10; ++c)
+      REQUIRE(b2.arrive(0, 0, kind::ws_open, no_id, -1, c).what == engine::verdict::admitted);
+    CHECK(b2.arrive(0, 0, kind::ws_open, no_id, -1, 11).why == reason::connection_cap);
+  }
+}
+
+TEST_CASE("exclusive: a request over a connection that is not open gets 400") {
+  bench b("exclusive");
+  auto d = b.arrive(0, 0, kind::ws_request, no_id, -1, 9);
+  CHECK(d.code == status::bad_request);
+  CHECK(d.why == reason::no_connection);
+}
+
+TEST_CASE("exclusive: products have separate concurrency, models of one product share it") {
+  bench b("exclusive");
+  CHECK(b.arrive(0, 0, kind::request, 0, -1, 0, /*product*/ 0).what == engine::verdict::admitted);
+  CHECK(b.arrive(0, 0, kind::request, 1, -1, 0, 0).code == status::rejected);
+  CHECK(b.arrive(0, 0, kind::request, 1, -1, 0, 1).what == engine::verdict::admitted);
+}
+
+TEST_CASE("weighted: rejected when used + cost would exceed the limit") {
+  bench b("weighted", {{"limit", "8", "t"}});
+  REQUIRE(b.arrive(0, 0, kind::request, no_id, 4).what == engine::verdict::admitted);
+  REQUIRE(b.arrive(0, 0, kind::request, no_id, 4).what == engine::verdict::admitted);
+  auto d = b.arrive(0, 0, kind::request, no_id, 1);
+  CHECK(d.code == status::rejected);
+  CHECK(b.e.usage_of(0).used == 8);
+  SECTION("exactly at the limit is allowed") {
+    bench b2("weighted", {{"limit", "8", "t"}});
+    CHECK(b2.arrive(0, 0, kind::request, no_id, 8).what == engine::verdict::admitted);
+  }
+}
+
+TEST_CASE("weighted: a null limit means no cap") {
+  bench b("weighted", {{"limit", "none", "t"}});
+  for (int i = 0; i < 1000; ++i) REQUIRE(b.arrive(0, 0, kind::request, no_id, 4).what == engine::verdict::admitted);
+  CHECK(b.e.usage_of(0).used == 4000);
+  CHECK(b.e.usage_of(0).limit == -1);
+}
+
+TEST_CASE("weighted: costs come from the model table when the request has none") {
+  bench b("weighted", {{"limit", "8", "t"}, {"cost.big", "4", "t"}, {"cost.small", "1", "t"}});
+  id big = 0, small = 1;  // the plan names models in name order
+  REQUIRE(b.p->named_models() == std::vector<std::string>{"big", "small"});
+  REQUIRE(b.arrive(0, 0, kind::request, big).what == engine::verdict::admitted);
+  REQUIRE(b.arrive(0, 0, kind::request, big).what == engine::verdict::admitted);
+  CHECK(b.arrive(0, 0, kind::request, small).code == status::rejected);
+  CHECK(b.p->cost_of(0, 57, -1) == 1);  // an unnamed model: the default cost
+}
+
+TEST_CASE("per-model: each (account, model) has its own pool") {
+  bench b("per-model", {{"limit", "2", "t"}});
+  for (id m = 0; m < 2; ++m)
+    for (int i = 0; i < 2; ++i) REQUIRE(b.arrive(0, 0, kind::request, m).what == engine::verdict::admitted);
+  CHECK(b.arrive(0, 0, kind::request, 0).code == status::rejected);
+  CHECK(b.arrive(0, 0, kind::request, 1).code == status::rejected);
+  CHECK(b.arrive(1, 0, kind::request, 0).what == engine::verdict::admitted);
+  CHECK(b.e.usage_of(0).in_flight == 4);
+}
+
+TEST_CASE("per-model: a busy model answers 429 model_busy under the account's own limit") {
+  bench b("per-model", {{"model_capacity.m", "3", "t"}});
+  for (id a = 0; a < 3; ++a) REQUIRE(b.arrive(a, 0, kind::request, 0).what == engine::verdict::admitted);
+  auto d = b.arrive(3, 0, kind::request, 0);
+  CHECK(d.code == status::rejected);
+  CHECK(d.why == reason::model_busy);
+  SECTION("the refusal leaves no trace in the account's pool (all or nothing)") {
+    CHECK(b.e.usage_of(3).in_flight == 0);
+    CHECK(b.e.usage_of(3).used == 0);
+  }
+}
+
+TEST_CASE("a queued head blocked on a shared model is served when another account releases it") {
+  bench b("per-model", {{"model_capacity.m", "1", "t"}, {"queue.max_depth", "5", "t"}});
+  auto first = b.arrive(0, 0, kind::request, 0);
+  REQUIRE(first.what == engine::verdict::admitted);
+  REQUIRE(b.arrive(1, 1, kind::request, 0).what == engine::verdict::queued);
+  b.e.release(first.held, 5);
+  std::vector<engine::admission> in;
+  b.e.admit_waiting(5, in);
+  REQUIRE(in.size() == 1);
+  CHECK(in[0].req.account == 1);
+}
+
+TEST_CASE("a request costing more than a whole pool is refused at once, not queued") {
+  bench b("weighted", {{"limit", "4", "t"}, {"queue.max_depth", "5", "t"}});
+  auto d = b.arrive(0, 0, kind::request, no_id, 5);
+  CHECK(d.code == status::rejected);
+  CHECK(b.e.usage_of(0).queued == 0);
+}
+
+TEST_CASE("session-rate: no cap on concurrent sessions, a cap on new ones per window") {
+  bench b("session-rate", {{"sessions_per_minute", "3", "t"}});
+  for (int i = 0; i < 3; ++i) REQUIRE(b.arrive(0, seconds(i), kind::session).what == engine::verdict::admitted);
+  auto d = b.arrive(0, seconds(10), kind::session);
+  CHECK(d.code == status::policy_close);
+  CHECK(d.why == reason::session_rate);
+  CHECK(b.e.usage_of(0).in_flight == 3);
+  // The next window opens at 60 s (windows are aligned to time 0).
+  CHECK(b.arrive(0, seconds(60), kind::session).what == engine::verdict::admitted);
+}
+
+TEST_CASE("cancel removes a waiter that left and the next one becomes head") {
+  bench b("streams:solo");
+  for (int i = 0; i < 3; ++i) (void)b.arrive(0, 0);
+  REQUIRE(b.arrive(0, seconds(1)).what == engine::verdict::queued);  // tag 3
+  REQUIRE(b.arrive(0, seconds(2)).what == engine::verdict::queued);  // tag 4
+  CHECK(b.e.cancel(0, 3));
+  CHECK_FALSE(b.e.cancel(0, 3));
+  CHECK(b.e.next_deadline() == seconds(62));
+  CHECK(b.e.usage_of(0).queued == 1);
+}
