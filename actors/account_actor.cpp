@@ -45,7 +45,7 @@ void step(account_actor::stateful_pointer<account_state> self, bool acknowledges
   b.shard = st.cfg.shard;
   b.outcomes = st.shard->take_outcomes();
   b.series = st.shard->take_series();
-  b.through = limit;
+  b.through = st.shard->series_complete_to();
   b.acknowledges = acknowledges;
   if (acknowledges || !b.outcomes.empty() || !b.series.empty()) self->send(st.client, std::move(b));
   if (st.cfg.pace.clocked) {

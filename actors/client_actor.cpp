@@ -177,10 +177,10 @@ void absorb(self_ptr self, std::vector<outcome>& outcomes) {
 void absorb_series(self_ptr self, std::vector<interval_row>& rows, bool all) {
   auto& st = self->state;
   st.series.insert(st.series.end(), rows.begin(), rows.end());
-  usec safe = all ? never : *std::min_element(st.through.begin(), st.through.end());
-  // Rows of intervals that ended before every actor's progress are final.
-  usec boundary = safe == never ? never : safe / st.cfg.interval * st.cfg.interval;
-  if (boundary <= st.series_flushed_to || st.series.empty()) return;
+  // Rows of intervals that ended before every actor's progress are final;
+  // with every final report in, all are.
+  usec boundary = all ? never : *std::min_element(st.through.begin(), st.through.end());
+  if (st.series.empty() || (boundary != never && boundary <= st.series_flushed_to)) return;
   auto ready = std::partition(st.series.begin(), st.series.end(), [&](const interval_row& r) {
     return r.start + st.cfg.interval <= boundary;
   });
@@ -237,7 +237,6 @@ client_actor::behavior_type client_behavior(self_ptr self, client_actor_config c
       [=](final_report& r) {
         auto& st = self->state;
         if (st.stopped) return;
-        st.through[r.shard] = never;
         absorb(self, r.outcomes);
         absorb_series(self, r.series, false);
         for (auto& acc : r.accounts) st.result.accounts.push_back(std::move(acc));

@@ -73,7 +73,8 @@ struct arrival_batch {
 };
 
 /// Account actor -> client, once per arrival_batch (the acknowledgement) and
-/// whenever a tick decides something. `through`: every event before it ran.
+/// whenever a tick decides something. `through`: every time-series row of an
+/// interval ending at or before it has been sent.
 struct outcome_batch {
   std::uint32_t shard = 0;
   std::vector<policies::outcome> outcomes;

@@ -51,6 +51,19 @@ void replay_shard::start(const request& r, usec now, usec arrived_at, usec durat
 }
 
 void replay_shard::run_until(usec limit) {
+  run_events(limit);
+  // Close every account's intervals up to the last boundary reached, so an
+  // idle account's row is not held back until its next event: the client
+  // may then write every row before that boundary, in order.
+  usec reach = limit == never ? last_event_ : limit;
+  usec boundary = reach / interval_ * interval_;
+  if (boundary <= swept_to_) return;
+  for (auto& m : meters_)
+    if (m) m->advance(boundary);
+  swept_to_ = boundary;
+}
+
+void replay_shard::run_events(usec limit) {
   for (;;) {
     usec t_release = agenda_.empty() ? never : agenda_.top().at;
     usec t_deadline = engine_.next_deadline();

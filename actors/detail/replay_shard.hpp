@@ -60,6 +60,10 @@ class replay_shard {
   /// The time of the last event run.
   policies::usec last_event() const { return last_event_; }
 
+  /// Every time-series row of an interval that ends at or before this time
+  /// has been emitted: later rows are for later intervals only.
+  policies::usec series_complete_to() const { return swept_to_; }
+
  private:
   struct release_event {
     policies::usec at;
@@ -72,6 +76,7 @@ class replay_shard {
     bool fail;
   };
 
+  void run_events(policies::usec limit);
   policies::usage_meter& meter(policies::id account, std::uint16_t profile);
   void start(const policies::request& r, policies::usec now, policies::usec arrived_at,
              policies::usec duration, bool fail, bool was_queued,
@@ -91,6 +96,7 @@ class replay_shard {
   std::vector<policies::engine::admission> admitted_;  ///< scratch
   std::vector<policies::engine::timeout> timed_out_;   ///< scratch
   policies::usec last_event_ = 0;
+  policies::usec swept_to_ = 0;
 };
 
 }  // namespace detail
