@@ -1,0 +1,87 @@
+// The trace reader: columns by name in any order, optional columns, labels.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "policies/input_error.hpp"
+#include "traces/trace_reader.hpp"
+
+using namespace usher;
+using namespace usher::policies;
+
+namespace {
+std::string write_temp(const std::string& name, const std::string& text) {
+  auto p = std::filesystem::temp_directory_path() / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
+}  // namespace
+
+TEST_CASE("trace columns are found by name in any order; extra columns are ignored") {
+  auto path = write_temp("usher-reader-order.csv",
+                         "duration_s,notes,account,arrival_s,model,cost,id\n"
+                         "2.5,\"hello, world\",acme,0.25,big,3,r1\n"
+                         "1,,beta,1,,,r2\n");
+  auto p = plan::build("weighted", {{"cost.big", "4", "t"}});
+  traces::trace_reader reader(path, p);
+  std::vector<arrival> rows;
+  std::string error;
+  REQUIRE(reader.read(rows, 10, error));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].at == 250'000);
+  CHECK(rows[0].duration == 2'500'000);
+  CHECK(rows[0].req.cost == 3);  // the trace's own cost wins over the table
+  CHECK(reader.models().name(rows[0].req.model) == "big");
+  CHECK(rows[1].req.model == no_id);
+  CHECK(rows[1].req.cost == 1);  // no model, no cost: the default
+  CHECK(rows[1].req.seq == 1);
+  CHECK(reader.accounts().name(rows[1].req.account) == "beta");
+  auto label = reader.take_label();
+  CHECK(label.id == "r1");
+  CHECK(reader.take_label().id == "r2");
+  rows.clear();
+  REQUIRE(reader.read(rows, 10, error));
+  CHECK(rows.empty());  // the end
+}
+
+TEST_CASE("cost_source=plan ignores the trace's own cost") {
+  auto path = write_temp("usher-reader-plan-cost.csv", "arrival_s,account,duration_s,model,cost\n0,a,1,big,3\n");
+  auto p = plan::build("weighted", {{"cost.big", "4", "t"}, {"cost_source", "plan", "t"}});
+  traces::trace_reader reader(path, p);
+  std::vector<arrival> rows;
+  std::string error;
+  REQUIRE(reader.read(rows, 10, error));
+  CHECK(rows[0].req.cost == 4);
+}
+
+TEST_CASE("kinds, connections and failure flags are read") {
+  auto path = write_temp("usher-reader-kinds.csv",
+                         "arrival_s,account,duration_s,kind,conn,fail\n"
+                         "0,a,10,ws_open,c1,\n0,a,1,ws_request,c1,1\n1,a,0,ws_close,c1,0\n2,a,5,session,,\n");
+  traces::trace_reader reader(path, plan::build("exclusive", {}));
+  std::vector<arrival> rows;
+  std::string error;
+  REQUIRE(reader.read(rows, 10, error));
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].req.what == kind::ws_open);
+  CHECK(rows[1].req.what == kind::ws_request);
+  CHECK(rows[1].fail);
+  CHECK(rows[1].req.conn == rows[0].req.conn);
+  CHECK(rows[2].req.what == kind::ws_close);
+  CHECK(rows[3].req.what == kind::session);
+}
+
+TEST_CASE("a bad row stops reading with the file, line and column; earlier rows stay read") {
+  auto path = write_temp("usher-reader-bad.csv", "arrival_s,account,duration_s,kind\n0,a,1,\n1,a,1,teleport\n");
+  traces::trace_reader reader(path, plan::build("streams", {}));
+  std::vector<arrival> rows;
+  std::string error;
+  CHECK_FALSE(reader.read(rows, 10, error));
+  CHECK(rows.size() == 1);
+  CHECK(error == path + ":3: column 'kind': expected request, ws_open, ws_request, ws_close or session, got \"teleport\"");
+}
+
+TEST_CASE("a trace without the required columns is refused at open") {
+  auto path = write_temp("usher-reader-header.csv", "arrival,account,duration_s\n0,a,1\n");
+  CHECK_THROWS_AS(traces::trace_reader(path, plan::build("streams", {})), input_error);
+}
