@@ -93,7 +93,7 @@ TEST_CASE("a failed run removes the outputs of an earlier run in the same direct
   CHECK(fs::is_empty(out));
 }
 
-TEST_CASE("missing options and unknown commands exit 2; --help exits 0") {
+TEST_CASE("missing options and unknown commands exit 2 and --help exits 0") {
   CHECK(usher("simulate --plan streams").code == 2);
   CHECK(usher("frobnicate").code == 2);
   auto help = usher("simulate --help");

@@ -71,7 +71,7 @@ TEST_CASE("kinds, connections and failure flags are read") {
   CHECK(rows[3].req.what == kind::session);
 }
 
-TEST_CASE("a bad row stops reading with the file, line and column; earlier rows stay read") {
+TEST_CASE("a bad row stops reading with the file, line and column, and earlier rows stay read") {
   auto path = write_temp("usher-reader-bad.csv", "arrival_s,account,duration_s,kind\n0,a,1,\n1,a,1,teleport\n");
   traces::trace_reader reader(path, plan::build("streams", {}));
   std::vector<arrival> rows;
