@@ -116,7 +116,7 @@ TEST_CASE("exclusive: a second HTTP request while one runs gets 429 at once") {
   CHECK(b.e.usage_of(0).queued == 0);
 }
 
-TEST_CASE("exclusive: HTTP and WebSocket requests share the concurrency; the socket stays open") {
+TEST_CASE("exclusive: HTTP and WebSocket requests share the concurrency and the socket stays open") {
   bench b("exclusive");
   REQUIRE(b.arrive(0, 0, kind::ws_open, no_id, -1, 7).what == engine::verdict::admitted);
   auto http = b.arrive(0, 1);

@@ -17,7 +17,7 @@ TEST_CASE("streams tiers: solo 3, team 10, platform 50 by default, each a parame
   CHECK(p->profile(0).queue_max_depth == 50);  // auto: 5 x streams
 }
 
-TEST_CASE("streams, concurrency and limit name the same pool capacity; the later one wins") {
+TEST_CASE("streams, concurrency and limit name the same pool capacity and the later one wins") {
   CHECK(plan::build("streams", {{"streams", "12", "t"}})->profile(0).limit == 12);
   CHECK(plan::build("exclusive", {{"concurrency", "2", "t"}})->profile(0).limit == 2);
   CHECK(plan::build("streams", {{"streams", "12", "t"}, {"tier", "solo", "t"}})->profile(0).limit == 3);

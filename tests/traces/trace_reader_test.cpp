@@ -17,7 +17,7 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }
 }  // namespace
 
-TEST_CASE("trace columns are found by name in any order; extra columns are ignored") {
+TEST_CASE("trace columns are found by name in any order and extra columns are ignored") {
   auto path = write_temp("usher-reader-order.csv",
                          "duration_s,notes,account,arrival_s,model,cost,id\n"
                          "2.5,\"hello, world\",acme,0.25,big,3,r1\n"
