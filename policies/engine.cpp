@@ -186,16 +186,21 @@ void engine::release(const lease& held, usec /*now*/) {
 }
 
 void engine::admit_waiting(usec now, std::vector<admission>& out) {
-  // Serve the oldest head among the accounts a release touched, until no
-  // head fits: strict FIFO within an account, arrival order across accounts.
+  // Serve the oldest head (arrival time, then sequence) among the accounts a
+  // release touched, until no head fits: strict FIFO within an account,
+  // arrival order across accounts.
   while (!dirty_.empty()) {
     std::size_t best = dirty_.size();
     for (std::size_t i = 0; i < dirty_.size(); ++i) {
       auto& acc = accounts_[dirty_[i]];
       if (acc.queue.empty()) continue;
-      if (best == dirty_.size() ||
-          acc.queue.head().req.seq < accounts_[dirty_[best]].queue.head().req.seq)
+      if (best == dirty_.size()) {
         best = i;
+        continue;
+      }
+      const auto& a = acc.queue.head();
+      const auto& b = accounts_[dirty_[best]].queue.head();
+      if (a.arrival < b.arrival || (a.arrival == b.arrival && a.req.seq < b.req.seq)) best = i;
     }
     if (best == dirty_.size()) break;
     id a = dirty_[best];
