@@ -1,6 +1,5 @@
 #include "actors/account_actor.hpp"
 
-#include "actors/detail/replay_shard.hpp"
 
 namespace usher::actors {
 
@@ -34,6 +33,7 @@ void step(account_actor::stateful_pointer<account_state> self, bool acknowledges
     final_report r;
     r.shard = st.cfg.shard;
     r.accounts = st.shard->totals();
+    r.clients = st.shard->client_totals();
     r.outcomes = st.shard->take_outcomes();
     r.series = st.shard->take_series();
     r.last_event = st.shard->last_event();
@@ -46,6 +46,7 @@ void step(account_actor::stateful_pointer<account_state> self, bool acknowledges
   b.outcomes = st.shard->take_outcomes();
   b.series = st.shard->take_series();
   b.through = st.shard->series_complete_to();
+  b.decided_before = st.shard->decided_before();
   b.acknowledges = acknowledges;
   if (acknowledges || !b.outcomes.empty() || !b.series.empty()) self->send(st.client, std::move(b));
   if (st.cfg.pace.clocked) {
@@ -65,6 +66,7 @@ account_actor::behavior_type account_behavior(account_actor::stateful_pointer<ac
                                               account_actor_config cfg, client_actor client) {
   auto& st = self->state;
   st.shard = std::make_unique<detail::replay_shard>(cfg.plan, cfg.interval);
+  st.shard->add_clients(cfg.clients);
   st.cfg = std::move(cfg);
   st.client = std::move(client);
   return {

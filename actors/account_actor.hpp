@@ -11,6 +11,7 @@
 
 #include <memory>
 
+#include "actors/detail/replay_shard.hpp"
 #include "actors/messages.hpp"
 #include "actors/pacing.hpp"
 #include "policies/plan.hpp"
@@ -23,6 +24,7 @@ struct account_actor_config {
   policies::usec interval = policies::seconds(60);  ///< time-series step
   std::uint32_t shard = 0;                          ///< this actor's index
   pacing pace;
+  std::vector<generated_account> clients;           ///< client models it hosts
 };
 
 /// Spawns an account actor that reports to `client`.

@@ -1,8 +1,6 @@
 #include "actors/client_actor.hpp"
 
 #include <algorithm>
-#include <deque>
-#include <optional>
 #include <queue>
 
 #include "actors/account_actor.hpp"
@@ -13,20 +11,18 @@ using namespace policies;
 
 namespace {
 
-// A row sent but not yet written out.
-struct pending_row {
-  usec at;
-  std::int64_t cost;
-  kind what;
-  std::optional<outcome> result;
-};
-
 // One change of the combined in-flight count, for the peak across accounts.
 struct sweep_event {
   usec at;
   int delta;  // -1 before +1 at one instant: a release frees before a start
   std::int64_t cost;
   bool operator>(const sweep_event& o) const { return at != o.at ? at > o.at : delta > o.delta; }
+};
+
+struct output_order {
+  bool operator()(const outcome& a, const outcome& b) const {
+    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+  }
 };
 
 bool holds_pool_units(kind k) { return k == kind::request || k == kind::ws_request || k == kind::session; }
@@ -37,13 +33,17 @@ struct client_state {
   client_actor_config cfg;
   std::vector<account_actor> shards;
   std::vector<arrival> ahead;  // read, not yet sent
-  std::size_t ahead_pos = 0;   // clocked pacing: first unsent row of `ahead`
-  bool eof = false;
+  std::size_t ahead_pos = 0;   // first unsent row of `ahead`
+  bool reader_done = false;
+  bool eof = false;            // finish sent
   bool stopped = false;
+  usec sent_horizon = 0;
   std::size_t outstanding = 0;  // batches not yet acknowledged
   std::size_t reports = 0;
-  std::deque<pending_row> window;
-  std::uint64_t base_seq = 0;
+  std::uint64_t rows_read = 0;
+  std::uint64_t rows_written = 0;
+  std::priority_queue<outcome, std::vector<outcome>, output_order> pending;
+  std::vector<usec> decided_before;
   std::priority_queue<sweep_event, std::vector<sweep_event>, std::greater<>> sweep;
   std::int64_t in_flight = 0;
   std::int64_t used = 0;
@@ -77,29 +77,40 @@ void fail(self_ptr self, std::string error) {
   stop(self);
 }
 
-// Reads the next chunk into `out`; false (and the replay stopped) on bad input.
-bool read_chunk(self_ptr self, std::vector<arrival>& out) {
+// Points `next` at the next unsent trace row, reading more as needed;
+// nullptr at the end. False (and the replay stopped) on bad input.
+bool peek(self_ptr self, const arrival*& next) {
   auto& st = self->state;
-  out.clear();
-  std::string error;
-  if (!st.cfg.io.read(out, st.cfg.chunk_rows, error)) {
-    fail(self, std::move(error));
-    return false;
+  next = nullptr;
+  if (st.ahead_pos >= st.ahead.size()) {
+    if (st.reader_done) return true;
+    st.ahead.clear();
+    st.ahead_pos = 0;
+    std::string error;
+    if (!st.cfg.io.read(st.ahead, st.cfg.chunk_rows, error)) {
+      fail(self, std::move(error));
+      return false;
+    }
+    st.rows_read += st.ahead.size();
+    if (st.ahead.empty()) {
+      st.reader_done = true;
+      return true;
+    }
   }
-  for (auto& a : out)
-    st.window.push_back(pending_row{a.at, a.req.cost, a.req.what, std::nullopt});
+  next = &st.ahead[st.ahead_pos];
   return true;
 }
 
-void send_rows(self_ptr self, const arrival* first, const arrival* last, usec horizon) {
+void send_rows(self_ptr self, const std::vector<arrival>& rows, usec horizon) {
   auto& st = self->state;
   std::vector<arrival_batch> batches(st.cfg.shards);
-  for (auto* a = first; a != last; ++a) batches[shard_of(st, a->req.account)].rows.push_back(*a);
+  for (auto& a : rows) batches[shard_of(st, a.req.account)].rows.push_back(a);
   for (std::uint32_t i = 0; i < st.cfg.shards; ++i) {
     batches[i].horizon = horizon;
     self->send(st.shards[i], std::move(batches[i]));
     ++st.outstanding;
   }
+  st.sent_horizon = horizon;
 }
 
 void finish(self_ptr self) {
@@ -108,16 +119,29 @@ void finish(self_ptr self) {
   for (auto& s : st.shards) self->send(s, finish_atom::value);
 }
 
+// The horizon for a batch that ends before `next` (nullptr: no more rows).
+usec horizon_for(const client_state& st, const arrival* next, usec cap) {
+  if (next) return std::min(next->at, cap);
+  if (st.cfg.generated.empty() || cap >= st.cfg.generate_until) return never;
+  return cap;
+}
+
 // Batched pacing: keep up to batches_in_flight batches per actor in flight.
 void pump(self_ptr self) {
   auto& st = self->state;
-  std::vector<arrival> next;
   while (!st.eof && !st.stopped && st.outstanding < st.cfg.batches_in_flight * st.cfg.shards) {
-    if (!read_chunk(self, next)) return;
-    usec horizon = next.empty() ? never : next.front().at;
-    send_rows(self, st.ahead.data(), st.ahead.data() + st.ahead.size(), horizon);
-    st.ahead.swap(next);
-    if (st.ahead.empty()) finish(self);
+    usec cap = st.cfg.generated.empty() ? never : st.sent_horizon + st.cfg.slice;
+    std::vector<arrival> rows;
+    const arrival* next = nullptr;
+    for (;;) {
+      if (!peek(self, next)) return;
+      if (!next || next->at >= cap || rows.size() >= st.cfg.chunk_rows) break;
+      rows.push_back(*next);
+      ++st.ahead_pos;
+    }
+    usec horizon = horizon_for(st, next, cap);
+    send_rows(self, rows, horizon);
+    if (horizon == never) finish(self);
   }
 }
 
@@ -126,18 +150,16 @@ void release_due_rows(self_ptr self) {
   auto& st = self->state;
   usec now = st.cfg.pace.trace_now(self->clock());
   std::vector<arrival> due;
+  const arrival* next = nullptr;
   for (;;) {
-    while (st.ahead_pos < st.ahead.size() && st.ahead[st.ahead_pos].at <= now)
-      due.push_back(st.ahead[st.ahead_pos++]);
-    if (st.ahead_pos < st.ahead.size()) break;
-    if (!read_chunk(self, st.ahead)) return;
-    st.ahead_pos = 0;
-    if (st.ahead.empty()) break;
+    if (!peek(self, next)) return;
+    if (!next || next->at > now) break;
+    due.push_back(*next);
+    ++st.ahead_pos;
   }
-  bool more = st.ahead_pos < st.ahead.size();
-  usec horizon = more ? st.ahead[st.ahead_pos].at : never;
-  if (!due.empty()) send_rows(self, due.data(), due.data() + due.size(), horizon);
-  if (!more) {
+  usec horizon = next ? next->at : never;
+  if (!due.empty() || horizon == never) send_rows(self, due, horizon);
+  if (horizon == never) {
     finish(self);
     return;
   }
@@ -155,23 +177,29 @@ void sweep_until(client_state& st, usec t) {
   }
 }
 
-void absorb(self_ptr self, std::vector<outcome>& outcomes) {
+// Writes every outcome that arrived before what all actors have decided.
+void flush(self_ptr self, usec decided) {
   auto& st = self->state;
-  for (auto& o : outcomes) st.window[o.seq - st.base_seq].result = o;
-  while (!st.window.empty() && st.window.front().result) {
-    auto& row = st.window.front();
-    const auto& o = *row.result;
+  while (!st.pending.empty() && st.pending.top().at < decided) {
+    const outcome& o = st.pending.top();
     st.cfg.io.write_outcome(o);
-    if (o.start >= 0 && holds_pool_units(row.what) && o.end >= o.start) {
-      st.sweep.push(sweep_event{o.start, +1, row.cost});
-      st.sweep.push(sweep_event{o.end, -1, row.cost});
+    if (!(o.seq & generated_seq_bit)) ++st.rows_written;
+    if (o.start >= 0 && holds_pool_units(o.what) && o.end >= o.start) {
+      st.sweep.push(sweep_event{o.start, +1, o.cost});
+      st.sweep.push(sweep_event{o.end, -1, o.cost});
     }
-    // Rows after this one arrive no earlier, so nothing can still start
-    // before its arrival: every change before it is final.
-    sweep_until(st, row.at);
-    st.window.pop_front();
-    ++st.base_seq;
+    // Whatever is written later arrives no earlier, so nothing can still
+    // start before this arrival: every change before it is final.
+    sweep_until(st, o.at);
+    st.pending.pop();
   }
+}
+
+void absorb(self_ptr self, std::vector<outcome>& outcomes, std::uint32_t shard, usec decided) {
+  auto& st = self->state;
+  for (auto& o : outcomes) st.pending.push(o);
+  st.decided_before[shard] = std::max(st.decided_before[shard], decided);
+  flush(self, *std::min_element(st.decided_before.begin(), st.decided_before.end()));
 }
 
 void absorb_series(self_ptr self, std::vector<interval_row>& rows, bool all) {
@@ -192,35 +220,27 @@ void absorb_series(self_ptr self, std::vector<interval_row>& rows, bool all) {
   st.series_flushed_to = boundary;
 }
 
-}  // namespace
-
-namespace {
-
 client_actor::behavior_type client_behavior(self_ptr self, client_actor_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.through.assign(st.cfg.shards, 0);
+  st.decided_before.assign(st.cfg.shards, 0);
   for (std::uint32_t i = 0; i < st.cfg.shards; ++i) {
     account_actor_config ac;
     ac.plan = st.cfg.plan;
     ac.interval = st.cfg.interval;
     ac.shard = i;
     ac.pace = st.cfg.pace;
+    for (auto& g : st.cfg.generated)
+      if (shard_of(st, g.account) == i) ac.clients.push_back(g);
     st.shards.push_back(spawn_account_actor(self->system(), ac, client_actor{self}));
   }
   return {
       [=](start_atom) {
-        auto& st = self->state;
-        if (st.cfg.pace.clocked) {
+        if (self->state.cfg.pace.clocked)
           release_due_rows(self);
-          return;
-        }
-        if (!read_chunk(self, st.ahead)) return;
-        if (st.ahead.empty()) {
-          finish(self);
-          return;
-        }
-        pump(self);
+        else
+          pump(self);
       },
       [=](tick_atom) {
         if (!self->state.stopped && !self->state.eof) release_due_rows(self);
@@ -230,26 +250,30 @@ client_actor::behavior_type client_behavior(self_ptr self, client_actor_config c
         if (st.stopped) return;
         if (b.acknowledges) --st.outstanding;
         st.through[b.shard] = std::max(st.through[b.shard], b.through);
-        absorb(self, b.outcomes);
+        absorb(self, b.outcomes, b.shard, b.decided_before);
         absorb_series(self, b.series, false);
         if (!st.cfg.pace.clocked) pump(self);
       },
       [=](final_report& r) {
         auto& st = self->state;
         if (st.stopped) return;
-        absorb(self, r.outcomes);
+        for (auto& o : r.outcomes) st.pending.push(o);
         absorb_series(self, r.series, false);
         for (auto& acc : r.accounts) st.result.accounts.push_back(std::move(acc));
+        for (auto& c : r.clients) st.result.clients.push_back(std::move(c));
         st.result.end = std::max(st.result.end, r.last_event);
         if (++st.reports < st.cfg.shards) return;
+        flush(self, never);
         std::vector<interval_row> none;
         absorb_series(self, none, true);
         sweep_until(st, never);
         std::sort(st.result.accounts.begin(), st.result.accounts.end(),
                   [](const auto& a, const auto& b) { return a.first < b.first; });
-        if (!st.window.empty()) {
-          fail(self, "internal error: " + std::to_string(st.window.size()) +
-                         " requests ended without an outcome");
+        std::sort(st.result.clients.begin(), st.result.clients.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        if (st.rows_written != st.rows_read) {
+          fail(self, "internal error: " + std::to_string(st.rows_read - st.rows_written) +
+                         " trace rows ended without an outcome");
           return;
         }
         st.stopped = true;

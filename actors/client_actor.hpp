@@ -9,15 +9,22 @@
 /// them. Each batch carries the horizon (the next row's arrival), so account
 /// actors never run past what the client has promised.
 ///
-/// Outcomes arrive out of order and leave in trace order through a reorder
-/// window; time-series rows leave sorted by (interval, account) once every
-/// account actor has run past their interval. The totals, the combined peak
-/// in flight and the end time are handed to `done` when the replay ends.
+/// Generated accounts (client models: SDKs, conversations, batch jobs) run
+/// inside the account actors; for them the client advances the horizon in
+/// slices of simulated time, so outcomes flow back as the run goes.
+///
+/// Outcomes arrive out of order and leave ordered by (arrival, seq) once
+/// every account actor has decided everything before them (trace rows thus
+/// leave in trace order); time-series rows leave sorted by (interval,
+/// account) once every account actor has run past their interval. The
+/// totals, the combined peak in flight and the end time are handed to `done`
+/// when the replay ends.
 
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "actors/detail/replay_shard.hpp"
 #include "actors/messages.hpp"
 #include "actors/pacing.hpp"
 #include "policies/plan.hpp"
@@ -29,6 +36,7 @@ struct replay_result {
   bool ok = true;
   std::string error;  ///< what stopped it, with file and line, when !ok
   std::vector<std::pair<policies::id, policies::usage_totals>> accounts;  ///< by id
+  std::vector<std::pair<std::uint32_t, clients::client_stats>> clients;   ///< by index
   std::int64_t peak_in_flight = 0;  ///< all accounts together, at one instant
   std::int64_t peak_used = 0;
   policies::usec end = 0;           ///< time of the last event
@@ -41,7 +49,7 @@ struct replay_io {
   /// input, with the message in `error`; an empty append means the end.
   std::function<bool(std::vector<policies::arrival>& out, std::size_t max, std::string& error)>
       read;
-  /// Receives every outcome in trace order (seq 0, 1, 2, ...).
+  /// Receives every outcome, ordered by (arrival, seq).
   std::function<void(const policies::outcome&)> write_outcome;
   /// Receives time-series rows sorted by (start, account).
   std::function<void(const policies::interval_row&)> write_series;
@@ -57,6 +65,11 @@ struct client_actor_config {
   std::size_t batches_in_flight = 2; ///< per account actor (batched pacing)
   pacing pace;
   replay_io io;
+  /// Client models of generated accounts, and when they stop starting new
+  /// requests; the horizon then advances `slice` at a time.
+  std::vector<generated_account> generated;
+  policies::usec generate_until = 0;
+  policies::usec slice = policies::seconds(60);
 };
 
 /// Spawns a client actor; it starts replaying on start_atom.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "actors/clients/client_model.hpp"
 #include "policies/records.hpp"
 #include "policies/usage_meter.hpp"
 
@@ -26,13 +27,15 @@ typename Inspector::result_type inspect(Inspector& f, policies::request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, policies::arrival& x) {
-  return f(caf::meta::type_name("arrival"), x.req, x.at, x.duration, x.profile, x.fail);
+  return f(caf::meta::type_name("arrival"), x.req, x.at, x.duration, x.profile, x.fail, x.client,
+           x.request_no, x.attempt_no, x.deadline);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, policies::outcome& x) {
-  return f(caf::meta::type_name("outcome"), x.seq, x.start, x.end, x.wait, x.code, x.why,
-           x.queued);
+  return f(caf::meta::type_name("outcome"), x.seq, x.at, x.start, x.end, x.wait, x.code, x.why,
+           x.queued, x.account, x.model, x.cost, x.what, x.client, x.request_no, x.attempt_no,
+           x.final);
 }
 
 template <class Inspector>
@@ -50,6 +53,16 @@ typename Inspector::result_type inspect(Inspector& f, policies::usage_totals& x)
 }
 
 }  // namespace usher::policies
+
+namespace usher::actors::clients {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_stats& x) {
+  return f(caf::meta::type_name("client_stats"), x.behaviour, x.logical, x.succeeded, x.failed,
+           x.attempts, x.client_wait, x.completed_at, x.turns);
+}
+
+}  // namespace usher::actors::clients
 
 namespace usher::actors {
 
@@ -74,12 +87,14 @@ struct arrival_batch {
 
 /// Account actor -> client, once per arrival_batch (the acknowledgement) and
 /// whenever a tick decides something. `through`: every time-series row of an
-/// interval ending at or before it has been sent.
+/// interval ending at or before it has been sent. `decided_before`: every
+/// request arriving before it has had its outcome sent.
 struct outcome_batch {
   std::uint32_t shard = 0;
   std::vector<policies::outcome> outcomes;
   std::vector<policies::interval_row> series;
   policies::usec through = 0;
+  policies::usec decided_before = 0;
   bool acknowledges = false;  ///< answers one arrival_batch
 };
 
@@ -87,6 +102,7 @@ struct outcome_batch {
 struct final_report {
   std::uint32_t shard = 0;
   std::vector<std::pair<policies::id, policies::usage_totals>> accounts;
+  std::vector<std::pair<std::uint32_t, clients::client_stats>> clients;
   std::vector<policies::outcome> outcomes;
   std::vector<policies::interval_row> series;
   policies::usec last_event = 0;
@@ -112,13 +128,13 @@ typename Inspector::result_type inspect(Inspector& f, arrival_batch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outcome_batch& x) {
   return f(caf::meta::type_name("outcome_batch"), x.shard, x.outcomes, x.series, x.through,
-           x.acknowledges);
+           x.decided_before, x.acknowledges);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, final_report& x) {
-  return f(caf::meta::type_name("final_report"), x.shard, x.accounts, x.outcomes, x.series,
-           x.last_event);
+  return f(caf::meta::type_name("final_report"), x.shard, x.accounts, x.clients, x.outcomes,
+           x.series, x.last_event);
 }
 
 /// Registers every message type above with `cfg`.

@@ -161,10 +161,7 @@ void engine::release(const lease& held, usec /*now*/) {
   pools_[held.pool].release(held.cost);
   --acc.in_flight;
   acc.used -= held.cost;
-  if (!acc.queue.empty() && !acc.dirty) {
-    acc.dirty = true;
-    dirty_.push_back(held.account);
-  }
+  mark_dirty(held.account, acc);
   if (held.shared >= 0) {
     shared_[held.shared].release(held.cost);
     // A provider-wide slot may unblock any account's head.
@@ -225,6 +222,12 @@ void engine::admit_waiting(usec now, std::vector<admission>& out) {
   dirty_.clear();
 }
 
+void engine::mark_dirty(id a, account_state& acc) {
+  if (acc.queue.empty() || acc.dirty) return;
+  acc.dirty = true;
+  dirty_.push_back(a);
+}
+
 void engine::on_head_changed(id a, account_state& acc) {
   if (acc.queue.empty()) return;
   const auto& head = acc.queue.head();
@@ -253,6 +256,7 @@ void engine::expire(usec now, std::vector<timeout>& out) {
     auto e = acc.queue.pop();
     out.push_back(timeout{e.tag, e.req, e.arrival});
     on_head_changed(a, acc);
+    mark_dirty(a, acc);  // the new head may fit where the old one did not
   }
 }
 
@@ -261,7 +265,10 @@ bool engine::cancel(id a, std::uint64_t tag) {
   auto& acc = accounts_[a];
   bool was_head = !acc.queue.empty() && acc.queue.head().tag == tag;
   if (!acc.queue.remove(tag)) return false;
-  if (was_head) on_head_changed(a, acc);
+  if (was_head) {
+    on_head_changed(a, acc);
+    mark_dirty(a, acc);
+  }
   return true;
 }
 

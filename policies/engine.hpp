@@ -98,6 +98,7 @@ class engine {
   void admit_waiting(usec now, std::vector<admission>& out);
 
   /// Times out waiters whose deadline is <= now, appending them to `out`.
+  /// The heads behind them are served by the next admit_waiting() call.
   void expire(usec now, std::vector<timeout>& out);
 
   /// The earliest queue deadline, or `never`.
@@ -140,6 +141,7 @@ class engine {
   bool pools_fit(account_state& acc, const request& r, lease& l, reason& why);
   void charge(account_state& acc, lease& l);
   void on_head_changed(id a, account_state& acc);
+  void mark_dirty(id a, account_state& acc);
 
   std::shared_ptr<const plan> plan_;
   std::vector<account_state> accounts_;   ///< by account id

@@ -16,6 +16,7 @@ namespace {
 const std::set<std::string>& account_keys() {
   static const std::set<std::string> keys = {
       "tier", "limit", "scope", "cost", "cost_source", "queue.max_depth", "queue.max_wait",
+      "retry_after",
       "ws.per_concurrency", "sessions_per_minute", "sessions.window", "sessions.scale_up_at",
       "sessions.scale_up_pct", "sessions.scale_down_below", "sessions.scale_down_pct"};
   return keys;
@@ -118,6 +119,7 @@ const std::map<std::string, preset_info>& presets() {
         {"cost_source", "trace"},
         {"queue.max_depth", "0"},
         {"queue.max_wait", "60"},
+        {"retry_after", "none"},
         {"ws.per_concurrency", "0"},
         {"sessions_per_minute", "none"},
         {"sessions.window", "60"},
@@ -198,6 +200,8 @@ account_profile resolve(const std::string& name, const entries& merged) {
   else
     p.queue_max_depth = parse_count("queue.max_depth", depth, true);
   p.queue_max_wait = parse_duration("queue.max_wait", get("queue.max_wait"), true);
+  usec retry_after = parse_duration("retry_after", get("retry_after"), true);
+  p.retry_after = retry_after == never ? 0 : retry_after;
   auto per = parse_count("ws.per_concurrency", get("ws.per_concurrency"), false);
   p.max_connections = (per == 0 || p.limit < 0) ? -1 : per * p.limit;
   auto rate = parse_count("sessions_per_minute", get("sessions_per_minute"), true, 1);

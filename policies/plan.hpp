@@ -44,6 +44,7 @@ struct account_profile {
   bool cost_from_trace = true;           ///< use a request's own cost when it has one
   std::int64_t queue_max_depth = 0;      ///< 0: no queue; -1: unbounded
   usec queue_max_wait = never;
+  usec retry_after = 0;                  ///< Retry-After sent with a 429; 0: none
   std::int64_t max_connections = -1;     ///< open WebSocket cap; -1 unlimited
   bool sessions_limited = false;
   session_rate_params sessions;

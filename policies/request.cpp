@@ -34,6 +34,7 @@ std::string_view to_string(reason r) {
     case reason::queue_timeout: return "queue_timeout";
     case reason::no_connection: return "no_connection";
     case reason::failed: return "failed";
+    case reason::client_timeout: return "client_timeout";
   }
   return "?";
 }

@@ -45,6 +45,7 @@ enum class status : std::uint16_t {
   bad_request = 400,  ///< ws_request / ws_close on a connection that is not open
   timeout = 408,      ///< waited max_wait in the queue
   rejected = 429,     ///< over a limit and no queue room
+  client_closed = 499,///< the client gave up (its own timeout) and left
   failed = 500,       ///< admitted, then failed (trace `fail` = 1); freed its slot
   policy_close = 1008 ///< WebSocket close: too many new sessions
 };
@@ -60,6 +61,7 @@ enum class reason : std::uint8_t {
   queue_timeout,  ///< 408
   no_connection,  ///< 400: the named connection is not open
   failed,         ///< 500
+  client_timeout, ///< 499: the client's own timeout cut the request
 };
 
 std::string_view to_string(reason r);

@@ -19,9 +19,9 @@
 namespace usher::policies {
 
 /// Outcome statuses counted separately, in report order.
-constexpr std::array<status, 6> reported_statuses = {status::ok, status::bad_request,
-                                                     status::timeout, status::rejected,
-                                                     status::failed, status::policy_close};
+constexpr std::array<status, 7> reported_statuses = {
+    status::ok,           status::bad_request, status::timeout,     status::rejected,
+    status::client_closed, status::failed,     status::policy_close};
 std::size_t status_slot(status s);
 
 /// Summable totals of one account (or of many, merged).

@@ -9,6 +9,17 @@ using namespace policies;
 replay_shard::replay_shard(std::shared_ptr<const plan> p, usec interval)
     : plan_(p), engine_(p), interval_(interval) {}
 
+void replay_shard::add_clients(const std::vector<generated_account>& accounts) {
+  for (auto& g : accounts) {
+    auto rng = random_source::for_stream(g.seed, std::to_string(g.client));
+    hosted_client c{clients::make_client(g.spec, std::move(rng)), g.account, g.profile, g.client,
+                    g.model, 0};
+    clients_.push_back(std::move(c));
+    meter(g.account, g.profile);
+    arm_client(static_cast<std::uint32_t>(clients_.size() - 1));
+  }
+}
+
 void replay_shard::add(const std::vector<arrival>& batch) {
   arrivals_.insert(arrivals_.end(), batch.begin(), batch.end());
 }
@@ -25,33 +36,142 @@ usec replay_shard::next_event_time() {
   usec t = engine_.next_deadline();
   if (!agenda_.empty()) t = std::min(t, agenda_.top().at);
   if (!arrivals_.empty()) t = std::min(t, arrivals_.front().at);
+  if (!generated_.empty()) t = std::min(t, generated_.top().at);
+  if (!wakeups_.empty()) t = std::min(t, wakeups_.top().at);
+  if (!gives_up_.empty()) t = std::min(t, gives_up_.top().at);
   return t;
+}
+
+usec replay_shard::decided_before() const {
+  return waiting_since_.empty() ? limit_reached_ : std::min(limit_reached_, *waiting_since_.begin());
 }
 
 void replay_shard::note_queue(id account, usec now) {
   meters_[account]->queue_depth(now, engine_.usage_of(account).queued);
 }
 
-void replay_shard::start(const request& r, usec now, usec arrived_at, usec duration, bool fail,
-                         bool was_queued, const engine::lease& held) {
-  outcome o;
-  o.seq = r.seq;
-  o.start = now;
-  o.end = now + duration;
-  o.wait = now - arrived_at;
-  o.queued = was_queued;
-  o.code = fail ? status::failed : status::ok;
-  o.why = fail ? reason::failed : reason::none;
+void replay_shard::arm_client(std::uint32_t local) {
+  usec t = clients_[local].model->next_wakeup();
+  if (t != never) wakeups_.push(timed{t, local, 0});
+}
+
+void replay_shard::decide(outcome o, const arrival& a, usec now) {
+  o.seq = a.req.seq;
+  o.at = a.at;
+  o.account = a.req.account;
+  o.model = a.req.model;
+  o.cost = a.req.cost;
+  o.what = a.req.what;
+  meters_[a.req.account]->decided(now, o.code, o.queued, o.wait);
+  if (a.client != no_client) {
+    auto local = a.client;
+    o.client = clients_[local].index;
+    o.request_no = a.request_no;
+    o.attempt_no = a.attempt_no;
+    clients::attempt_result r;
+    r.request = a.request_no;
+    r.number = a.attempt_no;
+    r.code = o.code;
+    r.start = o.start;
+    r.end = o.end;
+    if (o.code == status::rejected) r.retry_after = plan_->profile(a.profile).retry_after;
+    o.final = clients_[local].model->on_result(r, now);
+    arm_client(local);
+  }
   outcomes_.push_back(o);
-  auto& m = *meters_[r.account];
+}
+
+void replay_shard::start(const arrival& a, usec now, bool was_queued, const engine::lease& held) {
+  outcome o;
+  o.start = now;
+  o.end = now + a.duration;
+  o.wait = now - a.at;
+  o.queued = was_queued;
+  o.code = a.fail ? status::failed : status::ok;
+  o.why = a.fail ? reason::failed : reason::none;
+  if (o.end > a.deadline) {
+    // The client's own timeout cuts the answer short; the slot frees then.
+    o.end = std::max(now, a.deadline);
+    o.code = status::client_closed;
+    o.why = reason::client_timeout;
+  }
+  auto& m = *meters_[a.req.account];
   if (!held.holds_connection) m.started(now, held.cost);
   m.admitted(now);
-  m.decided(now, o.code, was_queued, o.wait);
-  agenda_.push(release_event{o.end, r.seq, held});
+  agenda_.push(release_event{o.end, a.req.seq, held});
+  decide(o, a, now);
+}
+
+void replay_shard::arrive(const arrival& a, usec now) {
+  auto& m = meter(a.req.account, a.profile);
+  m.arrived(now);
+  std::uint64_t tag;
+  if (free_tags_.empty()) {
+    tag = waiting_.size();
+    waiting_.emplace_back();
+  } else {
+    tag = free_tags_.back();
+    free_tags_.pop_back();
+  }
+  auto d = engine_.arrive(a.req, a.profile, now, tag);
+  switch (d.what) {
+    case engine::verdict::admitted:
+      free_tags_.push_back(tag);
+      start(a, now, false, d.held);
+      break;
+    case engine::verdict::queued: {
+      waiting_[tag] = a;
+      waiting_since_.insert(a.at);
+      note_queue(a.req.account, now);
+      m.enqueued(now);
+      usec server_deadline = plan_->profile(a.profile).queue_max_wait;
+      server_deadline = server_deadline == never ? never : now + server_deadline;
+      if (a.deadline < server_deadline) gives_up_.push(timed{a.deadline, tag, a.req.seq});
+      break;
+    }
+    case engine::verdict::done: {
+      free_tags_.push_back(tag);
+      outcome o;
+      o.code = d.code;
+      o.why = d.why;
+      if (d.code == status::ok) o.start = o.end = now;  // a ws_close
+      decide(o, a, now);
+      break;
+    }
+  }
+}
+
+void replay_shard::wake_clients(usec now) {
+  while (!wakeups_.empty() && wakeups_.top().at == now) {
+    auto local = static_cast<std::uint32_t>(wakeups_.top().key);
+    wakeups_.pop();
+    auto& c = clients_[local];
+    if (c.model->next_wakeup() != now) continue;  // stale: already woken
+    sent_.clear();
+    c.model->wake(now, sent_);
+    for (auto& x : sent_) {
+      arrival a;
+      a.req.seq = generated_seq_bit | (static_cast<std::uint64_t>(c.account) << 40) | ++c.next_seq;
+      a.req.account = c.account;
+      a.req.model = c.model_id;
+      a.req.cost = plan_->cost_of(c.profile, c.model_id, c.model->spec().cost);
+      a.req.what = kind::request;
+      a.at = x.at;
+      a.duration = x.duration;
+      a.profile = c.profile;
+      a.client = local;
+      a.request_no = x.request;
+      a.attempt_no = x.number;
+      a.deadline = x.deadline;
+      generated_.push(a);
+    }
+    arm_client(local);
+  }
 }
 
 void replay_shard::run_until(usec limit) {
   run_events(limit);
+  limit_reached_ = std::max(limit_reached_, limit);
   // Close every account's intervals up to the last boundary reached, so an
   // idle account's row is not held back until its next event: the client
   // may then write every row before that boundary, in order.
@@ -67,8 +187,11 @@ void replay_shard::run_events(usec limit) {
   for (;;) {
     usec t_release = agenda_.empty() ? never : agenda_.top().at;
     usec t_deadline = engine_.next_deadline();
-    usec t_arrival = arrivals_.empty() ? never : arrivals_.front().at;
-    usec t = std::min({t_release, t_deadline, t_arrival});
+    usec t_give_up = gives_up_.empty() ? never : gives_up_.top().at;
+    usec t_wake = wakeups_.empty() ? never : wakeups_.top().at;
+    usec t_trace = arrivals_.empty() ? never : arrivals_.front().at;
+    usec t_generated = generated_.empty() ? never : generated_.top().at;
+    usec t = std::min({t_release, t_deadline, t_give_up, t_wake, t_trace, t_generated});
     if (t >= limit || t == never) return;
     last_event_ = t;
 
@@ -80,70 +203,68 @@ void replay_shard::run_events(usec limit) {
         engine_.release(ev.held, t);
         if (!ev.held.holds_connection) meters_[ev.held.account]->finished(t, ev.held.cost);
       }
-      admitted_.clear();
-      engine_.admit_waiting(t, admitted_);
-      for (auto& a : admitted_) {
-        auto info = waiting_[a.tag];
-        free_tags_.push_back(a.tag);
-        start(a.req, t, a.arrival, info.duration, info.fail, true, a.held);
-        note_queue(a.req.account, t);
-      }
-      continue;
-    }
-
-    if (t_deadline == t) {
+    } else if (t_deadline == t || t_give_up == t) {
+      // The server's timeouts (408), then waiters whose client gave up (499).
       timed_out_.clear();
       engine_.expire(t, timed_out_);
       for (auto& x : timed_out_) {
+        arrival a = *waiting_[x.tag];
+        waiting_[x.tag].reset();
+        waiting_since_.erase(waiting_since_.find(a.at));
         free_tags_.push_back(x.tag);
         outcome o;
-        o.seq = x.req.seq;
-        o.wait = t - x.arrival;
+        o.wait = t - a.at;
         o.queued = true;
         o.code = status::timeout;
         o.why = reason::queue_timeout;
-        outcomes_.push_back(o);
-        meters_[x.req.account]->decided(t, o.code, true, o.wait);
-        note_queue(x.req.account, t);
+        note_queue(a.req.account, t);
+        decide(o, a, t);
       }
+      while (!gives_up_.empty() && gives_up_.top().at == t) {
+        auto ev = gives_up_.top();
+        gives_up_.pop();
+        auto& slot = waiting_[ev.key];
+        if (!slot || slot->req.seq != ev.seq || !engine_.cancel(slot->req.account, ev.key)) continue;
+        arrival a = *slot;
+        slot.reset();
+        waiting_since_.erase(waiting_since_.find(a.at));
+        free_tags_.push_back(ev.key);
+        outcome o;
+        o.wait = t - a.at;
+        o.queued = true;
+        o.code = status::client_closed;
+        o.why = reason::client_timeout;
+        note_queue(a.req.account, t);
+        decide(o, a, t);
+      }
+    } else if (t_wake == t) {
+      wake_clients(t);
+      continue;
+    } else {
+      // One arrival, trace rows and generated attempts merged by (at, seq);
+      // then look again, since it may have scheduled a release at t.
+      bool from_trace = t_trace == t && (t_generated != t || arrivals_.front().req.seq < generated_.top().req.seq);
+      arrival a;
+      if (from_trace) {
+        a = arrivals_.front();
+        arrivals_.pop_front();
+      } else {
+        a = generated_.top();
+        generated_.pop();
+      }
+      arrive(a, t);
       continue;
     }
-
-    // One arrival; then look again, since it may have scheduled a release at t.
-    arrival a = arrivals_.front();
-    arrivals_.pop_front();
-    auto& m = meter(a.req.account, a.profile);
-    m.arrived(t);
-    std::uint64_t tag;
-    if (free_tags_.empty()) {
-      tag = waiting_.size();
-      waiting_.push_back({});
-    } else {
-      tag = free_tags_.back();
-      free_tags_.pop_back();
-    }
-    auto d = engine_.arrive(a.req, a.profile, t, tag);
-    switch (d.what) {
-      case engine::verdict::admitted:
-        free_tags_.push_back(tag);
-        start(a.req, t, t, a.duration, a.fail, false, d.held);
-        break;
-      case engine::verdict::queued:
-        waiting_[tag] = waiting_info{a.duration, a.fail};
-        note_queue(a.req.account, t);
-        m.enqueued(t);
-        break;
-      case engine::verdict::done: {
-        free_tags_.push_back(tag);
-        outcome o;
-        o.seq = a.req.seq;
-        o.code = d.code;
-        o.why = d.why;
-        if (d.code == status::ok) o.start = o.end = t;  // a ws_close
-        outcomes_.push_back(o);
-        m.decided(t, d.code, false, 0);
-        break;
-      }
+    // Releases and timeouts may let waiters in.
+    admitted_.clear();
+    engine_.admit_waiting(t, admitted_);
+    for (auto& x : admitted_) {
+      arrival a = *waiting_[x.tag];
+      waiting_[x.tag].reset();
+      waiting_since_.erase(waiting_since_.find(a.at));
+      free_tags_.push_back(x.tag);
+      note_queue(a.req.account, t);
+      start(a, t, true, x.held);
     }
   }
 }
@@ -170,6 +291,12 @@ std::vector<std::pair<id, usage_totals>> replay_shard::totals() const {
   std::vector<std::pair<id, usage_totals>> out;
   for (std::size_t a = 0; a < meters_.size(); ++a)
     if (meters_[a]) out.emplace_back(static_cast<id>(a), meters_[a]->totals());
+  return out;
+}
+
+std::vector<std::pair<std::uint32_t, clients::client_stats>> replay_shard::client_totals() const {
+  std::vector<std::pair<std::uint32_t, clients::client_stats>> out;
+  for (auto& c : clients_) out.emplace_back(c.index, c.model->stats());
   return out;
 }
 

@@ -1,16 +1,19 @@
 #pragma once
 /// The discrete-event loop of one account actor in a simulation: the engine
 /// for its accounts, an agenda of releases (an admitted request holds its
-/// slot for its trace duration), the queue deadlines, and the arrivals the
-/// client has handed over. Plain C++ (no CAF), so it is unit-tested alone and
-/// the actor around it only turns messages into calls.
+/// slot for its duration), the queue deadlines, the trace rows the client has
+/// handed over, and the client models (retrying SDKs, conversations, batch
+/// jobs) of the generated accounts it owns. Plain C++ (no CAF), so it is
+/// unit-tested alone and the actor around it only turns messages into calls.
 ///
 /// Events run in (time, class, sequence) order, classes as in
-/// policies/time.hpp: releases, then queue admissions, then timeouts, then
-/// arrivals. run_until(limit) runs every event strictly before `limit`; the
-/// caller guarantees that no arrival before `limit` is still to come (the
-/// client's horizon), which is what lets a whole batch run in one call and
-/// still give exactly the outcomes of one-event-at-a-time processing.
+/// policies/time.hpp: releases, then queue admissions, then timeouts (the
+/// server's 408 and the clients' own 499), then client wake-ups and arrivals.
+/// run_until(limit) runs every event strictly before `limit`; the caller
+/// guarantees that no trace row before `limit` is still to come (the client's
+/// horizon), which is what lets a whole batch run in one call and still give
+/// exactly the outcomes of one-event-at-a-time processing. Client models need
+/// no horizon: they live here, so their replies cost no message.
 ///
 /// Not thread-safe; owned by one actor.
 
@@ -19,13 +22,26 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <set>
 #include <vector>
 
+#include "actors/clients/client_model.hpp"
 #include "policies/engine.hpp"
 #include "policies/records.hpp"
 #include "policies/usage_meter.hpp"
 
 namespace usher::actors {
+
+/// A client model for one generated account, as the client actor hands it
+/// to the account actor that owns the account.
+struct generated_account {
+  policies::id account = 0;
+  std::uint16_t profile = 0;
+  policies::id model = policies::no_id;  ///< spec.model interned
+  std::uint32_t client = 0;  ///< its index in the workload (names the client)
+  clients::client_spec spec;
+  std::uint64_t seed = 0;    ///< the stream seed for this account's client
+};
 
 namespace detail {
 
@@ -37,8 +53,11 @@ class replay_shard {
   /// `interval` is the time-series step.
   replay_shard(std::shared_ptr<const policies::plan> p, policies::usec interval);
 
-  /// Hands over arrivals. REQUIRES: sorted by (at, seq), none earlier than
-  /// an arrival handed over before.
+  /// Starts client models for generated accounts this shard owns.
+  void add_clients(const std::vector<generated_account>& accounts);
+
+  /// Hands over trace rows. REQUIRES: sorted by (at, seq), none earlier than
+  /// a row handed over before.
   void add(const std::vector<arrival>& batch);
 
   /// Runs every event strictly before `limit`.
@@ -56,6 +75,8 @@ class replay_shard {
 
   /// Per-account totals, after finish(): (account id, totals), by id.
   std::vector<std::pair<policies::id, policies::usage_totals>> totals() const;
+  /// Per-client statistics, after finish(): (client index, stats).
+  std::vector<std::pair<std::uint32_t, clients::client_stats>> client_totals() const;
 
   /// The time of the last event run.
   policies::usec last_event() const { return last_event_; }
@@ -64,6 +85,10 @@ class replay_shard {
   /// has been emitted: later rows are for later intervals only.
   policies::usec series_complete_to() const { return swept_to_; }
 
+  /// Every request arriving before this time has its outcome decided (and
+  /// taken or in take_outcomes()).
+  policies::usec decided_before() const;
+
  private:
   struct release_event {
     policies::usec at;
@@ -71,32 +96,57 @@ class replay_shard {
     policies::engine::lease held;
     bool operator>(const release_event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
-  struct waiting_info {
-    policies::usec duration;
-    bool fail;
+  struct timed {  // a client wake-up or a client's give-up on a queued attempt
+    policies::usec at;
+    std::uint64_t key;  ///< client index, or queue tag
+    std::uint64_t seq;
+    bool operator>(const timed& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  struct arrival_order {
+    bool operator()(const arrival& a, const arrival& b) const {
+      return a.at != b.at ? a.at > b.at : a.req.seq > b.req.seq;
+    }
+  };
+  struct hosted_client {
+    std::unique_ptr<clients::client_model> model;
+    policies::id account;
+    std::uint16_t profile;
+    std::uint32_t index;
+    policies::id model_id;
+    std::uint64_t next_seq = 0;
   };
 
   void run_events(policies::usec limit);
   policies::usage_meter& meter(policies::id account, std::uint16_t profile);
-  void start(const policies::request& r, policies::usec now, policies::usec arrived_at,
-             policies::usec duration, bool fail, bool was_queued,
+  void arrive(const arrival& a, policies::usec now);
+  void start(const arrival& a, policies::usec now, bool was_queued,
              const policies::engine::lease& held);
+  void decide(outcome o, const arrival& a, policies::usec now);
   void note_queue(policies::id account, policies::usec now);
+  void wake_clients(policies::usec now);
+  void arm_client(std::uint32_t local);
 
   std::shared_ptr<const policies::plan> plan_;
   policies::engine engine_;
   policies::usec interval_;
   std::priority_queue<release_event, std::vector<release_event>, std::greater<>> agenda_;
-  std::deque<arrival> arrivals_;
-  std::vector<waiting_info> waiting_;        ///< by tag
+  std::deque<arrival> arrivals_;  ///< trace rows, in order
+  std::priority_queue<arrival, std::vector<arrival>, arrival_order> generated_;
+  std::vector<hosted_client> clients_;
+  std::priority_queue<timed, std::vector<timed>, std::greater<>> wakeups_;
+  std::priority_queue<timed, std::vector<timed>, std::greater<>> gives_up_;
+  std::vector<std::optional<arrival>> waiting_;  ///< queued requests by tag
   std::vector<std::uint64_t> free_tags_;
+  std::multiset<policies::usec> waiting_since_;  ///< arrivals of queued requests
   std::vector<std::optional<policies::usage_meter>> meters_;  ///< by account id
   std::vector<outcome> outcomes_;
   std::vector<policies::interval_row> series_;
   std::vector<policies::engine::admission> admitted_;  ///< scratch
   std::vector<policies::engine::timeout> timed_out_;   ///< scratch
+  std::vector<clients::attempt> sent_;                 ///< scratch
   policies::usec last_event_ = 0;
   policies::usec swept_to_ = 0;
+  policies::usec limit_reached_ = 0;
 };
 
 }  // namespace detail
