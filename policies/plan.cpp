@@ -71,27 +71,14 @@ std::int64_t parse_count(const std::string& key, const entry& e, bool allow_none
 // Durations: seconds by default; units s, ms, m, h; "none" for no limit.
 usec parse_duration(const std::string& key, const entry& e, bool allow_none) {
   if (allow_none && e.value == "none") return never;
-  std::string_view v = e.value;
-  usec scale_num = 1, scale_den = 1;
-  auto digits_end = v.find_first_not_of("0123456789.");
-  if (digits_end != std::string_view::npos) {
-    auto unit = v.substr(digits_end);
-    if (unit == "s") {
-    } else if (unit == "ms") {
-      scale_den = 1000;
-    } else if (unit == "m" || unit == "min") {
-      scale_num = 60;
-    } else if (unit == "h") {
-      scale_num = 3600;
-    } else {
-      throw input_error::at(e.where, 0, key, "unknown unit " + quoted(std::string(unit)) +
-                                                 " (use s, ms, m or h)");
-    }
-    v = v.substr(0, digits_end);
-  }
   usec t = 0;
-  if (!parse_seconds(v, t)) bad_value(key, e, "a duration such as 60, 60s, 500ms or 2m");
-  return t * scale_num / scale_den;
+  bool unit_error = false;
+  if (policies::parse_duration(e.value, t, unit_error)) return t;
+  if (unit_error) {
+    auto unit = e.value.substr(e.value.find_first_not_of("0123456789."));
+    throw input_error::at(e.where, 0, key, "unknown unit " + quoted(unit) + " (use s, ms, m or h)");
+  }
+  bad_value(key, e, "a duration such as 60, 60s, 500ms or 2m");
 }
 
 double parse_fraction(const std::string& key, const entry& e) {

@@ -34,6 +34,31 @@ bool parse_seconds(std::string_view text, usec& out) {
   return true;
 }
 
+bool parse_duration(std::string_view text, usec& out, bool& unit_error) {
+  unit_error = false;
+  usec num = 1, den = 1;
+  auto digits_end = text.find_first_not_of("0123456789.");
+  if (digits_end != std::string_view::npos) {
+    auto unit = text.substr(digits_end);
+    if (unit == "s") {
+    } else if (unit == "ms") {
+      den = 1000;
+    } else if (unit == "m" || unit == "min") {
+      num = 60;
+    } else if (unit == "h") {
+      num = 3600;
+    } else {
+      unit_error = digits_end > 0;
+      return false;
+    }
+    text = text.substr(0, digits_end);
+  }
+  usec t = 0;
+  if (!parse_seconds(text, t) || t > never / 3600) return false;
+  out = t * num / den;
+  return true;
+}
+
 void append_seconds(std::string& out, usec t) {
   if (t < 0) {
     out.push_back('-');

@@ -29,6 +29,12 @@ constexpr usec seconds(std::int64_t s) { return s * usec_per_second; }
 /// up. Returns false for anything else (signs, exponents, empty, overflow).
 [[nodiscard]] bool parse_seconds(std::string_view text, usec& out);
 
+/// Parses a duration as users write it in plans and workloads: decimal
+/// seconds with an optional unit s, ms, m (or min) or h ("60", "1.5s",
+/// "250ms", "2m"). Returns false for anything else; `unit_error` is set when
+/// the number was fine but the unit unknown.
+[[nodiscard]] bool parse_duration(std::string_view text, usec& out, bool& unit_error);
+
 /// Formats microseconds as decimal seconds without trailing zeros
 /// ("12", "0.25"): the inverse of parse_seconds, so output re-reads exactly.
 std::string format_seconds(usec t);
