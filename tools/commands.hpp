@@ -13,5 +13,6 @@ constexpr int exit_failure = 1;
 constexpr int exit_bad_input = 2;
 
 int simulate_command(const std::vector<std::string>& args);
+int trace_command(const std::vector<std::string>& args);
 
 }  // namespace usher::tools

@@ -18,8 +18,8 @@ using policies::input_error;
 namespace {
 
 struct simulate_options {
-  std::string plan, trace, out;
-  std::vector<std::string> sets;
+  std::string plan, trace, out, workload, stop;
+  std::vector<std::string> sets, clients;
   std::uint64_t seed = 0;
   std::string interval = "60";
   std::size_t threads = 1;
@@ -28,12 +28,21 @@ struct simulate_options {
 };
 
 po::options_description describe(simulate_options& o) {
-  po::options_description d("usher simulate --plan PLAN --trace FILE.csv --out DIR [options]");
+  po::options_description d(
+      "usher simulate --plan PLAN (--trace FILE.csv | --workload FILE | --client SPEC...) --out DIR "
+      "[options]");
   d.add_options()("help,h", "show this help")(
       "plan", po::value(&o.plan)->required(),
       "a preset (streams, streams:solo, streams:team, streams:platform, exclusive, "
       "session-rate, per-model, weighted) or a plan file (docs/PLANS.md)")(
-      "trace", po::value(&o.trace)->required(), "request trace, CSV (docs/FORMATS.md)")(
+      "trace", po::value(&o.trace), "request trace, CSV (docs/FORMATS.md)")(
+      "workload", po::value(&o.workload),
+      "workload file: client behaviours per account, optionally with a trace "
+      "(docs/WORKLOADS.md)")(
+      "client", po::value(&o.clients)->composing(),
+      "NAME:key=value,...: a group of generated clients (repeatable; keys as in a "
+      "workload file's [clients.NAME])")(
+      "stop", po::value(&o.stop), "generated clients start no new requests after this (default 1h)")(
       "out", po::value(&o.out)->required(), "directory for outcomes.csv, summary.json, timeseries.csv")(
       "set", po::value(&o.sets)->composing(), "KEY=VALUE: override a plan parameter (repeatable)")(
       "seed", po::value(&o.seed), "random seed (recorded; generated workloads use it)")(
@@ -50,6 +59,7 @@ po::options_description describe(simulate_options& o) {
 int simulate_command(const std::vector<std::string>& args) {
   simulate_options o;
   auto desc = describe(o);
+  bool vm_seed = false;
   try {
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -58,6 +68,7 @@ int simulate_command(const std::vector<std::string>& args) {
       return exit_ok;
     }
     po::notify(vm);
+    vm_seed = vm.count("seed") > 0;
   } catch (const po::error& e) {
     std::cerr << "usher simulate: " << e.what() << "\n(see usher simulate --help)\n";
     return exit_bad_input;
@@ -70,12 +81,22 @@ int simulate_command(const std::vector<std::string>& args) {
     request.trace = o.trace;
     request.out_dir = o.out;
     request.threads = o.threads;
-    request.seed = o.seed;
+    request.workload = o.workload;
+    request.clients = o.clients;
+    if (!o.stop.empty()) {
+      policies::usec stop = 0;
+      bool unit_error = false;
+      if (!policies::parse_duration(o.stop, stop, unit_error))
+        throw input_error::at("--stop", 0, "", "expected a duration such as 3600 or 1h, got " +
+                                                   policies::quoted(o.stop));
+      request.stop = stop;
+    }
+    if (vm_seed) request.seed = o.seed;
     if (!policies::parse_seconds(o.interval, request.interval) || request.interval <= 0)
       throw input_error::at("--interval", 0, "", "expected a positive number of seconds, got " +
                                                      policies::quoted(o.interval));
     auto out = run_simulation(request);
-    if (!o.quiet) std::cout << traces::summary_table(out.summary, o.top);
+    if (!o.quiet) std::cout << traces::summary_table(out.summary, o.top) << out.clients_table;
     return exit_ok;
   } catch (const input_error& e) {
     std::cerr << "usher simulate: " << e.what() << "\n";

@@ -1,5 +1,7 @@
 #include "tools/simulation_run.hpp"
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -8,6 +10,7 @@
 #include "traces/outcome_writer.hpp"
 #include "traces/plan_file.hpp"
 #include "traces/summary.hpp"
+#include "tools/workload_file.hpp"
 #include "traces/trace_reader.hpp"
 
 namespace usher::tools {
@@ -49,21 +52,105 @@ class staged_outputs {
   bool committed_ = false;
 };
 
+double round6(double x) { return std::round(x * 1e6) / 1e6; }
+
+// What each generated client achieved, by account name.
+nlohmann::json clients_summary(
+    const std::vector<std::pair<std::uint32_t, actors::clients::client_stats>>& stats,
+    const std::vector<actors::generated_account>& generated, const traces::trace_reader& reader,
+    const std::vector<std::string>& group_of) {
+  nlohmann::json out = nlohmann::json::object();
+  for (auto& [index, s] : stats) {
+    nlohmann::json c;
+    c["group"] = group_of[index];
+    c["behaviour"] = s.behaviour;
+    c["requests"] = s.logical;
+    c["succeeded"] = s.succeeded;
+    c["failed"] = s.failed;
+    c["in_progress"] = s.logical - s.succeeded - s.failed;
+    c["attempts"] = s.attempts;
+    c["retries"] = s.attempts - s.logical;
+    c["success_rate"] = s.logical == 0 ? 0.0 : round6(static_cast<double>(s.succeeded) / static_cast<double>(s.logical));
+    if (s.behaviour == "limited")
+      c["client_wait_mean_s"] = s.logical == 0 ? 0.0 : round6(static_cast<double>(s.client_wait) / static_cast<double>(s.logical) / 1e6);
+    if (s.behaviour == "conversations") c["turns_answered"] = s.turns;
+    if (s.behaviour == "batch") {
+      if (s.completed_at >= 0) c["completed_s"] = round6(static_cast<double>(s.completed_at) / 1e6);
+      else c["completed_s"] = nullptr;
+    }
+    out[reader.accounts().name(generated[index].account)] = c;
+  }
+  return out;
+}
+
+// One line per client group: what its accounts achieved together.
+std::string clients_table(
+    const workload& w, const std::vector<std::pair<std::uint32_t, actors::clients::client_stats>>& stats,
+    const std::vector<std::string>& group_of) {
+  std::string out = "clients                  behaviour        requests  succeeded    failed  attempts\n";
+  for (auto& g : w.groups) {
+    actors::clients::client_stats sum;
+    for (auto& [index, s] : stats)
+      if (group_of[index] == g.name) {
+        sum.logical += s.logical;
+        sum.succeeded += s.succeeded;
+        sum.failed += s.failed;
+        sum.attempts += s.attempts;
+      }
+    char line[200];
+    std::snprintf(line, sizeof(line), "%-24.24s %-13s %11lld %10lld %9lld %9lld\n", g.name.c_str(),
+                  g.spec.behaviour.c_str(), static_cast<long long>(sum.logical),
+                  static_cast<long long>(sum.succeeded), static_cast<long long>(sum.failed),
+                  static_cast<long long>(sum.attempts));
+    out += line;
+  }
+  return out;
+}
+
 }  // namespace
 
 simulation_output run_simulation(const simulation_request& request) {
   if (request.interval <= 0) throw input_error::at("--interval", 0, "", "expected a positive number of seconds");
   if (request.threads == 0) throw input_error::at("--threads", 0, "", "expected 1 or more");
   auto plan = traces::load_plan(request.plan, request.sets);
-  traces::trace_reader reader(request.trace, plan);
+  workload w;
+  if (!request.workload.empty()) w = read_workload_file(request.workload);
+  if (request.stop) w.stop = *request.stop;
+  if (request.seed) w.seed = *request.seed;
+  for (auto& c : request.clients) add_client_option(w, c);
+  std::string trace = request.trace.empty() ? w.trace : request.trace;
+  if (trace.empty() && w.groups.empty())
+    throw input_error::at("--trace", 0, "", "nothing to simulate: give a trace, a workload or --client");
+  traces::trace_reader reader(trace, plan);
+
+  // Generated accounts get their ids before any trace row: ids stay the
+  // same whatever the trace holds.
+  std::vector<actors::generated_account> generated;
+  std::vector<std::string> client_names;
+  for (auto& g : w.groups)
+    for (auto& name : w.account_names(g)) {
+      actors::generated_account a;
+      a.account = reader.intern_account(name);
+      a.profile = plan->profile_of(name);
+      a.model = g.spec.model.empty() ? policies::no_id : reader.intern_model(g.spec.model);
+      a.client = static_cast<std::uint32_t>(generated.size());
+      a.spec = g.spec;
+      if (a.spec.stop == policies::never) a.spec.stop = w.stop;
+      a.seed = w.seed;
+      generated.push_back(a);
+      client_names.push_back(g.name);
+    }
+
   staged_outputs staged(request.out_dir);
-  traces::outcome_writer outcomes(staged.temp("outcomes.csv"), reader);
+  traces::outcome_writer outcomes(staged.temp("outcomes.csv"), reader, client_names);
   traces::series_writer series(staged.temp("timeseries.csv"), reader.accounts(), request.interval);
 
   actors::client_actor_config cfg;
   cfg.plan = plan;
   cfg.interval = request.interval;
   cfg.shards = static_cast<std::uint32_t>(request.threads);
+  cfg.generated = generated;
+  cfg.generate_until = w.stop;
   cfg.io.read = [&](std::vector<policies::arrival>& rows, std::size_t max, std::string& error) {
     return reader.read(rows, max, error);
   };
@@ -96,9 +183,9 @@ simulation_output run_simulation(const simulation_request& request) {
   series.close();
 
   traces::run_info run;
-  run.trace = request.trace;
+  run.trace = trace.empty() ? request.workload : trace;
   run.plan = request.plan;
-  run.seed = request.seed;
+  run.seed = w.seed;
   run.rows = reader.rows_read();
   run.first_arrival = outcomes.first_arrival();
   run.end = result.end;
@@ -109,6 +196,10 @@ simulation_output run_simulation(const simulation_request& request) {
   for (auto& [id, totals] : result.accounts) accounts.emplace_back(reader.accounts().name(id), totals);
   simulation_output out;
   out.summary = traces::make_summary(*plan, run, accounts);
+  if (!generated.empty()) {
+    out.summary["clients"] = clients_summary(result.clients, generated, reader, client_names);
+    out.clients_table = clients_table(w, result.clients, client_names);
+  }
   if (!request.out_dir.empty()) {
     std::ofstream js(staged.temp("summary.json"));
     js << out.summary.dump(2) << "\n";

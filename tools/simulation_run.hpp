@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,15 +17,19 @@ namespace usher::tools {
 struct simulation_request {
   std::string plan;                ///< preset name or plan file
   std::vector<std::string> sets;   ///< KEY=VALUE overrides, applied in order
-  std::string trace;               ///< trace CSV
+  std::string trace;               ///< trace CSV; may be empty with a workload
+  std::string workload;            ///< workload file (docs/WORKLOADS.md), or empty
+  std::vector<std::string> clients;  ///< --client NAME:key=value,... groups
+  std::optional<policies::usec> stop;  ///< overrides the workload's stop
   std::string out_dir;             ///< empty: write no files
   policies::usec interval = policies::seconds(60);
   std::size_t threads = 1;         ///< 1: virtual clock; N > 1: N workers
-  std::uint64_t seed = 0;
+  std::optional<std::uint64_t> seed;  ///< overrides the workload's seed
 };
 
 struct simulation_output {
   nlohmann::json summary;
+  std::string clients_table;  ///< per client group, when there are clients
 };
 
 /// Runs it. Throws policies::input_error for bad input (plan, trace, values)

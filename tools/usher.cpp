@@ -17,6 +17,7 @@ const char* usage =
     "\n"
     "commands:\n"
     "  simulate   replay a request trace through a plan (usher simulate --help)\n"
+    "  trace      convert, generate and inspect request traces (usher trace --help)\n"
     "\n"
     "Docs: README.md, docs/PLANS.md (every plan key), docs/FORMATS.md (files).\n";
 
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "simulate") return usher::tools::simulate_command(args);
+  if (command == "trace") return usher::tools::trace_command(args);
   std::fprintf(stderr, "usher: unknown command \"%s\"\n\n%s", command.c_str(), usage);
   return usher::tools::exit_bad_input;
 }

@@ -15,10 +15,13 @@ namespace usher::traces {
 
 class outcome_writer {
  public:
-  /// Opens `path` and writes the header. Throws input_error.
-  outcome_writer(const std::string& path, trace_reader& reader);
+  /// Opens `path` and writes the header. Throws input_error. With
+  /// `client_names` (one per generated client, by index), four columns more
+  /// describe generated attempts: client, request, attempt, final.
+  outcome_writer(const std::string& path, trace_reader& reader,
+                 std::vector<std::string> client_names = {});
 
-  /// REQUIRES: outcomes come in trace order.
+  /// REQUIRES: outcomes come ordered by (arrival, seq).
   void write(const policies::outcome& o);
   void close() { out_.close(); }
 
@@ -28,6 +31,8 @@ class outcome_writer {
  private:
   csv_out out_;
   trace_reader& reader_;
+  std::vector<std::string> client_names_;
+  std::string id_;  ///< scratch
   policies::usec first_arrival_ = 0;
   bool any_ = false;
 };

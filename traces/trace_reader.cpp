@@ -51,6 +51,10 @@ struct trace_reader::csv {
 trace_reader::trace_reader(const std::string& path, std::shared_ptr<const plan> p)
     : path_(path), plan_(std::move(p)) {
   for (auto& m : plan_->named_models()) models_.intern(m);
+  if (path.empty()) {
+    done_ = true;
+    return;
+  }
   try {
     in_ = std::make_unique<csv>(path);
     in_->parser.read_header(io::ignore_extra_column | io::ignore_missing_column, "arrival_s",
@@ -134,8 +138,9 @@ bool trace_reader::read_row(arrival& a, std::string& error) {
 
   a.req.seq = next_seq_++;
   a.req.account = accounts_.intern(text(account));
-  if (a.req.account >= profile_by_account_.size())
-    profile_by_account_.push_back(plan_->profile_of(accounts_.name(a.req.account)));
+  while (a.req.account >= profile_by_account_.size())
+    profile_by_account_.push_back(plan_->profile_of(accounts_.name(
+        static_cast<std::uint32_t>(profile_by_account_.size()))));
   a.profile = profile_by_account_[a.req.account];
   a.req.model = text(model).empty() ? no_id : models_.intern(text(model));
   a.req.product = text(product).empty() ? no_id : products_.intern(text(product));

@@ -38,7 +38,8 @@ struct row_label {
 
 class trace_reader {
  public:
-  /// Opens `path` and reads its header. Throws policies::input_error.
+  /// Opens `path` and reads its header. Throws policies::input_error. An
+  /// empty path reads no rows (a run of generated accounts only).
   trace_reader(const std::string& path, std::shared_ptr<const policies::plan> plan);
   ~trace_reader();
 
@@ -48,6 +49,11 @@ class trace_reader {
 
   /// The label of the oldest row not yet taken.
   row_label take_label();
+
+  /// Names that do not come from the trace (generated accounts, their
+  /// models) get ids here, before reading, so ids stay deterministic.
+  std::uint32_t intern_account(const std::string& name) { return accounts_.intern(name); }
+  std::uint32_t intern_model(const std::string& name) { return models_.intern(name); }
 
   const interner& accounts() const { return accounts_; }
   const interner& keys() const { return keys_; }
