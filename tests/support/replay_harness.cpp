@@ -15,6 +15,9 @@ replay_run replay(std::shared_ptr<const plan> p, const std::vector<arrival>& row
   cfg.chunk_rows = opt.chunk_rows;
   cfg.pace.clocked = opt.clocked;
   cfg.pace.time_scale = opt.time_scale;
+  cfg.generated = opt.generated;
+  cfg.generate_until = opt.generate_until;
+  cfg.slice = opt.slice;
   cfg.io.read = [&](std::vector<arrival>& out, std::size_t max, std::string&) {
     for (std::size_t n = 0; n < max && next < rows.size(); ++n) out.push_back(rows[next++]);
     return true;

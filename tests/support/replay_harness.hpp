@@ -28,6 +28,9 @@ struct replay_options {
   std::size_t threads = 1;
   std::size_t chunk_rows = 4096;
   policies::usec interval = policies::seconds(60);
+  std::vector<actors::generated_account> generated;  ///< client models
+  policies::usec generate_until = policies::seconds(3600);
+  policies::usec slice = policies::seconds(60);
 };
 
 /// Replays `rows` (sorted by at; seq 0..n-1 in order) under `p`.
