@@ -74,8 +74,8 @@ int guarded(const std::string& name, Work work, Cleanup cleanup) {
 policies::usec seconds_option(const std::string& option, const std::string& text) {
   policies::usec t = 0;
   if (!policies::parse_seconds(text, t))
-    throw input_error::at(option, 0, "", "expected a non-negative number of seconds, got " +
-                                             policies::quoted(text));
+    throw input_error::at(
+        option, 0, "", "expected a non-negative number of seconds, got " + policies::quoted(text));
   return t;
 }
 
@@ -102,8 +102,8 @@ int convert(const std::vector<std::string>& args) {
   for (auto& f : traces::convert_formats()) formats += (formats.empty() ? "" : ", ") + f;
 
   po::options_description d("usher trace convert --from FORMAT IN OUT [options]");
-  d.add_options()("help,h", "show this help")(
-      "from", po::value(&format)->required(), ("source format: " + formats).c_str())(
+  d.add_options()("help,h", "show this help")("from", po::value(&format)->required(),
+                                              ("source format: " + formats).c_str())(
       "input", po::value(&o.input)->required(), "IN: the source file (gzip or plain)")(
       "output", po::value(&o.output)->required(), "OUT: the usher trace CSV to write");
   po::options_description time("time");
@@ -117,10 +117,11 @@ int convert(const std::vector<std::string>& args) {
                     "(default 10), or source accounts mapped onto N")(
       "zipf", po::value(&o.zipf), "Zipf exponent of synthetic accounts (default 1; 0 uniform)")(
       "seed", po::value(&o.seed), "random seed (default 1)")(
-      "account", po::value(&o.account), "give every row this account")(
-      "model", po::value(&o.model), "give every row this model")(
+      "account", po::value(&o.account), "give every row this account")("model", po::value(&o.model),
+                                                                       "give every row this model")(
       "model-map", po::value(&model_map)->composing(), "FROM=TO: rename a model (repeatable)");
-  po::options_description service("durations of token-only traces: overhead + prefill x input + decode x output");
+  po::options_description service(
+      "durations of token-only traces: overhead + prefill x input + decode x output");
   service.add_options()("overhead", po::value(&overhead), "seconds per request (default 0.2)")(
       "prefill-per-token", po::value(&prefill), "seconds per input token (default 0.0002)")(
       "decode-per-token", po::value(&decode), "seconds per output token (default 0.03)")(
@@ -154,25 +155,29 @@ int convert(const std::vector<std::string>& args) {
         bool known = false;
         for (auto& f : traces::convert_formats()) known = known || f == format;
         if (!known)
-          throw input_error::at("--from", 0, "", "unknown format " + policies::quoted(format) +
-                                                     " (expected " + formats + ")");
+          throw input_error::at(
+              "--from", 0, "",
+              "unknown format " + policies::quoted(format) + " (expected " + formats + ")");
         o.from = seconds_option("--from-s", from_s);
         if (!to_s.empty()) o.to = seconds_option("--to-s", to_s);
         if (o.to <= o.from) throw input_error::at("--to-s", 0, "", "must be greater than --from-s");
-        if (!(o.time_scale > 0)) throw input_error::at("--time-scale", 0, "", "expected a positive number");
+        if (!(o.time_scale > 0))
+          throw input_error::at("--time-scale", 0, "", "expected a positive number");
         if (!(o.zipf >= 0)) throw input_error::at("--zipf", 0, "", "expected a number >= 0");
         o.service.overhead = seconds_option("--overhead", overhead);
         o.service.prefill_per_token = seconds_option("--prefill-per-token", prefill);
         o.service.decode_per_token = seconds_option("--decode-per-token", decode);
         if (status != "all" && status != "succeed")
-          throw input_error::at("--status", 0, "", "expected all or succeed, got " + policies::quoted(status));
+          throw input_error::at("--status", 0, "",
+                                "expected all or succeed, got " + policies::quoted(status));
         o.succeed_only = status == "succeed";
         if (vm.count("status") && format != "gentd26")
           throw input_error::at("--status", 0, "", "applies to gentd26 only");
         for (auto& m : model_map) {
           auto eq = m.find('=');
           if (eq == std::string::npos || eq == 0)
-            throw input_error::at("--model-map", 0, "", "expected FROM=TO, got " + policies::quoted(m));
+            throw input_error::at("--model-map", 0, "",
+                                  "expected FROM=TO, got " + policies::quoted(m));
           o.model_map.emplace_back(m.substr(0, eq), m.substr(eq + 1));
         }
         o.models = split_list(models);
@@ -199,12 +204,13 @@ int gen(const std::vector<std::string>& args) {
   std::string out, span = "3600", hours = "9-17", on = "60", off = "240", mean = "10", models;
   bool quiet = false;
   po::options_description d("usher trace gen --out FILE [options]");
-  d.add_options()("help,h", "show this help")(
-      "out", po::value(&out)->required(), "the usher trace CSV to write")(
+  d.add_options()("help,h", "show this help")("out", po::value(&out)->required(),
+                                              "the usher trace CSV to write")(
       "span", po::value(&span), "trace length in seconds (default 3600)")(
       "rate", po::value(&o.rate), "requests per second while active (default 1)")(
       "pattern", po::value(&o.pattern), "poisson (default), diurnal or onoff")(
-      "business-hours", po::value(&hours), "diurnal: START-END hours of each day at --rate (default 9-17)")(
+      "business-hours", po::value(&hours),
+      "diurnal: START-END hours of each day at --rate (default 9-17)")(
       "off-hours-factor", po::value(&o.off_hours_factor),
       "diurnal: rate outside business hours = rate x F (default 0.2)")(
       "on-s", po::value(&on), "onoff: mean ON period in seconds (default 60)")(
@@ -215,9 +221,9 @@ int gen(const std::vector<std::string>& args) {
       "model mix NAME:WEIGHT[:MEAN_S],... (default llama-3.1-70b-instruct)")(
       "duration-dist", po::value(&o.duration_dist), "exp (default) or lognormal")(
       "mean-duration", po::value(&mean), "mean duration in seconds (default 10)")(
-      "sigma", po::value(&o.sigma), "lognormal: sigma of the underlying normal (default 1)")(
-      "seed", po::value(&o.seed), "random seed (default 1)")(
-      "quiet,q", po::bool_switch(&quiet), "print nothing on success");
+      "cv", po::value(&o.cv), "lognormal: coefficient of variation, sd / mean (default 1)")(
+      "seed", po::value(&o.seed), "random seed (default 1)")("quiet,q", po::bool_switch(&quiet),
+                                                             "print nothing on success");
   po::variables_map vm;
   if (int code = parse("gen", args, d, vm); code >= 0) return code;
   bool started = false;
@@ -256,8 +262,8 @@ int stats(const std::vector<std::string>& args) {
   std::string file;
   std::size_t top = 10;
   po::options_description d("usher trace stats FILE [options]");
-  d.add_options()("help,h", "show this help")(
-      "file", po::value(&file)->required(), "FILE: an usher trace CSV (gzip or plain)")(
+  d.add_options()("help,h", "show this help")("file", po::value(&file)->required(),
+                                              "FILE: an usher trace CSV (gzip or plain)")(
       "top", po::value(&top), "accounts listed, busiest first (default 10)");
   po::positional_options_description pos;
   pos.add("file", 1);
@@ -265,9 +271,7 @@ int stats(const std::vector<std::string>& args) {
   if (int code = parse("stats", args, d, vm, &pos); code >= 0) return code;
   return guarded(
       "stats",
-      [&] {
-        std::cout << traces::format_trace_stats(traces::compute_trace_stats(file, top));
-      },
+      [&] { std::cout << traces::format_trace_stats(traces::compute_trace_stats(file, top)); },
       [] {});
 }
 
@@ -282,7 +286,8 @@ int trace_command(const std::vector<std::string>& args) {
   if (args[0] == "convert") return convert(rest);
   if (args[0] == "gen") return gen(rest);
   if (args[0] == "stats") return stats(rest);
-  std::cerr << "usher trace: unknown command " << policies::quoted(args[0]) << "\n\n" << trace_usage;
+  std::cerr << "usher trace: unknown command " << policies::quoted(args[0]) << "\n\n"
+            << trace_usage;
   return exit_bad_input;
 }
 

@@ -34,7 +34,7 @@ TEST_CASE("azure-llm rows become arrivals from the first timestamp and token-mod
 
   SECTION("the service-time model's parameters are used exactly") {
     o.service.overhead = 0;
-    o.service.prefill_per_token = 1;     // 1 us per input token
+    o.service.prefill_per_token = 1;    // 1 us per input token
     o.service.decode_per_token = 1000;  // 1 ms per output token
     o.cost = "tokens";
     REQUIRE(traces::convert_trace("azure-llm", o).rows == 3);
@@ -64,7 +64,8 @@ TEST_CASE("the Azure LLM 2023 traces convert to 8819 and 19366 rows over about 5
     std::uint64_t rows;
     const char* last;
   };
-  // SOURCES.md: code 18:17:03.98 -> 19:14:19.93 (3,436 s), conv 18:15:46.68 -> 19:14:08.40 (3,502 s).
+  // SOURCES.md: code 18:17:03.98 -> 19:14:19.93 (3,436 s), conv 18:15:46.68 -> 19:14:08.40 (3,502
+  // s).
   for (auto& e : {expected{code, 8819, "3435.948056"}, expected{conv, 19366, "3501.721937"}}) {
     traces::convert_options o;
     o.input = e.path;

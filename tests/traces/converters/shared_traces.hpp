@@ -2,9 +2,9 @@
 // Helpers for the converter tests: where the public traces are (read in
 // place from /work/shared/traces, never copied into the project), scratch
 // files, and a tiny reader for the CSV the converters write.
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,7 +21,8 @@ inline std::string shared_trace(const std::string& relative) {
 
 /// A fresh path in the temp directory, unique to this process.
 inline std::string scratch_file(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("usher-traces-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("usher-traces-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto p = dir / name;
   std::filesystem::remove(p);
@@ -61,10 +62,10 @@ inline std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
 
 /// Declares `var` as the shared trace `relative`, or skips the test case
 /// with a warning when the shared traces are not on this machine.
-#define USHER_SHARED_TRACE(var, relative)                                                   \
-  const std::string var = usher::test::shared_trace(relative);                              \
-  if (var.empty()) {                                                                        \
-    WARN("skipped: " << relative << " not found under " << USHER_SOURCE_DIR                 \
+#define USHER_SHARED_TRACE(var, relative)                                                     \
+  const std::string var = usher::test::shared_trace(relative);                                \
+  if (var.empty()) {                                                                          \
+    WARN("skipped: " << relative << " not found under " << USHER_SOURCE_DIR                   \
                      << "/../shared/traces (public traces are read in place, never copied)"); \
-    return;                                                                                 \
+    return;                                                                                   \
   }
