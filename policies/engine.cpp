@@ -205,7 +205,13 @@ void engine::admit_waiting(usec now, std::vector<admission>& out) {
     const auto& head = acc.queue.head();
     lease l;
     reason why = reason::none;
-    bool fits = (!acc.sessions || acc.sessions->fits(now)) && pools_fit(acc, head.req, l, why);
+    bool rate_ok = !acc.sessions || acc.sessions->fits(now);
+    if (!rate_ok) {
+      // Held back by the session rate alone: look again when the window
+      // turns, or nothing else may ever wake this queue.
+      rechecks_.push(recheck{acc.sessions->window_end(), a});
+    }
+    bool fits = rate_ok && pools_fit(acc, head.req, l, why);
     if (!fits) {
       acc.dirty = false;
       dirty_[best] = dirty_.back();
@@ -238,7 +244,7 @@ void engine::on_head_changed(id a, account_state& acc) {
   }
 }
 
-usec engine::next_deadline() {
+usec engine::next_queue_deadline() {
   while (!deadlines_.empty()) {
     const auto& top = deadlines_.top();
     const auto& q = accounts_[top.account].queue;
@@ -248,8 +254,19 @@ usec engine::next_deadline() {
   return never;
 }
 
+usec engine::next_deadline() {
+  while (!rechecks_.empty() && accounts_[rechecks_.top().account].queue.empty()) rechecks_.pop();
+  usec t = next_queue_deadline();
+  return rechecks_.empty() ? t : std::min(t, rechecks_.top().at);
+}
+
 void engine::expire(usec now, std::vector<timeout>& out) {
-  while (next_deadline() <= now) {
+  while (!rechecks_.empty() && rechecks_.top().at <= now) {
+    id a = rechecks_.top().account;
+    rechecks_.pop();
+    mark_dirty(a, accounts_[a]);
+  }
+  while (next_queue_deadline() <= now) {
     id a = deadlines_.top().account;
     deadlines_.pop();
     auto& acc = accounts_[a];

@@ -97,11 +97,13 @@ class engine {
   /// Admits queue heads that now fit, oldest first, appending them to `out`.
   void admit_waiting(usec now, std::vector<admission>& out);
 
-  /// Times out waiters whose deadline is <= now, appending them to `out`.
-  /// The heads behind them are served by the next admit_waiting() call.
+  /// Times out waiters whose deadline is <= now, appending them to `out`,
+  /// and marks queues whose session window turned for another look. The
+  /// heads behind them are served by the next admit_waiting() call.
   void expire(usec now, std::vector<timeout>& out);
 
-  /// The earliest queue deadline, or `never`.
+  /// The earliest time expire() has work: a queue deadline, or the end of a
+  /// session window that holds back a waiting head. `never` when none.
   usec next_deadline();
 
   /// Removes a waiter that left (a client that disconnected). Returns false
@@ -142,6 +144,7 @@ class engine {
   void charge(account_state& acc, lease& l);
   void on_head_changed(id a, account_state& acc);
   void mark_dirty(id a, account_state& acc);
+  usec next_queue_deadline();
 
   std::shared_ptr<const plan> plan_;
   std::vector<account_state> accounts_;   ///< by account id
@@ -152,6 +155,13 @@ class engine {
   std::vector<id> waiting_accounts_;      ///< accounts with a non-empty queue
   std::vector<id> dirty_;                 ///< accounts whose head may now fit
   std::priority_queue<deadline_entry, std::vector<deadline_entry>, std::greater<>> deadlines_;
+  struct recheck {
+    usec at;
+    id account;
+    bool operator>(const recheck& o) const { return at != o.at ? at > o.at : account > o.account; }
+  };
+  /// Queues held back by a session rate, to look at again when it turns.
+  std::priority_queue<recheck, std::vector<recheck>, std::greater<>> rechecks_;
 };
 
 }  // namespace usher::policies

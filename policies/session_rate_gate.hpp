@@ -48,6 +48,8 @@ class session_rate_gate {
     return cap_;
   }
   std::int64_t opened_in_window() const { return opened_; }
+  /// When the current window ends (a refused session may fit then).
+  usec window_end() const { return window_end_; }
 
  private:
   void roll(usec now) {

@@ -1,4 +1,5 @@
 // The four client behaviours, each a few timers on top of client_model's SDK.
+#include <cmath>
 #include <deque>
 
 #include "actors/clients/client_model.hpp"
@@ -9,8 +10,8 @@ using namespace policies;
 
 namespace {
 
-usec gap(random_source& rng, double rate) {
-  return static_cast<usec>(std::llround(rng.exponential(1.0 / rate) * 1e6));
+usec gap(rng& g, double rate) {
+  return static_cast<usec>(std::llround(exponential(g, 1.0 / rate) * 1e6));
 }
 
 /// An application calling the API through a retrying SDK: logical requests
@@ -43,7 +44,7 @@ class conversation_client : public client_model {
     turns_left_.assign(static_cast<std::size_t>(spec_.conversations), spec_.turns);
     // Stagger the first turns over one think time, as users arrive apart.
     for (int c = 0; c < spec_.conversations; ++c)
-      next_turn(spec_.start + static_cast<usec>(rng_.uniform() * spec_.think.mean_s * 1e6), c);
+      next_turn(spec_.start + static_cast<usec>(uniform01(rng_) * spec_.think.mean_s * 1e6), c);
   }
 
  protected:
@@ -176,19 +177,19 @@ class limited_client : public client_model {
 };
 
 template <class Behaviour>
-std::unique_ptr<client_model> started(const client_spec& spec, random_source rng) {
-  auto c = std::make_unique<Behaviour>(spec, std::move(rng));
+std::unique_ptr<client_model> started(const client_spec& spec, std::uint64_t seed) {
+  auto c = std::make_unique<Behaviour>(spec, seed);
   c->begin();
   return c;
 }
 
 }  // namespace
 
-std::unique_ptr<client_model> make_client(const client_spec& spec, random_source rng) {
-  if (spec.behaviour == "conversations") return started<conversation_client>(spec, std::move(rng));
-  if (spec.behaviour == "batch") return started<batch_client>(spec, std::move(rng));
-  if (spec.behaviour == "limited") return started<limited_client>(spec, std::move(rng));
-  return started<sdk_client>(spec, std::move(rng));
+std::unique_ptr<client_model> make_client(const client_spec& spec, std::uint64_t seed) {
+  if (spec.behaviour == "conversations") return started<conversation_client>(spec, seed);
+  if (spec.behaviour == "batch") return started<batch_client>(spec, seed);
+  if (spec.behaviour == "limited") return started<limited_client>(spec, seed);
+  return started<sdk_client>(spec, seed);
 }
 
 }  // namespace usher::actors::clients

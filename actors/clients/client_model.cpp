@@ -7,12 +7,12 @@ namespace usher::actors::clients {
 
 using namespace policies;
 
-usec distribution::draw(random_source& rng) const {
+usec distribution::draw(rng& g) const {
   double s = mean_s;
   switch (form) {
     case shape::fixed: break;
-    case shape::exponential: s = rng.exponential(mean_s); break;
-    case shape::lognormal: s = rng.lognormal(mean_s, cv); break;
+    case shape::exponential: s = exponential(g, mean_s); break;
+    case shape::lognormal: s = lognormal(g, mean_s, std::sqrt(std::log1p(cv * cv))); break;
   }
   return static_cast<usec>(std::llround(s * 1e6));
 }
@@ -30,8 +30,8 @@ bool retryable(status code) {
   }
 }
 
-client_model::client_model(const client_spec& spec, random_source rng)
-    : spec_(spec), rng_(std::move(rng)) {
+client_model::client_model(const client_spec& spec, std::uint64_t seed)
+    : spec_(spec), rng_(seed) {
   stats_.behaviour = spec.behaviour;
 }
 
@@ -75,7 +75,7 @@ usec client_model::backoff(std::uint32_t failed_attempt, usec retry_after) {
   if (retry_after > 0 && retry_after <= seconds(60)) return retry_after;
   double base = static_cast<double>(spec_.backoff_initial) * std::pow(2.0, failed_attempt - 1);
   base = std::min(base, static_cast<double>(spec_.backoff_max));
-  double jitter = 1.0 - 0.25 * rng_.uniform();
+  double jitter = 1.0 - 0.25 * uniform01(rng_);
   return static_cast<usec>(base * jitter);
 }
 

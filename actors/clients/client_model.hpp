@@ -35,7 +35,7 @@ struct distribution {
   shape form = shape::exponential;
   double mean_s = 10;
   double cv = 1;  ///< lognormal only
-  usec draw(policies::random_source& rng) const;
+  usec draw(policies::rng& g) const;
 };
 
 /// Every parameter of every behaviour (docs/WORKLOADS.md lists them).
@@ -101,7 +101,7 @@ struct client_stats {
 
 class client_model {
  public:
-  client_model(const client_spec& spec, policies::random_source rng);
+  client_model(const client_spec& spec, std::uint64_t seed);
   virtual ~client_model() = default;
 
   /// The earliest time the client wants to act, or policies::never.
@@ -131,7 +131,7 @@ class client_model {
   virtual void on_final(std::uint64_t tag, bool ok, usec done, usec now) = 0;
 
   client_spec spec_;
-  policies::random_source rng_;
+  policies::rng rng_;
   client_stats stats_;
 
  private:
@@ -158,7 +158,8 @@ class client_model {
 
 /// Makes the model `spec.behaviour` names. REQUIRES: a valid behaviour name
 /// (workload files are validated when read).
-std::unique_ptr<client_model> make_client(const client_spec& spec, policies::random_source rng);
+/// `seed` seeds the client's own random stream.
+std::unique_ptr<client_model> make_client(const client_spec& spec, std::uint64_t seed);
 
 /// Whether an SDK retries this status (408, 429, 499, 5xx, 1008).
 bool retryable(policies::status code);

@@ -11,9 +11,9 @@ replay_shard::replay_shard(std::shared_ptr<const plan> p, usec interval)
 
 void replay_shard::add_clients(const std::vector<generated_account>& accounts) {
   for (auto& g : accounts) {
-    auto rng = random_source::for_stream(g.seed, std::to_string(g.client));
-    hosted_client c{clients::make_client(g.spec, std::move(rng)), g.account, g.profile, g.client,
-                    g.model, 0};
+    // Each client its own stream: independent of which actor hosts it.
+    hosted_client c{clients::make_client(g.spec, substream_seed(g.seed, g.client)), g.account,
+                    g.profile, g.client, g.model, 0};
     clients_.push_back(std::move(c));
     meter(g.account, g.profile);
     arm_client(static_cast<std::uint32_t>(clients_.size() - 1));
