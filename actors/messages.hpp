@@ -8,6 +8,8 @@
 
 #include <caf/all.hpp>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "actors/clients/client_model.hpp"
@@ -136,6 +138,195 @@ typename Inspector::result_type inspect(Inspector& f, final_report& x) {
   return f(caf::meta::type_name("final_report"), x.shard, x.accounts, x.clients, x.outcomes,
            x.series, x.last_event);
 }
+
+// == live node (issue #5) =====================================================
+// Messages between the HTTP/WebSocket edge (actors/http/) and the admission
+// actors (actors/admission_actor.hpp) of `usher serve`. Times here are
+// wall-clock: integer microseconds since the node's epoch, or Unix epoch
+// milliseconds where the seed's JSON wants them. Accounts travel by name, so
+// these cross node boundaries unchanged (cluster issue). Codes are HTTP
+// statuses (200, 202, 400, 404, 408, 429, 499, 503) or the WebSocket close
+// code 1008.
+
+/// Sent by an admission actor to itself when its next deadline comes.
+using live_tick_atom = caf::atom_constant<caf::atom("live_tick")>;
+/// Edge -> admission actor: report per-account metrics (answer: live_metrics).
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
+
+/// Edge -> admission actor: admit one request of `account` (answer:
+/// admit_reply). Held while the request waits in the queue, unless `async`.
+struct admit_request {
+  std::string account;
+  std::uint64_t request_id = 0;  ///< unique per node; names it in cancel_request
+  std::string model;             ///< "" when none
+  std::string product;           ///< "" when none (exclusive: one pool per product)
+  std::int64_t cost = -1;        ///< -1: the plan's cost for the model
+  policies::kind what = policies::kind::request;  ///< request, session, ws_open, ws_request
+  std::uint64_t conn = 0;        ///< ws_open / ws_request: the edge's connection id
+  bool async = false;            ///< queued: answer 202 with a ticket at once
+  bool holder_is_connection = false;  ///< the lease ends with a WebSocket, not a TTL
+};
+
+/// Admission actor -> edge: how an admission (or a ticket) stands.
+struct admit_reply {
+  std::uint16_t code = 200;      ///< 200 admitted, 202 queued (ticket), 400, 404, 408, 429, 499, 503, 1008
+  policies::reason why = policies::reason::none;
+  std::string lease;             ///< 200: the lease id
+  std::string ticket;            ///< 202: the ticket id
+  std::int64_t waited_us = 0;    ///< time spent queued
+  std::int64_t retry_after_s = 0;  ///< 429: seconds for Retry-After; 0: waiting would not help
+  std::int64_t lease_ttl_ms = 0;   ///< 200: the lease's TTL (0: held by its connection)
+};
+
+/// Edge -> admission actor, no answer: the client of `request_id` left while
+/// its request was queued; the waiter leaves the queue (its promise gets 499).
+struct cancel_request {
+  std::string account;
+  std::uint64_t request_id = 0;
+};
+
+enum class lease_op : std::uint8_t { release, renew };
+
+/// Edge -> admission actor: release or renew a lease (answer: lease_reply).
+struct lease_request {
+  std::string account;
+  std::string lease;
+  lease_op op = lease_op::release;
+};
+
+struct lease_reply {
+  std::uint16_t code = 200;   ///< 200, or 404 when the account holds no such lease
+  std::int64_t ttl_ms = 0;    ///< renew: the lease's TTL from now
+};
+
+/// Edge -> admission actor: how a ticket stands (answer: admit_reply, held
+/// until the ticket is decided; 404 when the account has no such ticket).
+struct ticket_poll {
+  std::string account;
+  std::string ticket;
+};
+
+/// Edge -> admission actor: one account's live usage (answer: concurrency_snapshot).
+struct usage_query {
+  std::string account;
+};
+
+/// One in-flight request, as the weighted seed's `requests[]` shows it.
+struct in_flight_request {
+  std::string id;
+  std::int64_t cost = 0;
+  std::string model;
+  std::int64_t started_at_ms = 0;  ///< Unix epoch milliseconds
+  std::int64_t duration_ms = 0;
+};
+
+/// One account's usage now (the seed's payload plus what /metrics needs).
+struct concurrency_snapshot {
+  std::int64_t limit = -1;     ///< -1: unlimited (JSON null)
+  std::int64_t used_cost = 0;
+  std::int64_t queued = 0;
+  std::int64_t connections = 0;
+  std::vector<in_flight_request> requests;
+};
+
+/// Per-account counters of one admission actor, for GET /metrics.
+struct account_metrics {
+  std::string account;
+  std::int64_t in_flight = 0;
+  std::int64_t used = 0;
+  std::int64_t limit = -1;
+  std::int64_t queued = 0;
+  std::int64_t connections = 0;
+  std::vector<std::pair<std::uint16_t, std::int64_t>> outcomes;  ///< code -> count
+  std::int64_t enqueued = 0;        ///< requests that waited (202 first)
+  std::int64_t leases_expired = 0;  ///< released by the node (TTL)
+  std::vector<std::int64_t> wait_buckets;  ///< counts per live_wait_bounds_us entry, then +Inf
+  std::int64_t wait_sum_us = 0;
+  std::int64_t wait_count = 0;
+};
+
+/// Upper bounds (microseconds) of the queue-wait histogram in /metrics.
+inline const std::vector<std::int64_t>& live_wait_bounds_us() {
+  static const std::vector<std::int64_t> b = {1000,    5000,    25000,    100000,   250000,
+                                              500000,  1000000, 2500000,  5000000,  10000000,
+                                              30000000, 60000000};
+  return b;
+}
+
+struct live_metrics {
+  std::vector<account_metrics> accounts;
+};
+
+/// Owns the live policy state (one policies::engine) of a set of accounts.
+using admission_actor = caf::typed_actor<
+    caf::replies_to<admit_request>::with<admit_reply>, caf::reacts_to<cancel_request>,
+    caf::replies_to<lease_request>::with<lease_reply>,
+    caf::replies_to<ticket_poll>::with<admit_reply>,
+    caf::replies_to<usage_query>::with<concurrency_snapshot>,
+    caf::replies_to<metrics_atom>::with<live_metrics>, caf::reacts_to<live_tick_atom>>;
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
+  return f(caf::meta::type_name("admit_request"), x.account, x.request_id, x.model, x.product,
+           x.cost, x.what, x.conn, x.async, x.holder_is_connection);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admit_reply& x) {
+  return f(caf::meta::type_name("admit_reply"), x.code, x.why, x.lease, x.ticket, x.waited_us,
+           x.retry_after_s, x.lease_ttl_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_request& x) {
+  return f(caf::meta::type_name("cancel_request"), x.account, x.request_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
+  return f(caf::meta::type_name("lease_request"), x.account, x.lease, x.op);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_reply& x) {
+  return f(caf::meta::type_name("lease_reply"), x.code, x.ttl_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ticket_poll& x) {
+  return f(caf::meta::type_name("ticket_poll"), x.account, x.ticket);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, usage_query& x) {
+  return f(caf::meta::type_name("usage_query"), x.account);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, in_flight_request& x) {
+  return f(caf::meta::type_name("in_flight_request"), x.id, x.cost, x.model, x.started_at_ms,
+           x.duration_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, concurrency_snapshot& x) {
+  return f(caf::meta::type_name("concurrency_snapshot"), x.limit, x.used_cost, x.queued,
+           x.connections, x.requests);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, account_metrics& x) {
+  return f(caf::meta::type_name("account_metrics"), x.account, x.in_flight, x.used, x.limit,
+           x.queued, x.connections, x.outcomes, x.enqueued, x.leases_expired, x.wait_buckets,
+           x.wait_sum_us, x.wait_count);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, live_metrics& x) {
+  return f(caf::meta::type_name("live_metrics"), x.accounts);
+}
+
+// == end of live node (issue #5) ==============================================
 
 /// Registers every message type above with `cfg`.
 void add_message_types(caf::actor_system_config& cfg);

@@ -14,5 +14,7 @@ constexpr int exit_bad_input = 2;
 
 int simulate_command(const std::vector<std::string>& args);
 int trace_command(const std::vector<std::string>& args);
+int serve_command(const std::vector<std::string>& args);
+int key_command(const std::vector<std::string>& args);
 
 }  // namespace usher::tools

@@ -18,6 +18,8 @@ const char* usage =
     "commands:\n"
     "  simulate   replay a request trace through a plan (usher simulate --help)\n"
     "  trace      convert, generate and inspect request traces (usher trace --help)\n"
+    "  serve      run a live admission node over HTTP (usher serve --help, docs/SERVE.md)\n"
+    "  key        hash or make API keys for a node config (usher key --help)\n"
     "\n"
     "Docs: README.md, docs/PLANS.md (every plan key), docs/FORMATS.md (files).\n";
 
@@ -33,6 +35,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "simulate") return usher::tools::simulate_command(args);
   if (command == "trace") return usher::tools::trace_command(args);
+  if (command == "serve") return usher::tools::serve_command(args);
+  if (command == "key") return usher::tools::key_command(args);
   std::fprintf(stderr, "usher: unknown command \"%s\"\n\n%s", command.c_str(), usage);
   return usher::tools::exit_bad_input;
 }

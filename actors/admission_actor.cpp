@@ -1,0 +1,156 @@
+#include "actors/admission_actor.hpp"
+
+#include <random>
+#include <unordered_map>
+
+#include "actors/detail/live_ledger.hpp"
+
+namespace usher::actors {
+
+using policies::never;
+using policies::usec;
+
+namespace {
+
+using promise = caf::typed_response_promise<admit_reply>;
+
+struct admission_state {
+  std::unique_ptr<detail::live_ledger> ledger;
+  caf::actor_clock::time_point epoch;
+  usec last_now = 0;
+  usec timer_at = never;  ///< node time of the one timer in flight
+  std::unordered_map<std::uint64_t, promise> held;  ///< sync waiters and ticket pollers
+  std::uint64_t next_poll_tag = std::uint64_t{1} << 63;  ///< apart from request ids
+  std::vector<detail::live_ledger::answer> answers;  ///< scratch
+  static inline const char* name = "usher.admission";
+};
+
+using self_ptr = admission_actor::stateful_pointer<admission_state>;
+
+// The node's time: microseconds since its epoch, never decreasing.
+usec now_of(self_ptr self) {
+  auto& st = self->state;
+  auto ns = std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() - st.epoch);
+  st.last_now = std::max(st.last_now, static_cast<usec>(ns.count()));
+  return st.last_now;
+}
+
+// Answers held promises, then sets the timer for the next deadline if it is
+// earlier than the one in flight (a delayed_send cannot be cancelled: a stale
+// tick only runs advance() early, which is harmless).
+void settle(self_ptr self, usec now) {
+  auto& st = self->state;
+  for (auto& a : st.answers) {
+    auto i = st.held.find(a.tag);
+    if (i == st.held.end()) continue;
+    i->second.deliver(std::move(a.reply));
+    st.held.erase(i);
+  }
+  st.answers.clear();
+  usec next = st.ledger->next_deadline();
+  if (next != never && next < st.timer_at) {
+    st.timer_at = next;
+    auto wait = std::chrono::microseconds(std::max<usec>(0, next - now));
+    self->delayed_send(self, wait, live_tick_atom::value);
+  }
+}
+
+// Brings the ledger up to now (TTL releases, admissions, timeouts).
+usec begin(self_ptr self) {
+  usec now = now_of(self);
+  self->state.ledger->advance(now, self->state.answers);
+  return now;
+}
+
+admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor_config cfg) {
+  auto& st = self->state;
+  st.epoch = cfg.epoch;
+  std::random_device rd;
+  std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+  st.ledger = std::make_unique<detail::live_ledger>(cfg.plan, cfg.accounts, cfg.lease_ttl,
+                                                    cfg.epoch_unix_ms, cfg.max_names, seed);
+  // Held promises are never dropped: when the node stops, each gets 503.
+  self->set_exit_handler([=](const caf::exit_msg& msg) {
+    auto& s = self->state;
+    s.ledger->drain(s.answers);
+    settle(self, s.last_now);
+    for (auto& [tag, p] : s.held) {
+      admit_reply r;
+      r.code = 503;
+      p.deliver(r);
+    }
+    s.held.clear();
+    self->quit(msg.reason);
+  });
+  return {
+      [=](const admit_request& req) -> caf::result<admit_reply> {
+        auto& s = self->state;
+        usec now = begin(self);
+        admit_reply reply;
+        if (s.ledger->admit(req, now, reply, s.answers)) {
+          settle(self, now);
+          return reply;
+        }
+        auto p = self->make_response_promise<admit_reply>();
+        s.held.emplace(req.request_id, p);
+        settle(self, now);
+        return p;
+      },
+      [=](const cancel_request& req) {
+        auto& s = self->state;
+        usec now = begin(self);
+        s.ledger->cancel(req, now, s.answers);
+        settle(self, now);
+      },
+      [=](const lease_request& req) {
+        auto& s = self->state;
+        usec now = begin(self);
+        auto r = s.ledger->lease(req, now, s.answers);
+        settle(self, now);
+        return r;
+      },
+      [=](const ticket_poll& req) -> caf::result<admit_reply> {
+        auto& s = self->state;
+        usec now = begin(self);
+        admit_reply reply;
+        auto tag = s.next_poll_tag++;
+        if (s.ledger->poll(req, tag, reply, s.answers)) {
+          settle(self, now);
+          return reply;
+        }
+        auto p = self->make_response_promise<admit_reply>();
+        s.held.emplace(tag, p);
+        settle(self, now);
+        return p;
+      },
+      [=](const usage_query& q) {
+        auto& s = self->state;
+        usec now = begin(self);
+        auto snap = s.ledger->snapshot(q.account, now);
+        settle(self, now);
+        return snap;
+      },
+      [=](metrics_atom) {
+        auto& s = self->state;
+        usec now = begin(self);
+        auto m = s.ledger->metrics();
+        settle(self, now);
+        return m;
+      },
+      [=](live_tick_atom) {
+        // Forget the timer even if this tick is stale: settle() sets a fresh
+        // one for the next deadline, so no deadline is left without one.
+        self->state.timer_at = never;
+        usec now = begin(self);
+        settle(self, now);
+      },
+  };
+}
+
+}  // namespace
+
+admission_actor spawn_admission_actor(caf::actor_system& sys, admission_actor_config cfg) {
+  return sys.spawn(admission_behavior, std::move(cfg));
+}
+
+}  // namespace usher::actors

@@ -1,0 +1,447 @@
+#include "actors/detail/live_ledger.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace usher::actors::detail {
+
+using namespace policies;
+
+namespace {
+
+constexpr std::size_t max_pollers = 8;
+
+std::int64_t ceil_seconds(usec t) { return (t + usec_per_second - 1) / usec_per_second; }
+
+}  // namespace
+
+live_ledger::live_ledger(std::shared_ptr<const plan> p, const std::vector<std::string>& accounts,
+                         usec lease_ttl, std::int64_t epoch_unix_ms, std::size_t max_names,
+                         std::uint64_t seed)
+    : plan_(p),
+      engine_(p),
+      lease_ttl_(lease_ttl),
+      epoch_unix_ms_(epoch_unix_ms),
+      max_names_(max_names),
+      rng_(seed) {
+  for (auto& name : accounts) {
+    account_state acc;
+    acc.name = name;
+    acc.profile = plan_->profile_of(name);
+    acc.wait_buckets.assign(live_wait_bounds_us().size() + 1, 0);
+    account_ids_[name] = static_cast<id>(accounts_.size());
+    accounts_.push_back(std::move(acc));
+  }
+  // Models the plan names (costs, capacities) get the ids the plan expects.
+  const auto& named = plan_->named_models();
+  for (std::size_t i = 0; i < named.size(); ++i) models_[named[i]] = static_cast<id>(i);
+}
+
+// -- ids ------------------------------------------------------------------------
+
+std::string live_ledger::new_id() {
+  // A version 4 UUID, as in the weighted seed's example.
+  std::uint64_t hi = rng_(), lo = rng_();
+  hi = (hi & ~std::uint64_t{0xF000}) | 0x4000;
+  lo = (lo & ~(std::uint64_t{0xC} << 60)) | (std::uint64_t{0x8} << 60);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xFFFF),
+                static_cast<unsigned>(hi & 0xFFFF), static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
+  return buf;
+}
+
+id live_ledger::intern(std::unordered_map<std::string, id>& table, const std::string& s,
+                       bool& full) {
+  auto i = table.find(s);
+  if (i != table.end()) return i->second;
+  if (table.size() >= max_names_) {
+    full = true;
+    return no_id;
+  }
+  // Models the plan names hold ids 0..n-1 already, so new names come after.
+  auto next = static_cast<id>(table.size());
+  table.emplace(s, next);
+  return next;
+}
+
+const live_ledger::account_state* live_ledger::find(const std::string& account, id& a) const {
+  auto i = account_ids_.find(account);
+  if (i == account_ids_.end()) return nullptr;
+  a = i->second;
+  return &accounts_[a];
+}
+
+// -- counters -------------------------------------------------------------------
+
+void live_ledger::count(account_state& acc, std::uint16_t code) { ++acc.outcomes[code]; }
+
+void live_ledger::record_wait(account_state& acc, usec wait) {
+  const auto& bounds = live_wait_bounds_us();
+  auto slot = static_cast<std::size_t>(
+      std::lower_bound(bounds.begin(), bounds.end(), wait) - bounds.begin());
+  ++acc.wait_buckets[slot];
+  acc.wait_sum += wait;
+  ++acc.wait_count;
+}
+
+std::int64_t live_ledger::retry_after_s(id a, reason why, usec now) const {
+  const auto& acc = accounts_[a];
+  const auto& prof = plan_->profile(acc.profile);
+  switch (why) {
+    case reason::session_rate: {
+      // The session window rolls at multiples of its length since the epoch.
+      usec w = prof.sessions.window;
+      return std::max<std::int64_t>(1, ceil_seconds((now / w + 1) * w - now));
+    }
+    case reason::queue_full:
+    case reason::over_limit:
+    case reason::model_busy: {
+      if (prof.retry_after > 0) return ceil_seconds(prof.retry_after);
+      // Derived from the queue's state: the requests ahead (queued plus this
+      // one) drain as holders release, one mean hold time per pool's worth.
+      auto u = engine_.usage_of(a);
+      double hold = acc.mean_hold_us > 0 ? acc.mean_hold_us : 1e6;
+      double per = static_cast<double>(std::max<std::int64_t>(1, u.in_flight));
+      double est = hold * static_cast<double>(u.queued + 1) / per;
+      return std::clamp<std::int64_t>(ceil_seconds(static_cast<usec>(est)), 1, 60);
+    }
+    default:
+      return 0;
+  }
+}
+
+// -- leases ---------------------------------------------------------------------
+
+std::string live_ledger::grant(id a, const engine::lease& held, const std::string& model,
+                               usec now, bool holder_is_connection) {
+  auto name = new_id();
+  held_lease l;
+  l.held = held;
+  l.model = model;
+  l.start = now;
+  l.expires = holder_is_connection ? never : now + lease_ttl_;
+  if (l.expires != never) l.ttl = timers_.emplace(l.expires, timed_key{a, name, false});
+  accounts_[a].leases.emplace(name, std::move(l));
+  return name;
+}
+
+void live_ledger::release(id a, const std::string& lease, usec now) {
+  auto& acc = accounts_[a];
+  auto i = acc.leases.find(lease);
+  if (i == acc.leases.end()) return;
+  if (i->second.expires != never) timers_.erase(i->second.ttl);
+  engine_.release(i->second.held, now);
+  if (!i->second.held.holds_connection) {
+    auto hold = static_cast<double>(now - i->second.start);
+    acc.mean_hold_us = acc.mean_hold_us == 0 ? hold : 0.8 * acc.mean_hold_us + 0.2 * hold;
+  }
+  acc.leases.erase(i);
+}
+
+// -- decisions ------------------------------------------------------------------
+
+void live_ledger::decided(id a, std::uint64_t tag, const waiter& w, admit_reply reply,
+                          std::vector<answer>& out, usec now) {
+  if (w.ticket.empty()) {
+    out.push_back(answer{tag, std::move(reply)});
+    return;
+  }
+  auto& acc = accounts_[a];
+  auto i = acc.tickets.find(w.ticket);
+  if (i == acc.tickets.end()) return;
+  auto& t = i->second;
+  reply.ticket = w.ticket;
+  t.decided = true;
+  t.result = reply;
+  t.ttl = timers_.emplace(now + lease_ttl_, timed_key{a, w.ticket, true});
+  for (auto p : t.pollers) out.push_back(answer{p, reply});
+  t.pollers.clear();
+}
+
+void live_ledger::serve_queue(usec now, std::vector<answer>& out) {
+  for (int round = 0; round < 2; ++round) {
+    admitted_.clear();
+    engine_.admit_waiting(now, admitted_);
+    for (auto& x : admitted_) {
+      auto wi = waiters_.find(x.tag);
+      waiter w = wi->second;
+      waiters_.erase(wi);
+      auto& acc = accounts_[w.account];
+      admit_reply r;
+      r.code = 200;
+      r.lease = grant(w.account, x.held, w.model, now, w.holder_is_connection);
+      r.waited_us = now - w.arrival;
+      r.lease_ttl_ms = w.holder_is_connection ? 0 : lease_ttl_ / 1000;
+      record_wait(acc, r.waited_us);
+      count(acc, 200);
+      decided(w.account, x.tag, w, std::move(r), out, now);
+    }
+    if (round == 1) break;
+    timed_out_.clear();
+    engine_.expire(now, timed_out_);
+    if (timed_out_.empty()) break;
+    for (auto& x : timed_out_) {
+      auto wi = waiters_.find(x.tag);
+      waiter w = wi->second;
+      waiters_.erase(wi);
+      auto& acc = accounts_[w.account];
+      admit_reply r;
+      r.code = 408;
+      r.why = reason::queue_timeout;
+      r.waited_us = now - w.arrival;
+      record_wait(acc, r.waited_us);
+      count(acc, 408);
+      decided(w.account, x.tag, w, std::move(r), out, now);
+    }
+    // The heads behind those that timed out may fit: a second round admits them.
+  }
+}
+
+void live_ledger::advance(usec now, std::vector<answer>& out) {
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    timed_key t = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    auto& acc = accounts_[t.account];
+    if (t.is_ticket) {
+      acc.tickets.erase(t.name);
+      continue;
+    }
+    auto i = acc.leases.find(t.name);
+    if (i == acc.leases.end()) continue;
+    i->second.expires = never;  // its timer entry is gone already
+    ++acc.expired;
+    release(t.account, t.name, now);
+  }
+  serve_queue(now, out);
+}
+
+bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
+                        std::vector<answer>& out) {
+  reply = admit_reply{};
+  id a = 0;
+  if (!find(req.account, a)) {
+    reply.code = 404;
+    return true;
+  }
+  auto& acc = accounts_[a];
+  if (waiters_.count(req.request_id)) {
+    reply.code = 400;
+    return true;
+  }
+  request r;
+  r.seq = req.request_id;
+  r.account = a;
+  bool full = false;
+  if (!req.model.empty()) r.model = intern(models_, req.model, full);
+  if (!req.product.empty()) r.product = intern(products_, req.product, full);
+  if (full) {
+    reply.code = 400;
+    return true;
+  }
+  r.conn = req.conn;
+  r.what = req.what;
+  r.cost = plan_->cost_of(acc.profile, r.model, req.cost);
+  auto d = engine_.arrive(r, acc.profile, now, req.request_id);
+  switch (d.what) {
+    case engine::verdict::admitted:
+      reply.code = 200;
+      reply.lease = grant(a, d.held, req.model, now, req.holder_is_connection);
+      reply.lease_ttl_ms = req.holder_is_connection ? 0 : lease_ttl_ / 1000;
+      if (!d.held.holds_connection) record_wait(acc, 0);
+      count(acc, 200);
+      return true;
+    case engine::verdict::queued: {
+      ++acc.enqueued;
+      waiter w;
+      w.account = a;
+      w.arrival = now;
+      w.model = req.model;
+      w.holder_is_connection = req.holder_is_connection;
+      if (req.async) {
+        w.ticket = new_id();
+        acc.tickets.emplace(w.ticket, ticket{});
+        reply.code = 202;
+        reply.ticket = w.ticket;
+      }
+      waiters_.emplace(req.request_id, std::move(w));
+      return req.async;
+    }
+    case engine::verdict::done:
+      break;
+  }
+  reply.code = static_cast<std::uint16_t>(d.code);
+  reply.why = d.why;
+  if (d.code == status::rejected) {
+    // Waiting helps only if the request could ever fit.
+    const auto& prof = plan_->profile(acc.profile);
+    bool never_fits = (prof.limit >= 0 && r.cost > prof.limit) ||
+                      (d.why == reason::model_busy && r.model != no_id &&
+                       plan_->model_capacity(r.model) >= 0 &&
+                       r.cost > plan_->model_capacity(r.model));
+    reply.retry_after_s = never_fits ? 0 : retry_after_s(a, d.why, now);
+  } else if (d.code == status::policy_close) {
+    reply.retry_after_s = retry_after_s(a, d.why, now);
+  }
+  count(acc, reply.code);
+  (void)out;
+  return true;
+}
+
+void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer>& out) {
+  id a = 0;
+  if (!find(req.account, a)) return;
+  auto wi = waiters_.find(req.request_id);
+  if (wi == waiters_.end() || wi->second.account != a || !wi->second.ticket.empty()) return;
+  if (!engine_.cancel(a, req.request_id)) return;
+  auto& acc = accounts_[a];
+  admit_reply r;
+  r.code = 499;
+  r.why = reason::client_timeout;
+  r.waited_us = now - wi->second.arrival;
+  count(acc, 499);
+  waiters_.erase(wi);
+  out.push_back(answer{req.request_id, r});
+  serve_queue(now, out);  // the next head may fit now that this one left
+}
+
+lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<answer>& out) {
+  lease_reply r;
+  id a = 0;
+  if (!find(req.account, a)) {
+    r.code = 404;
+    return r;
+  }
+  auto& acc = accounts_[a];
+  auto i = acc.leases.find(req.lease);
+  if (i == acc.leases.end()) {
+    r.code = 404;
+    return r;
+  }
+  if (req.op == lease_op::release) {
+    release(a, req.lease, now);
+    serve_queue(now, out);
+    return r;
+  }
+  if (i->second.expires != never) {
+    timers_.erase(i->second.ttl);
+    i->second.expires = now + lease_ttl_;
+    i->second.ttl = timers_.emplace(i->second.expires, timed_key{a, req.lease, false});
+    r.ttl_ms = lease_ttl_ / 1000;
+  }
+  return r;
+}
+
+bool live_ledger::poll(const ticket_poll& req, std::uint64_t poll_tag, admit_reply& reply,
+                       std::vector<answer>& out) {
+  reply = admit_reply{};
+  id a = 0;
+  if (!find(req.account, a)) {
+    reply.code = 404;
+    return true;
+  }
+  auto& acc = accounts_[a];
+  auto i = acc.tickets.find(req.ticket);
+  if (i == acc.tickets.end()) {
+    reply.code = 404;
+    return true;
+  }
+  auto& t = i->second;
+  if (t.decided) {
+    reply = t.result;
+    return true;
+  }
+  if (t.pollers.size() >= max_pollers) {
+    // Bounded: the oldest poller is told the ticket still waits.
+    admit_reply pending;
+    pending.code = 202;
+    pending.ticket = req.ticket;
+    out.push_back(answer{t.pollers.front(), pending});
+    t.pollers.erase(t.pollers.begin());
+  }
+  t.pollers.push_back(poll_tag);
+  return false;
+}
+
+// -- reports --------------------------------------------------------------------
+
+concurrency_snapshot live_ledger::snapshot(const std::string& account, usec now) const {
+  concurrency_snapshot s;
+  id a = 0;
+  const auto* acc = find(account, a);
+  if (!acc) return s;
+  auto u = engine_.usage_of(a);
+  s.limit = plan_->profile(acc->profile).limit;
+  s.used_cost = u.used;
+  s.queued = u.queued;
+  s.connections = u.connections;
+  // Oldest first (by start in microseconds, then id), as a dashboard lists them.
+  std::vector<std::pair<const std::string*, const held_lease*>> held;
+  for (auto& [name, l] : acc->leases)
+    if (!l.held.holds_connection) held.emplace_back(&name, &l);
+  std::sort(held.begin(), held.end(), [](const auto& x, const auto& y) {
+    return x.second->start != y.second->start ? x.second->start < y.second->start
+                                              : *x.first < *y.first;
+  });
+  for (auto& [name, l] : held) {
+    in_flight_request r;
+    r.id = *name;
+    r.cost = l->held.cost;
+    r.model = l->model;
+    r.started_at_ms = epoch_unix_ms_ + l->start / 1000;
+    r.duration_ms = (now - l->start) / 1000;
+    s.requests.push_back(std::move(r));
+  }
+  return s;
+}
+
+live_metrics live_ledger::metrics() const {
+  live_metrics m;
+  for (std::size_t a = 0; a < accounts_.size(); ++a) {
+    const auto& acc = accounts_[a];
+    auto u = engine_.usage_of(static_cast<id>(a));
+    account_metrics x;
+    x.account = acc.name;
+    x.in_flight = u.in_flight;
+    x.used = u.used;
+    x.limit = plan_->profile(acc.profile).limit;
+    x.queued = u.queued;
+    x.connections = u.connections;
+    for (auto& [code, n] : acc.outcomes) x.outcomes.emplace_back(code, n);
+    x.enqueued = acc.enqueued;
+    x.leases_expired = acc.expired;
+    x.wait_buckets = acc.wait_buckets;
+    x.wait_sum_us = acc.wait_sum;
+    x.wait_count = acc.wait_count;
+    m.accounts.push_back(std::move(x));
+  }
+  return m;
+}
+
+usec live_ledger::next_deadline() {
+  usec t = engine_.next_deadline();
+  if (!timers_.empty()) t = std::min(t, timers_.begin()->first);
+  return t;
+}
+
+void live_ledger::drain(std::vector<answer>& out) {
+  admit_reply r;
+  r.code = 503;
+  for (auto& [tag, w] : waiters_)
+    if (w.ticket.empty()) out.push_back(answer{tag, r});
+  for (auto& acc : accounts_)
+    for (auto& [name, t] : acc.tickets) {
+      for (auto p : t.pollers) out.push_back(answer{p, r});
+      t.pollers.clear();
+    }
+  waiters_.clear();
+}
+
+std::size_t live_ledger::test_lease_count() const {
+  std::size_t n = 0;
+  for (auto& acc : accounts_) n += acc.leases.size();
+  return n;
+}
+
+}  // namespace usher::actors::detail

@@ -1,0 +1,158 @@
+#pragma once
+/// The state of one live admission actor, in plain C++ (no CAF, no clock):
+/// the policies::engine of its accounts plus what the live node adds around
+/// it: leases (named by random UUIDs, with a TTL renewed by their holder),
+/// the waiters and tickets of queued requests, and the counters /metrics
+/// reports. The actor around it only turns messages into these calls and
+/// held promises into answers, so this is tested alone with a fake `now`.
+///
+/// Time: integer microseconds since the node's epoch, never decreasing
+/// between calls. advance(now) runs, in order: releases of leases whose TTL
+/// ran out, queue admissions, queue timeouts (408), queue admissions again;
+/// callers call it before anything else at `now`, which keeps the same-
+/// instant order of policies/time.hpp (releases, admissions, timeouts,
+/// arrivals).
+///
+/// Answers to held requests (sync waiters under their request id, ticket
+/// pollers under the caller's poll tag) are appended to an `out` vector; each
+/// held tag is answered exactly once. Not thread-safe; owned by one actor.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "policies/engine.hpp"
+
+namespace usher::actors::detail {
+
+class live_ledger {
+ public:
+  /// A held request answered now: `tag` is the waiter's request id or the
+  /// poller's poll tag.
+  struct answer {
+    std::uint64_t tag = 0;
+    admit_reply reply;
+  };
+
+  /// REQUIRES: `accounts` are distinct; lease_ttl > 0.
+  live_ledger(std::shared_ptr<const policies::plan> p, const std::vector<std::string>& accounts,
+              policies::usec lease_ttl, std::int64_t epoch_unix_ms, std::size_t max_names,
+              std::uint64_t seed);
+
+  /// Releases expired leases, admits waiters that now fit, times out waiters.
+  void advance(policies::usec now, std::vector<answer>& out);
+
+  /// Decides `req`. Returns true with `reply` set when it is answered now;
+  /// false when it waits (a sync waiter: answered later under
+  /// req.request_id). Async requests that queue are answered now with 202
+  /// and a ticket.
+  [[nodiscard]] bool admit(const admit_request& req, policies::usec now, admit_reply& reply,
+                           std::vector<answer>& out);
+
+  /// The client of a queued sync request left: it leaves the queue and is
+  /// answered 499. No effect when it is not waiting (admitted or decided).
+  void cancel(const cancel_request& req, policies::usec now, std::vector<answer>& out);
+
+  /// Releases or renews a lease of `req.account`; 404 when it holds none
+  /// by that id.
+  [[nodiscard]] lease_reply lease(const lease_request& req, policies::usec now,
+                                  std::vector<answer>& out);
+
+  /// Returns true with `reply` set when the ticket is decided (or unknown:
+  /// 404); false when the poller is held under `poll_tag` until it is.
+  [[nodiscard]] bool poll(const ticket_poll& req, std::uint64_t poll_tag, admit_reply& reply,
+                          std::vector<answer>& out);
+
+  [[nodiscard]] concurrency_snapshot snapshot(const std::string& account,
+                                              policies::usec now) const;
+  [[nodiscard]] live_metrics metrics() const;
+
+  /// The earliest time advance() has work: a queue timeout or a lease TTL.
+  [[nodiscard]] policies::usec next_deadline();
+
+  /// Answers every held request with 503 (the node stops).
+  void drain(std::vector<answer>& out);
+
+  /// Leases held now, over all accounts (tests).
+  [[nodiscard]] std::size_t test_lease_count() const;
+
+ private:
+  // Lease TTLs and decided tickets' expiries, by time. Entries are erased as
+  // soon as their lease is released or renewed, so the earliest entry is
+  // always a real deadline (an idle node never wakes for a stale one).
+  struct timed_key {
+    policies::id account;
+    std::string name;
+    bool is_ticket;
+  };
+  using timer_map = std::multimap<policies::usec, timed_key>;
+
+  struct held_lease {
+    policies::engine::lease held;
+    std::string model;
+    policies::usec start = 0;
+    policies::usec expires = policies::never;  ///< never: held by a connection
+    timer_map::iterator ttl;                   ///< valid when expires != never
+  };
+  struct ticket {
+    bool decided = false;
+    admit_reply result;
+    std::vector<std::uint64_t> pollers;
+    timer_map::iterator ttl;  ///< valid once decided: decided tickets are kept a TTL
+  };
+  struct account_state {
+    std::string name;
+    std::uint16_t profile = 0;
+    std::unordered_map<std::string, held_lease> leases;
+    std::unordered_map<std::string, ticket> tickets;
+    std::map<std::uint16_t, std::int64_t> outcomes;  ///< code -> count
+    std::int64_t enqueued = 0;
+    std::int64_t expired = 0;
+    std::vector<std::int64_t> wait_buckets;
+    std::int64_t wait_sum = 0;
+    std::int64_t wait_count = 0;
+    double mean_hold_us = 0;  ///< moving mean of lease hold times, for Retry-After
+  };
+  struct waiter {
+    policies::id account = 0;
+    policies::usec arrival = 0;
+    std::string model;
+    std::string ticket;  ///< "" for a sync waiter
+    bool holder_is_connection = false;
+  };
+  std::string new_id();
+  policies::id intern(std::unordered_map<std::string, policies::id>& table, const std::string& s,
+                      bool& full);
+  void serve_queue(policies::usec now, std::vector<answer>& out);
+  std::string grant(policies::id a, const policies::engine::lease& held, const std::string& model,
+                    policies::usec now, bool holder_is_connection);
+  void release(policies::id a, const std::string& lease, policies::usec now);
+  void decided(policies::id a, std::uint64_t tag, const waiter& w, admit_reply reply,
+               std::vector<answer>& out, policies::usec now);
+  void count(account_state& acc, std::uint16_t code);
+  void record_wait(account_state& acc, policies::usec wait);
+  std::int64_t retry_after_s(policies::id a, policies::reason why, policies::usec now) const;
+  const account_state* find(const std::string& account, policies::id& a) const;
+
+  std::shared_ptr<const policies::plan> plan_;
+  policies::engine engine_;
+  policies::usec lease_ttl_;
+  std::int64_t epoch_unix_ms_;
+  std::size_t max_names_;
+  std::mt19937_64 rng_;
+  std::vector<account_state> accounts_;
+  std::unordered_map<std::string, policies::id> account_ids_;
+  std::unordered_map<std::string, policies::id> models_;
+  std::unordered_map<std::string, policies::id> products_;
+  std::unordered_map<std::uint64_t, waiter> waiters_;  ///< by request id (the engine's tag)
+  timer_map timers_;
+  std::vector<policies::engine::admission> admitted_;  ///< scratch
+  std::vector<policies::engine::timeout> timed_out_;   ///< scratch
+};
+
+}  // namespace usher::actors::detail

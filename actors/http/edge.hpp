@@ -1,0 +1,65 @@
+#pragma once
+/// The network edge of a live node: HTTP/1.1 and WebSocket with Boost.Beast
+/// on its own io_context, at the rim of the actors layer. It authenticates
+/// (`Authorization: Bearer KEY`, looked up by SHA-256), parses, and bridges
+/// each request into the admission actors without ever blocking an I/O
+/// thread on an actor: a one-shot actor makes the request and posts the
+/// answer back to the io_context (actors/http/bridge.hpp). Long waits (a 60 s
+/// queue) and SSE streams cost memory only.
+///
+/// Routes and statuses: docs/SERVE.md. Every error body has the shape
+/// {"error":{"message":..,"type":..,"code":..}}; statuses are mapped from
+/// admission replies in one place (actors/http/responses.cpp).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/messages.hpp"
+
+namespace usher::actors::http {
+
+/// Where an API key leads.
+struct account_route {
+  std::string account;
+  admission_actor actor;
+};
+
+struct edge_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;     ///< 0: ephemeral
+  std::size_t max_body = 64 * 1024;
+  std::unordered_map<std::string, account_route> keys;  ///< SHA-256 hex -> account
+  std::string metrics_key_hash;  ///< "": /metrics is open
+  std::size_t metrics_accounts = 50;
+  std::vector<admission_actor> actors;  ///< all of them, for /metrics
+  std::size_t io_threads = 1;
+};
+
+class edge {
+ public:
+  /// Binds and listens. Throws std::runtime_error when the address cannot
+  /// be bound.
+  edge(caf::actor_system& sys, edge_config cfg);
+  ~edge();
+
+  /// The port it listens on (the ephemeral one when configured with 0).
+  std::uint16_t port() const;
+
+  /// Serves until stop(); runs the io_context on cfg.io_threads threads
+  /// (the calling one among them).
+  void run();
+
+  /// Stops serving; safe from any thread (and from a signal handler's
+  /// asio::signal_set).
+  void stop();
+
+  struct impl;
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace usher::actors::http

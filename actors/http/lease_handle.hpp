@@ -1,0 +1,53 @@
+#pragma once
+/// A lease as the edge holds it on a client's behalf: it releases the lease
+/// when destroyed, unless keep() handed it over to the client (the 200 was
+/// written). So a lease granted to a client that left before the answer
+/// reached it, or held by a WebSocket that closed, can never leak.
+/// Move-only; used on I/O threads.
+
+#include <caf/all.hpp>
+#include <string>
+
+#include "actors/messages.hpp"
+
+namespace usher::actors::http {
+
+class lease_handle {
+ public:
+  lease_handle() = default;
+  lease_handle(admission_actor actor, std::string account, std::string lease)
+      : actor_(std::move(actor)), account_(std::move(account)), lease_(std::move(lease)) {}
+  lease_handle(lease_handle&& o) noexcept { *this = std::move(o); }
+  lease_handle& operator=(lease_handle&& o) noexcept {
+    if (this != &o) {
+      release();
+      actor_ = std::move(o.actor_);
+      account_ = std::move(o.account_);
+      lease_ = std::move(o.lease_);
+      o.lease_.clear();
+    }
+    return *this;
+  }
+  lease_handle(const lease_handle&) = delete;
+  lease_handle& operator=(const lease_handle&) = delete;
+  ~lease_handle() { release(); }
+
+  const std::string& id() const { return lease_; }
+
+  /// The client owns the lease now: do not release it here.
+  void keep() { lease_.clear(); }
+
+  /// Releases now (no answer awaited).
+  void release() {
+    if (lease_.empty() || !actor_) return;
+    caf::anon_send(actor_, lease_request{account_, lease_, lease_op::release});
+    lease_.clear();
+  }
+
+ private:
+  admission_actor actor_;
+  std::string account_;
+  std::string lease_;
+};
+
+}  // namespace usher::actors::http

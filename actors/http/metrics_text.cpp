@@ -1,0 +1,117 @@
+// GET /metrics: Prometheus text format (version 0.0.4). Per-account series
+// carry an `account` label for at most cfg.metrics_accounts accounts (by name
+// order); the rest are summed under account="_other", so label cardinality
+// stays bounded however many accounts a node serves.
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "actors/http/sessions.hpp"
+
+namespace usher::actors::http {
+
+namespace {
+
+void merge(account_metrics& into, const account_metrics& x) {
+  into.in_flight += x.in_flight;
+  into.used += x.used;
+  into.limit = (into.limit < 0 || x.limit < 0) ? -1 : into.limit + x.limit;
+  into.queued += x.queued;
+  into.connections += x.connections;
+  std::map<std::uint16_t, std::int64_t> by_code(into.outcomes.begin(), into.outcomes.end());
+  for (auto& [c, n] : x.outcomes) by_code[c] += n;
+  into.outcomes.assign(by_code.begin(), by_code.end());
+  into.enqueued += x.enqueued;
+  into.leases_expired += x.leases_expired;
+  if (into.wait_buckets.size() < x.wait_buckets.size()) into.wait_buckets.resize(x.wait_buckets.size());
+  for (std::size_t i = 0; i < x.wait_buckets.size(); ++i) into.wait_buckets[i] += x.wait_buckets[i];
+  into.wait_sum_us += x.wait_sum_us;
+  into.wait_count += x.wait_count;
+}
+
+std::string seconds(std::int64_t us) {
+  std::ostringstream s;
+  s << static_cast<double>(us) / 1e6;
+  return s.str();
+}
+
+}  // namespace
+
+std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> accounts) {
+  std::sort(accounts.begin(), accounts.end(),
+            [](const auto& a, const auto& b) { return a.account < b.account; });
+  if (accounts.size() > edge.cfg.metrics_accounts) {
+    account_metrics other;
+    other.account = "_other";
+    other.limit = 0;
+    for (std::size_t i = edge.cfg.metrics_accounts; i < accounts.size(); ++i)
+      merge(other, accounts[i]);
+    accounts.resize(edge.cfg.metrics_accounts);
+    accounts.push_back(std::move(other));
+  }
+  std::ostringstream o;
+  auto gauge = [&](const char* name, const char* help, auto get) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n";
+    for (auto& a : accounts) o << name << "{account=\"" << a.account << "\"} " << get(a) << "\n";
+  };
+  gauge("usher_in_flight", "Admitted requests holding a lease now.",
+        [](const account_metrics& a) { return a.in_flight; });
+  gauge("usher_used_cost", "Cost units held by in-flight requests.",
+        [](const account_metrics& a) { return a.used; });
+  gauge("usher_limit", "The account's pool capacity in cost units (-1: unlimited).",
+        [](const account_metrics& a) { return a.limit; });
+  gauge("usher_queued", "Requests waiting in the account's queue.",
+        [](const account_metrics& a) { return a.queued; });
+  gauge("usher_ws_connections", "Open WebSocket connections.",
+        [](const account_metrics& a) { return a.connections; });
+
+  o << "# HELP usher_outcomes_total Admission outcomes by status (1008: session rate).\n"
+       "# TYPE usher_outcomes_total counter\n";
+  for (auto& a : accounts)
+    for (auto& [code, n] : a.outcomes)
+      o << "usher_outcomes_total{account=\"" << a.account << "\",code=\"" << code << "\"} " << n
+        << "\n";
+  o << "# HELP usher_enqueued_total Requests that waited in a queue (202 first).\n"
+       "# TYPE usher_enqueued_total counter\n";
+  for (auto& a : accounts)
+    o << "usher_enqueued_total{account=\"" << a.account << "\"} " << a.enqueued << "\n";
+  o << "# HELP usher_leases_expired_total Leases the node released because their TTL ran out.\n"
+       "# TYPE usher_leases_expired_total counter\n";
+  for (auto& a : accounts)
+    o << "usher_leases_expired_total{account=\"" << a.account << "\"} " << a.leases_expired
+      << "\n";
+
+  o << "# HELP usher_queue_wait_seconds Time from arrival to admission or 408.\n"
+       "# TYPE usher_queue_wait_seconds histogram\n";
+  const auto& bounds = live_wait_bounds_us();
+  for (auto& a : accounts) {
+    std::int64_t cumulative = 0;
+    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+      cumulative += i < a.wait_buckets.size() ? a.wait_buckets[i] : 0;
+      o << "usher_queue_wait_seconds_bucket{account=\"" << a.account << "\",le=\""
+        << (i < bounds.size() ? seconds(bounds[i]) : std::string("+Inf")) << "\"} "
+        << cumulative << "\n";
+    }
+    o << "usher_queue_wait_seconds_sum{account=\"" << a.account << "\"} "
+      << seconds(a.wait_sum_us) << "\n";
+    o << "usher_queue_wait_seconds_count{account=\"" << a.account << "\"} " << a.wait_count
+      << "\n";
+  }
+
+  o << "# HELP usher_http_responses_total HTTP responses sent by the edge, by status.\n"
+       "# TYPE usher_http_responses_total counter\n";
+  for (std::size_t i = 0; i < edge.responses.size(); ++i) {
+    auto n = edge.responses[i].load();
+    if (n > 0) o << "usher_http_responses_total{code=\"" << (i + 100) << "\"} " << n << "\n";
+  }
+  o << "# HELP usher_ws_policy_closes_total WebSockets closed with 1008 (session rate).\n"
+       "# TYPE usher_ws_policy_closes_total counter\n"
+    << "usher_ws_policy_closes_total " << edge.ws_policy_closes.load() << "\n";
+  o << "# HELP usher_sse_streams Open concurrency streams.\n# TYPE usher_sse_streams gauge\n"
+    << "usher_sse_streams " << edge.sse_streams.load() << "\n";
+  o << "# HELP usher_ws_open Open WebSocket sessions at the edge.\n# TYPE usher_ws_open gauge\n"
+    << "usher_ws_open " << edge.ws_open.load() << "\n";
+  return o.str();
+}
+
+}  // namespace usher::actors::http

@@ -1,0 +1,38 @@
+#pragma once
+/// Every HTTP answer of the edge is built here: JSON bodies, the error shape
+/// {"error":{"message":..,"type":..,"code":..}}, and the one mapping from an
+/// admission reply to a status, body and Retry-After. Private to
+/// actors/http/.
+
+#include <string>
+
+#include "actors/http/edge_state.hpp"
+
+namespace usher::actors::http {
+
+/// The WebSocket close reason of the session-rate seed.
+inline constexpr const char* session_rate_reason =
+    "Unauthorized connection: Too many concurrent sessions";
+
+string_response json_response(unsigned status, const std::string& body, unsigned version,
+                              bool keep_alive);
+
+string_response error_response(unsigned status, const std::string& type, const std::string& code,
+                               const std::string& message, unsigned version, bool keep_alive);
+
+/// The error object alone: {"message":..,"type":..,"code":..}.
+std::string error_object(const std::string& type, const std::string& code,
+                         const std::string& message);
+
+/// An admission (or ticket) reply as the client sees it. `code` 1008 over
+/// HTTP becomes 429 with the seed's reason text.
+string_response admission_response(const admit_reply& r, unsigned version, bool keep_alive);
+
+/// The error object for a refused admission (what a WebSocket error frame
+/// carries), and the HTTP status it maps to.
+std::string refusal_object(const admit_reply& r, unsigned& status);
+
+/// The weighted seed's payload: {"limit":..,"used_cost":..,"request_count":..,"requests":[..]}.
+std::string snapshot_json(const concurrency_snapshot& s);
+
+}  // namespace usher::actors::http

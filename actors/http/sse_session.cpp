@@ -1,0 +1,97 @@
+// GET /account/concurrency/stream: Server-Sent Events in the weighted seed's
+// format, one frame on connect and then one every two seconds, scoped to the
+// caller's account. Between frames it costs a timer and a socket; it ends
+// when the client closes the connection or a write fails.
+#include "actors/http/bridge.hpp"
+#include "actors/http/responses.hpp"
+#include "actors/http/sessions.hpp"
+
+namespace usher::actors::http {
+
+namespace {
+
+constexpr auto frame_every = std::chrono::seconds(2);
+
+class sse_session : public std::enable_shared_from_this<sse_session> {
+ public:
+  sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, account_route route)
+      : socket_(std::move(socket)), edge_(std::move(edge)), route_(std::move(route)),
+        timer_(edge_->io) {}
+
+  void start() {
+    ++edge_->sse_streams;
+    out_ =
+        "HTTP/1.1 200 OK\r\nServer: usher\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+    next_ = std::chrono::steady_clock::now();
+    watch();
+    frame();
+  }
+
+  ~sse_session() { --edge_->sse_streams; }
+
+ private:
+  void frame() {
+    if (closed_) return;
+    ask<concurrency_snapshot>(edge_->sys, edge_->io, route_.actor, usage_query{route_.account},
+                              [self = shared_from_this()](std::optional<concurrency_snapshot> s) {
+                                if (!s || self->edge_->stopping) return self->close();
+                                self->out_ += "data: " + snapshot_json(*s) + "\n\n";
+                                self->write();
+                              });
+  }
+
+  void write() {
+    if (closed_) return;
+    auto data = std::make_shared<std::string>(std::move(out_));
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(*data),
+                      [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close();
+                        self->next_ += frame_every;
+                        self->timer_.expires_at(self->next_);
+                        self->timer_.async_wait([self](beast::error_code e) {
+                          if (!e) self->frame();
+                        });
+                      });
+  }
+
+  // A client that closes its side makes the socket readable with nothing to read.
+  void watch() {
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      beast::error_code e;
+      auto n = self->socket_.available(e);
+      if (e || n == 0) return self->close();
+      // The client sent bytes (it should not): drop them and keep watching.
+      std::array<char, 512> sink;
+      self->socket_.read_some(asio::buffer(sink), e);
+      if (!e) self->watch();
+    });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    timer_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  tcp::socket socket_;
+  std::shared_ptr<edge::impl> edge_;
+  account_route route_;
+  asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point next_;
+  std::string out_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+void start_sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, account_route route) {
+  std::make_shared<sse_session>(std::move(socket), std::move(edge), std::move(route))->start();
+}
+
+}  // namespace usher::actors::http

@@ -1,0 +1,183 @@
+// GET /v1/realtime: one WebSocket connection of an account (the exclusive and
+// session-rate families). The connection itself holds a lease (the ws_open
+// slot that counts against 5 x concurrency and the session rate); every
+// request over it asks the same admission actor, so requests over all of an
+// account's sockets share its concurrency. A refused request gets an error
+// frame and the socket stays open. Closing the socket releases the
+// connection and every lease taken over it (lease_handle).
+//
+// Frames (text, JSON):
+//   -> {"type":"request","model":..,"cost":..,"product":..}
+//   <- {"type":"admitted","lease":..}   or   {"type":"error","status":429,"error":{..}}
+//   -> {"type":"release","lease":..}
+//   <- {"type":"released","lease":..}   or   {"type":"error","status":404,"error":{..}}
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "actors/http/bridge.hpp"
+#include "actors/http/responses.hpp"
+#include "actors/http/sessions.hpp"
+
+namespace usher::actors::http {
+
+namespace {
+
+namespace websocket = beast::websocket;
+
+constexpr std::size_t max_frame = 64 * 1024;
+constexpr std::size_t max_leases_per_socket = 1024;
+
+class ws_session : public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(beast::tcp_stream stream, std::shared_ptr<edge::impl> edge, account_route route,
+             std::uint64_t conn, lease_handle connection)
+      : ws_(std::move(stream)), edge_(std::move(edge)), route_(std::move(route)), conn_(conn),
+        connection_(std::move(connection)) {}
+
+  ~ws_session() { --edge_->ws_open; }
+
+  void accept(string_request upgrade, bool policy_close) {
+    ++edge_->ws_open;
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, "usher"); }));
+    ws_.read_message_max(max_frame);
+    ws_.async_accept(upgrade, [self = shared_from_this(), policy_close](beast::error_code ec) {
+      if (ec) return self->end();
+      if (policy_close) {
+        ++self->edge_->ws_policy_closes;
+        websocket::close_reason why(static_cast<websocket::close_code>(1008),
+                                    session_rate_reason);
+        return self->ws_.async_close(why, [self](beast::error_code) { self->end(); });
+      }
+      self->read();
+    });
+  }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->end();
+      auto text = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      self->on_frame(text);
+      self->read();
+    });
+  }
+
+  void error_frame(unsigned status, const std::string& error_object) {
+    send("{\"type\":\"error\",\"status\":" + std::to_string(status) + ",\"error\":" +
+         error_object + "}");
+  }
+
+  void on_frame(const std::string& text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string())
+      return error_frame(400, error_object("invalid_request", "malformed_json",
+                                           "Expected a JSON object with a \"type\""));
+    auto type = j["type"].get<std::string>();
+    if (type == "request") {
+      admit_request msg;
+      msg.account = route_.account;
+      msg.request_id = edge_->next_request++;
+      msg.what = policies::kind::ws_request;
+      msg.conn = conn_;
+      msg.holder_is_connection = true;
+      auto str = [&](const char* f, std::string& out) {
+        if (j.contains(f) && j[f].is_string() && j[f].get_ref<const std::string&>().size() <= 256)
+          out = j[f].get<std::string>();
+      };
+      str("model", msg.model);
+      str("product", msg.product);
+      if (j.contains("cost")) {
+        if (!j["cost"].is_number_integer() || j["cost"].get<std::int64_t>() < 1)
+          return error_frame(400, error_object("invalid_request", "invalid_field",
+                                               "'cost' must be a positive integer"));
+        msg.cost = j["cost"].get<std::int64_t>();
+      }
+      if (leases_.size() >= max_leases_per_socket)
+        return error_frame(429, error_object("rate_limit", "too_many_leases",
+                                             "Too many leases held over one connection"));
+      ask<admit_reply>(edge_->sys, edge_->io, route_.actor, std::move(msg),
+                       [self = shared_from_this()](std::optional<admit_reply> r) {
+                         lease_handle held;
+                         if (r && r->code == 200)
+                           held = lease_handle(self->route_.actor, self->route_.account, r->lease);
+                         if (self->closed_) return;  // the handle releases it
+                         if (!r) return self->end();
+                         if (r->code == 200) {
+                           auto id = held.id();
+                           self->leases_.emplace(id, std::move(held));
+                           return self->send("{\"type\":\"admitted\",\"lease\":\"" + id + "\"}");
+                         }
+                         unsigned status = 0;
+                         auto obj = refusal_object(*r, status);
+                         self->error_frame(status, obj);
+                       });
+      return;
+    }
+    if (type == "release") {
+      auto lease = j.contains("lease") && j["lease"].is_string() ? j["lease"].get<std::string>()
+                                                                 : std::string();
+      auto i = leases_.find(lease);
+      if (i == leases_.end())
+        return error_frame(404, error_object("not_found", "unknown_lease",
+                                             "No such lease on this connection"));
+      leases_.erase(i);  // the handle releases it
+      return send("{\"type\":\"released\",\"lease\":" + nlohmann::json(lease).dump() + "}");
+    }
+    error_frame(400, error_object("invalid_request", "unknown_type",
+                                  "\"type\" must be \"request\" or \"release\""));
+  }
+
+  void send(std::string frame) {
+    if (closed_) return;
+    outbox_.push_back(std::move(frame));
+    if (outbox_.size() == 1) write();
+  }
+
+  void write() {
+    ws_.text(true);
+    ws_.async_write(asio::buffer(outbox_.front()),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      if (ec) return self->end();
+                      self->outbox_.pop_front();
+                      if (!self->outbox_.empty()) self->write();
+                    });
+  }
+
+  // The connection is over: every lease it held is released by its handle.
+  void end() {
+    if (closed_) return;
+    closed_ = true;
+    leases_.clear();
+    connection_.release();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<edge::impl> edge_;
+  account_route route_;
+  std::uint64_t conn_;
+  lease_handle connection_;
+  std::map<std::string, lease_handle> leases_;
+  beast::flat_buffer in_;
+  std::deque<std::string> outbox_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+void start_ws_session(beast::tcp_stream stream, string_request upgrade,
+                      std::shared_ptr<edge::impl> edge, account_route route, std::uint64_t conn,
+                      lease_handle connection, bool policy_close) {
+  std::make_shared<ws_session>(std::move(stream), std::move(edge), std::move(route), conn,
+                               std::move(connection))
+      ->accept(std::move(upgrade), policy_close);
+}
+
+}  // namespace usher::actors::http

@@ -1,0 +1,156 @@
+/// `usher serve --config FILE`: the live admission node. Reads and checks the
+/// node config (tools/serve_config.hpp; a bad one exits 2 naming file, line
+/// and setting), spawns the admission actors under CAF's real-time scheduler,
+/// and serves HTTP and WebSocket (actors/http/edge.hpp) until SIGINT or
+/// SIGTERM. It prints one line when it listens:
+///   usher serve: listening on 127.0.0.1:8080 (3 accounts, 3 admission actors)
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "actors/admission_actor.hpp"
+#include "actors/http/edge.hpp"
+#include "policies/input_error.hpp"
+#include "tools/commands.hpp"
+#include "tools/serve_config.hpp"
+
+namespace usher::tools {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// Accounts that share a gate (a model capacity of their plan) share an actor;
+// every other account gets its own, so accounts run in parallel.
+std::vector<actors::admission_actor_config> partition(const node_config& c,
+                                                      caf::actor_clock::time_point epoch,
+                                                      std::int64_t epoch_unix_ms) {
+  std::vector<actors::admission_actor_config> out;
+  for (auto& p : c.plans) {
+    actors::admission_actor_config base;
+    base.plan = p.plan;
+    base.lease_ttl = c.lease_ttl;
+    base.epoch = epoch;
+    base.epoch_unix_ms = epoch_unix_ms;
+    if (p.plan->has_shared_gates()) {
+      base.accounts = p.accounts;
+      out.push_back(base);
+      continue;
+    }
+    for (auto& a : p.accounts) {
+      auto one = base;
+      one.accounts = {a};
+      out.push_back(std::move(one));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int serve_command(const std::vector<std::string>& args) {
+  std::string config;
+  bool check = false;
+  po::options_description desc("usher serve --config FILE [--check]");
+  desc.add_options()("help,h", "show this help")(
+      "config", po::value(&config)->required(),
+      "node config: listen address, accounts, plans, API key hashes (docs/SERVE.md)")(
+      "check", po::bool_switch(&check), "check the config and exit (0: it is valid)");
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::cout << desc;
+      return exit_ok;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "usher serve: " << e.what() << "\n(see usher serve --help)\n";
+    return exit_bad_input;
+  }
+
+  node_config node;
+  try {
+    node = read_node_config(config);
+  } catch (const policies::input_error& e) {
+    std::cerr << "usher serve: " << e.what() << "\n";
+    return exit_bad_input;
+  }
+  if (check) {
+    std::cout << "usher serve: " << config << " is valid (" << node.accounts.size()
+              << " accounts, " << node.plans.size() << " plans)\n";
+    return exit_ok;
+  }
+
+  // SIGINT and SIGTERM are taken by one thread (below), never by a worker.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  caf::actor_system_config cfg;
+  actors::add_message_types(cfg);
+  cfg.set("scheduler.max-threads", node.threads);
+  cfg.set("work-stealing.moderate-poll-attempts", 0);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+
+  auto epoch = sys.clock().now();
+  auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  actors::http::edge_config ec;
+  ec.host = node.host;
+  ec.port = node.port;
+  ec.max_body = node.max_body;
+  ec.metrics_key_hash = node.metrics_key_hash;
+  ec.metrics_accounts = node.metrics_accounts;
+  std::map<std::string, actors::admission_actor> actor_of;
+  for (auto& ac : partition(node, epoch, unix_ms)) {
+    auto names = ac.accounts;
+    auto a = actors::spawn_admission_actor(sys, std::move(ac));
+    ec.actors.push_back(a);
+    for (auto& n : names) actor_of[n] = a;
+  }
+  for (auto& acc : node.accounts)
+    for (auto& k : acc.key_hashes) ec.keys[k] = actors::http::account_route{acc.name, actor_of[acc.name]};
+
+  int code = exit_ok;
+  try {
+    auto n_actors = ec.actors.size();
+    actors::http::edge edge(sys, std::move(ec));
+    std::cout << "usher serve: listening on " << node.host << ":" << edge.port() << " ("
+              << node.accounts.size() << " accounts, " << n_actors << " admission actors)"
+              << std::endl;
+    std::thread waiter([&] {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      edge.stop();
+    });
+    edge.run();
+    // Stopped: every held request is answered 503 by its actor, then the
+    // actors end; the edge (and its io_context) outlive them.
+    for (auto& a : actor_of) caf::anon_send_exit(a.second, caf::exit_reason::user_shutdown);
+    actor_of.clear();
+    sys.await_all_actors_done();
+    if (waiter.joinable()) {
+      pthread_kill(waiter.native_handle(), SIGTERM);  // wakes sigwait if stop came otherwise
+      waiter.join();
+    }
+    std::cerr << "usher serve: stopped\n";
+  } catch (const std::exception& e) {
+    std::cerr << "usher serve: " << e.what() << "\n";
+    for (auto& a : actor_of) caf::anon_send_exit(a.second, caf::exit_reason::user_shutdown);
+    code = exit_failure;
+  }
+  return code;
+}
+
+}  // namespace usher::tools

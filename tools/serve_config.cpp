@@ -1,0 +1,247 @@
+#include "tools/serve_config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "actors/http/key_hash.hpp"
+#include "policies/input_error.hpp"
+#include "traces/ini_file.hpp"
+#include "traces/plan_file.hpp"
+
+namespace usher::tools {
+
+namespace fs = std::filesystem;
+using policies::input_error;
+using traces::ini_entry;
+
+namespace {
+
+bool valid_name(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+std::int64_t parse_int(const ini_entry& e, std::int64_t min, std::int64_t max) {
+  std::int64_t v = 0;
+  auto* end = e.value.data() + e.value.size();
+  auto r = std::from_chars(e.value.data(), end, v);
+  if (e.value.empty() || r.ec != std::errc() || r.ptr != end || v < min || v > max)
+    throw input_error::at(e.where, 0, e.key,
+                          "expected an integer from " + std::to_string(min) + " to " +
+                              std::to_string(max) + ", got " + policies::quoted(e.value));
+  return v;
+}
+
+void parse_listen(const ini_entry& e, node_config& c) {
+  auto colon = e.value.rfind(':');
+  std::string host = colon == std::string::npos ? "" : e.value.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty())
+    throw input_error::at(e.where, 0, e.key,
+                          "expected HOST:PORT such as 127.0.0.1:8080, got " + policies::quoted(e.value));
+  ini_entry port = e;
+  port.value = e.value.substr(colon + 1);
+  c.host = host;
+  c.port = static_cast<std::uint16_t>(parse_int(port, 0, 65535));
+}
+
+void node_key(const ini_entry& e, node_config& c) {
+  auto key = e.key.substr(std::string("node.").size());
+  if (key == "listen") {
+    parse_listen(e, c);
+  } else if (key == "threads") {
+    c.threads = static_cast<std::size_t>(parse_int(e, 1, 64));
+  } else if (key == "lease_ttl") {
+    policies::usec t = 0;
+    bool unit_error = false;
+    if (!policies::parse_duration(e.value, t, unit_error) || t < 1000)
+      throw input_error::at(e.where, 0, e.key,
+                            "expected a duration of at least 1ms such as 30s, got " + policies::quoted(e.value));
+    c.lease_ttl = t;
+  } else if (key == "max_body") {
+    c.max_body = static_cast<std::size_t>(parse_int(e, 64, 16 << 20));
+  } else if (key == "metrics_key") {
+    if (!actors::http::is_sha256_hex(e.value))
+      throw input_error::at(e.where, 0, e.key,
+                            "expected a SHA-256 hex digest (usher key hash KEY), got " +
+                                policies::quoted(e.value));
+    c.metrics_key_hash = e.value;
+    std::transform(c.metrics_key_hash.begin(), c.metrics_key_hash.end(), c.metrics_key_hash.begin(),
+                   ::tolower);
+  } else if (key == "metrics_accounts") {
+    c.metrics_accounts = static_cast<std::size_t>(parse_int(e, 0, 10000));
+  } else {
+    throw input_error::at(e.where, 0, e.key,
+                          "unknown key (node keys: listen, threads, lease_ttl, max_body, "
+                          "metrics_key, metrics_accounts)");
+  }
+}
+
+struct named_plan {
+  std::string preset;
+  std::string preset_where;
+  std::vector<policies::plan::setting> settings;
+  std::string where;  ///< its section's line
+};
+
+struct account_draft {
+  std::string plan;
+  std::string plan_where;
+  std::vector<std::string> keys;
+  std::vector<policies::plan::setting> settings;
+  std::string where;
+};
+
+// "account.acme.queue" -> ("acme", "queue."); the name has no dots.
+std::pair<std::string, std::string> split_section(const std::string& section,
+                                                  const std::string& kind) {
+  auto rest = section.substr(kind.size() + 1);
+  auto dot = rest.find('.');
+  if (dot == std::string::npos) return {rest, ""};
+  return {rest.substr(0, dot), rest.substr(dot + 1) + "."};
+}
+
+}  // namespace
+
+node_config read_node_config(const std::string& path) {
+  auto file = traces::read_ini_file(path, "node config");
+  node_config c;
+  std::map<std::string, named_plan> plans;
+  std::map<std::string, account_draft> accounts;
+  std::vector<std::string> account_order;
+  const auto where_of = [&](std::size_t line) { return path + ":" + std::to_string(line); };
+
+  for (auto& [section, line] : file.sections) {
+    auto kind = section.substr(0, section.find('.'));
+    if (section == "node") continue;
+    if ((kind == "plan" || kind == "account") && section.size() > kind.size() + 1) {
+      auto name = split_section(section, kind).first;
+      if (!valid_name(name))
+        throw input_error::at(where_of(line), 0, "[" + section + "]",
+                              "a " + kind + " name is 1-64 letters, digits, '_' or '-', got " +
+                                  policies::quoted(name));
+      if (kind == "plan" && !plans.count(name)) plans[name].where = where_of(line);
+      if (kind == "account" && !accounts.count(name)) {
+        accounts[name].where = where_of(line);
+        account_order.push_back(name);
+      }
+      continue;
+    }
+    throw input_error::at(where_of(line), 0, "[" + section + "]",
+                          "unknown section (use [node], [plan.NAME] or [account.NAME])");
+  }
+
+  for (auto& e : file.entries) {
+    if (e.section.empty())
+      throw input_error::at(e.where, 0, e.key,
+                            "outside any section (use [node], [plan.NAME] or [account.NAME])");
+    auto kind = e.section.substr(0, e.section.find('.'));
+    if (kind == "node" && e.section == "node") {
+      node_key(e, c);
+      continue;
+    }
+    auto [name, prefix] = split_section(e.section, kind);
+    auto key = prefix + e.key.substr(e.section.size() + 1);
+    if (kind == "plan") {
+      auto& p = plans[name];
+      if (key == "preset") {
+        p.preset = e.value;
+        p.preset_where = e.where;
+      } else {
+        p.settings.push_back({key, e.value, e.where});
+      }
+      continue;
+    }
+    auto& a = accounts[name];
+    if (key == "plan") {
+      a.plan = e.value;
+      a.plan_where = e.where;
+    } else if (key == "key") {
+      if (!actors::http::is_sha256_hex(e.value))
+        throw input_error::at(e.where, 0, e.key,
+                              "expected the SHA-256 hex digest of an API key (usher key hash "
+                              "KEY), got " + policies::quoted(e.value));
+      auto h = e.value;
+      std::transform(h.begin(), h.end(), h.begin(), ::tolower);
+      a.keys.push_back(h);
+    } else {
+      a.settings.push_back({"account." + name + "." + key, e.value, e.where});
+    }
+  }
+
+  if (accounts.empty())
+    throw input_error::in(path, "no accounts (add an [account.NAME] section with plan and key)");
+  std::map<std::string, std::string> key_owner;
+  std::map<std::string, std::size_t> plan_index;
+  for (auto& name : account_order) {
+    auto& a = accounts[name];
+    if (a.plan.empty())
+      throw input_error::at(a.where, 0, "[account." + name + "]",
+                            "missing `plan = ...` (a preset, a [plan.NAME] or a plan file)");
+    if (a.keys.empty())
+      throw input_error::at(a.where, 0, "[account." + name + "]",
+                            "missing `key = ...` (usher key hash KEY prints one)");
+    for (auto& k : a.keys) {
+      auto [it, fresh] = key_owner.emplace(k, name);
+      if (!fresh && it->second != name)
+        throw input_error::at(a.where, 0, "key",
+                              "the same key is given to accounts " + policies::quoted(it->second) +
+                                  " and " + policies::quoted(name));
+    }
+    auto pi = plan_index.find(a.plan);
+    if (pi == plan_index.end()) {
+      pi = plan_index.emplace(a.plan, c.plans.size()).first;
+      c.plans.push_back(served_plan{a.plan, nullptr, {}});
+    }
+    c.plans[pi->second].accounts.push_back(name);
+    c.accounts.push_back(served_account{name, a.keys, pi->second});
+  }
+
+  const auto& presets = policies::plan::preset_names();
+  for (auto& sp : c.plans) {
+    const auto& first = accounts[sp.accounts.front()];
+    std::string preset, origin = first.plan_where;
+    std::vector<policies::plan::setting> settings;
+    if (auto np = plans.find(sp.spec); np != plans.end()) {
+      if (np->second.preset.empty())
+        throw input_error::at(np->second.where, 0, "[plan." + sp.spec + "]",
+                              "missing `preset = ...` (such as streams:team)");
+      preset = np->second.preset;
+      origin = np->second.preset_where;
+      settings = np->second.settings;
+    } else if (std::find(presets.begin(), presets.end(), sp.spec) != presets.end()) {
+      preset = sp.spec;
+    } else {
+      fs::path file = sp.spec;
+      if (file.is_relative()) file = fs::path(path).parent_path() / file;
+      if (!std::ifstream(file).good()) {
+        std::string names;
+        for (auto& n : presets) names += (names.empty() ? "" : ", ") + n;
+        throw input_error::at(first.plan_where, 0, "plan",
+                              "unknown plan " + policies::quoted(sp.spec) + " (a preset: " + names +
+                                  "; a [plan.NAME] section; or a plan file)");
+      }
+      auto pf = traces::read_plan_file(file.string());
+      preset = pf.preset;
+      settings = pf.settings;
+    }
+    for (auto& name : sp.accounts)
+      for (auto& s : accounts[name].settings) settings.push_back(s);
+    try {
+      sp.plan = policies::plan::build(preset, settings);
+    } catch (const input_error& e) {
+      if (e.file().empty()) throw input_error::in(origin, e.what());
+      throw;
+    }
+  }
+  // An unused [plan.NAME] is allowed: a plan kept for later.
+  return c;
+}
+
+}  // namespace usher::tools

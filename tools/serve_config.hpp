@@ -1,0 +1,56 @@
+#pragma once
+/// The node config of `usher serve`: an INI file (read by traces/ini_file.hpp,
+/// so every error names its file and line) with three kinds of sections.
+///
+///   [node]            listen, threads, lease_ttl, max_body, metrics_key,
+///                     metrics_accounts
+///   [plan.NAME]       a named plan: `preset = ...` plus any plan key of
+///                     docs/PLANS.md (model_capacity.MODEL, tiers.team, ...)
+///   [account.NAME]    plan = PRESET | NAME of a [plan.NAME] | plan file path;
+///                     key = SHA-256 hex of an API key (repeatable);
+///                     any account key of docs/PLANS.md for this account only
+///                     (`queue.max_wait = 30`, or in [account.NAME.queue]).
+///
+/// Accounts that name the same plan share one plan (their own keys become
+/// `account.NAME.KEY` settings of it), so a gate shared by all accounts of a
+/// plan (model_capacity) is one gate. docs/SERVE.md is the reference.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policies/plan.hpp"
+#include "policies/time.hpp"
+
+namespace usher::tools {
+
+struct served_account {
+  std::string name;
+  std::vector<std::string> key_hashes;  ///< lowercase hex
+  std::size_t plan = 0;                 ///< index into node_config::plans
+};
+
+struct served_plan {
+  std::string spec;  ///< as the accounts name it
+  std::shared_ptr<const policies::plan> plan;
+  std::vector<std::string> accounts;
+};
+
+struct node_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;          ///< 0: an ephemeral port (printed at start)
+  std::size_t threads = 2;            ///< CAF scheduler workers
+  policies::usec lease_ttl = policies::seconds(30);
+  std::size_t max_body = 64 * 1024;   ///< bytes; larger request bodies get 413
+  std::string metrics_key_hash;       ///< "": GET /metrics needs no key
+  std::size_t metrics_accounts = 50;  ///< accounts with their own /metrics labels
+  std::vector<served_plan> plans;
+  std::vector<served_account> accounts;
+};
+
+/// Reads and checks `path`, building every plan. Throws policies::input_error
+/// naming the file, line and setting at fault.
+node_config read_node_config(const std::string& path);
+
+}  // namespace usher::tools
