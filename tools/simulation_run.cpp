@@ -35,7 +35,8 @@ class staged_outputs {
   }
   ~staged_outputs() {
     std::error_code ec;
-    if (!committed_)
+    // With no directory the "temporary" files are /dev/null: never remove it.
+    if (!committed_ && !dir_.empty())
       for (auto* name : output_names) fs::remove(temp(name), ec);
   }
   std::string temp(const char* name) const {
