@@ -22,7 +22,9 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -56,13 +58,22 @@ std::int64_t micros(steady::duration d) {
 
 // -- usher ------------------------------------------------------------------------
 
+// Requests are written from templates built once (only the lease id varies),
+// as a gateway with a fixed key would; answers are parsed by Beast's parser.
 class usher_client : public std::enable_shared_from_this<usher_client> {
  public:
-  usher_client(asio::io_context& io, const options& o, stats& s) : stream_(io), o_(o), s_(s) {}
+  usher_client(asio::io_context& io, const options& o, stats& s) : socket_(io), o_(o), s_(s) {
+    auto auth = "Host: 127.0.0.1\r\nAuthorization: Bearer " + o_.key + "\r\n";
+    std::string body = R"({"model":"m"})";
+    admit_ = "POST /v1/admit HTTP/1.1\r\n" + auth +
+             "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+             "\r\n\r\n" + body;
+    release_tail_ = " HTTP/1.1\r\n" + auth + "\r\n";
+  }
 
   void start() {
-    stream_.socket().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), o_.port));
-    stream_.socket().set_option(tcp::no_delay(true));
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), o_.port));
+    socket_.set_option(tcp::no_delay(true));
     admit();
   }
 
@@ -70,38 +81,30 @@ class usher_client : public std::enable_shared_from_this<usher_client> {
   void admit() {
     if (steady::now() >= s_.measure_to) return;
     t0_ = steady::now();
-    req_ = {bhttp::verb::post, "/v1/admit", 11};
-    req_.set(bhttp::field::host, "127.0.0.1");
-    req_.set(bhttp::field::authorization, "Bearer " + o_.key);
-    req_.set(bhttp::field::content_type, "application/json");
-    req_.body() = R"({"model":"m"})";
-    req_.prepare_payload();
-    exchange([self = shared_from_this()] { self->admitted(); });
+    exchange(admit_, [self = shared_from_this()] { self->admitted(); });
   }
 
   void admitted() {
     t1_ = steady::now();
-    if (res_.result_int() != 200) {
+    if (res_->get().result_int() != 200) {
       ++s_.refused;
       return admit();
     }
-    const auto& body = res_.body();
+    const auto& body = res_->get().body();
     auto at = body.find("\"lease\":\"");
     if (at == std::string::npos) {
       ++s_.errors;
       return;
     }
-    auto lease = body.substr(at + 9, body.find('"', at + 9) - at - 9);
-    req_ = {bhttp::verb::delete_, "/v1/leases/" + lease, 11};
-    req_.set(bhttp::field::host, "127.0.0.1");
-    req_.set(bhttp::field::authorization, "Bearer " + o_.key);
-    req_.prepare_payload();
-    exchange([self = shared_from_this()] { self->released(); });
+    out_.assign("DELETE /v1/leases/");
+    out_.append(body, at + 9, body.find('"', at + 9) - at - 9);
+    out_ += release_tail_;
+    exchange(out_, [self = shared_from_this()] { self->released(); });
   }
 
   void released() {
     auto t2 = steady::now();
-    if (res_.result_int() != 200) ++s_.errors;
+    if (res_->get().result_int() != 200) ++s_.errors;
     if (s_.measuring(t0_)) {
       ++s_.pairs;
       s_.admit_us.push_back(micros(t1_ - t0_));
@@ -111,22 +114,23 @@ class usher_client : public std::enable_shared_from_this<usher_client> {
   }
 
   template <class F>
-  void exchange(F next) {
-    bhttp::async_write(stream_, req_, [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
-      if (ec) return void(++self->s_.errors);
-      self->res_ = {};
-      bhttp::async_read(self->stream_, self->buf_, self->res_,
-                        [self, next](beast::error_code ec2, std::size_t) {
-                          if (ec2) return void(++self->s_.errors);
-                          next();
-                        });
-    });
+  void exchange(const std::string& request, F next) {
+    asio::async_write(socket_, asio::buffer(request),
+                      [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
+                        if (ec) return void(++self->s_.errors);
+                        self->res_.emplace();
+                        bhttp::async_read(self->socket_, self->buf_, *self->res_,
+                                          [self, next](beast::error_code ec2, std::size_t) {
+                                            if (ec2) return void(++self->s_.errors);
+                                            next();
+                                          });
+                      });
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
   beast::flat_buffer buf_;
-  bhttp::request<bhttp::string_body> req_;
-  bhttp::response<bhttp::string_body> res_;
+  std::string admit_, release_tail_, out_;
+  std::optional<bhttp::response_parser<bhttp::string_body>> res_;
   const options& o_;
   stats& s_;
   steady::time_point t0_, t1_;
@@ -139,16 +143,36 @@ const char* acquire_script =
     "if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then "
     "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4]) return 1 end return 0";
 
+// Appends one RESP bulk string.
+void bulk(std::string& out, std::string_view a) {
+  out += '$';
+  out += std::to_string(a.size());
+  out += "\r\n";
+  out.append(a.data(), a.size());
+  out += "\r\n";
+}
+
 std::string resp(const std::vector<std::string>& args) {
   std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (auto& a : args) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  for (auto& a : args) bulk(out, a);
   return out;
 }
 
 class redis_client : public std::enable_shared_from_this<redis_client> {
  public:
+  // Commands are written from prefixes built once (only the id and the time
+  // vary), as for usher.
   redis_client(asio::io_context& io, const options& o, stats& s, std::string sha, int n)
-      : socket_(io), o_(o), s_(s), sha_(std::move(sha)), n_(n) {}
+      : socket_(io), o_(o), s_(s), n_(n) {
+    auto key = "limiter:" + o_.key;
+    acquire_ = "*8\r\n";
+    for (std::string a : {std::string("EVALSHA"), sha, std::string("1"), key,
+                          std::to_string(o_.limit)})
+      bulk(acquire_, a);
+    release_ = "*3\r\n";
+    for (std::string a : {std::string("ZREM"), key}) bulk(release_, a);
+    prefix_ = std::to_string(n_) + "-";
+  }
 
   void start() {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), o_.port));
@@ -160,12 +184,15 @@ class redis_client : public std::enable_shared_from_this<redis_client> {
   void admit() {
     if (steady::now() >= s_.measure_to) return;
     t0_ = steady::now();
-    id_ = std::to_string(n_) + "-" + std::to_string(++seq_);
+    id_ = prefix_;
+    id_ += std::to_string(++seq_);
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-    out_ = resp({"EVALSHA", sha_, "1", "limiter:" + o_.key, std::to_string(o_.limit),
-                 std::to_string(now_ms), "30000", id_});
+    out_ = acquire_;
+    bulk(out_, std::to_string(now_ms));
+    bulk(out_, "30000");
+    bulk(out_, id_);
     exchange([self = shared_from_this()](const std::string& reply) { self->admitted(reply); });
   }
 
@@ -176,7 +203,8 @@ class redis_client : public std::enable_shared_from_this<redis_client> {
       else ++s_.errors;
       return admit();
     }
-    out_ = resp({"ZREM", "limiter:" + o_.key, id_});
+    out_ = release_;
+    bulk(out_, id_);
     exchange([self = shared_from_this()](const std::string& r) { self->released(r); });
   }
 
@@ -208,7 +236,7 @@ class redis_client : public std::enable_shared_from_this<redis_client> {
   tcp::socket socket_;
   const options& o_;
   stats& s_;
-  std::string sha_, out_, in_, id_;
+  std::string acquire_, release_, prefix_, out_, in_, id_;
   int n_;
   std::uint64_t seq_ = 0;
   steady::time_point t0_, t1_;

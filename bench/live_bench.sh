@@ -4,14 +4,22 @@
 #      clients on loopback against `usher serve`, and in the same run against
 #      a Redis + Lua sorted-set limiter (redis-server started here on
 #      127.0.0.1), with the same load generator and client count;
-#   2. the idle CPU of a node (no traffic, one SSE stream open or not).
+#   2. the idle CPU of a node (no traffic), fresh and after the load.
+# Runs alternate usher / [other usher binaries] / redis, so every round
+# compares them at the same moment of a machine whose speed drifts; each run
+# also reports the CPU time the server and the generator spent per pair
+# (from /proc and getrusage), a measure that drifts less than pairs/s.
 # Bounded: every run has a time limit; every server started here is stopped.
-# usage: bench/live_bench.sh BUILD_DIR [CLIENTS=50] [SECONDS=10] [REPEATS=3]
+#
+# usage: bench/live_bench.sh BUILD_DIR [CLIENTS=50] [SECONDS=10] [REPEATS=3] [OTHER_USHER...]
+#   OTHER_USHER: more `usher` binaries to run in the same rounds (an older
+#   build, for a before/after), labelled by their path.
 set -euo pipefail
-build=${1:?usage: bench/live_bench.sh BUILD_DIR [CLIENTS] [SECONDS] [REPEATS]}
+build=${1:?usage: bench/live_bench.sh BUILD_DIR [CLIENTS] [SECONDS] [REPEATS] [OTHER_USHER...]}
 clients=${2:-50}
 seconds=${3:-10}
 repeats=${4:-3}
+shift $(($# < 4 ? $# : 4))
 usher="$build/usher"
 gen="$build/bench/usher_live_bench"
 command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install redis-server)" >&2; exit 2; }
@@ -22,7 +30,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# usher: one account whose limit the clients never reach, 2 scheduler threads.
+# usher: one account whose limit the clients never reach, the default split
+# (io_threads = 1, the best on 2 cores; 2 CAF workers). No key newer than the
+# first node is used, so older builds read the same config.
 cat > "$work/node.ini" <<INI
 [node]
 listen = 127.0.0.1:0
@@ -33,31 +43,86 @@ plan = weighted
 limit = 1000
 key = $("$usher" key hash bench-key)
 INI
-"$usher" serve --config "$work/node.ini" > "$work/usher.out" 2> "$work/usher.err" &
-pids+=($!)
-usher_pid=$!
-for _ in $(seq 50); do grep -q listening "$work/usher.out" && break; sleep 0.1; done
-usher_port=$(grep -o '127.0.0.1:[0-9]*' "$work/usher.out" | cut -d: -f2)
+
+# start_usher BINARY LABEL: starts a node; appends to labels/ports/spids.
+labels=(); ports=(); spids=()
+start_usher() {
+  local out="$work/usher.$((${#labels[@]})).out"
+  "$1" serve --config "$work/node.ini" > "$out" 2> "$out.err" &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.1; done
+  labels+=("$2"); spids+=("$pid")
+  ports+=("$(grep -o '127.0.0.1:[0-9]*' "$out" | cut -d: -f2)")
+}
+start_usher "$usher" usher
+for other in "$@"; do start_usher "$other" "$other"; done
+usher_pid=${spids[0]}
 
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
   --daemonize no --protected-mode yes > "$work/redis.log" 2>&1 &
 pids+=($!)
+redis_pid=$!
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done 2>/dev/null || sleep 1
 
 # Idle CPU of the node: CPU seconds it uses over 10 s without traffic.
 ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$usher_pid/stat"; }
-idle_cpu() { local a b; a=$(cpu); sleep 10; b=$(cpu); awk -v a="$a" -v b="$b" -v t="$ticks" 'BEGIN{printf "%.2f", (b-a)/t/10*100}'; }
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+idle_cpu() { local a b; a=$(cpu_of "$usher_pid"); sleep 10; b=$(cpu_of "$usher_pid"); awk -v a="$a" -v b="$b" -v t="$ticks" 'BEGIN{printf "%.2f", (b-a)/t/10*100}'; }
 sleep 1
 idle_fresh=$(idle_cpu)
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# clients=$clients seconds=$seconds repeats=$repeats (runs alternate usher / redis)"
+# run LABEL SERVER_PID GENERATOR_ARGS...: one run, one JSON line with the
+# label and the CPU microseconds per pair of the server and the generator
+# (over the whole run, warm-up included, divided by pairs/s x wall time).
+run() {
+  local label=$1 pid=$2; shift 2
+  local c0 c1 t0 t1 out
+  c0=$(cpu_of "$pid"); t0=$(date +%s.%N)
+  out=$(timeout $((seconds + 30)) /usr/bin/time -f "%U %S" -o "$work/gen.time" \
+        "$gen" "$@" --clients "$clients" --seconds "$seconds")
+  c1=$(cpu_of "$pid"); t1=$(date +%s.%N)
+  python3 - "$label" "$out" "$c0" "$c1" "$t0" "$t1" "$ticks" "$(cat "$work/gen.time")" <<'PY'
+import json, sys
+label, out, c0, c1, t0, t1, ticks, gen = sys.argv[1:]
+d = json.loads(out)
+wall = float(t1) - float(t0)
+pairs = max(1.0, d["pairs_per_s"] * wall)
+d = {"label": label, **d}
+d["server_cpu_us_per_pair"] = round((float(c1) - float(c0)) / float(ticks) * 1e6 / pairs, 1)
+d["generator_cpu_us_per_pair"] = round(sum(map(float, gen.split())) * 1e6 / pairs, 1)
+print(json.dumps(d, separators=(",", ":")))
+PY
+}
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# clients=$clients seconds=$seconds repeats=$repeats (each round: ${labels[*]} redis)"
 for r in $(seq "$repeats"); do
-  timeout $((seconds + 30)) "$gen" --target usher --port "$usher_port" --clients "$clients" --seconds "$seconds" --key bench-key
-  timeout $((seconds + 30)) "$gen" --target redis --port "$redis_port" --clients "$clients" --seconds "$seconds" --key bench --limit 1000
+  for i in "${!labels[@]}"; do
+    run "${labels[$i]}" "${spids[$i]}" --target usher --port "${ports[$i]}" --key bench-key | tee -a "$work/runs"
+  done
+  run redis "$redis_pid" --target redis --port "$redis_port" --key bench --limit 1000 | tee -a "$work/runs"
 done
 
 sleep 2
 echo "{\"idle_cpu_percent_fresh\":$idle_fresh,\"idle_cpu_percent_after_load\":$(idle_cpu)}"
+
+# Medians per target, and the median over rounds of each usher's pairs/s
+# divided by Redis's in the same round.
+python3 - "$work/runs" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+labels = list(dict.fromkeys(r["label"] for r in runs))
+med = lambda xs: statistics.median(xs)
+redis = [r for r in runs if r["label"] == "redis"]
+for l in labels:
+    rs = [r for r in runs if r["label"] == l]
+    line = {"median_of": l, "runs": len(rs)}
+    for k in ("pairs_per_s", "admit_p50_us", "admit_p99_us", "pair_p50_us", "pair_p99_us",
+              "server_cpu_us_per_pair", "generator_cpu_us_per_pair"):
+        line[k] = med([r[k] for r in rs])
+    if l != "redis" and len(rs) == len(redis):
+        line["pairs_per_s_vs_redis"] = round(med([a["pairs_per_s"] / b["pairs_per_s"] for a, b in zip(rs, redis)]), 2)
+    print(json.dumps(line, separators=(",", ":")))
+PY

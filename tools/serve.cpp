@@ -112,6 +112,7 @@ int serve_command(const std::vector<std::string>& args) {
   ec.max_body = node.max_body;
   ec.metrics_key_hash = node.metrics_key_hash;
   ec.metrics_accounts = node.metrics_accounts;
+  ec.io_threads = node.io_threads;
   std::map<std::string, actors::admission_actor> actor_of;
   for (auto& ac : partition(node, epoch, unix_ms)) {
     auto names = ac.accounts;

@@ -57,6 +57,8 @@ void node_key(const ini_entry& e, node_config& c) {
     parse_listen(e, c);
   } else if (key == "threads") {
     c.threads = static_cast<std::size_t>(parse_int(e, 1, 64));
+  } else if (key == "io_threads") {
+    c.io_threads = static_cast<std::size_t>(parse_int(e, 1, 64));
   } else if (key == "lease_ttl") {
     policies::usec t = 0;
     bool unit_error = false;
@@ -78,7 +80,7 @@ void node_key(const ini_entry& e, node_config& c) {
     c.metrics_accounts = static_cast<std::size_t>(parse_int(e, 0, 10000));
   } else {
     throw input_error::at(e.where, 0, e.key,
-                          "unknown key (node keys: listen, threads, lease_ttl, max_body, "
+                          "unknown key (node keys: listen, threads, io_threads, lease_ttl, max_body, "
                           "metrics_key, metrics_accounts)");
   }
 }

@@ -2,7 +2,7 @@
 /// The node config of `usher serve`: an INI file (read by traces/ini_file.hpp,
 /// so every error names its file and line) with three kinds of sections.
 ///
-///   [node]            listen, threads, lease_ttl, max_body, metrics_key,
+///   [node]            listen, threads, io_threads, lease_ttl, max_body, metrics_key,
 ///                     metrics_accounts
 ///   [plan.NAME]       a named plan: `preset = ...` plus any plan key of
 ///                     docs/PLANS.md (model_capacity.MODEL, tiers.team, ...)
@@ -41,6 +41,7 @@ struct node_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;          ///< 0: an ephemeral port (printed at start)
   std::size_t threads = 2;            ///< CAF scheduler workers
+  std::size_t io_threads = 1;         ///< threads running the HTTP edge (and the actors it wakes)
   policies::usec lease_ttl = policies::seconds(30);
   std::size_t max_body = 64 * 1024;   ///< bytes; larger request bodies get 413
   std::string metrics_key_hash;       ///< "": GET /metrics needs no key

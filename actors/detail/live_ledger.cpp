@@ -1,7 +1,6 @@
 #include "actors/detail/live_ledger.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace usher::actors::detail {
 
@@ -44,12 +43,17 @@ std::string live_ledger::new_id() {
   std::uint64_t hi = rng_(), lo = rng_();
   hi = (hi & ~std::uint64_t{0xF000}) | 0x4000;
   lo = (lo & ~(std::uint64_t{0xC} << 60)) | (std::uint64_t{0x8} << 60);
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xFFFF),
-                static_cast<unsigned>(hi & 0xFFFF), static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
-  return buf;
+  // 8-4-4-4-12 lowercase hex digits: hi gives the first 16, lo the last 16
+  // (what "%08x-%04x-%04x-%04x-%012llx" prints, without printf's cost).
+  static const char* hex = "0123456789abcdef";
+  std::string out(36, '-');
+  std::size_t at = 0;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) ++at;
+    std::uint64_t half = i < 16 ? hi : lo;
+    out[at++] = hex[(half >> (60 - 4 * (i % 16))) & 0xF];
+  }
+  return out;
 }
 
 id live_ledger::intern(std::unordered_map<std::string, id>& table, const std::string& s,

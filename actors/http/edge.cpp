@@ -8,27 +8,67 @@
 
 namespace usher::actors::http {
 
-const account_route* edge::impl::authenticate(const string_request& req) const {
+const account_route* edge::impl::authenticate(const string_request& req,
+                                              key_cache& cache) const {
   auto auth = req[bhttp::field::authorization];
   std::string_view a(auth.data(), auth.size());
   constexpr std::string_view bearer = "Bearer ";
   if (a.size() <= bearer.size() || a.substr(0, bearer.size()) != bearer) return nullptr;
   auto key = a.substr(bearer.size());
   if (key.size() > 512) return nullptr;
+  // Keys are fixed for the node's life, so a key once found stays valid.
+  if (cache.route && key == cache.key) return cache.route;
   auto i = cfg.keys.find(sha256_hex(key));
-  return i == cfg.keys.end() ? nullptr : &i->second;
+  if (i == cfg.keys.end()) return nullptr;
+  cache.key.assign(key.data(), key.size());
+  cache.route = &i->second;
+  return cache.route;
+}
+
+void edge::impl::watch_idle(const std::shared_ptr<idle_watch>& c) {
+  std::lock_guard<std::mutex> guard(idle_mutex);
+  idle.emplace(c.get(), c);
+  if (!sweeping) arm_sweeper();
+}
+
+void edge::impl::unwatch_idle(idle_watch* c) {
+  std::lock_guard<std::mutex> guard(idle_mutex);
+  idle.erase(c);
+}
+
+void edge::impl::arm_sweeper() {
+  sweeping = true;
+  sweeper.expires_after(sweep_every);
+  sweeper.async_wait([this](beast::error_code ec) {
+    if (!ec) sweep();
+  });
+}
+
+void edge::impl::sweep() {
+  std::vector<std::shared_ptr<idle_watch>> live;
+  {
+    std::lock_guard<std::mutex> guard(idle_mutex);
+    for (auto& [c, w] : idle)
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    if (idle.empty()) sweeping = false;  // the next connection arms it again
+    else arm_sweeper();
+  }
+  auto now = std::chrono::steady_clock::now();
+  for (auto& c : live) c->sweep(now);
 }
 
 void edge::impl::accept() {
-  acceptor.async_accept(asio::make_strand(io),
-                        [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-                          if (self->stopping) return;
-                          if (!ec) {
-                            socket.set_option(tcp::no_delay(true), ec);
-                            start_http_session(std::move(socket), self);
-                          }
-                          self->accept();
-                        });
+  // One I/O thread needs no strand: every handler runs on it in turn.
+  auto ex = cfg.io_threads > 1 ? asio::any_io_executor(asio::make_strand(io))
+                               : asio::any_io_executor(io.get_executor());
+  acceptor.async_accept(ex, [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (self->stopping) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      start_http_session(std::move(socket), self);
+    }
+    self->accept();
+  });
 }
 
 edge::edge(caf::actor_system& sys, edge_config cfg)
@@ -50,7 +90,10 @@ edge::edge(caf::actor_system& sys, edge_config cfg)
   if (ec) fail("listen");
 }
 
-edge::~edge() { stop(); }
+edge::~edge() {
+  stop();
+  impl_->to_actors.close();
+}
 
 std::uint16_t edge::port() const { return impl_->acceptor.local_endpoint().port(); }
 
@@ -61,6 +104,7 @@ void edge::run() {
     extra.emplace_back([this] { impl_->io.run(); });
   impl_->io.run();
   for (auto& t : extra) t.join();
+  impl_->actors_unit.stop();
 }
 
 void edge::stop() {

@@ -9,11 +9,17 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
+#include "actors/http/bridge.hpp"
 #include "actors/http/edge.hpp"
+#include "actors/http/io_unit.hpp"
 
 namespace usher::actors::http {
 
@@ -26,12 +32,22 @@ using string_request = bhttp::request<bhttp::string_body>;
 using string_response = bhttp::response<bhttp::string_body>;
 
 struct edge::impl : std::enable_shared_from_this<edge::impl> {
-  impl(caf::actor_system& s, edge_config c) : sys(s), cfg(std::move(c)), acceptor(io) {}
+  impl(caf::actor_system& s, edge_config c)
+      : sys(s),
+        cfg(std::move(c)),
+        io(cfg.io_threads > 1 ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
+        acceptor(io),
+        actors_unit(s, io),
+        to_actors(s, &actors_unit) {}
 
   caf::actor_system& sys;
   edge_config cfg;
+  /// With one I/O thread, the hint 1 lets handlers post to the thread's own
+  /// queue (no lock, no reactor interrupt); other threads may still post.
   asio::io_context io;
   tcp::acceptor acceptor;
+  io_unit actors_unit;  ///< where actors woken by the edge run
+  bridge to_actors;  ///< requests to admission actors, answers back to sessions
   std::atomic<std::uint64_t> next_request{1};
   std::atomic<std::uint64_t> next_conn{1};
   std::atomic<bool> stopping{false};
@@ -41,12 +57,41 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   std::atomic<std::int64_t> sse_streams{0};
   std::atomic<std::int64_t> ws_open{0};
 
-  /// The account of a bearer token, or nullptr.
-  const account_route* authenticate(const string_request& req) const;
+  /// A connection that closes itself when it waited too long. The edge
+  /// calls sweep() on each one every sweep_every (only while there are
+  /// connections, so an idle node has no timer), instead of a timer per
+  /// read and write.
+  struct idle_watch {
+    virtual ~idle_watch() = default;
+    virtual void sweep(std::chrono::steady_clock::time_point now) = 0;
+  };
+  static constexpr auto sweep_every = std::chrono::seconds(2);
+  void watch_idle(const std::shared_ptr<idle_watch>& c);
+  void unwatch_idle(idle_watch* c);
+
+  /// The last key a connection authenticated with, and its account, so a
+  /// keep-alive client's key is hashed once per connection, not per request.
+  struct key_cache {
+    std::string key;
+    const account_route* route = nullptr;
+  };
+
+  /// The account of a bearer token, or nullptr. `cache` is the
+  /// connection's: a key equal to its last one skips the SHA-256 lookup.
+  const account_route* authenticate(const string_request& req, key_cache& cache) const;
   void count(unsigned status) {
     if (status >= 100 && status < 600) ++responses[status - 100];
   }
   void accept();
+
+ private:
+  void sweep();
+  void arm_sweeper();  // REQUIRES: idle_mutex held
+
+  std::mutex idle_mutex;
+  std::unordered_map<idle_watch*, std::weak_ptr<idle_watch>> idle;
+  asio::steady_timer sweeper{io};
+  bool sweeping = false;
 };
 
 }  // namespace usher::actors::http

@@ -1,8 +1,15 @@
 // One HTTP/1.1 keep-alive connection: reads a request, routes it, bridges it
 // into an admission actor and writes the answer, then reads the next. While
-// an admission is held (queued), it watches the socket: a client that leaves
-// is cancelled out of the queue, and a lease granted to a client that already
-// left is released (lease_handle).
+// an answer is pending it keeps a read open on the socket, which is also the
+// read of the next request: a client that leaves (end of stream) while
+// queued is cancelled out of the queue at once, and a lease granted to a
+// client that already left is released (lease_handle). Bytes that arrive
+// while an answer is pending (a pipelined request) wait in the buffer.
+//
+// Timeouts cost no timer per request: the edge sweeps its connections every
+// few seconds (edge::impl::idle_watch) and closes one whose request has not
+// arrived within idle_timeout or whose answer has not been written within
+// write_timeout. A connection waiting for an admission has no timeout.
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
@@ -15,36 +22,99 @@ namespace usher::actors::http {
 
 namespace {
 
+using steady = std::chrono::steady_clock;
+
 constexpr auto idle_timeout = std::chrono::seconds(120);
 constexpr auto write_timeout = std::chrono::seconds(30);
 constexpr std::size_t max_name = 256;
+constexpr std::size_t read_size = 8 * 1024;
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-class http_session : public std::enable_shared_from_this<http_session> {
+class http_session : public edge::impl::idle_watch,
+                     public std::enable_shared_from_this<http_session> {
  public:
   http_session(tcp::socket socket, std::shared_ptr<edge::impl> edge)
-      : stream_(std::move(socket)), edge_(std::move(edge)) {}
+      : socket_(std::move(socket)), ex_(socket_.get_executor()), edge_(std::move(edge)) {}
 
-  void read() {
-    parser_.emplace();
-    parser_->body_limit(edge_->cfg.max_body);
-    parser_->header_limit(16 * 1024);
-    stream_.expires_after(idle_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->on_read(ec);
-                      });
+  ~http_session() override { edge_->unwatch_idle(this); }
+
+  void start() {
+    waiting_since_ = steady::now();
+    edge_->watch_idle(shared_from_this());
+    read();
+  }
+
+  void sweep(steady::time_point now) override {
+    asio::post(ex_, [w = weak_from_this(), now] {
+      auto self = w.lock();
+      if (!self || self->closed_ || self->handed_over_) return;
+      if (self->writing_ ? now - self->write_started_ > write_timeout
+                         : !self->pending_ && now - self->waiting_since_ > idle_timeout)
+        self->close();
+    });
   }
 
  private:
   // -- reading and writing --------------------------------------------------
 
-  void on_read(beast::error_code ec) {
-    stream_.expires_never();
-    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
-      return close();
+  // Reads more bytes unless a read is open already.
+  void read() {
+    if (reading_ || closed_) return;
+    reading_ = true;
+    socket_.async_read_some(buffer_.prepare(read_size),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->on_bytes(ec, n);
+                            });
+  }
+
+  void on_bytes(beast::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (closed_ || handed_over_) return;
+    buffer_.commit(n);
+    if (ec) {
+      if (pending_) {
+        // The client left while its answer is pending.
+        gone_ = true;
+        if (on_gone_) caf::anon_send(on_gone_->actor, on_gone_->cancel);
+        on_gone_.reset();
+        return;
+      }
+      if (writing_) return;  // the next read after the write sees the end again
+      // A request cut short by the end of the stream is answered 400.
+      bool partial = buffer_.size() > 0 || (parser_ && parser_->got_some());
+      if (ec != asio::error::eof || !partial) return close();
+      return parse_error(bhttp::error::partial_message);
+    }
+    if (pending_ || writing_) return;  // a pipelined request: parsed after the answer
+    parse();
+  }
+
+  // Parses the buffered bytes: routes a complete request, or reads more.
+  void parse() {
+    if (!parser_) {
+      parser_.emplace();
+      parser_->body_limit(edge_->cfg.max_body);
+      parser_->header_limit(16 * 1024);
+      parser_->eager(true);
+    }
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      beast::error_code ec;
+      auto used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) break;
+      if (ec) return parse_error(ec);
+      if (used == 0) break;
+    }
+    if (!parser_->is_done()) return read();
+    req_ = parser_->release();
+    parser_.reset();
+    route();
+  }
+
+  void parse_error(beast::error_code ec) {
+    parser_.reset();
+    buffer_.consume(buffer_.size());
     if (ec == bhttp::error::body_limit)
       return send(error_response(413, "invalid_request", "body_too_large",
                                  "Request body over " + std::to_string(edge_->cfg.max_body) +
@@ -53,59 +123,81 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (ec == bhttp::error::header_limit)
       return send(error_response(431, "invalid_request", "headers_too_large",
                                  "Request headers too large", 11, false));
-    if (ec) {
-      if (parser_->got_some() || buffer_.size() > 0)
-        return send(error_response(400, "invalid_request", "bad_http", "Malformed HTTP request",
-                                   11, false));
-      return close();
-    }
-    req_ = parser_->release();
-    route();
+    send(error_response(400, "invalid_request", "bad_http", "Malformed HTTP request", 11, false));
   }
 
   void send(string_response res, std::shared_ptr<lease_handle> lease = nullptr) {
     edge_->count(res.result_int());
     if (edge_->stopping) res.keep_alive(false);
-    auto msg = std::make_shared<string_response>(std::move(res));
-    bool keep = msg->keep_alive();
-    stream_.expires_after(write_timeout);
-    bhttp::async_write(stream_, *msg,
-                       [self = shared_from_this(), msg, keep, lease](beast::error_code ec,
-                                                                     std::size_t) {
-                         // Delivered: the client holds the lease now.
-                         if (!ec && lease) lease->keep();
-                         if (ec || !keep) return self->close();
-                         self->read();
-                       });
+    out_.clear();
+    append_wire(res, out_);
+    write(res.keep_alive(), std::move(lease));
+  }
+
+  // The hot paths (admit, release): a JSON answer written without building a
+  // message; the same bytes as send(json_response(...)).
+  void send_json(unsigned status, std::string_view body,
+                 std::shared_ptr<lease_handle> lease = nullptr) {
+    edge_->count(status);
+    bool keep = req_.keep_alive() && !edge_->stopping;
+    out_.clear();
+    append_json_wire(status, body, req_.version(), keep, out_);
+    write(keep, std::move(lease));
+  }
+
+  void write(bool keep, std::shared_ptr<lease_handle> lease) {
+    writing_ = true;
+    write_started_ = steady::now();
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self = shared_from_this(), keep, lease = std::move(lease)](
+                          beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        // Delivered: the client holds the lease now.
+                        if (!ec && lease) lease->keep();
+                        if (ec || !keep) return self->close();
+                        self->waiting_since_ = steady::now();
+                        self->parse();
+                      });
   }
 
   void close() {
+    if (closed_) return;
+    closed_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
-  // Watches the idle socket while an answer is pending: readable with nothing
-  // to read means the client closed its side.
-  void watch(std::function<void()> on_gone) {
-    stream_.socket().async_wait(tcp::socket::wait_read,
-                                [self = shared_from_this(), on_gone](beast::error_code ec) {
-                                  if (ec || !self->pending_) return;
-                                  beast::error_code e;
-                                  auto n = self->stream_.socket().available(e);
-                                  if (!e && n > 0) return;  // a pipelined request: still here
-                                  self->gone_ = true;
-                                  on_gone();
-                                });
+  // An answer from an actor is awaited; the open read tells if the client
+  // leaves meanwhile. `on_gone`: what to send then (a sync admission leaves
+  // its queue).
+  struct gone_action {
+    admission_actor actor;
+    cancel_request cancel;
+  };
+  void await_answer(std::optional<gone_action> on_gone = std::nullopt) {
+    pending_ = true;
+    gone_ = false;
+    on_gone_ = std::move(on_gone);
+    read();
   }
 
-  // Ends a pending answer: stops the watch. Returns false when the client left.
+  // Ends a pending answer. Returns false when the client left.
   bool answered() {
     pending_ = false;
-    beast::error_code ec;
-    stream_.socket().cancel(ec);
+    on_gone_.reset();
     if (gone_) close();
     return !gone_;
+  }
+
+  // Gives the socket to another session (SSE, WebSocket): no read of ours
+  // may stay open on it.
+  tcp::socket hand_over() {
+    handed_over_ = true;
+    edge_->unwatch_idle(this);  // the new session has its own timeouts
+    beast::error_code ec;
+    if (reading_) socket_.cancel(ec);
+    return std::move(socket_);
   }
 
   // -- routing --------------------------------------------------------------
@@ -172,7 +264,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return send(error_response(404, "not_found", "unknown_route",
                                  "No route " + std::string(path), req_.version(),
                                  req_.keep_alive()));
-    const account_route* r = edge_->authenticate(req_);
+    const account_route* r = edge_->authenticate(req_, key_cache_);
     if (!r)
       return send(error_response(401, "authentication_error", "invalid_api_key",
                                  "Missing or unknown API key (Authorization: Bearer KEY)",
@@ -233,16 +325,14 @@ class http_session : public std::enable_shared_from_this<http_session> {
                          "/v1/realtime)");
     auto prefer = req_[bhttp::field::prefer];
     msg.async = prefer.find("respond-async") != beast::string_view::npos;
-    pending_ = true;
-    gone_ = false;
-    auto route = r;
-    auto id = msg.request_id;
-    if (!msg.async)
-      watch([route, id] { caf::anon_send(route.actor, cancel_request{route.account, id}); });
-    ask<admit_reply>(edge_->sys, edge_->io, r.actor, std::move(msg),
-                     [self = shared_from_this(), route](std::optional<admit_reply> reply) {
-                       self->on_admission(route, reply);
-                     });
+    std::optional<gone_action> on_gone;
+    if (!msg.async) on_gone = gone_action{r.actor, cancel_request{r.account, msg.request_id}};
+    await_answer(std::move(on_gone));
+    edge_->to_actors.ask<admit_reply>(r.actor, std::move(msg), socket_.get_executor(),
+                                      [self = shared_from_this(), route = &r](
+                                          std::optional<admit_reply> reply) {
+                                        self->on_admission(*route, reply);
+                                      });
   }
 
   void on_admission(const account_route& r, const std::optional<admit_reply>& reply) {
@@ -253,13 +343,18 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (!reply)
       return send(error_response(503, "unavailable", "stopping", "The node is stopping",
                                  req_.version(), false));
+    if (reply->code == 200) {
+      body_.clear();
+      append_admitted_json(*reply, body_);
+      return send_json(200, body_, std::move(lease));
+    }
     send(admission_response(*reply, req_.version(), req_.keep_alive()), lease);
   }
 
   void lease(const account_route& r, const std::string& id, lease_op op) {
-    pending_ = true;
-    gone_ = false;
-    ask<lease_reply>(edge_->sys, edge_->io, r.actor, lease_request{r.account, id, op},
+    await_answer();
+    edge_->to_actors.ask<lease_reply>(r.actor, lease_request{r.account, id, op},
+                                    socket_.get_executor(),
                      [self = shared_from_this(), id, op](std::optional<lease_reply> reply) {
                        if (!self->answered()) return;
                        auto& q = self->req_;
@@ -271,29 +366,28 @@ class http_session : public std::enable_shared_from_this<http_session> {
                          return self->send(error_response(404, "not_found", "unknown_lease",
                                                           "No such lease for this account",
                                                           q.version(), q.keep_alive()));
-                       nlohmann::ordered_json j;
-                       j["lease"] = id;
-                       if (op == lease_op::release) j["released"] = true;
-                       else j["ttl_ms"] = reply->ttl_ms;
-                       self->send(json_response(200, j.dump(), q.version(), q.keep_alive()));
+                       auto& body = self->body_;
+                       body.assign("{\"lease\":");
+                       append_json_string(id, body);
+                       if (op == lease_op::release) body += ",\"released\":true}";
+                       else body += ",\"ttl_ms\":" + std::to_string(reply->ttl_ms) + "}";
+                       self->send_json(200, body);
                      });
   }
 
   void ticket(const account_route& r, const std::string& id) {
-    pending_ = true;
-    gone_ = false;
-    watch([] {});
-    ask<admit_reply>(edge_->sys, edge_->io, r.actor, ticket_poll{r.account, id},
-                     [self = shared_from_this(), r](std::optional<admit_reply> reply) {
-                       self->on_admission(r, reply);
+    await_answer();
+    edge_->to_actors.ask<admit_reply>(r.actor, ticket_poll{r.account, id},
+                                    socket_.get_executor(),
+                     [self = shared_from_this(), route = &r](std::optional<admit_reply> reply) {
+                       self->on_admission(*route, reply);
                      });
   }
 
   void snapshot(const account_route& r) {
-    pending_ = true;
-    gone_ = false;
-    ask<concurrency_snapshot>(
-        edge_->sys, edge_->io, r.actor, usage_query{r.account},
+    await_answer();
+    edge_->to_actors.ask<concurrency_snapshot>(r.actor, usage_query{r.account},
+        socket_.get_executor(),
         [self = shared_from_this()](std::optional<concurrency_snapshot> s) {
           if (!self->answered()) return;
           auto& q = self->req_;
@@ -308,7 +402,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void stream(const account_route& r) {
     edge_->count(200);
-    start_sse_session(stream_.release_socket(), edge_, r);
+    start_sse_session(hand_over(), edge_, r);
   }
 
   void realtime(const account_route& r) {
@@ -324,10 +418,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
     msg.what = policies::kind::ws_open;
     msg.conn = edge_->next_conn++;
     msg.holder_is_connection = true;
+    // No read while pending: the socket goes to the WebSocket next.
     pending_ = true;
     gone_ = false;
     auto conn = msg.conn;
-    ask<admit_reply>(edge_->sys, edge_->io, r.actor, std::move(msg),
+    edge_->to_actors.ask<admit_reply>(r.actor, std::move(msg), socket_.get_executor(),
                      [self = shared_from_this(), r, conn](std::optional<admit_reply> reply) {
                        lease_handle held;
                        if (reply && reply->code == 200)
@@ -335,7 +430,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
                        if (!self->answered()) return;
                        if (reply && (reply->code == 200 || reply->code == 1008)) {
                          self->edge_->count(101);
-                         return start_ws_session(std::move(self->stream_), std::move(self->req_),
+                         return start_ws_session(beast::tcp_stream(self->hand_over()),
+                                                 std::move(self->req_),
                                                  self->edge_, r, conn, std::move(held),
                                                  reply->code == 1008);
                        }
@@ -364,8 +460,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     };
     auto g = std::make_shared<gather>();
     g->left = edge_->cfg.actors.size();
-    pending_ = true;
-    gone_ = false;
+    await_answer();
     auto finish = [self = shared_from_this(), g] {
       if (!self->answered()) return;
       string_response res{bhttp::status::ok, self->req_.version()};
@@ -377,7 +472,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     };
     if (g->left == 0) return finish();
     for (auto& a : edge_->cfg.actors)
-      ask<live_metrics>(edge_->sys, edge_->io, a, metrics_atom::value,
+      edge_->to_actors.ask<live_metrics>(a, metrics_atom::value, socket_.get_executor(),
                         [g, finish](std::optional<live_metrics> m) {
                           if (m)
                             for (auto& x : m->accounts) g->all.push_back(std::move(x));
@@ -385,19 +480,30 @@ class http_session : public std::enable_shared_from_this<http_session> {
                         });
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  asio::any_io_executor ex_;  ///< the socket's (a strand with several I/O threads)
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   string_request req_;
   std::shared_ptr<edge::impl> edge_;
-  bool pending_ = false;  ///< an answer from an actor is awaited
-  bool gone_ = false;     ///< the client left while it was
+  std::string out_;   ///< the response being written
+  std::string body_;  ///< scratch for a hot path's JSON body
+  edge::impl::key_cache key_cache_;
+  std::optional<gone_action> on_gone_;
+  steady::time_point waiting_since_;  ///< when the connection began waiting for a request
+  steady::time_point write_started_;
+  bool pending_ = false;      ///< an answer from an actor is awaited
+  bool gone_ = false;         ///< the client left while it was
+  bool reading_ = false;      ///< a read is open
+  bool writing_ = false;      ///< a write is open
+  bool closed_ = false;
+  bool handed_over_ = false;  ///< the socket belongs to an SSE or WebSocket session
 };
 
 }  // namespace
 
 void start_http_session(tcp::socket socket, std::shared_ptr<edge::impl> edge) {
-  std::make_shared<http_session>(std::move(socket), std::move(edge))->read();
+  std::make_shared<http_session>(std::move(socket), std::move(edge))->start();
 }
 
 }  // namespace usher::actors::http

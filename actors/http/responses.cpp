@@ -74,13 +74,98 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
   }
 }
 
+void append_json_string(std::string_view text, std::string& out) {
+  static const char* hex = "0123456789abcdef";
+  out += '"';
+  // Runs that need no escape are appended whole.
+  std::size_t plain = 0;
+  while (plain < text.size()) {
+    auto u = static_cast<unsigned char>(text[plain]);
+    if (u < 0x20 || u == '"' || u == '\\') break;
+    ++plain;
+  }
+  out.append(text.data(), plain);
+  text.remove_prefix(plain);
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      switch (c) {
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          out += "\\u00";
+          out += hex[u >> 4];
+          out += hex[u & 0xF];
+      }
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+void append_admitted_json(const admit_reply& r, std::string& out) {
+  out += "{\"lease\":";
+  append_json_string(r.lease, out);
+  out += ",\"waited_ms\":";
+  out += std::to_string(r.waited_us / 1000);
+  out += ",\"ttl_ms\":";
+  out += std::to_string(r.lease_ttl_ms);
+  out += '}';
+}
+
+namespace {
+
+void append_status_line(unsigned status, unsigned version, std::string& out) {
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  auto why = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out.append(why.data(), why.size());
+  out += "\r\n";
+}
+
+}  // namespace
+
+void append_wire(const string_response& res, std::string& out) {
+  append_status_line(res.result_int(), res.version(), out);
+  for (const auto& f : res) {
+    auto name = f.name_string();
+    auto value = f.value();
+    out.append(name.data(), name.size());
+    out += ": ";
+    out.append(value.data(), value.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += res.body();
+}
+
+void append_json_wire(unsigned status, std::string_view body, unsigned version, bool keep_alive,
+                      std::string& out) {
+  // The fields json_response sets, in its order (Beast writes a Connection
+  // field only when it differs from the version's default).
+  append_status_line(status, version, out);
+  out += "Server: usher\r\nContent-Type: application/json\r\n";
+  if (version == 10 && keep_alive) out += "Connection: keep-alive\r\n";
+  if (version != 10 && !keep_alive) out += "Connection: close\r\n";
+  out += "Content-Length: ";
+  out += std::to_string(body.size());
+  out += "\r\n\r\n";
+  out.append(body.data(), body.size());
+}
+
 string_response admission_response(const admit_reply& r, unsigned version, bool keep_alive) {
   if (r.code == 200) {
-    nlohmann::ordered_json j;
-    j["lease"] = r.lease;
-    j["waited_ms"] = r.waited_us / 1000;
-    j["ttl_ms"] = r.lease_ttl_ms;
-    return json_response(200, j.dump(), version, keep_alive);
+    std::string body;
+    append_admitted_json(r, body);
+    return json_response(200, body, version, keep_alive);
   }
   if (r.code == 202) {
     nlohmann::ordered_json j;

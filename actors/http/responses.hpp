@@ -5,6 +5,7 @@
 /// actors/http/.
 
 #include <string>
+#include <string_view>
 
 #include "actors/http/edge_state.hpp"
 
@@ -31,6 +32,24 @@ string_response admission_response(const admit_reply& r, unsigned version, bool 
 /// The error object for a refused admission (what a WebSocket error frame
 /// carries), and the HTTP status it maps to.
 std::string refusal_object(const admit_reply& r, unsigned& status);
+
+/// Appends the wire form of `res` to `out`: status line, fields, blank line,
+/// body (what Beast's serializer writes for a response with a
+/// Content-Length, without its buffer machinery).
+void append_wire(const string_response& res, std::string& out);
+
+/// Appends the wire form of json_response(status, body, version,
+/// keep_alive) to `out` without building the message (the hot paths:
+/// admit and release).
+void append_json_wire(unsigned status, std::string_view body, unsigned version, bool keep_alive,
+                      std::string& out);
+
+/// `text` as a JSON string literal, quotes included (escapes '"', '\\' and
+/// control characters; other bytes pass through).
+void append_json_string(std::string_view text, std::string& out);
+
+/// Appends the body of a 200 admission: {"lease":..,"waited_ms":..,"ttl_ms":..}.
+void append_admitted_json(const admit_reply& r, std::string& out);
 
 /// The weighted seed's payload: {"limit":..,"used_cost":..,"request_count":..,"requests":[..]}.
 std::string snapshot_json(const concurrency_snapshot& s);

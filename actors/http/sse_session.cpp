@@ -16,7 +16,7 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
  public:
   sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, account_route route)
       : socket_(std::move(socket)), edge_(std::move(edge)), route_(std::move(route)),
-        timer_(edge_->io) {}
+        timer_(socket_.get_executor()) {}
 
   void start() {
     ++edge_->sse_streams;
@@ -33,7 +33,8 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
  private:
   void frame() {
     if (closed_) return;
-    ask<concurrency_snapshot>(edge_->sys, edge_->io, route_.actor, usage_query{route_.account},
+    edge_->to_actors.ask<concurrency_snapshot>(route_.actor, usage_query{route_.account},
+                                              socket_.get_executor(),
                               [self = shared_from_this()](std::optional<concurrency_snapshot> s) {
                                 if (!s || self->edge_->stopping) return self->close();
                                 self->out_ += "data: " + snapshot_json(*s) + "\n\n";

@@ -101,7 +101,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       if (leases_.size() >= max_leases_per_socket)
         return error_frame(429, error_object("rate_limit", "too_many_leases",
                                              "Too many leases held over one connection"));
-      ask<admit_reply>(edge_->sys, edge_->io, route_.actor, std::move(msg),
+      edge_->to_actors.ask<admit_reply>(route_.actor, std::move(msg), ws_.get_executor(),
                        [self = shared_from_this()](std::optional<admit_reply> r) {
                          lease_handle held;
                          if (r && r->code == 200)
