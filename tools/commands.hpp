@@ -14,6 +14,11 @@ constexpr int exit_bad_input = 2;
 
 int simulate_command(const std::vector<std::string>& args);
 int trace_command(const std::vector<std::string>& args);
+// What-if experiments (issue #4, docs/WHATIF.md).
+int compare_command(const std::vector<std::string>& args);
+int sweep_command(const std::vector<std::string>& args);
+int advise_command(const std::vector<std::string>& args);
+int plot_command(const std::vector<std::string>& args);
 int serve_command(const std::vector<std::string>& args);
 int key_command(const std::vector<std::string>& args);
 

@@ -7,6 +7,7 @@
 
 #include "policies/input_error.hpp"
 #include "tools/commands.hpp"
+#include "tools/plots.hpp"
 #include "tools/simulation_run.hpp"
 #include "traces/summary.hpp"
 
@@ -25,6 +26,7 @@ struct simulate_options {
   std::size_t threads = 1;
   std::size_t top = 20;
   bool quiet = false;
+  bool plots = false;
 };
 
 po::options_description describe(simulate_options& o) {
@@ -50,6 +52,8 @@ po::options_description describe(simulate_options& o) {
       "threads", po::value(&o.threads),
       "1 (default): virtual clock, one thread; N > 1: N workers; same output")(
       "top", po::value(&o.top), "accounts shown in the table (default 20)")(
+      "plots", po::bool_switch(&o.plots),
+      "also draw pictures (SVG) and index.html into --out with gnuplot (docs/WHATIF.md)")(
       "quiet,q", po::bool_switch(&o.quiet), "print nothing on success");
   return d;
 }
@@ -96,6 +100,7 @@ int simulate_command(const std::vector<std::string>& args) {
       throw input_error::at("--interval", 0, "", "expected a positive number of seconds, got " +
                                                      policies::quoted(o.interval));
     auto out = run_simulation(request);
+    if (o.plots) write_run_plots(o.out);
     if (!o.quiet) std::cout << traces::summary_table(out.summary, o.top) << out.clients_table;
     return exit_ok;
   } catch (const input_error& e) {

@@ -153,7 +153,10 @@ simulation_output run_simulation(const simulation_request& request) {
   cfg.generated = generated;
   cfg.generate_until = w.stop;
   cfg.io.read = [&](std::vector<policies::arrival>& rows, std::size_t max, std::string& error) {
-    return reader.read(rows, max, error);
+    bool ok = reader.read(rows, max, error);
+    if (request.reached && !rows.empty())
+      request.reached->store(rows.back().at, std::memory_order_relaxed);
+    return ok;
   };
   // Errors while writing are kept and raised after the replay: no exception
   // may cross an actor's behaviour.

@@ -4,6 +4,7 @@
 /// Outputs are written to temporary names and renamed only when the whole run
 /// succeeded, so a failed run never leaves output that passes for complete.
 
+#include <atomic>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -25,6 +26,9 @@ struct simulation_request {
   policies::usec interval = policies::seconds(60);
   std::size_t threads = 1;         ///< 1: virtual clock; N > 1: N workers
   std::optional<std::uint64_t> seed;  ///< overrides the workload's seed
+  /// When set, kept at the arrival time of the last trace row read (for
+  /// progress lines; tools/parallel_runs.hpp).
+  std::atomic<policies::usec>* reached = nullptr;
 };
 
 struct simulation_output {

@@ -25,28 +25,63 @@ plan_file read_plan_file(const std::string& path) {
   return result;
 }
 
-std::shared_ptr<const policies::plan> load_plan(const std::string& spec,
-                                                const std::vector<std::string>& overrides) {
+namespace {
+
+bool is_preset(const std::string& name) {
   const auto& names = policies::plan::preset_names();
-  plan_file pf;
-  if (std::find(names.begin(), names.end(), spec) != names.end()) {
-    pf.preset = spec;
-  } else if (std::ifstream(spec).good()) {
-    pf = read_plan_file(spec);
-  } else {
-    return policies::plan::build(spec, {});  // reports the unknown preset
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+bool is_file(const std::string& path) { return !path.empty() && std::ifstream(path).good(); }
+
+}  // namespace
+
+plan_spec split_plan_spec(const std::string& spec) {
+  plan_spec out;
+  out.base = spec;
+  if (is_preset(spec) || is_file(spec) || spec.find('@') == std::string::npos) return out;
+  std::size_t at = spec.find('@');
+  for (std::size_t i = at; i != std::string::npos; i = spec.find('@', i + 1))
+    if (is_preset(spec.substr(0, i)) || is_file(spec.substr(0, i))) {
+      at = i;
+      break;
+    }
+  out.base = spec.substr(0, at);
+  std::string rest = spec.substr(at + 1);
+  for (std::size_t from = 0; from <= rest.size();) {
+    auto comma = rest.find(',', from);
+    if (comma == std::string::npos) comma = rest.size();
+    out.overrides.push_back(rest.substr(from, comma - from));
+    from = comma + 1;
   }
-  for (auto& o : overrides) {
+  return out;
+}
+
+std::shared_ptr<const policies::plan> load_plan(const std::string& spec_text,
+                                                const std::vector<std::string>& overrides,
+                                                const std::string& where) {
+  auto spec = split_plan_spec(spec_text);
+  plan_file pf;
+  if (is_preset(spec.base)) {
+    pf.preset = spec.base;
+  } else if (is_file(spec.base)) {
+    pf = read_plan_file(spec.base);
+  } else {
+    return policies::plan::build(spec.base, {});  // reports the unknown preset
+  }
+  auto add = [&](const std::string& o, const std::string& origin) {
     auto eq = o.find('=');
     if (eq == std::string::npos || eq == 0)
-      throw input_error::at("--set", 0, "", "expected KEY=VALUE, got " + policies::quoted(o));
-    pf.settings.push_back({o.substr(0, eq), o.substr(eq + 1), "--set"});
-  }
+      throw input_error::at(origin, 0, "", "expected KEY=VALUE, got " + policies::quoted(o));
+    pf.settings.push_back({o.substr(0, eq), o.substr(eq + 1), origin});
+  };
+  for (auto& o : spec.overrides) add(o, "--plan " + spec_text);
+  for (auto& o : overrides) add(o, where);
   try {
     return policies::plan::build(pf.preset, pf.settings);
   } catch (const input_error& e) {
-    if (spec != pf.preset && e.file().empty())
-      throw input_error::in(spec, e.what());
+    if (spec.base != pf.preset && e.file().empty())
+      throw input_error::in(spec.base, e.what());
     throw;
   }
 }

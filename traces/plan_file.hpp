@@ -24,9 +24,23 @@ struct plan_file {
 /// Reads `path`. Throws policies::input_error (file, line, reason).
 plan_file read_plan_file(const std::string& path);
 
-/// Builds the plan for `spec`: a preset name, or the path of a plan file;
-/// `overrides` (from --set KEY=VALUE) apply last. Throws input_error.
+/// A plan spec split at its '@': the base (a preset or a plan file) and the
+/// overrides after it, `PLAN@KEY=VALUE,KEY=VALUE` (docs/WHATIF.md), so one
+/// command line can name the same plan with different settings. A spec that
+/// is an existing file is a file, '@' or not; otherwise the split is at the
+/// first '@' whose left side is a preset or an existing file (account names
+/// in keys may hold '@'), else at the first '@'. Values cannot hold commas.
+struct plan_spec {
+  std::string base;
+  std::vector<std::string> overrides;  ///< KEY=VALUE, in order
+};
+plan_spec split_plan_spec(const std::string& spec);
+
+/// Builds the plan for `spec`: a preset name or the path of a plan file,
+/// optionally followed by @KEY=VALUE,... overrides; `overrides` (from --set
+/// KEY=VALUE; `where` names them in errors) apply last. Throws input_error.
 std::shared_ptr<const policies::plan> load_plan(const std::string& spec,
-                                                const std::vector<std::string>& overrides);
+                                                const std::vector<std::string>& overrides,
+                                                const std::string& where = "--set");
 
 }  // namespace usher::traces

@@ -72,11 +72,25 @@ trace_reader::trace_reader(const std::string& path, std::shared_ptr<const plan> 
 trace_reader::~trace_reader() = default;
 
 bool trace_reader::read(std::vector<arrival>& out, std::size_t max, std::string& error) {
+  std::int64_t own_cost = -1;
   for (std::size_t n = 0; n < max && !done_; ++n) {
     arrival a;
-    if (!read_row(a, error)) return false;
+    if (!read_row(a, error, own_cost)) return false;
     if (done_) break;
     out.push_back(a);
+  }
+  return true;
+}
+
+bool trace_reader::read(std::vector<arrival>& out, std::size_t max, std::string& error,
+                        std::vector<std::int64_t>& own_costs) {
+  std::int64_t own_cost = -1;
+  for (std::size_t n = 0; n < max && !done_; ++n) {
+    arrival a;
+    if (!read_row(a, error, own_cost)) return false;
+    if (done_) break;
+    out.push_back(a);
+    own_costs.push_back(own_cost);
   }
   return true;
 }
@@ -87,7 +101,7 @@ row_label trace_reader::take_label() {
   return l;
 }
 
-bool trace_reader::read_row(arrival& a, std::string& error) {
+bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_cost) {
   char *arrival_s = nullptr, *account = nullptr, *duration_s = nullptr, *id = nullptr,
        *key = nullptr, *model = nullptr, *product = nullptr, *cost = nullptr, *kind_s = nullptr,
        *conn = nullptr, *fail = nullptr;
@@ -125,7 +139,7 @@ bool trace_reader::read_row(arrival& a, std::string& error) {
   if (f.empty() || f == "0" || f == "false") a.fail = false;
   else if (f == "1" || f == "true") a.fail = true;
   else return bad("fail", "expected 0 or 1, got " + quoted(std::string(f)));
-  std::int64_t own_cost = -1;
+  own_cost = -1;
   if (auto c = text(cost); !c.empty()) {
     auto res = std::from_chars(c.data(), c.data() + c.size(), own_cost);
     if (res.ec != std::errc() || res.ptr != c.data() + c.size() || own_cost < 0)

@@ -47,6 +47,12 @@ class trace_reader {
   /// message (file:line: column 'x': ...) in `error`. An empty append is the end.
   bool read(std::vector<policies::arrival>& out, std::size_t max, std::string& error);
 
+  /// Like read(), and also appends each row's own `cost` (-1 when the row
+  /// has none) to `own_costs`, in step with `out`: what traces/loaded_trace
+  /// keeps so that another plan can resolve the row's cost again.
+  bool read(std::vector<policies::arrival>& out, std::size_t max, std::string& error,
+            std::vector<std::int64_t>& own_costs);
+
   /// The label of the oldest row not yet taken.
   row_label take_label();
 
@@ -61,7 +67,7 @@ class trace_reader {
   std::uint64_t rows_read() const { return next_seq_; }
 
  private:
-  bool read_row(policies::arrival& a, std::string& error);
+  bool read_row(policies::arrival& a, std::string& error, std::int64_t& own_cost);
 
   struct csv;  // hides the CSV parser's template from includers
   std::unique_ptr<csv> in_;
