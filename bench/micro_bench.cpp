@@ -1,0 +1,129 @@
+/// usher_micro_bench: Google Benchmark timings of the small pieces a replay
+/// spends its time in (issue #2; the whole-run numbers come from
+/// usher_replay_bench, docs/PERFORMANCE.md):
+///
+///   engine_arrive_release   policies::engine: one request admitted at once
+///                           and released (the common path of a replay)
+///   engine_queue_path       one arrival that queues, one release, the queue
+///                           admission it allows, and the deadline look-up
+///                           replay_shard makes each event
+///   parse_seconds           policies::parse_seconds on trace-like fields
+///   csv_out_row             one outcomes.csv row through traces::csv_out
+///                           (to /dev/null), fields as outcome_writer writes them
+///
+/// Run: build-bench/bench/usher_micro_bench [--benchmark_repetitions=5
+///      --benchmark_report_aggregates_only=true]
+
+#include <benchmark/benchmark.h>
+#include <sys/stat.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "policies/engine.hpp"
+#include "policies/plan.hpp"
+#include "policies/time.hpp"
+#include "traces/csv_out.hpp"
+
+namespace {
+
+using namespace usher::policies;
+
+std::shared_ptr<const plan> streams_plan() {
+  return plan::build("streams", {{"streams", "10", "bench"}, {"queue.max_depth", "5", "bench"}});
+}
+
+// A request of account 0 with its cost resolved, as the trace reader hands it over.
+request first_request(const plan& p) {
+  request r;
+  r.cost = p.cost_of(0, no_id, -1);
+  return r;
+}
+
+void engine_arrive_release(benchmark::State& state) {
+  auto p = streams_plan();
+  engine e(p);
+  request r = first_request(*p);
+  usec now = 0;
+  for (auto _ : state) {
+    ++r.seq;
+    auto d = e.arrive(r, 0, now, r.seq);
+    e.release(d.held, now);
+    ++now;
+    benchmark::DoNotOptimize(d);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(engine_arrive_release);
+
+void engine_queue_path(benchmark::State& state) {
+  auto p = streams_plan();
+  engine e(p);
+  request r = first_request(*p);
+  usec now = 0;
+  std::deque<engine::lease> held;
+  for (int i = 0; i < 10; ++i) {  // every stream busy
+    ++r.seq;
+    held.push_back(e.arrive(r, 0, now, r.seq).held);
+  }
+  std::vector<engine::admission> admitted;
+  for (auto _ : state) {
+    ++r.seq;
+    auto d = e.arrive(r, 0, now, r.seq);  // queues
+    if (d.what != engine::verdict::queued) state.SkipWithError("expected the arrival to queue");
+    e.release(held.front(), now);
+    held.pop_front();
+    admitted.clear();
+    e.admit_waiting(now, admitted);  // the waiter starts
+    for (auto& a : admitted) held.push_back(a.held);
+    benchmark::DoNotOptimize(e.next_deadline());
+    benchmark::DoNotOptimize(d);
+    ++now;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(engine_queue_path);
+
+void parse_seconds_fields(benchmark::State& state) {
+  const std::vector<std::string> fields = {"1234.567890", "12.345678", "0.25", "60",
+                                           "1111111.000001", "9.5"};
+  std::size_t i = 0;
+  for (auto _ : state) {
+    usec t = 0;
+    bool ok = parse_seconds(fields[i], t);
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(t);
+    i = i + 1 == fields.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(parse_seconds_fields);
+
+void csv_out_row(benchmark::State& state) {
+  // Millions of rows: only into the null device, never into a file that
+  // happens to be called /dev/null.
+  struct stat st {};
+  if (stat("/dev/null", &st) != 0 || !S_ISCHR(st.st_mode)) {
+    state.SkipWithError("/dev/null is not a character device");
+    return;
+  }
+  usher::traces::csv_out out("/dev/null");
+  std::int64_t n = 0;
+  usec at = 123'456'789;
+  for (auto _ : state) {
+    // id, account, key, model, arrival_s, start_s, end_s, wait_s, status, queued, reason
+    out.field(++n).field("a0042").field("").empty();
+    out.seconds(at).seconds(at + 1'500'000).seconds(at + 11'234'567).seconds(1'500'000);
+    out.field(std::int64_t{200}).field(std::int64_t{1}).field("none");
+    out.end_row();
+    at += 1'111'111;
+  }
+  out.close();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(csv_out_row);
+
+}  // namespace
+
+BENCHMARK_MAIN();
