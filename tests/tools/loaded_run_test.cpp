@@ -3,6 +3,8 @@
 // sweep and advise parse a trace once.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "policies/input_error.hpp"
 #include "support/usher_cli.hpp"
 #include "tools/loaded_run.hpp"
@@ -11,6 +13,7 @@
 #include "traces/plan_file.hpp"
 
 using namespace usher;
+namespace fs = std::filesystem;
 
 TEST_CASE("a run from a loaded trace gives the summary of simulate for the same plan") {
   auto trace_path = testing::source_path("samples/sample-trace.csv");
@@ -57,4 +60,20 @@ TEST_CASE("a plan spec carries overrides after @ and account names may hold @") 
   CHECK(traces::load_plan("streams:team@limit=12", {"limit=7"})->profile(0).limit == 7);
   CHECK_THROWS_WITH(traces::load_plan("streams:team@limit", {}),
                     "--plan streams:team@limit: expected KEY=VALUE, got \"limit\"");
+}
+
+TEST_CASE("a run without an output directory leaves /dev/null in place, even when it fails") {
+  // Such a run stages its outputs to /dev/null; a cleanup that removed its
+  // "temporary files" once deleted the device (run as root, as CI is).
+  auto is_device = [] { return fs::is_character_file("/dev/null"); };
+  REQUIRE(is_device());
+  tools::simulation_request ok;
+  ok.plan = "streams:team";
+  ok.trace = testing::source_path("samples/sample-trace.csv");
+  CHECK(tools::run_simulation(ok).summary.contains("overall"));
+  CHECK(is_device());
+  tools::simulation_request bad = ok;
+  bad.trace = testing::source_path("tests/tools/data/unsorted.csv");
+  CHECK_THROWS_AS(tools::run_simulation(bad), policies::input_error);
+  CHECK(is_device());
 }
