@@ -51,7 +51,7 @@ class bridge {
         on_reply(std::optional<Reply>());
     };
     auto to = caf::actor_cast<caf::strong_actor_ptr>(dest);
-    if (!to) {
+    if (!to || !companion_) {  // the receiver is gone, or the bridge is closed
       boost::asio::post(ex, [done = std::move(done)]() mutable { done(nullptr); });
       return;
     }
@@ -61,13 +61,19 @@ class bridge {
                        host_);
   }
 
-  /// Stops taking answers (pending ones are dropped). Idempotent.
+  /// Stops taking answers; pending ones are dropped (their callbacks, and
+  /// whatever sessions they hold, are destroyed without running). Idempotent.
   void close() {
     if (!companion_) return;
     self()->on_enqueue(nullptr);  // waits for a handler that runs now
     caf::scoped_execution_unit ctx{&companion_->home_system()};
     self()->cleanup(caf::make_error(caf::exit_reason::user_shutdown), &ctx);
     companion_ = nullptr;
+    std::unordered_map<std::uint64_t, pending> dropped;
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      dropped.swap(pending_);
+    }
   }
 
  private:

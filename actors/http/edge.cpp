@@ -38,8 +38,8 @@ void edge::impl::unwatch_idle(idle_watch* c) {
 
 void edge::impl::arm_sweeper() {
   sweeping = true;
-  sweeper.expires_after(sweep_every);
-  sweeper.async_wait([this](beast::error_code ec) {
+  sweeper->expires_after(sweep_every);
+  sweeper->async_wait([this](beast::error_code ec) {
     if (!ec) sweep();
   });
 }
@@ -59,9 +59,9 @@ void edge::impl::sweep() {
 
 void edge::impl::accept() {
   // One I/O thread needs no strand: every handler runs on it in turn.
-  auto ex = cfg.io_threads > 1 ? asio::any_io_executor(asio::make_strand(io))
-                               : asio::any_io_executor(io.get_executor());
-  acceptor.async_accept(ex, [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  auto ex = cfg.io_threads > 1 ? asio::any_io_executor(asio::make_strand(*io))
+                               : asio::any_io_executor(io->get_executor());
+  acceptor->async_accept(ex, [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopping) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
@@ -81,13 +81,14 @@ edge::edge(caf::actor_system& sys, edge_config cfg)
     throw std::runtime_error(std::string("cannot listen on ") + impl_->cfg.host + ":" +
                              std::to_string(impl_->cfg.port) + ": " + what + ": " + ec.message());
   };
-  impl_->acceptor.open(at.protocol(), ec);
+  impl_->acceptor->open(at.protocol(), ec);
   if (ec) fail("open");
-  impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  impl_->acceptor.bind(at, ec);
+  impl_->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  impl_->acceptor->bind(at, ec);
   if (ec) fail("bind");
-  impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  impl_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("listen");
+  port_ = impl_->acceptor->local_endpoint().port();
 }
 
 edge::~edge() {
@@ -95,24 +96,39 @@ edge::~edge() {
   impl_->to_actors.close();
 }
 
-std::uint16_t edge::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t edge::port() const { return port_; }
 
 void edge::run() {
   impl_->accept();
   std::vector<std::thread> extra;
   for (std::size_t i = 1; i < impl_->cfg.io_threads; ++i)
-    extra.emplace_back([this] { impl_->io.run(); });
-  impl_->io.run();
+    extra.emplace_back([this] { impl_->io->run(); });
+  impl_->io->run();
   for (auto& t : extra) t.join();
   impl_->actors_unit.stop();
+  impl_->close_connections();
+}
+
+void edge::impl::close_connections() {
+  to_actors.close();  // answers still to come are dropped with their sessions
+  {
+    std::lock_guard<std::mutex> guard(idle_mutex);
+    idle.clear();
+  }
+  // An io_context's destruction destroys its pending handlers, and with them
+  // the last references to the connections (Asio's documented way to end
+  // shared_ptr-owned connections). Its I/O objects go first.
+  sweeper.reset();
+  acceptor.reset();
+  io.reset();
 }
 
 void edge::stop() {
   if (impl_->stopping.exchange(true)) return;
-  asio::post(impl_->io, [i = impl_] {
+  asio::post(*impl_->io, [i = impl_] {
     beast::error_code ec;
-    i->acceptor.close(ec);
-    i->io.stop();
+    i->acceptor->close(ec);
+    i->io->stop();
   });
 }
 

@@ -60,6 +60,7 @@ class edge {
 
  private:
   std::shared_ptr<impl> impl_;
+  std::uint16_t port_ = 0;
 };
 
 }  // namespace usher::actors::http

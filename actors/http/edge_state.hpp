@@ -35,17 +35,20 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   impl(caf::actor_system& s, edge_config c)
       : sys(s),
         cfg(std::move(c)),
-        io(cfg.io_threads > 1 ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
-        acceptor(io),
-        actors_unit(s, io),
+        io(std::in_place, cfg.io_threads > 1 ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
+        acceptor(std::in_place, *io),
+        actors_unit(s, *io),
         to_actors(s, &actors_unit) {}
 
   caf::actor_system& sys;
   edge_config cfg;
   /// With one I/O thread, the hint 1 lets handlers post to the thread's own
   /// queue (no lock, no reactor interrupt); other threads may still post.
-  asio::io_context io;
-  tcp::acceptor acceptor;
+  /// Optional so that close_connections() can destroy it before the edge:
+  /// connections hold the edge through their handlers, which only the
+  /// io_context's destruction drops.
+  std::optional<asio::io_context> io;
+  std::optional<tcp::acceptor> acceptor;
   io_unit actors_unit;  ///< where actors woken by the edge run
   bridge to_actors;  ///< requests to admission actors, answers back to sessions
   std::atomic<std::uint64_t> next_request{1};
@@ -83,6 +86,10 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
     if (status >= 100 && status < 600) ++responses[status - 100];
   }
   void accept();
+  /// Once the I/O threads have returned: drops every connection still
+  /// waiting for I/O or for an actor's answer (and with it their references
+  /// to this edge, a cycle otherwise), then the io_context.
+  void close_connections();
 
  private:
   void sweep();
@@ -90,7 +97,7 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
 
   std::mutex idle_mutex;
   std::unordered_map<idle_watch*, std::weak_ptr<idle_watch>> idle;
-  asio::steady_timer sweeper{io};
+  std::optional<asio::steady_timer> sweeper{std::in_place, *io};
   bool sweeping = false;
 };
 

@@ -81,5 +81,7 @@ TEST_CASE("a bounded soak with disconnects and vanished holders never passes a l
   CHECK(metrics.find("usher_queued{account=\"acme\"} 0") != std::string::npos);
   CHECK(metrics.find("usher_in_flight{account=\"acme\"} 0") != std::string::npos);
   CHECK(metrics.find("usher_in_flight{account=\"beta\"} 0") != std::string::npos);
-  CHECK(node.stop() == 0);  // and it stops cleanly, answering anything it held
+  int exit_code = node.stop();
+  INFO("usher serve's stderr: " << node.stopped_stderr);
+  CHECK(exit_code == 0);  // and it stops cleanly, answering anything it held
 }
