@@ -8,6 +8,7 @@
 
 #include "policies/input_error.hpp"
 #include "tools/advisor.hpp"
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/parallel_runs.hpp"
 #include "tools/staged_files.hpp"
@@ -62,22 +63,14 @@ std::string change(std::int64_t now, std::int64_t advised) {
 int advise_command(const std::vector<std::string>& args) {
   advise_options o;
   auto desc = describe(o);
-  try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help")) {
-      std::cout << desc;
-      return exit_ok;
-    }
-    po::notify(vm);
-    if (o.family.empty() && o.plan.empty()) throw po::error("give --family or --plan");
-    if (!(o.target >= 0 && o.target <= 1)) throw po::error("--target-reject: expected a share between 0 and 1");
-  } catch (const po::error& e) {
-    std::cerr << "usher advise: " << e.what() << "\n(see usher advise --help)\n";
-    return exit_bad_input;
-  }
+  po::variables_map vm;
+  if (auto done = parse_options("advise", args, desc, vm, [&] {
+        if (o.family.empty() && o.plan.empty()) throw po::error("give --family or --plan");
+        if (!(o.target >= 0 && o.target <= 1)) throw po::error("--target-reject: expected a share between 0 and 1");
+      }))
+    return *done;
 
-  try {
+  return report_errors("advise", [&] {
     if (!o.family.empty() && o.family != "streams" && o.family != "weighted" &&
         o.family != "per-model" && o.family != "exclusive" && o.family != "session-rate")
       throw input_error::at("--family", 0, "",
@@ -214,13 +207,7 @@ int advise_command(const std::vector<std::string>& args) {
     if (files) t += "wrote " + (fs::path(o.out) / "advise.csv").string() + " and advise.json\n";
     std::cout << t;
     return exit_ok;
-  } catch (const input_error& e) {
-    std::cerr << "usher advise: " << e.what() << "\n";
-    return exit_bad_input;
-  } catch (const std::exception& e) {
-    std::cerr << "usher advise: " << e.what() << "\n";
-    return exit_failure;
-  }
+  });
 }
 
 }  // namespace usher::tools

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "policies/input_error.hpp"
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/outcome_metrics.hpp"
 #include "tools/parallel_runs.hpp"
@@ -92,22 +93,14 @@ std::string label(std::size_t k) { return "plan" + std::to_string(k + 1); }
 int compare_command(const std::vector<std::string>& args) {
   compare_options o;
   auto desc = describe(o);
-  try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help")) {
-      std::cout << desc;
-      return exit_ok;
-    }
-    po::notify(vm);
-    if (o.plans.size() < 2) throw po::error("give at least two --plan options to compare");
-    if (o.trace.empty() && o.workload.empty()) throw po::error("give --trace or --workload");
-  } catch (const po::error& e) {
-    std::cerr << "usher compare: " << e.what() << "\n(see usher compare --help)\n";
-    return exit_bad_input;
-  }
+  po::variables_map vm;
+  if (auto done = parse_options("compare", args, desc, vm, [&] {
+        if (o.plans.size() < 2) throw po::error("give at least two --plan options to compare");
+        if (o.trace.empty() && o.workload.empty()) throw po::error("give --trace or --workload");
+      }))
+    return *done;
 
-  try {
+  return report_errors("compare", [&] {
     // Every plan is checked before anything runs.
     for (auto& p : o.plans) traces::load_plan(p, o.sets);
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
@@ -253,13 +246,7 @@ int compare_command(const std::vector<std::string>& args) {
     t += "wrote " + (fs::path(o.out) / "compare.csv").string() + ", compare.json and planK/ runs\n";
     std::cout << t;
     return exit_ok;
-  } catch (const input_error& e) {
-    std::cerr << "usher compare: " << e.what() << "\n";
-    return exit_bad_input;
-  } catch (const std::exception& e) {
-    std::cerr << "usher compare: " << e.what() << "\n";
-    return exit_failure;
-  }
+  });
 }
 
 }  // namespace usher::tools

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "policies/input_error.hpp"
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/plots.hpp"
 
@@ -27,21 +28,13 @@ int plot_command(const std::vector<std::string>& args) {
       "compare", po::value(&compare), "a compare output directory (compare.json, planK/)")(
       "busiest", po::value(&busiest), "accounts drawn one by one in a run's pictures (default 5)")(
       "quiet,q", po::bool_switch(&quiet), "print nothing on success");
-  try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(d).run(), vm);
-    if (vm.count("help")) {
-      std::cout << d;
-      return exit_ok;
-    }
-    po::notify(vm);
-    if (!run.empty() + !sweep.empty() + !compare.empty() != 1)
-      throw po::error("give exactly one of --run, --sweep, --compare");
-  } catch (const po::error& e) {
-    std::cerr << "usher plot: " << e.what() << "\n(see usher plot --help)\n";
-    return exit_bad_input;
-  }
-  try {
+  po::variables_map vm;
+  if (auto done = parse_options("plot", args, d, vm, [&] {
+        if (!run.empty() + !sweep.empty() + !compare.empty() != 1)
+        throw po::error("give exactly one of --run, --sweep, --compare");
+      }))
+    return *done;
+  return report_errors("plot", [&] {
     std::string dir = !run.empty() ? run : !sweep.empty() ? sweep : compare;
     std::vector<std::string> files;
     if (!run.empty()) files = write_run_plots(run, busiest);
@@ -59,13 +52,7 @@ int plot_command(const std::vector<std::string>& args) {
       std::cout << "\n";
     }
     return exit_ok;
-  } catch (const policies::input_error& e) {
-    std::cerr << "usher plot: " << e.what() << "\n";
-    return exit_bad_input;
-  } catch (const std::exception& e) {
-    std::cerr << "usher plot: " << e.what() << "\n";
-    return exit_failure;
-  }
+  });
 }
 
 }  // namespace usher::tools

@@ -16,6 +16,7 @@
 #include "actors/admission_actor.hpp"
 #include "actors/http/edge.hpp"
 #include "policies/input_error.hpp"
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/serve_config.hpp"
 
@@ -61,18 +62,8 @@ int serve_command(const std::vector<std::string>& args) {
       "config", po::value(&config)->required(),
       "node config: listen address, accounts, plans, API key hashes (docs/SERVE.md)")(
       "check", po::bool_switch(&check), "check the config and exit (0: it is valid)");
-  try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help")) {
-      std::cout << desc;
-      return exit_ok;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "usher serve: " << e.what() << "\n(see usher serve --help)\n";
-    return exit_bad_input;
-  }
+  po::variables_map vm;
+  if (auto done = parse_options("serve", args, desc, vm)) return *done;
 
   node_config node;
   try {

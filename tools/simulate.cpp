@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "policies/input_error.hpp"
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/plots.hpp"
 #include "tools/simulation_run.hpp"
@@ -63,22 +64,10 @@ po::options_description describe(simulate_options& o) {
 int simulate_command(const std::vector<std::string>& args) {
   simulate_options o;
   auto desc = describe(o);
-  bool vm_seed = false;
-  try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help")) {
-      std::cout << desc;
-      return exit_ok;
-    }
-    po::notify(vm);
-    vm_seed = vm.count("seed") > 0;
-  } catch (const po::error& e) {
-    std::cerr << "usher simulate: " << e.what() << "\n(see usher simulate --help)\n";
-    return exit_bad_input;
-  }
+  po::variables_map vm;
+  if (auto done = parse_options("simulate", args, desc, vm)) return *done;
 
-  try {
+  return report_errors("simulate", [&] {
     simulation_request request;
     request.plan = o.plan;
     request.sets = o.sets;
@@ -95,7 +84,7 @@ int simulate_command(const std::vector<std::string>& args) {
                                                    policies::quoted(o.stop));
       request.stop = stop;
     }
-    if (vm_seed) request.seed = o.seed;
+    if (vm.count("seed")) request.seed = o.seed;
     if (!policies::parse_seconds(o.interval, request.interval) || request.interval <= 0)
       throw input_error::at("--interval", 0, "", "expected a positive number of seconds, got " +
                                                      policies::quoted(o.interval));
@@ -103,13 +92,7 @@ int simulate_command(const std::vector<std::string>& args) {
     if (o.plots) write_run_plots(o.out);
     if (!o.quiet) std::cout << traces::summary_table(out.summary, o.top) << out.clients_table;
     return exit_ok;
-  } catch (const input_error& e) {
-    std::cerr << "usher simulate: " << e.what() << "\n";
-    return exit_bad_input;
-  } catch (const std::exception& e) {
-    std::cerr << "usher simulate: " << e.what() << "\n";
-    return exit_failure;
-  }
+  });
 }
 
 }  // namespace usher::tools

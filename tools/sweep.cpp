@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "policies/input_error.hpp"
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/loaded_run.hpp"
 #include "tools/outcome_metrics.hpp"
@@ -60,21 +61,13 @@ po::options_description describe(sweep_options& o) {
 int sweep_command(const std::vector<std::string>& args) {
   sweep_options o;
   auto desc = describe(o);
-  try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help")) {
-      std::cout << desc;
-      return exit_ok;
-    }
-    po::notify(vm);
-    if (o.vary.empty()) throw po::error("give at least one --vary KEY=VALUES");
-  } catch (const po::error& e) {
-    std::cerr << "usher sweep: " << e.what() << "\n(see usher sweep --help)\n";
-    return exit_bad_input;
-  }
+  po::variables_map vm;
+  if (auto done = parse_options("sweep", args, desc, vm, [&] {
+        if (o.vary.empty()) throw po::error("give at least one --vary KEY=VALUES");
+      }))
+    return *done;
 
-  try {
+  return report_errors("sweep", [&] {
     auto started = std::chrono::steady_clock::now();
     std::vector<vary_axis> axes;
     for (auto& v : o.vary) axes.push_back(parse_vary(v));
@@ -166,13 +159,7 @@ int sweep_command(const std::vector<std::string>& args) {
     t += "wrote " + (fs::path(o.out) / "sweep.csv").string() + " and sweep_accounts.csv\n";
     std::cout << t;
     return exit_ok;
-  } catch (const input_error& e) {
-    std::cerr << "usher sweep: " << e.what() << "\n";
-    return exit_bad_input;
-  } catch (const std::exception& e) {
-    std::cerr << "usher sweep: " << e.what() << "\n";
-    return exit_failure;
-  }
+  });
 }
 
 }  // namespace usher::tools
