@@ -8,6 +8,7 @@
 #include "policies/input_error.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
+#include "tools/parallel_runs.hpp"
 #include "tools/plots.hpp"
 #include "tools/simulation_run.hpp"
 #include "traces/summary.hpp"
@@ -88,7 +89,13 @@ int simulate_command(const std::vector<std::string>& args) {
     if (!policies::parse_seconds(o.interval, request.interval) || request.interval <= 0)
       throw input_error::at("--interval", 0, "", "expected a positive number of seconds, got " +
                                                      policies::quoted(o.interval));
-    auto out = run_simulation(request);
+    // A long run shows how far simulated time has got, on a terminal only.
+    simulation_output out;
+    progress_line progress("usher simulate", "runs", 1, 0, 1);
+    run_parallel(1, 1, [&](std::size_t, std::size_t slot) {
+      request.reached = &progress.reached(slot);
+      out = run_simulation(request);
+    }, &progress);
     if (o.plots) write_run_plots(o.out);
     if (!o.quiet) std::cout << traces::summary_table(out.summary, o.top) << out.clients_table;
     return exit_ok;
