@@ -111,6 +111,9 @@ std::string clients_table(
 }  // namespace
 
 simulation_output run_simulation(const simulation_request& request) {
+  // First of all: whatever fails next (a plan, a header, a row), an earlier
+  // run's outputs in the same directory must not pass for this run's.
+  staged_outputs staged(request.out_dir);
   if (request.interval <= 0) throw input_error::at("--interval", 0, "", "expected a positive number of seconds");
   if (request.threads == 0) throw input_error::at("--threads", 0, "", "expected 1 or more");
   auto plan = traces::load_plan(request.plan, request.sets);
@@ -142,7 +145,6 @@ simulation_output run_simulation(const simulation_request& request) {
       client_names.push_back(g.name);
     }
 
-  staged_outputs staged(request.out_dir);
   traces::outcome_writer outcomes(staged.temp("outcomes.csv"), reader, client_names);
   traces::series_writer series(staged.temp("timeseries.csv"), reader.accounts(), request.interval);
 

@@ -91,6 +91,15 @@ TEST_CASE("a failed run removes the outputs of an earlier run in the same direct
   CHECK(usher("simulate --plan streams --trace tests/tools/data/unsorted.csv --out " + out).code == 2);
   CHECK_FALSE(fs::exists(fs::path(out) / "outcomes.csv"));
   CHECK(fs::is_empty(out));
+  // The same when the run fails before its first row: a bad plan, a bad header.
+  for (std::string failing : {std::string("simulate --plan nosuch --trace samples/sample-trace.csv"),
+                              std::string("simulate --plan streams --trace tests/tools/data/missing_column.csv")}) {
+    INFO(failing);
+    REQUIRE(usher("simulate -q " + sample + " --out " + out).code == 0);
+    REQUIRE(fs::exists(fs::path(out) / "summary.json"));
+    CHECK(usher(failing + " --out " + out).code == 2);
+    CHECK(fs::is_empty(out));
+  }
 }
 
 TEST_CASE("missing options and unknown commands exit 2 and --help exits 0") {
