@@ -41,18 +41,24 @@ progress_line::~progress_line() { clear(); }
 
 void progress_line::draw(std::size_t done) {
   if (!enabled_) return;
-  std::string line = command_ + ": " + std::to_string(done);
-  if (total_ > 0) line += "/" + std::to_string(total_);
-  line += " " + unit_ + " done";
+  std::string count;  // none without a unit: one run, whose simulated time says it all
+  if (!unit_.empty()) {
+    count = std::to_string(done);
+    if (total_ > 0) count += "/" + std::to_string(total_);
+    count += " " + unit_ + " done";
+  }
   std::string times;
   for (std::size_t i = 0; i < slots_; ++i) {
     usec t = reached_[i].load(std::memory_order_relaxed);
     if (t >= 0) times += (times.empty() ? "" : ", ") + clock_text(t);
   }
   if (!times.empty()) {
-    line += "; simulated " + times;
-    if (span_ > 0) line += " of " + clock_text(span_);
+    times = "simulated " + times;
+    if (span_ > 0) times += " of " + clock_text(span_);
   }
+  std::string line = command_ + ":";
+  if (!count.empty()) line += " " + count + (times.empty() ? "" : ";");
+  if (!times.empty()) line += " " + times;
   // \r and erase-to-end: the line overwrites itself.
   std::fprintf(stderr, "\r%s\033[K", line.c_str());
   std::fflush(stderr);

@@ -25,7 +25,8 @@ namespace usher::tools {
 /// it has reached.
 class progress_line {
  public:
-  /// `what` names the command and unit ("usher sweep", "variants"); `span`
+  /// `what` names the command and unit ("usher sweep", "variants"; an empty
+  /// unit leaves the count out: "usher simulate: simulated 5:12:00"); `span`
   /// is the trace's last arrival (0: unknown). `force` draws even without a
   /// terminal (tests only).
   progress_line(std::string command, std::string unit, std::size_t total, policies::usec span,

@@ -91,7 +91,7 @@ int simulate_command(const std::vector<std::string>& args) {
                                                      policies::quoted(o.interval));
     // A long run shows how far simulated time has got, on a terminal only.
     simulation_output out;
-    progress_line progress("usher simulate", "runs", 1, 0, 1);
+    progress_line progress("usher simulate", "", 1, 0, 1);
     run_parallel(1, 1, [&](std::size_t, std::size_t slot) {
       request.reached = &progress.reached(slot);
       out = run_simulation(request);
