@@ -1,7 +1,7 @@
 #pragma once
 /// Test support: runs the usher binary as users do (in the source directory,
-/// so paths in messages are relative) and reads what it wrote. For tests of
-/// the what-if commands; tests/tools/cli_test.cpp keeps its own copy.
+/// so paths in messages are relative) and reads what it wrote: the one
+/// runner of every test of the command line.
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,9 +26,16 @@ inline std::string slurp(const std::filesystem::path& p) {
   return s.str();
 }
 
-/// A fresh scratch path under the temp directory, unique to this process.
+/// The scratch directory of this process under the temp directory.
+inline std::filesystem::path scratch_root() {
+  auto dir = std::filesystem::temp_directory_path() / ("usher-cli-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+/// A fresh scratch path (nothing there yet; its directory exists).
 inline std::filesystem::path scratch(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("usher-whatif-" + std::to_string(::getpid())) / name;
+  auto p = scratch_root() / name;
   std::filesystem::remove_all(p);
   return p;
 }
@@ -36,8 +43,7 @@ inline std::filesystem::path scratch(const std::string& name) {
 /// Runs `usher ARGS`, stdout and stderr to files (so stderr is no terminal).
 inline cli_result run_usher(const std::string& args) {
   static int n = 0;
-  auto dir = std::filesystem::temp_directory_path() / ("usher-whatif-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  auto dir = scratch_root();
   auto out = dir / ("out" + std::to_string(n));
   auto err = dir / ("err" + std::to_string(n++));
   std::string cmd = std::string("cd '") + USHER_SOURCE_DIR + "' && '" + USHER_BINARY + "' " + args +
@@ -52,6 +58,11 @@ inline cli_result run_usher(const std::string& args) {
 
 inline std::string source_path(const std::string& relative) {
   return (std::filesystem::path(USHER_SOURCE_DIR) / relative).string();
+}
+
+/// An expected error text from tests/tools/golden/.
+inline std::string golden(const std::string& name) {
+  return slurp(source_path("tests/tools/golden/" + name));
 }
 
 }  // namespace usher::testing

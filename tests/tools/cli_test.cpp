@@ -1,55 +1,15 @@
 // The usher binary as users meet it: exit codes, exact error text (golden
 // files in tests/tools/golden/), and outputs that are complete or absent.
-#include <sys/wait.h>
-
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "support/usher_cli.hpp"
 
 namespace fs = std::filesystem;
 
+using namespace usher::testing;
+
 namespace {
-
-struct cli_result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs `usher ARGS` in the source directory, so paths in messages are relative.
-cli_result usher(const std::string& args) {
-  static int n = 0;
-  auto dir = fs::temp_directory_path() / ("usher-cli-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  auto out = dir / ("out" + std::to_string(n));
-  auto err = dir / ("err" + std::to_string(n++));
-  std::string cmd = std::string("cd '") + USHER_SOURCE_DIR + "' && '" + USHER_BINARY + "' " + args +
-                    " >'" + out.string() + "' 2>'" + err.string() + "'";
-  int raw = std::system(cmd.c_str());
-  cli_result r;
-  r.code = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-std::string golden(const std::string& name) {
-  return slurp(fs::path(USHER_SOURCE_DIR) / "tests/tools/golden" / name);
-}
-
-fs::path scratch(const std::string& name) {
-  auto p = fs::temp_directory_path() / ("usher-cli-" + std::to_string(::getpid())) / name;
-  fs::remove_all(p);
-  return p;
-}
 
 const std::string sample = "--trace samples/sample-trace.csv --plan samples/plans/team.ini";
 
@@ -73,7 +33,7 @@ TEST_CASE("bad input exits 2 with a message naming file, line and column") {
                   example{"--plan streams --set queue.max_wait=soon --trace samples/sample-trace.csv", "bad_set.err"},
                   example{"--plan streams --trace no/such/file.csv", "missing_file.err"}}) {
     INFO(ex.args);
-    auto r = usher(std::string("simulate ") + ex.args + " --out " + out);
+    auto r = run_usher(std::string("simulate ") + ex.args + " --out " + out);
     CHECK(r.code == 2);
     CHECK(r.err == golden(ex.golden));
     CHECK(r.out.empty());
@@ -86,37 +46,37 @@ TEST_CASE("bad input exits 2 with a message naming file, line and column") {
 
 TEST_CASE("a failed run removes the outputs of an earlier run in the same directory") {
   auto out = scratch("stale").string();
-  REQUIRE(usher("simulate -q " + sample + " --out " + out).code == 0);
+  REQUIRE(run_usher("simulate -q " + sample + " --out " + out).code == 0);
   REQUIRE(fs::exists(fs::path(out) / "outcomes.csv"));
-  CHECK(usher("simulate --plan streams --trace tests/tools/data/unsorted.csv --out " + out).code == 2);
+  CHECK(run_usher("simulate --plan streams --trace tests/tools/data/unsorted.csv --out " + out).code == 2);
   CHECK_FALSE(fs::exists(fs::path(out) / "outcomes.csv"));
   CHECK(fs::is_empty(out));
   // The same when the run fails before its first row: a bad plan, a bad header.
   for (std::string failing : {std::string("simulate --plan nosuch --trace samples/sample-trace.csv"),
                               std::string("simulate --plan streams --trace tests/tools/data/missing_column.csv")}) {
     INFO(failing);
-    REQUIRE(usher("simulate -q " + sample + " --out " + out).code == 0);
+    REQUIRE(run_usher("simulate -q " + sample + " --out " + out).code == 0);
     REQUIRE(fs::exists(fs::path(out) / "summary.json"));
-    CHECK(usher(failing + " --out " + out).code == 2);
+    CHECK(run_usher(failing + " --out " + out).code == 2);
     CHECK(fs::is_empty(out));
   }
 }
 
 TEST_CASE("missing options and unknown commands exit 2 and --help exits 0") {
-  CHECK(usher("simulate --plan streams").code == 2);
-  CHECK(usher("frobnicate").code == 2);
-  auto help = usher("simulate --help");
+  CHECK(run_usher("simulate --plan streams").code == 2);
+  CHECK(run_usher("frobnicate").code == 2);
+  auto help = run_usher("simulate --help");
   CHECK(help.code == 0);
   CHECK(help.out.find("--plan") != std::string::npos);
-  CHECK(usher("--help").code == 0);
+  CHECK(run_usher("--help").code == 0);
 }
 
 TEST_CASE("the same trace and plan give byte-identical outputs, at any thread count") {
   auto a = scratch("det-a"), b = scratch("det-b"), c = scratch("det-c");
-  auto ra = usher("simulate " + sample + " --out " + a.string());
+  auto ra = run_usher("simulate " + sample + " --out " + a.string());
   REQUIRE(ra.code == 0);
-  REQUIRE(usher("simulate " + sample + " --out " + b.string()).code == 0);
-  REQUIRE(usher("simulate " + sample + " --threads 2 --out " + c.string()).code == 0);
+  REQUIRE(run_usher("simulate " + sample + " --out " + b.string()).code == 0);
+  REQUIRE(run_usher("simulate " + sample + " --threads 2 --out " + c.string()).code == 0);
   for (auto* f : {"outcomes.csv", "summary.json", "timeseries.csv"}) {
     INFO(f);
     auto first = slurp(a / f);
@@ -129,7 +89,7 @@ TEST_CASE("the same trace and plan give byte-identical outputs, at any thread co
 
 TEST_CASE("outcomes.csv has one row per trace row, in trace order, with the documented header") {
   auto out = scratch("rows");
-  REQUIRE(usher("simulate -q " + sample + " --out " + out.string()).code == 0);
+  REQUIRE(run_usher("simulate -q " + sample + " --out " + out.string()).code == 0);
   std::ifstream in(out / "outcomes.csv");
   std::string line;
   std::getline(in, line);

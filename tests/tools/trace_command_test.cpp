@@ -1,60 +1,23 @@
 // `usher trace` as users meet it: exit codes, exact error text (golden files
 // in tests/tools/golden/trace_*.err), and outputs that are complete or absent.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "support/usher_cli.hpp"
 
 namespace fs = std::filesystem;
 
+using namespace usher::testing;
+
 namespace {
 
-struct cli_result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-fs::path scratch_dir() {
-  auto dir = fs::temp_directory_path() / ("usher-trace-cli-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
-
-// Runs `usher trace ARGS` in the source directory, so paths in messages are relative.
-cli_result usher_trace(const std::string& args) {
-  static int n = 0;
-  auto out = scratch_dir() / ("out" + std::to_string(n));
-  auto err = scratch_dir() / ("err" + std::to_string(n++));
-  std::string cmd = std::string("cd '") + USHER_SOURCE_DIR + "' && '" + USHER_BINARY + "' trace " +
-                    args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-  int raw = std::system(cmd.c_str());
-  cli_result r;
-  r.code = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = read_all(out);
-  r.err = read_all(err);
-  return r;
-}
-
-std::string golden(const std::string& name) {
-  return read_all(fs::path(USHER_SOURCE_DIR) / "tests/tools/golden" / name);
-}
+cli_result usher_trace(const std::string& args) { return run_usher("trace " + args); }
 
 }  // namespace
 
 TEST_CASE(
     "usher trace convert refuses bad input with exit 2 naming file and line, and writes nothing") {
-  auto out = (scratch_dir() / "bad.csv").string();
+  auto out = (scratch_root() / "bad.csv").string();
   struct example {
     const char* args;
     const char* golden;
@@ -76,12 +39,12 @@ TEST_CASE(
 }
 
 TEST_CASE("usher trace gen and stats work together and a seed fixes the output") {
-  auto a = (scratch_dir() / "gen-a.csv").string(), b = (scratch_dir() / "gen-b.csv").string();
+  auto a = (scratch_root() / "gen-a.csv").string(), b = (scratch_root() / "gen-b.csv").string();
   auto args = " --span 600 --rate 2 --accounts 3 --models big:1:20,small:3:2 --seed 9 -q";
   REQUIRE(usher_trace("gen --out " + a + args).code == 0);
   REQUIRE(usher_trace("gen --out " + b + args).code == 0);
-  CHECK(read_all(a) == read_all(b));
-  CHECK(read_all(a).rfind("id,arrival_s,account,model,duration_s\n", 0) == 0);
+  CHECK(slurp(a) == slurp(b));
+  CHECK(slurp(a).rfind("id,arrival_s,account,model,duration_s\n", 0) == 0);
   auto stats = usher_trace("stats " + a + " --top 3");
   CHECK(stats.code == 0);
   CHECK(stats.out.find("accounts  3\n") != std::string::npos);
@@ -105,21 +68,21 @@ TEST_CASE("usher trace help, missing options and unknown commands") {
 }
 
 TEST_CASE("usher trace convert says which defaults it applied") {
-  auto out = (scratch_dir() / "llm.csv").string();
-  auto input = (scratch_dir() / "tiny_conv.csv").string();
+  auto out = (scratch_root() / "llm.csv").string();
+  auto input = (scratch_root() / "tiny_conv.csv").string();
   std::ofstream(input)
       << "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n";
   auto r = usher_trace("convert --from azure-llm " + input + " " + out);
   CHECK(r.code == 0);
   CHECK(r.err.find("note: accounts: the source has none") != std::string::npos);
   CHECK(r.out.find("wrote 1 rows") != std::string::npos);
-  CHECK(read_all(out) ==
+  CHECK(slurp(out) ==
         "id,arrival_s,account,model,duration_s,input_tokens,output_tokens\n"
         "1,0,acct-01,conv,1.5948,374,44\n");
 }
 
 TEST_CASE("samples/generated-diurnal.csv is exactly what its documented command writes") {
-  auto out = (scratch_dir() / "generated-diurnal.csv").string();
+  auto out = (scratch_root() / "generated-diurnal.csv").string();
   // The command in docs/TRACES.md, "A generated sample".
   auto r = usher_trace("gen --out " + out +
                        " --pattern diurnal --span 86400 --rate 0.06 --accounts 3"
@@ -127,5 +90,5 @@ TEST_CASE("samples/generated-diurnal.csv is exactly what its documented command 
                        " --duration-dist lognormal --seed 7");
   REQUIRE(r.code == 0);
   CHECK(r.out == "wrote 2494 rows to " + out + "\n");
-  CHECK(read_all(out) == read_all(fs::path(USHER_SOURCE_DIR) / "samples/generated-diurnal.csv"));
+  CHECK(slurp(out) == slurp(fs::path(USHER_SOURCE_DIR) / "samples/generated-diurnal.csv"));
 }
