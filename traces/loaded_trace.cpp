@@ -18,7 +18,7 @@ loaded_trace::loaded_trace(const std::string& path) : path_(path) {
   for (;;) {
     chunk.clear();
     costs.clear();
-    if (!reader.read(chunk, 65536, error, costs)) throw input_error::in("", error);
+    if (!reader.read(chunk, 65536, error, &costs)) throw input_error::in("", error);
     if (chunk.empty()) break;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const arrival& a = chunk[i];

@@ -71,26 +71,15 @@ trace_reader::trace_reader(const std::string& path, std::shared_ptr<const plan> 
 
 trace_reader::~trace_reader() = default;
 
-bool trace_reader::read(std::vector<arrival>& out, std::size_t max, std::string& error) {
-  std::int64_t own_cost = -1;
-  for (std::size_t n = 0; n < max && !done_; ++n) {
-    arrival a;
-    if (!read_row(a, error, own_cost)) return false;
-    if (done_) break;
-    out.push_back(a);
-  }
-  return true;
-}
-
 bool trace_reader::read(std::vector<arrival>& out, std::size_t max, std::string& error,
-                        std::vector<std::int64_t>& own_costs) {
+                        std::vector<std::int64_t>* own_costs) {
   std::int64_t own_cost = -1;
   for (std::size_t n = 0; n < max && !done_; ++n) {
     arrival a;
     if (!read_row(a, error, own_cost)) return false;
     if (done_) break;
     out.push_back(a);
-    own_costs.push_back(own_cost);
+    if (own_costs) own_costs->push_back(own_cost);
   }
   return true;
 }

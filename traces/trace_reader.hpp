@@ -45,13 +45,11 @@ class trace_reader {
 
   /// Appends up to `max` rows to `out`. Returns false on bad input, with the
   /// message (file:line: column 'x': ...) in `error`. An empty append is the end.
-  bool read(std::vector<policies::arrival>& out, std::size_t max, std::string& error);
-
-  /// Like read(), and also appends each row's own `cost` (-1 when the row
-  /// has none) to `own_costs`, in step with `out`: what traces/loaded_trace
-  /// keeps so that another plan can resolve the row's cost again.
+  /// With `own_costs`, also appends each row's own `cost` (-1 when the row has
+  /// none) in step with `out`: what traces/loaded_trace keeps so that another
+  /// plan can resolve the row's cost again.
   bool read(std::vector<policies::arrival>& out, std::size_t max, std::string& error,
-            std::vector<std::int64_t>& own_costs);
+            std::vector<std::int64_t>* own_costs = nullptr);
 
   /// The label of the oldest row not yet taken.
   row_label take_label();
