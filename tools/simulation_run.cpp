@@ -10,6 +10,7 @@
 #include "traces/outcome_writer.hpp"
 #include "traces/plan_file.hpp"
 #include "traces/summary.hpp"
+#include "tools/staged_files.hpp"
 #include "tools/workload_file.hpp"
 #include "traces/trace_reader.hpp"
 
@@ -19,39 +20,6 @@ namespace fs = std::filesystem;
 using policies::input_error;
 
 namespace {
-
-const char* output_names[] = {"outcomes.csv", "timeseries.csv", "summary.json"};
-
-// Temporary output files that disappear unless committed.
-class staged_outputs {
- public:
-  explicit staged_outputs(const std::string& dir) : dir_(dir) {
-    if (dir.empty()) return;
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) throw input_error::in(dir, "cannot create the output directory: " + ec.message());
-    // Old results must not pass for this run's if it fails.
-    for (auto* name : output_names) fs::remove(dir_ / name, ec);
-  }
-  ~staged_outputs() {
-    std::error_code ec;
-    // With no directory the "temporary" files are /dev/null: never remove it.
-    if (!committed_ && !dir_.empty())
-      for (auto* name : output_names) fs::remove(temp(name), ec);
-  }
-  std::string temp(const char* name) const {
-    return dir_.empty() ? "/dev/null" : (dir_ / (std::string(".") + name + ".tmp")).string();
-  }
-  void commit() {
-    if (dir_.empty()) return;
-    for (auto* name : output_names) fs::rename(temp(name), dir_ / name);
-    committed_ = true;
-  }
-
- private:
-  fs::path dir_;
-  bool committed_ = false;
-};
 
 double round6(double x) { return std::round(x * 1e6) / 1e6; }
 
@@ -113,7 +81,7 @@ std::string clients_table(
 simulation_output run_simulation(const simulation_request& request) {
   // First of all: whatever fails next (a plan, a header, a row), an earlier
   // run's outputs in the same directory must not pass for this run's.
-  staged_outputs staged(request.out_dir);
+  staged_files staged(request.out_dir, {"outcomes.csv", "timeseries.csv", "summary.json"});
   if (request.interval <= 0) throw input_error::at("--interval", 0, "", "expected a positive number of seconds");
   if (request.threads == 0) throw input_error::at("--threads", 0, "", "expected 1 or more");
   auto plan = traces::load_plan(request.plan, request.sets);
@@ -207,9 +175,7 @@ simulation_output run_simulation(const simulation_request& request) {
     out.clients_table = clients_table(w, result.clients, client_names);
   }
   if (!request.out_dir.empty()) {
-    std::ofstream js(staged.temp("summary.json"));
-    js << out.summary.dump(2) << "\n";
-    if (!js) throw std::runtime_error(staged.temp("summary.json") + ": write failed");
+    staged.write("summary.json", out.summary.dump(2) + "\n");
   }
   staged.commit();
   return out;

@@ -3,7 +3,8 @@
 /// ...), written whole or not at all: each goes to a hidden temporary name
 /// and all are renamed into place together by commit(), so a failed run
 /// never leaves files that pass for a complete one. Old files of the same
-/// names are removed up front for the same reason.
+/// names are removed up front for the same reason. With an empty `dir` the
+/// files are not kept: every one is written to /dev/null.
 
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,7 @@ class staged_files {
   /// Creates `dir` when missing. Throws input_error when it cannot.
   staged_files(std::filesystem::path dir, std::vector<std::string> names)
       : dir_(std::move(dir)), names_(std::move(names)) {
+    if (dir_.empty()) return;
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec)
@@ -29,7 +31,8 @@ class staged_files {
   }
   ~staged_files() {
     std::error_code ec;
-    if (!committed_)
+    // With no directory the "temporary" files are /dev/null: never remove it.
+    if (!committed_ && !dir_.empty())
       for (auto& n : names_) std::filesystem::remove(temp(n), ec);
   }
 
@@ -43,16 +46,20 @@ class staged_files {
 
   /// Renames every written file into place.
   void commit() {
+    committed_ = true;
+    if (dir_.empty()) return;
     for (auto& n : names_)
       if (std::filesystem::exists(temp(n))) std::filesystem::rename(temp(n), dir_ / n);
-    committed_ = true;
   }
 
   const std::filesystem::path& dir() const { return dir_; }
 
- private:
-  std::filesystem::path temp(const std::string& name) const { return dir_ / ("." + name + ".tmp"); }
+  /// Where `name` is written until commit() (for writers that open it themselves).
+  std::string temp(const std::string& name) const {
+    return dir_.empty() ? "/dev/null" : (dir_ / ("." + name + ".tmp")).string();
+  }
 
+ private:
   std::filesystem::path dir_;
   std::vector<std::string> names_;
   bool committed_ = false;
