@@ -14,9 +14,9 @@
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "actors/http/bridge.hpp"
+#include "actors/http/request_fields.hpp"
 #include "actors/http/responses.hpp"
 #include "actors/http/sessions.hpp"
 
@@ -74,11 +74,13 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   }
 
   void on_frame(const std::string& text) {
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string())
+    static constexpr std::string_view names[] = {"type", "model", "product", "cost", "lease"};
+    json_member f[5];
+    if (read_members(text, names, f, 5) != json_read::ok ||
+        f[0].is != json_member::type::string)
       return error_frame(400, error_object("invalid_request", "malformed_json",
                                            "Expected a JSON object with a \"type\""));
-    auto type = j["type"].get<std::string>();
+    const auto& type = f[0].text;
     if (type == "request") {
       admit_request msg;
       msg.account = route_.account;
@@ -86,18 +88,8 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       msg.what = policies::kind::ws_request;
       msg.conn = conn_;
       msg.holder_is_connection = true;
-      auto str = [&](const char* f, std::string& out) {
-        if (j.contains(f) && j[f].is_string() && j[f].get_ref<const std::string&>().size() <= 256)
-          out = j[f].get<std::string>();
-      };
-      str("model", msg.model);
-      str("product", msg.product);
-      if (j.contains("cost")) {
-        if (!j["cost"].is_number_integer() || j["cost"].get<std::int64_t>() < 1)
-          return error_frame(400, error_object("invalid_request", "invalid_field",
-                                               "'cost' must be a positive integer"));
-        msg.cost = j["cost"].get<std::int64_t>();
-      }
+      if (auto e = take_admit_fields(f[1], f[2], f[3], msg); !e.empty())
+        return error_frame(400, error_object("invalid_request", "invalid_field", e));
       if (leases_.size() >= max_leases_per_socket)
         return error_frame(429, error_object("rate_limit", "too_many_leases",
                                              "Too many leases held over one connection"));
@@ -120,14 +112,15 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       return;
     }
     if (type == "release") {
-      auto lease = j.contains("lease") && j["lease"].is_string() ? j["lease"].get<std::string>()
-                                                                 : std::string();
-      auto i = leases_.find(lease);
+      auto i = leases_.find(f[4].is == json_member::type::string ? f[4].text : std::string());
       if (i == leases_.end())
         return error_frame(404, error_object("not_found", "unknown_lease",
                                              "No such lease on this connection"));
+      std::string frame = "{\"type\":\"released\",\"lease\":";
+      append_json_string(i->first, frame);
+      frame += '}';
       leases_.erase(i);  // the handle releases it
-      return send("{\"type\":\"released\",\"lease\":" + nlohmann::json(lease).dump() + "}");
+      return send(std::move(frame));
     }
     error_frame(400, error_object("invalid_request", "unknown_type",
                                   "\"type\" must be \"request\" or \"release\""));

@@ -1,0 +1,125 @@
+#include "actors/http/request_fields.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace usher::actors::http {
+
+namespace {
+
+// The SAX events of nlohmann::json::sax_parse: records the asked-for
+// members of the outermost object.
+class member_reader {
+ public:
+  member_reader(const std::string_view* names, json_member* out, std::size_t n)
+      : names_(names), out_(out), n_(n) {}
+
+  json_read result() const {
+    if (malformed_) return json_read::malformed;
+    return object_ ? json_read::ok : json_read::not_object;
+  }
+
+  bool null() {
+    return set([](json_member& m) { m.is = json_member::type::null; });
+  }
+  bool boolean(bool) { return other(); }
+  bool number_integer(std::int64_t v) {
+    return set([v](json_member& m) {
+      m.is = json_member::type::integer;
+      m.number = v;
+    });
+  }
+  bool number_unsigned(std::uint64_t v) {
+    if (v > static_cast<std::uint64_t>(INT64_MAX)) return other();
+    return number_integer(static_cast<std::int64_t>(v));
+  }
+  bool number_float(double, const std::string&) { return other(); }
+  bool string(std::string& v) {
+    return set([&v](json_member& m) {
+      m.is = json_member::type::string;
+      m.text = std::move(v);
+    });
+  }
+  bool binary(nlohmann::json::binary_t&) { return other(); }
+  bool start_object(std::size_t) {
+    if (depth_ == 0)
+      object_ = true;
+    else
+      other();
+    ++depth_;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (depth_ > 0) other();
+    ++depth_;
+    return true;
+  }
+  bool end_object() { return end(); }
+  bool end_array() { return end(); }
+  bool key(std::string& k) {
+    if (depth_ != 1) return true;
+    current_ = nullptr;
+    for (std::size_t i = 0; i < n_; ++i)
+      if (names_[i] == k) current_ = &out_[i];
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    malformed_ = true;
+    return false;
+  }
+
+ private:
+  // A value: kept when it is a member asked for, directly in the outermost object.
+  template <class F>
+  bool set(F assign) {
+    if (depth_ == 1 && current_) assign(*current_);
+    if (depth_ == 1) current_ = nullptr;
+    return true;
+  }
+  bool other() {
+    return set([](json_member& m) { m.is = json_member::type::other; });
+  }
+  bool end() {
+    --depth_;
+    if (depth_ == 1) current_ = nullptr;
+    return true;
+  }
+
+  const std::string_view* names_;
+  json_member* out_;
+  std::size_t n_;
+  json_member* current_ = nullptr;  ///< the member whose value comes next
+  int depth_ = 0;
+  bool object_ = false;
+  bool malformed_ = false;
+};
+
+}  // namespace
+
+json_read read_members(std::string_view text, const std::string_view* names, json_member* out,
+                       std::size_t n) {
+  member_reader reader(names, out, n);
+  nlohmann::json::sax_parse(text, &reader);
+  return reader.result();
+}
+
+std::string take_admit_fields(json_member& model, json_member& product, const json_member& cost,
+                              admit_request& msg) {
+  auto text = [](json_member& m, const char* field, std::string& out) -> std::string {
+    if (m.is == json_member::type::absent || m.is == json_member::type::null) return "";
+    if (m.is != json_member::type::string || m.text.size() > max_name)
+      return std::string("'") + field + "' must be a string of at most " +
+             std::to_string(max_name) + " bytes";
+    out = std::move(m.text);
+    return "";
+  };
+  if (auto e = text(model, "model", msg.model); !e.empty()) return e;
+  if (auto e = text(product, "product", msg.product); !e.empty()) return e;
+  if (cost.is != json_member::type::absent && cost.is != json_member::type::null) {
+    if (cost.is != json_member::type::integer || cost.number < 1 || cost.number > max_cost)
+      return "'cost' must be an integer from 1 to " + std::to_string(max_cost);
+    msg.cost = cost.number;
+  }
+  return "";
+}
+
+}  // namespace usher::actors::http
