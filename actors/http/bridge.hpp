@@ -6,9 +6,12 @@
 /// (its session's), where `on_reply` runs with the reply, or with nullopt
 /// when the request failed (the receiver is gone: the node is stopping).
 ///
-/// Hops per request: I/O thread -> the admission actor's mailbox -> a CAF
-/// worker runs it -> its reply is posted to the session's executor. The I/O
-/// thread never waits: a pending request costs one map entry. Requests have
+/// Hops per request: I/O thread -> the admission actor's mailbox -> the
+/// actor runs on the I/O thread that woke it (io_unit) or on a CAF worker ->
+/// its reply runs on the session's executor: right after the unit's batch
+/// when the actor ran there and the executor is the io_context's own (one
+/// I/O thread), posted to the executor otherwise. The I/O thread never
+/// waits: a pending request costs one slot. Requests have
 /// no timeout because the admission actor answers every one it holds (by
 /// its queue deadline at the latest, with 503 when it stops); an actor that
 /// is already gone bounces the request, which arrives here as an error.
@@ -21,18 +24,21 @@
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <utility>
+#include <vector>
+
+#include "actors/http/io_unit.hpp"
 
 namespace usher::actors::http {
 
 class bridge {
  public:
-  /// `host`: the execution unit an idle receiver is resumed on (nullptr:
-  /// the CAF scheduler's).
-  bridge(caf::actor_system& sys, caf::execution_unit* host) : host_(host) {
+  /// `host`: the execution unit an idle receiver is resumed on.
+  bridge(caf::actor_system& sys, io_unit& host)
+      : host_(host), host_executor_(host.context().get_executor()) {
     companion_ = sys.spawn<caf::actor_companion, caf::hidden>();
     self()->on_enqueue([this](caf::mailbox_element_ptr ptr) { on_enqueue(std::move(ptr)); });
+    host_.after_batch([this] { run_ready(); });
   }
 
   ~bridge() { close(); }
@@ -58,7 +64,7 @@ class bridge {
     auto id = add(ex, std::move(done));
     to->get()->enqueue(caf::make_mailbox_element(caf::actor_cast<caf::strong_actor_ptr>(companion_),
                                                  caf::make_message_id(id), {}, std::move(msg)),
-                       host_);
+                       &host_);
   }
 
   /// Stops taking answers; pending ones are dropped (their callbacks, and
@@ -69,19 +75,29 @@ class bridge {
     caf::scoped_execution_unit ctx{&companion_->home_system()};
     self()->cleanup(caf::make_error(caf::exit_reason::user_shutdown), &ctx);
     companion_ = nullptr;
-    std::unordered_map<std::uint64_t, pending> dropped;
+    std::vector<pending> dropped;
     {
       std::lock_guard<std::mutex> guard(mutex_);
-      dropped.swap(pending_);
+      dropped.swap(slots_);
+      free_.clear();
     }
+    ready_.clear();  // the I/O threads have returned (or never ran)
   }
 
  private:
   using completion = std::function<void(caf::type_erased_tuple*)>;
   struct pending {
+    std::uint64_t id = 0;  ///< 0: the slot is free
     boost::asio::any_io_executor ex;
     completion done;
   };
+
+  // Request ids name a slot (low bits) and a serial number (high bits), so
+  // a pending request costs no allocation once the slots have grown, and a
+  // reused slot is never mistaken for an older request.
+  static constexpr int slot_bits = 24;
+  static constexpr std::uint64_t slot_mask = (std::uint64_t{1} << slot_bits) - 1;
+  static constexpr std::uint64_t serial_limit = (std::uint64_t{1} << (60 - slot_bits)) - 1;
 
   caf::actor_companion* self() {
     return static_cast<caf::actor_companion*>(caf::actor_cast<caf::abstract_actor*>(companion_));
@@ -89,8 +105,18 @@ class bridge {
 
   std::uint64_t add(const boost::asio::any_io_executor& ex, completion done) {
     std::lock_guard<std::mutex> guard(mutex_);
-    auto id = ++next_id_;
-    pending_.emplace(id, pending{ex, std::move(done)});
+    std::size_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      slot = slots_.size();
+      slots_.emplace_back();
+    }
+    // CAF keeps 60 bits of a request id; the serial wraps within them.
+    serial_ = (serial_ % serial_limit) + 1;
+    auto id = (serial_ << slot_bits) | slot;
+    slots_[slot] = pending{id, ex, std::move(done)};
     return id;
   }
 
@@ -100,21 +126,40 @@ class bridge {
     pending p;
     {
       std::lock_guard<std::mutex> guard(mutex_);
-      auto i = pending_.find(ptr->mid.request_id().integer_value());
-      if (i == pending_.end()) return;
-      p = std::move(i->second);
-      pending_.erase(i);
+      auto id = ptr->mid.request_id().integer_value();
+      auto slot = static_cast<std::size_t>(id & slot_mask);
+      if (slot >= slots_.size() || slots_[slot].id != id) return;
+      p = std::move(slots_[slot]);
+      slots_[slot] = pending{};
+      free_.push_back(static_cast<std::uint32_t>(slot));
+    }
+    if (host_.in_batch() && p.ex == host_executor_) {
+      ready_.emplace_back(std::move(p.done), std::move(ptr));
+      return;
     }
     boost::asio::post(p.ex, [done = std::move(p.done), ptr = std::move(ptr)]() mutable {
       done(&ptr->content());
     });
   }
 
-  caf::execution_unit* host_;
+  // On the I/O thread after a batch of actor turns: the answers it gave.
+  void run_ready() {
+    if (ready_.empty()) return;
+    answering_.swap(ready_);  // both keep their capacity
+    for (auto& [done, ptr] : answering_) done(&ptr->content());
+    answering_.clear();
+  }
+
+  io_unit& host_;
+  boost::asio::any_io_executor host_executor_;  ///< sessions' executor with one I/O thread
+  /// Answers from the current batch (touched only by the thread running it).
+  std::vector<std::pair<completion, caf::mailbox_element_ptr>> ready_;
+  std::vector<std::pair<completion, caf::mailbox_element_ptr>> answering_;
   caf::actor companion_;
   std::mutex mutex_;
-  std::unordered_map<std::uint64_t, pending> pending_;
-  std::uint64_t next_id_ = 0;  ///< request ids (under mutex_); never 0
+  std::vector<pending> slots_;       ///< pending requests (under mutex_)
+  std::vector<std::uint32_t> free_;  ///< free slots (under mutex_)
+  std::uint64_t serial_ = 0;         ///< (under mutex_) ids are never 0
 };
 
 }  // namespace usher::actors::http

@@ -10,8 +10,7 @@ namespace usher::actors::http {
 
 const account_route* edge::impl::authenticate(const string_request& req,
                                               key_cache& cache) const {
-  auto auth = req[bhttp::field::authorization];
-  std::string_view a(auth.data(), auth.size());
+  std::string_view a = field_value(req, bhttp::field::authorization);
   constexpr std::string_view bearer = "Bearer ";
   if (a.size() <= bearer.size() || a.substr(0, bearer.size()) != bearer) return nullptr;
   auto key = a.substr(bearer.size());

@@ -6,15 +6,21 @@
 // client that already left is released (lease_handle). Bytes that arrive
 // while an answer is pending (a pipelined request) wait in the buffer.
 //
+// The hot path costs one I/O handler per request: the request's read. The
+// admission actor then runs on this I/O thread (io_unit), its answer runs
+// right after the actor's turn (bridge), and the answer is written straight
+// into the socket, with an asynchronous write only for what the socket does
+// not take at once.
+//
 // Timeouts cost no timer per request: the edge sweeps its connections every
 // few seconds (edge::impl::idle_watch) and closes one whose request has not
 // arrived within idle_timeout or whose answer has not been written within
 // write_timeout. A connection waiting for an admission has no timeout.
 #include <boost/beast/websocket.hpp>
-#include <nlohmann/json.hpp>
 
 #include "actors/http/bridge.hpp"
 #include "actors/http/key_hash.hpp"
+#include "actors/http/request_fields.hpp"
 #include "actors/http/responses.hpp"
 #include "actors/http/sessions.hpp"
 
@@ -26,7 +32,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr auto idle_timeout = std::chrono::seconds(120);
 constexpr auto write_timeout = std::chrono::seconds(30);
-constexpr std::size_t max_name = 256;
 constexpr std::size_t read_size = 8 * 1024;
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
@@ -41,6 +46,8 @@ class http_session : public edge::impl::idle_watch,
 
   void start() {
     waiting_since_ = steady::now();
+    beast::error_code ec;
+    socket_.non_blocking(true, ec);  // for write(); asynchronous operations ignore it
     edge_->watch_idle(shared_from_this());
     read();
   }
@@ -145,19 +152,34 @@ class http_session : public edge::impl::idle_watch,
     write(keep, std::move(lease));
   }
 
+  // Writes out_: at once when the socket takes it all (the usual case for a
+  // small answer: no completion handler, no wait), the rest asynchronously.
   void write(bool keep, std::shared_ptr<lease_handle> lease) {
     writing_ = true;
     write_started_ = steady::now();
-    asio::async_write(socket_, asio::buffer(out_),
+    beast::error_code ec;
+    std::size_t n = socket_.write_some(asio::buffer(out_), ec);  // the socket is non-blocking
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {}, n = 0;
+    if (ec || n == out_.size()) return written(ec, keep, lease, true);
+    asio::async_write(socket_, asio::buffer(out_) + n,
                       [self = shared_from_this(), keep, lease = std::move(lease)](
                           beast::error_code ec, std::size_t) {
-                        self->writing_ = false;
-                        // Delivered: the client holds the lease now.
-                        if (!ec && lease) lease->keep();
-                        if (ec || !keep) return self->close();
-                        self->waiting_since_ = steady::now();
-                        self->parse();
+                        self->written(ec, keep, lease, false);
                       });
+  }
+
+  void written(beast::error_code ec, bool keep, const std::shared_ptr<lease_handle>& lease,
+               bool at_once) {
+    writing_ = false;
+    // Delivered: the client holds the lease now.
+    if (!ec && lease) lease->keep();
+    if (ec || !keep) return close();
+    waiting_since_ = steady::now();
+    // A pipelined request is parsed in a handler of its own, so a client
+    // cannot make one handler answer request after request.
+    if (at_once && buffer_.size() > 0)
+      return asio::post(ex_, [self = shared_from_this()] { self->parse(); });
+    parse();
   }
 
   void close() {
@@ -197,6 +219,7 @@ class http_session : public edge::impl::idle_watch,
     edge_->unwatch_idle(this);  // the new session has its own timeouts
     beast::error_code ec;
     if (reading_) socket_.cancel(ec);
+    socket_.non_blocking(false, ec);  // as the new session's stream expects
     return std::move(socket_);
   }
 
@@ -230,14 +253,15 @@ class http_session : public edge::impl::idle_watch,
     }
     enum class kind { admit, release, renew, ticket, snapshot, stream, realtime, none };
     kind k = kind::none;
-    std::string id;
+    auto& id = id_;  // the lease or ticket named in the path
+    id.clear();
     if (path == "/v1/admit") {
       if (!only(bhttp::verb::post, "POST")) return;
       k = kind::admit;
     } else if (starts_with(path, "/v1/leases/")) {
       auto rest = path.substr(std::string_view("/v1/leases/").size());
       auto slash = rest.find('/');
-      id = std::string(rest.substr(0, slash));
+      id.assign(rest.substr(0, slash));
       if (slash == std::string_view::npos) {
         if (!only(bhttp::verb::delete_, "DELETE")) return;
         k = kind::release;
@@ -246,7 +270,7 @@ class http_session : public edge::impl::idle_watch,
         k = kind::renew;
       }
     } else if (starts_with(path, "/v1/tickets/")) {
-      id = std::string(path.substr(std::string_view("/v1/tickets/").size()));
+      id.assign(path.substr(std::string_view("/v1/tickets/").size()));
       if (!only(bhttp::verb::get, "GET")) return;
       k = kind::ticket;
     } else if (path == "/account/concurrency") {
@@ -288,43 +312,37 @@ class http_session : public edge::impl::idle_watch,
   }
 
   void admit(const account_route& r) {
-    nlohmann::json body = nlohmann::json::object();
+    static constexpr std::string_view names[] = {"model", "product", "cost", "kind"};
+    json_member f[4];
     if (!req_.body().empty()) {
-      body = nlohmann::json::parse(req_.body(), nullptr, false);
-      if (body.is_discarded()) return bad_request("malformed_json", "The body is not valid JSON");
-      if (!body.is_object()) return bad_request("malformed_json", "The body must be a JSON object");
+      switch (read_members(req_.body(), names, f, 4)) {
+        case json_read::malformed: return bad_request("malformed_json", "The body is not valid JSON");
+        case json_read::not_object:
+          return bad_request("malformed_json", "The body must be a JSON object");
+        case json_read::ok: break;
+      }
     }
     admit_request msg;
     msg.account = r.account;
     msg.request_id = edge_->next_request++;
-    auto text = [&](const char* field, std::string& out) {
-      auto i = body.find(field);
-      if (i == body.end() || i->is_null()) return true;
-      if (!i->is_string() || i->get_ref<const std::string&>().size() > max_name) {
-        bad_request("invalid_field", std::string("'") + field + "' must be a string of at most " +
-                                         std::to_string(max_name) + " bytes");
-        return false;
-      }
-      out = i->get<std::string>();
-      return true;
-    };
-    if (!text("model", msg.model) || !text("product", msg.product)) return;
-    if (auto c = body.find("cost"); c != body.end() && !c->is_null()) {
-      if (!c->is_number_integer() || c->get<std::int64_t>() < 1 ||
-          c->get<std::int64_t>() > 1'000'000'000)
-        return bad_request("invalid_field", "'cost' must be an integer from 1 to 1000000000");
-      msg.cost = c->get<std::int64_t>();
-    }
-    std::string kind = "request";
-    if (!text("kind", kind)) return;
-    if (kind == "request") msg.what = policies::kind::request;
-    else if (kind == "session") msg.what = policies::kind::session;
+    if (auto e = take_admit_fields(f[0], f[1], f[2], msg); !e.empty())
+      return bad_request("invalid_field", e);
+    auto& kind = f[3];
+    bool is_text = kind.is == json_member::type::string;
+    if (kind.is == json_member::type::absent || kind.is == json_member::type::null ||
+        (is_text && kind.text == "request"))
+      msg.what = policies::kind::request;
+    else if (is_text && kind.text == "session")
+      msg.what = policies::kind::session;
+    else if (!is_text || kind.text.size() > max_name)
+      return bad_request("invalid_field", "'kind' must be a string of at most " +
+                                              std::to_string(max_name) + " bytes");
     else
       return bad_request("invalid_field",
                          "'kind' must be \"request\" or \"session\" (WebSocket kinds use "
                          "/v1/realtime)");
-    auto prefer = req_[bhttp::field::prefer];
-    msg.async = prefer.find("respond-async") != beast::string_view::npos;
+    auto prefer = field_value(req_, bhttp::field::prefer);
+    msg.async = prefer.find("respond-async") != std::string_view::npos;
     std::optional<gone_action> on_gone;
     if (!msg.async) on_gone = gone_action{r.actor, cancel_request{r.account, msg.request_id}};
     await_answer(std::move(on_gone));
@@ -355,7 +373,7 @@ class http_session : public edge::impl::idle_watch,
     await_answer();
     edge_->to_actors.ask<lease_reply>(r.actor, lease_request{r.account, id, op},
                                     socket_.get_executor(),
-                     [self = shared_from_this(), id, op](std::optional<lease_reply> reply) {
+                     [self = shared_from_this(), op](std::optional<lease_reply> reply) {
                        if (!self->answered()) return;
                        auto& q = self->req_;
                        if (!reply)
@@ -368,7 +386,7 @@ class http_session : public edge::impl::idle_watch,
                                                           q.version(), q.keep_alive()));
                        auto& body = self->body_;
                        body.assign("{\"lease\":");
-                       append_json_string(id, body);
+                       append_json_string(self->id_, body);
                        if (op == lease_op::release) body += ",\"released\":true}";
                        else body += ",\"ttl_ms\":" + std::to_string(reply->ttl_ms) + "}";
                        self->send_json(200, body);
@@ -447,8 +465,7 @@ class http_session : public edge::impl::idle_watch,
   void metrics() {
     auto& key = edge_->cfg.metrics_key_hash;
     if (!key.empty()) {
-      auto auth = req_[bhttp::field::authorization];
-      std::string_view a(auth.data(), auth.size());
+      std::string_view a = field_value(req_, bhttp::field::authorization);
       if (!starts_with(a, "Bearer ") || sha256_hex(a.substr(7)) != key)
         return send(error_response(401, "authentication_error", "invalid_api_key",
                                    "GET /metrics needs the metrics key", req_.version(),
@@ -488,6 +505,7 @@ class http_session : public edge::impl::idle_watch,
   std::shared_ptr<edge::impl> edge_;
   std::string out_;   ///< the response being written
   std::string body_;  ///< scratch for a hot path's JSON body
+  std::string id_;    ///< the lease or ticket the pending request names
   edge::impl::key_cache key_cache_;
   std::optional<gone_action> on_gone_;
   steady::time_point waiting_since_;  ///< when the connection began waiting for a request

@@ -13,10 +13,16 @@
 /// behind the I/O handlers already queued. After the io_context stopped,
 /// stop() hands any actor still waiting for a turn (and every later one) to
 /// the CAF scheduler, so no actor is ever left unscheduled.
+///
+/// Answers that the actors of one batch send to I/O sessions are run by the
+/// bridge right after the batch (after_batch), on this thread: a batch of
+/// requests read together is answered together, as Redis writes its replies
+/// after reading every ready socket, and no answer costs a handler of its own.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <caf/all.hpp>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -41,6 +47,16 @@ class io_unit final : public caf::execution_unit {
     system().scheduler().enqueue(job);
   }
 
+  /// True while this thread runs a batch of this unit's actor turns.
+  bool in_batch() const { return running_ == this; }
+
+  /// The io_context whose thread runs the batches.
+  boost::asio::io_context& context() { return io_; }
+
+  /// Runs `f` on the I/O thread after each batch of actor turns. Set once,
+  /// before the io_context runs.
+  void after_batch(std::function<void()> f) { after_batch_ = std::move(f); }
+
   /// Call when the io_context no longer runs: jobs go to the CAF scheduler.
   void stop() {
     std::vector<caf::resumable*> left;
@@ -54,11 +70,14 @@ class io_unit final : public caf::execution_unit {
 
  private:
   void run_jobs() {
-    std::vector<caf::resumable*> batch;
+    // The thread's own (several I/O threads may run batches at once), kept
+    // with its capacity; a batch never starts inside another on one thread.
+    static thread_local std::vector<caf::resumable*> batch;
     {
       std::lock_guard<std::mutex> guard(mutex_);
       batch.swap(jobs_);
     }
+    running_ = this;
     for (auto* job : batch) {
       // As caf::scheduler::worker::run does with a job's result.
       switch (job->resume(this, max_throughput)) {
@@ -73,12 +92,18 @@ class io_unit final : public caf::execution_unit {
           break;
       }
     }
+    batch.clear();
+    running_ = nullptr;
+    if (after_batch_) after_batch_();
   }
+
+  static inline thread_local io_unit* running_ = nullptr;
 
   boost::asio::io_context& io_;
   std::mutex mutex_;
   std::vector<caf::resumable*> jobs_;
   bool stopped_ = false;
+  std::function<void()> after_batch_;
 };
 
 }  // namespace usher::actors::http

@@ -233,6 +233,40 @@ TEST_CASE("bad input gets its status and leaks nothing") {
   CHECK(c.call(verb::post, "/v1/admit", "acme-key", "{}").status == 200);
 }
 
+TEST_CASE("pipelined requests are answered in order, also to a client that reads late") {
+  // 2,000 admits and dashboard pages written at once, then nothing read for a while:
+  // the node's answers fill the socket and the rest go out when the client
+  // reads (answers written at once, then the remainder asynchronously).
+  live_node node("[account.acme]\nplan = weighted\nlimit = 5000\n" + key_line("acme-key"));
+  http_client c(node.port);
+  std::string batch;
+  const int rounds = 2000;
+  for (int i = 0; i < rounds; ++i) {
+    batch += "POST /v1/admit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key\r\n"
+             "Content-Length: 13\r\n\r\n{\"model\":\"m\"}";
+    batch += "GET / HTTP/1.1\r\nHost: x\r\n\r\n";  // a large answer: the dashboard
+  }
+  boost::asio::write(c.socket(), boost::asio::buffer(batch));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  boost::beast::flat_buffer buffer;
+  int admitted = 0, pages = 0;
+  for (int i = 0; i < 2 * rounds; ++i) {
+    boost::beast::http::response<boost::beast::http::string_body> res;
+    boost::beast::http::read(c.socket(), buffer, res);
+    REQUIRE(res.result_int() == 200);
+    if (i % 2 == 0) {
+      CHECK(json::parse(res.body()).contains("lease"));
+      ++admitted;
+    } else {
+      CHECK(res.body().find("<html") != std::string::npos);
+      ++pages;
+    }
+  }
+  CHECK(admitted == rounds);
+  CHECK(pages == rounds);
+  CHECK(node.usage("acme-key")["request_count"] == rounds);
+}
+
 TEST_CASE("one account cannot read or release another's usage") {
   live_node node(accounts_config());
   auto beta = node.admit("beta-key", {{"model", "secret-model"}, {"cost", 2}});
