@@ -9,7 +9,12 @@
 ///          ZADD the request scored by time; release is ZREM
 ///
 /// One io_context thread drives every client of both targets the same way,
-/// so the two numbers differ only by the server. Prints one JSON line:
+/// so the two numbers differ only by the server. By default the loop is
+/// closed (a client starts its next pair when the last one ends: the
+/// server's capacity); with --rate R the clients together start R pairs per
+/// second on a fixed schedule (open loop: latency below saturation), and a
+/// pair's latency counts from when it was due, so a slow answer is charged
+/// for the pairs it held up (no coordinated omission). Prints one JSON line:
 /// pairs per second, admit and pair latency p50/p99 in microseconds, and
 /// refusals (which a correctly sized limit never causes). Loopback only.
 
@@ -43,6 +48,7 @@ struct options {
   double warmup = 1;
   std::string key = "bench-key";
   int limit = 1000;
+  double rate = 0;  ///< pairs per second over all clients; 0: closed loop
 };
 
 struct stats {
@@ -56,13 +62,42 @@ std::int64_t micros(steady::duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
 
+// When a client's next pair starts: at once (closed loop), or at its turn
+// in a fixed schedule (open loop), each client offset so that together they
+// start pairs evenly. `start(t0)` gets the time the pair was due.
+class pacer {
+ public:
+  pacer(asio::io_context& io, const options& o, int index) : timer_(io) {
+    if (o.rate <= 0) return;
+    interval_ = std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(o.clients / o.rate));
+    next_ = steady::now() + interval_ * index / o.clients;
+  }
+
+  template <class F>
+  void next(F start) {
+    if (interval_ == steady::duration::zero()) return start(steady::now());
+    auto due = next_;
+    next_ += interval_;
+    if (due <= steady::now()) return start(due);
+    timer_.expires_at(due);
+    timer_.async_wait([due, start](beast::error_code) { start(due); });
+  }
+
+ private:
+  asio::steady_timer timer_;
+  steady::duration interval_{};
+  steady::time_point next_;
+};
+
 // -- usher ------------------------------------------------------------------------
 
 // Requests are written from templates built once (only the lease id varies),
 // as a gateway with a fixed key would; answers are parsed by Beast's parser.
 class usher_client : public std::enable_shared_from_this<usher_client> {
  public:
-  usher_client(asio::io_context& io, const options& o, stats& s) : socket_(io), o_(o), s_(s) {
+  usher_client(asio::io_context& io, const options& o, stats& s, int index)
+      : socket_(io), pace_(io, o, index), o_(o), s_(s) {
     auto auth = "Host: 127.0.0.1\r\nAuthorization: Bearer " + o_.key + "\r\n";
     std::string body = R"({"model":"m"})";
     admit_ = "POST /v1/admit HTTP/1.1\r\n" + auth +
@@ -80,8 +115,10 @@ class usher_client : public std::enable_shared_from_this<usher_client> {
  private:
   void admit() {
     if (steady::now() >= s_.measure_to) return;
-    t0_ = steady::now();
-    exchange(admit_, [self = shared_from_this()] { self->admitted(); });
+    pace_.next([self = shared_from_this()](steady::time_point due) {
+      self->t0_ = due;
+      self->exchange(self->admit_, [self] { self->admitted(); });
+    });
   }
 
   void admitted() {
@@ -128,6 +165,7 @@ class usher_client : public std::enable_shared_from_this<usher_client> {
   }
 
   tcp::socket socket_;
+  pacer pace_;
   beast::flat_buffer buf_;
   std::string admit_, release_tail_, out_;
   std::optional<bhttp::response_parser<bhttp::string_body>> res_;
@@ -163,7 +201,7 @@ class redis_client : public std::enable_shared_from_this<redis_client> {
   // Commands are written from prefixes built once (only the id and the time
   // vary), as for usher.
   redis_client(asio::io_context& io, const options& o, stats& s, std::string sha, int n)
-      : socket_(io), o_(o), s_(s), n_(n) {
+      : socket_(io), pace_(io, o, n), o_(o), s_(s), n_(n) {
     auto key = "limiter:" + o_.key;
     acquire_ = "*8\r\n";
     for (std::string a : {std::string("EVALSHA"), sha, std::string("1"), key,
@@ -183,7 +221,11 @@ class redis_client : public std::enable_shared_from_this<redis_client> {
  private:
   void admit() {
     if (steady::now() >= s_.measure_to) return;
-    t0_ = steady::now();
+    pace_.next([self = shared_from_this()](steady::time_point due) { self->acquire(due); });
+  }
+
+  void acquire(steady::time_point due) {
+    t0_ = due;
     id_ = prefix_;
     id_ += std::to_string(++seq_);
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -234,6 +276,7 @@ class redis_client : public std::enable_shared_from_this<redis_client> {
   }
 
   tcp::socket socket_;
+  pacer pace_;
   const options& o_;
   stats& s_;
   std::string acquire_, release_, prefix_, out_, in_, id_;
@@ -275,9 +318,10 @@ int main(int argc, char** argv) {
     else if (k == "--warmup") o.warmup = std::stod(v);
     else if (k == "--key") o.key = v;
     else if (k == "--limit") o.limit = std::stoi(v);
+    else if (k == "--rate") o.rate = std::stod(v);
     else {
       std::cerr << "usage: usher_live_bench --target usher|redis --port P [--clients 50] "
-                   "[--seconds 10] [--warmup 1] [--key K] [--limit 1000]\n";
+                   "[--seconds 10] [--warmup 1] [--key K] [--limit 1000] [--rate PAIRS_PER_S]\n";
       return 2;
     }
   }
@@ -292,16 +336,17 @@ int main(int argc, char** argv) {
   s.measure_to = s.measure_from + std::chrono::milliseconds(static_cast<int>(o.seconds * 1000));
   std::string sha = o.target == "redis" ? load_script(o.port) : "";
   for (int c = 0; c < o.clients; ++c) {
-    if (o.target == "usher") std::make_shared<usher_client>(io, o, s)->start();
+    if (o.target == "usher") std::make_shared<usher_client>(io, o, s, c)->start();
     else std::make_shared<redis_client>(io, o, s, sha, c)->start();
   }
   io.run();
   double secs = o.seconds;
   std::printf(
-      "{\"target\":\"%s\",\"clients\":%d,\"seconds\":%.1f,\"pairs\":%lld,\"pairs_per_s\":%.0f,"
+      "{\"target\":\"%s\",\"clients\":%d,\"rate\":%.0f,\"seconds\":%.1f,\"pairs\":%lld,"
+      "\"pairs_per_s\":%.0f,"
       "\"admit_p50_us\":%lld,\"admit_p99_us\":%lld,\"pair_p50_us\":%lld,\"pair_p99_us\":%lld,"
       "\"refused\":%lld,\"errors\":%lld}\n",
-      o.target.c_str(), o.clients, secs, static_cast<long long>(s.pairs),
+      o.target.c_str(), o.clients, o.rate, secs, static_cast<long long>(s.pairs),
       static_cast<double>(s.pairs) / secs, static_cast<long long>(percentile(s.admit_us, 0.5)),
       static_cast<long long>(percentile(s.admit_us, 0.99)),
       static_cast<long long>(percentile(s.pair_us, 0.5)),

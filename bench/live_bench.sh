@@ -11,10 +11,20 @@
 # (from /proc and getrusage), a measure that drifts less than pairs/s.
 # Bounded: every run has a time limit; every server started here is stopped.
 #
-# usage: bench/live_bench.sh BUILD_DIR [CLIENTS=50] [SECONDS=10] [REPEATS=3] [OTHER_USHER...]
+# usage: [RATE=PAIRS_PER_S] bench/live_bench.sh BUILD_DIR [CLIENTS=50] [SECONDS=10] [REPEATS=3] [OTHER_USHER...]
 #   OTHER_USHER: more `usher` binaries to run in the same rounds (an older
 #   build, for a before/after), labelled by their path.
+#   RATE: open loop: the clients together start this many pairs per second
+#   on a fixed schedule (latency below saturation); unset: closed loop.
+#   PIN=1: every server on CPU 1 and the load generator on CPU 0 (taskset),
+#   so each server has one core of its own and the generator's cost, which
+#   differs by protocol (HTTP answers cost it more to read than RESP),
+#   does not take CPU from the server; unset: all share both cores.
 set -euo pipefail
+server_cpu=(); generator_cpu=()
+if [[ "${PIN:-}" == 1 ]]; then
+  server_cpu=(taskset -c 1); generator_cpu=(taskset -c 0)
+fi
 build=${1:?usage: bench/live_bench.sh BUILD_DIR [CLIENTS] [SECONDS] [REPEATS] [OTHER_USHER...]}
 clients=${2:-50}
 seconds=${3:-10}
@@ -48,10 +58,10 @@ INI
 labels=(); ports=(); spids=()
 start_usher() {
   local out="$work/usher.$((${#labels[@]})).out"
-  "$1" serve --config "$work/node.ini" > "$out" 2> "$out.err" &
+  "${server_cpu[@]}" "$1" serve --config "$work/node.ini" > "$out" 2> "$out.err" &
   local pid=$!
   pids+=("$pid")
-  for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.1; done
+  for _ in $(seq 50); do grep -qs listening "$out" && break; sleep 0.1; done
   labels+=("$2"); spids+=("$pid")
   ports+=("$(grep -o '127.0.0.1:[0-9]*' "$out" | cut -d: -f2)")
 }
@@ -60,7 +70,7 @@ for other in "$@"; do start_usher "$other" "$other"; done
 usher_pid=${spids[0]}
 
 redis_port=$(free_port)
-redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+"${server_cpu[@]}" redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
   --daemonize no --protected-mode yes > "$work/redis.log" 2>&1 &
 pids+=($!)
 redis_pid=$!
@@ -81,7 +91,7 @@ run() {
   local c0 c1 t0 t1 out
   c0=$(cpu_of "$pid"); t0=$(date +%s.%N)
   out=$(timeout $((seconds + 30)) /usr/bin/time -f "%U %S" -o "$work/gen.time" \
-        "$gen" "$@" --clients "$clients" --seconds "$seconds")
+        "${generator_cpu[@]}" "$gen" "$@" --clients "$clients" --seconds "$seconds" ${RATE:+--rate "$RATE"})
   c1=$(cpu_of "$pid"); t1=$(date +%s.%N)
   python3 - "$label" "$out" "$c0" "$c1" "$t0" "$t1" "$ticks" "$(cat "$work/gen.time")" <<'PY'
 import json, sys
@@ -97,12 +107,20 @@ PY
 }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# clients=$clients seconds=$seconds repeats=$repeats (each round: ${labels[*]} redis)"
+echo "# clients=$clients rate=${RATE:-closed loop} pinned=${PIN:-0} seconds=$seconds repeats=$repeats (each round: ${labels[*]} redis, rotated)"
+# The targets take turns in an order that rotates every round, so no target
+# always runs first or right after another (the machine's speed changes in
+# steps, which could otherwise favour a position in the round).
+targets=$((${#labels[@]} + 1))
 for r in $(seq "$repeats"); do
-  for i in "${!labels[@]}"; do
-    run "${labels[$i]}" "${spids[$i]}" --target usher --port "${ports[$i]}" --key bench-key | tee -a "$work/runs"
+  for k in $(seq 0 $((targets - 1))); do
+    i=$(((k + r - 1) % targets))
+    if ((i == ${#labels[@]})); then
+      run redis "$redis_pid" --target redis --port "$redis_port" --key bench --limit 1000 | tee -a "$work/runs"
+    else
+      run "${labels[$i]}" "${spids[$i]}" --target usher --port "${ports[$i]}" --key bench-key | tee -a "$work/runs"
+    fi
   done
-  run redis "$redis_pid" --target redis --port "$redis_port" --key bench --limit 1000 | tee -a "$work/runs"
 done
 
 sleep 2
@@ -123,6 +141,8 @@ for l in labels:
               "server_cpu_us_per_pair", "generator_cpu_us_per_pair"):
         line[k] = med([r[k] for r in rs])
     if l != "redis" and len(rs) == len(redis):
-        line["pairs_per_s_vs_redis"] = round(med([a["pairs_per_s"] / b["pairs_per_s"] for a, b in zip(rs, redis)]), 2)
+        ratios = [a["pairs_per_s"] / b["pairs_per_s"] for a, b in zip(rs, redis)]
+        line["pairs_per_s_vs_redis"] = round(med(ratios), 2)
+        line["vs_redis_by_round"] = [round(x, 2) for x in ratios]
     print(json.dumps(line, separators=(",", ":")))
 PY
