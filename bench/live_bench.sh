@@ -40,19 +40,8 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# usher: one account whose limit the clients never reach, the default split
-# (io_threads = 1, the best on 2 cores; 2 CAF workers). No key newer than the
-# first node is used, so older builds read the same config.
-cat > "$work/node.ini" <<INI
-[node]
-listen = 127.0.0.1:0
-threads = 2
-lease_ttl = 30s
-[account.bench]
-plan = weighted
-limit = 1000
-key = $("$usher" key hash bench-key)
-INI
+source "$(dirname "$0")/live_node.sh"
+bench_node_config "$usher" > "$work/node.ini"
 
 # start_usher BINARY LABEL: starts a node; appends to labels/ports/spids.
 labels=(); ports=(); spids=()

@@ -20,16 +20,8 @@ node_pid=
 cleanup() { [[ -n "$node_pid" ]] && kill "$node_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-cat > "$work/node.ini" <<INI
-[node]
-listen = 127.0.0.1:0
-threads = 2
-lease_ttl = 30s
-[account.bench]
-plan = weighted
-limit = 1000
-key = $("$build/usher" key hash bench-key)
-INI
+source "$(dirname "$0")/live_node.sh"
+bench_node_config "$build/usher" > "$work/node.ini"
 
 for usher in "$build/usher" "$@"; do
   out="$work/cg.out"
