@@ -123,6 +123,13 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         settle(self, now);
         return p;
       },
+      [=](const ticket_cancel& req) {
+        auto& s = self->state;
+        usec now = begin(self);
+        auto r = s.ledger->cancel_ticket(req, now, s.answers);
+        settle(self, now);
+        return r;
+      },
       [=](const usage_query& q) {
         auto& s = self->state;
         usec now = begin(self);

@@ -18,6 +18,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<lease_request>("usher::lease_request");
   cfg.add_message_type<lease_reply>("usher::lease_reply");
   cfg.add_message_type<ticket_poll>("usher::ticket_poll");
+  cfg.add_message_type<ticket_cancel>("usher::ticket_cancel");
   cfg.add_message_type<usage_query>("usher::usage_query");
   cfg.add_message_type<in_flight_request>("usher::in_flight_request");
   cfg.add_message_type<concurrency_snapshot>("usher::concurrency_snapshot");

@@ -206,6 +206,15 @@ struct ticket_poll {
   std::string ticket;
 };
 
+/// Edge -> admission actor: the client no longer wants a ticket (DELETE
+/// /v1/tickets/{id}). A request still queued leaves the queue (pollers get
+/// 499); a lease granted to it and not yet used is released; the ticket is
+/// forgotten. Answer: lease_reply, 200, or 404 for an unknown ticket.
+struct ticket_cancel {
+  std::string account;
+  std::string ticket;
+};
+
 /// Edge -> admission actor: one account's live usage (answer: concurrency_snapshot).
 struct usage_query {
   std::string account;
@@ -262,6 +271,7 @@ using admission_actor = caf::typed_actor<
     caf::replies_to<admit_request>::with<admit_reply>, caf::reacts_to<cancel_request>,
     caf::replies_to<lease_request>::with<lease_reply>,
     caf::replies_to<ticket_poll>::with<admit_reply>,
+    caf::replies_to<ticket_cancel>::with<lease_reply>,
     caf::replies_to<usage_query>::with<concurrency_snapshot>,
     caf::replies_to<metrics_atom>::with<live_metrics>, caf::reacts_to<live_tick_atom>>;
 
@@ -295,6 +305,11 @@ typename Inspector::result_type inspect(Inspector& f, lease_reply& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ticket_poll& x) {
   return f(caf::meta::type_name("ticket_poll"), x.account, x.ticket);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ticket_cancel& x) {
+  return f(caf::meta::type_name("ticket_cancel"), x.account, x.ticket);
 }
 
 template <class Inspector>

@@ -265,7 +265,9 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
       w.holder_is_connection = req.holder_is_connection;
       if (req.async) {
         w.ticket = new_id();
-        acc.tickets.emplace(w.ticket, ticket{});
+        ticket t;
+        t.tag = req.request_id;
+        acc.tickets.emplace(w.ticket, std::move(t));
         reply.code = 202;
         reply.ticket = w.ticket;
       }
@@ -313,13 +315,8 @@ void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer
 lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<answer>& out) {
   lease_reply r;
   id a = 0;
-  if (!find(req.account, a)) {
-    r.code = 404;
-    return r;
-  }
-  auto& acc = accounts_[a];
-  auto i = acc.leases.find(req.lease);
-  if (i == acc.leases.end()) {
+  auto* held = find_entry(req.account, req.lease, &account_state::leases, a);
+  if (!held) {
     r.code = 404;
     return r;
   }
@@ -328,12 +325,44 @@ lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<a
     serve_queue(now, out);
     return r;
   }
-  if (i->second.expires != never) {
-    timers_.erase(i->second.ttl);
-    i->second.expires = now + lease_ttl_;
-    i->second.ttl = timers_.emplace(i->second.expires, timed_key{a, req.lease, false});
+  if (held->expires != never) {
+    timers_.erase(held->ttl);
+    held->expires = now + lease_ttl_;
+    held->ttl = timers_.emplace(held->expires, timed_key{a, req.lease, false});
     r.ttl_ms = lease_ttl_ / 1000;
   }
+  return r;
+}
+
+lease_reply live_ledger::cancel_ticket(const ticket_cancel& req, usec now,
+                                       std::vector<answer>& out) {
+  lease_reply r;
+  id a = 0;
+  auto* found = find_entry(req.account, req.ticket, &account_state::tickets, a);
+  if (!found) {
+    r.code = 404;
+    return r;
+  }
+  auto& acc = accounts_[a];
+  ticket t = std::move(*found);
+  acc.tickets.erase(req.ticket);
+  if (t.decided) {
+    timers_.erase(t.ttl);
+    if (t.result.code == 200 && acc.leases.count(t.result.lease)) release(a, t.result.lease, now);
+  } else {
+    auto wi = waiters_.find(t.tag);
+    if (wi != waiters_.end() && engine_.cancel(a, t.tag)) {
+      admit_reply cancelled;
+      cancelled.code = 499;
+      cancelled.why = reason::client_timeout;
+      cancelled.ticket = req.ticket;
+      cancelled.waited_us = now - wi->second.arrival;
+      count(acc, 499);
+      waiters_.erase(wi);
+      for (auto p : t.pollers) out.push_back(answer{p, cancelled});
+    }
+  }
+  serve_queue(now, out);  // what this ticket held or blocked may go to the next in line
   return r;
 }
 
@@ -341,17 +370,12 @@ bool live_ledger::poll(const ticket_poll& req, std::uint64_t poll_tag, admit_rep
                        std::vector<answer>& out) {
   reply = admit_reply{};
   id a = 0;
-  if (!find(req.account, a)) {
+  auto* found = find_entry(req.account, req.ticket, &account_state::tickets, a);
+  if (!found) {
     reply.code = 404;
     return true;
   }
-  auto& acc = accounts_[a];
-  auto i = acc.tickets.find(req.ticket);
-  if (i == acc.tickets.end()) {
-    reply.code = 404;
-    return true;
-  }
-  auto& t = i->second;
+  auto& t = *found;
   if (t.decided) {
     reply = t.result;
     return true;

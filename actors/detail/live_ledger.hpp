@@ -63,6 +63,12 @@ class live_ledger {
   [[nodiscard]] lease_reply lease(const lease_request& req, policies::usec now,
                                   std::vector<answer>& out);
 
+  /// The client gave up a ticket (ticket_cancel): a queued request leaves
+  /// the queue and its pollers get 499; a granted lease is released; the
+  /// ticket is forgotten. 404 for an unknown ticket.
+  [[nodiscard]] lease_reply cancel_ticket(const ticket_cancel& req, policies::usec now,
+                                          std::vector<answer>& out);
+
   /// Returns true with `reply` set when the ticket is decided (or unknown:
   /// 404); false when the poller is held under `poll_tag` until it is.
   [[nodiscard]] bool poll(const ticket_poll& req, std::uint64_t poll_tag, admit_reply& reply,
@@ -100,6 +106,7 @@ class live_ledger {
     timer_map::iterator ttl;                   ///< valid when expires != never
   };
   struct ticket {
+    std::uint64_t tag = 0;  ///< its waiter's request id
     bool decided = false;
     admit_reply result;
     std::vector<std::uint64_t> pollers;
@@ -138,6 +145,16 @@ class live_ledger {
   void record_wait(account_state& acc, policies::usec wait);
   std::int64_t retry_after_s(policies::id a, policies::reason why, policies::usec now) const;
   const account_state* find(const std::string& account, policies::id& a) const;
+  /// The entry `name` in one of `account`'s tables (its leases or tickets),
+  /// or nullptr when the account or the entry is unknown (both are 404).
+  template <class T>
+  T* find_entry(const std::string& account, const std::string& name,
+                std::unordered_map<std::string, T> account_state::*table, policies::id& a) {
+    if (!find(account, a)) return nullptr;
+    auto& entries = accounts_[a].*table;
+    auto i = entries.find(name);
+    return i == entries.end() ? nullptr : &i->second;
+  }
 
   std::shared_ptr<const policies::plan> plan_;
   policies::engine engine_;

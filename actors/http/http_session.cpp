@@ -251,7 +251,7 @@ class http_session : public edge::impl::idle_watch,
       if (!only(bhttp::verb::get, "GET")) return;
       return metrics();
     }
-    enum class kind { admit, release, renew, ticket, snapshot, stream, realtime, none };
+    enum class kind { admit, release, renew, ticket, ticket_cancel, snapshot, stream, realtime, none };
     kind k = kind::none;
     auto& id = id_;  // the lease or ticket named in the path
     id.clear();
@@ -271,8 +271,12 @@ class http_session : public edge::impl::idle_watch,
       }
     } else if (starts_with(path, "/v1/tickets/")) {
       id.assign(path.substr(std::string_view("/v1/tickets/").size()));
-      if (!only(bhttp::verb::get, "GET")) return;
-      k = kind::ticket;
+      if (method == bhttp::verb::delete_) {
+        k = kind::ticket_cancel;
+      } else {
+        if (!only(bhttp::verb::get, "GET, DELETE")) return;
+        k = kind::ticket;
+      }
     } else if (path == "/account/concurrency") {
       if (!only(bhttp::verb::get, "GET")) return;
       k = kind::snapshot;
@@ -283,7 +287,9 @@ class http_session : public edge::impl::idle_watch,
       if (!only(bhttp::verb::get, "GET")) return;
       k = kind::realtime;
     }
-    if (k == kind::none || ((k == kind::release || k == kind::renew || k == kind::ticket) &&
+    bool names_id = k == kind::release || k == kind::renew || k == kind::ticket ||
+                    k == kind::ticket_cancel;
+    if (k == kind::none || (names_id &&
                             (id.empty() || id.size() > 64 || id.find('/') != std::string::npos)))
       return send(error_response(404, "not_found", "unknown_route",
                                  "No route " + std::string(path), req_.version(),
@@ -298,6 +304,7 @@ class http_session : public edge::impl::idle_watch,
       case kind::release: return lease(*r, id, lease_op::release);
       case kind::renew: return lease(*r, id, lease_op::renew);
       case kind::ticket: return ticket(*r, id);
+      case kind::ticket_cancel: return cancel_ticket(*r);
       case kind::snapshot: return snapshot(*r);
       case kind::stream: return stream(*r);
       case kind::realtime: return realtime(*r);
@@ -371,26 +378,43 @@ class http_session : public edge::impl::idle_watch,
 
   void lease(const account_route& r, const std::string& id, lease_op op) {
     await_answer();
-    edge_->to_actors.ask<lease_reply>(r.actor, lease_request{r.account, id, op},
-                                    socket_.get_executor(),
-                     [self = shared_from_this(), op](std::optional<lease_reply> reply) {
-                       if (!self->answered()) return;
-                       auto& q = self->req_;
-                       if (!reply)
-                         return self->send(error_response(503, "unavailable", "stopping",
-                                                          "The node is stopping", q.version(),
-                                                          false));
-                       if (reply->code == 404)
-                         return self->send(error_response(404, "not_found", "unknown_lease",
-                                                          "No such lease for this account",
-                                                          q.version(), q.keep_alive()));
-                       auto& body = self->body_;
-                       body.assign("{\"lease\":");
-                       append_json_string(self->id_, body);
-                       if (op == lease_op::release) body += ",\"released\":true}";
-                       else body += ",\"ttl_ms\":" + std::to_string(reply->ttl_ms) + "}";
-                       self->send_json(200, body);
-                     });
+    edge_->to_actors.ask<lease_reply>(
+        r.actor, lease_request{r.account, id, op}, socket_.get_executor(),
+        [self = shared_from_this(), op](std::optional<lease_reply> reply) {
+          self->on_lease_reply(reply, "lease", "unknown_lease", "No such lease for this account",
+                               op == lease_op::release ? "released" : "ttl_ms");
+        });
+  }
+
+  void cancel_ticket(const account_route& r) {
+    await_answer();
+    edge_->to_actors.ask<lease_reply>(
+        r.actor, ticket_cancel{r.account, id_}, socket_.get_executor(),
+        [self = shared_from_this()](std::optional<lease_reply> reply) {
+          self->on_lease_reply(reply, "ticket", "unknown_ticket",
+                               "No such ticket for this account", "cancelled");
+        });
+  }
+
+  // The answer to a request naming a lease or ticket (id_): 503 when the
+  // node stops, 404 when the account has no such one, else 200
+  // {"<field>": id, "<done>": true} ("ttl_ms": the renewed TTL).
+  void on_lease_reply(const std::optional<lease_reply>& reply, const char* field,
+                      const char* unknown_code, const char* unknown_message, const char* done) {
+    if (!answered()) return;
+    if (!reply)
+      return send(error_response(503, "unavailable", "stopping", "The node is stopping",
+                                 req_.version(), false));
+    if (reply->code == 404)
+      return send(error_response(404, "not_found", unknown_code, unknown_message,
+                                 req_.version(), req_.keep_alive()));
+    body_.assign("{\"").append(field).append("\":");
+    append_json_string(id_, body_);
+    body_.append(",\"").append(done).append("\":");
+    if (std::string_view(done) == "ttl_ms") body_ += std::to_string(reply->ttl_ms);
+    else body_ += "true";
+    body_ += '}';
+    send_json(200, body_);
   }
 
   void ticket(const account_route& r, const std::string& id) {

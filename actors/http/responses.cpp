@@ -67,7 +67,8 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
     case 404:
       return error_object("not_found", "not_found", "No such lease or ticket for this account");
     case 499:
-      return error_object("cancelled", "client_left", "The client left while queued");
+      return error_object("cancelled", "client_left",
+                          "The client left the queue (it disconnected or gave up its ticket)");
     default:
       status = 503;
       return error_object("unavailable", "stopping", "The node is stopping");

@@ -27,18 +27,25 @@ admit_request ask(const std::string& account, std::uint64_t id, bool async = fal
   return r;
 }
 
+// Takes acme's three solo streams at time 0 (requests 1-3); their leases.
+std::vector<std::string> fill_streams(live_ledger& l, std::vector<live_ledger::answer>& out) {
+  std::vector<std::string> leases;
+  admit_reply r;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    REQUIRE(l.admit(ask("acme", i), 0, r, out));
+    REQUIRE(r.code == 200);
+    leases.push_back(r.lease);
+  }
+  return leases;
+}
+
 }  // namespace
 
 TEST_CASE("a queued waiter is answered once when a lease is released") {
   auto l = solo();
   std::vector<live_ledger::answer> out;
   admit_reply r;
-  std::vector<std::string> leases;
-  for (std::uint64_t i = 1; i <= 3; ++i) {
-    REQUIRE(l.admit(ask("acme", i), 0, r, out));
-    REQUIRE(r.code == 200);
-    leases.push_back(r.lease);
-  }
+  auto leases = fill_streams(l, out);
   CHECK_FALSE(l.admit(ask("acme", 4), 100, r, out));  // held
   CHECK(out.empty());
   CHECK(l.lease({"acme", leases[0], lease_op::release}, seconds(1), out).code == 200);
@@ -113,6 +120,38 @@ TEST_CASE("an async request that queues gets a ticket that reports its outcome")
   CHECK(out[0].reply.code == 200);
   CHECK(l.poll({"acme", ticket}, 1002, r, out));  // decided: answered at once
   CHECK(r.lease == out[0].reply.lease);
+}
+
+TEST_CASE("a ticket given up leaves the queue once, and a granted one gives its lease back") {
+  auto l = solo();
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  auto leases = fill_streams(l, out);
+  REQUIRE(l.admit(ask("acme", 4, true), 0, r, out));
+  auto queued = r.ticket;
+  CHECK_FALSE(l.poll({"acme", queued}, 1000, r, out));
+  CHECK(l.cancel_ticket({"beta", queued}, seconds(1), out).code == 404);
+  CHECK(l.cancel_ticket({"acme", queued}, seconds(1), out).code == 200);
+  REQUIRE(out.size() == 1);  // the poller, once, with 499
+  CHECK(out[0].tag == 1000);
+  CHECK(out[0].reply.code == 499);
+  CHECK(l.cancel_ticket({"acme", queued}, seconds(1), out).code == 404);
+  out.clear();
+  // A release lets nobody in: the queue is empty.
+  CHECK(l.lease({"acme", leases[0], lease_op::release}, seconds(2), out).code == 200);
+  CHECK(out.empty());
+  CHECK(l.test_lease_count() == 2);
+
+  // A ticket decided with a lease nobody collected: giving it up releases it.
+  REQUIRE(l.admit(ask("acme", 5), seconds(3), r, out));  // the freed stream
+  REQUIRE(l.admit(ask("acme", 6, true), seconds(3), r, out));
+  auto granted = r.ticket;
+  CHECK(l.lease({"acme", leases[1], lease_op::release}, seconds(4), out).code == 200);
+  CHECK(l.test_lease_count() == 3);  // the ticket's lease holds the stream
+  CHECK(l.cancel_ticket({"acme", granted}, seconds(5), out).code == 200);
+  CHECK(l.test_lease_count() == 2);
+  CHECK(l.poll({"acme", granted}, 1001, r, out));
+  CHECK(r.code == 404);
 }
 
 TEST_CASE("the snapshot lists only the account's own requests oldest first") {

@@ -85,6 +85,36 @@ TEST_CASE("streams admits up to its tier then queues, times out with 408 and ref
     // Another account cannot read it.
     CHECK(node.call(verb::get, "/v1/tickets/" + ticket, "beta-key").status == 404);
   }
+  SECTION("DELETE gives up a ticket: a queued one leaves the queue and its poller gets 499") {
+    auto r = node.admit("acme-key", json::object(), "respond-async");
+    REQUIRE(r.status == 202);
+    std::string ticket = r.json()["ticket"];
+    auto poll = std::async(std::launch::async,
+                           [&] { return node.call(verb::get, "/v1/tickets/" + ticket, "acme-key"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(node.call(verb::delete_, "/v1/tickets/" + ticket, "beta-key").status == 404);
+    auto gone = node.call(verb::delete_, "/v1/tickets/" + ticket, "acme-key");
+    CHECK(gone.status == 200);
+    CHECK(gone.json()["ticket"] == ticket);
+    CHECK(gone.json()["cancelled"] == true);
+    auto polled = poll.get();
+    CHECK(polled.status == 499);
+    CHECK(polled.json()["error"]["code"] == "client_left");
+    CHECK(node.call(verb::get, "/v1/tickets/" + ticket, "acme-key").status == 404);
+    CHECK(node.call(verb::delete_, "/v1/tickets/" + ticket, "acme-key").status == 404);
+    // The stream a release frees goes to nobody: the queue is empty.
+    REQUIRE(node.release("acme-key", leases[0]).status == 200);
+    CHECK(node.usage("acme-key")["request_count"] == 2);
+  }
+  SECTION("DELETE gives up a granted ticket: its lease, never collected, is released") {
+    auto r = node.admit("acme-key", json::object(), "respond-async");
+    REQUIRE(r.status == 202);
+    std::string ticket = r.json()["ticket"];
+    REQUIRE(node.release("acme-key", leases[0]).status == 200);
+    CHECK(node.usage("acme-key")["request_count"] == 3);  // the ticket's lease holds the stream
+    CHECK(node.call(verb::delete_, "/v1/tickets/" + ticket, "acme-key").status == 200);
+    CHECK(node.usage("acme-key")["request_count"] == 2);
+  }
 }
 
 TEST_CASE("a client that disconnects while queued leaves the queue at once") {
