@@ -98,7 +98,10 @@ class http_session : public edge::impl::idle_watch,
   }
 
   // Parses the buffered bytes: routes a complete request, or reads more.
+  // One request at a time: a parse posted after an answer (a pipelined
+  // request) may find that a read already started the next one.
   void parse() {
+    if (pending_ || writing_ || closed_ || handed_over_) return;
     if (!parser_) {
       parser_.emplace();
       parser_->body_limit(edge_->cfg.max_body);
