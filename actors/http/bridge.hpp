@@ -153,8 +153,9 @@ class bridge {
   io_unit& host_;
   boost::asio::any_io_executor host_executor_;  ///< sessions' executor with one I/O thread
   /// Answers from the current batch (touched only by the thread running it).
-  std::vector<std::pair<completion, caf::mailbox_element_ptr>> ready_;
-  std::vector<std::pair<completion, caf::mailbox_element_ptr>> answering_;
+  using answer = std::pair<completion, caf::mailbox_element_ptr>;
+  std::vector<answer> ready_;
+  std::vector<answer> answering_;  ///< the batch's answers being run
   caf::actor companion_;
   std::mutex mutex_;
   std::vector<pending> slots_;       ///< pending requests (under mutex_)

@@ -307,7 +307,7 @@ class http_session : public edge::impl::idle_watch,
       case kind::release: return lease(*r, id, lease_op::release);
       case kind::renew: return lease(*r, id, lease_op::renew);
       case kind::ticket: return ticket(*r, id);
-      case kind::ticket_cancel: return cancel_ticket(*r);
+      case kind::ticket_cancel: return cancel_ticket(*r, id);
       case kind::snapshot: return snapshot(*r);
       case kind::stream: return stream(*r);
       case kind::realtime: return realtime(*r);
@@ -389,10 +389,10 @@ class http_session : public edge::impl::idle_watch,
         });
   }
 
-  void cancel_ticket(const account_route& r) {
+  void cancel_ticket(const account_route& r, const std::string& id) {
     await_answer();
     edge_->to_actors.ask<lease_reply>(
-        r.actor, ticket_cancel{r.account, id_}, socket_.get_executor(),
+        r.actor, ticket_cancel{r.account, id}, socket_.get_executor(),
         [self = shared_from_this()](std::optional<lease_reply> reply) {
           self->on_lease_reply(reply, "ticket", "unknown_ticket",
                                "No such ticket for this account", "cancelled");
