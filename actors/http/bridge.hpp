@@ -21,6 +21,7 @@
 #include <caf/actor_companion.hpp>
 #include <caf/all.hpp>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -146,8 +147,18 @@ class bridge {
   void run_ready() {
     if (ready_.empty()) return;
     answering_.swap(ready_);  // both keep their capacity
-    for (auto& [done, ptr] : answering_) done(&ptr->content());
+    // Every answer runs even if one throws; the first exception goes on to
+    // the I/O loop (which reports it) once the batch is done.
+    std::exception_ptr failed;
+    for (auto& [done, ptr] : answering_) {
+      try {
+        done(&ptr->content());
+      } catch (...) {
+        if (!failed) failed = std::current_exception();
+      }
+    }
     answering_.clear();
+    if (failed) std::rethrow_exception(failed);
   }
 
   io_unit& host_;

@@ -6,6 +6,41 @@ namespace usher::actors::http {
 
 using policies::reason;
 
+namespace {
+
+// Text from the network (a path, a header, a name) may hold any bytes, and
+// nlohmann's default dump() throws on invalid UTF-8: every JSON the edge
+// writes replaces such bytes with U+FFFD instead.
+std::string dump(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+// The length of the valid UTF-8 sequence at the start of `s` (1..4), or 0
+// when it is not one (a stray continuation byte, an overlong form, a
+// surrogate, a value over U+10FFFF, or a cut-off sequence).
+std::size_t utf8_sequence(std::string_view s) {
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
+  unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+    if (c == 0xED && b(1) > 0x9F) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
+    if (c == 0xF4 && b(1) > 0x8F) return 0;  // over U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
 string_response json_response(unsigned status, const std::string& body, unsigned version,
                               bool keep_alive) {
   string_response res{static_cast<bhttp::status>(status), version};
@@ -23,7 +58,7 @@ std::string error_object(const std::string& type, const std::string& code,
   j["message"] = message;
   j["type"] = type;
   j["code"] = code;
-  return j.dump();
+  return dump(j);
 }
 
 string_response error_response(unsigned status, const std::string& type, const std::string& code,
@@ -63,7 +98,8 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
                                                                              : "too_many_names",
                           r.why == reason::no_connection
                               ? "The connection is not open"
-                              : "Too many distinct models or products");
+                              : "Too many distinct models or products in use by this account at "
+                                "once (the node's max_names_per_account)");
     case 404:
       return error_object("not_found", "not_found", "No such lease or ticket for this account");
     case 499:
@@ -71,6 +107,11 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
                           "The client left the queue (it disconnected or gave up its ticket)");
     default:
       status = 503;
+      if (r.why == reason::recovering)
+        return error_object("unavailable", "recovering",
+                            "Service Unavailable: the node restarted and is recovering the leases "
+                            "it granted before; new grants resume in " +
+                                std::to_string(r.retry_after_s) + " s");
       return error_object("unavailable", "stopping", "The node is stopping");
   }
 }
@@ -82,13 +123,24 @@ void append_json_string(std::string_view text, std::string& out) {
   std::size_t plain = 0;
   while (plain < text.size()) {
     auto u = static_cast<unsigned char>(text[plain]);
-    if (u < 0x20 || u == '"' || u == '\\') break;
+    if (u < 0x20 || u == '"' || u == '\\' || u >= 0x80) break;
     ++plain;
   }
   out.append(text.data(), plain);
   text.remove_prefix(plain);
-  for (char c : text) {
+  while (!text.empty()) {
+    char c = text[0];
     auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      // Valid UTF-8 passes through; anything else becomes U+FFFD, so the
+      // answer is always valid JSON whatever bytes the client sent.
+      auto n = utf8_sequence(text);
+      if (n == 0) out += "\xEF\xBF\xBD", n = 1;
+      else out.append(text.data(), n);
+      text.remove_prefix(n);
+      continue;
+    }
+    text.remove_prefix(1);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += c;
@@ -171,14 +223,14 @@ string_response admission_response(const admit_reply& r, unsigned version, bool 
   if (r.code == 202) {
     nlohmann::ordered_json j;
     j["ticket"] = r.ticket;
-    auto res = json_response(202, j.dump(), version, keep_alive);
+    auto res = json_response(202, dump(j), version, keep_alive);
     res.set(bhttp::field::location, "/v1/tickets/" + r.ticket);
     return res;
   }
   unsigned status = 0;
   auto body = "{\"error\":" + refusal_object(r, status) + "}";
   auto res = json_response(status, body, version, keep_alive);
-  if (status == 429 && r.retry_after_s > 0)
+  if ((status == 429 || status == 503) && r.retry_after_s > 0)
     res.set(bhttp::field::retry_after, std::to_string(r.retry_after_s));
   return res;
 }
@@ -199,7 +251,7 @@ std::string snapshot_json(const concurrency_snapshot& s) {
     x["duration_ms"] = r.duration_ms;
     j["requests"].push_back(std::move(x));
   }
-  return j.dump();
+  return dump(j);
 }
 
 }  // namespace usher::actors::http

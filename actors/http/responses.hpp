@@ -45,7 +45,8 @@ void append_json_wire(unsigned status, std::string_view body, unsigned version, 
                       std::string& out);
 
 /// `text` as a JSON string literal, quotes included (escapes '"', '\\' and
-/// control characters; other bytes pass through).
+/// control characters; valid UTF-8 passes through, every invalid sequence
+/// becomes U+FFFD), so the result is valid JSON whatever bytes `text` holds.
 void append_json_string(std::string_view text, std::string& out);
 
 /// Appends the body of a 200 admission: {"lease":..,"waited_ms":..,"ttl_ms":..}.

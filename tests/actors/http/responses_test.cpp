@@ -1,0 +1,59 @@
+// Every answer the edge builds is valid JSON, whatever bytes the client put
+// in what it echoes (actors/http/responses.hpp). The bug this guards: a 404
+// repeated a path with the byte 0xFF, nlohmann's dump() threw on the invalid
+// UTF-8 on the I/O thread, and the node died.
+#include "actors/http/responses.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+using namespace usher::actors::http;
+
+// The string a JSON text decodes to, or throws if it is not valid JSON.
+std::string decoded(const std::string& json_string) {
+  return nlohmann::json::parse(json_string).get<std::string>();
+}
+
+std::string quoted(std::string_view text) {
+  std::string out;
+  append_json_string(text, out);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("append_json_string keeps valid UTF-8 and escapes what JSON must") {
+  std::string text = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \"q\" \\ \n\t\x01";
+  CHECK(decoded(quoted(text)) == text);
+  CHECK(quoted("plain") == "\"plain\"");
+}
+
+TEST_CASE("append_json_string replaces every invalid UTF-8 sequence with U+FFFD") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  struct sample {
+    std::string in, out;
+  };
+  std::vector<sample> samples = {
+      {"/\xFF", "/" + fffd},
+      {"\xC0\xAF", fffd + fffd},                      // overlong '/'
+      {"\xE0\x80\xAF", fffd + fffd + fffd},           // overlong, three bytes
+      {"\xED\xA0\x80", fffd + fffd + fffd},           // a UTF-16 surrogate
+      {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},  // over U+10FFFF
+      {"a\xE2\x82", "a" + fffd + fffd},               // cut off at the end
+      {"\x80x", fffd + "x"},                          // a lone continuation byte
+  };
+  for (auto& s : samples) {
+    INFO("input bytes: " << s.in.size());
+    CHECK(decoded(quoted(s.in)) == s.out);
+  }
+}
+
+TEST_CASE("error bodies stay valid JSON when the message holds invalid UTF-8") {
+  auto res = error_response(404, "not_found", "unknown_route", "No route /\xFF\xFE\x01", 11, true);
+  auto body = nlohmann::json::parse(res.body());
+  CHECK(body["error"]["code"] == "unknown_route");
+  CHECK(body["error"]["message"] == "No route /\xEF\xBF\xBD\xEF\xBF\xBD\x01");
+  CHECK(nlohmann::json::parse(error_object("t", "c\xC3", "m"))["code"] == "c\xEF\xBF\xBD");
+}
