@@ -16,7 +16,7 @@ std::string decoded(const std::string& json_string) {
   return nlohmann::json::parse(json_string).get<std::string>();
 }
 
-std::string quoted(std::string_view text) {
+std::string as_json(std::string_view text) {
   std::string out;
   append_json_string(text, out);
   return out;
@@ -26,8 +26,8 @@ std::string quoted(std::string_view text) {
 
 TEST_CASE("append_json_string keeps valid UTF-8 and escapes what JSON must") {
   std::string text = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \"q\" \\ \n\t\x01";
-  CHECK(decoded(quoted(text)) == text);
-  CHECK(quoted("plain") == "\"plain\"");
+  CHECK(decoded(as_json(text)) == text);
+  CHECK(as_json("plain") == "\"plain\"");
 }
 
 TEST_CASE("append_json_string replaces every invalid UTF-8 sequence with U+FFFD") {
@@ -46,7 +46,7 @@ TEST_CASE("append_json_string replaces every invalid UTF-8 sequence with U+FFFD"
   };
   for (auto& s : samples) {
     INFO("input bytes: " << s.in.size());
-    CHECK(decoded(quoted(s.in)) == s.out);
+    CHECK(decoded(as_json(s.in)) == s.out);
   }
 }
 
