@@ -17,6 +17,16 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
+// `text` without a trailing comment: `#` or `;` at the start or after a
+// space or tab ends the line's content (so `limit = 10   # Team` is 10, and a
+// value such as `a#b` keeps its `#`).
+std::string without_comment(const std::string& text) {
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if ((text[i] == '#' || text[i] == ';') && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t'))
+      return text.substr(0, i);
+  return text;
+}
+
 }  // namespace
 
 ini_file read_ini_file(const std::string& path, const std::string& file_kind) {
@@ -28,8 +38,8 @@ ini_file read_ini_file(const std::string& path, const std::string& file_kind) {
   std::size_t line = 0;
   while (std::getline(in, raw)) {
     ++line;
-    std::string text = trim(raw);
-    if (text.empty() || text[0] == '#' || text[0] == ';') continue;
+    std::string text = trim(without_comment(raw));
+    if (text.empty()) continue;
     if (text.front() == '[') {
       if (text.back() != ']' || text.size() < 3)
         throw input_error::at(path, line, "", "expected a section such as [queue], got " +

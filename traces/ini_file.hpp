@@ -2,7 +2,9 @@
 /// The line-numbered INI reader behind plan files (traces/plan_file.hpp) and
 /// node configs (tools/serve_config.hpp): `key = value` lines, `[section]`
 /// headers that prefix the keys inside them (`[queue]` + `max_wait = 30` is
-/// `queue.max_wait`), `#` or `;` comments on lines of their own, blank lines.
+/// `queue.max_wait`), `#` or `;` comments (on lines of their own, or at the
+/// end of a line after a space or tab: `limit = 10   # Team`), blank lines.
+/// A value therefore cannot hold " #" or " ;"; `a#b` keeps its `#`.
 /// Keys may repeat; entries keep file order, so the caller decides whether a
 /// later value overrides or adds.
 ///
