@@ -68,7 +68,9 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
   std::random_device rd;
   std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
   st.ledger = std::make_unique<detail::live_ledger>(cfg.plan, cfg.accounts, cfg.lease_ttl,
-                                                    cfg.epoch_unix_ms, cfg.max_names, seed);
+                                                    cfg.epoch_unix_ms, cfg.max_names_per_account,
+                                                    seed);
+  st.ledger->recover_until(cfg.recovery);
   // Held promises are never dropped: when the node stops, each gets 503.
   self->set_exit_handler([=](const caf::exit_msg& msg) {
     auto& s = self->state;

@@ -41,7 +41,8 @@ struct admission_actor_config {
   policies::usec lease_ttl = policies::seconds(30);
   caf::actor_clock::time_point epoch{};  ///< the node's epoch, on the actor clock
   std::int64_t epoch_unix_ms = 0;        ///< the same instant in Unix epoch milliseconds
-  std::size_t max_names = 4096;          ///< distinct models (and products) it interns
+  std::size_t max_names_per_account = 64;  ///< distinct models and products an account uses at once
+  policies::usec recovery = 0;  ///< recover leases (live_ledger) until this node time; 0: off
 };
 
 /// Spawns an admission actor.

@@ -170,11 +170,12 @@ struct admit_request {
 /// Admission actor -> edge: how an admission (or a ticket) stands.
 struct admit_reply {
   std::uint16_t code = 200;      ///< 200 admitted, 202 queued (ticket), 400, 404, 408, 429, 499, 503, 1008
+                                 ///< (503 with reason recovering: the node recovers after a restart)
   policies::reason why = policies::reason::none;
   std::string lease;             ///< 200: the lease id
   std::string ticket;            ///< 202: the ticket id
   std::int64_t waited_us = 0;    ///< time spent queued
-  std::int64_t retry_after_s = 0;  ///< 429: seconds for Retry-After; 0: waiting would not help
+  std::int64_t retry_after_s = 0;  ///< 429, 503 recovering: seconds for Retry-After; 0: waiting would not help
   std::int64_t lease_ttl_ms = 0;   ///< 200: the lease's TTL (0: held by its connection)
 };
 
@@ -188,14 +189,27 @@ struct cancel_request {
 enum class lease_op : std::uint8_t { release, renew };
 
 /// Edge -> admission actor: release or renew a lease (answer: lease_reply).
+/// While the node recovers after a restart (docs/SERVE.md, "Restarts and
+/// recovery"), a renewal of a lease it does not know adopts it, charged as
+/// `model`, `product` and `cost` say (what the holder was granted), and a
+/// release of one it does not know is 200.
 struct lease_request {
+  lease_request() = default;
+  lease_request(std::string account_, std::string lease_, lease_op op_)
+      : account(std::move(account_)), lease(std::move(lease_)), op(op_) {}
+
   std::string account;
   std::string lease;
   lease_op op = lease_op::release;
+  std::string model;       ///< renew, adopted: "" when none
+  std::string product;     ///< renew, adopted: "" when none
+  std::int64_t cost = -1;  ///< renew, adopted: -1: the plan's cost for the model
 };
 
 struct lease_reply {
-  std::uint16_t code = 200;   ///< 200, or 404 when the account holds no such lease
+  std::uint16_t code = 200;   ///< 200; 404 when the account holds no such lease (or
+                              ///< cannot adopt it); 400 when adopting it would pass
+                              ///< the account's max_names_per_account
   std::int64_t ttl_ms = 0;    ///< renew: the lease's TTL from now
 };
 
@@ -249,6 +263,9 @@ struct account_metrics {
   std::vector<std::pair<std::uint16_t, std::int64_t>> outcomes;  ///< code -> count
   std::int64_t enqueued = 0;        ///< requests that waited (202 first)
   std::int64_t leases_expired = 0;  ///< released by the node (TTL)
+  std::int64_t adopted = 0;         ///< leases adopted while recovering after a restart
+  std::int64_t adopted_over_limit = 0;  ///< of those, adopted over a pool's capacity
+  std::int64_t names = 0;           ///< distinct model/product names in use now
   std::vector<std::int64_t> wait_buckets;  ///< counts per live_wait_bounds_us entry, then +Inf
   std::int64_t wait_sum_us = 0;
   std::int64_t wait_count = 0;
@@ -294,7 +311,8 @@ typename Inspector::result_type inspect(Inspector& f, cancel_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
-  return f(caf::meta::type_name("lease_request"), x.account, x.lease, x.op);
+  return f(caf::meta::type_name("lease_request"), x.account, x.lease, x.op, x.model, x.product,
+           x.cost);
 }
 
 template <class Inspector>
@@ -332,8 +350,8 @@ typename Inspector::result_type inspect(Inspector& f, concurrency_snapshot& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, account_metrics& x) {
   return f(caf::meta::type_name("account_metrics"), x.account, x.in_flight, x.used, x.limit,
-           x.queued, x.connections, x.outcomes, x.enqueued, x.leases_expired, x.wait_buckets,
-           x.wait_sum_us, x.wait_count);
+           x.queued, x.connections, x.outcomes, x.enqueued, x.leases_expired, x.adopted,
+           x.adopted_over_limit, x.names, x.wait_buckets, x.wait_sum_us, x.wait_count);
 }
 
 template <class Inspector>

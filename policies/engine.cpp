@@ -152,6 +152,30 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   return d;
 }
 
+engine::adoption engine::adopt(const request& r, std::uint16_t profile, lease& held) {
+  auto& acc = account(r.account, profile);
+  lease l;
+  l.account = r.account;
+  l.cost = r.cost;
+  l.pool = pool_for(acc, r);
+  l.shared = shared_pool_for(r);
+  // 0: fits, 1: over the capacity, 2: refused.
+  auto room = [&](const pool_gate& p) {
+    if (!p.limited()) return 0;
+    if (r.cost > p.capacity() || p.used() + r.cost > 2 * p.capacity()) return 2;
+    return p.fits(r.cost) ? 0 : 1;
+  };
+  int worst = room(pools_[l.pool]);
+  if (l.shared >= 0) worst = std::max(worst, room(shared_[l.shared]));
+  if (worst == 2) return adoption::refused;
+  pools_[l.pool].adopt(l.cost);
+  if (l.shared >= 0) shared_[l.shared].adopt(l.cost);
+  ++acc.in_flight;
+  acc.used += l.cost;
+  held = l;
+  return worst == 0 ? adoption::fits : adoption::over_limit;
+}
+
 void engine::release(const lease& held, usec /*now*/) {
   auto& acc = accounts_[held.account];
   if (held.holds_connection) {

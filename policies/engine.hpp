@@ -90,6 +90,23 @@ class engine {
   [[nodiscard]] decision arrive(const request& r, std::uint16_t profile, usec now,
                                 std::uint64_t tag);
 
+  /// How adopt() took a lease that exists already.
+  enum class adoption : std::uint8_t {
+    fits,        ///< charged, within every pool's capacity
+    over_limit,  ///< charged, and a pool is now over its capacity
+    refused,     ///< not charged: it could never have been granted (its cost is
+                 ///< over a pool's capacity), or a pool would pass twice its capacity
+  };
+
+  /// Charges `r` (kind request or session) as if admitted, without asking a
+  /// gate: a lease that exists already, adopted by the live node after a
+  /// restart (docs/SERVE.md, "Restarts and recovery"). No session is
+  /// counted and no queue is passed. A pool may go over its capacity; then
+  /// nothing new fits in it until use is back under it. Twice a pool's
+  /// capacity bounds what clients can claim this way. Sets `held` unless
+  /// refused; hand it to release() as any lease.
+  [[nodiscard]] adoption adopt(const request& r, std::uint16_t profile, lease& held);
+
   /// Frees everything `held` holds. Queues it unblocks are served by the next
   /// admit_waiting() call.
   void release(const lease& held, usec now);

@@ -3,8 +3,10 @@
 /// units. A request fits when used + cost <= capacity; an unlimited pool takes
 /// everything and still counts what it holds (for usage reports).
 ///
-/// Invariant: 0 <= used <= capacity (when limited). Plain value; owned by one
-/// engine, not thread-safe.
+/// Invariant: 0 <= used <= capacity (when limited), except after adopt():
+/// a lease that exists already (one the live node adopts after a restart) is
+/// counted even when it does not fit, and then nothing fits until used is
+/// back under capacity. Plain value; owned by one engine, not thread-safe.
 
 #include <cstdint>
 
@@ -23,6 +25,12 @@ class pool_gate {
 
   /// REQUIRES: fits(cost).
   void charge(std::int64_t cost) {
+    used_ += cost;
+    ++holders_;
+  }
+
+  /// Counts `cost` whether it fits or not (used may pass capacity).
+  void adopt(std::int64_t cost) {
     used_ += cost;
     ++holders_;
   }

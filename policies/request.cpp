@@ -35,6 +35,7 @@ std::string_view to_string(reason r) {
     case reason::no_connection: return "no_connection";
     case reason::failed: return "failed";
     case reason::client_timeout: return "client_timeout";
+    case reason::recovering: return "recovering";
   }
   return "?";
 }

@@ -62,6 +62,7 @@ enum class reason : std::uint8_t {
   no_connection,  ///< 400: the named connection is not open
   failed,         ///< 500
   client_timeout, ///< 499: the client's own timeout cut the request
+  recovering,     ///< 503: the live node recovers its leases after a restart (docs/SERVE.md)
 };
 
 std::string_view to_string(reason r);

@@ -15,13 +15,13 @@ std::int64_t ceil_seconds(usec t) { return (t + usec_per_second - 1) / usec_per_
 }  // namespace
 
 live_ledger::live_ledger(std::shared_ptr<const plan> p, const std::vector<std::string>& accounts,
-                         usec lease_ttl, std::int64_t epoch_unix_ms, std::size_t max_names,
-                         std::uint64_t seed)
+                         usec lease_ttl, std::int64_t epoch_unix_ms,
+                         std::size_t max_names_per_account, std::uint64_t seed)
     : plan_(p),
       engine_(p),
       lease_ttl_(lease_ttl),
       epoch_unix_ms_(epoch_unix_ms),
-      max_names_(max_names),
+      max_names_(max_names_per_account),
       rng_(seed) {
   for (auto& name : accounts) {
     account_state acc;
@@ -31,9 +31,16 @@ live_ledger::live_ledger(std::shared_ptr<const plan> p, const std::vector<std::s
     account_ids_[name] = static_cast<id>(accounts_.size());
     accounts_.push_back(std::move(acc));
   }
-  // Models the plan names (costs, capacities) get the ids the plan expects.
+  // Models the plan names (costs, capacities) get the ids the plan expects,
+  // for good: their costs and capacities are theirs by id.
+  auto& models = names_[0];
   const auto& named = plan_->named_models();
-  for (std::size_t i = 0; i < named.size(); ++i) models_[named[i]] = static_cast<id>(i);
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    models.ids[named[i]] = static_cast<id>(i);
+    models.names.push_back(named[i]);
+    models.uses.push_back(0);
+  }
+  models.permanent = static_cast<id>(named.size());
 }
 
 // -- ids ------------------------------------------------------------------------
@@ -56,18 +63,52 @@ std::string live_ledger::new_id() {
   return out;
 }
 
-id live_ledger::intern(std::unordered_map<std::string, id>& table, const std::string& s,
-                       bool& full) {
-  auto i = table.find(s);
-  if (i != table.end()) return i->second;
-  if (table.size() >= max_names_) {
-    full = true;
-    return no_id;
+id live_ledger::take_name(id a, int k, const std::string& s) {
+  auto& t = names_[k];
+  auto& mine = accounts_[a].uses[k];
+  id x = no_id;
+  if (auto i = t.ids.find(s); i != t.ids.end()) {
+    x = i->second;
+    if (x < t.permanent) return x;
+    if (auto m = mine.find(x); m != mine.end()) {
+      ++m->second;
+      ++t.uses[x];
+      return x;
+    }
   }
-  // Models the plan names hold ids 0..n-1 already, so new names come after.
-  auto next = static_cast<id>(table.size());
-  table.emplace(s, next);
-  return next;
+  // A name new to this account: within its bound, whoever else holds it.
+  if (accounts_[a].uses[0].size() + accounts_[a].uses[1].size() >= max_names_) return no_id;
+  if (x == no_id) {
+    if (!t.free.empty()) {
+      x = t.free.back();
+      t.free.pop_back();
+      t.names[x] = s;
+    } else {
+      x = static_cast<id>(t.names.size());
+      t.names.push_back(s);
+      t.uses.push_back(0);
+    }
+    t.ids.emplace(s, x);
+  }
+  mine.emplace(x, 1);
+  ++t.uses[x];
+  return x;
+}
+
+void live_ledger::drop_name(id a, int k, id x) {
+  auto& t = names_[k];
+  if (x == no_id || x < t.permanent) return;
+  auto& mine = accounts_[a].uses[k];
+  auto m = mine.find(x);
+  if (m == mine.end()) return;
+  if (--m->second == 0) mine.erase(m);
+  if (--t.uses[x] > 0) return;
+  // No account uses it: forgotten. Nothing in the engine refers to x any
+  // more (no lease, no waiter), so its pools are at zero use when reused.
+  t.ids.erase(t.names[x]);
+  t.names[x].clear();
+  t.names[x].shrink_to_fit();
+  t.free.push_back(x);
 }
 
 const live_ledger::account_state* live_ledger::find(const std::string& account, id& a) const {
@@ -119,11 +160,14 @@ std::int64_t live_ledger::retry_after_s(id a, reason why, usec now) const {
 // -- leases ---------------------------------------------------------------------
 
 std::string live_ledger::grant(id a, const engine::lease& held, const std::string& model,
-                               usec now, bool holder_is_connection) {
-  auto name = new_id();
+                               id model_id, id product_id, usec now, bool holder_is_connection,
+                               std::string name) {
+  if (name.empty()) name = new_id();
   held_lease l;
   l.held = held;
   l.model = model;
+  l.model_id = model_id;
+  l.product_id = product_id;
   l.start = now;
   l.expires = holder_is_connection ? never : now + lease_ttl_;
   if (l.expires != never) l.ttl = timers_.emplace(l.expires, timed_key{a, name, false});
@@ -141,6 +185,8 @@ void live_ledger::release(id a, const std::string& lease, usec now) {
     auto hold = static_cast<double>(now - i->second.start);
     acc.mean_hold_us = acc.mean_hold_us == 0 ? hold : 0.8 * acc.mean_hold_us + 0.2 * hold;
   }
+  drop_name(a, 0, i->second.model_id);
+  drop_name(a, 1, i->second.product_id);
   acc.leases.erase(i);
 }
 
@@ -175,7 +221,9 @@ void live_ledger::serve_queue(usec now, std::vector<answer>& out) {
       auto& acc = accounts_[w.account];
       admit_reply r;
       r.code = 200;
-      r.lease = grant(w.account, x.held, w.model, now, w.holder_is_connection);
+      // The waiter's names go to its lease.
+      r.lease = grant(w.account, x.held, w.model, w.model_id, w.product_id, now,
+                      w.holder_is_connection);
       r.waited_us = now - w.arrival;
       r.lease_ttl_ms = w.holder_is_connection ? 0 : lease_ttl_ / 1000;
       record_wait(acc, r.waited_us);
@@ -192,6 +240,8 @@ void live_ledger::serve_queue(usec now, std::vector<answer>& out) {
       waiters_.erase(wi);
       auto& acc = accounts_[w.account];
       admit_reply r;
+      drop_name(w.account, 0, w.model_id);
+      drop_name(w.account, 1, w.product_id);
       r.code = 408;
       r.why = reason::queue_timeout;
       r.waited_us = now - w.arrival;
@@ -230,6 +280,15 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
     return true;
   }
   auto& acc = accounts_[a];
+  if (recovering(now) && req.what != kind::ws_close) {
+    // Leases granted before the restart may still run: nothing new until
+    // the window ends (renewals adopt them meanwhile, lease()).
+    reply.code = 503;
+    reply.why = reason::recovering;
+    reply.retry_after_s = std::max<std::int64_t>(1, ceil_seconds(recovering_until_ - now));
+    count(acc, 503);
+    return true;
+  }
   if (waiters_.count(req.request_id)) {
     reply.code = 400;
     return true;
@@ -237,10 +296,13 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
   request r;
   r.seq = req.request_id;
   r.account = a;
-  bool full = false;
-  if (!req.model.empty()) r.model = intern(models_, req.model, full);
-  if (!req.product.empty()) r.product = intern(products_, req.product, full);
-  if (full) {
+  // Names held from here: by the lease or the waiter, or given back below.
+  if (!req.model.empty() && (r.model = take_name(a, 0, req.model)) == no_id) {
+    reply.code = 400;  // too_many_names
+    return true;
+  }
+  if (!req.product.empty() && (r.product = take_name(a, 1, req.product)) == no_id) {
+    drop_name(a, 0, r.model);
     reply.code = 400;
     return true;
   }
@@ -251,7 +313,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
   switch (d.what) {
     case engine::verdict::admitted:
       reply.code = 200;
-      reply.lease = grant(a, d.held, req.model, now, req.holder_is_connection);
+      reply.lease = grant(a, d.held, req.model, r.model, r.product, now, req.holder_is_connection);
       reply.lease_ttl_ms = req.holder_is_connection ? 0 : lease_ttl_ / 1000;
       if (!d.held.holds_connection) record_wait(acc, 0);
       count(acc, 200);
@@ -262,6 +324,8 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
       w.account = a;
       w.arrival = now;
       w.model = req.model;
+      w.model_id = r.model;
+      w.product_id = r.product;
       w.holder_is_connection = req.holder_is_connection;
       if (req.async) {
         w.ticket = new_id();
@@ -277,6 +341,8 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
     case engine::verdict::done:
       break;
   }
+  drop_name(a, 0, r.model);
+  drop_name(a, 1, r.product);
   reply.code = static_cast<std::uint16_t>(d.code);
   reply.why = d.why;
   if (d.code == status::rejected) {
@@ -307,6 +373,8 @@ void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer
   r.why = reason::client_timeout;
   r.waited_us = now - wi->second.arrival;
   count(acc, 499);
+  drop_name(a, 0, wi->second.model_id);
+  drop_name(a, 1, wi->second.product_id);
   waiters_.erase(wi);
   out.push_back(answer{req.request_id, r});
   serve_queue(now, out);  // the next head may fit now that this one left
@@ -317,7 +385,10 @@ lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<a
   id a = 0;
   auto* held = find_entry(req.account, req.lease, &account_state::leases, a);
   if (!held) {
-    r.code = 404;
+    // Recovering after a restart, a lease unknown here may have been
+    // granted before it: a renewal adopts it; a release has nothing to free.
+    if (!find(req.account, a) || !recovering(now)) r.code = 404;
+    else if (req.op == lease_op::renew) r = adopt(a, req, now);
     return r;
   }
   if (req.op == lease_op::release) {
@@ -331,6 +402,38 @@ lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<a
     held->ttl = timers_.emplace(held->expires, timed_key{a, req.lease, false});
     r.ttl_ms = lease_ttl_ / 1000;
   }
+  return r;
+}
+
+lease_reply live_ledger::adopt(id a, const lease_request& req, usec now) {
+  lease_reply r;
+  auto& acc = accounts_[a];
+  request q;
+  q.account = a;
+  if (!req.model.empty() && (q.model = take_name(a, 0, req.model)) == no_id) {
+    r.code = 400;
+    return r;
+  }
+  if (!req.product.empty() && (q.product = take_name(a, 1, req.product)) == no_id) {
+    drop_name(a, 0, q.model);
+    r.code = 400;
+    return r;
+  }
+  q.cost = plan_->cost_of(acc.profile, q.model, req.cost);
+  engine::lease held;
+  auto how = engine_.adopt(q, acc.profile, held);
+  if (how == engine::adoption::refused) {
+    // It could never have been granted, or clients claim twice a pool: not
+    // taken (the holder is told its lease is unknown).
+    drop_name(a, 0, q.model);
+    drop_name(a, 1, q.product);
+    r.code = 404;
+    return r;
+  }
+  ++acc.adopted;
+  if (how == engine::adoption::over_limit) ++acc.adopted_over_limit;
+  grant(a, held, req.model, q.model, q.product, now, false, req.lease);
+  r.ttl_ms = lease_ttl_ / 1000;
   return r;
 }
 
@@ -358,6 +461,8 @@ lease_reply live_ledger::cancel_ticket(const ticket_cancel& req, usec now,
       cancelled.ticket = req.ticket;
       cancelled.waited_us = now - wi->second.arrival;
       count(acc, 499);
+      drop_name(a, 0, wi->second.model_id);
+      drop_name(a, 1, wi->second.product_id);
       waiters_.erase(wi);
       for (auto p : t.pollers) out.push_back(answer{p, cancelled});
     }
@@ -439,6 +544,9 @@ live_metrics live_ledger::metrics() const {
     for (auto& [code, n] : acc.outcomes) x.outcomes.emplace_back(code, n);
     x.enqueued = acc.enqueued;
     x.leases_expired = acc.expired;
+    x.adopted = acc.adopted;
+    x.adopted_over_limit = acc.adopted_over_limit;
+    x.names = static_cast<std::int64_t>(acc.uses[0].size() + acc.uses[1].size());
     x.wait_buckets = acc.wait_buckets;
     x.wait_sum_us = acc.wait_sum;
     x.wait_count = acc.wait_count;
@@ -456,8 +564,11 @@ usec live_ledger::next_deadline() {
 void live_ledger::drain(std::vector<answer>& out) {
   admit_reply r;
   r.code = 503;
-  for (auto& [tag, w] : waiters_)
+  for (auto& [tag, w] : waiters_) {
     if (w.ticket.empty()) out.push_back(answer{tag, r});
+    drop_name(w.account, 0, w.model_id);
+    drop_name(w.account, 1, w.product_id);
+  }
   for (auto& acc : accounts_)
     for (auto& [name, t] : acc.tickets) {
       for (auto p : t.pollers) out.push_back(answer{p, r});
@@ -470,6 +581,10 @@ std::size_t live_ledger::test_lease_count() const {
   std::size_t n = 0;
   for (auto& acc : accounts_) n += acc.leases.size();
   return n;
+}
+
+std::size_t live_ledger::test_name_count() const {
+  return names_[0].ids.size() - names_[0].permanent + names_[1].ids.size();
 }
 
 }  // namespace usher::actors::detail

@@ -16,6 +16,23 @@
 /// Answers to held requests (sync waiters under their request id, ticket
 /// pollers under the caller's poll tag) are appended to an `out` vector; each
 /// held tag is answered exactly once. Not thread-safe; owned by one actor.
+///
+/// Names: model and product names come from the network, so the ids the
+/// engine knows them by are lent, not kept. A name is held by an account
+/// while one of its leases or queued requests uses it; an account holds at
+/// most `max_names_per_account` distinct names at once (a request with one
+/// more is answered 400, too_many_names, for that account only), and a name
+/// no account holds is forgotten and its id reused. Models the plan names
+/// keep their ids for good and are not counted. A reused id starts at zero
+/// use in every pool: no lease or waiter of any account still has it. Memory
+/// for names is thus bounded by the names in use, whatever clients send.
+///
+/// Recovery (docs/SERVE.md, "Restarts and recovery"; the same rule a cluster
+/// applies when a replica is lost): after recover_until(t), until t nothing
+/// new is granted (admissions, queue places, tickets, WebSocket opens: 503,
+/// reason recovering, Retry-After the seconds left), a renewal of a lease the
+/// ledger does not know adopts it (charged even over a pool's capacity, see
+/// policies::engine::adopt) and a release of one it does not know is 200.
 
 #include <cstdint>
 #include <map>
@@ -39,10 +56,15 @@ class live_ledger {
     admit_reply reply;
   };
 
-  /// REQUIRES: `accounts` are distinct; lease_ttl > 0.
+  /// REQUIRES: `accounts` are distinct; lease_ttl > 0; max_names_per_account > 0.
   live_ledger(std::shared_ptr<const policies::plan> p, const std::vector<std::string>& accounts,
-              policies::usec lease_ttl, std::int64_t epoch_unix_ms, std::size_t max_names,
-              std::uint64_t seed);
+              policies::usec lease_ttl, std::int64_t epoch_unix_ms,
+              std::size_t max_names_per_account, std::uint64_t seed);
+
+  /// Recovers until `until` (see above); call before anything else. No
+  /// effect when `until` <= 0.
+  void recover_until(policies::usec until) { recovering_until_ = until; }
+  [[nodiscard]] bool recovering(policies::usec now) const { return now < recovering_until_; }
 
   /// Releases expired leases, admits waiters that now fit, times out waiters.
   void advance(policies::usec now, std::vector<answer>& out);
@@ -59,7 +81,7 @@ class live_ledger {
   void cancel(const cancel_request& req, policies::usec now, std::vector<answer>& out);
 
   /// Releases or renews a lease of `req.account`; 404 when it holds none
-  /// by that id.
+  /// by that id (while recovering: a renewal adopts it, a release is 200).
   [[nodiscard]] lease_reply lease(const lease_request& req, policies::usec now,
                                   std::vector<answer>& out);
 
@@ -86,6 +108,8 @@ class live_ledger {
 
   /// Leases held now, over all accounts (tests).
   [[nodiscard]] std::size_t test_lease_count() const;
+  /// Model and product names known now, the plan's models left out (tests).
+  [[nodiscard]] std::size_t test_name_count() const;
 
  private:
   // Lease TTLs and decided tickets' expiries, by time. Entries are erased as
@@ -101,6 +125,8 @@ class live_ledger {
   struct held_lease {
     policies::engine::lease held;
     std::string model;
+    policies::id model_id = policies::no_id;    ///< the names it holds
+    policies::id product_id = policies::no_id;
     policies::usec start = 0;
     policies::usec expires = policies::never;  ///< never: held by a connection
     timer_map::iterator ttl;                   ///< valid when expires != never
@@ -124,20 +150,40 @@ class live_ledger {
     std::int64_t wait_sum = 0;
     std::int64_t wait_count = 0;
     double mean_hold_us = 0;  ///< moving mean of lease hold times, for Retry-After
+    /// Names this account holds (models, products): id -> its leases and
+    /// waiters using it. The plan's models are not in it.
+    std::unordered_map<policies::id, std::int64_t> uses[2];
+    std::int64_t adopted = 0;
+    std::int64_t adopted_over_limit = 0;
+  };
+  /// The model (0) or product (1) names in use and their ids.
+  struct name_table {
+    std::unordered_map<std::string, policies::id> ids;
+    std::vector<std::string> names;  ///< by id; "" when free
+    std::vector<std::int64_t> uses;  ///< by id: over every account
+    std::vector<policies::id> free;  ///< forgotten ids, reused last in, first out
+    policies::id permanent = 0;      ///< ids below it: the plan's models, kept for good
   };
   struct waiter {
     policies::id account = 0;
     policies::usec arrival = 0;
     std::string model;
+    policies::id model_id = policies::no_id;  ///< the names it holds
+    policies::id product_id = policies::no_id;
     std::string ticket;  ///< "" for a sync waiter
     bool holder_is_connection = false;
   };
   std::string new_id();
-  policies::id intern(std::unordered_map<std::string, policies::id>& table, const std::string& s,
-                      bool& full);
+  /// One more use of name `s` in table k (0 models, 1 products) by account
+  /// a: its id, or no_id when a holds max_names_per_account names already.
+  policies::id take_name(policies::id a, int k, const std::string& s);
+  /// Gives back one use of id x (no_id or a plan's model: nothing).
+  void drop_name(policies::id a, int k, policies::id x);
   void serve_queue(policies::usec now, std::vector<answer>& out);
   std::string grant(policies::id a, const policies::engine::lease& held, const std::string& model,
-                    policies::usec now, bool holder_is_connection);
+                    policies::id model_id, policies::id product_id, policies::usec now,
+                    bool holder_is_connection, std::string name = "");
+  lease_reply adopt(policies::id a, const lease_request& req, policies::usec now);
   void release(policies::id a, const std::string& lease, policies::usec now);
   void decided(policies::id a, std::uint64_t tag, const waiter& w, admit_reply reply,
                std::vector<answer>& out, policies::usec now);
@@ -160,12 +206,12 @@ class live_ledger {
   policies::engine engine_;
   policies::usec lease_ttl_;
   std::int64_t epoch_unix_ms_;
-  std::size_t max_names_;
+  std::size_t max_names_;  ///< per account
+  policies::usec recovering_until_ = 0;
   std::mt19937_64 rng_;
   std::vector<account_state> accounts_;
   std::unordered_map<std::string, policies::id> account_ids_;
-  std::unordered_map<std::string, policies::id> models_;
-  std::unordered_map<std::string, policies::id> products_;
+  name_table names_[2];
   std::unordered_map<std::uint64_t, waiter> waiters_;  ///< by request id (the engine's tag)
   timer_map timers_;
   std::vector<policies::engine::admission> admitted_;  ///< scratch

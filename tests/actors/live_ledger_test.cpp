@@ -183,3 +183,271 @@ TEST_CASE("drain answers every held request with 503") {
   REQUIRE(out.size() == 2);
   for (auto& a : out) CHECK(a.reply.code == 503);
 }
+
+// -- names an account may use (issue #9, item 3) --------------------------------
+
+namespace {
+
+// Per-model pools of 1 and a provider-wide capacity of 1 per model (all
+// accounts in one ledger, as on a node), `big` named by the plan with 2.
+live_ledger shared_models(std::size_t max_names) {
+  auto p = policies::plan::build("per-model", {{"limit", "1", "t"},
+                                               {"model_capacity", "1", "t"},
+                                               {"model_capacity.big", "2", "t"}});
+  return live_ledger(p, {"acme", "beta"}, seconds(10), 0, max_names, 42);
+}
+
+admit_request ask_model(const std::string& account, std::uint64_t id, const std::string& model,
+                        const std::string& product = "") {
+  admit_request r;
+  r.account = account;
+  r.request_id = id;
+  r.model = model;
+  r.product = product;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("one account cannot use up the names of another") {
+  auto l = shared_models(2);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  REQUIRE(l.admit(ask_model("acme", 1, "m1"), 0, r, out));
+  CHECK(r.code == 200);
+  REQUIRE(l.admit(ask_model("acme", 2, "m2"), 0, r, out));
+  CHECK(r.code == 200);
+  REQUIRE(l.admit(ask_model("acme", 3, "m3"), 0, r, out));
+  CHECK(r.code == 400);  // acme holds two names: a third is too many
+  REQUIRE(l.admit(ask_model("acme", 4, "m1", "p"), 0, r, out));
+  CHECK(r.code == 400);  // a product is a name too
+  // beta has names of its own, new ones and one acme holds alike.
+  REQUIRE(l.admit(ask_model("beta", 5, "m3"), 0, r, out));
+  CHECK(r.code == 200);
+  REQUIRE(l.admit(ask_model("beta", 6, "m2"), 0, r, out));
+  CHECK(r.code == 429);  // m2's capacity of 1 is acme's: the engine decides, not the names
+  REQUIRE(l.admit(ask_model("beta", 7, "m4"), 0, r, out));
+  CHECK(r.code == 200);
+  CHECK(l.test_name_count() == 4);
+  // A model the plan names is not counted against an account's names.
+  REQUIRE(l.admit(ask_model("acme", 8, "big"), 0, r, out));
+  CHECK(r.code == 200);
+  CHECK(l.metrics().accounts[0].names == 2);
+}
+
+TEST_CASE("a name is held while a lease or a waiter uses it, then forgotten and reusable") {
+  auto p = policies::plan::build("streams:solo", {{"queue.max_depth", "5", "t"},
+                                                  {"queue.max_wait", "5", "t"}});
+  live_ledger l(p, {"acme"}, seconds(10), 0, 2, 42);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  std::vector<std::string> leases;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    REQUIRE(l.admit(ask_model("acme", i, "a"), 0, r, out));
+    leases.push_back(r.lease);
+  }
+  CHECK_FALSE(l.admit(ask_model("acme", 4, "b"), 0, r, out));  // queued: holds "b"
+  REQUIRE(l.admit(ask_model("acme", 5, "c"), 0, r, out));
+  CHECK(r.code == 400);
+  l.cancel({"acme", 4}, seconds(1), out);  // the waiter leaves: "b" is free
+  CHECK_FALSE(l.admit(ask_model("acme", 6, "c"), seconds(1), r, out));  // queued: holds "c"
+  REQUIRE(l.admit(ask_model("acme", 7, "d"), seconds(1), r, out));
+  CHECK(r.code == 400);
+  l.advance(seconds(6), out);  // 408 for request 6: "c" is free
+  CHECK(l.test_name_count() == 1);
+  // A ticket holds its name while queued; giving it up frees it.
+  auto async = ask_model("acme", 8, "e");
+  async.async = true;
+  REQUIRE(l.admit(async, seconds(6), r, out));
+  REQUIRE(r.code == 202);
+  auto ticket = r.ticket;
+  REQUIRE(l.admit(ask_model("acme", 9, "f"), seconds(6), r, out));
+  CHECK(r.code == 400);
+  CHECK(l.cancel_ticket({"acme", ticket}, seconds(6), out).code == 200);
+  // Leases of "a" released: nothing is held, every name is forgotten.
+  for (auto& lease : leases) CHECK(l.lease({"acme", lease, lease_op::release}, seconds(7), out).code == 200);
+  CHECK(l.test_name_count() == 0);
+  REQUIRE(l.admit(ask_model("acme", 10, "f"), seconds(7), r, out));
+  CHECK(r.code == 200);
+  REQUIRE(l.admit(ask_model("acme", 11, "g"), seconds(7), r, out));
+  CHECK(r.code == 200);
+  CHECK(l.test_name_count() == 2);
+}
+
+TEST_CASE("endless distinct names keep the name table bounded, per account") {
+  auto l = shared_models(4);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  std::uint64_t id = 1;
+  std::size_t refused = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    // acme takes names without giving them back (it keeps its leases) ...
+    REQUIRE(l.admit(ask_model("acme", id++, "hog-" + std::to_string(i)), i, r, out));
+    if (r.code == 400) ++refused;
+    // ... beta churns through a new name a time.
+    REQUIRE(l.admit(ask_model("beta", id++, "churn-" + std::to_string(i)), i, r, out));
+    REQUIRE(r.code == 200);
+    CHECK(l.lease({"beta", r.lease, lease_op::release}, i, out).code == 200);
+    REQUIRE(l.test_name_count() <= 8);
+  }
+  CHECK(refused == 20'000 - 4);
+  CHECK(l.test_name_count() == 4);
+  CHECK(l.metrics().accounts[0].names == 4);
+  CHECK(l.metrics().accounts[1].names == 0);
+}
+
+TEST_CASE("a reused name id starts with its pools at zero use") {
+  auto l = shared_models(8);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  // acme holds x, beta holds y (ids 1 and 2: the plan's "big" is 0).
+  REQUIRE(l.admit(ask_model("acme", 1, "x"), 0, r, out));
+  REQUIRE(r.code == 200);
+  auto x = r.lease;
+  REQUIRE(l.admit(ask_model("beta", 2, "y"), 0, r, out));
+  REQUIRE(r.code == 200);
+  REQUIRE(l.admit(ask_model("acme", 3, "y"), 0, r, out));
+  CHECK(r.code == 429);  // y's provider-wide capacity (1) is beta's
+  CHECK(r.why == policies::reason::model_busy);
+  // x is released and forgotten; acme's next new name, z, takes its id,
+  // whose (acme, id) pool and shared pool x had used.
+  CHECK(l.lease({"acme", x, lease_op::release}, 1, out).code == 200);
+  CHECK(l.test_name_count() == 1);
+  REQUIRE(l.admit(ask_model("acme", 4, "z"), 1, r, out));
+  CHECK(r.code == 200);
+  REQUIRE(l.admit(ask_model("acme", 5, "z"), 1, r, out));
+  CHECK(r.code == 429);  // acme's (acme, z) pool holds 1 of 1, no more, no less
+  CHECK(r.why == policies::reason::over_limit);
+  REQUIRE(l.admit(ask_model("beta", 6, "z"), 1, r, out));
+  CHECK(r.code == 429);  // z's capacity of 1 is acme's
+  CHECK(r.why == policies::reason::model_busy);
+  REQUIRE(l.admit(ask_model("beta", 7, "w"), 1, r, out));
+  CHECK(r.code == 200);  // a new name, a fresh id, fresh pools
+  // The plan's model keeps its own capacity (2) through all this.
+  REQUIRE(l.admit(ask_model("acme", 8, "big"), 1, r, out));
+  CHECK(r.code == 200);
+  REQUIRE(l.admit(ask_model("beta", 9, "big"), 1, r, out));
+  CHECK(r.code == 200);
+  REQUIRE(l.admit(ask_model("beta", 10, "big"), 1, r, out));
+  CHECK(r.code == 429);
+  CHECK(l.snapshot("acme", 1).used_cost == 2);
+  CHECK(l.snapshot("beta", 1).used_cost == 3);
+  CHECK(l.test_name_count() == 3);
+}
+
+// -- recovery after a restart (issue #9, item 5) --------------------------------
+
+namespace {
+
+lease_request renew(const std::string& account, const std::string& lease,
+                    const std::string& model = "", std::int64_t cost = -1) {
+  lease_request q{account, lease, lease_op::renew};
+  q.model = model;
+  q.cost = cost;
+  return q;
+}
+
+}  // namespace
+
+TEST_CASE("while recovering, new grants wait with a Retry-After that counts down") {
+  auto l = solo(seconds(10));
+  l.recover_until(seconds(10));
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  REQUIRE(l.admit(ask("acme", 1), 0, r, out));
+  CHECK(r.code == 503);
+  CHECK(r.why == policies::reason::recovering);
+  CHECK(r.retry_after_s == 10);
+  REQUIRE(l.admit(ask("acme", 2, true), seconds(3) + 1, r, out));  // tickets too
+  CHECK(r.code == 503);
+  CHECK(r.retry_after_s == 7);
+  auto ws = ask("beta", 3);
+  ws.what = policies::kind::ws_open;
+  ws.holder_is_connection = true;
+  REQUIRE(l.admit(ws, seconds(9) + seconds(1) / 2, r, out));
+  CHECK(r.code == 503);
+  CHECK(r.retry_after_s == 1);
+  CHECK(l.test_lease_count() == 0);
+  // The window ends: grants resume.
+  REQUIRE(l.admit(ask("acme", 4), seconds(10), r, out));
+  CHECK(r.code == 200);
+  CHECK(l.metrics().accounts[0].outcomes.front() == std::make_pair(std::uint16_t{200}, std::int64_t{1}));
+}
+
+TEST_CASE("while recovering, a renewal adopts an unknown lease and a release of one is 200") {
+  auto l = solo(seconds(10));
+  l.recover_until(seconds(10));
+  std::vector<live_ledger::answer> out;
+  auto a = l.lease(renew("acme", "held-before-1"), seconds(1), out);
+  CHECK(a.code == 200);
+  CHECK(a.ttl_ms == 10'000);
+  CHECK(l.test_lease_count() == 1);
+  CHECK(l.snapshot("acme", seconds(1)).used_cost == 1);
+  CHECK(l.snapshot("acme", seconds(1)).requests.at(0).id == "held-before-1");
+  // Renewed again: the lease is known now.
+  CHECK(l.lease(renew("acme", "held-before-1"), seconds(2), out).code == 200);
+  CHECK(l.test_lease_count() == 1);
+  // A release of an unknown lease: nothing to free.
+  CHECK(l.lease({"acme", "never-seen", lease_op::release}, seconds(2), out).code == 200);
+  CHECK(l.lease({"nobody", "x", lease_op::renew}, seconds(2), out).code == 404);
+  // A known one is released as usual.
+  CHECK(l.lease({"acme", "held-before-1", lease_op::release}, seconds(3), out).code == 200);
+  CHECK(l.test_lease_count() == 0);
+  // After the window, unknown is unknown again.
+  CHECK(l.lease(renew("acme", "held-before-2"), seconds(10), out).code == 404);
+  CHECK(l.lease({"acme", "held-before-2", lease_op::release}, seconds(10), out).code == 404);
+  auto m = l.metrics().accounts[0];
+  CHECK(m.adopted == 1);
+  CHECK(m.adopted_over_limit == 0);
+}
+
+TEST_CASE("adopted leases count against the limit, even over it, until they end") {
+  // Weighted, limit 4: holders claim 3 + 2 = 5 units (the plan was 5 before the restart).
+  auto p = policies::plan::build("weighted", {{"limit", "4", "t"}});
+  live_ledger l(p, {"org"}, seconds(30), 0, 16, 42);
+  l.recover_until(seconds(10));
+  std::vector<live_ledger::answer> out;
+  CHECK(l.lease(renew("org", "l1", "", 3), seconds(1), out).code == 200);
+  CHECK(l.lease(renew("org", "l2", "m", 2), seconds(1), out).code == 200);  // over: still adopted
+  CHECK(l.lease(renew("org", "l3", "", 5), seconds(1), out).code == 404);   // never fit in 4
+  CHECK(l.lease(renew("org", "l4", "", 4), seconds(1), out).code == 404);   // past twice the limit
+  auto m = l.metrics().accounts[0];
+  CHECK(m.adopted == 2);
+  CHECK(m.adopted_over_limit == 1);
+  CHECK(m.used == 5);
+  CHECK(m.names == 1);
+  // The window ends; use is over the limit, so nothing is granted ...
+  admit_reply r;
+  auto one = ask("org", 1);
+  one.model = "";
+  one.cost = 1;
+  REQUIRE(l.admit(one, seconds(10), r, out));
+  CHECK(r.code == 429);
+  // ... until use is back under it: 5 - 2 = 3, and 3 + 1 fits in 4.
+  CHECK(l.lease({"org", "l2", lease_op::release}, seconds(11), out).code == 200);
+  CHECK(l.metrics().accounts[0].names == 0);
+  one.request_id = 2;
+  REQUIRE(l.admit(one, seconds(11), r, out));
+  CHECK(r.code == 200);
+  one.request_id = 3;
+  REQUIRE(l.admit(one, seconds(11), r, out));
+  CHECK(r.code == 429);  // 4 of 4
+}
+
+TEST_CASE("an adopted lease not renewed expires with its TTL") {
+  auto l = solo(seconds(2));
+  l.recover_until(seconds(2));
+  std::vector<live_ledger::answer> out;
+  CHECK(l.lease(renew("acme", "old-1"), seconds(1), out).ttl_ms == 2000);
+  CHECK(l.lease(renew("acme", "old-2"), seconds(1), out).code == 200);
+  CHECK(l.lease(renew("acme", "old-2"), seconds(2), out).code == 200);  // known: renewed to 4 s
+  CHECK(l.next_deadline() == seconds(3));
+  l.advance(seconds(3), out);
+  CHECK(l.test_lease_count() == 1);
+  CHECK(l.metrics().accounts[0].leases_expired == 1);
+  l.advance(seconds(4), out);
+  CHECK(l.test_lease_count() == 0);
+  admit_reply r;
+  REQUIRE(l.admit(ask("acme", 1), seconds(4), r, out));
+  CHECK(r.code == 200);
+}
