@@ -3,14 +3,18 @@
 /// and setting), spawns the admission actors under CAF's real-time scheduler,
 /// and serves HTTP and WebSocket (actors/http/edge.hpp) until SIGINT or
 /// SIGTERM. It prints one line when it listens:
-///   usher serve: listening on 127.0.0.1:8080 (3 accounts, 3 admission actors)
+///   usher serve: listening on 127.0.0.1:8080 (3 accounts, 3 admission actors,
+///   960 connections at most)
 
 #include <pthread.h>
 #include <signal.h>
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "actors/admission_actor.hpp"
@@ -36,6 +40,8 @@ std::vector<actors::admission_actor_config> partition(const node_config& c,
     actors::admission_actor_config base;
     base.plan = p.plan;
     base.lease_ttl = c.lease_ttl;
+    base.max_names_per_account = c.max_names_per_account;
+    base.recovery = c.recovery;
     base.epoch = epoch;
     base.epoch_unix_ms = epoch_unix_ms;
     if (p.plan->has_shared_gates()) {
@@ -51,6 +57,32 @@ std::vector<actors::admission_actor_config> partition(const node_config& c,
   }
   return out;
 }
+
+// Says when the recovery window after start ends (unless the node stops
+// first): one line, from a thread of its own that only waits.
+class recovery_notice {
+ public:
+  explicit recovery_notice(std::chrono::steady_clock::time_point end)
+      : thread_([this, end] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          if (!wake_.wait_until(lock, end, [this] { return stopped_; }))
+            std::cout << "usher serve: recovery over: new grants resume" << std::endl;
+        }) {}
+  ~recovery_notice() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopped_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  std::thread thread_;  ///< last: it starts once the members above exist
+};
 
 }  // namespace
 
@@ -78,11 +110,15 @@ int serve_command(const std::vector<std::string>& args) {
     return exit_ok;
   }
 
-  // SIGINT and SIGTERM are taken by one thread (below), never by a worker.
+  // SIGINT, SIGTERM and SIGHUP are taken by one thread (below), never by a
+  // worker. SIGHUP's default action would end the node at once (a closed
+  // terminal, a reflexive `kill -HUP`): until reload exists it is logged and
+  // ignored.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -100,6 +136,7 @@ int serve_command(const std::vector<std::string>& args) {
   caf::actor_system sys{cfg};
 
   auto epoch = sys.clock().now();
+  auto recovery_end = std::chrono::steady_clock::now() + std::chrono::microseconds(node.recovery);
   auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
@@ -110,6 +147,20 @@ int serve_command(const std::vector<std::string>& args) {
   ec.metrics_key_hash = node.metrics_key_hash;
   ec.metrics_accounts = node.metrics_accounts;
   ec.io_threads = node.io_threads;
+  ec.max_connections = node.max_connections;
+  ec.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::microseconds(node.request_timeout));
+  ec.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::microseconds(node.idle_timeout));
+  ec.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::microseconds(node.write_timeout));
+  if (node.max_connections > actors::http::default_max_connections())
+    std::cerr << "usher serve: max_connections = " << node.max_connections
+              << " is more than the open-file limit leaves room for ("
+              << actors::http::default_max_connections()
+              << "): raise it (ulimit -n, LimitNOFILE=) or accepts will fail and shed idle "
+                 "connections"
+              << std::endl;
   std::map<std::string, actors::admission_actor> actor_of;
   for (auto& ac : partition(node, epoch, unix_ms)) {
     auto names = ac.accounts;
@@ -125,14 +176,26 @@ int serve_command(const std::vector<std::string>& args) {
     auto n_actors = ec.actors.size();
     actors::http::edge edge(sys, std::move(ec));
     std::cout << "usher serve: listening on " << node.host << ":" << edge.port() << " ("
-              << node.accounts.size() << " accounts, " << n_actors << " admission actors)"
-              << std::endl;
+              << node.accounts.size() << " accounts, " << n_actors << " admission actors, "
+              << edge.max_connections() << " connections at most)" << std::endl;
+    // Leases granted before a restart may still be held: until the window
+    // ends only their renewals (adopted) and releases are taken.
+    std::optional<recovery_notice> recovering;
+    if (node.recovery > 0) {
+      std::cout << "usher serve: recovering leases for " << policies::format_seconds(node.recovery)
+                << " s (recovery = " << node.recovery_spec << "): new grants wait" << std::endl;
+      recovering.emplace(recovery_end);
+    }
     std::thread waiter([&] {
       int sig = 0;
-      sigwait(&stop_signals, &sig);
+      while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP)
+        std::cerr << "usher serve: SIGHUP ignored (reload is not supported yet; restart the "
+                     "node to apply a new config)"
+                  << std::endl;
       edge.stop();
     });
     edge.run();
+    recovering.reset();
     // Stopped: every held request is answered 503 by its actor, then the
     // actors end; the edge (and its io_context) outlive them.
     for (auto& a : actor_of) caf::anon_send_exit(a.second, caf::exit_reason::user_shutdown);

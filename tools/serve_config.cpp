@@ -66,6 +66,20 @@ void node_key(const ini_entry& e, node_config& c) {
       throw input_error::at(e.where, 0, e.key,
                             "expected a duration of at least 1ms such as 30s, got " + policies::quoted(e.value));
     c.lease_ttl = t;
+  } else if (key == "request_timeout" || key == "idle_timeout" || key == "write_timeout") {
+    policies::usec t = 0;
+    bool unit_error = false;
+    if (!policies::parse_duration(e.value, t, unit_error) || t < 1000 ||
+        t > policies::seconds(86400))
+      throw input_error::at(e.where, 0, e.key,
+                            "expected a duration from 1ms to 24h such as 10s, got " +
+                                policies::quoted(e.value));
+    auto& timeout = key == "request_timeout" ? c.request_timeout
+                    : key == "idle_timeout"    ? c.idle_timeout
+                                               : c.write_timeout;
+    timeout = t;
+  } else if (key == "max_connections") {
+    c.max_connections = static_cast<std::size_t>(parse_int(e, 1, 1 << 24));
   } else if (key == "max_body") {
     c.max_body = static_cast<std::size_t>(parse_int(e, 64, 16 << 20));
   } else if (key == "metrics_key") {
@@ -78,10 +92,28 @@ void node_key(const ini_entry& e, node_config& c) {
                    ::tolower);
   } else if (key == "metrics_accounts") {
     c.metrics_accounts = static_cast<std::size_t>(parse_int(e, 0, 10000));
+  } else if (key == "max_names_per_account") {
+    c.max_names_per_account = static_cast<std::size_t>(parse_int(e, 1, 65536));
+  } else if (key == "recovery") {
+    policies::usec t = 0;
+    bool unit_error = false;
+    if (e.value == "ttl") {
+      c.recovery = -1;
+    } else if (e.value == "off") {
+      c.recovery = 0;
+    } else if (policies::parse_duration(e.value, t, unit_error) && t >= 0) {
+      c.recovery = t;
+    } else {
+      throw input_error::at(e.where, 0, e.key,
+                            "expected ttl (one lease_ttl), off, or a duration such as 30s, got " +
+                                policies::quoted(e.value));
+    }
+    c.recovery_spec = e.value;
   } else {
     throw input_error::at(e.where, 0, e.key,
                           "unknown key (node keys: listen, threads, io_threads, lease_ttl, max_body, "
-                          "metrics_key, metrics_accounts)");
+                          "metrics_key, metrics_accounts, max_names_per_account, recovery, "
+                          "max_connections, request_timeout, idle_timeout, write_timeout)");
   }
 }
 
@@ -243,6 +275,7 @@ node_config read_node_config(const std::string& path) {
     }
   }
   // An unused [plan.NAME] is allowed: a plan kept for later.
+  if (c.recovery < 0) c.recovery = c.lease_ttl;  // ttl, whichever line set lease_ttl
   return c;
 }
 

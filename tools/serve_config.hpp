@@ -3,7 +3,8 @@
 /// so every error names its file and line) with three kinds of sections.
 ///
 ///   [node]            listen, threads, io_threads, lease_ttl, max_body, metrics_key,
-///                     metrics_accounts
+///                     metrics_accounts, max_names_per_account, recovery,
+///                     max_connections, request_timeout, idle_timeout, write_timeout
 ///   [plan.NAME]       a named plan: `preset = ...` plus any plan key of
 ///                     docs/PLANS.md (model_capacity.MODEL, tiers.team, ...)
 ///   [account.NAME]    plan = PRESET | NAME of a [plan.NAME] | plan file path;
@@ -46,6 +47,16 @@ struct node_config {
   std::size_t max_body = 64 * 1024;   ///< bytes; larger request bodies get 413
   std::string metrics_key_hash;       ///< "": GET /metrics needs no key
   std::size_t metrics_accounts = 50;  ///< accounts with their own /metrics labels
+  std::size_t max_connections = 0;    ///< open connections at most; 0: from RLIMIT_NOFILE
+  policies::usec request_timeout = policies::seconds(10);  ///< to send a complete request
+  policies::usec idle_timeout = policies::seconds(60);     ///< keep-alive between requests
+  policies::usec write_timeout = policies::seconds(30);    ///< to take an answer
+  /// Distinct model and product names one account may use at once.
+  std::size_t max_names_per_account = 64;
+  /// After start, recover leases this long (docs/SERVE.md, "Restarts and
+  /// recovery"): 0 = off; "ttl" (the default) resolves to lease_ttl.
+  policies::usec recovery = -1;
+  std::string recovery_spec = "ttl";  ///< as the config wrote it
   std::vector<served_plan> plans;
   std::vector<served_account> accounts;
 };

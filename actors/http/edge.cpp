@@ -1,5 +1,12 @@
 #include "actors/http/edge.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
 #include <thread>
 
 #include "actors/http/edge_state.hpp"
@@ -24,15 +31,137 @@ const account_route* edge::impl::authenticate(const string_request& req,
   return cache.route;
 }
 
-void edge::impl::watch_idle(const std::shared_ptr<idle_watch>& c) {
-  std::lock_guard<std::mutex> guard(idle_mutex);
-  idle.emplace(c.get(), c);
-  if (!sweeping) arm_sweeper();
+void edge::impl::report_internal_error(const char* where, const std::exception& e) {
+  auto n = ++internal_errors;
+  if (n <= 10 || n % 1000 == 0)
+    std::cerr << "usher serve: internal error #" << n << " in " << where << ": " << e.what()
+              << " (the request was answered 500 or its connection closed; the node goes on)"
+              << std::endl;
 }
 
-void edge::impl::unwatch_idle(idle_watch* c) {
-  std::lock_guard<std::mutex> guard(idle_mutex);
-  idle.erase(c);
+// -- connections: phases, timeouts, shedding ---------------------------------
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+using conn_phase = edge::impl::conn_phase;
+using conn_end = edge::impl::conn_end;
+
+// The list of a timed phase (reading, idle, writing), or -1.
+int list_of(conn_phase p) {
+  switch (p) {
+    case conn_phase::reading: return 0;
+    case conn_phase::idle: return 1;
+    case conn_phase::writing: return 2;
+    default: return -1;
+  }
+}
+
+constexpr conn_end end_of_list[] = {conn_end::request_timeout, conn_end::idle_timeout,
+                                    conn_end::write_timeout};
+
+// The answer to a connection refused at the cap or at the open-file limit:
+// written once without blocking, then the socket is closed.
+void refuse_connection(int fd) {
+  static const std::string answer = [] {
+    std::string body =
+        R"({"error":{"message":"Service Unavailable: the node holds all the connections it )"
+        R"(may; retry shortly","type":"unavailable","code":"too_many_connections"}})";
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: usher\r\nContent-Type: "
+           "application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  [[maybe_unused]] auto n = ::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+}
+
+}  // namespace
+
+std::size_t default_max_connections() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY ||
+      r.rlim_cur > (rlim_t{1} << 24))
+    return std::size_t{1} << 20;
+  auto n = static_cast<std::size_t>(r.rlim_cur);
+  std::size_t reserve = n < 128 ? n / 2 : 64;
+  return std::max<std::size_t>(1, n - reserve);
+}
+
+std::chrono::milliseconds edge::impl::timeout_of(conn_phase p) const {
+  switch (p) {
+    case conn_phase::reading: return cfg.request_timeout;
+    case conn_phase::idle: return cfg.idle_timeout;
+    default: return cfg.write_timeout;
+  }
+}
+
+void edge::impl::unlink(tracked_conn* c) {
+  int i = list_of(c->edge_phase);
+  if (i >= 0) {
+    auto& l = timed[static_cast<std::size_t>(i)];
+    (c->edge_prev ? c->edge_prev->edge_next : l.head) = c->edge_next;
+    (c->edge_next ? c->edge_next->edge_prev : l.tail) = c->edge_prev;
+    c->edge_prev = c->edge_next = nullptr;
+  }
+  c->edge_phase = conn_phase::busy;
+}
+
+void edge::impl::add_conn(const std::shared_ptr<tracked_conn>& c) {
+  ++http_sessions;
+  {
+    std::lock_guard<std::mutex> guard(conn_mutex);
+    c->edge_self = c;
+    c->edge_counted = true;
+  }
+  set_phase(c.get(), conn_phase::reading);
+}
+
+void edge::impl::remove_conn(tracked_conn* c) {
+  std::lock_guard<std::mutex> guard(conn_mutex);
+  if (!c->edge_counted) return;
+  unlink(c);
+  c->edge_counted = false;
+  --http_sessions;
+}
+
+void edge::impl::set_phase(tracked_conn* c, conn_phase p) {
+  auto now = steady::now();
+  std::lock_guard<std::mutex> guard(conn_mutex);
+  if (!c->edge_counted) return;
+  unlink(c);
+  c->edge_phase = p;
+  int i = list_of(p);
+  if (i < 0) return;
+  auto& l = timed[static_cast<std::size_t>(i)];
+  c->edge_since = now;
+  c->edge_prev = l.tail;
+  (l.tail ? l.tail->edge_next : l.head) = c;
+  l.tail = c;
+  if (!sweeping && sweeper) arm_sweeper();
+}
+
+bool edge::impl::confirm_end(tracked_conn* c, conn_end why) {
+  std::lock_guard<std::mutex> guard(conn_mutex);
+  if (!c->edge_counted || c->edge_phase != conn_phase::doomed) return false;
+  c->edge_phase = conn_phase::busy;
+  ++connection_ends[static_cast<std::size_t>(why)];
+  return true;
+}
+
+std::size_t edge::impl::shed(std::size_t n) {
+  std::vector<std::shared_ptr<tracked_conn>> victims;
+  {
+    std::lock_guard<std::mutex> guard(conn_mutex);
+    for (auto i : {0, 1})  // reading (no complete request yet) first, then idle
+      while (victims.size() < n && timed[i].head) {
+        auto* c = timed[i].head;
+        unlink(c);
+        c->edge_phase = conn_phase::doomed;
+        if (auto s = c->edge_self.lock()) victims.push_back(std::move(s));
+      }
+  }
+  for (auto& c : victims) c->doom(conn_end::shed);
+  return victims.size();
 }
 
 void edge::impl::arm_sweeper() {
@@ -44,17 +173,30 @@ void edge::impl::arm_sweeper() {
 }
 
 void edge::impl::sweep() {
-  std::vector<std::shared_ptr<idle_watch>> live;
+  std::vector<std::pair<std::shared_ptr<tracked_conn>, conn_end>> due;
   {
-    std::lock_guard<std::mutex> guard(idle_mutex);
-    for (auto& [c, w] : idle)
-      if (auto s = w.lock()) live.push_back(std::move(s));
-    if (idle.empty()) sweeping = false;  // the next connection arms it again
-    else arm_sweeper();
+    std::lock_guard<std::mutex> guard(conn_mutex);
+    auto now = steady::now();
+    bool any = false;
+    for (std::size_t i = 0; i < timed.size(); ++i) {
+      auto timeout = timeout_of(i == 0 ? conn_phase::reading
+                                       : i == 1 ? conn_phase::idle : conn_phase::writing);
+      // Oldest first: the first one still in time ends the walk.
+      while (timed[i].head && now - timed[i].head->edge_since >= timeout) {
+        auto* c = timed[i].head;
+        unlink(c);
+        c->edge_phase = conn_phase::doomed;
+        if (auto s = c->edge_self.lock()) due.emplace_back(std::move(s), end_of_list[i]);
+      }
+      any = any || timed[i].head;
+    }
+    if (any) arm_sweeper();
+    else sweeping = false;  // the next connection to enter a timed phase arms it again
   }
-  auto now = std::chrono::steady_clock::now();
-  for (auto& c : live) c->sweep(now);
+  for (auto& [c, why] : due) c->doom(why);
 }
+
+// -- accepting --------------------------------------------------------------
 
 void edge::impl::accept() {
   // One I/O thread needs no strand: every handler runs on it in turn.
@@ -62,12 +204,83 @@ void edge::impl::accept() {
                                : asio::any_io_executor(io->get_executor());
   acceptor->async_accept(ex, [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopping) return;
-    if (!ec) {
+    if (ec) return self->accept_failed(ec);
+    self->accept_backoff = {};
+    if (self->spare_fd < 0) self->spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    // At the cap the oldest idle connection makes room, or the new one is
+    // refused at once.
+    if (self->connections() >= static_cast<std::int64_t>(self->cfg.max_connections) &&
+        self->shed(1) == 0) {
+      ++self->connections_refused;
+      self->count(503);
+      refuse_connection(socket.native_handle());
+    } else {
       socket.set_option(tcp::no_delay(true), ec);
       start_http_session(std::move(socket), self);
     }
     self->accept();
   });
+}
+
+// Out of descriptors (or socket memory), the listening socket stays readable
+// and an accept retried at once fails at once: a core spins while clients
+// hang. Instead: make room by shedding the oldest idle connection and retry;
+// with nothing to shed, refuse the next connection with the spare
+// descriptor; failing that, retry after a backoff (50 ms doubling to 1 s,
+// reset by an accept that succeeds).
+void edge::impl::accept_failed(const beast::error_code& ec) {
+  if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+  auto n = ++accept_errors;
+  auto now = steady::now();
+  if (accept_errors_logged == 0 || now - accept_logged >= std::chrono::seconds(5)) {
+    std::cerr << "usher serve: accept failed: " << ec.message() << " ("
+              << (n - accept_errors_logged) << " accept failures since the last report, "
+              << connection_ends[static_cast<std::size_t>(conn_end::shed)].load()
+              << " idle connections shed and " << connections_refused.load()
+              << " refused in all; " << connections() << " connections open, max_connections "
+              << cfg.max_connections << ")" << std::endl;
+    accept_logged = now;
+    accept_errors_logged = n;
+  }
+  int e = ec.category() == boost::system::system_category() ? ec.value() : 0;
+  bool out_of_files = e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+  bool retry_now = e == ECONNABORTED || e == EINTR || e == EAGAIN || e == EWOULDBLOCK ||
+                   e == EPROTO;  // the one connection at fault is gone
+  if (out_of_files && (shed(1) > 0 || refuse_with_spare())) retry_now = true;
+  if (!retry_now) return accept_later();
+  // Posted: behind the closes of the shed connections.
+  asio::post(*io, [self = shared_from_this()] {
+    if (!self->stopping) self->accept();
+  });
+}
+
+bool edge::impl::refuse_with_spare() {
+  if (spare_fd < 0) return false;
+  ::close(spare_fd);
+  int fd = ::accept4(acceptor->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  bool progress = fd >= 0 || errno == EAGAIN || errno == EWOULDBLOCK;
+  if (fd >= 0) {
+    ++connections_refused;
+    count(503);
+    refuse_connection(fd);
+    ::close(fd);
+  }
+  spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return progress;
+}
+
+void edge::impl::accept_later() {
+  using std::chrono::milliseconds;
+  accept_backoff = accept_backoff.count() == 0 ? milliseconds(50)
+                                               : std::min(accept_backoff * 2, milliseconds(1000));
+  accept_timer->expires_after(accept_backoff);
+  accept_timer->async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec && !self->stopping) self->accept();
+  });
+}
+
+edge::impl::~impl() {
+  if (spare_fd >= 0) ::close(spare_fd);
 }
 
 edge::edge(caf::actor_system& sys, edge_config cfg)
@@ -88,7 +301,11 @@ edge::edge(caf::actor_system& sys, edge_config cfg)
   impl_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("listen");
   port_ = impl_->acceptor->local_endpoint().port();
+  if (impl_->cfg.max_connections == 0) impl_->cfg.max_connections = default_max_connections();
+  impl_->spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
+
+std::size_t edge::max_connections() const { return impl_->cfg.max_connections; }
 
 edge::~edge() {
   stop();
@@ -97,12 +314,26 @@ edge::~edge() {
 
 std::uint16_t edge::port() const { return port_; }
 
+void edge::impl::run_io() {
+  // The sessions catch what their routes throw; this is the last line: an
+  // exception from any other handler is reported and the loop goes on
+  // (Asio leaves the io_context usable after a handler threw).
+  for (;;) {
+    try {
+      io->run();
+      return;
+    } catch (const std::exception& e) {
+      report_internal_error("an I/O handler", e);
+    }
+  }
+}
+
 void edge::run() {
   impl_->accept();
   std::vector<std::thread> extra;
   for (std::size_t i = 1; i < impl_->cfg.io_threads; ++i)
-    extra.emplace_back([this] { impl_->io->run(); });
-  impl_->io->run();
+    extra.emplace_back([this] { impl_->run_io(); });
+  impl_->run_io();
   for (auto& t : extra) t.join();
   impl_->actors_unit.stop();
   impl_->close_connections();
@@ -110,14 +341,14 @@ void edge::run() {
 
 void edge::impl::close_connections() {
   to_actors.close();  // answers still to come are dropped with their sessions
-  {
-    std::lock_guard<std::mutex> guard(idle_mutex);
-    idle.clear();
-  }
   // An io_context's destruction destroys its pending handlers, and with them
   // the last references to the connections (Asio's documented way to end
   // shared_ptr-owned connections). Its I/O objects go first.
-  sweeper.reset();
+  {
+    std::lock_guard<std::mutex> guard(conn_mutex);
+    sweeper.reset();
+  }
+  accept_timer.reset();
   acceptor.reset();
   io.reset();
 }

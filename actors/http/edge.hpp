@@ -11,6 +11,7 @@
 /// {"error":{"message":..,"type":..,"code":..}}; statuses are mapped from
 /// admission replies in one place (actors/http/responses.cpp).
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,7 +37,25 @@ struct edge_config {
   std::size_t metrics_accounts = 50;
   std::vector<admission_actor> actors;  ///< all of them, for /metrics
   std::size_t io_threads = 1;
+  /// Open client connections (HTTP, SSE and WebSocket) at most; 0: derived
+  /// from the open-file limit (default_max_connections()). At the cap the
+  /// oldest idle connection is closed to admit a new one, or, if none is
+  /// idle, the new one is answered 503 and closed.
+  std::size_t max_connections = 0;
+  /// A connection that has not sent a complete request within this (a new
+  /// one, or one between requests that started sending the next) is closed.
+  std::chrono::milliseconds request_timeout{10'000};
+  /// A keep-alive connection with no request for this long is closed.
+  std::chrono::milliseconds idle_timeout{60'000};
+  /// An answer not written within this is given up and its connection closed.
+  std::chrono::milliseconds write_timeout{30'000};
 };
+
+/// The connections a node holds by default: the soft RLIMIT_NOFILE less a
+/// reserve for the node's own files (its event loop, timers, standard
+/// streams, the spare descriptor that refuses connections at the limit):
+/// 64 descriptors, or half the limit when it is under 128.
+std::size_t default_max_connections();
 
 class edge {
  public:
@@ -47,6 +66,9 @@ class edge {
 
   /// The port it listens on (the ephemeral one when configured with 0).
   std::uint16_t port() const;
+
+  /// The connection cap in force (cfg.max_connections, or its default).
+  std::size_t max_connections() const;
 
   /// Serves until stop(); runs the io_context on cfg.io_threads threads
   /// (the calling one among them).

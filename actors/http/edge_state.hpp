@@ -4,6 +4,7 @@
 /// to actors/http/. Counters are touched only on I/O threads, hence atomics
 /// (cfg.io_threads may exceed 1).
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -15,7 +16,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "actors/http/bridge.hpp"
@@ -48,7 +48,10 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
         io(std::in_place, cfg.io_threads > 1 ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
         acceptor(std::in_place, *io),
         actors_unit(s, *io),
-        to_actors(s, actors_unit) {}
+        to_actors(s, actors_unit),
+        sweep_every(std::clamp(
+            std::min({cfg.request_timeout, cfg.idle_timeout, cfg.write_timeout}) / 4,
+            std::chrono::milliseconds(10), std::chrono::milliseconds(2000))) {}
 
   caf::actor_system& sys;
   edge_config cfg;
@@ -70,17 +73,58 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   std::atomic<std::int64_t> sse_streams{0};
   std::atomic<std::int64_t> ws_open{0};
 
-  /// A connection that closes itself when it waited too long. The edge
-  /// calls sweep() on each one every sweep_every (only while there are
-  /// connections, so an idle node has no timer), instead of a timer per
-  /// read and write.
-  struct idle_watch {
-    virtual ~idle_watch() = default;
-    virtual void sweep(std::chrono::steady_clock::time_point now) = 0;
+  /// What an HTTP connection is doing, as the edge tracks it for its
+  /// timeouts and for shedding under descriptor pressure.
+  enum class conn_phase : std::uint8_t {
+    busy,     ///< its request is being answered (an admission may wait): no timeout
+    reading,  ///< new, or a request begun and not complete: request_timeout
+    idle,     ///< keep-alive between requests: idle_timeout
+    writing,  ///< an answer is being written: write_timeout
+    doomed,   ///< timed out or shed: its close is on its way
   };
-  static constexpr auto sweep_every = std::chrono::seconds(2);
-  void watch_idle(const std::shared_ptr<idle_watch>& c);
-  void unwatch_idle(idle_watch* c);
+  /// Why the edge closed a connection (index of connection_ends).
+  enum class conn_end : std::uint8_t { request_timeout, idle_timeout, write_timeout, shed };
+
+  /// A connection the edge tracks. Each timed phase has one list, ordered by
+  /// `edge_since` (the oldest first, as every connection joins at the tail),
+  /// so a sweep and a shed look only at list heads: no timer per connection,
+  /// no walk over all of them. The edge_* fields belong to the edge and are
+  /// guarded by its conn_mutex.
+  struct tracked_conn {
+    virtual ~tracked_conn() = default;
+    /// The edge decided to close it (from any thread): it closes itself on
+    /// its own executor if confirm_end() still agrees.
+    virtual void doom(conn_end why) = 0;
+
+    tracked_conn* edge_prev = nullptr;
+    tracked_conn* edge_next = nullptr;
+    conn_phase edge_phase = conn_phase::busy;
+    bool edge_counted = false;
+    std::chrono::steady_clock::time_point edge_since;
+    std::weak_ptr<tracked_conn> edge_self;
+  };
+  /// A new connection: counted, and reading (a request) from now on.
+  void add_conn(const std::shared_ptr<tracked_conn>& c);
+  /// Its socket is closed or handed over: no longer counted or tracked.
+  /// Idempotent.
+  void remove_conn(tracked_conn* c);
+  /// It enters phase `p` now; a doom on its way is called off.
+  void set_phase(tracked_conn* c, conn_phase p);
+  /// On the connection's executor, before it closes for `why`: true (and
+  /// counted) if the doom still holds, false if the connection got busy.
+  bool confirm_end(tracked_conn* c, conn_end why);
+  /// Dooms up to `n` of the oldest idle connections, those that have not
+  /// sent a complete request first. Returns how many.
+  std::size_t shed(std::size_t n);
+  /// Client connections open now: HTTP sessions, SSE streams, WebSockets.
+  std::int64_t connections() const { return http_sessions + sse_streams + ws_open; }
+  std::atomic<std::int64_t> http_sessions{0};
+  std::atomic<std::int64_t> accept_errors{0};
+  /// New connections answered 503 and closed at once (at the cap or at the
+  /// open-file limit, nothing idle to shed).
+  std::atomic<std::int64_t> connections_refused{0};
+  /// Connections the edge closed, by conn_end.
+  std::array<std::atomic<std::int64_t>, 4> connection_ends{};
 
   /// The last key a connection authenticated with, and its account, so a
   /// keep-alive client's key is hashed once per connection, not per request.
@@ -92,10 +136,19 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   /// The account of a bearer token, or nullptr. `cache` is the
   /// connection's: a key equal to its last one skips the SHA-256 lookup.
   const account_route* authenticate(const string_request& req, key_cache& cache) const;
+  /// An exception escaped the handling of a request (a bug, or input no
+  /// check foresaw): counted for /metrics and written to stderr (the first
+  /// ten, then every thousandth, so hostile input cannot flood the log).
+  /// The caller ends what it was doing cleanly; the node goes on.
+  void report_internal_error(const char* where, const std::exception& e);
+  std::atomic<std::int64_t> internal_errors{0};
+
   void count(unsigned status) {
     if (status >= 100 && status < 600) ++responses[status - 100];
   }
   void accept();
+  /// Runs the io_context on this thread until it stops.
+  void run_io();
   /// Once the I/O threads have returned: drops every connection still
   /// waiting for I/O or for an actor's answer (and with it their references
   /// to this edge, a cycle otherwise), then the io_context.
@@ -103,12 +156,39 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
 
  private:
   void sweep();
-  void arm_sweeper();  // REQUIRES: idle_mutex held
+  void arm_sweeper();  // REQUIRES: conn_mutex held
+  void unlink(tracked_conn* c);  // REQUIRES: conn_mutex held
+  std::chrono::milliseconds timeout_of(conn_phase p) const;
+  void accept_failed(const beast::error_code& ec);
+  bool refuse_with_spare();
+  void accept_later();
 
-  std::mutex idle_mutex;
-  std::unordered_map<idle_watch*, std::weak_ptr<idle_watch>> idle;
+  /// Sweeps run this often while a connection is in a timed phase: a
+  /// quarter of the shortest timeout, 10 ms to 2 s, so each timeout is
+  /// honoured within one period.
+  const std::chrono::milliseconds sweep_every;
+  std::mutex conn_mutex;
+  struct conn_list {
+    tracked_conn* head = nullptr;
+    tracked_conn* tail = nullptr;
+  };
+  std::array<conn_list, 3> timed;  ///< reading, idle, writing
   std::optional<asio::steady_timer> sweeper{std::in_place, *io};
   bool sweeping = false;
+
+  // Accepting under descriptor pressure; touched only by the one accept
+  // chain (never two accepts at once).
+  std::optional<asio::steady_timer> accept_timer{std::in_place, *io};
+  std::chrono::milliseconds accept_backoff{0};
+  std::chrono::steady_clock::time_point accept_logged{};
+  std::int64_t accept_errors_logged = 0;
+
+ public:
+  /// Kept open to refuse a connection when the open-file limit is reached
+  /// and nothing can be shed: closed, the connection accepted, answered
+  /// 503 and closed, then opened again. -1: none.
+  int spare_fd = -1;
+  ~impl();
 };
 
 }  // namespace usher::actors::http

@@ -4,7 +4,15 @@
 // read of the next request: a client that leaves (end of stream) while
 // queued is cancelled out of the queue at once, and a lease granted to a
 // client that already left is released (lease_handle). Bytes that arrive
-// while an answer is pending (a pipelined request) wait in the buffer.
+// while an answer is pending (a pipelined request) wait in the buffer, and
+// the read stays open behind them, so a client that pipelines and then
+// leaves is still seen leaving. Past max_pipelined bytes buffered the read
+// stops (back-pressure, as before): a client that sends that much ahead is
+// seen leaving only once its pending answer is written.
+//
+// No input may end the process or strand a client: an exception while a
+// request is routed answers 500 and closes the connection (the edge counts
+// and reports it), never unwinds into the I/O loop.
 //
 // The hot path costs one I/O handler per request: the request's read. The
 // admission actor then runs on this I/O thread (io_unit), its answer runs
@@ -12,10 +20,14 @@
 // into the socket, with an asynchronous write only for what the socket does
 // not take at once.
 //
-// Timeouts cost no timer per request: the edge sweeps its connections every
-// few seconds (edge::impl::idle_watch) and closes one whose request has not
-// arrived within idle_timeout or whose answer has not been written within
-// write_timeout. A connection waiting for an admission has no timeout.
+// Timeouts cost no timer per request: the session tells the edge which phase
+// it is in (edge::impl::tracked_conn; a lock per change, two per keep-alive
+// request), and the edge's periodic sweep closes one whose request has not
+// come complete within request_timeout (a new connection, a slowloris), that
+// sat idle between requests beyond idle_timeout, or whose answer has not been
+// written within write_timeout. A connection waiting for an admission has no
+// timeout. The edge also closes the oldest idle connections to make room at
+// its connection cap or at the open-file limit.
 #include <boost/beast/websocket.hpp>
 
 #include "actors/http/bridge.hpp"
@@ -28,37 +40,34 @@ namespace usher::actors::http {
 
 namespace {
 
-using steady = std::chrono::steady_clock;
+using conn_phase = edge::impl::conn_phase;
 
-constexpr auto idle_timeout = std::chrono::seconds(120);
-constexpr auto write_timeout = std::chrono::seconds(30);
 constexpr std::size_t read_size = 8 * 1024;
+constexpr std::size_t header_limit = 16 * 1024;
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-class http_session : public edge::impl::idle_watch,
+class http_session : public edge::impl::tracked_conn,
                      public std::enable_shared_from_this<http_session> {
  public:
   http_session(tcp::socket socket, std::shared_ptr<edge::impl> edge)
       : socket_(std::move(socket)), ex_(socket_.get_executor()), edge_(std::move(edge)) {}
 
-  ~http_session() override { edge_->unwatch_idle(this); }
+  ~http_session() override { edge_->remove_conn(this); }
 
   void start() {
-    waiting_since_ = steady::now();
     beast::error_code ec;
     socket_.non_blocking(true, ec);  // for write(); asynchronous operations ignore it
-    edge_->watch_idle(shared_from_this());
+    edge_->add_conn(shared_from_this());  // reading: a new connection owes a request
     read();
   }
 
-  void sweep(steady::time_point now) override {
-    asio::post(ex_, [w = weak_from_this(), now] {
+  // Timed out or shed by the edge: closes unless it got busy meanwhile.
+  void doom(edge::impl::conn_end why) override {
+    asio::post(ex_, [w = weak_from_this(), why] {
       auto self = w.lock();
       if (!self || self->closed_ || self->handed_over_) return;
-      if (self->writing_ ? now - self->write_started_ > write_timeout
-                         : !self->pending_ && now - self->waiting_since_ > idle_timeout)
-        self->close();
+      if (self->edge_->confirm_end(self.get(), why)) self->close();
     });
   }
 
@@ -80,21 +89,40 @@ class http_session : public edge::impl::idle_watch,
     if (closed_ || handed_over_) return;
     buffer_.commit(n);
     if (ec) {
-      if (pending_) {
-        // The client left while its answer is pending.
-        gone_ = true;
-        if (on_gone_) caf::anon_send(on_gone_->actor, on_gone_->cancel);
-        on_gone_.reset();
-        return;
-      }
+      if (pending_) return client_left();
+
       if (writing_) return;  // the next read after the write sees the end again
       // A request cut short by the end of the stream is answered 400.
       bool partial = buffer_.size() > 0 || (parser_ && parser_->got_some());
       if (ec != asio::error::eof || !partial) return close();
       return parse_error(bhttp::error::partial_message);
     }
-    if (pending_ || writing_) return;  // a pipelined request: parsed after the answer
+    if (pending_ && !upgrading_) {
+      // A pipelined request: parsed after the answer. Keep reading behind
+      // it, or a client that leaves now would hold its queue place.
+      if (buffer_.size() < max_pipelined()) return read();
+      return;
+    }
+    if (pending_ || writing_) return;  // parsed after the answer
     parse();
+  }
+
+  // Bytes a client may send ahead while it waits for an answer before reads
+  // stop: at least one more request of the largest size the parser accepts,
+  // and room for a long pipeline of small ones (1 MiB). Only a client with a
+  // pending answer (an authenticated request) can fill it.
+  std::size_t max_pipelined() const {
+    return std::max<std::size_t>(std::size_t{1} << 20,
+                                 edge_->cfg.max_body + header_limit + read_size);
+  }
+
+  // The client left (or was cut off) while its answer is pending: a queued
+  // admission leaves its queue; the answer, when it comes, is dropped (a
+  // lease in it released).
+  void client_left() {
+    gone_ = true;
+    if (on_gone_) caf::anon_send(on_gone_->actor, on_gone_->cancel);
+    on_gone_.reset();
   }
 
   // Parses the buffered bytes: routes a complete request, or reads more.
@@ -105,7 +133,7 @@ class http_session : public edge::impl::idle_watch,
     if (!parser_) {
       parser_.emplace();
       parser_->body_limit(edge_->cfg.max_body);
-      parser_->header_limit(16 * 1024);
+      parser_->header_limit(header_limit);
       parser_->eager(true);
     }
     while (buffer_.size() > 0 && !parser_->is_done()) {
@@ -116,10 +144,34 @@ class http_session : public edge::impl::idle_watch,
       if (ec) return parse_error(ec);
       if (used == 0) break;
     }
-    if (!parser_->is_done()) return read();
+    if (!parser_->is_done()) {
+      // Bytes of a request: its request_timeout runs (from the connection's
+      // start, or from the first bytes after an answer). None: idle.
+      bool begun = buffer_.size() > 0 || parser_->got_some() || phase_ == conn_phase::reading;
+      enter(begun ? conn_phase::reading : conn_phase::idle);
+      return read();
+    }
+    enter(conn_phase::busy);
     req_ = parser_->release();
     parser_.reset();
-    route();
+    try {
+      route();
+    } catch (const std::exception& e) {
+      internal_error(e);
+    }
+  }
+
+  // route() threw: whatever the request held is given up and the client
+  // gets a 500 (or, when an answer was already on its way, a closed
+  // connection), so the connection never hangs without an answer.
+  void internal_error(const std::exception& e) {
+    edge_->report_internal_error("HTTP request", e);
+    if (pending_) {
+      client_left();
+      return close();
+    }
+    if (writing_) return close();
+    send(error_response(500, "server_error", "internal_error", "Internal error", 11, false));
   }
 
   void parse_error(beast::error_code ec) {
@@ -159,11 +211,11 @@ class http_session : public edge::impl::idle_watch,
   // small answer: no completion handler, no wait), the rest asynchronously.
   void write(bool keep, std::shared_ptr<lease_handle> lease) {
     writing_ = true;
-    write_started_ = steady::now();
     beast::error_code ec;
     std::size_t n = socket_.write_some(asio::buffer(out_), ec);  // the socket is non-blocking
     if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {}, n = 0;
     if (ec || n == out_.size()) return written(ec, keep, lease, true);
+    enter(conn_phase::writing);
     asio::async_write(socket_, asio::buffer(out_) + n,
                       [self = shared_from_this(), keep, lease = std::move(lease)](
                           beast::error_code ec, std::size_t) {
@@ -177,7 +229,6 @@ class http_session : public edge::impl::idle_watch,
     // Delivered: the client holds the lease now.
     if (!ec && lease) lease->keep();
     if (ec || !keep) return close();
-    waiting_since_ = steady::now();
     // A pipelined request is parsed in a handler of its own, so a client
     // cannot make one handler answer request after request.
     if (at_once && buffer_.size() > 0)
@@ -185,9 +236,17 @@ class http_session : public edge::impl::idle_watch,
     parse();
   }
 
+  // Tells the edge the connection's phase when it changes.
+  void enter(conn_phase p) {
+    if (phase_ == p) return;
+    phase_ = p;
+    edge_->set_phase(this, p);
+  }
+
   void close() {
     if (closed_) return;
     closed_ = true;
+    edge_->remove_conn(this);
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
@@ -210,6 +269,7 @@ class http_session : public edge::impl::idle_watch,
   // Ends a pending answer. Returns false when the client left.
   bool answered() {
     pending_ = false;
+    upgrading_ = false;
     on_gone_.reset();
     if (gone_) close();
     return !gone_;
@@ -219,7 +279,7 @@ class http_session : public edge::impl::idle_watch,
   // may stay open on it.
   tcp::socket hand_over() {
     handed_over_ = true;
-    edge_->unwatch_idle(this);  // the new session has its own timeouts
+    edge_->remove_conn(this);  // the new session counts itself, with its own timeouts
     beast::error_code ec;
     if (reading_) socket_.cancel(ec);
     socket_.non_blocking(false, ec);  // as the new session's stream expects
@@ -363,9 +423,14 @@ class http_session : public edge::impl::idle_watch,
                                       });
   }
 
-  void on_admission(const account_route& r, const std::optional<admit_reply>& reply) {
+  // `own_lease`: the lease in a 200 was granted to this request, so it is
+  // released if the answer never reaches the client. A ticket's lease is the
+  // ticket's (a poller that left leaves it to the next poll, DELETE or the
+  // lease TTL), and every poller of the ticket is told the same lease.
+  void on_admission(const account_route& r, const std::optional<admit_reply>& reply,
+                    bool own_lease = true) {
     std::shared_ptr<lease_handle> lease;
-    if (reply && reply->code == 200)
+    if (reply && reply->code == 200 && own_lease)
       lease = std::make_shared<lease_handle>(r.actor, r.account, reply->lease);
     if (!answered()) return;  // gone: the handle releases the lease
     if (!reply)
@@ -380,9 +445,29 @@ class http_session : public edge::impl::idle_watch,
   }
 
   void lease(const account_route& r, const std::string& id, lease_op op) {
+    lease_request msg{r.account, id, op};
+    if (op == lease_op::renew && !req_.body().empty()) {
+      // What the lease was granted for ({"model":..,"cost":..,"product":..},
+      // every field optional): a node recovering after a restart adopts an
+      // unknown lease with it (docs/SERVE.md, "Restarts and recovery").
+      static constexpr std::string_view names[] = {"model", "product", "cost"};
+      json_member f[3];
+      switch (read_members(req_.body(), names, f, 3)) {
+        case json_read::malformed: return bad_request("malformed_json", "The body is not valid JSON");
+        case json_read::not_object:
+          return bad_request("malformed_json", "The body must be a JSON object");
+        case json_read::ok: break;
+      }
+      admit_request fields;
+      if (auto e = take_admit_fields(f[0], f[1], f[2], fields); !e.empty())
+        return bad_request("invalid_field", e);
+      msg.model = std::move(fields.model);
+      msg.product = std::move(fields.product);
+      msg.cost = fields.cost;
+    }
     await_answer();
     edge_->to_actors.ask<lease_reply>(
-        r.actor, lease_request{r.account, id, op}, socket_.get_executor(),
+        r.actor, std::move(msg), socket_.get_executor(),
         [self = shared_from_this(), op](std::optional<lease_reply> reply) {
           self->on_lease_reply(reply, "lease", "unknown_lease", "No such lease for this account",
                                op == lease_op::release ? "released" : "ttl_ms");
@@ -411,6 +496,11 @@ class http_session : public edge::impl::idle_watch,
     if (reply->code == 404)
       return send(error_response(404, "not_found", unknown_code, unknown_message,
                                  req_.version(), req_.keep_alive()));
+    if (reply->code == 400)  // adopting a lease: one name more than the account may use
+      return send(error_response(400, "invalid_request", "too_many_names",
+                                 "Too many distinct models or products in use by this account at "
+                                 "once (the node's max_names_per_account)",
+                                 req_.version(), req_.keep_alive()));
     body_.assign("{\"").append(field).append("\":");
     append_json_string(id_, body_);
     body_.append(",\"").append(done).append("\":");
@@ -425,7 +515,7 @@ class http_session : public edge::impl::idle_watch,
     edge_->to_actors.ask<admit_reply>(r.actor, ticket_poll{r.account, id},
                                     socket_.get_executor(),
                      [self = shared_from_this(), route = &r](std::optional<admit_reply> reply) {
-                       self->on_admission(*route, reply);
+                       self->on_admission(*route, reply, false);
                      });
   }
 
@@ -465,6 +555,7 @@ class http_session : public edge::impl::idle_watch,
     msg.holder_is_connection = true;
     // No read while pending: the socket goes to the WebSocket next.
     pending_ = true;
+    upgrading_ = true;
     gone_ = false;
     auto conn = msg.conn;
     edge_->to_actors.ask<admit_reply>(r.actor, std::move(msg), socket_.get_executor(),
@@ -535,14 +626,14 @@ class http_session : public edge::impl::idle_watch,
   std::string id_;    ///< the lease or ticket the pending request names
   edge::impl::key_cache key_cache_;
   std::optional<gone_action> on_gone_;
-  steady::time_point waiting_since_;  ///< when the connection began waiting for a request
-  steady::time_point write_started_;
+  conn_phase phase_ = conn_phase::reading;  ///< as last told to the edge
   bool pending_ = false;      ///< an answer from an actor is awaited
   bool gone_ = false;         ///< the client left while it was
   bool reading_ = false;      ///< a read is open
   bool writing_ = false;      ///< a write is open
   bool closed_ = false;
   bool handed_over_ = false;  ///< the socket belongs to an SSE or WebSocket session
+  bool upgrading_ = false;    ///< a WebSocket upgrade awaits its admission: no reads
 };
 
 }  // namespace

@@ -23,6 +23,9 @@ void merge(account_metrics& into, const account_metrics& x) {
   into.outcomes.assign(by_code.begin(), by_code.end());
   into.enqueued += x.enqueued;
   into.leases_expired += x.leases_expired;
+  into.adopted += x.adopted;
+  into.adopted_over_limit += x.adopted_over_limit;
+  into.names += x.names;
   if (into.wait_buckets.size() < x.wait_buckets.size()) into.wait_buckets.resize(x.wait_buckets.size());
   for (std::size_t i = 0; i < x.wait_buckets.size(); ++i) into.wait_buckets[i] += x.wait_buckets[i];
   into.wait_sum_us += x.wait_sum_us;
@@ -64,6 +67,8 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
         [](const account_metrics& a) { return a.queued; });
   gauge("usher_ws_connections", "Open WebSocket connections.",
         [](const account_metrics& a) { return a.connections; });
+  gauge("usher_names", "Distinct model and product names in use (max_names_per_account).",
+        [](const account_metrics& a) { return a.names; });
 
   o << "# HELP usher_outcomes_total Admission outcomes by status (1008: session rate).\n"
        "# TYPE usher_outcomes_total counter\n";
@@ -80,6 +85,16 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
   for (auto& a : accounts)
     o << "usher_leases_expired_total{account=\"" << a.account << "\"} " << a.leases_expired
       << "\n";
+  o << "# HELP usher_recovery_adopted_total Leases adopted while recovering after a restart.\n"
+       "# TYPE usher_recovery_adopted_total counter\n";
+  for (auto& a : accounts)
+    o << "usher_recovery_adopted_total{account=\"" << a.account << "\"} " << a.adopted << "\n";
+  o << "# HELP usher_recovery_adopted_over_limit_total Adopted leases that did not fit: a pool "
+       "over its capacity until they end.\n"
+       "# TYPE usher_recovery_adopted_over_limit_total counter\n";
+  for (auto& a : accounts)
+    o << "usher_recovery_adopted_over_limit_total{account=\"" << a.account << "\"} "
+      << a.adopted_over_limit << "\n";
 
   o << "# HELP usher_queue_wait_seconds Time from arrival to admission or 408.\n"
        "# TYPE usher_queue_wait_seconds histogram\n";
@@ -111,6 +126,37 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
     << "usher_sse_streams " << edge.sse_streams.load() << "\n";
   o << "# HELP usher_ws_open Open WebSocket sessions at the edge.\n# TYPE usher_ws_open gauge\n"
     << "usher_ws_open " << edge.ws_open.load() << "\n";
+  o << "# HELP usher_http_connections Open client connections (HTTP, SSE and WebSocket).\n"
+       "# TYPE usher_http_connections gauge\n"
+    << "usher_http_connections " << edge.connections() << "\n";
+  o << "# HELP usher_max_connections The connection cap (max_connections).\n"
+       "# TYPE usher_max_connections gauge\n"
+    << "usher_max_connections " << edge.cfg.max_connections << "\n";
+  o << "# HELP usher_accept_errors_total Failed accepts (EMFILE: out of file descriptors).\n"
+       "# TYPE usher_accept_errors_total counter\n"
+    << "usher_accept_errors_total " << edge.accept_errors.load() << "\n";
+  using conn_end = edge::impl::conn_end;
+  auto ends = [&](conn_end e) {
+    return edge.connection_ends[static_cast<std::size_t>(e)].load();
+  };
+  o << "# HELP usher_connections_shed_total Idle connections closed to make room for new ones "
+       "(at max_connections or the open-file limit).\n"
+       "# TYPE usher_connections_shed_total counter\n"
+    << "usher_connections_shed_total " << ends(conn_end::shed) << "\n";
+  o << "# HELP usher_connections_refused_total New connections answered 503 and closed at once "
+       "(at the cap or limit with nothing idle to shed).\n"
+       "# TYPE usher_connections_refused_total counter\n"
+    << "usher_connections_refused_total " << edge.connections_refused.load() << "\n";
+  o << "# HELP usher_connection_timeouts_total Connections closed by a timeout, by phase.\n"
+       "# TYPE usher_connection_timeouts_total counter\n"
+    << "usher_connection_timeouts_total{phase=\"request\"} " << ends(conn_end::request_timeout)
+    << "\n"
+    << "usher_connection_timeouts_total{phase=\"idle\"} " << ends(conn_end::idle_timeout) << "\n"
+    << "usher_connection_timeouts_total{phase=\"write\"} " << ends(conn_end::write_timeout)
+    << "\n";
+  o << "# HELP usher_internal_errors_total Requests whose handling threw (answered 500 or "
+       "closed; the node went on).\n# TYPE usher_internal_errors_total counter\n"
+    << "usher_internal_errors_total " << edge.internal_errors.load() << "\n";
   return o.str();
 }
 

@@ -109,8 +109,8 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
       status = 503;
       if (r.why == reason::recovering)
         return error_object("unavailable", "recovering",
-                            "Service Unavailable: the node restarted and is recovering the leases "
-                            "it granted before; new grants resume in " +
+                            "Service Unavailable: the node started recently and recovers the leases "
+                            "granted before; new grants resume in " +
                                 std::to_string(r.retry_after_s) + " s");
       return error_object("unavailable", "stopping", "The node is stopping");
   }

@@ -1,7 +1,8 @@
 // GET /account/concurrency/stream: Server-Sent Events in the weighted seed's
 // format, one frame on connect and then one every two seconds, scoped to the
 // caller's account. Between frames it costs a timer and a socket; it ends
-// when the client closes the connection or a write fails.
+// when the client closes the connection, a write fails or a frame is not
+// taken within write_timeout.
 #include "actors/http/bridge.hpp"
 #include "actors/http/responses.hpp"
 #include "actors/http/sessions.hpp"
@@ -42,12 +43,20 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
                               });
   }
 
+  // A frame the client does not take within write_timeout (it stopped
+  // reading) ends the stream: the timer, idle while a write is open, guards it.
   void write() {
     if (closed_) return;
     auto data = std::make_shared<std::string>(std::move(out_));
     out_.clear();
+    writing_ = true;
+    timer_.expires_after(edge_->cfg.write_timeout);
+    timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (!e && self->writing_) self->close();
+    });
     asio::async_write(socket_, asio::buffer(*data),
                       [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
                         if (ec) return self->close();
                         self->next_ += frame_every;
                         self->timer_.expires_at(self->next_);
@@ -86,6 +95,7 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point next_;
   std::string out_;
+  bool writing_ = false;
   bool closed_ = false;
 };
 

@@ -28,6 +28,7 @@ namespace websocket = beast::websocket;
 
 constexpr std::size_t max_frame = 64 * 1024;
 constexpr std::size_t max_leases_per_socket = 1024;
+constexpr std::size_t max_outbox = 1024;  ///< frames written and not yet taken
 
 class ws_session : public std::enable_shared_from_this<ws_session> {
  public:
@@ -41,9 +42,25 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   void accept(string_request upgrade, bool policy_close) {
     ++edge_->ws_open;
     beast::get_lowest_layer(ws_).expires_never();
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(bhttp::field::server, "usher"); }));
+    // Beast's server defaults (a peer silent for 300 s is closed), with the
+    // node's request_timeout for the opening and closing handshakes.
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.handshake_timeout = edge_->cfg.request_timeout;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(bhttp::field::server, "usher");
+      // Beast refuses a bad handshake (a Sec-WebSocket-Key or -Version it
+      // cannot use: 400, or 426) with its message as plain text; the node's
+      // errors are JSON.
+      if (res.result() == bhttp::status::switching_protocols) return;
+      bool version = res.result() == bhttp::status::upgrade_required;
+      res.set(bhttp::field::content_type, "application/json");
+      res.body() = "{\"error\":" +
+                   error_object("invalid_request", version ? "upgrade_required" : "bad_handshake",
+                                "WebSocket handshake refused: " + res.body()) +
+                   "}";
+      res.prepare_payload();
+    }));
     ws_.read_message_max(max_frame);
     ws_.async_accept(upgrade, [self = shared_from_this(), policy_close](beast::error_code ec) {
       if (ec) return self->end();
@@ -63,7 +80,14 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       if (ec) return self->end();
       auto text = beast::buffers_to_string(self->in_.data());
       self->in_.consume(self->in_.size());
-      self->on_frame(text);
+      try {
+        self->on_frame(text);
+      } catch (const std::exception& e) {
+        // As an HTTP route that throws: the connection ends (its leases
+        // are released), the node goes on.
+        self->edge_->report_internal_error("WebSocket frame", e);
+        return self->end();
+      }
       self->read();
     });
   }
@@ -128,6 +152,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
 
   void send(std::string frame) {
     if (closed_) return;
+    // A client that sends requests and never reads the answers would grow
+    // the outbox without bound: cut it off.
+    if (outbox_.size() >= max_outbox) return end();
     outbox_.push_back(std::move(frame));
     if (outbox_.size() == 1) write();
   }

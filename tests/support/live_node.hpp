@@ -5,9 +5,14 @@
 /// HTTP and WebSocket. Loopback only. Header-only, so the test target's
 /// CMake needs no edit.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +25,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "actors/http/key_hash.hpp"
@@ -183,11 +190,275 @@ class ws_client {
   websocket::stream<tcp::socket> ws_;
 };
 
+/// Polls `ready` every 10 ms until it holds or `within` passes; returns its
+/// last value. For states the node reaches asynchronously (a queue place
+/// freed, a lease expired): a generous deadline, never a fixed sleep.
+template <class F>
+bool eventually(F&& ready, std::chrono::milliseconds within = std::chrono::seconds(10)) {
+  auto until = std::chrono::steady_clock::now() + within;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() > until) return ready();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+/// A raw TCP connection to the node, for bytes no well-behaved client sends:
+/// invalid UTF-8 and control bytes, lies about lengths, requests split byte
+/// by byte, half-closes, hand-made WebSocket frames. Non-blocking underneath;
+/// every wait has a deadline, so a node that never answers fails the test
+/// instead of hanging it.
+class raw_conn {
+ public:
+  using ms = std::chrono::milliseconds;
+
+  explicit raw_conn(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  }
+  raw_conn(const raw_conn&) = delete;
+  raw_conn& operator=(const raw_conn&) = delete;
+  ~raw_conn() { close(); }
+
+  /// Sends all of `bytes` within `within`. False if the node closed or
+  /// reset the connection, or stopped reading, before it took them all.
+  bool send(std::string_view bytes, ms within = std::chrono::seconds(5)) {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (!bytes.empty()) {
+      auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
+      if (!wait_for(POLLOUT, until)) return false;
+    }
+    return true;
+  }
+
+  /// Sends `bytes` one byte per write, `gap` apart.
+  bool send_bytewise(std::string_view bytes, ms gap = ms(1)) {
+    for (char c : bytes) {
+      if (!send(std::string_view(&c, 1))) return false;
+      std::this_thread::sleep_for(gap);
+    }
+    return true;
+  }
+
+  /// The client is done sending (shutdown(SHUT_WR)): the node reads the end
+  /// of the stream, the client can still read.
+  void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+  /// Reads one HTTP response within `within`; nullopt if the connection
+  /// ended or the deadline passed before a complete one came.
+  std::optional<http_result> read_response(ms within = std::chrono::seconds(10)) {
+    auto until = std::chrono::steady_clock::now() + within;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(16 << 20);
+    parser.eager(true);
+    for (;;) {
+      while (!in_.empty() && !parser.is_done()) {
+        beast::error_code ec;
+        auto used = parser.put(boost::asio::buffer(in_.data(), in_.size()), ec);
+        in_.erase(0, used);
+        if (ec == bhttp::error::need_more) break;
+        if (ec) return std::nullopt;
+        if (used == 0) break;
+      }
+      if (parser.is_done()) {
+        auto res = parser.release();
+        http_result r;
+        r.status = res.result_int();
+        r.body = res.body();
+        for (auto& f : res) r.headers.insert(f.name(), f.value());
+        return r;
+      }
+      if (!fill(until)) {
+        if (eof_ && parser.got_some()) {  // a body delimited by the end of the stream
+          beast::error_code ec;
+          parser.put_eof(ec);
+          if (!ec && parser.is_done()) continue;
+        }
+        return std::nullopt;
+      }
+    }
+  }
+
+  /// True when the node ends the connection (end of stream or reset) within
+  /// `within`. Whatever it sends meanwhile is read and kept.
+  bool closed_within(ms within = std::chrono::seconds(10)) {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (fill(until)) {
+    }
+    return eof_;
+  }
+
+  /// True when the connection is still open after `quiet` (nothing but
+  /// bytes arrived; they are kept).
+  bool open_after(ms quiet) { return !closed_within(quiet); }
+
+  /// Bytes received and not yet consumed by read_response().
+  std::string& received() { return in_; }
+
+  // -- WebSocket (RFC 6455) by hand: a client's frames are masked ----------
+
+  /// Asks to upgrade `target` to a WebSocket; true on 101.
+  bool upgrade(const std::string& key, const std::string& target = "/v1/realtime") {
+    send("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key +
+         "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (in_.find("\r\n\r\n") == std::string::npos)
+      if (!fill(until)) return false;
+    bool ok = in_.rfind("HTTP/1.1 101", 0) == 0;
+    in_.erase(0, in_.find("\r\n\r\n") + 4);
+    return ok;
+  }
+
+  /// One frame as a client sends it (masked). `opcode`: 0 continuation,
+  /// 1 text, 2 binary, 8 close, 9 ping, 10 pong.
+  static std::string ws_frame(unsigned opcode, std::string_view payload, bool fin = true) {
+    std::string f;
+    f += static_cast<char>((fin ? 0x80 : 0) | (opcode & 0x0f));
+    auto n = payload.size();
+    if (n < 126) {
+      f += static_cast<char>(0x80 | n);
+    } else if (n <= 0xffff) {
+      f += static_cast<char>(0x80 | 126);
+      f += static_cast<char>(n >> 8);
+      f += static_cast<char>(n & 0xff);
+    } else {
+      f += static_cast<char>(0x80 | 127);
+      for (int i = 7; i >= 0; --i) f += static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xff);
+    }
+    const char mask[4] = {0x1b, 0x2c, 0x3d, 0x4e};
+    f.append(mask, 4);
+    for (std::size_t i = 0; i < n; ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
+    return f;
+  }
+
+  /// A close frame with `code` (two bytes) and `reason`.
+  static std::string ws_close_frame(unsigned code, std::string_view reason = "") {
+    std::string p;
+    p += static_cast<char>((code >> 8) & 0xff);
+    p += static_cast<char>(code & 0xff);
+    p.append(reason);
+    return ws_frame(8, p);
+  }
+
+  struct ws_message {
+    unsigned opcode = 0;
+    std::string payload;
+    /// For a close frame: its status code (0 when it carried none).
+    unsigned close_code() const {
+      return payload.size() >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) |
+                                       static_cast<unsigned char>(payload[1])
+                                 : 0;
+    }
+  };
+
+  /// Reads the node's next frame (unmasked), pongs included; nullopt when
+  /// the connection ended or `within` passed first.
+  std::optional<ws_message> read_frame(ms within = std::chrono::seconds(10)) {
+    auto until = std::chrono::steady_clock::now() + within;
+    for (;;) {
+      if (in_.size() >= 2) {
+        auto b = [&](std::size_t i) { return static_cast<unsigned char>(in_[i]); };
+        std::size_t len = b(1) & 0x7f, at = 2;
+        if (len == 126 && in_.size() >= 4) len = (b(2) << 8) | b(3), at = 4;
+        else if (len == 127 && in_.size() >= 10) {
+          len = 0;
+          for (int i = 0; i < 8; ++i) len = (len << 8) | b(2 + i);
+          at = 10;
+        }
+        bool header_done = (b(1) & 0x7f) < 126 || at > 2;
+        if (header_done && in_.size() >= at + len) {
+          ws_message m{b(0) & 0x0fu, in_.substr(at, len)};
+          in_.erase(0, at + len);
+          return m;
+        }
+      }
+      if (!fill(until)) return std::nullopt;
+    }
+  }
+
+  /// Reads frames until a close frame or the end of the connection; the
+  /// close code (0: the connection ended without one, or `within` passed).
+  unsigned read_until_close(ms within = std::chrono::seconds(10)) {
+    auto until = std::chrono::steady_clock::now() + within;
+    for (;;) {
+      auto left = std::chrono::duration_cast<ms>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return 0;
+      auto m = read_frame(left);
+      if (!m) return 0;
+      if (m->opcode == 8) return m->close_code() ? m->close_code() : 1005;
+    }
+  }
+
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  /// Closes with a reset (SO_LINGER 0) instead of a FIN.
+  void reset() {
+    linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close();
+  }
+
+  int fd() const { return fd_; }
+
+ private:
+  // Waits for `events` until `until`; false when the deadline passed.
+  bool wait_for(short events, std::chrono::steady_clock::time_point until) {
+    auto left = std::chrono::duration_cast<ms>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, events, 0};
+    return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
+  }
+
+  // Reads what has come (waiting until `until`); false at the end of the
+  // stream, on a reset or at the deadline.
+  bool fill(std::chrono::steady_clock::time_point until) {
+    if (eof_) return false;
+    for (;;) {
+      char buf[16384];
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        in_.append(buf, static_cast<std::size_t>(n));
+        return true;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        eof_ = true;
+        return false;
+      }
+      if (!wait_for(POLLIN, until)) return false;
+    }
+  }
+
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string in_;
+};
+
 /// A `usher serve` child process with `config_text` as its config (the
-/// fixture adds `listen = 127.0.0.1:0` under [node] unless the text has one).
+/// fixture adds `listen = 127.0.0.1:0` under [node] unless the text has one,
+/// and `recovery = off` unless the text sets recovery: a node started fresh
+/// by a test has no holder of an earlier run to wait for, and tests expect
+/// grants at once; docs/SERVE.md, "Restarts and recovery").
+/// `nofile` > 0: the child's open-file limit (RLIMIT_NOFILE, soft and hard).
 class live_node {
  public:
-  explicit live_node(const std::string& config_text) {
+  explicit live_node(const std::string& config_text, unsigned long nofile = 0) {
     static int n = 0;
     dir_ = fs::temp_directory_path() /
            ("usher-live-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
@@ -195,8 +466,9 @@ class live_node {
     auto config = dir_ / "node.ini";
     {
       std::ofstream out(config);
-      if (config_text.find("listen") == std::string::npos)
-        out << "[node]\nlisten = 127.0.0.1:0\n";
+      out << "[node]\n";
+      if (config_text.find("listen") == std::string::npos) out << "listen = 127.0.0.1:0\n";
+      if (config_text.find("recovery") == std::string::npos) out << "recovery = off\n";
       out << config_text;
     }
     int out_pipe[2];
@@ -209,6 +481,10 @@ class live_node {
       int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) ::dup2(fd, 2);
       ::close(out_pipe[0]);
+      if (nofile > 0) {
+        rlimit r{nofile, nofile};
+        if (::setrlimit(RLIMIT_NOFILE, &r) != 0) ::_exit(126);
+      }
       ::execl(USHER_BINARY, "usher", "serve", "--config", config.c_str(), nullptr);
       ::_exit(127);
     }
@@ -243,10 +519,10 @@ class live_node {
   /// SIGTERM, then SIGKILL after 5 s. Returns the exit status (-1 if killed).
   int stop() {
     if (pid_ <= 0) return exit_code_;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
+    int status = reaped_status_;
+    if (!reaped_) ::kill(pid_, SIGTERM);
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+    while (!reaped_ && ::waitpid(pid_, &status, WNOHANG) == 0) {
       if (std::chrono::steady_clock::now() > until) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &status, 0);
@@ -288,6 +564,40 @@ class live_node {
     return call(bhttp::verb::get, "/account/concurrency", key).json();
   }
 
+  /// Kills the node at once (SIGKILL: a crash, no clean stop) and reaps it.
+  void kill_hard() {
+    if (pid_ > 0 && !reaped_) ::kill(pid_, SIGKILL);
+    stop();
+  }
+
+  /// True while the node process runs (it has not exited or been killed).
+  bool alive() const {
+    if (pid_ <= 0 || reaped_) return false;
+    if (::waitpid(pid_, &reaped_status_, WNOHANG) == 0) return true;
+    reaped_ = true;  // stop() reports how it ended
+    return false;
+  }
+
+  /// The value of one /metrics sample, e.g.
+  /// `usher_http_responses_total{code="500"}`; 0 when the node does not list
+  /// it (counters appear once non-zero).
+  double metric(const std::string& sample) const {
+    auto text = call(bhttp::verb::get, "/metrics", "").body;
+    for (std::size_t at = 0; at < text.size();) {
+      auto end = text.find('\n', at);
+      if (end == std::string::npos) end = text.size();
+      std::string_view line(text.data() + at, end - at);
+      if (line.size() > sample.size() && line.substr(0, sample.size()) == sample &&
+          line[sample.size()] == ' ')
+        return std::stod(std::string(line.substr(sample.size() + 1)));
+      at = end + 1;
+    }
+    return 0;
+  }
+
+  /// The node's process id (0 once stopped).
+  pid_t pid() const { return pid_; }
+
   std::uint16_t port = 0;
   std::string stopped_stderr;  ///< what the node wrote to stderr, once stopped
 
@@ -296,6 +606,8 @@ class live_node {
   pid_t pid_ = 0;
   int out_fd_ = -1;
   int exit_code_ = 0;
+  mutable bool reaped_ = false;  ///< alive() found it exited
+  mutable int reaped_status_ = 0;
 };
 
 }  // namespace usher::testing

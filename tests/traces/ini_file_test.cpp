@@ -25,7 +25,7 @@ usher::traces::ini_file read_text(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("a comment after a value ends it; # or ; inside a word is part of it") {
+TEST_CASE("a comment after a value ends it, and a # or a semicolon inside a word is part of it") {
   auto f = read_text(
       "# a comment line\n"
       "; another\n"
