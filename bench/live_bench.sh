@@ -41,13 +41,14 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 source "$(dirname "$0")/live_node.sh"
-bench_node_config "$usher" > "$work/node.ini"
 
-# start_usher BINARY LABEL: starts a node; appends to labels/ports/spids.
+# start_usher BINARY LABEL: starts a node with the config that binary reads;
+# appends to labels/ports/spids.
 labels=(); ports=(); spids=()
 start_usher() {
   local out="$work/usher.$((${#labels[@]})).out"
-  "${server_cpu[@]}" "$1" serve --config "$work/node.ini" > "$out" 2> "$out.err" &
+  bench_node_config "$1" > "$out.ini"
+  "${server_cpu[@]}" "$1" serve --config "$out.ini" > "$out" 2> "$out.err" &
   local pid=$!
   pids+=("$pid")
   for _ in $(seq 50); do grep -qs listening "$out" && break; sleep 0.1; done

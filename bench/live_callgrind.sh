@@ -21,10 +21,10 @@ cleanup() { [[ -n "$node_pid" ]] && kill "$node_pid" 2>/dev/null; rm -rf "$work"
 trap cleanup EXIT
 
 source "$(dirname "$0")/live_node.sh"
-bench_node_config "$build/usher" > "$work/node.ini"
 
 for usher in "$build/usher" "$@"; do
   out="$work/cg.out"
+  bench_node_config "$usher" > "$work/node.ini"  # what this build reads
   valgrind --tool=callgrind --callgrind-out-file="$out" "$usher" serve --config "$work/node.ini" \
     > "$work/node.log" 2>&1 &
   node_pid=$!
