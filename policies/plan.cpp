@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <set>
 
 #include "policies/input_error.hpp"
@@ -57,15 +58,26 @@ using entries = std::map<std::string, entry>;
 }
 
 std::int64_t parse_count(const std::string& key, const entry& e, bool allow_none,
-                         std::int64_t min = 0) {
+                         std::int64_t min = 0,
+                         std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
   if (allow_none && e.value == "none") return -1;
   std::int64_t v = 0;
   auto* end = e.value.data() + e.value.size();
   auto res = std::from_chars(e.value.data(), end, v);
-  if (e.value.empty() || res.ec != std::errc() || res.ptr != end || v < min)
+  if (e.value.empty() || res.ec != std::errc() || res.ptr != end || v < min || v > max)
     bad_value(key, e,
-              "an integer >= " + std::to_string(min) + (allow_none ? " or \"none\"" : ""));
+              (max == std::numeric_limits<std::int64_t>::max()
+                   ? "an integer >= " + std::to_string(min)
+                   : "an integer from " + std::to_string(min) + " to " + std::to_string(max)) +
+                  (allow_none ? " or \"none\"" : ""));
   return v;
+}
+
+// a x b for counts a, b >= 0, or -1 (unbounded) when that does not fit in 64
+// bits: a bound that large bounds nothing (found by fuzz/ini_files).
+std::int64_t times_or_unbounded(std::int64_t a, std::int64_t b) {
+  if (a != 0 && b > std::numeric_limits<std::int64_t>::max() / a) return -1;
+  return a * b;
 }
 
 // Durations: seconds by default; units s, ms, m, h; "none" for no limit.
@@ -176,34 +188,39 @@ account_profile resolve(const std::string& name, const entries& merged) {
   else if (scope.value == "model") p.scope = pool_scope::model;
   else if (scope.value == "product") p.scope = pool_scope::product;
   else bad_value("scope", scope, "one of account, model, product");
-  p.default_cost = parse_count("cost", get("cost"), false, 1);
+  p.default_cost = parse_count("cost", get("cost"), false, 1, max_cost);
   const entry& source = get("cost_source");
   if (source.value != "trace" && source.value != "plan")
     bad_value("cost_source", source, "trace or plan");
   p.cost_from_trace = source.value == "trace";
   const entry& depth = get("queue.max_depth");
   if (depth.value == "auto")
-    p.queue_max_depth = p.limit < 0 ? -1 : 5 * p.limit;
+    p.queue_max_depth = p.limit < 0 ? -1 : times_or_unbounded(5, p.limit);
   else
     p.queue_max_depth = parse_count("queue.max_depth", depth, true);
   p.queue_max_wait = parse_duration("queue.max_wait", get("queue.max_wait"), true);
   usec retry_after = parse_duration("retry_after", get("retry_after"), true);
   p.retry_after = retry_after == never ? 0 : retry_after;
   auto per = parse_count("ws.per_concurrency", get("ws.per_concurrency"), false);
-  p.max_connections = (per == 0 || p.limit < 0) ? -1 : per * p.limit;
-  auto rate = parse_count("sessions_per_minute", get("sessions_per_minute"), true, 1);
+  p.max_connections = (per == 0 || p.limit < 0) ? -1 : times_or_unbounded(per, p.limit);
+  // Bounded so that the gate's percent arithmetic (cap x percent) stays in
+  // 64 bits, and a cap never grows in windows without a session
+  // (scale_up_at >= 1) (found by fuzz/ini_files, docs/SECURITY.md).
+  auto rate = parse_count("sessions_per_minute", get("sessions_per_minute"), true, 1,
+                          max_sessions_per_window);
   p.sessions_limited = rate > 0;
   if (p.sessions_limited) {
     p.sessions.per_window = rate;
     p.sessions.window = parse_duration("sessions.window", get("sessions.window"), false);
     if (p.sessions.window <= 0) bad_value("sessions.window", get("sessions.window"), "> 0");
-    p.sessions.scale_up_at = parse_count("sessions.scale_up_at", get("sessions.scale_up_at"), false);
+    p.sessions.scale_up_at =
+        parse_count("sessions.scale_up_at", get("sessions.scale_up_at"), false, 1, 1000);
     p.sessions.scale_up_pct =
-        parse_count("sessions.scale_up_pct", get("sessions.scale_up_pct"), false);
+        parse_count("sessions.scale_up_pct", get("sessions.scale_up_pct"), false, 0, 1000);
     p.sessions.scale_down_below =
-        parse_count("sessions.scale_down_below", get("sessions.scale_down_below"), false);
+        parse_count("sessions.scale_down_below", get("sessions.scale_down_below"), false, 0, 1000);
     p.sessions.scale_down_pct =
-        parse_count("sessions.scale_down_pct", get("sessions.scale_down_pct"), false);
+        parse_count("sessions.scale_down_pct", get("sessions.scale_down_pct"), false, 0, 1000);
   }
   return p;
 }
@@ -294,7 +311,7 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   result->models_.assign(named.begin(), named.end());
   for (auto& m : result->models_) {
     auto c = model_costs.find(m);
-    result->model_cost_.push_back(c == model_costs.end() ? -1 : parse_count("cost." + m, c->second, false, 1));
+    result->model_cost_.push_back(c == model_costs.end() ? -1 : parse_count("cost." + m, c->second, false, 1, max_cost));
     auto k = model_capacities.find(m);
     result->model_capacity_.push_back(
         k == model_capacities.end() ? -2 : parse_count("model_capacity." + m, k->second, true, 1));

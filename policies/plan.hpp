@@ -26,6 +26,17 @@ namespace usher::policies {
 
 enum class family { streams, exclusive, session_rate, per_model, weighted };
 
+/// The most a request may cost, in pool units: a plan's `cost` and
+/// `cost.MODEL`, a trace row's `cost` (and, at the live edge, an admit's
+/// `cost`, actors/http/request_fields.hpp). Usage is integrated as
+/// units x microseconds in 64 bits (usage_meter), so a cost near 2^63 would
+/// overflow at once; 10^9 leaves room for days of a pool full at that cost.
+inline constexpr std::int64_t max_cost = 1'000'000'000;
+
+/// The most `sessions_per_minute` may be (the session-rate gate multiplies
+/// its cap by percents in 64 bits).
+inline constexpr std::int64_t max_sessions_per_window = 1'000'000'000;
+
 std::string_view to_string(family f);
 
 /// Which requests of an account share one pool.

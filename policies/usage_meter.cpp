@@ -1,10 +1,29 @@
 #include "policies/usage_meter.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace usher::policies {
 
 namespace {
+
+// total += x and area += level x span for the integrals and sums below
+// (non-negative), saturating at the int64 ceiling instead of wrapping
+// (undefined behaviour): a trace can hold a cost of 10^9 for 29,000 years,
+// and a plan's capacities may reach 2^63 (found with the fuzz build,
+// docs/SECURITY.md). Exact below 2^63, which is every trace short of that.
+void add_saturating(std::int64_t& total, std::int64_t x) {
+  if (__builtin_add_overflow(total, x, &total)) total = std::numeric_limits<std::int64_t>::max();
+}
+
+void add_area(std::int64_t& area, std::int64_t level, usec span) {
+  std::int64_t product = 0, sum = 0;
+  if (__builtin_mul_overflow(level, span, &product) || __builtin_add_overflow(area, product, &sum))
+    area = std::numeric_limits<std::int64_t>::max();
+  else
+    area = sum;
+}
+
 constexpr usec day = seconds(86400);
 constexpr usec hour = seconds(3600);
 }  // namespace
@@ -20,16 +39,17 @@ void usage_totals::merge(const usage_totals& o) {
   queued += o.queued;
   for (std::size_t i = 0; i < by_status.size(); ++i) by_status[i] += o.by_status[i];
   waits.merge(o.waits);
-  wait_sum += o.wait_sum;
+  add_saturating(wait_sum, o.wait_sum);
   wait_max = std::max(wait_max, o.wait_max);
-  queued_wait_sum += o.queued_wait_sum;
+  add_saturating(queued_wait_sum, o.queued_wait_sum);
   peak_in_flight += o.peak_in_flight;  // an upper bound; callers that need the
   peak_used += o.peak_used;            // true combined peak compute it apart
   peak_queue += o.peak_queue;
-  in_flight_area += o.in_flight_area;
-  used_area += o.used_area;
+  add_saturating(in_flight_area, o.in_flight_area);
+  add_saturating(used_area, o.used_area);
   maxed_business += o.maxed_business;
-  limit = (limit < 0 || o.limit < 0) ? -1 : limit + o.limit;
+  if (limit < 0 || o.limit < 0) limit = -1;
+  else add_saturating(limit, o.limit);
 }
 
 usec business_overlap(usec from, usec to, int start_hour, int end_hour) {
@@ -58,9 +78,9 @@ void usage_meter::advance(usec now) {
     usec row_end = row_.start + interval_;
     usec step_end = std::min(now, row_end);
     usec span = step_end - last_;
-    totals_.in_flight_area += in_flight_ * span;
-    totals_.used_area += used_ * span;
-    row_.in_flight_area += in_flight_ * span;
+    add_area(totals_.in_flight_area, in_flight_, span);
+    add_area(totals_.used_area, used_, span);
+    add_area(row_.in_flight_area, in_flight_, span);
     if (totals_.limit > 0 && used_ >= totals_.limit)
       totals_.maxed_business += business_overlap(last_, step_end, signals_.business_start_hour,
                                                  signals_.business_end_hour);
@@ -143,11 +163,11 @@ void usage_meter::decided(usec now, status code, bool was_queued, usec wait) {
   advance(now);
   ++totals_.by_status[status_slot(code)];
   totals_.waits.add(wait);
-  totals_.wait_sum += wait;
+  add_saturating(totals_.wait_sum, wait);
   totals_.wait_max = std::max(totals_.wait_max, wait);
   if (was_queued) {
     ++totals_.queued;
-    totals_.queued_wait_sum += wait;
+    add_saturating(totals_.queued_wait_sum, wait);
   }
   switch (code) {
     case status::timeout: ++row_.timeouts; break;
