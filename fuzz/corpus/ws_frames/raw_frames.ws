@@ -1,0 +1,1 @@
+«z w}qg!>#pfutgpp#.!inffh#8!hhekpokmc,t0*0 ~‰„qkmcˆ…êa}d

@@ -1,0 +1,1 @@
+Ÿz w}qg!>#pfutgpp#.!inffh#8!ûÿ ~

@@ -1,0 +1,1 @@
+Å+{"type":"request","model":"lightning-v3.1"}

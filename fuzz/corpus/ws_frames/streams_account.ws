@@ -1,0 +1,1 @@
+@{"type":"request","model":"lightning-v3.1"}
