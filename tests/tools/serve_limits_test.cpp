@@ -140,6 +140,16 @@ TEST_CASE(
        {variant{"the default cap", "", false},
         variant{"max_connections above the limit: EMFILE", "max_connections = 10000\n", true}}) {
     DYNAMIC_SECTION(v.name) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+      // A sanitizer runtime needs descriptors of its own at any moment
+      // (UBSan's vptr check opens a pipe to probe memory, and reports a
+      // false error when it cannot), so the node's own EMFILE path is
+      // tested in the plain build only; the default cap never reaches it.
+      if (v.at_emfile) {
+        WARN("skipped in a sanitizer build: the sanitizer runtime needs free descriptors");
+        continue;
+      }
+#endif
       live_node node(
           "[node]\n" + v.node_keys + "[account.acme]\nplan = streams:solo\n" + key_line("acme-key"),
           64);
