@@ -68,11 +68,15 @@ std::int32_t engine::shared_pool_for(const request& r) {
   return slot;
 }
 
-bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why) {
+void engine::place(account_state& acc, const request& r, lease& l) {
   l.account = r.account;
   l.cost = r.cost;
   l.pool = pool_for(acc, r);
   l.shared = shared_pool_for(r);
+}
+
+bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why) {
+  place(acc, r, l);
   if (!pools_[l.pool].fits(r.cost)) {
     why = reason::over_limit;
     return false;
@@ -155,10 +159,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
 engine::adoption engine::adopt(const request& r, std::uint16_t profile, lease& held) {
   auto& acc = account(r.account, profile);
   lease l;
-  l.account = r.account;
-  l.cost = r.cost;
-  l.pool = pool_for(acc, r);
-  l.shared = shared_pool_for(r);
+  place(acc, r, l);
   // 0: fits, 1: over the capacity, 2: refused.
   auto room = [&](const pool_gate& p) {
     if (!p.limited()) return 0;
@@ -168,10 +169,7 @@ engine::adoption engine::adopt(const request& r, std::uint16_t profile, lease& h
   int worst = room(pools_[l.pool]);
   if (l.shared >= 0) worst = std::max(worst, room(shared_[l.shared]));
   if (worst == 2) return adoption::refused;
-  pools_[l.pool].adopt(l.cost);
-  if (l.shared >= 0) shared_[l.shared].adopt(l.cost);
-  ++acc.in_flight;
-  acc.used += l.cost;
+  charge(acc, l);  // over capacity too: the lease exists already
   held = l;
   return worst == 0 ? adoption::fits : adoption::over_limit;
 }

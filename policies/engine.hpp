@@ -157,6 +157,8 @@ class engine {
   std::int32_t pool_for(account_state& acc, const request& r);
   std::int32_t shared_pool_for(const request& r);
   /// Whether the pools can take `r` now; sets `why` to the first refusal.
+  /// Sets the pools `r` is charged in (account pool, shared model capacity).
+  void place(account_state& acc, const request& r, lease& l);
   bool pools_fit(account_state& acc, const request& r, lease& l, reason& why);
   void charge(account_state& acc, lease& l);
   void on_head_changed(id a, account_state& acc);

@@ -3,7 +3,7 @@
 /// units. A request fits when used + cost <= capacity; an unlimited pool takes
 /// everything and still counts what it holds (for usage reports).
 ///
-/// Invariant: 0 <= used <= capacity (when limited), except after adopt():
+/// Invariant: 0 <= used <= capacity (when limited), except after an adoption:
 /// a lease that exists already (one the live node adopts after a restart) is
 /// counted even when it does not fit, and then nothing fits until used is
 /// back under capacity. Plain value; owned by one engine, not thread-safe.
@@ -23,14 +23,9 @@ class pool_gate {
     return capacity_ == unlimited || used_ + cost <= capacity_;
   }
 
-  /// REQUIRES: fits(cost).
+  /// REQUIRES: fits(cost), except for a lease that exists already
+  /// (engine::adopt), which is counted even when used passes capacity.
   void charge(std::int64_t cost) {
-    used_ += cost;
-    ++holders_;
-  }
-
-  /// Counts `cost` whether it fits or not (used may pass capacity).
-  void adopt(std::int64_t cost) {
     used_ += cost;
     ++holders_;
   }

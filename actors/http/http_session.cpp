@@ -381,17 +381,24 @@ class http_session : public edge::impl::tracked_conn,
     send(error_response(400, "invalid_request", code, message, req_.version(), req_.keep_alive()));
   }
 
+  // Reads the members `names` of the request's JSON body into `out` (an
+  // empty body has none). False, with the 400 sent, when it is not a JSON
+  // object.
+  bool read_body(const std::string_view* names, json_member* out, std::size_t n) {
+    if (req_.body().empty()) return true;
+    switch (read_members(req_.body(), names, out, n)) {
+      case json_read::malformed: return bad_request("malformed_json", "The body is not valid JSON"), false;
+      case json_read::not_object:
+        return bad_request("malformed_json", "The body must be a JSON object"), false;
+      case json_read::ok: break;
+    }
+    return true;
+  }
+
   void admit(const account_route& r) {
     static constexpr std::string_view names[] = {"model", "product", "cost", "kind"};
     json_member f[4];
-    if (!req_.body().empty()) {
-      switch (read_members(req_.body(), names, f, 4)) {
-        case json_read::malformed: return bad_request("malformed_json", "The body is not valid JSON");
-        case json_read::not_object:
-          return bad_request("malformed_json", "The body must be a JSON object");
-        case json_read::ok: break;
-      }
-    }
+    if (!read_body(names, f, 4)) return;
     admit_request msg;
     msg.account = r.account;
     msg.request_id = edge_->next_request++;
@@ -452,12 +459,7 @@ class http_session : public edge::impl::tracked_conn,
       // unknown lease with it (docs/SERVE.md, "Restarts and recovery").
       static constexpr std::string_view names[] = {"model", "product", "cost"};
       json_member f[3];
-      switch (read_members(req_.body(), names, f, 3)) {
-        case json_read::malformed: return bad_request("malformed_json", "The body is not valid JSON");
-        case json_read::not_object:
-          return bad_request("malformed_json", "The body must be a JSON object");
-        case json_read::ok: break;
-      }
+      if (!read_body(names, f, 3)) return;
       admit_request fields;
       if (auto e = take_admit_fields(f[0], f[1], f[2], fields); !e.empty())
         return bad_request("invalid_field", e);
