@@ -1,5 +1,6 @@
 #include "actors/admission_actor.hpp"
 
+#include <algorithm>
 #include <random>
 #include <unordered_map>
 
@@ -105,8 +106,11 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         settle(self, now);
       },
       [=](const lease_request& req) {
+        // A release comes first at its instant (policies/time.hpp): what
+        // else is due now (a queue timeout) runs after it, in lease().
         auto& s = self->state;
-        usec now = begin(self);
+        usec now = now_of(self);
+        s.ledger->advance(std::max<usec>(0, now - 1), s.answers);
         auto r = s.ledger->lease(req, now, s.answers);
         settle(self, now);
         return r;

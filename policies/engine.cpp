@@ -311,6 +311,45 @@ bool engine::cancel(id a, std::uint64_t tag) {
   return true;
 }
 
+const std::deque<queue_gate::entry>& engine::waiting(id a) const {
+  static const std::deque<queue_gate::entry> none;
+  if (a >= accounts_.size() || !known_[a]) return none;
+  return accounts_[a].queue.entries();
+}
+
+bool engine::sessions_of(id a, session_rate_gate::state& out) const {
+  if (a >= accounts_.size() || !known_[a] || !accounts_[a].sessions) return false;
+  out = accounts_[a].sessions->save();
+  return true;
+}
+
+void engine::restore_lease(const request& r, std::uint16_t profile, lease& held) {
+  auto& acc = account(r.account, profile);
+  if (held.holds_connection) {
+    acc.connections.open(held.conn, held.conn_instance);
+    held.account = r.account;
+    return;
+  }
+  lease l;
+  place(acc, r, l);
+  charge(acc, l);
+  held = l;
+}
+
+void engine::restore_waiter(const request& r, std::uint16_t profile, usec arrival,
+                            std::uint64_t tag) {
+  auto& acc = account(r.account, profile);
+  bool was_empty = acc.queue.empty();
+  acc.queue.push(r, arrival, tag);
+  if (was_empty) on_head_changed(r.account, acc);
+  mark_dirty(r.account, acc);  // it may fit here where it did not there
+}
+
+void engine::restore_sessions(id a, std::uint16_t profile, const session_rate_gate::state& s) {
+  auto& acc = account(a, profile);
+  if (acc.sessions) acc.sessions->restore(s);
+}
+
 engine::usage engine::usage_of(id a) const {
   usage u;
   if (a >= accounts_.size() || !known_[a]) {

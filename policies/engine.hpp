@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <deque>
 #include <optional>
 #include <queue>
 #include <vector>
@@ -128,6 +129,22 @@ class engine {
   bool cancel(id account, std::uint64_t tag);
 
   usage usage_of(id account) const;
+
+  // -- Copying an account's state (policies/ledger.hpp, account_image) -------
+
+  /// The waiters of `account`, head first (empty for an unknown account).
+  const std::deque<queue_gate::entry>& waiting(id account) const;
+  /// Its session window; false when its plan has no session rate.
+  bool sessions_of(id account, session_rate_gate::state& out) const;
+
+  /// Charges a lease copied from another engine as it was held there: pool
+  /// units, or for a WebSocket connection its slot, without asking a gate.
+  /// `held` comes back placed in this engine's pools.
+  void restore_lease(const request& r, std::uint16_t profile, lease& held);
+  /// Appends a waiter copied from another engine to `r.account`'s queue, with
+  /// its own arrival (and so its own deadline). Call in queue order.
+  void restore_waiter(const request& r, std::uint16_t profile, usec arrival, std::uint64_t tag);
+  void restore_sessions(id account, std::uint16_t profile, const session_rate_gate::state& s);
   const plan& rules() const { return *plan_; }
 
  private:

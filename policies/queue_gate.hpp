@@ -36,7 +36,8 @@ class queue_gate {
     return max_depth_ == unbounded || static_cast<std::int64_t>(waiting_.size()) < max_depth_;
   }
 
-  /// REQUIRES: has_room().
+  /// REQUIRES: has_room(), except when restoring a copied queue (then
+  /// `now` is the waiter's own arrival, which gives its deadline back).
   void push(const request& r, usec now, std::uint64_t tag) {
     usec deadline = max_wait_ == never ? never : now + max_wait_;
     waiting_.push_back(entry{r, now, deadline, tag});
@@ -45,6 +46,8 @@ class queue_gate {
   bool empty() const { return waiting_.empty(); }
   std::size_t depth() const { return waiting_.size(); }
   const entry& head() const { return waiting_.front(); }
+  /// Every waiter, head first.
+  const std::deque<entry>& entries() const { return waiting_; }
   entry pop() {
     entry e = waiting_.front();
     waiting_.pop_front();

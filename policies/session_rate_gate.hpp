@@ -51,6 +51,19 @@ class session_rate_gate {
   /// When the current window ends (a refused session may fit then).
   usec window_end() const { return window_end_; }
 
+  /// The whole state, to copy an account to another ledger (policies/ledger.hpp).
+  struct state {
+    std::int64_t cap = 0;
+    std::int64_t opened = 0;
+    usec window_end = 0;
+  };
+  state save() const { return state{cap_, opened_, window_end_}; }
+  void restore(const state& s) {
+    cap_ = s.cap;
+    opened_ = s.opened;
+    window_end_ = s.window_end;
+  }
+
  private:
   void roll(usec now) {
     while (now >= window_end_) {

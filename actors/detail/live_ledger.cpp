@@ -18,7 +18,7 @@ live_ledger::live_ledger(std::shared_ptr<const plan> p, const std::vector<std::s
                          usec lease_ttl, std::int64_t epoch_unix_ms,
                          std::size_t max_names_per_account, std::uint64_t seed)
     : plan_(p),
-      engine_(p),
+      ledger_(p),
       lease_ttl_(lease_ttl),
       epoch_unix_ms_(epoch_unix_ms),
       max_names_(max_names_per_account),
@@ -131,63 +131,46 @@ void live_ledger::record_wait(account_state& acc, usec wait) {
   ++acc.wait_count;
 }
 
-std::int64_t live_ledger::retry_after_s(id a, reason why, usec now) const {
-  const auto& acc = accounts_[a];
-  const auto& prof = plan_->profile(acc.profile);
-  switch (why) {
-    case reason::session_rate: {
-      // The session window rolls at multiples of its length since the epoch.
-      usec w = prof.sessions.window;
-      return std::max<std::int64_t>(1, ceil_seconds((now / w + 1) * w - now));
-    }
-    case reason::queue_full:
-    case reason::over_limit:
-    case reason::model_busy: {
-      if (prof.retry_after > 0) return ceil_seconds(prof.retry_after);
-      // Derived from the queue's state: the requests ahead (queued plus this
-      // one) drain as holders release, one mean hold time per pool's worth.
-      auto u = engine_.usage_of(a);
-      double hold = acc.mean_hold_us > 0 ? acc.mean_hold_us : 1e6;
-      double per = static_cast<double>(std::max<std::int64_t>(1, u.in_flight));
-      double est = hold * static_cast<double>(u.queued + 1) / per;
-      return std::clamp<std::int64_t>(ceil_seconds(static_cast<usec>(est)), 1, 60);
-    }
-    default:
-      return 0;
-  }
-}
-
 // -- leases ---------------------------------------------------------------------
 
-std::string live_ledger::grant(id a, const engine::lease& held, const std::string& model,
-                               id model_id, id product_id, usec now, bool holder_is_connection,
-                               std::string name) {
+ledger::terms live_ledger::terms_for(std::uint64_t request_id, bool holder_is_connection) const {
+  ledger::terms with;
+  with.tag = request_id;
+  // A lease held by a connection lasts until the connection closes; any
+  // other until its TTL runs out unrenewed.
+  with.hold = holder_is_connection ? never : lease_ttl_;
+  return with;
+}
+
+std::string live_ledger::grant(id a, ledger::handle h, const std::string& model, id model_id,
+                               id product_id, std::string name) {
   if (name.empty()) name = new_id();
   held_lease l;
-  l.held = held;
+  l.handle = h;
   l.model = model;
   l.model_id = model_id;
   l.product_id = product_id;
-  l.start = now;
-  l.expires = holder_is_connection ? never : now + lease_ttl_;
-  if (l.expires != never) l.ttl = timers_.emplace(l.expires, timed_key{a, name, false});
+  lease_names_.emplace(h, name);
   accounts_[a].leases.emplace(name, std::move(l));
   return name;
+}
+
+void live_ledger::forget_lease(id a, const std::string& lease) {
+  auto& acc = accounts_[a];
+  auto i = acc.leases.find(lease);
+  if (i == acc.leases.end()) return;
+  lease_names_.erase(i->second.handle);
+  drop_name(a, 0, i->second.model_id);
+  drop_name(a, 1, i->second.product_id);
+  acc.leases.erase(i);
 }
 
 void live_ledger::release(id a, const std::string& lease, usec now) {
   auto& acc = accounts_[a];
   auto i = acc.leases.find(lease);
   if (i == acc.leases.end()) return;
-  if (i->second.expires != never) timers_.erase(i->second.ttl);
-  engine_.release(i->second.held, now);
-  if (!i->second.held.holds_connection) {
-    auto hold = static_cast<double>(now - i->second.start);
-    acc.mean_hold_us = acc.mean_hold_us == 0 ? hold : 0.8 * acc.mean_hold_us + 0.2 * hold;
-  }
-  drop_name(a, 0, i->second.model_id);
-  drop_name(a, 1, i->second.product_id);
-  acc.leases.erase(i);
+  ledger_.release(i->second.handle, now);
+  forget_lease(a, lease);
 }
 
 // -- decisions ------------------------------------------------------------------
@@ -205,51 +188,46 @@ void live_ledger::decided(id a, std::uint64_t tag, const waiter& w, admit_reply 
   reply.ticket = w.ticket;
   t.decided = true;
   t.result = reply;
-  t.ttl = timers_.emplace(now + lease_ttl_, timed_key{a, w.ticket, true});
+  t.ttl = timers_.emplace(now + lease_ttl_, timed_key{a, w.ticket});
   for (auto p : t.pollers) out.push_back(answer{p, reply});
   t.pollers.clear();
 }
 
-void live_ledger::serve_queue(usec now, std::vector<answer>& out) {
-  for (int round = 0; round < 2; ++round) {
-    admitted_.clear();
-    engine_.admit_waiting(now, admitted_);
-    for (auto& x : admitted_) {
-      auto wi = waiters_.find(x.tag);
-      waiter w = wi->second;
-      waiters_.erase(wi);
-      auto& acc = accounts_[w.account];
-      admit_reply r;
+void live_ledger::serve(usec now, std::vector<answer>& out, bool timeouts) {
+  events_.clear();
+  if (timeouts) ledger_.advance(now, events_);
+  else ledger_.serve_released(now, events_);
+  for (auto& e : events_) {
+    if (e.what == ledger::event::kind::ended) {
+      // A TTL ran out unrenewed (releases by the holder end no lease here).
+      auto n = lease_names_.find(e.lease);
+      if (n == lease_names_.end()) continue;
+      ++accounts_[e.req.account].expired;
+      std::string name = n->second;
+      forget_lease(e.req.account, name);
+      continue;
+    }
+    auto wi = waiters_.find(e.tag);
+    waiter w = wi->second;
+    waiters_.erase(wi);
+    auto& acc = accounts_[w.account];
+    admit_reply r;
+    r.waited_us = now - w.arrival;
+    if (e.what == ledger::event::kind::admitted) {
       r.code = 200;
       // The waiter's names go to its lease.
-      r.lease = grant(w.account, x.held, w.model, w.model_id, w.product_id, now,
-                      w.holder_is_connection);
-      r.waited_us = now - w.arrival;
+      r.lease = grant(w.account, e.lease, w.model, w.model_id, w.product_id);
       r.lease_ttl_ms = w.holder_is_connection ? 0 : lease_ttl_ / 1000;
-      record_wait(acc, r.waited_us);
-      count(acc, 200);
-      decided(w.account, x.tag, w, std::move(r), out, now);
-    }
-    if (round == 1) break;
-    timed_out_.clear();
-    engine_.expire(now, timed_out_);
-    if (timed_out_.empty()) break;
-    for (auto& x : timed_out_) {
-      auto wi = waiters_.find(x.tag);
-      waiter w = wi->second;
-      waiters_.erase(wi);
-      auto& acc = accounts_[w.account];
-      admit_reply r;
+    } else {
       drop_name(w.account, 0, w.model_id);
       drop_name(w.account, 1, w.product_id);
-      r.code = 408;
-      r.why = reason::queue_timeout;
-      r.waited_us = now - w.arrival;
-      record_wait(acc, r.waited_us);
-      count(acc, 408);
-      decided(w.account, x.tag, w, std::move(r), out, now);
+      bool server = e.what == ledger::event::kind::timed_out;
+      r.code = server ? 408 : 499;
+      r.why = server ? reason::queue_timeout : reason::client_timeout;
     }
-    // The heads behind those that timed out may fit: a second round admits them.
+    record_wait(acc, r.waited_us);
+    count(acc, r.code);
+    decided(w.account, e.tag, w, std::move(r), out, now);
   }
 }
 
@@ -257,18 +235,9 @@ void live_ledger::advance(usec now, std::vector<answer>& out) {
   while (!timers_.empty() && timers_.begin()->first <= now) {
     timed_key t = timers_.begin()->second;
     timers_.erase(timers_.begin());
-    auto& acc = accounts_[t.account];
-    if (t.is_ticket) {
-      acc.tickets.erase(t.name);
-      continue;
-    }
-    auto i = acc.leases.find(t.name);
-    if (i == acc.leases.end()) continue;
-    i->second.expires = never;  // its timer entry is gone already
-    ++acc.expired;
-    release(t.account, t.name, now);
+    accounts_[t.account].tickets.erase(t.name);
   }
-  serve_queue(now, out);
+  serve(now, out);
 }
 
 bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
@@ -309,13 +278,13 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
   r.conn = req.conn;
   r.what = req.what;
   r.cost = plan_->cost_of(acc.profile, r.model, req.cost);
-  auto d = engine_.arrive(r, acc.profile, now, req.request_id);
+  auto d = ledger_.arrive(r, acc.profile, now, terms_for(req.request_id, req.holder_is_connection));
   switch (d.what) {
     case engine::verdict::admitted:
       reply.code = 200;
-      reply.lease = grant(a, d.held, req.model, r.model, r.product, now, req.holder_is_connection);
+      reply.lease = grant(a, d.lease, req.model, r.model, r.product);
       reply.lease_ttl_ms = req.holder_is_connection ? 0 : lease_ttl_ / 1000;
-      if (!d.held.holds_connection) record_wait(acc, 0);
+      if (req.what != kind::ws_open) record_wait(acc, 0);
       count(acc, 200);
       return true;
     case engine::verdict::queued: {
@@ -327,6 +296,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
       w.model_id = r.model;
       w.product_id = r.product;
       w.holder_is_connection = req.holder_is_connection;
+      w.place = d.waiter;
       if (req.async) {
         w.ticket = new_id();
         ticket t;
@@ -345,17 +315,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
   drop_name(a, 1, r.product);
   reply.code = static_cast<std::uint16_t>(d.code);
   reply.why = d.why;
-  if (d.code == status::rejected) {
-    // Waiting helps only if the request could ever fit.
-    const auto& prof = plan_->profile(acc.profile);
-    bool never_fits = (prof.limit >= 0 && r.cost > prof.limit) ||
-                      (d.why == reason::model_busy && r.model != no_id &&
-                       plan_->model_capacity(r.model) >= 0 &&
-                       r.cost > plan_->model_capacity(r.model));
-    reply.retry_after_s = never_fits ? 0 : retry_after_s(a, d.why, now);
-  } else if (d.code == status::policy_close) {
-    reply.retry_after_s = retry_after_s(a, d.why, now);
-  }
+  reply.retry_after_s = d.retry_after_s;
   count(acc, reply.code);
   (void)out;
   return true;
@@ -366,7 +326,7 @@ void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer
   if (!find(req.account, a)) return;
   auto wi = waiters_.find(req.request_id);
   if (wi == waiters_.end() || wi->second.account != a || !wi->second.ticket.empty()) return;
-  if (!engine_.cancel(a, req.request_id)) return;
+  if (!ledger_.cancel(wi->second.place)) return;
   auto& acc = accounts_[a];
   admit_reply r;
   r.code = 499;
@@ -377,7 +337,7 @@ void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer
   drop_name(a, 1, wi->second.product_id);
   waiters_.erase(wi);
   out.push_back(answer{req.request_id, r});
-  serve_queue(now, out);  // the next head may fit now that this one left
+  serve(now, out);  // the next head may fit now that this one left
 }
 
 lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<answer>& out) {
@@ -392,14 +352,15 @@ lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<a
     return r;
   }
   if (req.op == lease_op::release) {
+    // Another release may come at this same instant: the queue timeouts
+    // due now wait for the next advance(now) (the actor's timer).
     release(a, req.lease, now);
-    serve_queue(now, out);
+    serve(now, out, false);
     return r;
   }
-  if (held->expires != never) {
-    timers_.erase(held->ttl);
-    held->expires = now + lease_ttl_;
-    held->ttl = timers_.emplace(held->expires, timed_key{a, req.lease, false});
+  const auto* rec = ledger_.find(held->handle);
+  if (rec && rec->ends != never) {
+    ledger_.renew(held->handle, now + lease_ttl_);
     r.ttl_ms = lease_ttl_ / 1000;
   }
   return r;
@@ -420,8 +381,8 @@ lease_reply live_ledger::adopt(id a, const lease_request& req, usec now) {
     return r;
   }
   q.cost = plan_->cost_of(acc.profile, q.model, req.cost);
-  engine::lease held;
-  auto how = engine_.adopt(q, acc.profile, held);
+  ledger::handle h = ledger::no_handle;
+  auto how = ledger_.adopt(q, acc.profile, now, terms_for(0, false), h);
   if (how == engine::adoption::refused) {
     // It could never have been granted, or clients claim twice a pool: not
     // taken (the holder is told its lease is unknown).
@@ -432,7 +393,7 @@ lease_reply live_ledger::adopt(id a, const lease_request& req, usec now) {
   }
   ++acc.adopted;
   if (how == engine::adoption::over_limit) ++acc.adopted_over_limit;
-  grant(a, held, req.model, q.model, q.product, now, false, req.lease);
+  grant(a, h, req.model, q.model, q.product, req.lease);
   r.ttl_ms = lease_ttl_ / 1000;
   return r;
 }
@@ -454,7 +415,7 @@ lease_reply live_ledger::cancel_ticket(const ticket_cancel& req, usec now,
     if (t.result.code == 200 && acc.leases.count(t.result.lease)) release(a, t.result.lease, now);
   } else {
     auto wi = waiters_.find(t.tag);
-    if (wi != waiters_.end() && engine_.cancel(a, t.tag)) {
+    if (wi != waiters_.end() && ledger_.cancel(wi->second.place)) {
       admit_reply cancelled;
       cancelled.code = 499;
       cancelled.why = reason::client_timeout;
@@ -467,7 +428,7 @@ lease_reply live_ledger::cancel_ticket(const ticket_cancel& req, usec now,
       for (auto p : t.pollers) out.push_back(answer{p, cancelled});
     }
   }
-  serve_queue(now, out);  // what this ticket held or blocked may go to the next in line
+  serve(now, out);  // what this ticket held or blocked may go to the next in line
   return r;
 }
 
@@ -504,26 +465,28 @@ concurrency_snapshot live_ledger::snapshot(const std::string& account, usec now)
   id a = 0;
   const auto* acc = find(account, a);
   if (!acc) return s;
-  auto u = engine_.usage_of(a);
+  auto u = ledger_.usage_of(a);
   s.limit = plan_->profile(acc->profile).limit;
   s.used_cost = u.used;
   s.queued = u.queued;
   s.connections = u.connections;
   // Oldest first (by start in microseconds, then id), as a dashboard lists them.
-  std::vector<std::pair<const std::string*, const held_lease*>> held;
-  for (auto& [name, l] : acc->leases)
-    if (!l.held.holds_connection) held.emplace_back(&name, &l);
+  std::vector<std::pair<const std::string*, const ledger::lease_record*>> held;
+  for (auto& [name, l] : acc->leases) {
+    const auto* rec = ledger_.find(l.handle);
+    if (rec && !rec->units.holds_connection) held.emplace_back(&name, rec);
+  }
   std::sort(held.begin(), held.end(), [](const auto& x, const auto& y) {
     return x.second->start != y.second->start ? x.second->start < y.second->start
                                               : *x.first < *y.first;
   });
-  for (auto& [name, l] : held) {
+  for (auto& [name, rec] : held) {
     in_flight_request r;
     r.id = *name;
-    r.cost = l->held.cost;
-    r.model = l->model;
-    r.started_at_ms = epoch_unix_ms_ + l->start / 1000;
-    r.duration_ms = (now - l->start) / 1000;
+    r.cost = rec->units.cost;
+    r.model = acc->leases.at(*name).model;
+    r.started_at_ms = epoch_unix_ms_ + rec->start / 1000;
+    r.duration_ms = (now - rec->start) / 1000;
     s.requests.push_back(std::move(r));
   }
   return s;
@@ -533,7 +496,7 @@ live_metrics live_ledger::metrics() const {
   live_metrics m;
   for (std::size_t a = 0; a < accounts_.size(); ++a) {
     const auto& acc = accounts_[a];
-    auto u = engine_.usage_of(static_cast<id>(a));
+    auto u = ledger_.usage_of(static_cast<id>(a));
     account_metrics x;
     x.account = acc.name;
     x.in_flight = u.in_flight;
@@ -556,7 +519,7 @@ live_metrics live_ledger::metrics() const {
 }
 
 usec live_ledger::next_deadline() {
-  usec t = engine_.next_deadline();
+  usec t = ledger_.next_deadline();
   if (!timers_.empty()) t = std::min(t, timers_.begin()->first);
   return t;
 }
@@ -566,6 +529,8 @@ void live_ledger::drain(std::vector<answer>& out) {
   r.code = 503;
   for (auto& [tag, w] : waiters_) {
     if (w.ticket.empty()) out.push_back(answer{tag, r});
+    // Out of the queue too: a release while the node drains admits nobody.
+    ledger_.cancel(w.place);
     drop_name(w.account, 0, w.model_id);
     drop_name(w.account, 1, w.product_id);
   }

@@ -1,17 +1,26 @@
 #pragma once
-/// The state of one live admission actor, in plain C++ (no CAF, no clock):
-/// the policies::engine of its accounts plus what the live node adds around
-/// it: leases (named by random UUIDs, with a TTL renewed by their holder),
-/// the waiters and tickets of queued requests, and the counters /metrics
-/// reports. The actor around it only turns messages into these calls and
-/// held promises into answers, so this is tested alone with a fake `now`.
+/// The live node's driver of one admission actor, in plain C++ (no CAF, no
+/// clock): a policies::ledger for its accounts (the per-instant loop the
+/// simulator runs too: a lease here is a lease there, whose end is its TTL,
+/// renewed by the holder) plus what only the live node has: names on the
+/// wire (leases named by random UUIDs, model and product names lent to ids),
+/// the sync waiters and tickets of queued requests, the recovery window, and
+/// the counters /metrics reports. The actor around it only turns messages
+/// into these calls and held promises into answers, so this is tested alone
+/// with a fake `now`.
 ///
 /// Time: integer microseconds since the node's epoch, never decreasing
-/// between calls. advance(now) runs, in order: releases of leases whose TTL
-/// ran out, queue admissions, queue timeouts (408), queue admissions again;
-/// callers call it before anything else at `now`, which keeps the same-
-/// instant order of policies/time.hpp (releases, admissions, timeouts,
-/// arrivals).
+/// between calls. advance(now) runs the ledger's loop: releases of leases
+/// whose TTL ran out, queue admissions, queue timeouts (408), admissions
+/// again; callers call it before anything else at `now`, which keeps the
+/// same-instant order of policies/time.hpp (releases, admissions, timeouts,
+/// arrivals). A release runs the queue admissions it allows at once and
+/// leaves the timeouts of its instant to the next advance() (another release
+/// may come at that same instant); a cancel or a ticket given up runs the
+/// whole loop again. Two releases at one instant are thus served one after
+/// the other, where the simulator frees both before it serves the queue;
+/// with one cost per account and no shared model capacity this gives the
+/// same admissions (docs/ARCHITECTURE.md, "One state machine, two drivers").
 ///
 /// Answers to held requests (sync waiters under their request id, ticket
 /// pollers under the caller's poll tag) are appended to an `out` vector; each
@@ -43,7 +52,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
-#include "policies/engine.hpp"
+#include "policies/ledger.hpp"
 
 namespace usher::actors::detail {
 
@@ -112,24 +121,18 @@ class live_ledger {
   [[nodiscard]] std::size_t test_name_count() const;
 
  private:
-  // Lease TTLs and decided tickets' expiries, by time. Entries are erased as
-  // soon as their lease is released or renewed, so the earliest entry is
-  // always a real deadline (an idle node never wakes for a stale one).
+  // Decided tickets' expiries, by time (lease TTLs are the ledger's).
   struct timed_key {
     policies::id account;
     std::string name;
-    bool is_ticket;
   };
   using timer_map = std::multimap<policies::usec, timed_key>;
 
   struct held_lease {
-    policies::engine::lease held;
+    policies::ledger::handle handle = policies::ledger::no_handle;
     std::string model;
     policies::id model_id = policies::no_id;    ///< the names it holds
     policies::id product_id = policies::no_id;
-    policies::usec start = 0;
-    policies::usec expires = policies::never;  ///< never: held by a connection
-    timer_map::iterator ttl;                   ///< valid when expires != never
   };
   struct ticket {
     std::uint64_t tag = 0;  ///< its waiter's request id
@@ -149,7 +152,6 @@ class live_ledger {
     std::vector<std::int64_t> wait_buckets;
     std::int64_t wait_sum = 0;
     std::int64_t wait_count = 0;
-    double mean_hold_us = 0;  ///< moving mean of lease hold times, for Retry-After
     /// Names this account holds (models, products): id -> its leases and
     /// waiters using it. The plan's models are not in it.
     std::unordered_map<policies::id, std::int64_t> uses[2];
@@ -172,6 +174,7 @@ class live_ledger {
     policies::id product_id = policies::no_id;
     std::string ticket;  ///< "" for a sync waiter
     bool holder_is_connection = false;
+    policies::ledger::handle place = policies::ledger::no_handle;  ///< in the ledger's queue
   };
   std::string new_id();
   /// One more use of name `s` in table k (0 models, 1 products) by account
@@ -179,17 +182,20 @@ class live_ledger {
   policies::id take_name(policies::id a, int k, const std::string& s);
   /// Gives back one use of id x (no_id or a plan's model: nothing).
   void drop_name(policies::id a, int k, policies::id x);
-  void serve_queue(policies::usec now, std::vector<answer>& out);
-  std::string grant(policies::id a, const policies::engine::lease& held, const std::string& model,
-                    policies::id model_id, policies::id product_id, policies::usec now,
-                    bool holder_is_connection, std::string name = "");
+  /// Runs the ledger's loop at `now` (without its timeouts: after a
+  /// release, ledger::serve_released) and answers what it decided.
+  void serve(policies::usec now, std::vector<answer>& out, bool timeouts = true);
+  policies::ledger::terms terms_for(std::uint64_t request_id, bool holder_is_connection) const;
+  std::string grant(policies::id a, policies::ledger::handle h, const std::string& model,
+                    policies::id model_id, policies::id product_id, std::string name = "");
   lease_reply adopt(policies::id a, const lease_request& req, policies::usec now);
   void release(policies::id a, const std::string& lease, policies::usec now);
+  /// Forgets a lease the ledger no longer holds (released or expired).
+  void forget_lease(policies::id a, const std::string& lease);
   void decided(policies::id a, std::uint64_t tag, const waiter& w, admit_reply reply,
                std::vector<answer>& out, policies::usec now);
   void count(account_state& acc, std::uint16_t code);
   void record_wait(account_state& acc, policies::usec wait);
-  std::int64_t retry_after_s(policies::id a, policies::reason why, policies::usec now) const;
   const account_state* find(const std::string& account, policies::id& a) const;
   /// The entry `name` in one of `account`'s tables (its leases or tickets),
   /// or nullptr when the account or the entry is unknown (both are 404).
@@ -203,7 +209,7 @@ class live_ledger {
   }
 
   std::shared_ptr<const policies::plan> plan_;
-  policies::engine engine_;
+  policies::ledger ledger_;
   policies::usec lease_ttl_;
   std::int64_t epoch_unix_ms_;
   std::size_t max_names_;  ///< per account
@@ -212,10 +218,11 @@ class live_ledger {
   std::vector<account_state> accounts_;
   std::unordered_map<std::string, policies::id> account_ids_;
   name_table names_[2];
-  std::unordered_map<std::uint64_t, waiter> waiters_;  ///< by request id (the engine's tag)
+  std::unordered_map<std::uint64_t, waiter> waiters_;  ///< by request id (the ledger's tag)
+  /// The name of each lease, by its ledger handle (to forget it when it expires).
+  std::unordered_map<policies::ledger::handle, std::string> lease_names_;
   timer_map timers_;
-  std::vector<policies::engine::admission> admitted_;  ///< scratch
-  std::vector<policies::engine::timeout> timed_out_;   ///< scratch
+  std::vector<policies::ledger::event> events_;  ///< scratch
 };
 
 }  // namespace usher::actors::detail

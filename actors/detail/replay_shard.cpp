@@ -7,7 +7,7 @@ namespace usher::actors::detail {
 using namespace policies;
 
 replay_shard::replay_shard(std::shared_ptr<const plan> p, usec interval)
-    : plan_(p), engine_(p), interval_(interval) {}
+    : plan_(p), ledger_(p), interval_(interval) {}
 
 void replay_shard::add_clients(const std::vector<generated_account>& accounts) {
   for (auto& g : accounts) {
@@ -33,12 +33,10 @@ usage_meter& replay_shard::meter(id account, std::uint16_t profile) {
 }
 
 usec replay_shard::next_event_time() {
-  usec t = engine_.next_deadline();
-  if (!agenda_.empty()) t = std::min(t, agenda_.top().at);
+  usec t = ledger_.next_deadline();
   if (!arrivals_.empty()) t = std::min(t, arrivals_.front().at);
   if (!generated_.empty()) t = std::min(t, generated_.top().at);
   if (!wakeups_.empty()) t = std::min(t, wakeups_.top().at);
-  if (!gives_up_.empty()) t = std::min(t, gives_up_.top().at);
   return t;
 }
 
@@ -47,7 +45,7 @@ usec replay_shard::decided_before() const {
 }
 
 void replay_shard::note_queue(id account, usec now) {
-  meters_[account]->queue_depth(now, engine_.usage_of(account).queued);
+  meters_[account]->queue_depth(now, ledger_.usage_of(account).queued);
 }
 
 void replay_shard::arm_client(std::uint32_t local) {
@@ -81,25 +79,33 @@ void replay_shard::decide(outcome o, const arrival& a, usec now) {
   outcomes_.push_back(o);
 }
 
-void replay_shard::start(const arrival& a, usec now, bool was_queued, const engine::lease& held) {
+void replay_shard::start(const arrival& a, usec now, bool was_queued,
+                         const ledger::lease_record& held) {
   outcome o;
   o.start = now;
-  o.end = now + a.duration;
+  o.end = held.ends;
   o.wait = now - a.at;
   o.queued = was_queued;
   o.code = a.fail ? status::failed : status::ok;
   o.why = a.fail ? reason::failed : reason::none;
-  if (o.end > a.deadline) {
-    // The client's own timeout cuts the answer short; the slot frees then.
-    o.end = std::max(now, a.deadline);
+  if (held.cut) {
+    // The client's own timeout cut the answer short; the ledger ends the lease then.
     o.code = status::client_closed;
     o.why = reason::client_timeout;
   }
   auto& m = *meters_[a.req.account];
-  if (!held.holds_connection) m.started(now, held.cost);
+  if (!held.units.holds_connection) m.started(now, held.units.cost);
   m.admitted(now);
-  agenda_.push(release_event{o.end, a.req.seq, held});
   decide(o, a, now);
+}
+
+arrival replay_shard::unqueue(std::uint64_t tag, usec now) {
+  arrival a = *waiting_[tag];
+  waiting_[tag].reset();
+  waiting_since_.erase(waiting_since_.find(a.at));
+  free_tags_.push_back(tag);
+  note_queue(a.req.account, now);
+  return a;
 }
 
 void replay_shard::arrive(const arrival& a, usec now) {
@@ -113,22 +119,22 @@ void replay_shard::arrive(const arrival& a, usec now) {
     tag = free_tags_.back();
     free_tags_.pop_back();
   }
-  auto d = engine_.arrive(a.req, a.profile, now, tag);
+  ledger::terms with;
+  with.tag = tag;
+  with.hold = a.duration;
+  with.gives_up_at = a.deadline;
+  auto d = ledger_.arrive(a.req, a.profile, now, with);
   switch (d.what) {
     case engine::verdict::admitted:
       free_tags_.push_back(tag);
-      start(a, now, false, d.held);
+      start(a, now, false, *ledger_.find(d.lease));
       break;
-    case engine::verdict::queued: {
+    case engine::verdict::queued:
       waiting_[tag] = a;
       waiting_since_.insert(a.at);
       note_queue(a.req.account, now);
       m.enqueued(now);
-      usec server_deadline = plan_->profile(a.profile).queue_max_wait;
-      server_deadline = server_deadline == never ? never : now + server_deadline;
-      if (a.deadline < server_deadline) gives_up_.push(timed{a.deadline, tag, a.req.seq});
       break;
-    }
     case engine::verdict::done: {
       free_tags_.push_back(tag);
       outcome o;
@@ -185,64 +191,23 @@ void replay_shard::run_until(usec limit) {
 
 void replay_shard::run_events(usec limit) {
   for (;;) {
-    usec t_release = agenda_.empty() ? never : agenda_.top().at;
-    usec t_deadline = engine_.next_deadline();
-    usec t_give_up = gives_up_.empty() ? never : gives_up_.top().at;
+    usec t_ledger = ledger_.next_deadline();
     usec t_wake = wakeups_.empty() ? never : wakeups_.top().at;
     usec t_trace = arrivals_.empty() ? never : arrivals_.front().at;
     usec t_generated = generated_.empty() ? never : generated_.top().at;
-    usec t = std::min({t_release, t_deadline, t_give_up, t_wake, t_trace, t_generated});
+    usec t = std::min({t_ledger, t_wake, t_trace, t_generated});
     if (t >= limit || t == never) return;
     last_event_ = t;
-
-    if (t_release == t) {
-      // Every release at t, then the queue admissions they allow.
-      while (!agenda_.empty() && agenda_.top().at == t) {
-        auto ev = agenda_.top();
-        agenda_.pop();
-        engine_.release(ev.held, t);
-        if (!ev.held.holds_connection) meters_[ev.held.account]->finished(t, ev.held.cost);
-      }
-    } else if (t_deadline == t || t_give_up == t) {
-      // The server's timeouts (408), then waiters whose client gave up (499).
-      timed_out_.clear();
-      engine_.expire(t, timed_out_);
-      for (auto& x : timed_out_) {
-        arrival a = *waiting_[x.tag];
-        waiting_[x.tag].reset();
-        waiting_since_.erase(waiting_since_.find(a.at));
-        free_tags_.push_back(x.tag);
-        outcome o;
-        o.wait = t - a.at;
-        o.queued = true;
-        o.code = status::timeout;
-        o.why = reason::queue_timeout;
-        note_queue(a.req.account, t);
-        decide(o, a, t);
-      }
-      while (!gives_up_.empty() && gives_up_.top().at == t) {
-        auto ev = gives_up_.top();
-        gives_up_.pop();
-        auto& slot = waiting_[ev.key];
-        if (!slot || slot->req.seq != ev.seq || !engine_.cancel(slot->req.account, ev.key)) continue;
-        arrival a = *slot;
-        slot.reset();
-        waiting_since_.erase(waiting_since_.find(a.at));
-        free_tags_.push_back(ev.key);
-        outcome o;
-        o.wait = t - a.at;
-        o.queued = true;
-        o.code = status::client_closed;
-        o.why = reason::client_timeout;
-        note_queue(a.req.account, t);
-        decide(o, a, t);
-      }
+    if (t_ledger == t) {
+      // Releases, queue admissions and timeouts at t, in the ledger's order.
+      events_.clear();
+      ledger_.advance(t, events_);
+      on_events(t);
     } else if (t_wake == t) {
       wake_clients(t);
-      continue;
     } else {
       // One arrival, trace rows and generated attempts merged by (at, seq);
-      // then look again, since it may have scheduled a release at t.
+      // then look again, since it may have ended a lease at t.
       bool from_trace = t_trace == t && (t_generated != t || arrivals_.front().req.seq < generated_.top().req.seq);
       arrival a;
       if (from_trace) {
@@ -253,18 +218,34 @@ void replay_shard::run_events(usec limit) {
         generated_.pop();
       }
       arrive(a, t);
-      continue;
     }
-    // Releases and timeouts may let waiters in.
-    admitted_.clear();
-    engine_.admit_waiting(t, admitted_);
-    for (auto& x : admitted_) {
-      arrival a = *waiting_[x.tag];
-      waiting_[x.tag].reset();
-      waiting_since_.erase(waiting_since_.find(a.at));
-      free_tags_.push_back(x.tag);
-      note_queue(a.req.account, t);
-      start(a, t, true, x.held);
+  }
+}
+
+void replay_shard::on_events(usec t) {
+  for (auto& e : events_) {
+    switch (e.what) {
+      case ledger::event::kind::ended:
+        if (!e.held.units.holds_connection)
+          meters_[e.req.account]->finished(t, e.held.units.cost);
+        break;
+      case ledger::event::kind::admitted: {
+        arrival a = unqueue(e.tag, t);
+        start(a, t, true, e.held);
+        break;
+      }
+      case ledger::event::kind::timed_out:
+      case ledger::event::kind::gave_up: {
+        arrival a = unqueue(e.tag, t);
+        outcome o;
+        o.wait = t - a.at;
+        o.queued = true;
+        bool server = e.what == ledger::event::kind::timed_out;
+        o.code = server ? status::timeout : status::client_closed;
+        o.why = server ? reason::queue_timeout : reason::client_timeout;
+        decide(o, a, t);
+        break;
+      }
     }
   }
 }

@@ -1,14 +1,16 @@
 #pragma once
-/// The discrete-event loop of one account actor in a simulation: the engine
-/// for its accounts, an agenda of releases (an admitted request holds its
-/// slot for its duration), the queue deadlines, the trace rows the client has
-/// handed over, and the client models (retrying SDKs, conversations, batch
-/// jobs) of the generated accounts it owns. Plain C++ (no CAF), so it is
+/// The simulator's driver of one account actor: a policies::ledger for its
+/// accounts (the per-instant loop the live node runs too), fed from the
+/// trace rows the client has handed over and from the client models
+/// (retrying SDKs, conversations, batch jobs) of the generated accounts it
+/// owns. Each admitted request's lease ends after its duration; the ledger's
+/// events become outcomes and usage meters. Plain C++ (no CAF), so it is
 /// unit-tested alone and the actor around it only turns messages into calls.
 ///
 /// Events run in (time, class, sequence) order, classes as in
-/// policies/time.hpp: releases, then queue admissions, then timeouts (the
-/// server's 408 and the clients' own 499), then client wake-ups and arrivals.
+/// policies/time.hpp: what the ledger has due (releases, then queue
+/// admissions, then timeouts: the server's 408 and the clients' own 499),
+/// then client wake-ups and arrivals.
 /// run_until(limit) runs every event strictly before `limit`; the caller
 /// guarantees that no trace row before `limit` is still to come (the client's
 /// horizon), which is what lets a whole batch run in one call and still give
@@ -26,7 +28,7 @@
 #include <vector>
 
 #include "actors/clients/client_model.hpp"
-#include "policies/engine.hpp"
+#include "policies/ledger.hpp"
 #include "policies/records.hpp"
 #include "policies/usage_meter.hpp"
 
@@ -90,15 +92,9 @@ class replay_shard {
   policies::usec decided_before() const;
 
  private:
-  struct release_event {
+  struct timed {  // a client wake-up
     policies::usec at;
-    std::uint64_t seq;
-    policies::engine::lease held;
-    bool operator>(const release_event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
-  };
-  struct timed {  // a client wake-up or a client's give-up on a queued attempt
-    policies::usec at;
-    std::uint64_t key;  ///< client index, or queue tag
+    std::uint64_t key;  ///< client index
     std::uint64_t seq;
     bool operator>(const timed& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
@@ -120,29 +116,29 @@ class replay_shard {
   policies::usage_meter& meter(policies::id account, std::uint16_t profile);
   void arrive(const arrival& a, policies::usec now);
   void start(const arrival& a, policies::usec now, bool was_queued,
-             const policies::engine::lease& held);
+             const policies::ledger::lease_record& held);
+  void on_events(policies::usec now);
+  /// The queued arrival `tag` left the queue: its place is freed.
+  arrival unqueue(std::uint64_t tag, policies::usec now);
   void decide(outcome o, const arrival& a, policies::usec now);
   void note_queue(policies::id account, policies::usec now);
   void wake_clients(policies::usec now);
   void arm_client(std::uint32_t local);
 
   std::shared_ptr<const policies::plan> plan_;
-  policies::engine engine_;
+  policies::ledger ledger_;
   policies::usec interval_;
-  std::priority_queue<release_event, std::vector<release_event>, std::greater<>> agenda_;
   std::deque<arrival> arrivals_;  ///< trace rows, in order
   std::priority_queue<arrival, std::vector<arrival>, arrival_order> generated_;
   std::vector<hosted_client> clients_;
   std::priority_queue<timed, std::vector<timed>, std::greater<>> wakeups_;
-  std::priority_queue<timed, std::vector<timed>, std::greater<>> gives_up_;
   std::vector<std::optional<arrival>> waiting_;  ///< queued requests by tag
   std::vector<std::uint64_t> free_tags_;
   std::multiset<policies::usec> waiting_since_;  ///< arrivals of queued requests
   std::vector<std::optional<policies::usage_meter>> meters_;  ///< by account id
   std::vector<outcome> outcomes_;
   std::vector<policies::interval_row> series_;
-  std::vector<policies::engine::admission> admitted_;  ///< scratch
-  std::vector<policies::engine::timeout> timed_out_;   ///< scratch
+  std::vector<policies::ledger::event> events_;        ///< scratch
   std::vector<clients::attempt> sent_;                 ///< scratch
   policies::usec last_event_ = 0;
   policies::usec swept_to_ = 0;
