@@ -27,6 +27,7 @@
 namespace usher::tools {
 
 namespace po = boost::program_options;
+#include "tools/systemd_notify.hpp"
 
 namespace {
 
@@ -215,3 +216,4 @@ int serve_command(const std::vector<std::string>& args) {
 }
 
 }  // namespace usher::tools
+    notify_ready("listening on " + node.host + ":" + std::to_string(edge.port()));
