@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include "policies/closest_match.hpp"
 #include "policies/input_error.hpp"
 
 namespace usher::policies {
@@ -28,6 +29,18 @@ const std::set<std::string>& global_keys() {
   static const std::set<std::string> keys = {
       "tiers.solo", "tiers.team", "tiers.platform", "model_capacity", "signals.timeout_rate",
       "signals.mean_queue_wait", "signals.business_hours", "signals.maxed_fraction"};
+  return keys;
+}
+
+// Every key a plan may set as written, for suggestions.
+const std::vector<std::string>& known_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k(account_keys().begin(), account_keys().end());
+    k.insert(k.end(), global_keys().begin(), global_keys().end());
+    k.push_back("streams");
+    k.push_back("concurrency");
+    return k;
+  }();
   return keys;
 }
 
@@ -254,7 +267,7 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
     std::string names;
     for (auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
     throw input_error::in("", "unknown plan " + quoted(preset) + " (presets: " + names +
-                                  "; or a plan file)");
+                                  "; or a plan file)" + did_you_mean(preset, preset_names()));
   }
   std::shared_ptr<plan> result(new plan());
   result->family_ = pi->second.fam;
@@ -291,16 +304,30 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
         if (rest.size() > k.size() + 1 && rest.compare(rest.size() - k.size(), k.size(), k) == 0 &&
             rest[rest.size() - k.size() - 1] == '.' && k.size() > found.size())
           found = k;
-      if (found.empty())
+      if (found.empty()) {
+        // The typo is most likely in the key after the last dot.
+        auto dot = rest.rfind('.');
+        std::vector<std::string> keys(account_keys().begin(), account_keys().end());
+        std::string hint;
+        if (dot != std::string::npos) {
+          auto match = closest_match(rest.substr(dot + 1), keys);
+          if (!match.empty())
+            hint = "; did you mean " +
+                   quoted(std::string(account_prefix) + rest.substr(0, dot + 1) + match) + "?";
+        }
         throw input_error::at(s.where, 0, s.key,
                               "unknown key (account.NAME.KEY takes an account key, see "
-                              "docs/PLANS.md)");
+                              "docs/PLANS.md)" +
+                                  hint);
+      }
       auto account = rest.substr(0, rest.size() - found.size() - 1);
       per_account[account][canonical(found)] = e;
     } else if (account_keys().count(key) || global_keys().count(key)) {
       global[key] = e;
     } else {
-      throw input_error::at(s.where, 0, s.key, "unknown key (see docs/PLANS.md for every key)");
+      throw input_error::at(
+          s.where, 0, s.key,
+          "unknown key (see docs/PLANS.md for every key)" + did_you_mean(s.key, known_keys()));
     }
   }
 

@@ -37,12 +37,14 @@ po::options_description describe(advise_options& o) {
       "Per account: the signals of its seed under the current plan, and the smallest size "
       "that clears them (docs/WHATIF.md)");
   d.add_options()("help,h", "show this help")(
-      "trace", po::value(&o.trace)->required(), "request trace, CSV (docs/FORMATS.md)")(
+      "trace", po::value(&o.trace)->required(),
+      "request trace, CSV, gzip or plain; - reads stdin (docs/FORMATS.md)")(
       "family", po::value(&o.family),
       "streams (tiers: upgrade signals), weighted, per-model or exclusive (limit: 429 share)")(
       "plan", po::value(&o.plan),
       "the current plan, a preset or plan file (default: the family's preset)")(
-      "set", po::value(&o.sets)->composing(), "KEY=VALUE: override in the current plan (repeatable)")(
+      "set", po::value(&o.sets)->composing(),
+      "KEY=VALUE: override in the current plan (repeatable)")(
       "target-reject", po::value(&o.target),
       "weighted, per-model, exclusive: the largest acceptable share of 429s (default 0.01)")(
       "out", po::value(&o.out), "directory for advise.csv and advise.json")(
@@ -84,10 +86,11 @@ int advise_command(const std::vector<std::string>& args) {
                             policies::quoted(o.plan) + " is of the " + fam +
                                 " family, not " + o.family);
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
-    std::unique_ptr<staged_files> files;
-    if (!o.out.empty()) files = std::make_unique<staged_files>(o.out, std::vector<std::string>{"advise.csv", "advise.json"});
-
     traces::loaded_trace trace(o.trace);
+    std::unique_ptr<staged_files> files;
+    if (!o.out.empty())
+      files = std::make_unique<staged_files>(o.out,
+                                             std::vector<std::string>{"advise.csv", "advise.json"});
     progress_line progress("usher advise", "runs", 0,
                            trace.rows().empty() ? 0 : trace.rows().back().at, jobs);
     advise_request request;
@@ -189,8 +192,9 @@ int advise_command(const std::vector<std::string>& args) {
            decimal(static_cast<double>(plan->signals().mean_queue_wait) / 1e6) +
            " s, maxed = at the limit >= " + percent(plan->signals().maxed_fraction) + " of business hours\n";
     } else {
+      // The share it judged by, by name and value, in the header.
       std::snprintf(line, sizeof(line), "%-24s %9s %8s %8s  %s\n", "account", "requests", "limit",
-                    "429 now", "smallest limit with 429 <= target");
+                    "429 now", ("smallest limit with 429 <= " + percent(o.target)).c_str());
       t += line;
       for (auto& a : adv.accounts) {
         std::string adv_text = a.found ? std::to_string(a.advice_limit) + " (429 " +
@@ -202,7 +206,9 @@ int advise_command(const std::vector<std::string>& args) {
                       percent(a.reject_rate).c_str(), adv_text.c_str());
         t += line;
       }
-      t += "target: at most " + percent(o.target) + " of an account's requests end in 429\n";
+      t += "429 share: of an account's requests, those that ended in 429; target "
+           "(--target-reject): at most " +
+           percent(o.target) + "\n";
     }
     if (files) t += "wrote " + (fs::path(o.out) / "advise.csv").string() + " and advise.json\n";
     std::cout << t;

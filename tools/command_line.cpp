@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "policies/closest_match.hpp"
 #include "policies/input_error.hpp"
 #include "tools/commands.hpp"
 
@@ -22,10 +23,29 @@ std::optional<int> parse_options(const std::string& command, const std::vector<s
     if (check) check();
     return std::nullopt;
   } catch (const po::error& e) {
-    std::cerr << "usher " << command << ": " << e.what() << "\n(see usher " << command
+    std::cerr << "usher " << command << ": " << option_error(e, desc) << "\n(see usher " << command
               << " --help)\n";
     return exit_bad_input;
   }
+}
+
+std::string option_error(const po::error& e, const po::options_description& desc) {
+  auto* unknown = dynamic_cast<const po::unknown_option*>(&e);
+  if (unknown == nullptr) return e.what();
+  std::vector<std::string> names;
+  for (auto& o : desc.options())
+    if (!o->long_name().empty()) names.push_back("--" + o->long_name());
+  return e.what() + policies::did_you_mean(unknown->get_option_name(), names);
+}
+
+policies::usec duration_option(const std::string& option, const std::string& text) {
+  policies::usec t = 0;
+  bool unit_error = false;
+  if (!policies::parse_duration(text, t, unit_error))
+    throw policies::input_error::at(
+        option, 0, "",
+        "expected a duration such as 60, 90s, 1m or 1h, got " + policies::quoted(text));
+  return t;
 }
 
 int report_errors(const std::string& command, const std::function<int()>& body) {

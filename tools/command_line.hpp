@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "policies/time.hpp"
+
 namespace usher::tools {
 
 /// Parses `args` against `desc` into `vm`, then runs `check` (the command's
@@ -20,6 +22,16 @@ std::optional<int> parse_options(const std::string& command, const std::vector<s
                                  const boost::program_options::options_description& desc,
                                  boost::program_options::variables_map& vm,
                                  const std::function<void()>& check = {});
+
+/// The text of a command-line error: boost's message, and for an unknown
+/// option the nearest one `desc` knows ("; did you mean \"--trace\"?").
+std::string option_error(const boost::program_options::error& e,
+                         const boost::program_options::options_description& desc);
+
+/// The value of a duration option such as --stop or --interval: seconds, or
+/// with a unit as in plan files ("90", "250ms", "1m", "1h"). Throws
+/// policies::input_error naming `option` otherwise.
+policies::usec duration_option(const std::string& option, const std::string& text);
 
 /// Runs `body` and turns what escapes it into an exit code, printed as
 /// "usher COMMAND: what": bad input (policies::input_error, which names its

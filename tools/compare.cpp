@@ -2,7 +2,8 @@
 /// by side. Each plan is one ordinary simulation (tools/simulation_run.hpp)
 /// with its full outputs in DIR/planK/, so its numbers are exactly those of
 /// `usher simulate` with the same plan; plans run in parallel (--jobs).
-/// Writes compare.csv and compare.json to DIR (docs/WHATIF.md).
+/// Writes compare.csv and compare.json to DIR (docs/WHATIF.md), replacing
+/// an earlier comparison there whole or not at all (tools/staged_files.hpp).
 
 #include <boost/program_options.hpp>
 #include <algorithm>
@@ -41,7 +42,7 @@ po::options_description describe(compare_options& o) {
       "usher compare (--trace FILE.csv | --workload FILE) --plan A --plan B [...] --out DIR "
       "[options]\n\nRuns each plan on the same input and prints them side by side (docs/WHATIF.md)");
   d.add_options()("help,h", "show this help")(
-      "trace", po::value(&o.trace), "request trace, CSV (docs/FORMATS.md)")(
+      "trace", po::value(&o.trace), "request trace, CSV, gzip or plain (docs/FORMATS.md)")(
       "workload", po::value(&o.workload), "workload file instead of a trace (docs/WORKLOADS.md)")(
       "plan", po::value(&o.plans)->composing(),
       "a plan (repeatable, 2 or more): a preset or plan file, optionally with overrides "
@@ -52,7 +53,8 @@ po::options_description describe(compare_options& o) {
       "jobs,j", po::value(&o.jobs), "plans simulated at once (default: the machine's cores)")(
       "top", po::value(&o.top), "accounts shown in the table, busiest first (default 10)")(
       "changed", po::value(&o.changed), "accounts listed as changed most (default 5)")(
-      "plots", po::bool_switch(&o.plots), "also draw each plan's run with gnuplot (SVG, index.html)")(
+      "plots", po::bool_switch(&o.plots),
+      "also draw each plan's run with gnuplot (SVG, index.html)")(
       "quiet,q", po::bool_switch(&o.quiet), "print nothing on success");
   return d;
 }
@@ -88,6 +90,16 @@ std::vector<changed_account> changed_most(const std::vector<std::string>& accoun
 
 std::string label(std::size_t k) { return "plan" + std::to_string(k + 1); }
 
+// What an earlier comparison wrote into its directory: the rerun replaces
+// all of it, planK/ runs of plans it no longer has included.
+bool compare_output(const std::string& name) {
+  if (name == "compare.csv" || name == "compare.json") return true;
+  for (auto& n : compare_plot_files())
+    if (n == name) return true;
+  return name.size() > 4 && name.compare(0, 4, "plan") == 0 &&
+         name.find_first_not_of("0123456789", 4) == std::string::npos;
+}
+
 }  // namespace
 
 int compare_command(const std::vector<std::string>& args) {
@@ -97,6 +109,8 @@ int compare_command(const std::vector<std::string>& args) {
   if (auto done = parse_options("compare", args, desc, vm, [&] {
         if (o.plans.size() < 2) throw po::error("give at least two --plan options to compare");
         if (o.trace.empty() && o.workload.empty()) throw po::error("give --trace or --workload");
+        if (o.trace == "-")
+          throw po::error("--trace -: compare reads the trace once per plan, so it needs a file");
       }))
     return *done;
 
@@ -104,7 +118,7 @@ int compare_command(const std::vector<std::string>& args) {
     // Every plan is checked before anything runs.
     for (auto& p : o.plans) traces::load_plan(p, o.sets);
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
-    staged_files files(o.out, {"compare.csv", "compare.json"});
+    staged_files files(o.out, compare_output);
 
     std::vector<json> summaries(o.plans.size());
     progress_line progress("usher compare", "plans", o.plans.size(), 0, std::min(jobs, o.plans.size()));
@@ -114,7 +128,7 @@ int compare_command(const std::vector<std::string>& args) {
       r.sets = o.sets;
       r.trace = o.trace;
       r.workload = o.workload;
-      r.out_dir = (fs::path(o.out) / label(k)).string();
+      r.out_dir = (files.staging() / label(k)).string();
       r.reached = &progress.reached(slot);
       summaries[k] = run_simulation(r).summary;
     }, &progress);
@@ -186,11 +200,12 @@ int compare_command(const std::vector<std::string>& args) {
     }
     files.write("compare.csv", csv);
     files.write("compare.json", js.dump(2) + "\n");
-    files.commit();
-    if (o.plots)
+    if (o.plots) {
       for (std::size_t k = 0; k < o.plans.size(); ++k)
-        write_run_plots((fs::path(o.out) / label(k)).string());
-    if (o.plots) write_compare_index(o.out);
+        write_run_plots((files.staging() / label(k)).string());
+      write_compare_index(files.staging().string());
+    }
+    files.commit();
 
     if (o.quiet) return exit_ok;
     std::string t;

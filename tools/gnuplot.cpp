@@ -4,13 +4,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 namespace usher::tools {
 
-void run_gnuplot(const std::string& script_path, const std::string& script) {
+void run_gnuplot(const std::string& dir, const std::string& script_name,
+                 const std::string& script) {
+  std::string script_path = (std::filesystem::path(dir) / script_name).string();
   {
     std::ofstream out(script_path);
     out << script;
@@ -26,7 +29,8 @@ void run_gnuplot(const std::string& script_path, const std::string& script) {
       ::dup2(fd, STDOUT_FILENO);
       ::close(fd);
     }
-    ::execlp("gnuplot", "gnuplot", script_path.c_str(), static_cast<char*>(nullptr));
+    if (::chdir(dir.c_str()) != 0) ::_exit(126);
+    ::execlp("gnuplot", "gnuplot", script_name.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
@@ -36,6 +40,8 @@ void run_gnuplot(const std::string& script_path, const std::string& script) {
   std::stringstream message;
   message << in.rdbuf();
   std::remove(log.c_str());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
+    throw std::runtime_error("cannot draw into " + dir + ": cannot enter the directory");
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     throw std::runtime_error(
         "gnuplot not found: install the Debian package gnuplot-nox (scripts/install-deps)");

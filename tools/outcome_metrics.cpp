@@ -27,6 +27,9 @@ outcome_metrics outcome_metrics::of(const nlohmann::json& entry) {
   m.rate_408 = share(status_count(entry, "408"), m.requests);
   m.rate_429 = share(status_count(entry, "429"), m.requests);
   m.rate_1008 = share(status_count(entry, "1008"), m.requests);
+  m.rate_other = share(m.requests - ok - status_count(entry, "408") - status_count(entry, "429") -
+                           status_count(entry, "1008"),
+                       m.requests);
   m.not_200_rate = share(m.requests - ok, m.requests);
   const auto& w = entry.at("wait_s");
   m.wait_mean_s = w.at("mean").get<double>();
@@ -71,18 +74,19 @@ nlohmann::json outcome_metrics::to_json() const {
 
 std::string outcome_metrics::table_cells() const {
   char buf[200];
-  std::snprintf(buf, sizeof(buf), "%9lld %7s %7s %7s %7s %7s %9.3f %9.3f %9.3f %7s %6lld",
-                static_cast<long long>(requests), percent(rate_200).c_str(), percent(rate_202).c_str(),
+  std::snprintf(buf, sizeof(buf), "%9lld | %7s %7s %7s %7s %7s | %7s %9.3f %9.3f %9.3f %7s %6lld",
+                static_cast<long long>(requests), percent(rate_200).c_str(),
                 percent(rate_408).c_str(), percent(rate_429).c_str(), percent(rate_1008).c_str(),
-                wait_mean_s, wait_p95_s, wait_p99_s, percent(utilization).c_str(),
-                static_cast<long long>(peak_in_flight));
+                percent(rate_other).c_str(), percent(rate_202).c_str(), wait_mean_s, wait_p95_s,
+                wait_p99_s, percent(utilization).c_str(), static_cast<long long>(peak_in_flight));
   return buf;
 }
 
 std::string outcome_metrics::table_header() {
   char buf[200];
-  std::snprintf(buf, sizeof(buf), "%9s %7s %7s %7s %7s %7s %9s %9s %9s %7s %6s", "requests", "200",
-                "202", "408", "429", "1008", "mean wait", "p95 wait", "p99 wait", "util", "peak");
+  std::snprintf(buf, sizeof(buf), "%9s | %7s %7s %7s %7s %7s | %7s %9s %9s %9s %7s %6s", "requests",
+                "200", "408", "429", "1008", "other", "queued", "mean wait", "p95 wait", "p99 wait",
+                "util", "peak");
   return buf;
 }
 

@@ -20,6 +20,7 @@ namespace usher::tools {
 struct outcome_metrics {
   std::int64_t requests = 0;
   double rate_200 = 0, rate_202 = 0, rate_408 = 0, rate_429 = 0, rate_1008 = 0;
+  double rate_other = 0;  ///< 400, 499, 500; in tables only (the five final rates add up to 1)
   double not_200_rate = 0;
   double wait_mean_s = 0, wait_p95_s = 0, wait_p99_s = 0;
   std::optional<double> utilization;  ///< none when the pool is not per account or unlimited
@@ -34,8 +35,9 @@ struct outcome_metrics {
   std::vector<std::string> csv_fields() const;
   nlohmann::json to_json() const;
 
-  /// Fixed-width table cells: the five rates in %, the three waits in s,
-  /// utilization and peak; and the matching header.
+  /// Fixed-width table cells: the final statuses in % (200, 408, 429,
+  /// 1008, other: they add up to 100 %), then apart the share queued (202
+  /// first), the three waits in s, utilization and peak; and the matching header.
   std::string table_cells() const;
   static std::string table_header();
 };

@@ -4,11 +4,13 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "policies/input_error.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/plots.hpp"
+#include "tools/staged_files.hpp"
 
 namespace usher::tools {
 
@@ -36,15 +38,31 @@ int plot_command(const std::vector<std::string>& args) {
     return *done;
   return report_errors("plot", [&] {
     std::string dir = !run.empty() ? run : !sweep.empty() ? sweep : compare;
+    // Pictures are drawn aside and replace the earlier ones only when all
+    // are drawn (tools/staged_files.hpp): a failed redraw changes nothing.
     std::vector<std::string> files;
-    if (!run.empty()) files = write_run_plots(run, busiest);
-    if (!sweep.empty()) files = write_sweep_plots(sweep);
+    if (!run.empty()) {
+      staged_files out(run, run_plot_files());
+      files = write_run_plots(run, busiest, out.staging().string());
+      out.commit();
+    }
+    if (!sweep.empty()) {
+      staged_files out(sweep, sweep_plot_files());
+      files = write_sweep_plots(sweep, out.staging().string());
+      out.commit();
+    }
     if (!compare.empty()) {
+      staged_files out(compare, compare_plot_files());
       // Each plan's own pictures first: the comparison page shows them.
+      std::vector<std::unique_ptr<staged_files>> plans;
       for (auto& entry : fs::directory_iterator(compare))
-        if (entry.is_directory() && fs::exists(entry.path() / "summary.json"))
-          write_run_plots(entry.path().string(), busiest);
-      files = write_compare_index(compare);
+        if (entry.is_directory() && fs::exists(entry.path() / "summary.json")) {
+          plans.push_back(std::make_unique<staged_files>(entry.path(), run_plot_files()));
+          write_run_plots(entry.path().string(), busiest, plans.back()->staging().string());
+        }
+      files = write_compare_index(compare, out.staging().string());
+      for (auto& p : plans) p->commit();
+      out.commit();
     }
     if (!quiet) {
       std::cout << "wrote";

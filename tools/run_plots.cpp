@@ -124,7 +124,10 @@ outcome_data read_outcomes(const fs::path& path, const std::vector<std::string>&
 
 // -- the three pictures of a run -------------------------------------------
 
-std::string inflight_plot(const fs::path& dir, const json& summary, const std::vector<std::string>& busiest) {
+// Each picture reads its run from `dir` and draws into `into`, with paths in
+// its script relative to `into` (tools/gnuplot.hpp).
+std::string inflight_plot(const fs::path& dir, const fs::path& into, const json& summary,
+                          const std::vector<std::string>& busiest) {
   traces::csv_table t((dir / "timeseries.csv").string());
   const char* expected = "timeseries.csv columns (docs/FORMATS.md)";
   int start = t.require("interval_start_s", expected), account = t.require("account", expected),
@@ -156,16 +159,15 @@ std::string inflight_plot(const fs::path& dir, const json& summary, const std::v
     }
     data += "\n\n";
   }
-  auto plots = dir / "plots";
-  write_text(plots / "inflight.dat", data);
+  write_text(into / "plots" / "inflight.dat", data);
   std::map<std::int64_t, std::vector<std::string>> limits;
   for (auto& name : busiest) {
     const auto& m = summary["accounts"][name];
     if (!m["limit"].is_null() && !m["utilization"].is_null()) limits[m["limit"].get<std::int64_t>()].push_back(name);
   }
-  std::string dat = gnuplot_quote((plots / "inflight.dat").string());
+  std::string dat = gnuplot_quote("plots/inflight.dat");
   std::string s = svg_terminal(1000, 720);
-  s += "set output " + gnuplot_quote((dir / "inflight.svg").string()) + "\n";
+  s += "set output 'inflight.svg'\n";
   s += "set multiplot layout 2,1 title " +
        gnuplot_quote("In flight and queued over time, " + std::to_string(busiest.size()) +
                      " busiest accounts (maximum in each " + decimal(static_cast<double>(step) / 1e6) +
@@ -190,13 +192,12 @@ std::string inflight_plot(const fs::path& dir, const json& summary, const std::v
   s += "set ylabel 'requests in flight'\n" + p + "\n";
   s += "set ylabel 'requests queued'\n" + (busiest.empty() ? std::string("plot NaN notitle") : lines(3)) + "\n";
   s += "unset multiplot\n";
-  run_gnuplot((plots / "inflight.gp").string(), s);
+  run_gnuplot(into.string(), "plots/inflight.gp", s);
   return "inflight.svg";
 }
 
-std::string waits_plot(const fs::path& dir, const json& summary, const outcome_data& d,
+std::string waits_plot(const fs::path& into, const json& summary, const outcome_data& d,
                        const std::vector<std::string>& busiest) {
-  auto plots = dir / "plots";
   std::vector<std::pair<std::string, std::vector<usec>>> groups = {{"all accounts", d.waits_all}};
   for (auto& b : busiest)
     if (!d.waits.at(b).empty()) groups.emplace_back(b, d.waits.at(b));
@@ -217,13 +218,13 @@ std::string waits_plot(const fs::path& dir, const json& summary, const outcome_d
     data += "\n\n";
     ++blocks;
   }
-  write_text(plots / "waits.dat", data);
+  write_text(into / "plots" / "waits.dat", data);
   std::int64_t requests = summary["overall"]["requests"].get<std::int64_t>();
   std::string title = "Queue wait of the requests that were queued (answered 202): " +
                       std::to_string(d.waits_all.size()) + " of " + std::to_string(requests) +
                       " requests (" + percent(requests ? static_cast<double>(d.waits_all.size()) / static_cast<double>(requests) : 0.0) + ")";
   std::string s = svg_terminal(1000, 520);
-  s += "set output " + gnuplot_quote((dir / "waits.svg").string()) + "\n";
+  s += "set output 'waits.svg'\n";
   s += "set title " + gnuplot_quote(title) + "\n";
   s += "set grid\nset key outside right top\nset xlabel 'wait in the queue (s)'\n"
        "set ylabel 'queued requests that waited at most this long (%)'\nset yrange [0:100]\n"
@@ -244,7 +245,7 @@ std::string waits_plot(const fs::path& dir, const json& summary, const outcome_d
     s += "set label 'no request was queued' at graph 0.5, graph 0.5 center\nset xrange [0:60]\n"
          "plot NaN notitle\n";
   } else {
-    std::string dat = gnuplot_quote((plots / "waits.dat").string());
+    std::string dat = gnuplot_quote("plots/waits.dat");
     std::string p = "plot ";
     std::size_t b = 0;
     for (auto& [name, w] : groups) {
@@ -256,13 +257,14 @@ std::string waits_plot(const fs::path& dir, const json& summary, const outcome_d
     }
     s += p + "\n";
   }
-  run_gnuplot((plots / "waits.gp").string(), s);
+  run_gnuplot(into.string(), "plots/waits.gp", s);
   return "waits.svg";
 }
 
-// Stacked bars of outcome shares, one bar per row of `bars`.
-void mix_plot(const fs::path& svg, const fs::path& plots, const std::string& stem, const std::string& title,
-              const std::string& xlabel, const std::vector<std::pair<std::string, outcome_mix>>& bars) {
+// Stacked bars of outcome shares, one bar per row of `bars`: into/STEM.svg.
+void mix_plot(const fs::path& into, const std::string& stem, const std::string& title,
+              const std::string& xlabel,
+              const std::vector<std::pair<std::string, outcome_mix>>& bars) {
   std::string data;
   for (auto& [name, mix] : bars) {
     data += "\"" + data_name(name) + "\"";
@@ -270,32 +272,34 @@ void mix_plot(const fs::path& svg, const fs::path& plots, const std::string& ste
     for (int k = 0; k < outcome_mix::kinds; ++k) data += "\t" + num(static_cast<double>(mix.count[k]) * 100.0 / total);
     data += "\n";
   }
-  write_text(plots / (stem + ".dat"), data);
+  write_text(into / "plots" / (stem + ".dat"), data);
   static const char* colours[] = {"#009E73", "#56B4E9", "#E69F00", "#D55E00", "#CC79A7", "#999999"};
   std::string s = svg_terminal(1000, 520);
-  s += "set output " + gnuplot_quote(svg.string()) + "\n";
+  s += "set output " + gnuplot_quote(stem + ".svg") + "\n";
   s += "set title " + gnuplot_quote(title) + "\nset xlabel " + gnuplot_quote(xlabel) + "\n";
   s += "set datafile separator tab\nset style data histograms\nset style histogram rowstacked\n"
        "set style fill solid 0.9 border rgb '#333333'\nset boxwidth 0.6\nset yrange [0:100]\n"
        "set ylabel 'share of requests (%)'\nset grid ytics\nset key outside right top\n"
        "set xtics rotate by -25 left nomirror\nset lmargin 10\nset rmargin 28\n";
-  std::string dat = gnuplot_quote((plots / (stem + ".dat")).string());
+  std::string dat = gnuplot_quote("plots/" + stem + ".dat");
   std::string p = "plot ";
   for (int k = 0; k < outcome_mix::kinds; ++k)
     p += (k ? ", " : "") + (k ? std::string("''") : dat) + " using " + std::to_string(k + 2) +
          (k == 0 ? ":xtic(1)" : "") + " lc rgb '" + colours[k] + "' title " + gnuplot_quote(outcome_mix::label(k));
   s += p + "\n";
-  run_gnuplot((plots / (stem + ".gp")).string(), s);
+  run_gnuplot(into.string(), "plots/" + stem + ".gp", s);
 }
 
 std::string metrics_table(const std::vector<std::pair<std::string, outcome_metrics>>& rows) {
-  std::string h = "<table>\n<tr><th></th><th>requests</th><th>200</th><th>202</th><th>408</th><th>429</th>"
-                  "<th>1008</th><th>mean wait (s)</th><th>p95 wait (s)</th><th>p99 wait (s)</th>"
-                  "<th>utilization</th><th>peak in flight</th></tr>\n";
+  std::string h =
+      "<table>\n<tr><th></th><th>requests</th><th>200</th><th>408</th><th>429</th>"
+      "<th>1008</th><th>other</th><th>queued (202)</th><th>mean wait (s)</th><th>p95 wait (s)</th>"
+      "<th>p99 wait (s)</th><th>utilization</th><th>peak in flight</th></tr>\n";
   for (auto& [name, m] : rows)
     h += "<tr><td>" + html_escape(name) + "</td><td>" + std::to_string(m.requests) + "</td><td>" +
-         percent(m.rate_200) + "</td><td>" + percent(m.rate_202) + "</td><td>" + percent(m.rate_408) +
-         "</td><td>" + percent(m.rate_429) + "</td><td>" + percent(m.rate_1008) + "</td><td>" +
+         percent(m.rate_200) + "</td><td>" + percent(m.rate_408) + "</td><td>" +
+         percent(m.rate_429) + "</td><td>" + percent(m.rate_1008) + "</td><td>" +
+         percent(m.rate_other) + "</td><td>" + percent(m.rate_202) + "</td><td>" +
          fixed(m.wait_mean_s, 3) + "</td><td>" + fixed(m.wait_p95_s, 3) + "</td><td>" +
          fixed(m.wait_p99_s, 3) + "</td><td>" + percent(m.utilization) + "</td><td>" +
          std::to_string(m.peak_in_flight) + "</td></tr>\n";
@@ -304,20 +308,33 @@ std::string metrics_table(const std::vector<std::pair<std::string, outcome_metri
 
 }  // namespace
 
-std::vector<std::string> write_run_plots(const std::string& run_dir, std::size_t busiest_n) {
-  fs::path dir(run_dir);
+const std::vector<std::string>& run_plot_files() {
+  static const std::vector<std::string> names = {"inflight.svg", "waits.svg", "outcomes.svg",
+                                                 "index.html", "plots"};
+  return names;
+}
+
+const std::vector<std::string>& compare_plot_files() {
+  static const std::vector<std::string> names = {"compare_outcomes.svg", "index.html", "plots"};
+  return names;
+}
+
+std::vector<std::string> write_run_plots(const std::string& run_dir, std::size_t busiest_n,
+                                         const std::string& into_dir) {
+  fs::path dir(run_dir), into(into_dir.empty() ? run_dir : into_dir);
   auto summary = read_json(dir / "summary.json");
   auto busiest = busiest_accounts(summary, busiest_n);
-  fs::create_directories(dir / "plots");
+  fs::create_directories(into / "plots");
   auto outcomes = read_outcomes(dir / "outcomes.csv", busiest);
   std::vector<std::string> files;
-  files.push_back(inflight_plot(dir, summary, busiest));
-  files.push_back(waits_plot(dir, summary, outcomes, busiest));
+  files.push_back(inflight_plot(dir, into, summary, busiest));
+  files.push_back(waits_plot(into, summary, outcomes, busiest));
   std::vector<std::pair<std::string, outcome_mix>> bars = {{"all accounts", outcomes.all}};
   for (auto& b : busiest) bars.emplace_back(b, outcomes.by_account.at(b));
-  mix_plot(dir / "outcomes.svg", dir / "plots", "outcomes",
-           "How requests ended: all accounts and the " + std::to_string(busiest.size()) + " busiest",
-           "account", bars);
+  mix_plot(
+      into, "outcomes",
+      "How requests ended: all accounts and the " + std::to_string(busiest.size()) + " busiest",
+      "account", bars);
   files.push_back("outcomes.svg");
 
   std::string spec = summary["plan"]["spec"].get<std::string>();
@@ -336,15 +353,16 @@ std::vector<std::string> write_run_plots(const std::string& run_dir, std::size_t
   page += html_figure("waits.svg", "Queue wait distribution");
   page += html_figure("outcomes.svg", "Outcome mix");
   page += html_end();
-  write_text(dir / "index.html", page);
+  write_text(into / "index.html", page);
   files.push_back("index.html");
   return files;
 }
 
-std::vector<std::string> write_compare_index(const std::string& compare_dir) {
-  fs::path dir(compare_dir);
+std::vector<std::string> write_compare_index(const std::string& compare_dir,
+                                             const std::string& into_dir) {
+  fs::path dir(compare_dir), into(into_dir.empty() ? compare_dir : into_dir);
   auto cmp = read_json(dir / "compare.json");
-  fs::create_directories(dir / "plots");
+  fs::create_directories(into / "plots");
   std::vector<std::pair<std::string, outcome_mix>> bars;
   std::vector<std::pair<std::string, outcome_metrics>> rows;
   for (auto& p : cmp["plans"]) {
@@ -353,8 +371,8 @@ std::vector<std::string> write_compare_index(const std::string& compare_dir) {
     bars.emplace_back(label, d.all);
     rows.emplace_back(label, outcome_metrics::of(read_json(dir / p["dir"].get<std::string>() / "summary.json")["overall"]));
   }
-  mix_plot(dir / "compare_outcomes.svg", dir / "plots", "compare_outcomes",
-           "How requests ended under each plan (all accounts)", "plan", bars);
+  mix_plot(into, "compare_outcomes", "How requests ended under each plan (all accounts)", "plan",
+           bars);
   std::string page = html_begin("usher compare: " + std::to_string(bars.size()) + " plans");
   page += "<p>Trace <b>" + html_escape(cmp["trace"].get<std::string>()) +
           "</b>. Files: <a href=\"compare.csv\">compare.csv</a>, <a href=\"compare.json\">compare.json</a>.</p>\n";
@@ -368,7 +386,7 @@ std::vector<std::string> write_compare_index(const std::string& compare_dir) {
       page += "<img src=\"" + html_escape(d + "/" + f) + "\" alt=\"" + html_escape(d + " " + f) + "\">\n";
   }
   page += html_end();
-  write_text(dir / "index.html", page);
+  write_text(into / "index.html", page);
   return {"compare_outcomes.svg", "index.html"};
 }
 

@@ -1,6 +1,7 @@
 /// `usher simulate`: replays a trace through a plan under the virtual clock
 /// and writes outcomes.csv, summary.json and timeseries.csv to --out
 /// (tools/simulation_run.hpp does the run; this file is the command line).
+/// --out is replaced whole or not at all (tools/staged_files.hpp).
 
 #include <boost/program_options.hpp>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "tools/parallel_runs.hpp"
 #include "tools/plots.hpp"
 #include "tools/simulation_run.hpp"
+#include "tools/staged_files.hpp"
 #include "traces/summary.hpp"
 
 namespace usher::tools {
@@ -39,18 +41,21 @@ po::options_description describe(simulate_options& o) {
       "plan", po::value(&o.plan)->required(),
       "a preset (streams, streams:solo, streams:team, streams:platform, exclusive, "
       "session-rate, per-model, weighted) or a plan file (docs/PLANS.md)")(
-      "trace", po::value(&o.trace), "request trace, CSV (docs/FORMATS.md)")(
+      "trace", po::value(&o.trace),
+      "request trace, CSV, gzip or plain; - reads stdin (docs/FORMATS.md)")(
       "workload", po::value(&o.workload),
       "workload file: client behaviours per account, optionally with a trace "
       "(docs/WORKLOADS.md)")(
       "client", po::value(&o.clients)->composing(),
       "NAME:key=value,...: a group of generated clients (repeatable; keys as in a "
       "workload file's [clients.NAME])")(
-      "stop", po::value(&o.stop), "generated clients start no new requests after this (default 1h)")(
-      "out", po::value(&o.out)->required(), "directory for outcomes.csv, summary.json, timeseries.csv")(
+      "stop", po::value(&o.stop),
+      "generated clients start no new requests after this: seconds or 30m, 1h (default 1h)")(
+      "out", po::value(&o.out)->required(),
+      "directory for outcomes.csv, summary.json, timeseries.csv")(
       "set", po::value(&o.sets)->composing(), "KEY=VALUE: override a plan parameter (repeatable)")(
       "seed", po::value(&o.seed), "random seed (recorded; generated workloads use it)")(
-      "interval", po::value(&o.interval), "time-series step in seconds (default 60)")(
+      "interval", po::value(&o.interval), "time-series step: seconds or 30s, 1m, 1h (default 60)")(
       "threads", po::value(&o.threads),
       "1 (default): virtual clock, one thread; N > 1: N workers; same output")(
       "top", po::value(&o.top), "accounts shown in the table (default 20)")(
@@ -73,22 +78,17 @@ int simulate_command(const std::vector<std::string>& args) {
     request.plan = o.plan;
     request.sets = o.sets;
     request.trace = o.trace;
-    request.out_dir = o.out;
     request.threads = o.threads;
     request.workload = o.workload;
     request.clients = o.clients;
-    if (!o.stop.empty()) {
-      policies::usec stop = 0;
-      bool unit_error = false;
-      if (!policies::parse_duration(o.stop, stop, unit_error))
-        throw input_error::at("--stop", 0, "", "expected a duration such as 3600 or 1h, got " +
-                                                   policies::quoted(o.stop));
-      request.stop = stop;
-    }
+    if (!o.stop.empty()) request.stop = duration_option("--stop", o.stop);
     if (vm.count("seed")) request.seed = o.seed;
-    if (!policies::parse_seconds(o.interval, request.interval) || request.interval <= 0)
-      throw input_error::at("--interval", 0, "", "expected a positive number of seconds, got " +
-                                                     policies::quoted(o.interval));
+    request.interval = duration_option("--interval", o.interval);
+    if (request.interval <= 0)
+      throw input_error::at("--interval", 0, "",
+                            "expected a positive duration, got " + policies::quoted(o.interval));
+    staged_files files(o.out, run_outputs());
+    request.out_dir = files.staging().string();
     // A long run shows how far simulated time has got, on a terminal only.
     simulation_output out;
     progress_line progress("usher simulate", "", 1, 0, 1);
@@ -96,7 +96,8 @@ int simulate_command(const std::vector<std::string>& args) {
       request.reached = &progress.reached(slot);
       out = run_simulation(request);
     }, &progress);
-    if (o.plots) write_run_plots(o.out);
+    if (o.plots) write_run_plots(request.out_dir);
+    files.commit();
     if (!o.quiet) std::cout << traces::summary_table(out.summary, o.top) << out.clients_table;
     return exit_ok;
   });

@@ -7,11 +7,11 @@
 
 #include "actors/simulation.hpp"
 #include "policies/input_error.hpp"
+#include "tools/plots.hpp"
+#include "tools/workload_file.hpp"
 #include "traces/outcome_writer.hpp"
 #include "traces/plan_file.hpp"
 #include "traces/summary.hpp"
-#include "tools/staged_files.hpp"
-#include "tools/workload_file.hpp"
 #include "traces/trace_reader.hpp"
 
 namespace usher::tools {
@@ -78,10 +78,13 @@ std::string clients_table(
 
 }  // namespace
 
+std::vector<std::string> run_outputs() {
+  std::vector<std::string> names = {"outcomes.csv", "timeseries.csv", "summary.json"};
+  names.insert(names.end(), run_plot_files().begin(), run_plot_files().end());
+  return names;
+}
+
 simulation_output run_simulation(const simulation_request& request) {
-  // First of all: whatever fails next (a plan, a header, a row), an earlier
-  // run's outputs in the same directory must not pass for this run's.
-  staged_files staged(request.out_dir, {"outcomes.csv", "timeseries.csv", "summary.json"});
   if (request.interval <= 0) throw input_error::at("--interval", 0, "", "expected a positive number of seconds");
   if (request.threads == 0) throw input_error::at("--threads", 0, "", "expected 1 or more");
   auto plan = traces::load_plan(request.plan, request.sets);
@@ -113,8 +116,14 @@ simulation_output run_simulation(const simulation_request& request) {
       client_names.push_back(g.name);
     }
 
-  traces::outcome_writer outcomes(staged.temp("outcomes.csv"), reader, client_names);
-  traces::series_writer series(staged.temp("timeseries.csv"), reader.accounts(), request.interval);
+  // Everything is checked: only now is anything written.
+  fs::path out_dir = request.out_dir;
+  if (!out_dir.empty()) fs::create_directories(out_dir);
+  auto output = [&](const char* name) {
+    return out_dir.empty() ? "/dev/null" : (out_dir / name).string();
+  };
+  traces::outcome_writer outcomes(output("outcomes.csv"), reader, client_names);
+  traces::series_writer series(output("timeseries.csv"), reader.accounts(), request.interval);
 
   actors::client_actor_config cfg;
   cfg.plan = plan;
@@ -174,10 +183,12 @@ simulation_output run_simulation(const simulation_request& request) {
     out.summary["clients"] = clients_summary(result.clients, generated, reader, client_names);
     out.clients_table = clients_table(w, result.clients, client_names);
   }
-  if (!request.out_dir.empty()) {
-    staged.write("summary.json", out.summary.dump(2) + "\n");
+  if (!out_dir.empty()) {
+    std::ofstream file(output("summary.json"), std::ios::binary);
+    file << out.summary.dump(2) << "\n";
+    file.close();
+    if (!file) throw std::runtime_error(output("summary.json") + ": write failed");
   }
-  staged.commit();
   return out;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-/// One simulation run, as `simulate`, `compare` and `sweep` need it: a plan
-/// (preset or file, plus overrides), a trace, and where to write outputs.
-/// Outputs are written to temporary names and renamed only when the whole run
-/// succeeded, so a failed run never leaves output that passes for complete.
+/// One simulation run, as `simulate` and `compare` need it: a plan (preset or
+/// file, plus overrides), a trace, and where to write outputs. Nothing is
+/// written before the plan, the workload and the trace's header are checked;
+/// the commands write into a staging directory (tools/staged_files.hpp), so
+/// a run that fails later never leaves output that passes for complete.
 
 #include <atomic>
 #include <cstdint>
@@ -22,7 +23,7 @@ struct simulation_request {
   std::string workload;            ///< workload file (docs/WORKLOADS.md), or empty
   std::vector<std::string> clients;  ///< --client NAME:key=value,... groups
   std::optional<policies::usec> stop;  ///< overrides the workload's stop
-  std::string out_dir;             ///< empty: write no files
+  std::string out_dir;  ///< created if missing; files there are overwritten; empty: write no files
   policies::usec interval = policies::seconds(60);
   std::size_t threads = 1;         ///< 1: virtual clock; N > 1: N workers
   std::optional<std::uint64_t> seed;  ///< overrides the workload's seed
@@ -35,6 +36,10 @@ struct simulation_output {
   nlohmann::json summary;
   std::string clients_table;  ///< per client group, when there are clients
 };
+
+/// Every name a run writes into its directory, its pictures included
+/// (tools/plots.hpp): what a rerun into the same directory replaces.
+std::vector<std::string> run_outputs();
 
 /// Runs it. Throws policies::input_error for bad input (plan, trace, values)
 /// and std::runtime_error for anything else (a disk that refuses writes).

@@ -1,13 +1,24 @@
 #pragma once
-/// Result files of a what-if command (compare.csv, sweep.csv, advise.json,
-/// ...), written whole or not at all: each goes to a hidden temporary name
-/// and all are renamed into place together by commit(), so a failed run
-/// never leaves files that pass for a complete one. Old files of the same
-/// names are removed up front for the same reason. With an empty `dir` the
-/// files are not kept: every one is written to /dev/null.
+/// The output directory of a command (`--out DIR`), replaced whole or not at
+/// all. The command writes everything into a hidden staging directory inside
+/// DIR (DIR/.usher-staging-XXXXXX: the same filesystem, so moves are renames).
+/// commit() then takes away DIR's outputs of an earlier run (every entry
+/// `ours` accepts: result files, pictures, index.html, plots/) and renames
+/// the new ones in. A run that fails before commit() leaves DIR as it was:
+/// the staging directory is removed, and so is DIR when the run created it.
+/// Entries of DIR that `ours` does not accept (the user's files) are never
+/// touched, so a mistyped rerun cannot destroy the results it was meant to
+/// replace, and a good one leaves no stale picture behind.
+///
+/// With an empty `dir` nothing is kept: staging() is empty and file() is
+/// /dev/null. Owned by one command, not thread-safe. A process killed
+/// mid-run leaves its hidden staging directory behind; nothing reads it.
+
+#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,50 +29,128 @@ namespace usher::tools {
 
 class staged_files {
  public:
-  /// Creates `dir` when missing. Throws input_error when it cannot.
-  staged_files(std::filesystem::path dir, std::vector<std::string> names)
-      : dir_(std::move(dir)), names_(std::move(names)) {
+  /// Which names in DIR a command's earlier run wrote.
+  using owned = std::function<bool(const std::string& name)>;
+
+  /// Creates `dir` (and missing parents) when missing, and the staging
+  /// directory in it. Throws input_error when `dir` is a file or cannot be
+  /// created.
+  staged_files(std::filesystem::path dir, owned ours)
+      : dir_(std::move(dir)), ours_(std::move(ours)) {
     if (dir_.empty()) return;
+    namespace fs = std::filesystem;
     std::error_code ec;
-    std::filesystem::create_directories(dir_, ec);
-    if (ec)
-      throw policies::input_error::in(dir_.string(),
-                                      "cannot create the output directory: " + ec.message());
-    for (auto& n : names_) std::filesystem::remove(dir_ / n, ec);
+    if (fs::exists(dir_, ec) && !fs::is_directory(dir_, ec))
+      throw policies::input_error::in(dir_.string(), "not a directory");
+    // Parents first, each remembered, so a failed run can take them away again.
+    std::vector<fs::path> missing;
+    for (auto p = dir_; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+      missing.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    for (auto i = missing.rbegin(); i != missing.rend(); ++i) {
+      if (!fs::create_directory(*i, ec) && ec)
+        throw policies::input_error::in(dir_.string(),
+                                        "cannot create the output directory: " + ec.message());
+      created_.push_back(*i);
+    }
+    std::string pattern = (dir_ / ".usher-staging-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      remove_created();
+      throw policies::input_error::in(dir_.string(), "cannot write to the output directory");
+    }
+    staging_ = pattern;
   }
+  /// Owns exactly `names`.
+  staged_files(std::filesystem::path dir, std::vector<std::string> names)
+      : staged_files(std::move(dir), [names](const std::string& n) {
+          for (auto& m : names)
+            if (m == n) return true;
+          return false;
+        }) {}
   ~staged_files() {
+    if (committed_ || staging_.empty()) return;
     std::error_code ec;
-    // With no directory the "temporary" files are /dev/null: never remove it.
-    if (!committed_ && !dir_.empty())
-      for (auto& n : names_) std::filesystem::remove(temp(n), ec);
+    std::filesystem::remove_all(staging_, ec);
+    remove_created();
+  }
+  staged_files(const staged_files&) = delete;
+  staged_files& operator=(const staged_files&) = delete;
+
+  /// Where the command writes: the staging directory ("" without a `dir`).
+  const std::filesystem::path& staging() const { return staging_; }
+
+  /// Where `name` is written until commit() (for writers that open it themselves).
+  std::string file(const std::string& name) const {
+    return staging_.empty() ? "/dev/null" : (staging_ / name).string();
   }
 
-  /// Writes the content of `name` (one of the names given) to its temporary file.
+  /// Writes the content of `name` into the staging directory.
   void write(const std::string& name, const std::string& content) {
-    std::ofstream out(temp(name), std::ios::binary);
+    std::ofstream out(file(name), std::ios::binary);
     out << content;
     out.close();
     if (!out) throw std::runtime_error((dir_ / name).string() + ": write failed");
   }
 
-  /// Renames every written file into place.
+  /// Replaces DIR's earlier outputs with the staged ones. If a rename fails,
+  /// puts back what it moved and throws std::runtime_error.
   void commit() {
     committed_ = true;
-    if (dir_.empty()) return;
-    for (auto& n : names_)
-      if (std::filesystem::exists(temp(n))) std::filesystem::rename(temp(n), dir_ / n);
+    if (staging_.empty()) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    std::string trash_pattern = (dir_ / ".usher-replaced-XXXXXX").string();
+    if (::mkdtemp(trash_pattern.data()) == nullptr)
+      return fail("cannot write to the output directory");
+    fs::path trash = trash_pattern;
+    std::vector<std::string> old, added;
+    for (auto& e : fs::directory_iterator(dir_, ec)) {
+      auto name = e.path().filename().string();
+      if (name.rfind(".usher-", 0) != 0 && ours_(name)) old.push_back(name);
+    }
+    auto undo = [&] {
+      std::error_code ignored;
+      for (auto& n : added) fs::rename(dir_ / n, staging_ / n, ignored);
+      for (auto& n : old) fs::rename(trash / n, dir_ / n, ignored);
+      fs::remove_all(trash, ignored);
+    };
+    for (auto& n : old) {
+      fs::rename(dir_ / n, trash / n, ec);
+      if (ec) {
+        undo();
+        return fail((dir_ / n).string() + ": cannot replace it: " + ec.message());
+      }
+    }
+    for (auto& e : fs::directory_iterator(staging_)) {
+      auto name = e.path().filename().string();
+      fs::rename(e.path(), dir_ / name, ec);
+      if (ec) {
+        undo();
+        return fail((dir_ / name).string() + ": cannot write it: " + ec.message());
+      }
+      added.push_back(name);
+    }
+    fs::remove_all(trash, ec);
+    fs::remove(staging_, ec);
   }
 
   const std::filesystem::path& dir() const { return dir_; }
 
-  /// Where `name` is written until commit() (for writers that open it themselves).
-  std::string temp(const std::string& name) const {
-    return dir_.empty() ? "/dev/null" : (dir_ / ("." + name + ".tmp")).string();
+ private:
+  // The directories this run created, deepest first, while still empty.
+  void remove_created() {
+    std::error_code ec;
+    for (auto i = created_.rbegin(); i != created_.rend(); ++i) std::filesystem::remove(*i, ec);
+  }
+  [[noreturn]] void fail(const std::string& what) {
+    committed_ = false;  // the destructor removes the staging directory
+    throw std::runtime_error(what);
   }
 
- private:
-  std::filesystem::path dir_;
-  std::vector<std::string> names_;
+  std::filesystem::path dir_, staging_;
+  owned ours_;
+  std::vector<std::filesystem::path> created_;  ///< outermost first
   bool committed_ = false;
 };
 

@@ -42,16 +42,18 @@ po::options_description describe(sweep_options& o) {
       "[options]\n\nRuns every combination of the --vary values on the same trace "
       "(docs/WHATIF.md)");
   d.add_options()("help,h", "show this help")(
-      "trace", po::value(&o.trace)->required(), "request trace, CSV (docs/FORMATS.md)")(
+      "trace", po::value(&o.trace)->required(),
+      "request trace, CSV, gzip or plain; - reads stdin (docs/FORMATS.md)")(
       "plan", po::value(&o.plan)->required(),
       "a preset or plan file, optionally PLAN@KEY=VALUE,... (docs/PLANS.md)")(
       "set", po::value(&o.sets)->composing(), "KEY=VALUE: override for every variant (repeatable)")(
       "vary", po::value(&o.vary)->composing(),
       "KEY=V1,V2,... or KEY=LO..HI[:STEP]: values of a plan key (repeatable: a grid, the last "
-      "varying fastest)")(
-      "out", po::value(&o.out)->required(), "directory for sweep.csv and sweep_accounts.csv")(
+      "varying fastest)")("out", po::value(&o.out)->required(),
+                          "directory for sweep.csv and sweep_accounts.csv")(
       "jobs,j", po::value(&o.jobs), "variants simulated at once (default: the machine's cores)")(
-      "plots", po::bool_switch(&o.plots), "also draw metrics against the varied keys (SVG, index.html)")(
+      "plots", po::bool_switch(&o.plots),
+      "also draw metrics against the varied keys (SVG, index.html)")(
       "quiet,q", po::bool_switch(&o.quiet), "print nothing on success");
   return d;
 }
@@ -91,9 +93,11 @@ int sweep_command(const std::vector<std::string>& args) {
       specs.push_back(spec);
     }
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
-    staged_files files(o.out, {"sweep.csv", "sweep_accounts.csv"});
-
     traces::loaded_trace trace(o.trace);
+    // Everything is checked: an earlier sweep in --out is replaced whole or not at all.
+    std::vector<std::string> outputs = {"sweep.csv", "sweep_accounts.csv"};
+    outputs.insert(outputs.end(), sweep_plot_files().begin(), sweep_plot_files().end());
+    staged_files files(o.out, outputs);
     policies::usec span = trace.rows().empty() ? 0 : trace.rows().back().at;
     std::vector<outcome_metrics> overall(grid.size());
     std::vector<std::vector<std::pair<std::string, outcome_metrics>>> accounts(grid.size());
@@ -128,8 +132,8 @@ int sweep_command(const std::vector<std::string>& args) {
     }
     files.write("sweep.csv", csv);
     files.write("sweep_accounts.csv", per_account);
+    if (o.plots) write_sweep_plots(files.staging().string());
     files.commit();
-    if (o.plots) write_sweep_plots(o.out);
 
     if (o.quiet) return exit_ok;
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -61,8 +61,20 @@ void write_text(const fs::path& p, const std::string& text) {
 
 }  // namespace
 
-std::vector<std::string> write_sweep_plots(const std::string& sweep_dir) {
-  fs::path dir(sweep_dir);
+const std::vector<std::string>& sweep_plot_files() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (auto& m : metrics) n.push_back(std::string("sweep_") + m.column + ".svg");
+    n.push_back("index.html");
+    n.push_back("plots");
+    return n;
+  }();
+  return names;
+}
+
+std::vector<std::string> write_sweep_plots(const std::string& sweep_dir,
+                                           const std::string& into_dir) {
+  fs::path dir(sweep_dir), into(into_dir.empty() ? sweep_dir : into_dir);
   traces::csv_table t((dir / "sweep.csv").string());
   const auto& header = t.header();
   int requests = t.require("requests", "sweep.csv columns (docs/WHATIF.md)");
@@ -93,7 +105,7 @@ std::vector<std::string> write_sweep_plots(const std::string& sweep_dir) {
   };
   std::vector<std::string> lines = keys.size() > 1 ? values[1] : std::vector<std::string>{""};
 
-  fs::create_directories(dir / "plots");
+  fs::create_directories(into / "plots");
   std::vector<std::string> files;
   std::string page = html_begin("usher sweep: " + std::to_string(rows.size()) + " variants");
   page += "<p>Varied: ";
@@ -124,12 +136,12 @@ std::vector<std::string> write_sweep_plots(const std::string& sweep_dir) {
       data += "\n\n";
     }
     std::string stem = std::string("sweep_") + m.column;
-    write_text(dir / "plots" / (stem + ".dat"), data);
+    write_text(into / "plots" / (stem + ".dat"), data);
     std::string title = std::string(m.title) + " against " + keys[0] +
                         (keys.size() > 1 ? ", one line per " + keys[1] : "") +
                         (fixed.empty() ? "" : " (" + fixed + ")");
     std::string s = svg_terminal(1000, 520);
-    s += "set output " + gnuplot_quote((dir / (stem + ".svg")).string()) + "\n";
+    s += "set output " + gnuplot_quote(stem + ".svg") + "\n";
     s += "set title " + gnuplot_quote(title) + "\nset grid\nset key outside right top\n";
     s += "set xlabel " + gnuplot_quote(key_label(keys[0])) + "\nset ylabel " + gnuplot_quote(m.label) + "\n";
     s += "set yrange [0:*]\nset offsets graph 0.02, graph 0.02, graph 0.05, 0\nset lmargin 10\nset rmargin 32\n";
@@ -139,19 +151,19 @@ std::vector<std::string> write_sweep_plots(const std::string& sweep_dir) {
         s += (xi ? ", " : "") + gnuplot_quote(values[0][xi]) + " " + std::to_string(xi);
       s += ")\n";
     }
-    std::string dat = gnuplot_quote((dir / "plots" / (stem + ".dat")).string());
+    std::string dat = gnuplot_quote("plots/" + stem + ".dat");
     std::string p = "plot ";
     for (std::size_t i = 0; i < lines.size(); ++i)
       p += (i ? ", " : "") + dat + " index " + std::to_string(i) + " using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc rgb '" +
            palette(i) + "' title " + (keys.size() > 1 ? gnuplot_quote(keys[1] + " = " + lines[i]) : std::string("notitle"));
     if (keys.size() < 2) p.replace(p.find("title notitle"), 13, "notitle");
     s += p + "\n";
-    run_gnuplot((dir / "plots" / (stem + ".gp")).string(), s);
+    run_gnuplot(into.string(), "plots/" + stem + ".gp", s);
     files.push_back(stem + ".svg");
     page += html_figure(stem + ".svg", title);
   }
   page += html_end();
-  write_text(dir / "index.html", page);
+  write_text(into / "index.html", page);
   files.push_back("index.html");
   return files;
 }

@@ -8,8 +8,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "policies/closest_match.hpp"
 #include "policies/input_error.hpp"
+#include "tools/command_line.hpp"
 #include "tools/commands.hpp"
+#include "tools/staged_files.hpp"
 #include "traces/converters/converters.hpp"
 #include "traces/trace_generator.hpp"
 #include "traces/trace_stats.hpp"
@@ -27,7 +30,7 @@ const char* trace_usage =
     "\n"
     "commands:\n"
     "  convert   turn a public trace into an usher trace (usher trace convert --help)\n"
-    "  gen       generate a synthetic trace (usher trace gen --help)\n"
+    "  gen       generate a synthetic trace (usher trace gen --help; also: generate)\n"
     "  stats     rows, span, accounts, busiest accounts, peak concurrency of a trace\n"
     "\n"
     "Docs: docs/TRACES.md.\n";
@@ -47,28 +50,34 @@ int parse(const std::string& name, const std::vector<std::string>& args,
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "usher trace " << name << ": " << e.what() << "\n(see usher trace " << name
-              << " --help)\n";
+    std::cerr << "usher trace " << name << ": " << option_error(e, desc) << "\n(see usher trace "
+              << name << " --help)\n";
     return exit_bad_input;
   }
   return -1;
 }
 
-// Runs `work`, mapping errors to exit codes; `cleanup` runs on failure.
-template <class Work, class Cleanup>
-int guarded(const std::string& name, Work work, Cleanup cleanup) {
+// Runs `work`, mapping errors to exit codes.
+template <class Work>
+int guarded(const std::string& name, Work work) {
   try {
     work();
     return exit_ok;
   } catch (const input_error& e) {
-    cleanup();
     std::cerr << "usher trace " << name << ": " << e.what() << "\n";
     return exit_bad_input;
   } catch (const std::exception& e) {
-    cleanup();
     std::cerr << "usher trace " << name << ": " << e.what() << "\n";
     return exit_failure;
   }
+}
+
+// The trace file a command writes, replaced only once all of it is written
+// (tools/staged_files.hpp): a failed rerun keeps the earlier file.
+staged_files stage_output(const std::string& path) {
+  fs::path p(path);
+  return staged_files(p.has_parent_path() ? p.parent_path() : fs::path("."),
+                      std::vector<std::string>{p.filename().string()});
 }
 
 policies::usec seconds_option(const std::string& option, const std::string& text) {
@@ -148,7 +157,6 @@ int convert(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (int code = parse("convert", args, d, vm, &pos); code >= 0) return code;
 
-  bool started = false;
   return guarded(
       "convert",
       [&] {
@@ -184,18 +192,18 @@ int convert(const std::vector<std::string>& args) {
         std::error_code ec;
         if (fs::exists(o.output, ec) && fs::equivalent(o.input, o.output, ec))
           throw input_error::in(o.output, "is the input file; choose another output");
-        started = true;
+        std::string target = o.output;
+        auto staged = stage_output(target);
+        o.output = staged.file(fs::path(target).filename().string());
         auto result = traces::convert_trace(format, o);
+        staged.commit();
+        o.output = target;
         if (quiet) return;
         for (auto& note : result.notes) std::cerr << "note: " << note << "\n";
         std::cout << "wrote " << result.rows << " rows to " << o.output << " (arrivals "
                   << policies::format_seconds(result.first) << " .. "
                   << policies::format_seconds(result.last) << " s; " << result.source_records
                   << " source records read)\n";
-      },
-      [&] {
-        std::error_code ec;
-        if (started) fs::remove(o.output, ec);
       });
 }
 
@@ -226,7 +234,6 @@ int gen(const std::vector<std::string>& args) {
                                                              "print nothing on success");
   po::variables_map vm;
   if (int code = parse("gen", args, d, vm); code >= 0) return code;
-  bool started = false;
   return guarded(
       "gen",
       [&] {
@@ -248,13 +255,10 @@ int gen(const std::vector<std::string>& args) {
         }
         if (!models.empty()) o.models = traces::parse_model_mix(models, "--models");
         traces::validate(o);
-        started = true;
-        auto rows = traces::generate_trace(o, out);
+        auto staged = stage_output(out);
+        auto rows = traces::generate_trace(o, staged.file(fs::path(out).filename().string()));
+        staged.commit();
         if (!quiet) std::cout << "wrote " << rows << " rows to " << out << "\n";
-      },
-      [&] {
-        std::error_code ec;
-        if (started) fs::remove(out, ec);
       });
 }
 
@@ -269,24 +273,30 @@ int stats(const std::vector<std::string>& args) {
   pos.add("file", 1);
   po::variables_map vm;
   if (int code = parse("stats", args, d, vm, &pos); code >= 0) return code;
-  return guarded(
-      "stats",
-      [&] { std::cout << traces::format_trace_stats(traces::compute_trace_stats(file, top)); },
-      [] {});
+  return guarded("stats", [&] {
+    std::cout << traces::format_trace_stats(traces::compute_trace_stats(file, top));
+  });
 }
 
 }  // namespace
 
 int trace_command(const std::vector<std::string>& args) {
+  // `usher trace help CMD` is `usher trace CMD --help`.
+  if (args.size() > 1 && args[0] == "help") {
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    rest.push_back("--help");
+    return trace_command(rest);
+  }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     (args.empty() ? std::cerr : std::cout) << trace_usage;
     return args.empty() ? exit_bad_input : exit_ok;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "convert") return convert(rest);
-  if (args[0] == "gen") return gen(rest);
+  if (args[0] == "gen" || args[0] == "generate") return gen(rest);
   if (args[0] == "stats") return stats(rest);
-  std::cerr << "usher trace: unknown command " << policies::quoted(args[0]) << "\n\n"
+  std::cerr << "usher trace: unknown command " << policies::quoted(args[0])
+            << policies::did_you_mean(args[0], {"convert", "gen", "stats"}) << "\n\n"
             << trace_usage;
   return exit_bad_input;
 }

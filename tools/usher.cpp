@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "policies/closest_match.hpp"
+#include "policies/input_error.hpp"
 #include "tools/commands.hpp"
+#include "usher_version.hpp"  // generated at build time: cmake/UsherVersion.cmake
 
 namespace {
 
@@ -24,19 +27,30 @@ const char* usage =
     "  plot       draw SVG pictures and an index.html of a run, sweep or comparison\n"
     "  serve      run a live admission node over HTTP (usher serve --help, docs/SERVE.md)\n"
     "  key        hash or make API keys for a node config (usher key --help)\n"
+    "  help CMD   the options of a command (the same as usher CMD --help)\n"
+    "  version    print the version and the commit it was built from (also: --version)\n"
     "\n"
     "Docs: README.md, docs/PLANS.md (every plan key), docs/FORMATS.md (files).\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
-      !std::strcmp(argv[1], "help")) {
-    std::fputs(usage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? usher::tools::exit_bad_input : usher::tools::exit_ok;
+  std::vector<std::string> words(argv + 1, argv + argc);
+  // `usher help CMD [SUB]` is `usher CMD [SUB] --help`.
+  if (words.size() > 1 && words[0] == "help") {
+    words.erase(words.begin());
+    words.push_back("--help");
   }
-  std::string command = argv[1];
-  std::vector<std::string> args(argv + 2, argv + argc);
+  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
+    std::fputs(usage, words.empty() ? stderr : stdout);
+    return words.empty() ? usher::tools::exit_bad_input : usher::tools::exit_ok;
+  }
+  if (words[0] == "--version" || words[0] == "version") {
+    std::printf("usher %s (commit %s)\n", USHER_VERSION, USHER_COMMIT);
+    return usher::tools::exit_ok;
+  }
+  std::string command = words[0];
+  std::vector<std::string> args(words.begin() + 1, words.end());
   if (command == "simulate") return usher::tools::simulate_command(args);
   if (command == "trace") return usher::tools::trace_command(args);
   if (command == "compare") return usher::tools::compare_command(args);
@@ -45,6 +59,10 @@ int main(int argc, char** argv) {
   if (command == "plot") return usher::tools::plot_command(args);
   if (command == "serve") return usher::tools::serve_command(args);
   if (command == "key") return usher::tools::key_command(args);
-  std::fprintf(stderr, "usher: unknown command \"%s\"\n\n%s", command.c_str(), usage);
+  std::string hint =
+      usher::policies::did_you_mean(command, {"simulate", "trace", "compare", "sweep", "advise",
+                                              "plot", "serve", "key", "version", "help"});
+  std::fprintf(stderr, "usher: unknown command %s%s\n\n%s",
+               usher::policies::quoted(command).c_str(), hint.c_str(), usage);
   return usher::tools::exit_bad_input;
 }

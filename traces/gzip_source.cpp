@@ -1,8 +1,11 @@
 #include "traces/gzip_source.hpp"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstring>
+#include <filesystem>
+#include <string_view>
 
 #include "policies/input_error.hpp"
 
@@ -13,12 +16,55 @@ using policies::input_error;
 namespace {
 constexpr std::size_t block = 1 << 18;
 constexpr std::size_t max_line = std::size_t{64} << 20;
+
+// gzopen for a path; for `-`, a duplicate of stdin, so gzclose leaves fd 0 open.
+void* open_gz(const std::string& path) {
+  if (path != "-") return gzopen(path.c_str(), "rb");
+  int fd = ::dup(STDIN_FILENO);
+  if (fd < 0) return nullptr;
+  gzFile f = gzdopen(fd, "rb");
+  if (f == nullptr) ::close(fd);
+  return f;
+}
+
+// What a file starts with when it is compressed in a way zlib cannot read.
+const char* other_compression(std::string_view head) {
+  struct magic {
+    std::string_view bytes;
+    const char* name;
+  };
+  static const magic known[] = {{"\x28\xb5\x2f\xfd", "zstd"},
+                                {"\xfd"
+                                 "7zXZ",
+                                 "xz"},
+                                {"BZh", "bzip2"},
+                                {"PK\x03\x04", "zip"}};
+  for (auto& m : known)
+    if (head.substr(0, m.bytes.size()) == m.bytes) return m.name;
+  return nullptr;
+}
+
 }  // namespace
 
-gzip_source::gzip_source(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb")) {
-  if (file_ == nullptr) throw input_error::in(path, "cannot open the file");
+gzip_source::gzip_source(const std::string& path) : path_(display_name(path)), file_(nullptr) {
+  // A directory opens (and then fails to read with a puzzling message).
+  std::error_code ec;
+  if (path != "-" && std::filesystem::is_directory(path, ec))
+    throw input_error::in(path_, "a directory, not a file");
+  file_ = open_gz(path);
+  if (file_ == nullptr) throw input_error::in(path_, "cannot open the file");
   gzbuffer(static_cast<gzFile>(file_), block);
   buf_.resize(block);
+  try {
+    if (gzdirect(static_cast<gzFile>(file_)) != 0 && fill())
+      if (const char* name = other_compression(std::string_view(buf_.data(), end_)))
+        throw input_error::in(path_, std::string("compressed with ") + name +
+                                         ": usher reads plain or gzip-compressed text "
+                                         "(decompress it first)");
+  } catch (...) {
+    gzclose(static_cast<gzFile>(file_));  // no destructor runs for a throwing constructor
+    throw;
+  }
 }
 
 gzip_source::~gzip_source() {

@@ -4,9 +4,13 @@
 /// ask which it is. Lines end at '\n'; a trailing '\r' is dropped. Memory is
 /// one read block plus the longest line (capped at 64 MiB).
 ///
-/// Used by the trace converters and `usher trace stats`; owned by one caller,
-/// not thread-safe. Errors are policies::input_error naming the file (and the
-/// line where one is known).
+/// The path `-` reads standard input (named "stdin" in messages). A
+/// directory, or a file compressed other than with gzip (zstd, xz, bzip2,
+/// zip), is refused up front with an error that says what it is.
+///
+/// Used by the trace reader, the trace converters and `usher trace stats`;
+/// owned by one caller, not thread-safe. Errors are policies::input_error
+/// naming the file (and the line where one is known).
 
 #include <cstddef>
 #include <string>
@@ -16,7 +20,9 @@ namespace usher::traces {
 
 class gzip_source {
  public:
-  /// Opens `path`. Throws input_error "PATH: cannot open the file".
+  /// Opens `path` and reads its first block. Throws input_error "PATH:
+  /// cannot open the file", "PATH: a directory, not a file" or "PATH:
+  /// compressed with zstd: ...".
   explicit gzip_source(const std::string& path);
   ~gzip_source();
   gzip_source(const gzip_source&) = delete;
@@ -29,7 +35,9 @@ class gzip_source {
 
   /// 1-based number of the line `next` returned last.
   std::size_t line_number() const { return line_number_; }
+  /// The path as messages name it: "stdin" for `-`.
   const std::string& path() const { return path_; }
+  static std::string display_name(const std::string& path) { return path == "-" ? "stdin" : path; }
 
  private:
   bool fill();

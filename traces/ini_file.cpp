@@ -1,5 +1,6 @@
 #include "traces/ini_file.hpp"
 
+#include <filesystem>
 #include <fstream>
 
 #include "policies/input_error.hpp"
@@ -30,6 +31,10 @@ std::string without_comment(const std::string& text) {
 }  // namespace
 
 ini_file read_ini_file(const std::string& path, const std::string& file_kind) {
+  // A directory opens as a stream and reads as an empty file.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw input_error::in(path, "a directory, not a " + file_kind + " file");
   std::ifstream in(path);
   if (!in) throw input_error::in(path, "cannot open the " + file_kind + " file");
   ini_file result;

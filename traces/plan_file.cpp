@@ -1,6 +1,7 @@
 #include "traces/plan_file.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "policies/input_error.hpp"
@@ -32,7 +33,14 @@ bool is_preset(const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-bool is_file(const std::string& path) { return !path.empty() && std::ifstream(path).good(); }
+// A directory opens as a stream too, and then reads as an empty plan.
+bool is_file(const std::string& path) {
+  return !path.empty() && !std::filesystem::is_directory(path) && std::ifstream(path).good();
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
 
 }  // namespace
 
@@ -66,6 +74,10 @@ std::shared_ptr<const policies::plan> load_plan(const std::string& spec_text,
     pf.preset = spec.base;
   } else if (is_file(spec.base)) {
     pf = read_plan_file(spec.base);
+  } else if (std::filesystem::is_directory(spec.base)) {
+    throw input_error::in(spec.base, "a directory, not a plan file or preset");
+  } else if (spec.base.find('/') != std::string::npos || ends_with(spec.base, ".ini")) {
+    throw input_error::in(spec.base, "cannot open the plan file");
   } else {
     return policies::plan::build(spec.base, {});  // reports the unknown preset
   }

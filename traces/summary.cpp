@@ -63,6 +63,16 @@ json metrics(const usage_totals& t, usec span, const plan& p, bool pool_per_acco
   return m;
 }
 
+// A share as the table prints it: one decimal, so the mean use of many
+// pools together (the (all) row, of the summed limits) never rounds a busy
+// run down to "0%"; "-" when there is none.
+std::string utilization_text(const json& share) {
+  if (share.is_null()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f%%", share.get<double>() * 100);
+  return buf;
+}
+
 }  // namespace
 
 json make_summary(const plan& p, const run_info& run,
@@ -86,10 +96,12 @@ json make_summary(const plan& p, const run_info& run,
 
   usage_totals all;
   bool first = true;
+  bool all_per_account = true;  // a summed limit means something only then
   json per_account = json::object();
   for (auto& [name, t] : accounts) {
     const auto& prof = p.profile(p.profile_of(name));
     bool per_account_pool = prof.scope == pool_scope::account;
+    all_per_account = all_per_account && per_account_pool;
     json m = metrics(t, span, p, per_account_pool, t.peak_in_flight, t.peak_used);
     if (m.contains("signals")) {
       double maxed = business <= 0 ? 0.0 : ratio(t.maxed_business, business);
@@ -107,8 +119,7 @@ json make_summary(const plan& p, const run_info& run,
       all.merge(t);
     }
   }
-  bool same_scope = p.profile(0).scope == pool_scope::account;
-  json overall = metrics(all, span, p, same_scope, run.peak_in_flight, run.peak_used);
+  json overall = metrics(all, span, p, all_per_account, run.peak_in_flight, run.peak_used);
   if (overall.contains("signals")) {
     overall["signals"].erase("maxed_business_hours_s");
     overall["accounts_to_upgrade"] = std::count_if(
@@ -123,19 +134,28 @@ json make_summary(const plan& p, const run_info& run,
 std::string summary_table(const json& summary, std::size_t top) {
   std::string out;
   char line[256];
+  // The final statuses with a column of their own; the rest (400, 499, 500)
+  // add up in "other", so the five columns always sum to the requests.
+  static const char* shown[] = {"200", "408", "429", "1008"};
   auto status_of = [](const json& m, const char* code) -> long long {
     auto& s = m["status"];
     return s.contains(code) ? s[code].get<long long>() : 0;
   };
+  auto others = [&](const json& m) {
+    long long n = 0;
+    for (auto& [code, count] : m["status"].items())
+      if (std::find(std::begin(shown), std::end(shown), code) == std::end(shown))
+        n += count.get<long long>();
+    return n;
+  };
   auto row = [&](const std::string& name, const json& m) {
-    std::string util = m["utilization"].is_null()
-                           ? "-"
-                           : std::to_string(static_cast<int>(std::lround(m["utilization"].get<double>() * 100))) + "%";
-    std::snprintf(line, sizeof(line), "%-24.24s %9lld %9lld %7lld %7lld %7lld %7lld %9.3f %6lld %6s\n",
+    std::snprintf(line, sizeof(line),
+                  "%-24.24s %9lld | %9lld %7lld %7lld %7lld %7lld | %7lld %9.3f %6lld %7s\n",
                   name.c_str(), m["requests"].get<long long>(), status_of(m, "200"),
-                  m["queued"].get<long long>(), status_of(m, "408"), status_of(m, "429"),
-                  status_of(m, "1008"), m["wait_s"]["p95"].get<double>(),
-                  m["in_flight"]["peak"].get<long long>(), util.c_str());
+                  status_of(m, "408"), status_of(m, "429"), status_of(m, "1008"), others(m),
+                  m["queued"].get<long long>(), m["wait_s"]["p95"].get<double>(),
+                  m["in_flight"]["peak"].get<long long>(),
+                  utilization_text(m["utilization"]).c_str());
     out += line;
   };
   const auto& t = summary["trace"];
@@ -145,8 +165,9 @@ std::string summary_table(const json& summary, std::size_t top) {
                 t["file"].get<std::string>().c_str(), t["rows"].get<unsigned long long>(),
                 static_cast<std::size_t>(t["accounts"].get<long long>()), t["span_s"].get<double>());
   out += line;
-  std::snprintf(line, sizeof(line), "%-24s %9s %9s %7s %7s %7s %7s %9s %6s %6s\n", "account",
-                "requests", "200", "202", "408", "429", "1008", "p95 wait", "peak", "util");
+  std::snprintf(line, sizeof(line), "%-24s %9s | %9s %7s %7s %7s %7s | %7s %9s %6s %7s\n",
+                "account", "requests", "200", "408", "429", "1008", "other", "queued", "p95 wait",
+                "peak", "util");
   out += line;
   row("(all)", summary["overall"]);
   std::vector<std::pair<std::string, const json*>> accounts;
@@ -158,6 +179,16 @@ std::string summary_table(const json& summary, std::size_t top) {
   for (std::size_t i = 0; i < accounts.size() && i < top; ++i) row(accounts[i].first, *accounts[i].second);
   if (accounts.size() > top)
     out += "... " + std::to_string(accounts.size() - top) + " more accounts in summary.json\n";
+  if (others(summary["overall"]) > 0) {
+    out += "other statuses:";
+    std::string sep = " ";
+    for (auto& [code, count] : summary["overall"]["status"].items())
+      if (std::find(std::begin(shown), std::end(shown), code) == std::end(shown)) {
+        out += sep + code + " x " + std::to_string(count.get<long long>());
+        sep = ", ";
+      }
+    out += " (docs/FORMATS.md)\n";
+  }
   if (summary["overall"].contains("accounts_to_upgrade")) {
     auto n = summary["overall"]["accounts_to_upgrade"].get<long long>();
     std::vector<std::string> names;

@@ -11,12 +11,12 @@
 #pragma GCC diagnostic pop
 #endif
 
-#include <cerrno>
+#include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 
 #include "policies/input_error.hpp"
+#include "traces/gzip_source.hpp"
 
 namespace usher::traces {
 
@@ -47,60 +47,54 @@ input_error describe(const io::error::base& e, const std::string& path) {
   return input_error::at(path, line, "", what);
 }
 
-// The file's bytes for the CSV parser, ended with '\n' when its last line
-// has none. libfccp's LineReader::next_line reads the byte just past the
-// data before its bounds check; after a last line without '\n' that byte
-// (uninitialized memory) decided where the next line began, and a '\n'
-// there sent the next call scanning past the end of its buffer (a heap
-// over-read found by fuzz/trace_reader.cpp, docs/SECURITY.md). With every
-// line ended, the byte past the data is never read.
-class newline_ended_source : public io::ByteSourceBase {
+// The trace's bytes for the CSV parser, line by line from gzip_source (so a
+// gzip trace and stdin read like a plain file), each line ended with '\n'.
+// libfccp's LineReader::next_line reads the byte just past the data before
+// its bounds check; after a last line without '\n' that byte (uninitialized
+// memory) decided where the next line began, and a '\n' there sent the next
+// call scanning past the end of its buffer (a heap over-read found by
+// fuzz/trace_reader.cpp, docs/SECURITY.md). With every line ended, the byte
+// past the data is never read.
+class line_source : public io::ByteSourceBase {
  public:
-  explicit newline_ended_source(std::FILE* file) : file_(file) {
-    std::setvbuf(file_, nullptr, _IONBF, 0);  // the parser buffers, as libfccp's own source
-  }
-  ~newline_ended_source() override { std::fclose(file_); }
-  // A short read is the end (fread reads all it is asked for otherwise);
-  // the '\n' goes into that same read, as the parser asks for no more once
+  explicit line_source(const std::string& path) : in_(path) {}
+  // Fills the whole buffer but at the end: the parser asks for no more once
   // a read comes back short.
   int read(char* buffer, int size) override {
-    if (ended_ || size <= 0) return 0;
-    auto n = static_cast<int>(std::fread(buffer, 1, static_cast<std::size_t>(size), file_));
-    if (n > 0) last_ = buffer[n - 1], any_ = true;
-    if (n == size) return n;
-    ended_ = true;
-    if (any_ && last_ != '\n') buffer[n++] = '\n';
+    int n = 0;
+    while (n < size) {
+      if (rest_.empty() && !newline_due_) {
+        if (!in_.next(rest_)) break;
+        newline_due_ = true;
+      }
+      auto take = std::min(rest_.size(), static_cast<std::size_t>(size - n));
+      std::memcpy(buffer + n, rest_.data(), take);
+      rest_.remove_prefix(take);
+      n += static_cast<int>(take);
+      if (rest_.empty() && newline_due_ && n < size) {
+        buffer[n++] = '\n';
+        newline_due_ = false;
+      }
+    }
     return n;
   }
 
  private:
-  std::FILE* file_;
-  char last_ = '\0';  ///< the last byte read
-  bool any_ = false;   ///< a byte was read
-  bool ended_ = false;
+  gzip_source in_;
+  std::string_view rest_;     ///< of the current line, not yet handed out
+  bool newline_due_ = false;  ///< the current line's '\n' is not yet handed out
 };
-
-std::unique_ptr<io::ByteSourceBase> open_source(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    int x = errno;
-    io::error::can_not_open_file err;
-    err.set_errno(x);
-    err.set_file_name(path.c_str());
-    throw err;
-  }
-  return std::make_unique<newline_ended_source>(file);
-}
 
 }  // namespace
 
 struct trace_reader::csv {
-  explicit csv(const std::string& path) : parser(path, open_source(path)) {}
+  explicit csv(const std::string& path)
+      : parser(gzip_source::display_name(path), std::make_unique<line_source>(path)) {}
   csv_parser parser;
 };
 
 trace_reader::trace_reader(const std::string& path, std::shared_ptr<const plan> p)
-    : path_(path), plan_(std::move(p)) {
+    : path_(gzip_source::display_name(path)), plan_(std::move(p)) {
   for (auto& m : plan_->named_models()) models_.intern(m);
   if (path.empty()) {
     done_ = true;
@@ -112,7 +106,7 @@ trace_reader::trace_reader(const std::string& path, std::shared_ptr<const plan> 
                             "account", "duration_s", "id", "key", "model", "product", "cost",
                             "kind", "conn", "fail");
   } catch (const io::error::base& e) {
-    throw describe(e, path);
+    throw describe(e, path_);
   }
   for (const char* required : {"arrival_s", "account", "duration_s"})
     if (!in_->parser.has_column(required))
@@ -153,6 +147,9 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
     }
   } catch (const io::error::base& e) {
     error = describe(e, path_).what();
+    return false;
+  } catch (const input_error& e) {  // from gzip_source: a corrupt or truncated gzip stream
+    error = e.what();
     return false;
   }
   auto line = in_->parser.get_file_line();

@@ -5,6 +5,8 @@
 /// Required: arrival_s, account, duration_s. Optional: id, key, model,
 /// product, cost, kind, conn, fail. Rows must be sorted by arrival_s. Every
 /// problem is reported with file, line and column, and reading stops there.
+/// The file may be gzip-compressed, and `-` reads standard input
+/// (traces/gzip_source.hpp); a directory is refused with a message that says so.
 ///
 /// The reader interns names (models the plan names first, so their ids match
 /// the plan's tables), resolves each row's profile and cost through the plan,

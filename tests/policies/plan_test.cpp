@@ -58,10 +58,16 @@ TEST_CASE("bad plan input names the place and the setting") {
   CHECK(message("streams", {{"queue.max_wait", "3mins", "plan.ini:7"}}) ==
         "plan.ini:7: queue.max_wait: unknown unit \"mins\" (use s, ms, m or h)");
   CHECK(message("streams", {{"queue.max_depht", "3", "--set"}}) ==
-        "--set: queue.max_depht: unknown key (see docs/PLANS.md for every key)");
+        "--set: queue.max_depht: unknown key (see docs/PLANS.md for every key); did you mean "
+        "\"queue.max_depth\"?");
+  CHECK(message("streams", {{"account.acme.teir", "solo", "--set"}}) ==
+        "--set: account.acme.teir: unknown key (account.NAME.KEY takes an account key, see "
+        "docs/PLANS.md); did you mean \"account.acme.tier\"?");
+  CHECK(message("streams", {{"burst", "3", "--set"}}).find("did you mean") == std::string::npos);
   CHECK(message("streams", {{"limit", "-3", "--set"}}) ==
         "--set: limit: expected an integer >= 0 or \"none\", got \"-3\"");
   CHECK(message("streams", {{"tier", "gold", "--set"}}) ==
         "--set: tier: expected one of solo, team, platform, got \"gold\"");
   CHECK(message("stream", {}).find("unknown plan \"stream\"") != std::string::npos);
+  CHECK(message("stream", {}).find("; did you mean \"streams\"?") != std::string::npos);
 }

@@ -92,3 +92,22 @@ TEST_CASE("samples/generated-diurnal.csv is exactly what its documented command 
   CHECK(r.out == "wrote 2494 rows to " + out + "\n");
   CHECK(slurp(out) == slurp(fs::path(USHER_SOURCE_DIR) / "samples/generated-diurnal.csv"));
 }
+
+TEST_CASE("a failed usher trace gen or convert into an existing file keeps that file (issue #15)") {
+  auto out = scratch_root() / "kept.csv";
+  fs::remove(out);
+  REQUIRE(usher_trace("gen -q --out " + out.string() + " --span 60 --seed 3").code == 0);
+  auto before = slurp(out);
+  REQUIRE(before.size() > 30);
+  // A bad option value found after the output is named, and a missing input.
+  CHECK(usher_trace("gen -q --out " + out.string() + " --models x:0").code == 2);
+  CHECK(usher_trace("convert --from azure-llm tyop.csv " + out.string()).code == 2);
+  CHECK(usher_trace("convert --from mooncake tests/tools/data/trace_bad_line.jsonl " + out.string())
+            .code == 2);
+  CHECK(slurp(out) == before);
+  // A good rerun replaces it, and leaves nothing else next to it.
+  REQUIRE(usher_trace("gen -q --out " + out.string() + " --span 60 --seed 4").code == 0);
+  CHECK(slurp(out) != before);
+  for (auto& e : fs::directory_iterator(out.parent_path()))
+    CHECK(e.path().filename().string().rfind(".usher-", 0) != 0);
+}

@@ -8,7 +8,8 @@
 /// servegen window by window, sorting only within the minute or window),
 /// writes rows sorted by arrival_s, and is deterministic by seed. Bad
 /// input throws policies::input_error naming file, line and field; the
-/// caller removes the partial output.
+/// caller writes to a staging name and keeps nothing of a failed run
+/// (tools/staged_files.hpp).
 
 #include <string>
 #include <vector>
