@@ -157,6 +157,15 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         usec now = begin(self);
         settle(self, now);
       },
+      [=](drain_atom) {
+        // The first one answers every queued request and poller 503; the
+        // edge asks again until no lease is left.
+        auto& s = self->state;
+        usec now = begin(self);
+        if (!s.ledger->draining()) s.ledger->start_draining(now, s.answers);
+        settle(self, now);
+        return static_cast<std::int64_t>(s.ledger->lease_count());
+      },
   };
 }
 

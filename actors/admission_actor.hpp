@@ -20,6 +20,11 @@
 /// admission, 408, 429, 499 (the client left: cancel_request) or 503 (the
 /// node stops), never dropped.
 ///
+/// Draining (drain_atom, docs/SERVE.md "Stopping and draining"): every
+/// queued request leaves its queue, its waiter and every ticket poller are
+/// answered 503 with Retry-After, and new admissions get 503; releases and
+/// renewals go on until the node stops.
+///
 /// Owned state is private to the actor; callers talk to it only through the
 /// messages of actors/messages.hpp ("live node").
 

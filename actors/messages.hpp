@@ -152,6 +152,13 @@ typename Inspector::result_type inspect(Inspector& f, final_report& x) {
 using live_tick_atom = caf::atom_constant<caf::atom("live_tick")>;
 /// Edge -> admission actor: report per-account metrics (answer: live_metrics).
 using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
+/// Edge -> admission actor when the node drains (SIGTERM; docs/SERVE.md,
+/// "Stopping and draining"). The first one gives up every queued request
+/// (its waiter and every ticket poller get 503 with Retry-After) and from
+/// then on new admissions get 503; releases and renewals work as before.
+/// Idempotent. Answer (std::int64_t): the leases held now, WebSocket
+/// connections included; the edge asks again until none is left.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 /// Edge -> admission actor: admit one request of `account` (answer:
 /// admit_reply). Held while the request waits in the queue, unless `async`.
@@ -290,7 +297,8 @@ using admission_actor = caf::typed_actor<
     caf::replies_to<ticket_poll>::with<admit_reply>,
     caf::replies_to<ticket_cancel>::with<lease_reply>,
     caf::replies_to<usage_query>::with<concurrency_snapshot>,
-    caf::replies_to<metrics_atom>::with<live_metrics>, caf::reacts_to<live_tick_atom>>;
+    caf::replies_to<metrics_atom>::with<live_metrics>, caf::reacts_to<live_tick_atom>,
+    caf::replies_to<drain_atom>::with<std::int64_t>>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_request& x) {

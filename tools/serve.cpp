@@ -2,13 +2,15 @@
 /// node config (tools/serve_config.hpp; a bad one exits 2 naming file, line
 /// and setting), spawns the admission actors under CAF's real-time scheduler,
 /// and serves HTTP and WebSocket (actors/http/edge.hpp) until SIGINT or
-/// SIGTERM. It prints one line when it listens:
+/// SIGTERM, which drain it first (drain_timeout). It prints one line when it
+/// listens:
 ///   usher serve: listening on 127.0.0.1:8080 (3 accounts, 3 admission actors,
 ///   960 connections at most)
 
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -189,9 +191,26 @@ int serve_command(const std::vector<std::string>& args) {
     }
     std::thread waiter([&] {
       int sig = 0;
-      while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP)
-        std::cerr << "usher serve: SIGHUP ignored (reload is not supported yet; restart the "
-                     "node to apply a new config)"
+      bool draining = false;
+      while (sigwait(&stop_signals, &sig) == 0 && !ran) {
+        if (sig == SIGHUP) {
+          std::cerr << "usher serve: SIGHUP ignored (reload is not supported yet; restart the "
+                       "node to apply a new config)"
+                    << std::endl;
+          continue;
+        }
+        if (draining) {
+          std::cerr << "usher serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+                    << " again: stopping now" << std::endl;
+          break;
+        }
+        draining = true;
+        notify_stopping();
+        std::cerr << "usher serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+                  << ": draining: no new connections or admissions, queued requests answered "
+                     "503; waiting up to "
+                  << policies::format_seconds(node.drain_timeout)
+                  << " s (drain_timeout) for leases to be released; signal again to stop now"
                   << std::endl;
       edge.stop();
     });
@@ -217,3 +236,15 @@ int serve_command(const std::vector<std::string>& args) {
 
 }  // namespace usher::tools
     notify_ready("listening on " + node.host + ":" + std::to_string(edge.port()));
+    // The first SIGTERM or SIGINT drains (docs/SERVE.md, "Stopping and
+    // draining"); a second one stops at once.
+    std::atomic<bool> ran{false};
+        edge.drain(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::microseconds(node.drain_timeout)));
+      }
+    ran = true;
+    if (auto left = edge.leases_left(); left > 0)
+      std::cerr << "usher serve: drain_timeout passed with " << left
+                << " leases held: stopping anyway" << std::endl;
+    else if (left == 0)
+      std::cerr << "usher serve: drained: no lease held" << std::endl;

@@ -78,6 +78,14 @@ void node_key(const ini_entry& e, node_config& c) {
                     : key == "idle_timeout"    ? c.idle_timeout
                                                : c.write_timeout;
     timeout = t;
+  } else if (key == "drain_timeout") {
+    policies::usec t = 0;
+    bool unit_error = false;
+    if (!policies::parse_duration(e.value, t, unit_error) || t < 0 || t > policies::seconds(86400))
+      throw input_error::at(e.where, 0, e.key,
+                            "expected a duration from 0 to 24h such as 30s, got " +
+                                policies::quoted(e.value));
+    c.drain_timeout = t;
   } else if (key == "max_connections") {
     c.max_connections = static_cast<std::size_t>(parse_int(e, 1, 1 << 24));
   } else if (key == "max_body") {
@@ -113,7 +121,42 @@ void node_key(const ini_entry& e, node_config& c) {
     throw input_error::at(e.where, 0, e.key,
                           "unknown key (node keys: listen, threads, io_threads, lease_ttl, max_body, "
                           "metrics_key, metrics_accounts, max_names_per_account, recovery, "
-                          "max_connections, request_timeout, idle_timeout, write_timeout)");
+                          "max_connections, request_timeout, idle_timeout, write_timeout, "
+                          "drain_timeout)");
+  }
+}
+
+void cluster_key(const ini_entry& e, actors::cluster::cluster_config& c) {
+  auto key = e.key.substr(std::string("cluster.").size());
+  auto duration = [&](const char* example) {
+    policies::usec t = 0;
+    bool unit_error = false;
+    if (!policies::parse_duration(e.value, t, unit_error) || t < 1000 || t > policies::seconds(3600))
+      throw input_error::at(e.where, 0, e.key,
+                            std::string("expected a duration from 1ms to 1h such as ") + example +
+                                ", got " + policies::quoted(e.value));
+    return t;
+  };
+  if (key == "name") {
+    c.name = e.value;
+  } else if (key == "listen") {
+    if (!actors::cluster::parse_host_port(e.value, c.listen_host, c.listen_port))
+      throw input_error::at(e.where, 0, e.key,
+                            "expected HOST:PORT such as 127.0.0.1:7401, got " + policies::quoted(e.value));
+  } else if (key == "peers") {
+    std::string error;
+    if (!actors::cluster::parse_peers(e.value, c.peers, error))
+      throw input_error::at(e.where, 0, e.key, error);
+  } else if (key == "replicas") {
+    c.replicas = static_cast<int>(parse_int(e, 0, 1));
+  } else if (key == "heartbeat") {
+    c.heartbeat = duration("500ms");
+  } else if (key == "failure_timeout") {
+    c.failure_timeout = duration("2s");
+  } else {
+    throw input_error::at(e.where, 0, e.key,
+                          "unknown key (cluster keys: name, listen, peers, replicas, heartbeat, "
+                          "failure_timeout)");
   }
 }
 

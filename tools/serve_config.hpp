@@ -4,7 +4,8 @@
 ///
 ///   [node]            listen, threads, io_threads, lease_ttl, max_body, metrics_key,
 ///                     metrics_accounts, max_names_per_account, recovery,
-///                     max_connections, request_timeout, idle_timeout, write_timeout
+///                     max_connections, request_timeout, idle_timeout, write_timeout,
+///                     drain_timeout
 ///   [plan.NAME]       a named plan: `preset = ...` plus any plan key of
 ///                     docs/PLANS.md (model_capacity.MODEL, tiers.team, ...)
 ///   [account.NAME]    plan = PRESET | NAME of a [plan.NAME] | plan file path;
@@ -54,6 +55,8 @@ struct node_config {
   /// Distinct model and product names one account may use at once.
   std::size_t max_names_per_account = 64;
   /// After start, recover leases this long (docs/SERVE.md, "Restarts and
+  /// On SIGTERM, how long holders get to release their leases (0: no wait).
+  policies::usec drain_timeout = policies::seconds(30);
   /// recovery"): 0 = off; "ttl" (the default) resolves to lease_ttl.
   policies::usec recovery = -1;
   std::string recovery_spec = "ttl";  ///< as the config wrote it

@@ -249,6 +249,13 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
     return true;
   }
   auto& acc = accounts_[a];
+  if (draining_ && req.what != kind::ws_close) {
+    // Another node (or this one, restarted) takes it: retry soon.
+    reply.code = 503;
+    reply.retry_after_s = 1;
+    count(acc, 503);
+    return true;
+  }
   if (recovering(now) && req.what != kind::ws_close) {
     // Leases granted before the restart may still run: nothing new until
     // the window ends (renewals adopt them meanwhile, lease()).
@@ -542,7 +549,36 @@ void live_ledger::drain(std::vector<answer>& out) {
   waiters_.clear();
 }
 
-std::size_t live_ledger::test_lease_count() const {
+void live_ledger::start_draining(usec now, std::vector<answer>& out) {
+  draining_ = true;
+  admit_reply r;
+  r.code = 503;
+  r.retry_after_s = 1;
+  // Out of the ledger's queues first, all of them: the queue is served only
+  // by the next advance(), when no waiter is left to let in.
+  for (auto& [tag, w] : waiters_) {
+    ledger_.cancel(w.place);
+    drop_name(w.account, 0, w.model_id);
+    drop_name(w.account, 1, w.product_id);
+    if (w.ticket.empty()) {
+      out.push_back(answer{tag, r});
+      continue;
+    }
+    auto& acc = accounts_[w.account];
+    auto i = acc.tickets.find(w.ticket);
+    if (i == acc.tickets.end()) continue;
+    auto& t = i->second;
+    t.decided = true;
+    t.result = r;
+    t.result.ticket = w.ticket;
+    t.ttl = timers_.emplace(now + lease_ttl_, timed_key{w.account, w.ticket});
+    for (auto p : t.pollers) out.push_back(answer{p, t.result});
+    t.pollers.clear();
+  }
+  waiters_.clear();
+}
+
+std::size_t live_ledger::lease_count() const {
   std::size_t n = 0;
   for (auto& acc : accounts_) n += acc.leases.size();
   return n;

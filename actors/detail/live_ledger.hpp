@@ -115,8 +115,18 @@ class live_ledger {
   /// Answers every held request with 503 (the node stops).
   void drain(std::vector<answer>& out);
 
-  /// Leases held now, over all accounts (tests).
-  [[nodiscard]] std::size_t test_lease_count() const;
+  /// The node drains (docs/SERVE.md, "Stopping and draining"): every queued
+  /// request leaves its queue at once (none lets the next one in), sync
+  /// waiters and ticket pollers get 503 with Retry-After 1, and a drained
+  /// ticket stays decided as 503 for its pollers to come. From now on
+  /// admissions get the same 503; releases, renewals and tickets already
+  /// decided work as before, so holders can finish.
+  void start_draining(policies::usec now, std::vector<answer>& out);
+  [[nodiscard]] bool draining() const { return draining_; }
+
+  /// Leases held now (WebSocket connections included), over all accounts.
+  [[nodiscard]] std::size_t lease_count() const;
+
   /// Model and product names known now, the plan's models left out (tests).
   [[nodiscard]] std::size_t test_name_count() const;
 
@@ -214,6 +224,7 @@ class live_ledger {
   std::int64_t epoch_unix_ms_;
   std::size_t max_names_;  ///< per account
   policies::usec recovering_until_ = 0;
+  bool draining_ = false;
   std::mt19937_64 rng_;
   std::vector<account_state> accounts_;
   std::unordered_map<std::string, policies::id> account_ids_;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include "actors/http/edge_state.hpp"
@@ -17,11 +18,8 @@ namespace usher::actors::http {
 
 const account_route* edge::impl::authenticate(const string_request& req,
                                               key_cache& cache) const {
-  std::string_view a = field_value(req, bhttp::field::authorization);
-  constexpr std::string_view bearer = "Bearer ";
-  if (a.size() <= bearer.size() || a.substr(0, bearer.size()) != bearer) return nullptr;
-  auto key = a.substr(bearer.size());
-  if (key.size() > 512) return nullptr;
+  auto key = bearer_token(field_value(req, bhttp::field::authorization));
+  if (key.empty() || key.size() > 512) return nullptr;
   // Keys are fixed for the node's life, so a key once found stays valid.
   if (cache.route && key == cache.key) return cache.route;
   auto i = cfg.keys.find(sha256_hex(key));
@@ -37,6 +35,24 @@ void edge::impl::report_internal_error(const char* where, const std::exception& 
     std::cerr << "usher serve: internal error #" << n << " in " << where << ": " << e.what()
               << " (the request was answered 500 or its connection closed; the node goes on)"
               << std::endl;
+}
+
+void edge::impl::request_id(std::string_view given, std::string& out) {
+  bool sane = !given.empty() && given.size() <= 128 &&
+              std::all_of(given.begin(), given.end(), [](char c) { return c > ' ' && c < 127; });
+  if (sane) {
+    out.assign(given.data(), given.size());
+    return;
+  }
+  // splitmix64 of a per-process key plus a count: a bijection of the count,
+  // so no two answers of one process share an id.
+  std::uint64_t z = request_id_key + (++request_ids) * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  static const char* hex = "0123456789abcdef";
+  out.assign(16, '0');
+  for (int i = 15; i >= 0; --i, z >>= 4) out[static_cast<std::size_t>(i)] = hex[z & 0xF];
 }
 
 // -- connections: phases, timeouts, shedding ---------------------------------
@@ -61,16 +77,16 @@ constexpr conn_end end_of_list[] = {conn_end::request_timeout, conn_end::idle_ti
                                     conn_end::write_timeout};
 
 // The answer to a connection refused at the cap or at the open-file limit:
-// written once without blocking, then the socket is closed.
-void refuse_connection(int fd) {
-  static const std::string answer = [] {
-    std::string body =
-        R"({"error":{"message":"Service Unavailable: the node holds all the connections it )"
-        R"(may; retry shortly","type":"unavailable","code":"too_many_connections"}})";
-    return "HTTP/1.1 503 Service Unavailable\r\nServer: usher\r\nContent-Type: "
-           "application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
+// written once without blocking, then the socket is closed. `request_id`:
+// made up, as no request was read.
+void refuse_connection(int fd, const std::string& request_id) {
+  static const std::string body =
+      R"({"error":{"message":"Service Unavailable: the node holds all the connections it )"
+      R"(may; retry shortly","type":"server_error","param":null,"code":"too_many_connections"}})";
+  auto answer =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: usher\r\nContent-Type: "
+      "application/json\r\nRetry-After: 1\r\nConnection: close\r\nX-Request-Id: " +
+      request_id + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   [[maybe_unused]] auto n = ::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_WR);
 }
@@ -213,7 +229,9 @@ void edge::impl::accept() {
         self->shed(1) == 0) {
       ++self->connections_refused;
       self->count(503);
-      refuse_connection(socket.native_handle());
+      std::string id;
+      self->request_id({}, id);
+      refuse_connection(socket.native_handle(), id);
     } else {
       socket.set_option(tcp::no_delay(true), ec);
       start_http_session(std::move(socket), self);
@@ -250,7 +268,7 @@ void edge::impl::accept_failed(const beast::error_code& ec) {
   if (!retry_now) return accept_later();
   // Posted: behind the closes of the shed connections.
   asio::post(*io, [self = shared_from_this()] {
-    if (!self->stopping) self->accept();
+    if (!self->stopping && !self->draining) self->accept();
   });
 }
 
@@ -262,7 +280,9 @@ bool edge::impl::refuse_with_spare() {
   if (fd >= 0) {
     ++connections_refused;
     count(503);
-    refuse_connection(fd);
+    std::string id;
+    request_id({}, id);
+    refuse_connection(fd, id);
     ::close(fd);
   }
   spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -275,7 +295,7 @@ void edge::impl::accept_later() {
                                                : std::min(accept_backoff * 2, milliseconds(1000));
   accept_timer->expires_after(accept_backoff);
   accept_timer->async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec && !self->stopping) self->accept();
+    if (!ec && !self->stopping && !self->draining) self->accept();
   });
 }
 
@@ -303,6 +323,8 @@ edge::edge(caf::actor_system& sys, edge_config cfg)
   port_ = impl_->acceptor->local_endpoint().port();
   if (impl_->cfg.max_connections == 0) impl_->cfg.max_connections = default_max_connections();
   impl_->spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  std::random_device rd;
+  impl_->request_id_key = (std::uint64_t{rd()} << 32) ^ rd();
 }
 
 std::size_t edge::max_connections() const { return impl_->cfg.max_connections; }
@@ -348,18 +370,100 @@ void edge::impl::close_connections() {
     std::lock_guard<std::mutex> guard(conn_mutex);
     sweeper.reset();
   }
+  drain_timer.reset();
+  drain_work.reset();
   accept_timer.reset();
   acceptor.reset();
   io.reset();
 }
 
 void edge::stop() {
-  if (impl_->stopping.exchange(true)) return;
-  asio::post(*impl_->io, [i = impl_] {
+  impl_->stop();
+}
+
+void edge::impl::stop() {
+  if (stopping.exchange(true)) return;
+  asio::post(*io, [i = shared_from_this()] {
     beast::error_code ec;
     i->acceptor->close(ec);
     i->io->stop();
   });
+}
+
+// -- draining ---------------------------------------------------------------
+
+void edge::impl::add_stream(const std::shared_ptr<stream_conn>& s) {
+  {
+    std::lock_guard<std::mutex> guard(stream_mutex);
+    streams.emplace(s.get(), s);
+  }
+  // After the entry: a drain that began meanwhile saw it, or is seen here.
+  if (draining) s->go_away();
+}
+
+void edge::impl::remove_stream(stream_conn* s) {
+  std::lock_guard<std::mutex> guard(stream_mutex);
+  streams.erase(s);
+}
+
+void edge::drain(std::chrono::milliseconds within) {
+  impl_->drain(within);
+}
+
+void edge::impl::drain(std::chrono::milliseconds within) {
+  if (stopping || draining.exchange(true)) return;
+  drain_until = std::chrono::steady_clock::now() + within;
+  drain_work.emplace(io->get_executor());
+  asio::post(*io, [i = shared_from_this()] {
+    beast::error_code ec;
+    i->acceptor->close(ec);  // new connections are refused by the kernel
+    i->accept_timer->cancel();
+    i->poll_drain();
+  });
+  std::vector<std::shared_ptr<stream_conn>> open;
+  {
+    std::lock_guard<std::mutex> guard(stream_mutex);
+    for (auto& [p, w] : streams)
+      if (auto s = w.lock()) open.push_back(std::move(s));
+  }
+  for (auto& s : open) s->go_away();
+}
+
+std::int64_t edge::leases_left() const {
+  return impl_->leases_left;
+}
+
+void edge::impl::poll_drain() {
+  if (stopping) return;
+  if (cfg.actors.empty()) {
+    leases_left = 0;
+    return stop();
+  }
+  // One round: every actor answers with its leases; the last answer decides.
+  struct round {
+    std::atomic<std::size_t> left;
+    std::atomic<std::int64_t> held{0};
+  };
+  auto r = std::make_shared<round>();
+  r->left = cfg.actors.size();
+  for (auto& a : cfg.actors)
+    to_actors.ask<std::int64_t>(
+        a, drain_atom::value, io->get_executor(),
+        [self = shared_from_this(), r](std::optional<std::int64_t> n) {
+          if (n) r->held += *n;
+          if (--r->left > 0) return;
+          if (r->held == 0 || std::chrono::steady_clock::now() >= self->drain_until) {
+            if (!self->stopping) self->leases_left = r->held.load();
+            return self->stop();
+          }
+          // Holders release over their own connections meanwhile; 50 ms
+          // bounds how long the node outlives the last release.
+          if (!self->drain_timer) return;
+          self->drain_timer->expires_after(std::chrono::milliseconds(50));
+          self->drain_timer->async_wait([self](beast::error_code ec) {
+            if (!ec) self->poll_drain();
+          });
+        });
 }
 
 }  // namespace usher::actors::http

@@ -8,11 +8,14 @@
 /// queue) and SSE streams cost memory only.
 ///
 /// Routes and statuses: docs/SERVE.md. Every error body has the shape
-/// {"error":{"message":..,"type":..,"code":..}}; statuses are mapped from
-/// admission replies in one place (actors/http/responses.cpp).
+/// {"error":{"message":..,"type":..,"param":..,"code":..}}; statuses are
+/// mapped from admission replies in one place (actors/http/responses.cpp).
+/// Every answer carries an X-Request-Id: the request's own when it sent a
+/// sane one, else one the edge makes up.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -49,6 +52,10 @@ struct edge_config {
   std::chrono::milliseconds idle_timeout{60'000};
   /// An answer not written within this is given up and its connection closed.
   std::chrono::milliseconds write_timeout{30'000};
+  /// Why the node should get no new traffic though it is not draining, or
+  /// nullptr: GET /readyz answers 503 with it. The hook for a cluster node
+  /// that has no majority. Called on I/O threads; must not block.
+  std::function<const char*()> not_ready;
 };
 
 /// The connections a node holds by default: the soft RLIMIT_NOFILE less a
@@ -75,8 +82,21 @@ class edge {
   void run();
 
   /// Stops serving; safe from any thread (and from a signal handler's
-  /// asio::signal_set).
+  /// asio::signal_set). Ends a drain at once.
   void stop();
+
+  /// Drains, then stops (SIGTERM; docs/SERVE.md, "Stopping and draining"):
+  /// closes the listening socket, answers GET /readyz 503, closes every
+  /// WebSocket (1001, going away) and SSE stream, and asks every admission
+  /// actor to drain (drain_atom: queued requests and ticket pollers get 503,
+  /// new admissions 503). Connections open already stay, so holders can
+  /// release and renew their leases. run() returns once no actor holds a
+  /// lease, or `within` after this call. Safe from any thread; once only.
+  void drain(std::chrono::milliseconds within);
+
+  /// After run() returned from a drain: the leases still held then (0: the
+  /// holders released all of them). -1 when no drain ended the run.
+  std::int64_t leases_left() const;
 
   struct impl;
 

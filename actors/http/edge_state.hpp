@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/http/bridge.hpp"
@@ -39,6 +40,19 @@ inline std::string_view field_value(const string_request& req, bhttp::field name
   for (const auto& f : req)
     if (f.name() == name) return {f.value().data(), f.value().size()};
   return {};
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value, the scheme matched
+/// case-insensitively (RFC 7235); "" for another scheme or none.
+inline std::string_view bearer_token(std::string_view authorization) {
+  constexpr std::string_view scheme = "bearer";
+  auto& a = authorization;
+  if (a.size() <= scheme.size() || a[scheme.size()] != ' ') return {};
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if ((a[i] | 0x20) != scheme[i]) return {};  // ASCII letters: | 0x20 lowers
+  auto token = a.substr(scheme.size());
+  token.remove_prefix(std::min(token.find_first_not_of(' '), token.size()));
+  return token;
 }
 
 struct edge::impl : std::enable_shared_from_this<edge::impl> {
@@ -67,6 +81,13 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   std::atomic<std::uint64_t> next_request{1};
   std::atomic<std::uint64_t> next_conn{1};
   std::atomic<bool> stopping{false};
+  /// Set once by edge::drain(): no new connections, /readyz 503.
+  std::atomic<bool> draining{false};
+  /// Why GET /readyz answers 503 now, or nullptr: ready.
+  const char* not_ready() const {
+    if (draining) return "draining";
+    return cfg.not_ready ? cfg.not_ready() : nullptr;
+  }
   /// Responses sent, by HTTP status (index: status - 100; 1008 closes counted apart).
   std::array<std::atomic<std::int64_t>, 500> responses{};
   std::atomic<std::int64_t> ws_policy_closes{0};
@@ -146,6 +167,35 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   void count(unsigned status) {
     if (status >= 100 && status < 600) ++responses[status - 100];
   }
+
+  /// The X-Request-Id of an answer: the request's own `given` when it is
+  /// sane (1 to 128 visible ASCII characters, so it is one token in a log
+  /// line), else a new one (16 hex digits, unique in this process).
+  void request_id(std::string_view given, std::string& out);
+  std::atomic<std::uint64_t> request_ids{0};
+  std::uint64_t request_id_key = 0;  ///< random per process: ids differ across restarts
+
+  /// A connection handed over from HTTP (an SSE stream, a WebSocket) that a
+  /// drain ends: go_away() closes it on its own executor (a WebSocket with
+  /// close code 1001). Registered while open.
+  struct stream_conn {
+    virtual ~stream_conn() = default;
+    virtual void go_away() = 0;
+  };
+  /// Registers `s`; when the node drains already, it goes away at once.
+  void add_stream(const std::shared_ptr<stream_conn>& s);
+  void remove_stream(stream_conn* s);
+
+  /// Stops the io_context (edge::stop()).
+  void stop();
+  /// edge::drain(). Any thread.
+  void drain(std::chrono::milliseconds within);
+  /// Asks every admission actor to drain and how many leases it holds;
+  /// stops when none holds one or the drain's time is up, else asks again
+  /// shortly. On I/O threads.
+  void poll_drain();
+  std::chrono::steady_clock::time_point drain_until{};
+  std::atomic<std::int64_t> leases_left{-1};
   void accept();
   /// Runs the io_context on this thread until it stops.
   void run_io();
@@ -175,6 +225,13 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   std::array<conn_list, 3> timed;  ///< reading, idle, writing
   std::optional<asio::steady_timer> sweeper{std::in_place, *io};
   bool sweeping = false;
+
+  std::mutex stream_mutex;
+  std::unordered_map<stream_conn*, std::weak_ptr<stream_conn>> streams;
+  std::optional<asio::steady_timer> drain_timer{std::in_place, *io};
+  /// Held while draining: with the listening socket closed and no
+  /// connection left, run() would return between two rounds of poll_drain().
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> drain_work;
 
   // Accepting under descriptor pressure; touched only by the one accept
   // chain (never two accepts at once).

@@ -14,6 +14,9 @@
 // request is routed answers 500 and closes the connection (the edge counts
 // and reports it), never unwinds into the I/O loop.
 //
+// Every answer carries the request's X-Request-Id (or one made up); a HEAD
+// request is routed as a GET and answered with the same fields, no body.
+//
 // The hot path costs one I/O handler per request: the request's read. The
 // admission actor then runs on this I/O thread (io_unit), its answer runs
 // right after the actor's turn (bridge), and the answer is written straight
@@ -154,6 +157,9 @@ class http_session : public edge::impl::tracked_conn,
     enter(conn_phase::busy);
     req_ = parser_->release();
     parser_.reset();
+    head_ = req_.method() == bhttp::verb::head;
+    auto given = req_["X-Request-Id"];
+    edge_->request_id({given.data(), given.size()}, rid_);
     try {
       route();
     } catch (const std::exception& e) {
@@ -171,28 +177,32 @@ class http_session : public edge::impl::tracked_conn,
       return close();
     }
     if (writing_) return close();
-    send(error_response(500, "server_error", "internal_error", "Internal error", 11, false));
+    send(error_response(500, error_type::server, "internal_error", "Internal error", 11, false));
   }
 
   void parse_error(beast::error_code ec) {
     parser_.reset();
     buffer_.consume(buffer_.size());
+    head_ = false;
+    edge_->request_id({}, rid_);  // no request to take one from
     if (ec == bhttp::error::body_limit)
-      return send(error_response(413, "invalid_request", "body_too_large",
-                                 "Request body over " + std::to_string(edge_->cfg.max_body) +
-                                     " bytes",
-                                 11, false));
+      return send(error_response(
+          413, error_type::invalid_request, "body_too_large",
+          "Request body over " + std::to_string(edge_->cfg.max_body) + " bytes", 11, false));
     if (ec == bhttp::error::header_limit)
-      return send(error_response(431, "invalid_request", "headers_too_large",
+      return send(error_response(431, error_type::invalid_request, "headers_too_large",
                                  "Request headers too large", 11, false));
-    send(error_response(400, "invalid_request", "bad_http", "Malformed HTTP request", 11, false));
+    send(error_response(400, error_type::invalid_request, "bad_http", "Malformed HTTP request", 11,
+                        false));
   }
 
   void send(string_response res, std::shared_ptr<lease_handle> lease = nullptr) {
     edge_->count(res.result_int());
     if (edge_->stopping) res.keep_alive(false);
+    res.set("X-Request-Id", rid_);
     out_.clear();
     append_wire(res, out_);
+    if (head_) out_.resize(out_.size() - res.body().size());
     write(res.keep_alive(), std::move(lease));
   }
 
@@ -203,7 +213,8 @@ class http_session : public edge::impl::tracked_conn,
     edge_->count(status);
     bool keep = req_.keep_alive() && !edge_->stopping;
     out_.clear();
-    append_json_wire(status, body, req_.version(), keep, out_);
+    append_json_wire(status, body, req_.version(), keep, out_, rid_);
+    if (head_) out_.resize(out_.size() - body.size());
     write(keep, std::move(lease));
   }
 
@@ -291,17 +302,21 @@ class http_session : public edge::impl::tracked_conn,
   void route() {
     std::string_view target(req_.target().data(), req_.target().size());
     std::string_view path = target.substr(0, target.find('?'));
-    auto method = req_.method();
+    auto method = head_ ? bhttp::verb::get : req_.method();  // send() drops a HEAD's body
     auto only = [&](bhttp::verb v, const char* allow) {
       if (method == v) return true;
-      auto res = error_response(405, "invalid_request", "method_not_allowed",
+      auto res = error_response(405, error_type::invalid_request, "method_not_allowed",
                                 "Method not allowed here", req_.version(), req_.keep_alive());
       res.set(bhttp::field::allow, allow);
       send(std::move(res));
       return false;
     };
+    if (path == "/healthz" || path == "/readyz") {
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
+      return health(path == "/readyz");
+    }
     if (path == "/" || path == "/index.html") {
-      if (!only(bhttp::verb::get, "GET")) return;
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
       string_response res{bhttp::status::ok, req_.version()};
       res.set(bhttp::field::content_type, "text/html; charset=utf-8");
       res.set(bhttp::field::cache_control, "no-store");
@@ -311,7 +326,7 @@ class http_session : public edge::impl::tracked_conn,
       return send(std::move(res));
     }
     if (path == "/metrics") {
-      if (!only(bhttp::verb::get, "GET")) return;
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
       return metrics();
     }
     enum class kind { admit, release, renew, ticket, ticket_cancel, snapshot, stream, realtime, none };
@@ -337,31 +352,28 @@ class http_session : public edge::impl::tracked_conn,
       if (method == bhttp::verb::delete_) {
         k = kind::ticket_cancel;
       } else {
-        if (!only(bhttp::verb::get, "GET, DELETE")) return;
+        if (!only(bhttp::verb::get, "GET, HEAD, DELETE")) return;
         k = kind::ticket;
       }
     } else if (path == "/account/concurrency") {
-      if (!only(bhttp::verb::get, "GET")) return;
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
       k = kind::snapshot;
     } else if (path == "/account/concurrency/stream") {
-      if (!only(bhttp::verb::get, "GET")) return;
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
       k = kind::stream;
     } else if (path == "/v1/realtime") {
-      if (!only(bhttp::verb::get, "GET")) return;
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
       k = kind::realtime;
     }
     bool names_id = k == kind::release || k == kind::renew || k == kind::ticket ||
                     k == kind::ticket_cancel;
     if (k == kind::none || (names_id &&
                             (id.empty() || id.size() > 64 || id.find('/') != std::string::npos)))
-      return send(error_response(404, "not_found", "unknown_route",
+      return send(error_response(404, error_type::not_found, "unknown_route",
                                  "No route " + std::string(path), req_.version(),
                                  req_.keep_alive()));
     const account_route* r = edge_->authenticate(req_, key_cache_);
-    if (!r)
-      return send(error_response(401, "authentication_error", "invalid_api_key",
-                                 "Missing or unknown API key (Authorization: Bearer KEY)",
-                                 req_.version(), req_.keep_alive()));
+    if (!r) return unauthorized("Missing or unknown API key (Authorization: Bearer KEY)");
     switch (k) {
       case kind::admit: return admit(*r);
       case kind::release: return lease(*r, id, lease_op::release);
@@ -377,8 +389,46 @@ class http_session : public edge::impl::tracked_conn,
 
   // -- routes ---------------------------------------------------------------
 
-  void bad_request(const std::string& code, const std::string& message) {
-    send(error_response(400, "invalid_request", code, message, req_.version(), req_.keep_alive()));
+  void bad_request(const std::string& code, const std::string& message,
+                   const char* param = nullptr) {
+    send(error_response(400, error_type::invalid_request, code, message, req_.version(),
+                        req_.keep_alive(), param));
+  }
+
+  // 401 with the challenge of RFC 6750: error="invalid_token" when a key
+  // was sent and is not known, no error when none was sent.
+  void unauthorized(const std::string& message) {
+    auto res = error_response(401, error_type::authentication, "invalid_api_key", message,
+                              req_.version(), req_.keep_alive());
+    bool sent = !field_value(req_, bhttp::field::authorization).empty();
+    res.set(bhttp::field::www_authenticate,
+            sent ? R"(Bearer realm="usher", error="invalid_token")" : R"(Bearer realm="usher")");
+    send(std::move(res));
+  }
+
+  // 503 with Retry-After: the node drains (`draining`) or its actors are
+  // gone (`stopping`); another node, or this one restarted, takes a retry.
+  void unavailable(bool draining) {
+    auto res = draining ? error_response(503, error_type::server, "draining",
+                                         "Service Unavailable: the node is shutting down and "
+                                         "takes no new requests; retry",
+                                         req_.version(), req_.keep_alive())
+                        : error_response(503, error_type::server, "stopping",
+                                         "The node is stopping", req_.version(), false);
+    res.set(bhttp::field::retry_after, "1");
+    send(std::move(res));
+  }
+
+  // GET /healthz: the process serves (200). GET /readyz: it takes new work
+  // (200), or not and why (503: draining; a cluster node without a majority
+  // through edge_config::not_ready). No key: probes and load balancers ask.
+  void health(bool readiness) {
+    const char* why = readiness ? edge_->not_ready() : nullptr;
+    std::string body = "{\"status\":\"ok\"}";
+    if (why) body = std::string("{\"status\":\"not_ready\",\"reason\":\"") + why + "\"}";
+    auto res = json_response(why ? 503 : 200, body, req_.version(), req_.keep_alive());
+    res.set(bhttp::field::cache_control, "no-store");
+    send(std::move(res));
   }
 
   // Reads the members `names` of the request's JSON body into `out` (an
@@ -402,8 +452,9 @@ class http_session : public edge::impl::tracked_conn,
     admit_request msg;
     msg.account = r.account;
     msg.request_id = edge_->next_request++;
-    if (auto e = take_admit_fields(f[0], f[1], f[2], msg); !e.empty())
-      return bad_request("invalid_field", e);
+    const char* field = nullptr;
+    if (auto e = take_admit_fields(f[0], f[1], f[2], msg, &field); !e.empty())
+      return bad_request("invalid_field", e, field);
     auto& kind = f[3];
     bool is_text = kind.is == json_member::type::string;
     if (kind.is == json_member::type::absent || kind.is == json_member::type::null ||
@@ -412,12 +463,14 @@ class http_session : public edge::impl::tracked_conn,
     else if (is_text && kind.text == "session")
       msg.what = policies::kind::session;
     else if (!is_text || kind.text.size() > max_name)
-      return bad_request("invalid_field", "'kind' must be a string of at most " +
-                                              std::to_string(max_name) + " bytes");
+      return bad_request(
+          "invalid_field",
+          "'kind' must be a string of at most " + std::to_string(max_name) + " bytes", "kind");
     else
       return bad_request("invalid_field",
                          "'kind' must be \"request\" or \"session\" (WebSocket kinds use "
-                         "/v1/realtime)");
+                         "/v1/realtime)",
+                         "kind");
     auto prefer = field_value(req_, bhttp::field::prefer);
     msg.async = prefer.find("respond-async") != std::string_view::npos;
     std::optional<gone_action> on_gone;
@@ -440,15 +493,17 @@ class http_session : public edge::impl::tracked_conn,
     if (reply && reply->code == 200 && own_lease)
       lease = std::make_shared<lease_handle>(r.actor, r.account, reply->lease);
     if (!answered()) return;  // gone: the handle releases the lease
-    if (!reply)
-      return send(error_response(503, "unavailable", "stopping", "The node is stopping",
-                                 req_.version(), false));
+    if (!reply) return unavailable(false);
     if (reply->code == 200) {
       body_.clear();
       append_admitted_json(*reply, body_);
       return send_json(200, body_, std::move(lease));
     }
-    send(admission_response(*reply, req_.version(), req_.keep_alive()), lease);
+    auto res = admission_response(*reply, req_.version(), req_.keep_alive());
+    // The Prefer of POST /v1/admit was honoured (RFC 7240); a ticket's
+    // poller that gets 202 (max pollers) sent none.
+    if (reply->code == 202 && own_lease) res.set("Preference-Applied", "respond-async");
+    send(std::move(res), lease);
   }
 
   void lease(const account_route& r, const std::string& id, lease_op op) {
@@ -461,8 +516,9 @@ class http_session : public edge::impl::tracked_conn,
       json_member f[3];
       if (!read_body(names, f, 3)) return;
       admit_request fields;
-      if (auto e = take_admit_fields(f[0], f[1], f[2], fields); !e.empty())
-        return bad_request("invalid_field", e);
+      const char* field = nullptr;
+      if (auto e = take_admit_fields(f[0], f[1], f[2], fields, &field); !e.empty())
+        return bad_request("invalid_field", e, field);
       msg.model = std::move(fields.model);
       msg.product = std::move(fields.product);
       msg.cost = fields.cost;
@@ -492,14 +548,12 @@ class http_session : public edge::impl::tracked_conn,
   void on_lease_reply(const std::optional<lease_reply>& reply, const char* field,
                       const char* unknown_code, const char* unknown_message, const char* done) {
     if (!answered()) return;
-    if (!reply)
-      return send(error_response(503, "unavailable", "stopping", "The node is stopping",
-                                 req_.version(), false));
+    if (!reply) return unavailable(false);
     if (reply->code == 404)
-      return send(error_response(404, "not_found", unknown_code, unknown_message,
+      return send(error_response(404, error_type::not_found, unknown_code, unknown_message,
                                  req_.version(), req_.keep_alive()));
     if (reply->code == 400)  // adopting a lease: one name more than the account may use
-      return send(error_response(400, "invalid_request", "too_many_names",
+      return send(error_response(400, error_type::invalid_request, "too_many_names",
                                  "Too many distinct models or products in use by this account at "
                                  "once (the node's max_names_per_account)",
                                  req_.version(), req_.keep_alive()));
@@ -528,9 +582,7 @@ class http_session : public edge::impl::tracked_conn,
         [self = shared_from_this()](std::optional<concurrency_snapshot> s) {
           if (!self->answered()) return;
           auto& q = self->req_;
-          if (!s)
-            return self->send(error_response(503, "unavailable", "stopping",
-                                             "The node is stopping", q.version(), false));
+          if (!s) return self->unavailable(false);
           auto res = json_response(200, snapshot_json(*s), q.version(), q.keep_alive());
           res.set(bhttp::field::cache_control, "no-store");
           self->send(std::move(res));
@@ -538,13 +590,24 @@ class http_session : public edge::impl::tracked_conn,
   }
 
   void stream(const account_route& r) {
+    if (edge_->draining) return unavailable(true);  // open streams are being ended too
+    if (head_) {
+      // The fields of the stream's answer; a HEAD answer has no body, so
+      // the connection stays a keep-alive one.
+      string_response res{bhttp::status::ok, req_.version()};
+      res.set(bhttp::field::server, "usher");
+      res.set(bhttp::field::content_type, "text/event-stream");
+      res.set(bhttp::field::cache_control, "no-cache");
+      res.keep_alive(req_.keep_alive());
+      return send(std::move(res));
+    }
     edge_->count(200);
-    start_sse_session(hand_over(), edge_, r);
+    start_sse_session(hand_over(), edge_, r, rid_);
   }
 
   void realtime(const account_route& r) {
     if (!beast::websocket::is_upgrade(req_)) {
-      auto res = error_response(426, "invalid_request", "upgrade_required",
+      auto res = error_response(426, error_type::invalid_request, "upgrade_required",
                                 "GET /v1/realtime is a WebSocket", req_.version(), false);
       res.set(bhttp::field::upgrade, "websocket");
       return send(std::move(res));
@@ -569,14 +632,10 @@ class http_session : public edge::impl::tracked_conn,
                        if (reply && (reply->code == 200 || reply->code == 1008)) {
                          self->edge_->count(101);
                          return start_ws_session(beast::tcp_stream(self->hand_over()),
-                                                 std::move(self->req_),
-                                                 self->edge_, r, conn, std::move(held),
-                                                 reply->code == 1008);
+                                                 std::move(self->req_), self->edge_, r, conn,
+                                                 std::move(held), reply->code == 1008, self->rid_);
                        }
-                       if (!reply)
-                         return self->send(error_response(503, "unavailable", "stopping",
-                                                          "The node is stopping",
-                                                          self->req_.version(), false));
+                       if (!reply) return self->unavailable(false);
                        auto res = admission_response(*reply, self->req_.version(), false);
                        self->send(std::move(res));
                      });
@@ -585,11 +644,9 @@ class http_session : public edge::impl::tracked_conn,
   void metrics() {
     auto& key = edge_->cfg.metrics_key_hash;
     if (!key.empty()) {
-      std::string_view a = field_value(req_, bhttp::field::authorization);
-      if (!starts_with(a, "Bearer ") || sha256_hex(a.substr(7)) != key)
-        return send(error_response(401, "authentication_error", "invalid_api_key",
-                                   "GET /metrics needs the metrics key", req_.version(),
-                                   req_.keep_alive()));
+      auto token = bearer_token(field_value(req_, bhttp::field::authorization));
+      if (token.empty() || sha256_hex(token) != key)
+        return unauthorized("GET /metrics needs the metrics key");
     }
     struct gather {
       std::vector<account_metrics> all;
@@ -626,6 +683,8 @@ class http_session : public edge::impl::tracked_conn,
   std::string out_;   ///< the response being written
   std::string body_;  ///< scratch for a hot path's JSON body
   std::string id_;    ///< the lease or ticket the pending request names
+  std::string rid_;   ///< the X-Request-Id of the request being answered
+  bool head_ = false;  ///< it is a HEAD: answered without the body
   edge::impl::key_cache key_cache_;
   std::optional<gone_action> on_gone_;
   conn_phase phase_ = conn_phase::reading;  ///< as last told to the edge

@@ -103,20 +103,27 @@ json_read read_members(std::string_view text, const std::string_view* names, jso
 }
 
 std::string take_admit_fields(json_member& model, json_member& product, const json_member& cost,
-                              admit_request& msg) {
-  auto text = [](json_member& m, const char* field, std::string& out) -> std::string {
+                              admit_request& msg, const char** field) {
+  auto at_fault = [field](const char* name) {
+    if (field) *field = name;
+  };
+  auto text = [&](json_member& m, const char* name, std::string& out) -> std::string {
     if (m.is == json_member::type::absent || m.is == json_member::type::null) return "";
-    if (m.is != json_member::type::string || m.text.size() > max_name)
-      return std::string("'") + field + "' must be a string of at most " +
-             std::to_string(max_name) + " bytes";
+    if (m.is != json_member::type::string || m.text.size() > max_name) {
+      at_fault(name);
+      return std::string("'") + name + "' must be a string of at most " + std::to_string(max_name) +
+             " bytes";
+    }
     out = std::move(m.text);
     return "";
   };
   if (auto e = text(model, "model", msg.model); !e.empty()) return e;
   if (auto e = text(product, "product", msg.product); !e.empty()) return e;
   if (cost.is != json_member::type::absent && cost.is != json_member::type::null) {
-    if (cost.is != json_member::type::integer || cost.number < 1 || cost.number > max_cost)
+    if (cost.is != json_member::type::integer || cost.number < 1 || cost.number > max_cost) {
+      at_fault("cost");
       return "'cost' must be an integer from 1 to " + std::to_string(max_cost);
+    }
     msg.cost = cost.number;
   }
   return "";

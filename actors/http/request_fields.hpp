@@ -34,9 +34,10 @@ json_read read_members(std::string_view text, const std::string_view* names, jso
 /// Checks model, product (strings of at most max_name bytes, or null) and
 /// cost (an integer from 1 to max_cost, or null) and moves them into `msg`.
 /// Returns the error message to answer with (code "invalid_field"), or ""
-/// when they are good.
+/// when they are good; then `*field`, when given, names the field at fault
+/// (the error's `param`).
 std::string take_admit_fields(json_member& model, json_member& product, const json_member& cost,
-                              admit_request& msg);
+                              admit_request& msg, const char** field = nullptr);
 
 inline constexpr std::size_t max_name = 256;
 inline constexpr std::int64_t max_cost = 1'000'000'000;

@@ -53,25 +53,30 @@ string_response json_response(unsigned status, const std::string& body, unsigned
 }
 
 std::string error_object(const std::string& type, const std::string& code,
-                         const std::string& message) {
+                         const std::string& message, const char* param) {
   nlohmann::ordered_json j;
   j["message"] = message;
   j["type"] = type;
+  if (param)
+    j["param"] = param;
+  else
+    j["param"] = nullptr;
   j["code"] = code;
   return dump(j);
 }
 
 string_response error_response(unsigned status, const std::string& type, const std::string& code,
-                               const std::string& message, unsigned version, bool keep_alive) {
-  return json_response(status, "{\"error\":" + error_object(type, code, message) + "}", version,
-                       keep_alive);
+                               const std::string& message, unsigned version, bool keep_alive,
+                               const char* param) {
+  return json_response(status, "{\"error\":" + error_object(type, code, message, param) + "}",
+                       version, keep_alive);
 }
 
 std::string refusal_object(const admit_reply& r, unsigned& status) {
   status = r.code;
   switch (r.code) {
     case 408:
-      return error_object("timeout", "queue_timeout",
+      return error_object(error_type::timeout, "queue_timeout",
                           "Request Timeout: waited " + std::to_string(r.waited_us / 1000) +
                               " ms in the queue, the plan's max wait");
     case 429:
@@ -79,40 +84,50 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
       status = 429;
       switch (r.why) {
         case reason::queue_full:
-          return error_object("rate_limit", "queue_full",
+          return error_object(error_type::rate_limit, "queue_full",
                               "Too Many Requests: every stream is busy and the queue is full");
         case reason::model_busy:
-          return error_object("rate_limit", "model_busy",
+          return error_object(error_type::rate_limit, "model_busy",
                               "Rate limited: the model is busy, retry in a bit");
         case reason::connection_cap:
-          return error_object("rate_limit", "connection_cap",
+          return error_object(error_type::rate_limit, "connection_cap",
                               "Too many open WebSocket connections for this account");
         case reason::session_rate:
-          return error_object("rate_limit", "session_rate", session_rate_reason);
+          return error_object(error_type::rate_limit, "session_rate", session_rate_reason);
         default:
-          return error_object("rate_limit", "concurrency_limit",
+          return error_object(error_type::rate_limit, "concurrency_limit",
                               "Rate limited: the account's concurrency is in use");
       }
     case 400:
-      return error_object("invalid_request", r.why == reason::no_connection ? "no_connection"
-                                                                             : "too_many_names",
+      return error_object(error_type::invalid_request,
+                          r.why == reason::no_connection ? "no_connection" : "too_many_names",
                           r.why == reason::no_connection
                               ? "The connection is not open"
                               : "Too many distinct models or products in use by this account at "
                                 "once (the node's max_names_per_account)");
     case 404:
-      return error_object("not_found", "not_found", "No such lease or ticket for this account");
+      return error_object(error_type::not_found, "not_found",
+                          "No such lease or ticket for this account");
     case 499:
-      return error_object("cancelled", "client_left",
-                          "The client left the queue (it disconnected or gave up its ticket)");
+      // Counted 499 (left the queue) inside; on the wire only a poller of a
+      // ticket given up meanwhile sees it (a sync waiter that left is gone).
+      status = 410;
+      return error_object(error_type::invalid_request, "ticket_cancelled",
+                          "Gone: the ticket was given up (DELETE /v1/tickets/{id}) while this "
+                          "request waited on it");
     default:
       status = 503;
       if (r.why == reason::recovering)
-        return error_object("unavailable", "recovering",
-                            "Service Unavailable: the node started recently and recovers the leases "
-                            "granted before; new grants resume in " +
-                                std::to_string(r.retry_after_s) + " s");
-      return error_object("unavailable", "stopping", "The node is stopping");
+        return error_object(
+            error_type::server, "recovering",
+            "Service Unavailable: the node started recently and recovers the leases "
+            "granted before; new grants resume in " +
+                std::to_string(r.retry_after_s) + " s");
+      // Draining (or stopped): Retry-After says to come back, to another
+      // node or to this one restarted.
+      return error_object(error_type::server, "draining",
+                          "Service Unavailable: the node is shutting down and takes no new "
+                          "requests; retry");
   }
 }
 
@@ -201,13 +216,18 @@ void append_wire(const string_response& res, std::string& out) {
 }
 
 void append_json_wire(unsigned status, std::string_view body, unsigned version, bool keep_alive,
-                      std::string& out) {
+                      std::string& out, std::string_view request_id) {
   // The fields json_response sets, in its order (Beast writes a Connection
   // field only when it differs from the version's default).
   append_status_line(status, version, out);
   out += "Server: usher\r\nContent-Type: application/json\r\n";
   if (version == 10 && keep_alive) out += "Connection: keep-alive\r\n";
   if (version != 10 && !keep_alive) out += "Connection: close\r\n";
+  if (!request_id.empty()) {
+    out += "X-Request-Id: ";
+    out.append(request_id.data(), request_id.size());
+    out += "\r\n";
+  }
   out += "Content-Length: ";
   out += std::to_string(body.size());
   out += "\r\n\r\n";

@@ -1,8 +1,8 @@
 #pragma once
 /// Every HTTP answer of the edge is built here: JSON bodies, the error shape
-/// {"error":{"message":..,"type":..,"code":..}}, and the one mapping from an
-/// admission reply to a status, body and Retry-After. Private to
-/// actors/http/.
+/// {"error":{"message":..,"type":..,"param":..,"code":..}} (OpenAI's, so
+/// clients built for it read ours), and the one mapping from an admission
+/// reply to a status, body and Retry-After. Private to actors/http/.
 
 #include <string>
 #include <string_view>
@@ -11,6 +11,17 @@
 
 namespace usher::actors::http {
 
+/// An error body's `type`, by status: OpenAI's names (docs/SERVE.md, "Errors").
+namespace error_type {
+inline constexpr const char* invalid_request =
+    "invalid_request_error";                                           ///< 400 405 410 413 426 431
+inline constexpr const char* authentication = "authentication_error";  ///< 401
+inline constexpr const char* not_found = "not_found_error";            ///< 404
+inline constexpr const char* timeout = "timeout_error";                ///< 408
+inline constexpr const char* rate_limit = "rate_limit_error";          ///< 429
+inline constexpr const char* server = "server_error";                  ///< 500 503
+}  // namespace error_type
+
 /// The WebSocket close reason of the session-rate seed.
 inline constexpr const char* session_rate_reason =
     "Unauthorized connection: Too many concurrent sessions";
@@ -18,15 +29,18 @@ inline constexpr const char* session_rate_reason =
 string_response json_response(unsigned status, const std::string& body, unsigned version,
                               bool keep_alive);
 
+/// `param`: the request field at fault (JSON null when nullptr).
 string_response error_response(unsigned status, const std::string& type, const std::string& code,
-                               const std::string& message, unsigned version, bool keep_alive);
+                               const std::string& message, unsigned version, bool keep_alive,
+                               const char* param = nullptr);
 
-/// The error object alone: {"message":..,"type":..,"code":..}.
+/// The error object alone: {"message":..,"type":..,"param":..,"code":..}.
 std::string error_object(const std::string& type, const std::string& code,
-                         const std::string& message);
+                         const std::string& message, const char* param = nullptr);
 
 /// An admission (or ticket) reply as the client sees it. `code` 1008 over
-/// HTTP becomes 429 with the seed's reason text.
+/// HTTP becomes 429 with the seed's reason text, and 499 (a ticket given up
+/// while polled) 410 `ticket_cancelled`: no non-standard status on the wire.
 string_response admission_response(const admit_reply& r, unsigned version, bool keep_alive);
 
 /// The error object for a refused admission (what a WebSocket error frame
@@ -40,9 +54,9 @@ void append_wire(const string_response& res, std::string& out);
 
 /// Appends the wire form of json_response(status, body, version,
 /// keep_alive) to `out` without building the message (the hot paths:
-/// admit and release).
+/// admit and release), with an X-Request-Id field unless `request_id` is "".
 void append_json_wire(unsigned status, std::string_view body, unsigned version, bool keep_alive,
-                      std::string& out);
+                      std::string& out, std::string_view request_id = {});
 
 /// `text` as a JSON string literal, quotes included (escapes '"', '\\' and
 /// control characters; valid UTF-8 passes through, every invalid sequence

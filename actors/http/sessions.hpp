@@ -15,14 +15,17 @@ namespace usher::actors::http {
 void start_http_session(tcp::socket socket, std::shared_ptr<edge::impl> edge);
 
 /// GET /account/concurrency/stream: a frame on connect, then every 2 s.
-void start_sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, account_route route);
+/// `request_id`: the X-Request-Id of its answer.
+void start_sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, account_route route,
+                       const std::string& request_id);
 
 /// GET /v1/realtime after the actor admitted (or refused with 1008) the
 /// connection. `connection` holds the ws_open lease (empty when refused);
 /// with `policy_close` the socket is accepted and closed with 1008.
+/// `request_id`: the X-Request-Id of the handshake's answer.
 void start_ws_session(beast::tcp_stream stream, string_request upgrade,
                       std::shared_ptr<edge::impl> edge, account_route route, std::uint64_t conn,
-                      lease_handle connection, bool policy_close);
+                      lease_handle connection, bool policy_close, std::string request_id);
 
 /// The dashboard page served at GET /.
 const std::string& dashboard_html();

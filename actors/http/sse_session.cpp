@@ -1,8 +1,8 @@
 // GET /account/concurrency/stream: Server-Sent Events in the weighted seed's
 // format, one frame on connect and then one every two seconds, scoped to the
 // caller's account. Between frames it costs a timer and a socket; it ends
-// when the client closes the connection, a write fails or a frame is not
-// taken within write_timeout.
+// when the client closes the connection, a write fails, a frame is not
+// taken within write_timeout, or the node drains.
 #include "actors/http/bridge.hpp"
 #include "actors/http/responses.hpp"
 #include "actors/http/sessions.hpp"
@@ -13,23 +13,34 @@ namespace {
 
 constexpr auto frame_every = std::chrono::seconds(2);
 
-class sse_session : public std::enable_shared_from_this<sse_session> {
+class sse_session : public edge::impl::stream_conn,
+                    public std::enable_shared_from_this<sse_session> {
  public:
   sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, account_route route)
       : socket_(std::move(socket)), edge_(std::move(edge)), route_(std::move(route)),
         timer_(socket_.get_executor()) {}
 
-  void start() {
+  void start(const std::string& request_id) {
     ++edge_->sse_streams;
     out_ =
         "HTTP/1.1 200 OK\r\nServer: usher\r\nContent-Type: text/event-stream\r\n"
-        "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+        "Cache-Control: no-cache\r\nConnection: close\r\nX-Request-Id: " +
+        request_id + "\r\n\r\n";
     next_ = std::chrono::steady_clock::now();
+    edge_->add_stream(shared_from_this());
     watch();
     frame();
   }
 
-  ~sse_session() { --edge_->sse_streams; }
+  ~sse_session() override {
+    edge_->remove_stream(this);
+    --edge_->sse_streams;
+  }
+
+  // The node drains: the stream ends (its client reconnects elsewhere).
+  void go_away() override {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
+  }
 
  private:
   void frame() {
@@ -101,8 +112,10 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
 
 }  // namespace
 
-void start_sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, account_route route) {
-  std::make_shared<sse_session>(std::move(socket), std::move(edge), std::move(route))->start();
+void start_sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, account_route route,
+                       const std::string& request_id) {
+  std::make_shared<sse_session>(std::move(socket), std::move(edge), std::move(route))
+      ->start(request_id);
 }
 
 }  // namespace usher::actors::http

@@ -4,7 +4,8 @@
 // request over it asks the same admission actor, so requests over all of an
 // account's sockets share its concurrency. A refused request gets an error
 // frame and the socket stays open. Closing the socket releases the
-// connection and every lease taken over it (lease_handle).
+// connection and every lease taken over it (lease_handle). When the node
+// drains, the socket is closed with 1001 (going away).
 //
 // Frames (text, JSON):
 //   -> {"type":"request","model":..,"cost":..,"product":..}
@@ -30,53 +31,82 @@ constexpr std::size_t max_frame = 64 * 1024;
 constexpr std::size_t max_leases_per_socket = 1024;
 constexpr std::size_t max_outbox = 1024;  ///< frames written and not yet taken
 
-class ws_session : public std::enable_shared_from_this<ws_session> {
+class ws_session : public edge::impl::stream_conn, public std::enable_shared_from_this<ws_session> {
  public:
   ws_session(beast::tcp_stream stream, std::shared_ptr<edge::impl> edge, account_route route,
              std::uint64_t conn, lease_handle connection)
       : ws_(std::move(stream)), edge_(std::move(edge)), route_(std::move(route)), conn_(conn),
         connection_(std::move(connection)) {}
 
-  ~ws_session() { --edge_->ws_open; }
+  ~ws_session() override {
+    edge_->remove_stream(this);
+    --edge_->ws_open;
+  }
 
-  void accept(string_request upgrade, bool policy_close) {
+  // The node drains: a close frame 1001 once the handshake is done. The
+  // closing handshake is bounded by request_timeout, as the opening one.
+  void go_away() override {
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      if (self->closed_ || self->going_away_) return;
+      self->going_away_ = true;
+      if (self->accepted_) self->close_going_away();
+    });
+  }
+
+  void accept(string_request upgrade, bool policy_close, std::string request_id) {
     ++edge_->ws_open;
+    edge_->add_stream(shared_from_this());
     beast::get_lowest_layer(ws_).expires_never();
     // Beast's server defaults (a peer silent for 300 s is closed), with the
     // node's request_timeout for the opening and closing handshakes.
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
     timeouts.handshake_timeout = edge_->cfg.request_timeout;
     ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    ws_.set_option(websocket::stream_base::decorator([request_id](websocket::response_type& res) {
       res.set(bhttp::field::server, "usher");
+      res.set("X-Request-Id", request_id);
       // Beast refuses a bad handshake (a Sec-WebSocket-Key or -Version it
       // cannot use: 400, or 426) with its message as plain text; the node's
       // errors are JSON.
       if (res.result() == bhttp::status::switching_protocols) return;
       bool version = res.result() == bhttp::status::upgrade_required;
       res.set(bhttp::field::content_type, "application/json");
-      res.body() = "{\"error\":" +
-                   error_object("invalid_request", version ? "upgrade_required" : "bad_handshake",
-                                "WebSocket handshake refused: " + res.body()) +
-                   "}";
+      res.body() =
+          "{\"error\":" +
+          error_object(error_type::invalid_request, version ? "upgrade_required" : "bad_handshake",
+                       "WebSocket handshake refused: " + res.body()) +
+          "}";
       res.prepare_payload();
     }));
     ws_.read_message_max(max_frame);
     ws_.async_accept(upgrade, [self = shared_from_this(), policy_close](beast::error_code ec) {
       if (ec) return self->end();
+      self->accepted_ = true;
       if (policy_close) {
         ++self->edge_->ws_policy_closes;
         websocket::close_reason why(static_cast<websocket::close_code>(1008),
                                     session_rate_reason);
         return self->ws_.async_close(why, [self](beast::error_code) { self->end(); });
       }
+      if (self->going_away_) return self->close_going_away();
       self->read();
     });
   }
 
  private:
+  // Beast suspends the close behind a pending write and read; the close's
+  // handler ends the session. A closing socket takes no more requests, so
+  // its leases go now: the close completes only once the client ends TCP.
+  void close_going_away() {
+    leases_.clear();
+    connection_.release();
+    websocket::close_reason why(websocket::close_code::going_away, "going away");
+    ws_.async_close(why, [self = shared_from_this()](beast::error_code) { self->end(); });
+  }
+
   void read() {
     ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec && self->going_away_) return;  // the close's handler ends it
       if (ec) return self->end();
       auto text = beast::buffers_to_string(self->in_.data());
       self->in_.consume(self->in_.size());
@@ -102,7 +132,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     json_member f[5];
     if (read_members(text, names, f, 5) != json_read::ok ||
         f[0].is != json_member::type::string)
-      return error_frame(400, error_object("invalid_request", "malformed_json",
+      return error_frame(400, error_object(error_type::invalid_request, "malformed_json",
                                            "Expected a JSON object with a \"type\""));
     const auto& type = f[0].text;
     if (type == "request") {
@@ -112,10 +142,12 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       msg.what = policies::kind::ws_request;
       msg.conn = conn_;
       msg.holder_is_connection = true;
-      if (auto e = take_admit_fields(f[1], f[2], f[3], msg); !e.empty())
-        return error_frame(400, error_object("invalid_request", "invalid_field", e));
+      const char* field = nullptr;
+      if (auto e = take_admit_fields(f[1], f[2], f[3], msg, &field); !e.empty())
+        return error_frame(400,
+                           error_object(error_type::invalid_request, "invalid_field", e, field));
       if (leases_.size() >= max_leases_per_socket)
-        return error_frame(429, error_object("rate_limit", "too_many_leases",
+        return error_frame(429, error_object(error_type::rate_limit, "too_many_leases",
                                              "Too many leases held over one connection"));
       edge_->to_actors.ask<admit_reply>(route_.actor, std::move(msg), ws_.get_executor(),
                        [self = shared_from_this()](std::optional<admit_reply> r) {
@@ -138,20 +170,20 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     if (type == "release") {
       auto i = leases_.find(f[4].is == json_member::type::string ? f[4].text : std::string());
       if (i == leases_.end())
-        return error_frame(404, error_object("not_found", "unknown_lease",
-                                             "No such lease on this connection"));
+        return error_frame(404, error_object(error_type::not_found, "unknown_lease",
+                                             "No such lease on this connection", "lease"));
       std::string frame = "{\"type\":\"released\",\"lease\":";
       append_json_string(i->first, frame);
       frame += '}';
       leases_.erase(i);  // the handle releases it
       return send(std::move(frame));
     }
-    error_frame(400, error_object("invalid_request", "unknown_type",
-                                  "\"type\" must be \"request\" or \"release\""));
+    error_frame(400, error_object(error_type::invalid_request, "unknown_type",
+                                  "\"type\" must be \"request\" or \"release\"", "type"));
   }
 
   void send(std::string frame) {
-    if (closed_) return;
+    if (closed_ || going_away_) return;
     // A client that sends requests and never reads the answers would grow
     // the outbox without bound: cut it off.
     if (outbox_.size() >= max_outbox) return end();
@@ -165,7 +197,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
                       if (ec) return self->end();
                       self->outbox_.pop_front();
-                      if (!self->outbox_.empty()) self->write();
+                      if (!self->outbox_.empty() && !self->going_away_) self->write();
                     });
   }
 
@@ -188,16 +220,18 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   beast::flat_buffer in_;
   std::deque<std::string> outbox_;
   bool closed_ = false;
+  bool accepted_ = false;    ///< the opening handshake is done
+  bool going_away_ = false;  ///< the node drains: closing with 1001
 };
 
 }  // namespace
 
 void start_ws_session(beast::tcp_stream stream, string_request upgrade,
                       std::shared_ptr<edge::impl> edge, account_route route, std::uint64_t conn,
-                      lease_handle connection, bool policy_close) {
+                      lease_handle connection, bool policy_close, std::string request_id) {
   std::make_shared<ws_session>(std::move(stream), std::move(edge), std::move(route), conn,
                                std::move(connection))
-      ->accept(std::move(upgrade), policy_close);
+      ->accept(std::move(upgrade), policy_close, std::move(request_id));
 }
 
 }  // namespace usher::actors::http

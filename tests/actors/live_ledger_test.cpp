@@ -53,7 +53,7 @@ TEST_CASE("a queued waiter is answered once when a lease is released") {
   CHECK(out[0].tag == 4);
   CHECK(out[0].reply.code == 200);
   CHECK(out[0].reply.waited_us == seconds(1) - 100);
-  CHECK(l.test_lease_count() == 3);
+  CHECK(l.lease_count() == 3);
 }
 
 TEST_CASE("a waiter past max_wait gets 408 and one that leaves gets 499") {
@@ -93,10 +93,10 @@ TEST_CASE("a lease not renewed within its TTL is released and lets the queue in"
   l.advance(seconds(2), out);  // two leases expire, the waiter gets one slot
   REQUIRE(out.size() == 1);
   CHECK(out[0].reply.code == 200);
-  CHECK(l.test_lease_count() == 2);
+  CHECK(l.lease_count() == 2);
   CHECK(l.metrics().accounts[0].leases_expired == 2);
   l.advance(seconds(3), out);  // the renewed one expires at 3 s
-  CHECK(l.test_lease_count() == 1);
+  CHECK(l.lease_count() == 1);
 }
 
 TEST_CASE("an async request that queues gets a ticket that reports its outcome") {
@@ -140,16 +140,16 @@ TEST_CASE("a ticket given up leaves the queue once, and a granted one gives its 
   // A release lets nobody in: the queue is empty.
   CHECK(l.lease({"acme", leases[0], lease_op::release}, seconds(2), out).code == 200);
   CHECK(out.empty());
-  CHECK(l.test_lease_count() == 2);
+  CHECK(l.lease_count() == 2);
 
   // A ticket decided with a lease nobody collected: giving it up releases it.
   REQUIRE(l.admit(ask("acme", 5), seconds(3), r, out));  // the freed stream
   REQUIRE(l.admit(ask("acme", 6, true), seconds(3), r, out));
   auto granted = r.ticket;
   CHECK(l.lease({"acme", leases[1], lease_op::release}, seconds(4), out).code == 200);
-  CHECK(l.test_lease_count() == 3);  // the ticket's lease holds the stream
+  CHECK(l.lease_count() == 3);  // the ticket's lease holds the stream
   CHECK(l.cancel_ticket({"acme", granted}, seconds(5), out).code == 200);
-  CHECK(l.test_lease_count() == 2);
+  CHECK(l.lease_count() == 2);
   CHECK(l.poll({"acme", granted}, 1001, r, out));
   CHECK(r.code == 404);
 }
@@ -367,7 +367,7 @@ TEST_CASE("while recovering, new grants wait with a Retry-After that counts down
   REQUIRE(l.admit(ws, seconds(9) + seconds(1) / 2, r, out));
   CHECK(r.code == 503);
   CHECK(r.retry_after_s == 1);
-  CHECK(l.test_lease_count() == 0);
+  CHECK(l.lease_count() == 0);
   // The window ends: grants resume.
   REQUIRE(l.admit(ask("acme", 4), seconds(10), r, out));
   CHECK(r.code == 200);
@@ -381,18 +381,18 @@ TEST_CASE("while recovering, a renewal adopts an unknown lease and a release of 
   auto a = l.lease(renew("acme", "held-before-1"), seconds(1), out);
   CHECK(a.code == 200);
   CHECK(a.ttl_ms == 10'000);
-  CHECK(l.test_lease_count() == 1);
+  CHECK(l.lease_count() == 1);
   CHECK(l.snapshot("acme", seconds(1)).used_cost == 1);
   CHECK(l.snapshot("acme", seconds(1)).requests.at(0).id == "held-before-1");
   // Renewed again: the lease is known now.
   CHECK(l.lease(renew("acme", "held-before-1"), seconds(2), out).code == 200);
-  CHECK(l.test_lease_count() == 1);
+  CHECK(l.lease_count() == 1);
   // A release of an unknown lease: nothing to free.
   CHECK(l.lease({"acme", "never-seen", lease_op::release}, seconds(2), out).code == 200);
   CHECK(l.lease({"nobody", "x", lease_op::renew}, seconds(2), out).code == 404);
   // A known one is released as usual.
   CHECK(l.lease({"acme", "held-before-1", lease_op::release}, seconds(3), out).code == 200);
-  CHECK(l.test_lease_count() == 0);
+  CHECK(l.lease_count() == 0);
   // After the window, unknown is unknown again.
   CHECK(l.lease(renew("acme", "held-before-2"), seconds(10), out).code == 404);
   CHECK(l.lease({"acme", "held-before-2", lease_op::release}, seconds(10), out).code == 404);
@@ -443,11 +443,47 @@ TEST_CASE("an adopted lease not renewed expires with its TTL") {
   CHECK(l.lease(renew("acme", "old-2"), seconds(2), out).code == 200);  // known: renewed to 4 s
   CHECK(l.next_deadline() == seconds(3));
   l.advance(seconds(3), out);
-  CHECK(l.test_lease_count() == 1);
+  CHECK(l.lease_count() == 1);
   CHECK(l.metrics().accounts[0].leases_expired == 1);
   l.advance(seconds(4), out);
-  CHECK(l.test_lease_count() == 0);
+  CHECK(l.lease_count() == 0);
   admit_reply r;
   REQUIRE(l.admit(ask("acme", 1), seconds(4), r, out));
   CHECK(r.code == 200);
+}
+
+TEST_CASE("a drain empties every queue at once, answers 503, and lets holders finish") {
+  auto l = solo();
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  auto leases = fill_streams(l, out);
+  CHECK_FALSE(l.admit(ask("acme", 4), 100, r, out));        // a sync waiter
+  REQUIRE(l.admit(ask("acme", 5, true), 200, r, out));      // a ticket
+  REQUIRE(r.code == 202);
+  auto ticket = r.ticket;
+  admit_reply polled;
+  CHECK_FALSE(l.poll({"acme", ticket}, 900, polled, out));  // a poller held
+  l.start_draining(seconds(1), out);
+  REQUIRE(out.size() == 2);
+  for (auto& a : out) {
+    CHECK(a.reply.code == 503);
+    CHECK(a.reply.retry_after_s == 1);
+  }
+  CHECK((out[0].tag == 4 || out[1].tag == 4));
+  CHECK((out[0].tag == 900 || out[1].tag == 900));
+  out.clear();
+  // A release lets nobody in: the queue is empty.
+  CHECK(l.lease({"acme", leases[0], lease_op::release}, seconds(2), out).code == 200);
+  CHECK(out.empty());
+  CHECK(l.lease_count() == 2);
+  // New admissions get 503; a later poll of the drained ticket too.
+  REQUIRE(l.admit(ask("beta", 6), seconds(2), r, out));
+  CHECK(r.code == 503);
+  REQUIRE(l.poll({"acme", ticket}, 901, polled, out));
+  CHECK(polled.code == 503);
+  // Renewals still work, so holders can finish.
+  CHECK(l.lease({"acme", leases[1], lease_op::renew}, seconds(3), out).code == 200);
+  CHECK(l.lease({"acme", leases[1], lease_op::release}, seconds(3), out).code == 200);
+  CHECK(l.lease({"acme", leases[2], lease_op::release}, seconds(3), out).code == 200);
+  CHECK(l.lease_count() == 0);
 }

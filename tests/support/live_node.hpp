@@ -74,16 +74,23 @@ class http_client {
       req.set(bhttp::field::content_type, "application/json");
       req.body() = body;
     }
+    return request(std::move(req));
+  }
+
+  /// Sends `req` as it is (any method and fields; its Content-Length is set
+  /// here) and reads the answer (a HEAD's without a body).
+  http_result request(bhttp::request<bhttp::string_body> req) {
     req.prepare_payload();
     bhttp::write(socket_, req);
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(16 << 20);
+    parser.skip(req.method() == bhttp::verb::head);
     bhttp::read(socket_, buffer_, parser);
     auto res = parser.release();
     http_result r;
     r.status = res.result_int();
     r.body = res.body();
-    for (auto& f : res) r.headers.insert(f.name(), f.value());
+    for (auto& f : res) r.headers.insert(f.name_string(), f.value());
     return r;
   }
 
@@ -278,7 +285,7 @@ class raw_conn {
         http_result r;
         r.status = res.result_int();
         r.body = res.body();
-        for (auto& f : res) r.headers.insert(f.name(), f.value());
+        for (auto& f : res) r.headers.insert(f.name_string(), f.value());
         return r;
       }
       if (!fill(until)) {
@@ -452,9 +459,11 @@ class raw_conn {
 
 /// A `usher serve` child process with `config_text` as its config (the
 /// fixture adds `listen = 127.0.0.1:0` under [node] unless the text has one,
-/// and `recovery = off` unless the text sets recovery: a node started fresh
+/// `recovery = off` unless the text sets recovery: a node started fresh
 /// by a test has no holder of an earlier run to wait for, and tests expect
-/// grants at once; docs/SERVE.md, "Restarts and recovery").
+/// grants at once; docs/SERVE.md, "Restarts and recovery"; and
+/// `drain_timeout = 0s` unless the text sets it, so that SIGTERM stops a
+/// node whose test still holds leases at once).
 /// `nofile` > 0: the child's open-file limit (RLIMIT_NOFILE, soft and hard).
 class live_node {
  public:
@@ -469,6 +478,7 @@ class live_node {
       out << "[node]\n";
       if (config_text.find("listen") == std::string::npos) out << "listen = 127.0.0.1:0\n";
       if (config_text.find("recovery") == std::string::npos) out << "recovery = off\n";
+      if (config_text.find("drain_timeout") == std::string::npos) out << "drain_timeout = 0s\n";
       out << config_text;
     }
     int out_pipe[2];

@@ -98,3 +98,19 @@ TEST_CASE("request fields: model, product and cost are checked with one set of w
   CHECK(take(R"({"cost":"3"})", bad) == "'cost' must be an integer from 1 to 1000000000");
   CHECK(take(R"({"cost":1000000000})", bad).empty());
 }
+
+TEST_CASE("request fields: a refused field is named, for the error's param") {
+  auto field_of = [](std::string_view text) -> std::string {
+    static constexpr std::string_view names[] = {"model", "product", "cost"};
+    json_member m[3];
+    REQUIRE(read_members(text, names, m, 3) == json_read::ok);
+    admit_request msg;
+    const char* field = nullptr;
+    auto e = take_admit_fields(m[0], m[1], m[2], msg, &field);
+    return e.empty() ? "(none)" : field ? field : "(unnamed)";
+  };
+  CHECK(field_of(R"({"model":5})") == "model");
+  CHECK(field_of(R"({"product":true})") == "product");
+  CHECK(field_of(R"({"model":"m","cost":0})") == "cost");
+  CHECK(field_of(R"({"model":"m","cost":2})") == "(none)");
+}
