@@ -15,21 +15,23 @@
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "actors/admission_actor.hpp"
+#include "actors/cluster/placement.hpp"
 #include "actors/http/edge.hpp"
 #include "policies/input_error.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/serve_config.hpp"
+#include "tools/systemd_notify.hpp"
 
 namespace usher::tools {
 
 namespace po = boost::program_options;
-#include "tools/systemd_notify.hpp"
 
 namespace {
 
@@ -61,6 +63,31 @@ std::vector<actors::admission_actor_config> partition(const node_config& c,
   return out;
 }
 
+// What --check says of a [cluster] section: the members, what a majority
+// is, the digest every node must share, and who owns how many accounts.
+void print_cluster(const node_config& c, std::ostream& out) {
+  const auto& cl = c.cluster;
+  auto members = cl.member_names();
+  out << "cluster: this node is " << cl.name << " (CAF port " << cl.listen_host << ":"
+      << cl.listen_port << "), " << members.size() << " members, a majority is "
+      << cl.majority() << ", replicas = " << cl.replicas << "\n";
+  if (members.size() == 2)
+    out << "cluster: warning: two members have no majority once one is lost: the other stops "
+           "granting until it is back (three or more members survive a loss)\n";
+  out << "cluster: limits digest " << cl.limits_digest << " (the same on every member)\n";
+  std::map<std::string, std::size_t> owned;
+  for (auto& p : c.plans) {
+    if (p.plan->has_shared_gates()) {
+      // One owner for the group: its gate stays one local call.
+      owned[actors::cluster::owner_of("plan:" + p.spec, members)] += p.accounts.size();
+      continue;
+    }
+    for (auto& a : p.accounts) ++owned[actors::cluster::owner_of("account:" + a, members)];
+  }
+  for (auto& m : members)
+    out << "cluster: " << m << " owns " << owned[m] << " of " << c.accounts.size() << " accounts\n";
+}
+
 // Says when the recovery window after start ends (unless the node stops
 // first): one line, from a thread of its own that only waits.
 class recovery_notice {
@@ -90,19 +117,21 @@ class recovery_notice {
 }  // namespace
 
 int serve_command(const std::vector<std::string>& args) {
-  std::string config;
+  std::string config, node_name;
   bool check = false;
-  po::options_description desc("usher serve --config FILE [--check]");
+  po::options_description desc("usher serve --config FILE [--node NAME] [--check]");
   desc.add_options()("help,h", "show this help")(
       "config", po::value(&config)->required(),
       "node config: listen address, accounts, plans, API key hashes (docs/SERVE.md)")(
+      "node", po::value(&node_name),
+      "this node's name among the config's [cluster] peers (docs/CLUSTER.md)")(
       "check", po::bool_switch(&check), "check the config and exit (0: it is valid)");
   po::variables_map vm;
   if (auto done = parse_options("serve", args, desc, vm)) return *done;
 
   node_config node;
   try {
-    node = read_node_config(config);
+    node = read_node_config(config, node_name);
   } catch (const policies::input_error& e) {
     std::cerr << "usher serve: " << e.what() << "\n";
     return exit_bad_input;
@@ -110,7 +139,16 @@ int serve_command(const std::vector<std::string>& args) {
   if (check) {
     std::cout << "usher serve: " << config << " is valid (" << node.accounts.size()
               << " accounts, " << node.plans.size() << " plans)\n";
+    if (node.cluster.enabled) print_cluster(node, std::cout);
     return exit_ok;
+  }
+  if (node.cluster.enabled) {
+    // Running alone would let each node grant an account's whole limit.
+    std::cerr << "usher serve: " << config << ": [cluster] is read and checked (usher serve "
+                 "--check shows the placement), but this build serves one node only: clustered "
+                 "admission is not available yet (docs/CLUSTER.md). Remove [cluster] to run this "
+                 "node alone.\n";
+    return exit_bad_input;
   }
 
   // SIGINT, SIGTERM and SIGHUP are taken by one thread (below), never by a
@@ -181,6 +219,7 @@ int serve_command(const std::vector<std::string>& args) {
     std::cout << "usher serve: listening on " << node.host << ":" << edge.port() << " ("
               << node.accounts.size() << " accounts, " << n_actors << " admission actors, "
               << edge.max_connections() << " connections at most)" << std::endl;
+    notify_ready("listening on " + node.host + ":" + std::to_string(edge.port()));
     // Leases granted before a restart may still be held: until the window
     // ends only their renewals (adopted) and releases are taken.
     std::optional<recovery_notice> recovering;
@@ -189,6 +228,9 @@ int serve_command(const std::vector<std::string>& args) {
                 << " s (recovery = " << node.recovery_spec << "): new grants wait" << std::endl;
       recovering.emplace(recovery_end);
     }
+    // The first SIGTERM or SIGINT drains (docs/SERVE.md, "Stopping and
+    // draining"); a second one stops at once.
+    std::atomic<bool> ran{false};
     std::thread waiter([&] {
       int sig = 0;
       bool draining = false;
@@ -212,10 +254,19 @@ int serve_command(const std::vector<std::string>& args) {
                   << policies::format_seconds(node.drain_timeout)
                   << " s (drain_timeout) for leases to be released; signal again to stop now"
                   << std::endl;
+        edge.drain(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::microseconds(node.drain_timeout)));
+      }
       edge.stop();
     });
     edge.run();
+    ran = true;
     recovering.reset();
+    if (auto left = edge.leases_left(); left > 0)
+      std::cerr << "usher serve: drain_timeout passed with " << left
+                << " leases held: stopping anyway" << std::endl;
+    else if (left == 0)
+      std::cerr << "usher serve: drained: no lease held" << std::endl;
     // Stopped: every held request is answered 503 by its actor, then the
     // actors end; the edge (and its io_context) outlive them.
     for (auto& a : actor_of) caf::anon_send_exit(a.second, caf::exit_reason::user_shutdown);
@@ -235,16 +286,3 @@ int serve_command(const std::vector<std::string>& args) {
 }
 
 }  // namespace usher::tools
-    notify_ready("listening on " + node.host + ":" + std::to_string(edge.port()));
-    // The first SIGTERM or SIGINT drains (docs/SERVE.md, "Stopping and
-    // draining"); a second one stops at once.
-    std::atomic<bool> ran{false};
-        edge.drain(std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::microseconds(node.drain_timeout)));
-      }
-    ran = true;
-    if (auto left = edge.leases_left(); left > 0)
-      std::cerr << "usher serve: drain_timeout passed with " << left
-                << " leases held: stopping anyway" << std::endl;
-    else if (left == 0)
-      std::cerr << "usher serve: drained: no lease held" << std::endl;

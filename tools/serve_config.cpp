@@ -186,17 +186,23 @@ std::pair<std::string, std::string> split_section(const std::string& section,
 
 }  // namespace
 
-node_config read_node_config(const std::string& path) {
+node_config read_node_config(const std::string& path, const std::string& node) {
   auto file = traces::read_ini_file(path, "node config");
   node_config c;
   std::map<std::string, named_plan> plans;
   std::map<std::string, account_draft> accounts;
   std::vector<std::string> account_order;
+  std::string limits_text;  ///< the [plan.*] and [account.*] lines, for the cluster's digest
   const auto where_of = [&](std::size_t line) { return path + ":" + std::to_string(line); };
 
   for (auto& [section, line] : file.sections) {
     auto kind = section.substr(0, section.find('.'));
     if (section == "node") continue;
+    if (section == "cluster") {
+      c.cluster.enabled = true;
+      c.cluster.where = where_of(line);
+      continue;
+    }
     if ((kind == "plan" || kind == "account") && section.size() > kind.size() + 1) {
       auto name = split_section(section, kind).first;
       if (!valid_name(name))
@@ -211,7 +217,7 @@ node_config read_node_config(const std::string& path) {
       continue;
     }
     throw input_error::at(where_of(line), 0, "[" + section + "]",
-                          "unknown section (use [node], [plan.NAME] or [account.NAME])");
+                          "unknown section (use [node], [cluster], [plan.NAME] or [account.NAME])");
   }
 
   for (auto& e : file.entries) {
@@ -223,6 +229,12 @@ node_config read_node_config(const std::string& path) {
       node_key(e, c);
       continue;
     }
+    if (e.section == "cluster") {
+      cluster_key(e, c.cluster);
+      continue;
+    }
+    // What limits customers: every node of a cluster must read the same.
+    limits_text += e.key + "=" + e.value + "\n";
     auto [name, prefix] = split_section(e.section, kind);
     auto key = prefix + e.key.substr(e.section.size() + 1);
     if (kind == "plan") {
@@ -310,6 +322,9 @@ node_config read_node_config(const std::string& path) {
     }
     for (auto& name : sp.accounts)
       for (auto& s : accounts[name].settings) settings.push_back(s);
+    // A plan file's lines count too: they limit customers as much as the config's.
+    limits_text += "plan " + sp.spec + " preset=" + preset + "\n";
+    for (auto& s : settings) limits_text += s.key + "=" + s.value + "\n";
     try {
       sp.plan = policies::plan::build(preset, settings);
     } catch (const input_error& e) {
@@ -319,6 +334,13 @@ node_config read_node_config(const std::string& path) {
   }
   // An unused [plan.NAME] is allowed: a plan kept for later.
   if (c.recovery < 0) c.recovery = c.lease_ttl;  // ttl, whichever line set lease_ttl
+  if (c.cluster.enabled) {
+    auto error = actors::cluster::finish_cluster_config(c.cluster, node);
+    if (!error.empty()) throw input_error::at(c.cluster.where, 0, "[cluster]", error);
+    c.cluster.limits_digest = actors::http::sha256_hex(limits_text);
+  } else if (!node.empty()) {
+    throw input_error::in(path, "--node " + node + " needs a [cluster] section naming the peers");
+  }
   return c;
 }
 

@@ -8,6 +8,8 @@
 ///                     drain_timeout
 ///   [plan.NAME]       a named plan: `preset = ...` plus any plan key of
 ///                     docs/PLANS.md (model_capacity.MODEL, tiers.team, ...)
+///   [cluster]         name, listen, peers, replicas, heartbeat, failure_timeout
+///                     (actors/cluster/cluster_config.hpp, docs/CLUSTER.md)
 ///   [account.NAME]    plan = PRESET | NAME of a [plan.NAME] | plan file path;
 ///                     key = SHA-256 hex of an API key (repeatable);
 ///                     any account key of docs/PLANS.md for this account only
@@ -22,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/cluster/cluster_config.hpp"
 #include "policies/plan.hpp"
 #include "policies/time.hpp"
 
@@ -52,20 +55,22 @@ struct node_config {
   policies::usec request_timeout = policies::seconds(10);  ///< to send a complete request
   policies::usec idle_timeout = policies::seconds(60);     ///< keep-alive between requests
   policies::usec write_timeout = policies::seconds(30);    ///< to take an answer
+  /// On SIGTERM, how long holders get to release their leases (0: no wait).
+  policies::usec drain_timeout = policies::seconds(30);
   /// Distinct model and product names one account may use at once.
   std::size_t max_names_per_account = 64;
   /// After start, recover leases this long (docs/SERVE.md, "Restarts and
-  /// On SIGTERM, how long holders get to release their leases (0: no wait).
-  policies::usec drain_timeout = policies::seconds(30);
   /// recovery"): 0 = off; "ttl" (the default) resolves to lease_ttl.
   policies::usec recovery = -1;
   std::string recovery_spec = "ttl";  ///< as the config wrote it
   std::vector<served_plan> plans;
   std::vector<served_account> accounts;
+  actors::cluster::cluster_config cluster;  ///< [cluster]; enabled false without one
 };
 
 /// Reads and checks `path`, building every plan. Throws policies::input_error
 /// naming the file, line and setting at fault.
-node_config read_node_config(const std::string& path);
+/// `node` (usher serve --node) names this node among [cluster] peers.
+node_config read_node_config(const std::string& path, const std::string& node = "");
 
 }  // namespace usher::tools
