@@ -105,7 +105,7 @@ int convert(const std::vector<std::string>& args) {
   traces::convert_options o;
   std::string format, from_s = "0", to_s, overhead = "0.2", prefill = "0.0002", decode = "0.03";
   std::string status = "all", models;
-  std::vector<std::string> model_map;
+  std::vector<std::string> model_map, field_map;
   bool quiet = false;
   std::string formats;
   for (auto& f : traces::convert_formats()) formats += (formats.empty() ? "" : ", ") + f;
@@ -138,7 +138,7 @@ int convert(const std::vector<std::string>& args) {
       "write a cost column: none (default), tokens (input + output), images-steps (gentd26)");
   po::options_description specific("format-specific");
   specific.add_options()("status", po::value(&status),
-                         "gentd26: all (default; FAILED rows get fail=1) or succeed")(
+                         "gentd26, access-log: all (default; failed rows get fail=1) or succeed")(
       "durations", po::value(&o.durations_file),
       "azure-functions: duration percentiles (default: 1350_run.csv next to IN)")(
       "rate-scale", po::value(&o.rate_scale),
@@ -150,6 +150,16 @@ int convert(const std::vector<std::string>& args) {
       "servegen without --token-stats: mean input tokens (default 1000)")(
       "mean-output-tokens", po::value(&o.mean_output_tokens),
       "servegen without --token-stats: mean output tokens (default 250)")(
+      "log-format", po::value(&o.log_format),
+      "access-log: combined (nginx), envoy, json, logfmt, nginx:PATTERN or envoy:PATTERN")(
+      "map", po::value(&field_map)->composing(),
+      "access-log: KEY=FIELD,... for arrival, duration, account, model, status (repeatable)")(
+      "time-format", po::value(&o.time_format),
+      "access-log: auto (default), clf, iso8601, epoch or epoch-ms")(
+      "duration-unit", po::value(&o.duration_unit),
+      "access-log: s, ms or us (default: ms for envoy, else s)")(
+      "log-time", po::value(&o.log_time),
+      "access-log: the line's time is the request's start or end (default: end for nginx)")(
       "quiet,q", po::bool_switch(&quiet), "print nothing on success");
   d.add(time).add(who).add(service).add(specific);
   po::positional_options_description pos;
@@ -179,8 +189,16 @@ int convert(const std::vector<std::string>& args) {
           throw input_error::at("--status", 0, "",
                                 "expected all or succeed, got " + policies::quoted(status));
         o.succeed_only = status == "succeed";
-        if (vm.count("status") && format != "gentd26")
-          throw input_error::at("--status", 0, "", "applies to gentd26 only");
+        if (vm.count("status") && format != "gentd26" && format != "access-log")
+          throw input_error::at("--status", 0, "", "applies to gentd26 and access-log only");
+        for (auto& item : field_map)
+          for (auto& m : split_list(item)) {
+            auto eq = m.find('=');
+            if (eq == std::string::npos || eq == 0)
+              throw input_error::at("--map", 0, "",
+                                    "expected KEY=FIELD, got " + policies::quoted(m));
+            o.field_map.emplace_back(m.substr(0, eq), m.substr(eq + 1));
+          }
         for (auto& m : model_map) {
           auto eq = m.find('=');
           if (eq == std::string::npos || eq == 0)
@@ -198,6 +216,7 @@ int convert(const std::vector<std::string>& args) {
         auto result = traces::convert_trace(format, o);
         staged.commit();
         o.output = target;
+        for (auto& warning : result.warnings) std::cerr << "warning: " << warning << "\n";
         if (quiet) return;
         for (auto& note : result.notes) std::cerr << "note: " << note << "\n";
         std::cout << "wrote " << result.rows << " rows to " << o.output << " (arrivals "

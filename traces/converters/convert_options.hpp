@@ -68,6 +68,11 @@ struct convert_options {
   std::string token_stats;          ///< servegen: servegen_client_token_stats.csv(.gz)
   double mean_input_tokens = 1000;  ///< servegen without token stats (exponential)
   double mean_output_tokens = 250;
+  std::string log_format;  ///< access-log: combined, envoy, json, logfmt, nginx:P, envoy:P
+  std::vector<std::pair<std::string, std::string>> field_map;  ///< access-log: --map KEY=FIELD
+  std::string time_format = "auto";  ///< access-log: auto, clf, iso8601, epoch, epoch-ms
+  std::string duration_unit;         ///< access-log: s, ms, us ("": the format's own)
+  std::string log_time;              ///< access-log: start or end ("": the format's own)
 
   static constexpr std::uint32_t default_accounts = 10;
 };
@@ -81,6 +86,9 @@ struct convert_result {
   policies::usec first = 0, last = 0;  ///< output arrival range (0, 0 when empty)
   /// Defaults the user should know were applied ("say so"), one line each.
   std::vector<std::string> notes;
+  /// Input left out that the user must see even with -q (access-log's bad
+  /// lines), one line each.
+  std::vector<std::string> warnings;
 };
 
 }  // namespace usher::traces

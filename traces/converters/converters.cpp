@@ -16,7 +16,7 @@ struct format_entry {
 const format_entry formats[] = {
     {"azure-llm", convert_azure_llm}, {"mooncake", convert_mooncake},
     {"gentd26", convert_gentd26},     {"azure-functions", convert_azure_functions},
-    {"servegen", convert_servegen},
+    {"servegen", convert_servegen},   {"access-log", convert_access_log},
 };
 
 std::string joined_formats() {

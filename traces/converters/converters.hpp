@@ -38,6 +38,8 @@ convert_result convert_gentd26(const convert_options& options);
 convert_result convert_azure_functions(const convert_options& options);
 /// ServeGen: per-client 600 s windows of rate and inter-arrival distribution.
 convert_result convert_servegen(const convert_options& options);
+/// nginx, Envoy, JSON-lines and logfmt access logs, fields named by --map.
+convert_result convert_access_log(const convert_options& options);
 
 /// Throws input_error unless options.cost is "none" or one of `allowed`.
 void check_cost_mode(const convert_options& options, const std::vector<std::string>& allowed,
