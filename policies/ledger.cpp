@@ -298,10 +298,19 @@ std::int64_t ledger::retry_after_s(const request& r, std::uint16_t profile, reas
 // -- copying an account -------------------------------------------------------------------
 
 ledger::account_image ledger::export_account(id account, std::uint16_t profile) const {
+  std::vector<handle> leases, waiters;
+  return export_account(account, profile, leases, waiters);
+}
+
+ledger::account_image ledger::export_account(id account, std::uint16_t profile,
+                                             std::vector<handle>& lease_handles,
+                                             std::vector<handle>& waiter_handles) const {
   account_image img;
   img.account = account;
   img.profile = profile;
-  for (const auto& slot : leases_) {
+  std::vector<std::pair<account_image::held, handle>> held;
+  for (std::uint32_t s = 0; s < leases_.size(); ++s) {
+    const auto& slot = leases_[s];
     if (!slot.used || slot.rec.req.account != account) continue;
     const auto& rec = slot.rec;
     account_image::held h;
@@ -312,16 +321,22 @@ ledger::account_image ledger::export_account(id account, std::uint16_t profile) 
     h.tag = rec.tag;
     h.holds_connection = rec.units.holds_connection;
     h.conn_instance = rec.units.conn_instance;
-    img.leases.push_back(h);
+    held.emplace_back(h, make_handle(s, slot.generation));
   }
   // Oldest first, ties by sequence: the order does not change the state
   // (pools add up), but it makes an image of one state always the same bytes.
-  std::sort(img.leases.begin(), img.leases.end(), [](const auto& x, const auto& y) {
-    return x.start != y.start ? x.start < y.start : x.req.seq < y.req.seq;
+  std::sort(held.begin(), held.end(), [](const auto& x, const auto& y) {
+    return x.first.start != y.first.start ? x.first.start < y.first.start
+                                          : x.first.req.seq < y.first.req.seq;
   });
+  for (auto& [h, handle] : held) {
+    img.leases.push_back(h);
+    lease_handles.push_back(handle);
+  }
   for (const auto& e : engine_.waiting(account)) {
     const auto& w = waiters_[slot_of(e.tag)];
     img.queue.push_back(account_image::waiting{w.req, w.arrival, w.with});
+    waiter_handles.push_back(e.tag);
   }
   img.has_sessions = engine_.sessions_of(account, img.sessions);
   if (account < accounts_.size()) img.mean_hold_us = accounts_[account].mean_hold_us;

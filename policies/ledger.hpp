@@ -172,6 +172,11 @@ class ledger {
   /// Copies out the state of `account` (of plan profile `profile`). The
   /// ledger keeps it.
   [[nodiscard]] account_image export_account(id account, std::uint16_t profile) const;
+  /// The same, and the handles of its leases and waiters here, in the
+  /// image's order (to match them with what import_account returns).
+  [[nodiscard]] account_image export_account(id account, std::uint16_t profile,
+                                             std::vector<handle>& leases,
+                                             std::vector<handle>& waiters) const;
   /// Takes in a copied account. Returns the handles of its leases and
   /// waiters, in the image's order. REQUIRES: the account is unknown here
   /// (no lease, no waiter) and the image's ids mean what they mean here.

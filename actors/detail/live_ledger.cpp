@@ -23,14 +23,23 @@ live_ledger::live_ledger(std::shared_ptr<const plan> p, const std::vector<std::s
       epoch_unix_ms_(epoch_unix_ms),
       max_names_(max_names_per_account),
       rng_(seed) {
-  for (auto& name : accounts) {
-    account_state acc;
-    acc.name = name;
-    acc.profile = plan_->profile_of(name);
-    acc.wait_buckets.assign(live_wait_bounds_us().size() + 1, 0);
-    account_ids_[name] = static_cast<id>(accounts_.size());
-    accounts_.push_back(std::move(acc));
-  }
+  for (auto& name : accounts) add_account(name);
+  reset_names();
+}
+
+void live_ledger::add_account(const std::string& name) {
+  account_state acc;
+  acc.name = name;
+  acc.profile = plan_->profile_of(name);
+  acc.wait_buckets.assign(live_wait_bounds_us().size() + 1, 0);
+  account_ids_[name] = static_cast<id>(accounts_.size());
+  accounts_.push_back(std::move(acc));
+}
+
+void live_ledger::reset_names() {
+  names_[0] = name_table{};
+  names_[1] = name_table{};
+  for (auto& acc : accounts_) acc.uses[0].clear(), acc.uses[1].clear();
   // Models the plan names (costs, capacities) get the ids the plan expects,
   // for good: their costs and capacities are theirs by id.
   auto& models = names_[0];
@@ -41,6 +50,66 @@ live_ledger::live_ledger(std::shared_ptr<const plan> p, const std::vector<std::s
     models.uses.push_back(0);
   }
   models.permanent = static_cast<id>(named.size());
+}
+
+void live_ledger::reload(std::shared_ptr<const plan> p, const std::vector<std::string>& accounts,
+                         usec now, std::vector<answer>& out) {
+  // Every account's state leaves the old ledger as an image, with the names
+  // its ids stand for, and enters a ledger of the new plan: leases, queue
+  // places and session windows are kept; capacities, queue bounds and costs
+  // of what arrives next are the new plan's. A pool the new plan makes
+  // smaller than what is held admits nothing until holders release below it.
+  struct moving {
+    ledger::account_image image;
+    std::vector<ledger::handle> leases, waiters;
+  };
+  std::vector<moving> all(accounts_.size());
+  for (std::size_t a = 0; a < accounts_.size(); ++a)
+    all[a].image = ledger_.export_account(static_cast<id>(a), accounts_[a].profile, all[a].leases,
+                                          all[a].waiters);
+  name_table old_names[2] = {names_[0], names_[1]};
+  auto name_of = [&](int k, id x) { return x == no_id ? std::string() : old_names[k].names[x]; };
+  std::unordered_map<ledger::handle, std::uint64_t> waiter_tags;  // old place -> request id
+  for (auto& [tag, w] : waiters_) waiter_tags.emplace(w.place, tag);
+
+  plan_ = std::move(p);
+  ledger_ = ledger(plan_);
+  for (auto& name : accounts)
+    if (!account_ids_.count(name)) add_account(name);
+  reset_names();
+  auto lease_names = std::move(lease_names_);
+  lease_names_.clear();
+  for (std::size_t a = 0; a < all.size(); ++a) {
+    auto& acc = accounts_[a];
+    acc.profile = plan_->profile_of(acc.name);
+    auto& m = all[a];
+    m.image.profile = acc.profile;
+    // Ids as the new tables give them (held without a bound: they were held).
+    auto rename = [&](request& r) {
+      auto model = name_of(0, r.model), product = name_of(1, r.product);
+      r.model = model.empty() ? no_id : take_name(static_cast<id>(a), 0, model, true);
+      r.product = product.empty() ? no_id : take_name(static_cast<id>(a), 1, product, true);
+    };
+    for (auto& h : m.image.leases) rename(h.req);
+    for (auto& q : m.image.queue) rename(q.req);
+    std::vector<ledger::handle> leases, waiters;
+    ledger_.import_account(m.image, leases, waiters);
+    for (std::size_t i = 0; i < leases.size(); ++i) {
+      const auto& name = lease_names.at(m.leases[i]);
+      auto& held = acc.leases.at(name);
+      held.handle = leases[i];
+      held.model_id = m.image.leases[i].req.model;
+      held.product_id = m.image.leases[i].req.product;
+      lease_names_.emplace(leases[i], name);
+    }
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+      auto& w = waiters_.at(waiter_tags.at(m.waiters[i]));
+      w.place = waiters[i];
+      w.model_id = m.image.queue[i].req.model;
+      w.product_id = m.image.queue[i].req.product;
+    }
+  }
+  serve(now, out);  // a larger pool may take waiters now
 }
 
 // -- ids ------------------------------------------------------------------------
@@ -63,7 +132,7 @@ std::string live_ledger::new_id() {
   return out;
 }
 
-id live_ledger::take_name(id a, int k, const std::string& s) {
+id live_ledger::take_name(id a, int k, const std::string& s, bool unbounded) {
   auto& t = names_[k];
   auto& mine = accounts_[a].uses[k];
   id x = no_id;
@@ -77,7 +146,8 @@ id live_ledger::take_name(id a, int k, const std::string& s) {
     }
   }
   // A name new to this account: within its bound, whoever else holds it.
-  if (accounts_[a].uses[0].size() + accounts_[a].uses[1].size() >= max_names_) return no_id;
+  if (!unbounded && accounts_[a].uses[0].size() + accounts_[a].uses[1].size() >= max_names_)
+    return no_id;
   if (x == no_id) {
     if (!t.free.empty()) {
       x = t.free.back();

@@ -70,6 +70,15 @@ class live_ledger {
               policies::usec lease_ttl, std::int64_t epoch_unix_ms,
               std::size_t max_names_per_account, std::uint64_t seed);
 
+  /// A new config (SIGHUP; docs/SERVE.md, "Reloading"): the plan of this
+  /// actor's accounts, and `accounts` as configured now. Every lease,
+  /// waiter, ticket and session window is kept; new accounts are added;
+  /// accounts no longer configured keep what they hold (their keys are gone
+  /// at the edge, so nothing new arrives for them). Waiters the new plan
+  /// lets in are answered into `out`.
+  void reload(std::shared_ptr<const policies::plan> p, const std::vector<std::string>& accounts,
+              policies::usec now, std::vector<answer>& out);
+
   /// Recovers until `until` (see above); call before anything else. No
   /// effect when `until` <= 0.
   void recover_until(policies::usec until) { recovering_until_ = until; }
@@ -188,8 +197,12 @@ class live_ledger {
   };
   std::string new_id();
   /// One more use of name `s` in table k (0 models, 1 products) by account
-  /// a: its id, or no_id when a holds max_names_per_account names already.
-  policies::id take_name(policies::id a, int k, const std::string& s);
+  /// a: its id, or no_id when a holds max_names_per_account names already
+  /// (unless `unbounded`: a name held before a reload).
+  policies::id take_name(policies::id a, int k, const std::string& s, bool unbounded = false);
+  void add_account(const std::string& name);
+  /// Empty name tables, with the plan's models at their ids.
+  void reset_names();
   /// Gives back one use of id x (no_id or a plan's model: nothing).
   void drop_name(policies::id a, int k, policies::id x);
   /// Runs the ledger's loop at `now` (without its timeouts: after a

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 using namespace usher;
 using namespace usher::actors;
 using detail::live_ledger;
@@ -486,4 +488,48 @@ TEST_CASE("a drain empties every queue at once, answers 503, and lets holders fi
   CHECK(l.lease({"acme", leases[1], lease_op::release}, seconds(3), out).code == 200);
   CHECK(l.lease({"acme", leases[2], lease_op::release}, seconds(3), out).code == 200);
   CHECK(l.lease_count() == 0);
+}
+
+TEST_CASE("a reload moves every lease, waiter and name to the new plan") {
+  auto before = policies::plan::build("streams:solo", {{"queue.max_depth", "2", "t"}});
+  live_ledger l(before, {"acme"}, seconds(10), 0, 16, 42);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  std::vector<std::string> leases;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    auto q = ask("acme", i);
+    q.model = i == 1 ? "llama" : "m" + std::to_string(i);
+    REQUIRE(l.admit(q, 0, r, out));
+    REQUIRE(r.code == 200);
+    leases.push_back(r.lease);
+  }
+  auto waiting = ask("acme", 4);
+  waiting.model = "mistral";
+  CHECK_FALSE(l.admit(waiting, 100, r, out));
+  CHECK(l.test_name_count() == 4);
+  // The new plan names a model (its id changes: the plan's models come
+  // first), has 4 streams and a new account.
+  auto after = policies::plan::build("streams:solo", {{"streams", "4", "t"},
+                                                      {"model_capacity.llama", "8", "t"}});
+  l.reload(after, {"acme", "beta"}, seconds(1), out);
+  // The waiter fits now: answered at the reload, its lease held.
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].tag == 4);
+  CHECK(out[0].reply.code == 200);
+  CHECK(l.lease_count() == 4);
+  auto snap = l.snapshot("acme", seconds(1));
+  CHECK(snap.limit == 4);
+  CHECK(snap.used_cost == 4);
+  std::set<std::string> models;
+  for (auto& x : snap.requests) models.insert(x.model);
+  CHECK(models == std::set<std::string>{"llama", "m2", "m3", "mistral"});
+  // llama is the plan's now (not counted); the others are still lent.
+  CHECK(l.test_name_count() == 3);
+  out.clear();
+  for (auto& lease : leases) CHECK(l.lease({"acme", lease, lease_op::release}, seconds(2), out).code == 200);
+  CHECK(l.lease_count() == 1);  // the waiter's, granted at the reload
+  CHECK(l.test_name_count() == 1);  // mistral, held by it
+  // The new account exists.
+  REQUIRE(l.admit(ask("beta", 9), seconds(2), r, out));
+  CHECK(r.code == 200);
 }
