@@ -157,6 +157,12 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         usec now = begin(self);
         settle(self, now);
       },
+      [=](const plan_update& u) {
+        auto& s = self->state;
+        usec now = begin(self);
+        s.ledger->reload(u.plan, u.accounts, now, s.answers);
+        settle(self, now);
+      },
       [=](drain_atom) {
         // The first one answers every queued request and poller 503; the
         // edge asks again until no lease is left.

@@ -8,11 +8,13 @@
 
 #include <caf/all.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "actors/clients/client_model.hpp"
+#include "policies/plan.hpp"
 #include "policies/records.hpp"
 #include "policies/usage_meter.hpp"
 
@@ -188,6 +190,14 @@ struct admit_reply {
 
 /// Edge -> admission actor, no answer: the client of `request_id` left while
 /// its request was queued; the waiter leaves the queue (its promise gets 499).
+/// serve -> admission actor: the config was reloaded (SIGHUP): the plan of
+/// its accounts and its accounts as configured now (live_ledger::reload).
+/// Local only: a plan is shared by pointer, never serialised.
+struct plan_update {
+  std::shared_ptr<const policies::plan> plan;
+  std::vector<std::string> accounts;
+};
+
 struct cancel_request {
   std::string account;
   std::uint64_t request_id = 0;
@@ -298,7 +308,7 @@ using admission_actor = caf::typed_actor<
     caf::replies_to<ticket_cancel>::with<lease_reply>,
     caf::replies_to<usage_query>::with<concurrency_snapshot>,
     caf::replies_to<metrics_atom>::with<live_metrics>, caf::reacts_to<live_tick_atom>,
-    caf::replies_to<drain_atom>::with<std::int64_t>>;
+    caf::replies_to<drain_atom>::with<std::int64_t>, caf::reacts_to<plan_update>>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
@@ -373,3 +383,5 @@ typename Inspector::result_type inspect(Inspector& f, live_metrics& x) {
 void add_message_types(caf::actor_system_config& cfg);
 
 }  // namespace usher::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(usher::actors::plan_update)

@@ -27,6 +27,11 @@ add_custom_target(usher_version
   VERBATIM)
 add_dependencies(usher usher_version)
 target_include_directories(usher PRIVATE ${USHER_GENERATED_DIR})
+# usher_build_info in /metrics: one small file of the library reads the header,
+# so a new commit recompiles it alone.
+target_sources(usher_tools PRIVATE tools/build_info.cpp)
+set_property(SOURCE tools/build_info.cpp APPEND PROPERTY INCLUDE_DIRECTORIES ${USHER_GENERATED_DIR})
+add_dependencies(usher_tools usher_version)
 
 # -- sd_notify (libsystemd, optional) ------------------------------------------
 find_library(USHER_SYSTEMD_LIBRARY systemd)

@@ -18,14 +18,18 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <spdlog/logger.h>
 #include <thread>
 
 #include "actors/admission_actor.hpp"
 #include "actors/cluster/placement.hpp"
 #include "actors/http/edge.hpp"
 #include "policies/input_error.hpp"
+#include "tools/build_info.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
+#include "tools/node_logs.hpp"
+#include "tools/serve_actors.hpp"
 #include "tools/serve_config.hpp"
 #include "tools/systemd_notify.hpp"
 
@@ -35,32 +39,33 @@ namespace po = boost::program_options;
 
 namespace {
 
-// Accounts that share a gate (a model capacity of their plan) share an actor;
-// every other account gets its own, so accounts run in parallel.
-std::vector<actors::admission_actor_config> partition(const node_config& c,
-                                                      caf::actor_clock::time_point epoch,
-                                                      std::int64_t epoch_unix_ms) {
-  std::vector<actors::admission_actor_config> out;
-  for (auto& p : c.plans) {
-    actors::admission_actor_config base;
-    base.plan = p.plan;
-    base.lease_ttl = c.lease_ttl;
-    base.max_names_per_account = c.max_names_per_account;
-    base.recovery = c.recovery;
-    base.epoch = epoch;
-    base.epoch_unix_ms = epoch_unix_ms;
-    if (p.plan->has_shared_gates()) {
-      base.accounts = p.accounts;
-      out.push_back(base);
-      continue;
+// SIGHUP: reads the config again and applies its accounts, keys and plans
+// (tools/serve_actors.hpp). A config that does not read, or would need a
+// restart, is refused and the running one stays.
+void reload(const std::string& path, const std::string& node_name, const node_config& started,
+            serve_actors& admission, actors::http::edge& edge) {
+  try {
+    auto next = read_node_config(path, node_name);
+    if (next.cluster.enabled) {
+      std::cerr << "usher serve: reload refused: " << path
+                << ": a [cluster] section needs a restart; the running config stays" << std::endl;
+      return;
     }
-    for (auto& a : p.accounts) {
-      auto one = base;
-      one.accounts = {a};
-      out.push_back(std::move(one));
+    if (auto why = admission.reload(next); !why.empty()) {
+      std::cerr << "usher serve: reload refused: " << why
+                << ": restart the node to apply it; the running config stays" << std::endl;
+      return;
     }
+    edge.replace_routes(admission.keys(next), admission.all());
+    std::cerr << "usher serve: reloaded " << path << " (" << next.accounts.size() << " accounts, "
+              << next.plans.size() << " plans)";
+    if (auto changes = node_changes(started, next); !changes.empty())
+      std::cerr << "; [node] changes need a restart and were not applied: " << changes;
+    std::cerr << std::endl;
+  } catch (const policies::input_error& e) {
+    std::cerr << "usher serve: reload refused: " << e.what() << "; the running config stays"
+              << std::endl;
   }
-  return out;
 }
 
 // What --check says of a [cluster] section: the members, what a majority
@@ -92,11 +97,11 @@ void print_cluster(const node_config& c, std::ostream& out) {
 // first): one line, from a thread of its own that only waits.
 class recovery_notice {
  public:
-  explicit recovery_notice(std::chrono::steady_clock::time_point end)
-      : thread_([this, end] {
+  recovery_notice(std::chrono::steady_clock::time_point end, spdlog::logger& log)
+      : thread_([this, end, &log] {
           std::unique_lock<std::mutex> lock(mutex_);
           if (!wake_.wait_until(lock, end, [this] { return stopped_; }))
-            std::cout << "usher serve: recovery over: new grants resume" << std::endl;
+            log.info("recovery over: new grants resume");
         }) {}
   ~recovery_notice() {
     {
@@ -150,16 +155,23 @@ int serve_command(const std::vector<std::string>& args) {
                  "node alone.\n";
     return exit_bad_input;
   }
+  node_logs logs;
+  try {
+    logs = open_node_logs(node);
+  } catch (const std::exception& e) {
+    std::cerr << "usher serve: " << config << ": " << e.what() << "\n";
+    return exit_bad_input;
+  }
+  auto& log = *logs.error;
 
   // SIGINT, SIGTERM and SIGHUP are taken by one thread (below), never by a
-  // worker. SIGHUP's default action would end the node at once (a closed
-  // terminal, a reflexive `kill -HUP`): until reload exists it is logged and
-  // ignored.
+  // worker. SIGHUP reloads the config.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGUSR1);  // reopen the log files (logrotate)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -189,6 +201,10 @@ int serve_command(const std::vector<std::string>& args) {
   ec.metrics_accounts = node.metrics_accounts;
   ec.io_threads = node.io_threads;
   ec.max_connections = node.max_connections;
+  ec.error_log = logs.error;
+  ec.access_log = logs.access;
+  ec.version = build_version();
+  ec.commit = build_commit();
   ec.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::microseconds(node.request_timeout));
   ec.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -196,21 +212,12 @@ int serve_command(const std::vector<std::string>& args) {
   ec.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::microseconds(node.write_timeout));
   if (node.max_connections > actors::http::default_max_connections())
-    std::cerr << "usher serve: max_connections = " << node.max_connections
-              << " is more than the open-file limit leaves room for ("
-              << actors::http::default_max_connections()
-              << "): raise it (ulimit -n, LimitNOFILE=) or accepts will fail and shed idle "
-                 "connections"
-              << std::endl;
-  std::map<std::string, actors::admission_actor> actor_of;
-  for (auto& ac : partition(node, epoch, unix_ms)) {
-    auto names = ac.accounts;
-    auto a = actors::spawn_admission_actor(sys, std::move(ac));
-    ec.actors.push_back(a);
-    for (auto& n : names) actor_of[n] = a;
-  }
-  for (auto& acc : node.accounts)
-    for (auto& k : acc.key_hashes) ec.keys[k] = actors::http::account_route{acc.name, actor_of[acc.name]};
+    log.warn("max_connections = {} is more than the open-file limit leaves room for ({}): raise "
+             "it (ulimit -n, LimitNOFILE=) or accepts will fail and shed idle connections",
+             node.max_connections, actors::http::default_max_connections());
+  serve_actors admission(sys, node, epoch, unix_ms);
+  ec.actors = admission.all();
+  ec.keys = admission.keys(node);
 
   int code = exit_ok;
   try {
@@ -219,14 +226,18 @@ int serve_command(const std::vector<std::string>& args) {
     std::cout << "usher serve: listening on " << node.host << ":" << edge.port() << " ("
               << node.accounts.size() << " accounts, " << n_actors << " admission actors, "
               << edge.max_connections() << " connections at most)" << std::endl;
+    // Scripts wait for that line on stdout; a log file gets it too.
+    if (node.error_log != "stderr")
+      log.info("listening on {}:{} ({} accounts, {} admission actors, {} connections at most)",
+               node.host, edge.port(), node.accounts.size(), n_actors, edge.max_connections());
     notify_ready("listening on " + node.host + ":" + std::to_string(edge.port()));
     // Leases granted before a restart may still be held: until the window
     // ends only their renewals (adopted) and releases are taken.
     std::optional<recovery_notice> recovering;
     if (node.recovery > 0) {
-      std::cout << "usher serve: recovering leases for " << policies::format_seconds(node.recovery)
-                << " s (recovery = " << node.recovery_spec << "): new grants wait" << std::endl;
-      recovering.emplace(recovery_end);
+      log.info("recovering leases for {} s (recovery = {}): new grants wait",
+               policies::format_seconds(node.recovery), node.recovery_spec);
+      recovering.emplace(recovery_end, log);
     }
     // The first SIGTERM or SIGINT drains (docs/SERVE.md, "Stopping and
     // draining"); a second one stops at once.
@@ -235,25 +246,26 @@ int serve_command(const std::vector<std::string>& args) {
       int sig = 0;
       bool draining = false;
       while (sigwait(&stop_signals, &sig) == 0 && !ran) {
+        if (sig == SIGUSR1) {
+          auto errors = logs.reopen();
+          for (auto& e : errors) log.error("SIGUSR1: cannot reopen {}; still writing where it was", e);
+          if (errors.empty()) log.info("SIGUSR1: log files reopened");
+          continue;
+        }
         if (sig == SIGHUP) {
-          std::cerr << "usher serve: SIGHUP ignored (reload is not supported yet; restart the "
-                       "node to apply a new config)"
-                    << std::endl;
+          reload(config, node_name, node, admission, edge);
           continue;
         }
         if (draining) {
-          std::cerr << "usher serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-                    << " again: stopping now" << std::endl;
+          log.warn("{} again: stopping now", sig == SIGINT ? "SIGINT" : "SIGTERM");
           break;
         }
         draining = true;
         notify_stopping();
-        std::cerr << "usher serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-                  << ": draining: no new connections or admissions, queued requests answered "
-                     "503; waiting up to "
-                  << policies::format_seconds(node.drain_timeout)
-                  << " s (drain_timeout) for leases to be released; signal again to stop now"
-                  << std::endl;
+        log.info("{}: draining: no new connections or admissions, queued requests answered 503; "
+                 "waiting up to {} s (drain_timeout) for leases to be released; signal again to "
+                 "stop now",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", policies::format_seconds(node.drain_timeout));
         edge.drain(std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::microseconds(node.drain_timeout)));
       }
@@ -263,23 +275,21 @@ int serve_command(const std::vector<std::string>& args) {
     ran = true;
     recovering.reset();
     if (auto left = edge.leases_left(); left > 0)
-      std::cerr << "usher serve: drain_timeout passed with " << left
-                << " leases held: stopping anyway" << std::endl;
+      log.warn("drain_timeout passed with {} leases held: stopping anyway", left);
     else if (left == 0)
-      std::cerr << "usher serve: drained: no lease held" << std::endl;
+      log.info("drained: no lease held");
     // Stopped: every held request is answered 503 by its actor, then the
     // actors end; the edge (and its io_context) outlive them.
-    for (auto& a : actor_of) caf::anon_send_exit(a.second, caf::exit_reason::user_shutdown);
-    actor_of.clear();
+    for (auto& a : admission.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
     if (waiter.joinable()) {
       pthread_kill(waiter.native_handle(), SIGTERM);  // wakes sigwait if stop came otherwise
       waiter.join();
     }
-    std::cerr << "usher serve: stopped\n";
+    log.info("stopped");
   } catch (const std::exception& e) {
-    std::cerr << "usher serve: " << e.what() << "\n";
-    for (auto& a : actor_of) caf::anon_send_exit(a.second, caf::exit_reason::user_shutdown);
+    log.error("{}", e.what());
+    for (auto& a : admission.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     code = exit_failure;
   }
   return code;

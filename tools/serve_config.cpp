@@ -51,7 +51,19 @@ void parse_listen(const ini_entry& e, node_config& c) {
   c.port = static_cast<std::uint16_t>(parse_int(port, 0, 65535));
 }
 
-void node_key(const ini_entry& e, node_config& c) {
+// "off" (access log only), "stderr", or a file, relative to the config's directory.
+std::string log_target(const ini_entry& e, const std::string& config_path, bool may_be_off) {
+  if (e.value == "stderr" || (may_be_off && e.value == "off")) return e.value;
+  if (e.value.empty() || e.value == "off")
+    throw input_error::at(e.where, 0, e.key,
+                          std::string("expected ") + (may_be_off ? "off, " : "") +
+                              "stderr or a file path, got " + policies::quoted(e.value));
+  fs::path file = e.value;
+  if (file.is_relative()) file = fs::absolute(fs::path(config_path).parent_path() / file);
+  return file.lexically_normal().string();
+}
+
+void node_key(const ini_entry& e, node_config& c, const std::string& config_path) {
   auto key = e.key.substr(std::string("node.").size());
   if (key == "listen") {
     parse_listen(e, c);
@@ -117,12 +129,21 @@ void node_key(const ini_entry& e, node_config& c) {
                                 policies::quoted(e.value));
     }
     c.recovery_spec = e.value;
+  } else if (key == "access_log") {
+    c.access_log = log_target(e, config_path, true);
+  } else if (key == "error_log") {
+    c.error_log = log_target(e, config_path, false);
+  } else if (key == "log_level") {
+    if (e.value != "debug" && e.value != "info" && e.value != "warn" && e.value != "error")
+      throw input_error::at(e.where, 0, e.key,
+                            "expected debug, info, warn or error, got " + policies::quoted(e.value));
+    c.log_level = e.value;
   } else {
     throw input_error::at(e.where, 0, e.key,
                           "unknown key (node keys: listen, threads, io_threads, lease_ttl, max_body, "
                           "metrics_key, metrics_accounts, max_names_per_account, recovery, "
                           "max_connections, request_timeout, idle_timeout, write_timeout, "
-                          "drain_timeout)");
+                          "drain_timeout, access_log, error_log, log_level)");
   }
 }
 
@@ -226,7 +247,7 @@ node_config read_node_config(const std::string& path, const std::string& node) {
                             "outside any section (use [node], [plan.NAME] or [account.NAME])");
     auto kind = e.section.substr(0, e.section.find('.'));
     if (kind == "node" && e.section == "node") {
-      node_key(e, c);
+      node_key(e, c, path);
       continue;
     }
     if (e.section == "cluster") {

@@ -5,7 +5,7 @@
 ///   [node]            listen, threads, io_threads, lease_ttl, max_body, metrics_key,
 ///                     metrics_accounts, max_names_per_account, recovery,
 ///                     max_connections, request_timeout, idle_timeout, write_timeout,
-///                     drain_timeout
+///                     drain_timeout, access_log, error_log, log_level
 ///   [plan.NAME]       a named plan: `preset = ...` plus any plan key of
 ///                     docs/PLANS.md (model_capacity.MODEL, tiers.team, ...)
 ///   [cluster]         name, listen, peers, replicas, heartbeat, failure_timeout
@@ -57,6 +57,11 @@ struct node_config {
   policies::usec write_timeout = policies::seconds(30);    ///< to take an answer
   /// On SIGTERM, how long holders get to release their leases (0: no wait).
   policies::usec drain_timeout = policies::seconds(30);
+  /// Where the node logs (docs/SERVE.md, "Logs"): "off", "stderr" or a file
+  /// path (made absolute against the config file's directory).
+  std::string access_log = "off";  ///< one line per HTTP request
+  std::string error_log = "stderr";  ///< what the node says, with levels
+  std::string log_level = "info";  ///< the error log's least level: debug, info, warn, error
   /// Distinct model and product names one account may use at once.
   std::size_t max_names_per_account = 64;
   /// After start, recover leases this long (docs/SERVE.md, "Restarts and

@@ -6,8 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <iostream>
 #include <random>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <thread>
 
 #include "actors/http/edge_state.hpp"
@@ -20,21 +21,32 @@ const account_route* edge::impl::authenticate(const string_request& req,
                                               key_cache& cache) const {
   auto key = bearer_token(field_value(req, bhttp::field::authorization));
   if (key.empty() || key.size() > 512) return nullptr;
-  // Keys are fixed for the node's life, so a key once found stays valid.
-  if (cache.route && key == cache.key) return cache.route;
-  auto i = cfg.keys.find(sha256_hex(key));
-  if (i == cfg.keys.end()) return nullptr;
+  // A key once found stays valid until a reload replaces the keys.
+  auto version = routes_version.load(std::memory_order_acquire);
+  if (cache.route && key == cache.key && cache.version == version) return cache.route;
+  auto table = routes();
+  auto i = table->keys.find(sha256_hex(key));
+  if (i == table->keys.end()) return nullptr;
   cache.key.assign(key.data(), key.size());
   cache.route = &i->second;
+  cache.table = std::move(table);
+  cache.version = version;
   return cache.route;
+}
+
+std::shared_ptr<spdlog::logger> edge::impl::stderr_log() {
+  auto log = std::make_shared<spdlog::logger>("edge",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  log->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ [%l] usher serve: %v", spdlog::pattern_time_type::utc);
+  return log;
 }
 
 void edge::impl::report_internal_error(const char* where, const std::exception& e) {
   auto n = ++internal_errors;
   if (n <= 10 || n % 1000 == 0)
-    std::cerr << "usher serve: internal error #" << n << " in " << where << ": " << e.what()
-              << " (the request was answered 500 or its connection closed; the node goes on)"
-              << std::endl;
+    log->error("internal error #{} in {}: {} (the request was answered 500 or its connection "
+               "closed; the node goes on)",
+               n, where, e.what());
 }
 
 void edge::impl::request_id(std::string_view given, std::string& out) {
@@ -251,12 +263,11 @@ void edge::impl::accept_failed(const beast::error_code& ec) {
   auto n = ++accept_errors;
   auto now = steady::now();
   if (accept_errors_logged == 0 || now - accept_logged >= std::chrono::seconds(5)) {
-    std::cerr << "usher serve: accept failed: " << ec.message() << " ("
-              << (n - accept_errors_logged) << " accept failures since the last report, "
-              << connection_ends[static_cast<std::size_t>(conn_end::shed)].load()
-              << " idle connections shed and " << connections_refused.load()
-              << " refused in all; " << connections() << " connections open, max_connections "
-              << cfg.max_connections << ")" << std::endl;
+    log->warn("accept failed: {} ({} accept failures since the last report, {} idle connections "
+              "shed and {} refused in all; {} connections open, max_connections {})",
+              ec.message(), n - accept_errors_logged,
+              connection_ends[static_cast<std::size_t>(conn_end::shed)].load(),
+              connections_refused.load(), connections(), cfg.max_connections);
     accept_logged = now;
     accept_errors_logged = n;
   }
@@ -373,6 +384,7 @@ void edge::impl::close_connections() {
   drain_timer.reset();
   drain_work.reset();
   accept_timer.reset();
+  access.reset();  // writes its last lines; its timer goes before the io_context
   acceptor.reset();
   io.reset();
 }
@@ -429,13 +441,26 @@ void edge::impl::drain(std::chrono::milliseconds within) {
   for (auto& s : open) s->go_away();
 }
 
+void edge::replace_routes(std::unordered_map<std::string, account_route> keys,
+                          std::vector<admission_actor> actors) {
+  auto table = std::make_shared<const impl::route_table>(
+      impl::route_table{std::move(keys), std::move(actors)});
+  {
+    std::lock_guard<std::mutex> guard(impl_->routes_mutex);
+    impl_->routes_ = std::move(table);
+  }
+  impl_->routes_version.fetch_add(1, std::memory_order_release);
+}
+
 std::int64_t edge::leases_left() const {
   return impl_->leases_left;
 }
 
 void edge::impl::poll_drain() {
   if (stopping) return;
-  if (cfg.actors.empty()) {
+  auto table = routes();
+  const auto& actors = table->actors;
+  if (actors.empty()) {
     leases_left = 0;
     return stop();
   }
@@ -445,8 +470,8 @@ void edge::impl::poll_drain() {
     std::atomic<std::int64_t> held{0};
   };
   auto r = std::make_shared<round>();
-  r->left = cfg.actors.size();
-  for (auto& a : cfg.actors)
+  r->left = actors.size();
+  for (auto& a : actors)
     to_actors.ask<std::int64_t>(
         a, drain_atom::value, io->get_executor(),
         [self = shared_from_this(), r](std::optional<std::int64_t> n) {

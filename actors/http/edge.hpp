@@ -23,6 +23,10 @@
 
 #include "actors/messages.hpp"
 
+namespace spdlog {
+class logger;
+}
+
 namespace usher::actors::http {
 
 /// Where an API key leads.
@@ -56,6 +60,15 @@ struct edge_config {
   /// nullptr: GET /readyz answers 503 with it. The hook for a cluster node
   /// that has no majority. Called on I/O threads; must not block.
   std::function<const char*()> not_ready;
+  /// Where the edge says what went wrong, with a level (tools/node_logs.hpp);
+  /// nullptr: stderr.
+  std::shared_ptr<spdlog::logger> error_log;
+  /// Where one line per HTTP request goes (actors/http/access_log.hpp);
+  /// nullptr: no access log.
+  std::shared_ptr<spdlog::logger> access_log;
+  /// The labels of usher_build_info in /metrics (usher --version's).
+  std::string version = "unknown";
+  std::string commit = "unknown";
 };
 
 /// The connections a node holds by default: the soft RLIMIT_NOFILE less a
@@ -93,6 +106,12 @@ class edge {
   /// release and renew their leases. run() returns once no actor holds a
   /// lease, or `within` after this call. Safe from any thread; once only.
   void drain(std::chrono::milliseconds within);
+
+  /// A reload (SIGHUP): from now on keys lead to these accounts and /metrics
+  /// and drains ask these actors. Requests under way finish with the routes
+  /// they started with. Safe from any thread.
+  void replace_routes(std::unordered_map<std::string, account_route> keys,
+                      std::vector<admission_actor> actors);
 
   /// After run() returned from a drain: the leases still held then (0: the
   /// holders released all of them). -1 when no drain ended the run.

@@ -13,12 +13,14 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "actors/http/access_log.hpp"
 #include "actors/http/bridge.hpp"
 #include "actors/http/edge.hpp"
 #include "actors/http/io_unit.hpp"
@@ -65,10 +67,33 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
         to_actors(s, actors_unit),
         sweep_every(std::clamp(
             std::min({cfg.request_timeout, cfg.idle_timeout, cfg.write_timeout}) / 4,
-            std::chrono::milliseconds(10), std::chrono::milliseconds(2000))) {}
+            std::chrono::milliseconds(10), std::chrono::milliseconds(2000))) {
+    log = cfg.error_log ? cfg.error_log : stderr_log();
+    if (cfg.access_log) access.emplace(cfg.access_log, *io);
+  }
+  /// An error log on stderr, for an edge configured without one.
+  static std::shared_ptr<spdlog::logger> stderr_log();
 
   caf::actor_system& sys;
   edge_config cfg;
+  /// The error log (cfg.error_log, or stderr): never null.
+  std::shared_ptr<spdlog::logger> log;  ///< its keys and actors as at start; routes() has them as now
+
+  /// Keys and actors as now: replaced whole by a reload (edge::replace_routes).
+  struct route_table {
+    std::unordered_map<std::string, account_route> keys;  ///< SHA-256 hex -> account
+    std::vector<admission_actor> actors;                  ///< all of them, for /metrics and drains
+  };
+  std::shared_ptr<const route_table> routes() const {
+    std::lock_guard<std::mutex> guard(routes_mutex);
+    return routes_;
+  }
+  std::shared_ptr<const route_table> routes_ =
+      std::make_shared<route_table>(route_table{cfg.keys, cfg.actors});
+  mutable std::mutex routes_mutex;
+  /// Bumped by each replacement: a connection's cached key is looked up
+  /// again after a reload (its key may be gone).
+  std::atomic<std::uint64_t> routes_version{0};
   /// With one I/O thread, the hint 1 lets handlers post to the thread's own
   /// queue (no lock, no reactor interrupt); other threads may still post.
   /// Optional so that close_connections() can destroy it before the edge:
@@ -76,6 +101,8 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   /// io_context's destruction drops.
   std::optional<asio::io_context> io;
   std::optional<tcp::acceptor> acceptor;
+  /// One line per HTTP request; empty when cfg.access_log is null.
+  std::optional<access_log> access;
   io_unit actors_unit;  ///< where actors woken by the edge run
   bridge to_actors;  ///< requests to admission actors, answers back to sessions
   std::atomic<std::uint64_t> next_request{1};
@@ -152,6 +179,8 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   struct key_cache {
     std::string key;
     const account_route* route = nullptr;
+    std::shared_ptr<const route_table> table;  ///< keeps `route` alive across a reload
+    std::uint64_t version = 0;
   };
 
   /// The account of a bearer token, or nullptr. `cache` is the
@@ -166,6 +195,19 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
 
   void count(unsigned status) {
     if (status >= 100 && status < 600) ++responses[status - 100];
+  }
+
+  /// A session-rate refusal (1008 in the account's outcomes) that the
+  /// client saw as 429: over HTTP, or in a WebSocket error frame. /metrics
+  /// counts it under 429 (what the client saw); a WebSocket closed with
+  /// 1008 stays 1008.
+  void count_refusal_as_429(const std::string& account) {
+    std::lock_guard<std::mutex> guard(refusal_mutex);
+    ++refusals_as_429[account];
+  }
+  std::map<std::string, std::int64_t> refusals_as_429_now() {
+    std::lock_guard<std::mutex> guard(refusal_mutex);
+    return refusals_as_429;
   }
 
   /// The X-Request-Id of an answer: the request's own `given` when it is
@@ -225,6 +267,9 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   std::array<conn_list, 3> timed;  ///< reading, idle, writing
   std::optional<asio::steady_timer> sweeper{std::in_place, *io};
   bool sweeping = false;
+
+  std::mutex refusal_mutex;
+  std::map<std::string, std::int64_t> refusals_as_429;
 
   std::mutex stream_mutex;
   std::unordered_map<stream_conn*, std::weak_ptr<stream_conn>> streams;

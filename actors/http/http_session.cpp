@@ -33,6 +33,7 @@
 // its connection cap or at the open-file limit.
 #include <boost/beast/websocket.hpp>
 
+#include "actors/http/account_usage.hpp"
 #include "actors/http/bridge.hpp"
 #include "actors/http/key_hash.hpp"
 #include "actors/http/request_fields.hpp"
@@ -62,6 +63,10 @@ class http_session : public edge::impl::tracked_conn,
     beast::error_code ec;
     socket_.non_blocking(true, ec);  // for write(); asynchronous operations ignore it
     edge_->add_conn(shared_from_this());  // reading: a new connection owes a request
+    if (edge_->access) {
+      auto peer = socket_.remote_endpoint(ec);
+      if (!ec) client_ = peer.address().to_string();
+    }
     read();
   }
 
@@ -160,6 +165,7 @@ class http_session : public edge::impl::tracked_conn,
     head_ = req_.method() == bhttp::verb::head;
     auto given = req_["X-Request-Id"];
     edge_->request_id({given.data(), given.size()}, rid_);
+    if (edge_->access) log_start(true);
     try {
       route();
     } catch (const std::exception& e) {
@@ -185,6 +191,7 @@ class http_session : public edge::impl::tracked_conn,
     buffer_.consume(buffer_.size());
     head_ = false;
     edge_->request_id({}, rid_);  // no request to take one from
+    if (edge_->access) log_start(false);
     if (ec == bhttp::error::body_limit)
       return send(error_response(
           413, error_type::invalid_request, "body_too_large",
@@ -198,6 +205,7 @@ class http_session : public edge::impl::tracked_conn,
 
   void send(string_response res, std::shared_ptr<lease_handle> lease = nullptr) {
     edge_->count(res.result_int());
+    if (edge_->access) log_access(res.result_int(), res.body());
     if (edge_->stopping) res.keep_alive(false);
     res.set("X-Request-Id", rid_);
     out_.clear();
@@ -211,6 +219,7 @@ class http_session : public edge::impl::tracked_conn,
   void send_json(unsigned status, std::string_view body,
                  std::shared_ptr<lease_handle> lease = nullptr) {
     edge_->count(status);
+    if (edge_->access) log_access(status, {});
     bool keep = req_.keep_alive() && !edge_->stopping;
     out_.clear();
     append_json_wire(status, body, req_.version(), keep, out_, rid_);
@@ -245,6 +254,43 @@ class http_session : public edge::impl::tracked_conn,
     if (at_once && buffer_.size() > 0)
       return asio::post(ex_, [self = shared_from_this()] { self->parse(); });
     parse();
+  }
+
+  // -- the access log (only with edge_->access) ---------------------------
+
+  // A request begins: `parsed` false for bytes that are no request.
+  void log_start(bool parsed) {
+    log_ = logged{};
+    log_.parsed = parsed;
+    log_.start = std::chrono::steady_clock::now();
+  }
+
+  // The line of the request being answered `status`; an error's code is
+  // read from its body (the last member of every error object).
+  void log_access(unsigned status, std::string_view body, std::string_view code = {}) {
+    if (code.empty() && status >= 400) {
+      constexpr std::string_view key = "\"code\":\"";
+      auto at = body.rfind(key);
+      if (at != std::string_view::npos) {
+        auto v = body.substr(at + key.size());
+        code = v.substr(0, v.find('"'));
+      }
+    }
+    access_entry e;
+    e.request_id = rid_;
+    e.client = client_;
+    e.account = log_.account;
+    if (log_.parsed) e.method = {req_.method_string().data(), req_.method_string().size()};
+    e.route = log_.route;
+    e.status = status;
+    e.code = code;
+    e.wait_us = log_.wait_us;
+    e.lease = log_.lease;
+    e.ticket = log_.ticket;
+    e.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - log_.start)
+                        .count();
+    edge_->access->add(e);
   }
 
   // Tells the edge the connection's phase when it changes.
@@ -312,28 +358,46 @@ class http_session : public edge::impl::tracked_conn,
       return false;
     };
     if (path == "/healthz" || path == "/readyz") {
+      log_.route = path == "/readyz" ? "readyz" : "healthz";
       if (!only(bhttp::verb::get, "GET, HEAD")) return;
       return health(path == "/readyz");
     }
     if (path == "/" || path == "/index.html") {
+      log_.route = "dashboard";
       if (!only(bhttp::verb::get, "GET, HEAD")) return;
-      string_response res{bhttp::status::ok, req_.version()};
-      res.set(bhttp::field::content_type, "text/html; charset=utf-8");
-      res.set(bhttp::field::cache_control, "no-store");
-      res.keep_alive(req_.keep_alive());
-      res.body() = dashboard_html();
-      res.prepare_payload();
-      return send(std::move(res));
+      return send(page_response(dashboard_html(), req_.version(), req_.keep_alive()));
     }
     if (path == "/metrics") {
+      log_.route = "metrics";
       if (!only(bhttp::verb::get, "GET, HEAD")) return;
       return metrics();
+    }
+    // The dashboards' routes (account_usage.hpp): the operator view, its data
+    // (behind the metrics key) and the caller's own counters.
+    if (path == "/operator") {
+      log_.route = "operator";
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
+      return send(page_response(operator_html(), req_.version(), req_.keep_alive()));
+    }
+    if (path == "/metrics/accounts") {
+      log_.route = "metrics_accounts";
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
+      return accounts_usage();
+    }
+    if (path == "/account/metrics") {
+      log_.route = "account_metrics";
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
+      const account_route* r = edge_->authenticate(req_, key_cache_);
+      if (!r) return unauthorized("Missing or unknown API key (Authorization: Bearer KEY)");
+      if (edge_->access) log_.account = r->account;
+      return account_usage(*r);
     }
     enum class kind { admit, release, renew, ticket, ticket_cancel, snapshot, stream, realtime, none };
     kind k = kind::none;
     auto& id = id_;  // the lease or ticket named in the path
     id.clear();
     if (path == "/v1/admit") {
+      log_.route = "admit";
       if (!only(bhttp::verb::post, "POST")) return;
       k = kind::admit;
     } else if (starts_with(path, "/v1/leases/")) {
@@ -341,27 +405,34 @@ class http_session : public edge::impl::tracked_conn,
       auto slash = rest.find('/');
       id.assign(rest.substr(0, slash));
       if (slash == std::string_view::npos) {
+        log_.route = "lease_release";
         if (!only(bhttp::verb::delete_, "DELETE")) return;
         k = kind::release;
       } else if (rest.substr(slash) == "/renew") {
+        log_.route = "lease_renew";
         if (!only(bhttp::verb::post, "POST")) return;
         k = kind::renew;
       }
     } else if (starts_with(path, "/v1/tickets/")) {
       id.assign(path.substr(std::string_view("/v1/tickets/").size()));
       if (method == bhttp::verb::delete_) {
+        log_.route = "ticket_cancel";
         k = kind::ticket_cancel;
       } else {
+        log_.route = "ticket_poll";
         if (!only(bhttp::verb::get, "GET, HEAD, DELETE")) return;
         k = kind::ticket;
       }
     } else if (path == "/account/concurrency") {
+      log_.route = "concurrency";
       if (!only(bhttp::verb::get, "GET, HEAD")) return;
       k = kind::snapshot;
     } else if (path == "/account/concurrency/stream") {
+      log_.route = "concurrency_stream";
       if (!only(bhttp::verb::get, "GET, HEAD")) return;
       k = kind::stream;
     } else if (path == "/v1/realtime") {
+      log_.route = "realtime";
       if (!only(bhttp::verb::get, "GET, HEAD")) return;
       k = kind::realtime;
     }
@@ -372,8 +443,14 @@ class http_session : public edge::impl::tracked_conn,
       return send(error_response(404, error_type::not_found, "unknown_route",
                                  "No route " + std::string(path), req_.version(),
                                  req_.keep_alive()));
+    if (k == kind::none) log_.route = "";
     const account_route* r = edge_->authenticate(req_, key_cache_);
     if (!r) return unauthorized("Missing or unknown API key (Authorization: Bearer KEY)");
+    if (edge_->access) {
+      log_.account = r->account;
+      if (k == kind::release || k == kind::renew) log_.lease = id;
+      if (k == kind::ticket || k == kind::ticket_cancel) log_.ticket = id;
+    }
     switch (k) {
       case kind::admit: return admit(*r);
       case kind::release: return lease(*r, id, lease_op::release);
@@ -494,6 +571,13 @@ class http_session : public edge::impl::tracked_conn,
       lease = std::make_shared<lease_handle>(r.actor, r.account, reply->lease);
     if (!answered()) return;  // gone: the handle releases the lease
     if (!reply) return unavailable(false);
+    // The session-rate seed's 1008 goes on the wire as 429: counted so.
+    if (reply->code == 1008) edge_->count_refusal_as_429(r.account);
+    if (edge_->access) {
+      if (reply->code == 200 || reply->code == 408) log_.wait_us = reply->waited_us;
+      if (!reply->lease.empty()) log_.lease = reply->lease;
+      if (!reply->ticket.empty()) log_.ticket = reply->ticket;
+    }
     if (reply->code == 200) {
       body_.clear();
       append_admitted_json(*reply, body_);
@@ -602,6 +686,7 @@ class http_session : public edge::impl::tracked_conn,
       return send(std::move(res));
     }
     edge_->count(200);
+    if (edge_->access) log_access(200, {});
     start_sse_session(hand_over(), edge_, r, rid_);
   }
 
@@ -631,6 +716,8 @@ class http_session : public edge::impl::tracked_conn,
                        if (!self->answered()) return;
                        if (reply && (reply->code == 200 || reply->code == 1008)) {
                          self->edge_->count(101);
+                         if (self->edge_->access)  // a 1008 close follows at once
+                           self->log_access(101, {}, reply->code == 1008 ? "session_rate" : "");
                          return start_ws_session(beast::tcp_stream(self->hand_over()),
                                                  std::move(self->req_), self->edge_, r, conn,
                                                  std::move(held), reply->code == 1008, self->rid_);
@@ -651,27 +738,70 @@ class http_session : public edge::impl::tracked_conn,
     struct gather {
       std::vector<account_metrics> all;
       std::size_t left = 0;
+      std::map<std::string, std::int64_t> as_429;
     };
     auto g = std::make_shared<gather>();
-    g->left = edge_->cfg.actors.size();
+    g->as_429 = edge_->refusals_as_429_now();  // before the actors count theirs
+    auto table = edge_->routes();
+    g->left = table->actors.size();
     await_answer();
     auto finish = [self = shared_from_this(), g] {
       if (!self->answered()) return;
       string_response res{bhttp::status::ok, self->req_.version()};
       res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
       res.keep_alive(self->req_.keep_alive());
-      res.body() = metrics_text(*self->edge_, std::move(g->all));
+      res.body() = metrics_text(*self->edge_, std::move(g->all), g->as_429);
       res.prepare_payload();
       self->send(std::move(res));
     };
     if (g->left == 0) return finish();
-    for (auto& a : edge_->cfg.actors)
+    for (auto& a : table->actors)
       edge_->to_actors.ask<live_metrics>(a, metrics_atom::value, socket_.get_executor(),
                         [g, finish](std::optional<live_metrics> m) {
                           if (m)
                             for (auto& x : m->accounts) g->all.push_back(std::move(x));
                           if (--g->left == 0) finish();
                         });
+  }
+
+  // -- the dashboards' data (account_usage.hpp) -----------------------------
+
+  // GET /metrics/accounts: every account, for the operator view. The
+  // metrics key guards it as it guards GET /metrics (open without one).
+  void accounts_usage() {
+    auto& key = edge_->cfg.metrics_key_hash;
+    if (!key.empty()) {
+      auto token = bearer_token(field_value(req_, bhttp::field::authorization));
+      if (token.empty() || sha256_hex(token) != key)
+        return unauthorized("GET /metrics/accounts needs the metrics key");
+    }
+    await_answer();
+    gather_metrics(*edge_, edge_->routes()->actors, socket_.get_executor(),
+                   [self = shared_from_this()](std::vector<account_metrics> all) {
+                     if (!self->answered()) return;
+                     self->send_usage(accounts_usage_json(std::move(all), unix_ms_now()));
+                   });
+  }
+
+  // GET /account/metrics: the caller's account, for the dashboard.
+  void account_usage(const account_route& r) {
+    await_answer();
+    gather_metrics(
+        *edge_, {r.actor}, socket_.get_executor(),
+        [self = shared_from_this(), account = r.account](std::vector<account_metrics> all) {
+          if (!self->answered()) return;
+          for (auto& m : all)
+            if (m.account == account) return self->send_usage(account_usage_json(m, unix_ms_now()));
+          // No answer: the node stops. An answer without it: a reload removed it.
+          if (all.empty()) return self->unavailable(false);
+          self->unauthorized("Missing or unknown API key (Authorization: Bearer KEY)");
+        });
+  }
+
+  void send_usage(const std::string& body) {
+    auto res = json_response(200, body, req_.version(), req_.keep_alive());
+    res.set(bhttp::field::cache_control, "no-store");
+    send(std::move(res));
   }
 
   tcp::socket socket_;
@@ -686,6 +816,16 @@ class http_session : public edge::impl::tracked_conn,
   std::string rid_;   ///< the X-Request-Id of the request being answered
   bool head_ = false;  ///< it is a HEAD: answered without the body
   edge::impl::key_cache key_cache_;
+  struct logged {
+    bool parsed = false;     ///< false: bytes that were no request (400, 413, 431)
+    const char* route = "";  ///< "": not routed
+    std::string account;     ///< "": not authenticated
+    std::string lease, ticket;
+    std::int64_t wait_us = -1;
+    std::chrono::steady_clock::time_point start;
+  };
+  logged log_;          ///< the access log's view of the request being answered
+  std::string client_;  ///< the peer's address, with an access log
   std::optional<gone_action> on_gone_;
   conn_phase phase_ = conn_phase::reading;  ///< as last told to the edge
   bool pending_ = false;      ///< an answer from an actor is awaited

@@ -2,10 +2,18 @@
 // carry an `account` label for at most cfg.metrics_accounts accounts (by name
 // order); the rest are summed under account="_other", so label cardinality
 // stays bounded however many accounts a node serves.
+//
+// Unlimited is +Inf (a limit of an account without one, a file descriptor
+// limit without one), never -1, so a ratio such as usher_used_cost /
+// usher_limit reads 0 rather than a negative number. Outcomes count what the
+// client saw: the session-rate seed's 1008 is 429 over HTTP and in a
+// WebSocket error frame (edge::impl::count_refusal_as_429), 1008 only for
+// a WebSocket closed with it.
 #include <algorithm>
 #include <map>
 #include <sstream>
 
+#include "actors/http/process_metrics.hpp"
 #include "actors/http/sessions.hpp"
 
 namespace usher::actors::http {
@@ -32,6 +40,20 @@ void merge(account_metrics& into, const account_metrics& x) {
   into.wait_count += x.wait_count;
 }
 
+// A label value with '\\', '"' and newlines escaped (the text format's rule).
+std::string label_value(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 std::string seconds(std::int64_t us) {
   std::ostringstream s;
   s << static_cast<double>(us) / 1e6;
@@ -40,7 +62,27 @@ std::string seconds(std::int64_t us) {
 
 }  // namespace
 
-std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> accounts) {
+// Moves the session-rate refusals the clients saw as 429 from 1008 to 429.
+// `as_429` was read before the actors were asked, so it never holds one
+// their counts lack.
+void count_as_seen(std::vector<account_metrics>& accounts,
+                   const std::map<std::string, std::int64_t>& as_429) {
+  for (auto& a : accounts) {
+    auto i = as_429.find(a.account);
+    if (i == as_429.end()) continue;
+    std::map<std::uint16_t, std::int64_t> by_code(a.outcomes.begin(), a.outcomes.end());
+    auto moved = std::min(i->second, by_code[1008]);
+    by_code[1008] -= moved;
+    by_code[429] += moved;
+    if (by_code[1008] == 0) by_code.erase(1008);
+    if (by_code[429] == 0) by_code.erase(429);
+    a.outcomes.assign(by_code.begin(), by_code.end());
+  }
+}
+
+std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> accounts,
+                         const std::map<std::string, std::int64_t>& refusals_as_429) {
+  count_as_seen(accounts, refusals_as_429);
   std::sort(accounts.begin(), accounts.end(),
             [](const auto& a, const auto& b) { return a.account < b.account; });
   if (accounts.size() > edge.cfg.metrics_accounts) {
@@ -61,8 +103,10 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
         [](const account_metrics& a) { return a.in_flight; });
   gauge("usher_used_cost", "Cost units held by in-flight requests.",
         [](const account_metrics& a) { return a.used; });
-  gauge("usher_limit", "The account's pool capacity in cost units (-1: unlimited).",
-        [](const account_metrics& a) { return a.limit; });
+  gauge("usher_limit", "The account's pool capacity in cost units (+Inf: unlimited).",
+        [](const account_metrics& a) {
+          return a.limit < 0 ? std::string("+Inf") : std::to_string(a.limit);
+        });
   gauge("usher_queued", "Requests waiting in the account's queue.",
         [](const account_metrics& a) { return a.queued; });
   gauge("usher_ws_connections", "Open WebSocket connections.",
@@ -70,7 +114,8 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
   gauge("usher_names", "Distinct model and product names in use (max_names_per_account).",
         [](const account_metrics& a) { return a.names; });
 
-  o << "# HELP usher_outcomes_total Admission outcomes by status (1008: session rate).\n"
+  o << "# HELP usher_outcomes_total Admission outcomes by the status the client saw (1008: a "
+       "WebSocket closed for the session rate).\n"
        "# TYPE usher_outcomes_total counter\n";
   for (auto& a : accounts)
     for (auto& [code, n] : a.outcomes)
@@ -157,6 +202,11 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
   o << "# HELP usher_internal_errors_total Requests whose handling threw (answered 500 or "
        "closed; the node went on).\n# TYPE usher_internal_errors_total counter\n"
     << "usher_internal_errors_total " << edge.internal_errors.load() << "\n";
+  o << "# HELP usher_build_info The usher build serving: version and commit.\n"
+       "# TYPE usher_build_info gauge\n"
+    << "usher_build_info{version=\"" << label_value(edge.cfg.version) << "\",commit=\""
+    << label_value(edge.cfg.commit) << "\"} 1\n";
+  write_process_metrics(o);
   return o.str();
 }
 

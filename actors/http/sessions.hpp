@@ -30,7 +30,14 @@ void start_ws_session(beast::tcp_stream stream, string_request upgrade,
 /// The dashboard page served at GET /.
 const std::string& dashboard_html();
 
+/// The operator view served at GET /operator (every account; its data needs
+/// the metrics key).
+const std::string& operator_html();
+
 /// GET /metrics body from every admission actor's report.
-std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> accounts);
+/// `refusals_as_429`: edge::impl::refusals_as_429_now(), read before the
+/// actors were asked for `accounts`.
+std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> accounts,
+                         const std::map<std::string, std::int64_t>& refusals_as_429);
 
 }  // namespace usher::actors::http

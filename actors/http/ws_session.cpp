@@ -163,6 +163,8 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
                          }
                          unsigned status = 0;
                          auto obj = refusal_object(*r, status);
+                         // A frame's session-rate refusal says 429: counted so.
+                         if (r->code == 1008) self->edge_->count_refusal_as_429(self->route_.account);
                          self->error_frame(status, obj);
                        });
       return;

@@ -473,14 +473,7 @@ class live_node {
            ("usher-live-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     fs::create_directories(dir_);
     auto config = dir_ / "node.ini";
-    {
-      std::ofstream out(config);
-      out << "[node]\n";
-      if (config_text.find("listen") == std::string::npos) out << "listen = 127.0.0.1:0\n";
-      if (config_text.find("recovery") == std::string::npos) out << "recovery = off\n";
-      if (config_text.find("drain_timeout") == std::string::npos) out << "drain_timeout = 0s\n";
-      out << config_text;
-    }
+    rewrite_config(config_text);
     int out_pipe[2];
     REQUIRE(::pipe(out_pipe) == 0);
     auto err = (dir_ / "stderr").string();
@@ -515,6 +508,19 @@ class live_node {
     INFO("usher serve said: " << line << " / stderr: " << stderr_text());
     REQUIRE(at != std::string::npos);
     port = static_cast<std::uint16_t>(std::stoi(line.substr(at + 10)));
+  }
+
+  /// Writes the node's config file (what a reload, SIGHUP, reads next):
+  /// `config_text` after the test defaults of [node].
+  void rewrite_config(const std::string& config_text) const {
+    std::ofstream out(dir_ / "node.ini.new");
+    out << "[node]\n";
+    if (config_text.find("listen") == std::string::npos) out << "listen = 127.0.0.1:0\n";
+    if (config_text.find("recovery") == std::string::npos) out << "recovery = off\n";
+    if (config_text.find("drain_timeout") == std::string::npos) out << "drain_timeout = 0s\n";
+    out << config_text;
+    out.close();
+    fs::rename(dir_ / "node.ini.new", dir_ / "node.ini");  // whole, as an editor saves
   }
 
   /// Stops the node and checks it exited cleanly: 0, which under the

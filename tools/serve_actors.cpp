@@ -1,0 +1,118 @@
+#include "tools/serve_actors.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace usher::tools {
+
+std::vector<serve_actors::group> serve_actors::groups_of(const node_config& node) {
+  std::vector<group> out;
+  for (auto& p : node.plans) {
+    if (p.plan->has_shared_gates()) {
+      out.push_back(group{p.plan, p.accounts});
+      continue;
+    }
+    for (auto& a : p.accounts) out.push_back(group{p.plan, {a}});
+  }
+  return out;
+}
+
+actors::admission_actor serve_actors::spawn(const group& g, policies::usec recovery) {
+  actors::admission_actor_config c;
+  c.plan = g.plan;
+  c.accounts = g.accounts;
+  c.lease_ttl = lease_ttl_;
+  c.max_names_per_account = max_names_;
+  c.recovery = recovery;
+  c.epoch = epoch_;
+  c.epoch_unix_ms = epoch_unix_ms_;
+  auto a = actors::spawn_admission_actor(sys_, std::move(c));
+  all_.push_back(a);
+  for (auto& n : g.accounts) {
+    actor_of_[n] = a;
+    members_[a].push_back(n);
+  }
+  return a;
+}
+
+serve_actors::serve_actors(caf::actor_system& sys, const node_config& node,
+                           caf::actor_clock::time_point epoch, std::int64_t epoch_unix_ms)
+    : sys_(sys),
+      epoch_(epoch),
+      epoch_unix_ms_(epoch_unix_ms),
+      lease_ttl_(node.lease_ttl),
+      max_names_(node.max_names_per_account) {
+  for (auto& g : groups_of(node)) spawn(g, node.recovery);
+}
+
+std::unordered_map<std::string, actors::http::account_route> serve_actors::keys(
+    const node_config& node) const {
+  std::unordered_map<std::string, actors::http::account_route> out;
+  for (auto& acc : node.accounts)
+    for (auto& k : acc.key_hashes) out[k] = actors::http::account_route{acc.name, actor_of_.at(acc.name)};
+  return out;
+}
+
+std::string serve_actors::reload(const node_config& next) {
+  std::set<std::string> configured;
+  for (auto& acc : next.accounts) configured.insert(acc.name);
+  auto groups = groups_of(next);
+  // Check everything first: a refused reload changes nothing.
+  std::vector<const actors::admission_actor*> home(groups.size(), nullptr);
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    auto& g = groups[i];
+    for (auto& n : g.accounts) {
+      auto a = actor_of_.find(n);
+      if (a == actor_of_.end()) continue;  // a new account
+      if (home[i] && *home[i] != a->second)
+        return "accounts " + members_[*home[i]].front() + " and " + n +
+               " would share an admission actor (their plan has a shared gate such as "
+               "model_capacity) but run on two now";
+      home[i] = &a->second;
+    }
+    if (!home[i]) continue;
+    // Every account its actor holds that is still configured must be here.
+    for (auto& m : members_.at(*home[i]))
+      if (configured.count(m) && std::find(g.accounts.begin(), g.accounts.end(), m) == g.accounts.end())
+        return "accounts " + m + " and " + g.accounts.front() +
+               " share an admission actor (a shared gate such as model_capacity) and would part";
+  }
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    if (!home[i]) {
+      spawn(groups[i], 0);  // new accounts: nothing granted before to recover
+      continue;
+    }
+    auto a = *home[i];
+    for (auto& n : groups[i].accounts)
+      if (!actor_of_.count(n)) {
+        actor_of_[n] = a;
+        members_[a].push_back(n);
+      }
+    caf::anon_send(a, actors::plan_update{groups[i].plan, groups[i].accounts});
+  }
+  return "";
+}
+
+std::string node_changes(const node_config& now, const node_config& next) {
+  std::string out;
+  auto differs = [&](bool changed, const char* key) {
+    if (changed) out += std::string(out.empty() ? "" : ", ") + key;
+  };
+  differs(now.host != next.host || now.port != next.port, "listen");
+  differs(now.threads != next.threads, "threads");
+  differs(now.io_threads != next.io_threads, "io_threads");
+  differs(now.lease_ttl != next.lease_ttl, "lease_ttl");
+  differs(now.max_body != next.max_body, "max_body");
+  differs(now.metrics_key_hash != next.metrics_key_hash, "metrics_key");
+  differs(now.metrics_accounts != next.metrics_accounts, "metrics_accounts");
+  differs(now.max_names_per_account != next.max_names_per_account, "max_names_per_account");
+  differs(now.recovery_spec != next.recovery_spec, "recovery");
+  differs(now.max_connections != next.max_connections, "max_connections");
+  differs(now.request_timeout != next.request_timeout, "request_timeout");
+  differs(now.idle_timeout != next.idle_timeout, "idle_timeout");
+  differs(now.write_timeout != next.write_timeout, "write_timeout");
+  differs(now.drain_timeout != next.drain_timeout, "drain_timeout");
+  return out;
+}
+
+}  // namespace usher::tools

@@ -1,0 +1,62 @@
+#pragma once
+/// The admission actors of a running node (`usher serve`), by account: how a
+/// config's accounts are split over actors at start, and how a reloaded
+/// config (SIGHUP; docs/SERVE.md, "Reloading") maps onto them.
+///
+/// Accounts that share a gate (a model capacity of their plan) share an
+/// actor; every other account gets its own, so accounts run in parallel. A
+/// reload keeps every actor and what it holds: an account keeps its actor
+/// (its leases, queue places and tickets stay where they are), new accounts
+/// get new actors or join their group's, removed accounts keep their actor
+/// (and their leases until released) but no key leads to them any more. A
+/// reload that would move an account between actors (into or out of a group
+/// that shares a gate) is refused: that needs a restart.
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/admission_actor.hpp"
+#include "actors/http/edge.hpp"
+#include "tools/serve_config.hpp"
+
+namespace usher::tools {
+
+class serve_actors {
+ public:
+  /// Spawns the actors of `node`. `recovery` as node.recovery (start only).
+  serve_actors(caf::actor_system& sys, const node_config& node, caf::actor_clock::time_point epoch,
+               std::int64_t epoch_unix_ms);
+
+  /// Keys of `node` -> the actors of its accounts.
+  std::unordered_map<std::string, actors::http::account_route> keys(const node_config& node) const;
+  const std::vector<actors::admission_actor>& all() const { return all_; }
+
+  /// Applies `next` (read and checked already): "" when done, else why it
+  /// needs a restart (then nothing was changed).
+  std::string reload(const node_config& next);
+
+ private:
+  struct group {
+    std::shared_ptr<const policies::plan> plan;
+    std::vector<std::string> accounts;
+  };
+  static std::vector<group> groups_of(const node_config& node);
+  actors::admission_actor spawn(const group& g, policies::usec recovery);
+
+  caf::actor_system& sys_;
+  caf::actor_clock::time_point epoch_;
+  std::int64_t epoch_unix_ms_;
+  policies::usec lease_ttl_;
+  std::size_t max_names_;
+  std::vector<actors::admission_actor> all_;
+  std::map<std::string, actors::admission_actor> actor_of_;               ///< by account
+  std::map<actors::admission_actor, std::vector<std::string>> members_;  ///< accounts it holds
+};
+
+/// The [node] settings `next` changes from `now`, by key: a reload does not
+/// apply them ("" when none differs).
+std::string node_changes(const node_config& now, const node_config& next);
+
+}  // namespace usher::tools
