@@ -104,7 +104,7 @@ std::vector<std::string> split_list(const std::string& text) {
 int convert(const std::vector<std::string>& args) {
   traces::convert_options o;
   std::string format, from_s = "0", to_s, overhead = "0.2", prefill = "0.0002", decode = "0.03";
-  std::string status = "all", models;
+  std::string status = "all", models, lease_ttl = "30s";
   std::vector<std::string> model_map, field_map;
   bool quiet = false;
   std::string formats;
@@ -151,7 +151,8 @@ int convert(const std::vector<std::string>& args) {
       "mean-output-tokens", po::value(&o.mean_output_tokens),
       "servegen without --token-stats: mean output tokens (default 250)")(
       "log-format", po::value(&o.log_format),
-      "access-log: combined (nginx), envoy, json, logfmt, nginx:PATTERN or envoy:PATTERN")(
+      "access-log: combined (nginx), envoy, json, logfmt, usher (usher serve's access log), "
+      "nginx:PATTERN or envoy:PATTERN")(
       "map", po::value(&field_map)->composing(),
       "access-log: KEY=FIELD,... for arrival, duration, account, model, status (repeatable)")(
       "time-format", po::value(&o.time_format),
@@ -160,6 +161,9 @@ int convert(const std::vector<std::string>& args) {
       "access-log: s, ms or us (default: ms for envoy, else s)")(
       "log-time", po::value(&o.log_time),
       "access-log: the line's time is the request's start or end (default: end for nginx)")(
+      "lease-ttl", po::value(&lease_ttl),
+      "access-log --log-format usher: a lease never released in the log ends this long after "
+      "its last renew (default 30s, as usher serve)")(
       "quiet,q", po::bool_switch(&quiet), "print nothing on success");
   d.add(time).add(who).add(service).add(specific);
   po::positional_options_description pos;
@@ -191,6 +195,15 @@ int convert(const std::vector<std::string>& args) {
         o.succeed_only = status == "succeed";
         if (vm.count("status") && format != "gentd26" && format != "access-log")
           throw input_error::at("--status", 0, "", "applies to gentd26 and access-log only");
+        if (vm.count("lease-ttl") && o.log_format != "usher")
+          throw input_error::at("--lease-ttl", 0, "", "applies to --log-format usher only");
+        {
+          bool unit_error = false;
+          if (!policies::parse_duration(lease_ttl, o.lease_ttl, unit_error) || o.lease_ttl <= 0)
+            throw input_error::at("--lease-ttl", 0, "",
+                                  "expected a positive duration (30s, 2m), got " +
+                                      policies::quoted(lease_ttl));
+        }
         for (auto& item : field_map)
           for (auto& m : split_list(item)) {
             auto eq = m.find('=');

@@ -73,6 +73,9 @@ struct convert_options {
   std::string time_format = "auto";  ///< access-log: auto, clf, iso8601, epoch, epoch-ms
   std::string duration_unit;         ///< access-log: s, ms, us ("": the format's own)
   std::string log_time;              ///< access-log: start or end ("": the format's own)
+  /// access-log --log-format usher: a lease never released in the log ends
+  /// this long after its last renew (usher serve's lease_ttl)
+  policies::usec lease_ttl = 30'000'000;
 
   static constexpr std::uint32_t default_accounts = 10;
 };

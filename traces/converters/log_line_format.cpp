@@ -167,9 +167,10 @@ log_line_format::log_line_format(const std::string& spec) {
 }
 
 std::string log_line_format::read(std::string_view line, const std::vector<std::string>& wanted,
-                                  std::vector<std::string>& values) const {
+                                  std::vector<std::string>& values, std::size_t required) const {
   values.assign(wanted.size(), std::string());
-  if (kind_ == kind::nginx || kind_ == kind::envoy) return read_pattern(line, wanted, values);
+  if (kind_ == kind::nginx || kind_ == kind::envoy)
+    return read_pattern(line, wanted, values, required);
   if (kind_ == kind::logfmt) {
     std::vector<std::pair<std::string, std::string>> pairs;
     if (auto why = split_logfmt(line, pairs); !why.empty()) return why;
@@ -180,8 +181,10 @@ std::string log_line_format::read(std::string_view line, const std::vector<std::
           values[w] = value;
           found = true;
         }
-      if (!found || values[w].empty() || values[w] == "-")
-        return "field '" + wanted[w] + "': missing";
+      if (!found || values[w].empty() || values[w] == "-") {
+        if (w < required) return "field '" + wanted[w] + "': missing";
+        values[w].clear();
+      }
     }
     return "";
   }
@@ -189,21 +192,25 @@ std::string log_line_format::read(std::string_view line, const std::vector<std::
   if (j.is_discarded() || !j.is_object()) return "expected one JSON object per line";
   for (std::size_t w = 0; w < wanted.size(); ++w) {
     auto* v = json_field(j, wanted[w]);
-    if (v == nullptr || v->is_null()) return "field '" + wanted[w] + "': missing";
+    if (v == nullptr || v->is_null()) {
+      if (w < required) return "field '" + wanted[w] + "': missing";
+      continue;
+    }
     if (v->is_string())
       values[w] = v->get<std::string>();
     else if (v->is_number() || v->is_boolean())
       values[w] = v->dump();
     else
       return "field '" + wanted[w] + "': expected a value, got an " + v->type_name();
-    if (values[w].empty()) return "field '" + wanted[w] + "': missing";
+    if (values[w].empty() && w < required) return "field '" + wanted[w] + "': missing";
   }
   return "";
 }
 
 std::string log_line_format::read_pattern(std::string_view line,
                                           const std::vector<std::string>& wanted,
-                                          std::vector<std::string>& values) const {
+                                          std::vector<std::string>& values,
+                                          std::size_t required) const {
   while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
   if (line.substr(0, literals_[0].size()) != literals_[0])
     return "does not match the format: expected " + quoted(literals_[0]) + " at the start";
@@ -218,8 +225,11 @@ std::string log_line_format::read_pattern(std::string_view line,
     auto value = line.substr(pos, at - pos);
     for (std::size_t w = 0; w < wanted.size(); ++w)
       if (wanted[w] == fields_[f]) {
-        if (value.empty() || value == "-") return "field '" + fields_[f] + "': missing";
-        values[w] = std::string(value);
+        if (value.empty() || value == "-") {
+          if (w < required) return "field '" + fields_[f] + "': missing";
+        } else {
+          values[w] = std::string(value);
+        }
       }
     pos = at + next.size();
   }

@@ -46,13 +46,17 @@ class log_line_format {
   /// Reads the fields `wanted` of `line` into `values` (one per name, in
   /// order). Returns "" on success, else why the line does not fit
   /// ("does not match the format after ...", "field 'x': missing").
+  /// Only the first `required` names must be present: a missing one past
+  /// them reads as "" (a log's optional fields, such as usher serve's
+  /// `lease=-`).
   /// REQUIRES: for patterns, every wanted name is one of fields().
   [[nodiscard]] std::string read(std::string_view line, const std::vector<std::string>& wanted,
-                                 std::vector<std::string>& values) const;
+                                 std::vector<std::string>& values,
+                                 std::size_t required = static_cast<std::size_t>(-1)) const;
 
  private:
   std::string read_pattern(std::string_view line, const std::vector<std::string>& wanted,
-                           std::vector<std::string>& values) const;
+                           std::vector<std::string>& values, std::size_t required) const;
 
   kind kind_;
   std::vector<std::string> fields_;

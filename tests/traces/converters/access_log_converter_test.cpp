@@ -153,6 +153,85 @@ TEST_CASE("logfmt lines, as usher serve's access log writes them, convert the sa
         "2,0.25,acme,,2.5,0\n");
 }
 
+TEST_CASE("usher serve's own log: admissions paired with releases by lease and refusals kept") {
+  // Lines as actors/http/access_log.cpp writes them: each at its answer.
+  const std::string p = "time=2026-12-04T10:00:";
+  const std::string c = " request_id=r client=127.0.0.1 ";
+  auto o = log_options(
+      "usher-node.log",
+      p + "01.000Z" + c +
+          "account=acme method=POST route=admit status=200 code=- wait_ms=0.000 lease=L1 "
+          "ticket=- duration_ms=0.500\n" +
+          p + "01.200Z" + c +
+          "account=beta method=POST route=admit status=429 code=concurrency_limit wait_ms=- "
+          "lease=- ticket=- duration_ms=0.200\n" +
+          p + "02.000Z" + c +
+          "account=acme method=POST route=admit status=202 code=- wait_ms=- lease=- ticket=T1 "
+          "duration_ms=1.000\n" +
+          p + "02.500Z" + c +
+          "account=- method=GET route=metrics status=200 code=- wait_ms=- lease=- ticket=- "
+          "duration_ms=0.300\n" +
+          p + "03.000Z" + c +
+          "account=acme method=DELETE route=lease_release status=200 code=- wait_ms=- lease=L1 "
+          "ticket=- duration_ms=0.100\n" +
+          p + "04.500Z" + c +
+          "account=acme method=GET route=ticket_poll status=200 code=- wait_ms=1500.000 "
+          "lease=L2 ticket=T1 duration_ms=1000.000\n" +
+          p + "05.000Z" + c +
+          "account=beta method=POST route=admit status=200 code=- wait_ms=0.000 lease=L3 "
+          "ticket=- duration_ms=1.000\n" +
+          "time=2026-12-04T10:00:05.5Z status=abc duration_ms=1\n" + p + "06.000Z" + c +
+          "account=beta method=POST route=lease_renew status=200 code=- wait_ms=- lease=L3 "
+          "ticket=- duration_ms=0.100\n" +
+          p + "07.000Z" + c +
+          "account=acme method=DELETE route=lease_release status=200 code=- wait_ms=- lease=L2 "
+          "ticket=- duration_ms=0.100\n" +
+          p + "08.000Z" + c +
+          "account=- method=GET route=- status=404 code=unknown_route wait_ms=- lease=- "
+          "ticket=- duration_ms=0.010\n",
+      "usher");
+  o.lease_ttl = 10'000'000;
+  auto r = traces::convert_trace("access-log", o);
+  CHECK(r.source_records == 11);
+  REQUIRE(r.warnings.size() == 2);
+  CHECK(r.warnings[1] ==
+        "  " + o.input + ":8: field 'status': expected an HTTP status from 100 to 599, got \"abc\"");
+  // L1: arrival 1.000 - 0.0005, held from its grant (wait 0) to its release
+  // at 3.000; the 429 at 1.2 - 0.0002 lasts 0; T1 arrived at 2.000 - 0.001,
+  // was granted L2 1.5 s later (3.499) and released at 7.000; L3, never
+  // released, ends at its renew (6.000) + the 10 s TTL.
+  CHECK(slurp(o.output) ==
+        "id,arrival_s,account,model,duration_s\n"
+        "1,0,acme,,2.0005\n"
+        "2,0.2003,beta,,0\n"
+        "3,0.9995,acme,,3.501\n"
+        "4,3.9995,beta,,11.001\n");
+  auto has_note = [&](const std::string& text) {
+    for (auto& n : r.notes)
+      if (n.find(text) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has_note("1 leases never released in the log end at their last renew + the lease TTL "
+                 "(--lease-ttl 10 s)"));
+  CHECK(has_note("1 refused admissions kept as rows of duration 0"));
+  CHECK(has_note("skipped 2 lines that admit nothing ((no route) 1, metrics 1)"));
+
+  SECTION("--status succeed leaves the refusals out") {
+    o.succeed_only = true;
+    traces::convert_trace("access-log", o);
+    CHECK(slurp(o.output) ==
+          "id,arrival_s,account,model,duration_s\n"
+          "1,0,acme,,2.0005\n"
+          "2,0.9995,acme,,3.501\n"
+          "3,3.9995,beta,,11.001\n");
+  }
+  SECTION("its fields are known: --map is refused") {
+    o.field_map = {{"account", "client"}};
+    CHECK_THROWS_WITH(traces::convert_trace("access-log", o),
+                      Catch::Contains("--log-format usher knows its fields"));
+  }
+}
+
 TEST_CASE("more bad lines than are listed: the first ten, and the total") {
   std::string text = "1696946136 a 1\n";
   for (int i = 0; i < 14; ++i) text += "time=x\n";
