@@ -43,28 +43,28 @@ namespace {
 // (tools/serve_actors.hpp). A config that does not read, or would need a
 // restart, is refused and the running one stays.
 void reload(const std::string& path, const std::string& node_name, const node_config& started,
-            serve_actors& admission, actors::http::edge& edge) {
+            serve_actors& admission, actors::http::edge& edge, spdlog::logger& log) {
   try {
     auto next = read_node_config(path, node_name);
     if (next.cluster.enabled) {
-      std::cerr << "usher serve: reload refused: " << path
-                << ": a [cluster] section needs a restart; the running config stays" << std::endl;
+      log.error("reload refused: {}: a [cluster] section needs a restart; the running config stays",
+                path);
       return;
     }
     if (auto why = admission.reload(next); !why.empty()) {
-      std::cerr << "usher serve: reload refused: " << why
-                << ": restart the node to apply it; the running config stays" << std::endl;
+      log.error("reload refused: {}: restart the node to apply it; the running config stays", why);
       return;
     }
     edge.replace_routes(admission.keys(next), admission.all());
-    std::cerr << "usher serve: reloaded " << path << " (" << next.accounts.size() << " accounts, "
-              << next.plans.size() << " plans)";
-    if (auto changes = node_changes(started, next); !changes.empty())
-      std::cerr << "; [node] changes need a restart and were not applied: " << changes;
-    std::cerr << std::endl;
+    auto changes = node_changes(started, next);
+    if (changes.empty())
+      log.info("reloaded {} ({} accounts, {} plans)", path, next.accounts.size(), next.plans.size());
+    else
+      log.warn("reloaded {} ({} accounts, {} plans); [node] changes need a restart and were not "
+               "applied: {}",
+               path, next.accounts.size(), next.plans.size(), changes);
   } catch (const policies::input_error& e) {
-    std::cerr << "usher serve: reload refused: " << e.what() << "; the running config stays"
-              << std::endl;
+    log.error("reload refused: {}; the running config stays", e.what());
   }
 }
 
@@ -253,7 +253,7 @@ int serve_command(const std::vector<std::string>& args) {
           continue;
         }
         if (sig == SIGHUP) {
-          reload(config, node_name, node, admission, edge);
+          reload(config, node_name, node, admission, edge, log);
           continue;
         }
         if (draining) {
