@@ -1,0 +1,412 @@
+#include "actors/cluster/cluster_view.hpp"
+
+#include <algorithm>
+
+#include "actors/cluster/placement.hpp"
+
+namespace usher::actors::cluster {
+
+using policies::usec;
+
+const char* to_string(member_state s) {
+  switch (s) {
+    case member_state::up: return "up";
+    case member_state::joining: return "joining";
+    case member_state::down: return "down";
+  }
+  return "down";
+}
+
+namespace {
+
+bool lists(const std::vector<std::uint32_t>& v, std::uint32_t g) {
+  return std::find(v.begin(), v.end(), g) != v.end();
+}
+
+}  // namespace
+
+cluster_view::cluster_view(settings s, std::uint64_t incarnation, usec now)
+    : names_(std::move(s.names)),
+      self_(s.self),
+      heartbeat_(s.heartbeat),
+      failure_timeout_(s.failure_timeout),
+      groups_(std::move(s.groups)),
+      digest_(std::move(s.digest)),
+      incarnation_(incarnation),
+      started_(now),
+      gens_(names_.size(), 0),
+      peers_(names_.size()),
+      held_(groups_.size(), false),
+      claiming_(groups_.size(), false),
+      promised_(groups_.size()),
+      group_(groups_.size()) {
+  home_.reserve(groups_.size());
+  for (auto& g : groups_) {
+    auto home = owner_of(g, names_);
+    home_.push_back(static_cast<std::uint32_t>(
+        std::find(names_.begin(), names_.end(), home) - names_.begin()));
+  }
+  if (names_.size() == 1) valid_until_ = policies::never;  // a cluster of one is its own majority
+}
+
+beat cluster_view::next_beat(usec now) {
+  beat b;
+  b.from = self_;
+  b.incarnation = incarnation_;
+  b.seq = ++seq_;
+  sent_.emplace_back(b.seq, now);
+  // Answers older than a failure_timeout keep nothing valid: forget them.
+  while (!sent_.empty() && sent_.front().second < now - failure_timeout_) sent_.pop_front();
+  b.gens = gens_;
+  b.over.resize(names_.size());
+  for (std::uint32_t m = 0; m < names_.size(); ++m) b.over[m] = over(m, now);
+  b.acks.assign(names_.size(), 0);
+  b.heard.assign(names_.size(), 0);
+  for (std::uint32_t m = 0; m < names_.size(); ++m) {
+    if (m == self_) {
+      b.heard[m] = 1;
+      continue;
+    }
+    if (counted_up(m, now)) b.acks[m] = peers_[m].last_seq;
+    b.heard[m] = peers_[m].ever_heard ? 1 : 0;
+  }
+  for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+    if (held_[g] || group_[g].handing_to) b.held.push_back(g);
+    if (claiming_[g]) b.claims.push_back(g);
+    if (promised_[g]) b.promises.push_back(group_note{g, *promised_[g], gens_[*promised_[g]]});
+  }
+  while (!handed_.empty() && handed_.front().second <= now) handed_.pop_front();
+  for (auto& h : handed_) b.handed.push_back(h.first);
+  b.lost = lost_;
+  b.digest = digest_;
+  return b;
+}
+
+bool cluster_view::receive(const beat& b, usec now) {
+  const auto n = names_.size();
+  if (b.from >= n || b.from == self_ || b.gens.size() != n || b.acks.size() != n ||
+      b.heard.size() != n || b.over.size() != n)
+    return false;
+  auto& p = peers_[b.from];
+  p.last_any = now;
+  if (b.digest != digest_) {
+    p.wrong_digest = true;
+    return false;
+  }
+  p.wrong_digest = false;
+  for (auto g : b.held)
+    if (g >= groups_.size()) return false;
+  for (auto g : b.claims)
+    if (g >= groups_.size()) return false;
+  for (auto& p : b.promises)
+    if (p.group >= groups_.size() || p.member >= n) return false;
+  for (auto& h : b.handed)
+    if (h.group >= groups_.size() || h.member >= n) return false;
+  for (auto g : b.lost)
+    if (g >= groups_.size()) return false;
+
+  // A new process where the member was: what it held is gone with the old
+  // one, so it is voted out at once.
+  if (p.ever_heard && b.incarnation != p.incarnation)
+    gens_[b.from] = std::max(gens_[b.from], p.self_gen + 1);
+  p.incarnation = b.incarnation;
+  p.ever_heard = true;
+
+  for (std::uint32_t m = 0; m < n; ++m) {
+    if (m != self_) {
+      gens_[m] = std::max(gens_[m], b.gens[m]);
+      continue;
+    }
+    if (b.gens[m] > gens_[m]) {
+      // Voted out: nothing answered so far keeps this node valid.
+      gens_[m] = b.gens[m];
+      for (auto& q : peers_) q.vouched = -1;
+      valid_until_ = 0;
+    }
+  }
+  p.self_gen = b.gens[b.from];
+  if (p.self_gen == gens_[b.from]) {
+    p.last_heard = now;
+    p.last_seq = b.seq;
+    p.acked_at = now;
+    p.acked_gen = p.self_gen;
+  }
+  // Its answer to this node, if it counts this node up at its generation.
+  if (b.acks[self_] != 0 && b.gens[self_] == gens_[self_]) {
+    for (auto& [seq, at] : sent_)
+      if (seq == b.acks[self_]) {
+        p.vouched = std::max(p.vouched, at);
+        break;
+      }
+  }
+  for (auto g : b.held) {
+    auto& gi = group_[g];
+    gi.ever_listed = true;
+    gi.last_holder = b.from;
+    gi.last_holder_gen = b.gens[b.from];
+    if (gi.handing_to == b.from) {  // the handoff arrived
+      gi.handing_to.reset();
+      // Said for a while, so that nobody takes the group meanwhile from
+      // beats of the receiver older than this one.
+      handed_.emplace_back(group_note{g, b.from, b.seq}, now + failure_timeout_);
+    }
+    lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
+  }
+  for (auto g : b.lost)
+    if (group_[g].handing_to == b.from) group_[g].handing_to.reset();  // it arrived, and was lost
+  p.latest = b;
+  update_validity();
+  return true;
+}
+
+bool cluster_view::counted_up(std::uint32_t m, usec now) const {
+  if (m == self_) return false;
+  auto& p = peers_[m];
+  return p.ever_heard && !p.wrong_digest && p.last_seq != 0 && p.self_gen == gens_[m] &&
+         now - p.last_heard < failure_timeout_;
+}
+
+bool cluster_view::up(std::uint32_t m) const {
+  if (m == self_) return valid_until_ > 0;
+  auto& p = peers_[m];
+  return p.ever_heard && !p.wrong_digest && p.last_seq != 0 && p.self_gen == gens_[m];
+}
+
+void cluster_view::suspect_silent(usec now) {
+  // Only a node that reaches a majority votes: one cut off (or just resumed
+  // after a pause: SIGSTOP) cannot tell its peers' silence from its own, and
+  // would vote out every member that is fine.
+  if (valid_until_ <= now) return;
+  for (std::uint32_t m = 0; m < names_.size(); ++m) {
+    if (m == self_) continue;
+    auto& p = peers_[m];
+    if (counted_up(m, now) || p.wrong_digest) continue;
+    if (p.ever_heard && p.last_seq != 0 && p.self_gen == gens_[m]) {
+      // Up at its generation, silent for failure_timeout: vote it out.
+      ++gens_[m];
+      p.last_seq = 0;
+    } else if (!p.ever_heard && gens_[m] == 0 && now - started_ >= failure_timeout_) {
+      gens_[m] = 1;  // never joined
+    }
+  }
+}
+
+void cluster_view::update_validity() {
+  if (names_.size() == 1) return;
+  std::vector<usec> v;
+  for (auto& p : peers_)
+    if (p.vouched >= 0) v.push_back(p.vouched);
+  std::size_t k = majority() - 1;
+  if (v.size() < k) {
+    valid_until_ = 0;
+    return;
+  }
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k - 1), v.end(),
+                   std::greater<usec>());
+  valid_until_ = std::max<usec>(1, v[k - 1] + failure_timeout_ - heartbeat_);
+}
+
+std::uint64_t cluster_view::over(std::uint32_t m, usec now) const {
+  if (m == self_) return gens_[m];
+  auto& p = peers_[m];
+  if (p.acked_at < 0 || now - p.acked_at >= validity()) return gens_[m];
+  return std::min(gens_[m], p.acked_gen);  // an answer of ours may still keep that one valid
+}
+
+bool cluster_view::decided_out(std::uint32_t m, std::uint64_t gen, usec now) const {
+  std::size_t votes = over(m, now) > gen ? 1 : 0;
+  for (std::uint32_t q = 0; q < names_.size(); ++q)
+    if (q != self_ && peers_[q].latest && peers_[q].latest->over[m] > gen) ++votes;
+  return votes >= majority();
+}
+
+std::optional<std::uint32_t> cluster_view::owner(std::uint32_t g) const {
+  std::optional<std::uint32_t> best;
+  std::uint64_t best_weight = 0;
+  std::size_t members = 0;
+  for (std::uint32_t m = 0; m < names_.size(); ++m) {
+    if (m != self_ && !up(m)) continue;
+    ++members;
+    auto w = rendezvous_weight(names_[m], groups_[g]);
+    if (!best || w > best_weight || (w == best_weight && names_[m] < names_[*best])) {
+      best = m;
+      best_weight = w;
+    }
+  }
+  if (members < majority()) return std::nullopt;
+  return best;
+}
+
+member_state cluster_view::state_of(std::uint32_t m, usec now) const {
+  if (m == self_) return valid_until_ > now ? member_state::up : member_state::joining;
+  if (counted_up(m, now)) return member_state::up;
+  auto& p = peers_[m];
+  return p.last_any >= 0 && now - p.last_any < failure_timeout_ ? member_state::joining
+                                                                 : member_state::down;
+}
+
+void cluster_view::resign_all(std::vector<action>& out) {
+  action a{action::kind::resign, 0, 0, {}};
+  for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+    if (!held_[g] && !group_[g].handing_to) continue;
+    if (held_[g]) {
+      a.groups.push_back(g);
+      held_[g] = false;
+      if (!lists(lost_, g)) lost_.push_back(g);
+    }
+  }
+  resigned_gen_ = gens_[self_];
+  out.push_back(std::move(a));
+}
+
+void cluster_view::decide(usec now, std::vector<action>& out) {
+  update_validity();
+  suspect_silent(now);
+  if (gens_[self_] > resigned_gen_) resign_all(out);
+  if (valid_until_ <= now) {  // no majority: change nothing, claim nothing
+    std::fill(claiming_.begin(), claiming_.end(), false);
+    return;
+  }
+  for (std::uint32_t g = 0; g < groups_.size(); ++g) decide_group(g, now, out);
+}
+
+// Whether `g` may be started here, and how (fresh or recovering): this
+// node is its owner, nobody else may hold it, and its last holder, if any,
+// can grant no more. nullopt: not (yet).
+std::optional<cluster_view::action::kind> cluster_view::may_start(std::uint32_t g, usec now) const {
+  using kind = action::kind;
+  auto& gi = group_[g];
+  if (!nobody_else_holds(g, now)) return std::nullopt;
+  bool lost_somewhere = lists(lost_, g);
+  for (std::uint32_t q = 0; q < names_.size() && !lost_somewhere; ++q)
+    if (q != self_ && peers_[q].latest && up(q) && lists(peers_[q].latest->lost, g))
+      lost_somewhere = true;
+  if (lost_somewhere) return kind::activate_recovering;
+  // Who could hold it: its last known holder, or, if no one was ever seen
+  // holding it, its home.
+  std::uint32_t h = gi.ever_listed ? gi.last_holder : home_[g];
+  std::uint64_t hgen = gi.ever_listed ? gi.last_holder_gen
+                                      : (peers_[h].latest ? peers_[h].self_gen : 0);
+  if (h == self_) {
+    if (gi.ever_listed) return std::nullopt;  // it moved on from here: wait to hear where
+    // Its home: fresh in a new cluster; after a restart, what the process
+    // before this one held is unknown: recovering.
+    return gens_[self_] == 0 ? kind::activate_fresh : kind::activate_recovering;
+  }
+  if (!decided_out(h, hgen, now)) return std::nullopt;
+  // Every member up must refuse a late handoff from the old holder.
+  for (std::uint32_t q = 0; q < names_.size(); ++q)
+    if (q != self_ && up(q) && peers_[q].latest && peers_[q].latest->gens[h] <= hgen)
+      return std::nullopt;
+  // A holder no one ever heard never had a majority, so never granted.
+  if (!gi.ever_listed) {
+    std::size_t never_heard = peers_[h].ever_heard ? 0 : 1;
+    for (std::uint32_t q = 0; q < names_.size(); ++q)
+      if (q != self_ && q != h && peers_[q].latest && peers_[q].latest->heard[h] == 0)
+        ++never_heard;
+    if (never_heard >= names_.size() - majority() + 1) return kind::activate_fresh;
+  }
+  return kind::activate_recovering;
+}
+
+bool cluster_view::nobody_else_holds(std::uint32_t g, usec now) const {
+  if (held_[g] || group_[g].handing_to) return false;
+  for (std::uint32_t q = 0; q < names_.size(); ++q) {
+    if (q == self_ || !peers_[q].latest) continue;
+    auto& b = *peers_[q].latest;
+    // It lists it (and is not out): it hands it over, or comes back.
+    if (lists(b.held, g) && !decided_out(q, b.gens[q], now)) return false;
+    // It handed it to a member whose beats since then have not reached here.
+    for (auto& h : b.handed)
+      if (h.group == g && h.member != self_ && h.member < names_.size() &&
+          (!peers_[h.member].latest || peers_[h.member].latest->seq < h.seq) &&
+          !decided_out(h.member, peers_[h.member].self_gen, now))
+        return false;
+  }
+  return true;
+}
+
+void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& out) {
+  auto& gi = group_[g];
+  if (gi.handing_to) {
+    claiming_[g] = false;
+    // A handoff to a member voted out meanwhile: it may or may not have
+    // arrived; that member counts as its last holder.
+    auto q = *gi.handing_to;
+    if (decided_out(q, peers_[q].self_gen, now)) {
+      gi.last_holder = q;
+      gi.last_holder_gen = peers_[q].self_gen;
+      gi.handing_to.reset();
+    }
+    return;
+  }
+  auto want = owner(g);
+  if (held_[g]) {
+    claiming_[g] = false;
+    if (want && *want != self_) {
+      held_[g] = false;
+      gi.handing_to = *want;
+      out.push_back(action{action::kind::hand_off, g, *want, {}});
+    }
+    return;
+  }
+  // A promise given to a member for g lasts while it claims g (or holds it,
+  // until its beat saying so is the one here).
+  if (auto w = promised_[g]) {
+    auto& b = peers_[*w].latest;
+    if (!up(*w) || !b || !(lists(b->claims, g))) promised_[g].reset();
+  }
+  auto how = want && *want == self_ && !promised_[g] ? may_start(g, now) : std::nullopt;
+  claiming_[g] = how.has_value();
+  if (claiming_[g]) {
+    // Started only with a majority's promises: two members that both think
+    // they own g (their views differ) cannot both get one.
+    std::size_t promises = 1;
+    for (std::uint32_t q = 0; q < names_.size(); ++q)
+      if (q != self_ && up(q) && peers_[q].latest)
+        for (auto& p : peers_[q].latest->promises)
+          if (p.group == g && p.member == self_ && p.seq == gens_[self_]) ++promises;
+    if (promises < majority()) return;
+    claiming_[g] = false;
+    held_[g] = true;
+    gi.ever_listed = true;
+    gi.last_holder = self_;
+    gi.last_holder_gen = gens_[self_];
+    lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
+    if (*how == action::kind::activate_recovering) ++takeovers_;
+    out.push_back(action{*how, g, 0, {}});
+    return;
+  }
+  // Promise g to a member that claims it, if nobody else may hold it.
+  if (promised_[g] || !nobody_else_holds(g, now)) return;
+  for (std::uint32_t q = 0; q < names_.size(); ++q)
+    if (q != self_ && up(q) && peers_[q].latest && lists(peers_[q].latest->claims, g)) {
+      promised_[g] = q;
+      break;
+    }
+}
+
+void cluster_view::handoff_failed(std::uint32_t g) {
+  if (g >= groups_.size() || !group_[g].handing_to) return;
+  group_[g].handing_to.reset();
+  if (!lists(lost_, g)) lost_.push_back(g);
+}
+
+bool cluster_view::accept_handoff(std::uint32_t g, std::uint32_t from, std::uint64_t from_gen) {
+  if (g >= groups_.size() || from >= names_.size() || from == self_ ||
+      peers_[from].wrong_digest || gens_[from] != from_gen) {
+    if (g < groups_.size() && !lists(lost_, g)) lost_.push_back(g);
+    return false;
+  }
+  held_[g] = true;
+  claiming_[g] = false;
+  auto& gi = group_[g];
+  gi.handing_to.reset();
+  gi.ever_listed = true;
+  gi.last_holder = self_;
+  gi.last_holder_gen = gens_[self_];
+  lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
+  return true;
+}
+
+}  // namespace usher::actors::cluster

@@ -1,0 +1,227 @@
+#pragma once
+/// One node's view of the cluster (docs/CLUSTER.md, "The protocol"): who is
+/// up, whether this node may grant now, and which account groups it holds.
+/// Plain C++ with no clock and no network: the cluster actor
+/// (actors/cluster/cluster_node.hpp) feeds it the beats it receives and the
+/// time, sends the beats it makes and carries out the actions it asks for,
+/// so the protocol is tested alone, with several views wired together under
+/// a fake clock (tests/actors/cluster/cluster_view_test.cpp).
+///
+/// Generations. Every member has a generation, starting at 0. A node that
+/// reaches a majority and hears nothing from a member for failure_timeout
+/// suspects it and votes it out by raising its generation (a node without a
+/// majority does not vote: cut off, or resumed after a pause, it cannot tell
+/// its peers' silence from its own); generations spread by gossip (every beat
+/// carries the sender's view of all of them, merged by maximum). A member
+/// that learns its own generation was raised has been voted out: it gives
+/// up every group it holds (resign) and rejoins at the new generation. A
+/// member is out for good ("decided") once a majority has raised it.
+///
+/// Grant validity (a lease on the right to grant, as leader leases do): a
+/// node may grant only until `valid_until()`: V = failure_timeout -
+/// heartbeat after the send time of the newest beat that enough peers
+/// answered (answered: the peer heard it while it counted this node as up at
+/// its generation; enough: with the node itself, a majority). A peer counts
+/// a member as up for at least failure_timeout after the member's last beat,
+/// and V is shorter, so a member's validity from a peer's answer ends before
+/// that peer can vote it out. Any majority that votes a member out therefore
+/// includes a peer whose answers no longer keep it valid: once a member is
+/// decided out, it grants nothing, whether it crashed, hangs (SIGSTOP) or is
+/// cut off. A vote counts only once the voter's own last answer to the member
+/// can keep it valid no longer (V after the voter heard it last): a node that
+/// raises a member by gossip while it still answered it moments ago has not
+/// voted yet (beat::over). Nothing here waits on wall-clock agreement between machines,
+/// only on their clocks running at the same rate.
+///
+/// Groups and tokens. An account group (an account, or the accounts that
+/// share a gate: placement.hpp) is granted for by the one node that holds
+/// its token. Tokens move by handoff (the holder stops, sends its state, the
+/// receiver starts), so at most one node holds one; they are created only
+///   - fresh, by the group's home (its owner when every member is up) at
+///     generation 0, when no member was ever seen to hold it;
+///   - by takeover, when the group's last holder is decided out or gave it
+///     up (resigned): the new owner starts it in a recovery window (the
+///     holder's leases are unknown) unless the holder never could have
+///     granted (a member no one ever heard).
+/// Either way the node first claims the group in its beats and starts it
+/// only once a majority promised it (a member promises a group to one
+/// claimer at a time, and only while no one it hears holds the group), so
+/// two members whose views differ cannot both start one.
+/// Beats list the groups each node holds (or is handing off) and those it
+/// gave up, so a new owner knows when no one else can hold a group.
+///
+/// Owner. The owner a node wants for a group is the placement owner among
+/// the members it counts as up (itself included while valid). Views differ
+/// for a moment after a change; that costs only waiting (a forward to a node
+/// that does not hold the group gets 503), never a second holder.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policies/time.hpp"
+
+namespace usher::actors::cluster {
+
+/// A group and a member: a promise (`seq`: the member's generation) or a
+/// finished handoff (`seq`: the receiver's beat that listed the group).
+struct group_note {
+  std::uint32_t group = 0;
+  std::uint32_t member = 0;
+  std::uint64_t seq = 0;
+};
+
+/// What a member tells every other each heartbeat. Also the answer to one:
+/// every beat acknowledges the last beat received from each member.
+struct beat {
+  std::uint32_t from = 0;          ///< the sender's index in the peers list
+  std::uint64_t incarnation = 0;   ///< random per process start: a restart is seen at once
+  std::uint64_t seq = 0;           ///< the sender's beat number, from 1
+  std::vector<std::uint64_t> gens; ///< the sender's view of every member's generation
+  std::vector<std::uint64_t> acks; ///< per member: its last beat the sender heard while it
+                                   ///< counted it up; 0: none
+  std::vector<std::uint64_t> over;  ///< per member: generations below this are over for the
+                                   ///< sender: raised, and no answer it gave keeps them valid
+  std::vector<std::uint8_t> heard; ///< per member: 1 if the sender ever heard it
+  std::vector<std::uint32_t> held; ///< groups the sender holds or is handing off
+  std::vector<std::uint32_t> lost; ///< groups the sender gave up without a handoff
+  std::vector<std::uint32_t> claims;   ///< groups the sender would start (needs promises)
+  std::vector<group_note> promises;    ///< claims the sender backs: one member per group
+  std::vector<group_note> handed;      ///< handoffs the sender finished lately
+  std::string digest;              ///< the limits digest (cluster_config): must be equal
+};
+
+enum class member_state : std::uint8_t { up, joining, down };
+const char* to_string(member_state s);
+
+class cluster_view {
+ public:
+  struct settings {
+    std::vector<std::string> names;   ///< every member, in the config's order
+    std::uint32_t self = 0;
+    policies::usec heartbeat = policies::seconds(1) / 2;
+    policies::usec failure_timeout = policies::seconds(2);
+    std::vector<std::string> groups;  ///< placement keys (placement.hpp), the same on every node
+    std::string digest;
+  };
+
+  /// What the node must do (decide()).
+  struct action {
+    enum class kind : std::uint8_t {
+      activate_fresh,       ///< start granting for `group` with empty state
+      activate_recovering,  ///< start granting for `group` after a recovery window
+      hand_off,             ///< stop `group`, send its state to member `to`
+      resign,               ///< stop every group it held (listed in `groups`); voted out
+    };
+    kind what;
+    std::uint32_t group = 0;
+    std::uint32_t to = 0;
+    std::vector<std::uint32_t> groups;
+  };
+
+  cluster_view(settings s, std::uint64_t incarnation, policies::usec now);
+
+  /// The beat to send every peer now (one per heartbeat).
+  [[nodiscard]] beat next_beat(policies::usec now);
+
+  /// Takes in a peer's beat. Returns false (and ignores it) when its digest
+  /// differs: that peer has other limits and cannot join (digest_mismatch()).
+  bool receive(const beat& b, policies::usec now);
+
+  /// Suspects members silent for failure_timeout, and says what to do now:
+  /// resign, hand off, activate. Call each heartbeat and after receive().
+  void decide(policies::usec now, std::vector<action>& out);
+
+  /// A handoff of `group` arrived from member `from` at its generation
+  /// `from_gen`. Returns true when the node takes it (it holds the group
+  /// from now on); false when the sender is not up at that generation here
+  /// (a member being voted out: its groups are taken over instead).
+  bool accept_handoff(std::uint32_t group, std::uint32_t from, std::uint64_t from_gen);
+
+  /// A handoff this view asked for could not be sent (the receiver's
+  /// connection was gone, or this node was voted out meanwhile): the group
+  /// counts as given up here, for its owner to take over.
+  void handoff_failed(std::uint32_t group);
+
+  /// The node may grant until then (node time); 0: not now.
+  [[nodiscard]] policies::usec valid_until() const { return valid_until_; }
+  [[nodiscard]] std::uint64_t generation() const { return gens_[self_]; }
+  [[nodiscard]] bool holds(std::uint32_t group) const { return held_[group]; }
+  /// The member this node would forward `group` to: the owner among those
+  /// it counts up; nullopt when none (no majority).
+  [[nodiscard]] std::optional<std::uint32_t> owner(std::uint32_t group) const;
+  [[nodiscard]] member_state state_of(std::uint32_t member, policies::usec now) const;
+  /// Members whose digest differs from this node's (they never count up).
+  [[nodiscard]] bool digest_mismatch(std::uint32_t member) const { return peers_[member].wrong_digest; }
+  [[nodiscard]] bool up(std::uint32_t member) const;
+  [[nodiscard]] std::size_t majority() const { return names_.size() / 2 + 1; }
+  [[nodiscard]] const std::vector<std::string>& names() const { return names_; }
+  [[nodiscard]] const std::vector<std::string>& groups() const { return groups_; }
+  [[nodiscard]] std::uint32_t self() const { return self_; }
+  /// How many times this node was voted out and rejoined, and groups taken over (metrics).
+  [[nodiscard]] std::uint64_t takeovers() const { return takeovers_; }
+
+ private:
+  struct peer_info {
+    bool ever_heard = false;
+    bool wrong_digest = false;
+    policies::usec last_heard = 0;   ///< last beat at its current generation
+    policies::usec last_any = -1;    ///< last beat at all (joining)
+    std::uint64_t incarnation = 0;
+    std::uint64_t self_gen = 0;      ///< the generation its last beat gave itself
+    std::uint64_t last_seq = 0;      ///< its last beat heard while up: we ack it
+    std::optional<beat> latest;      ///< its last beat
+    policies::usec vouched = -1;     ///< send time of our newest beat it answered
+    policies::usec acked_at = -1;    ///< when we last heard it while counting it up (our
+                                     ///< answers to it may keep it valid until V after)
+    std::uint64_t acked_gen = 0;     ///< its generation then
+  };
+  struct group_info {
+    std::optional<std::uint32_t> handing_to;
+    bool ever_listed = false;           ///< some member was seen to hold it
+    std::uint32_t last_holder = 0;      ///< valid when ever_listed
+    std::uint64_t last_holder_gen = 0;  ///< its generation then
+    bool lost_here = false;             ///< this node resigned it
+  };
+
+  bool counted_up(std::uint32_t member, policies::usec now) const;
+  void suspect_silent(policies::usec now);
+  void update_validity();
+  /// A majority has raised `member` above `gen`, firmly (beat::over).
+  bool decided_out(std::uint32_t member, std::uint64_t gen, policies::usec now) const;
+  /// This node's beat::over for `member` at `now`.
+  std::uint64_t over(std::uint32_t member, policies::usec now) const;
+  /// How long an answer keeps a member valid: failure_timeout - heartbeat.
+  policies::usec validity() const { return failure_timeout_ - heartbeat_; }
+  void decide_group(std::uint32_t g, policies::usec now, std::vector<action>& out);
+  std::optional<action::kind> may_start(std::uint32_t g, policies::usec now) const;
+  bool nobody_else_holds(std::uint32_t g, policies::usec now) const;
+  void resign_all(std::vector<action>& out);
+
+  std::vector<std::string> names_;
+  std::uint32_t self_;
+  policies::usec heartbeat_;
+  policies::usec failure_timeout_;
+  std::vector<std::string> groups_;
+  std::vector<std::uint32_t> home_;  ///< by group: its owner when every member is up
+  std::string digest_;
+  std::uint64_t incarnation_;
+  policies::usec started_;
+  std::uint64_t seq_ = 0;
+  std::deque<std::pair<std::uint64_t, policies::usec>> sent_;  ///< (seq, send time), recent
+  std::vector<std::uint64_t> gens_;
+  std::vector<peer_info> peers_;
+  std::vector<bool> held_;
+  std::vector<bool> claiming_;
+  std::vector<std::optional<std::uint32_t>> promised_;  ///< by group: the member it is promised to
+  std::deque<std::pair<group_note, policies::usec>> handed_;  ///< finished handoffs, said until then
+  std::vector<group_info> group_;
+  std::vector<std::uint32_t> lost_;   ///< groups resigned, until someone else lists them
+  std::uint64_t resigned_gen_ = 0;    ///< the generation of the last resign
+  policies::usec valid_until_ = 0;
+  std::uint64_t takeovers_ = 0;
+};
+
+}  // namespace usher::actors::cluster

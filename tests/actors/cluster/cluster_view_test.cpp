@@ -1,0 +1,441 @@
+// The cluster protocol (actors/cluster/cluster_view.hpp) under a simulated
+// network and clock: several views wired together, beats and handoffs
+// delivered after random delays (in order between two members, as over one
+// TCP connection), with crashes, restarts, pauses (SIGSTOP) and partitions.
+// The safety property is checked after every event: at no instant may two
+// running members both hold one account group while both may grant
+// (holds(g) and valid_until() > now). Liveness: once faults stop, every
+// group ends up with exactly one member that holds it and may grant.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <map>
+#include <memory>
+#include <queue>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "actors/cluster/cluster_view.hpp"
+#include "actors/cluster/placement.hpp"
+
+using usher::actors::cluster::beat;
+using usher::actors::cluster::cluster_view;
+using usher::actors::cluster::member_state;
+using usher::policies::usec;
+using kind = cluster_view::action::kind;
+
+namespace {
+
+constexpr usec ms = 1000;
+
+class sim_cluster {
+ public:
+  sim_cluster(std::size_t members, std::size_t groups, std::uint64_t seed, usec heartbeat = 100 * ms,
+              usec failure_timeout = 400 * ms)
+      : rng_(seed), nodes_(members), side_(members, 0) {
+    for (std::size_t m = 0; m < members; ++m) base_.names.push_back(std::string(1, char('a' + m)));
+    for (std::size_t g = 0; g < groups; ++g) base_.groups.push_back("account:acct-" + std::to_string(g));
+    base_.heartbeat = heartbeat;
+    base_.failure_timeout = failure_timeout;
+    base_.digest = "d";
+    for (std::uint32_t m = 0; m < members; ++m) start(m);
+  }
+
+  usec delay_min = 1 * ms;
+  usec delay_max = 5 * ms;
+
+  void run_until(usec until) {
+    for (;;) {
+      usec next = until + 1;
+      int beat_of = -1;
+      for (std::uint32_t m = 0; m < nodes_.size(); ++m)
+        if (running(m) && nodes_[m].next_beat < next) {
+          next = nodes_[m].next_beat;
+          beat_of = static_cast<int>(m);
+        }
+      bool deliver = !wire_.empty() && wire_.top().at <= next && wire_.top().at <= until;
+      if (!deliver && beat_of < 0) break;
+      if (deliver) {
+        auto msg = wire_.top();
+        wire_.pop();
+        now_ = std::max(now_, msg.at);
+        arrive(msg);
+      } else {
+        now_ = std::max(now_, next);  // a member resumed after a pause beats at once
+        tick(static_cast<std::uint32_t>(beat_of));
+      }
+      check_safety();
+    }
+    now_ = std::max(now_, until);
+  }
+
+  void crash(std::uint32_t m) {
+    trace("crash", m);
+    nodes_[m].alive = false;
+    nodes_[m].view.reset();
+  }
+  void restart(std::uint32_t m) {
+    trace("restart", m);
+    start(m);
+  }
+  void pause(std::uint32_t m) {
+    trace("pause", m);
+    nodes_[m].paused = true;
+  }
+  void resume(std::uint32_t m) {
+    trace("resume", m);
+    nodes_[m].paused = false;
+    // What came while it was stopped waits in its socket: delivered now.
+    for (auto& held : nodes_[m].inbox) wire_.push(held.with_at(now_));
+    nodes_[m].inbox.clear();
+    nodes_[m].next_beat = std::min(nodes_[m].next_beat, now_);
+  }
+  /// Members on different sides hear nothing from each other.
+  void partition(const std::vector<int>& side) {
+    side_ = side;
+    if (std::getenv("USHER_SIM_TRACE")) {
+      std::fprintf(stderr, "%lld partition", (long long)now_);
+      for (auto x : side) std::fprintf(stderr, " %d", x);
+      std::fprintf(stderr, "\n");
+    }
+  }
+  void trace(const char* what, std::uint32_t m) const {
+    if (std::getenv("USHER_SIM_TRACE")) std::fprintf(stderr, "%lld %s %c\n", (long long)now_, what, 'a' + m);
+  }
+  void heal() { std::fill(side_.begin(), side_.end(), 0); }
+
+  usec now() const { return now_; }
+  bool running(std::uint32_t m) const { return nodes_[m].alive && !nodes_[m].paused; }
+  cluster_view& view(std::uint32_t m) { return *nodes_[m].view; }
+
+  /// The running members that hold `g` and may grant now.
+  std::vector<std::uint32_t> granting(std::uint32_t g) const {
+    std::vector<std::uint32_t> out;
+    for (std::uint32_t m = 0; m < nodes_.size(); ++m)
+      if (running(m) && nodes_[m].view->holds(g) && nodes_[m].view->valid_until() > now_)
+        out.push_back(m);
+    return out;
+  }
+  std::size_t groups() const { return base_.groups.size(); }
+  std::size_t members() const { return nodes_.size(); }
+  /// Actions taken, by kind, over the whole run.
+  std::map<kind, int> actions;
+  /// Set by check_safety() at the first instant two members could grant for one group.
+  std::string violation;
+
+ private:
+  struct message {
+    usec at = 0;
+    std::uint64_t order = 0;
+    std::uint32_t from = 0, to = 0;
+    bool is_beat = true;
+    beat b;
+    std::uint32_t group = 0;
+    std::uint64_t gen = 0;
+    message with_at(usec t) const {
+      auto m = *this;
+      m.at = t;
+      return m;
+    }
+    bool operator>(const message& o) const { return at != o.at ? at > o.at : order > o.order; }
+  };
+  struct node {
+    std::unique_ptr<cluster_view> view;
+    bool alive = false;
+    bool paused = false;
+    usec next_beat = 0;
+    std::vector<message> inbox;  ///< held while paused
+  };
+
+  void start(std::uint32_t m) {
+    auto s = base_;
+    s.self = m;
+    nodes_[m].view = std::make_unique<cluster_view>(s, rng_(), now_);
+    nodes_[m].alive = true;
+    nodes_[m].paused = false;
+    nodes_[m].inbox.clear();
+    nodes_[m].next_beat = now_;
+  }
+
+  void send(message msg) {
+    if (side_[msg.from] != side_[msg.to]) return;  // cut off
+    std::uniform_int_distribution<usec> d(delay_min, delay_max);
+    auto& last = last_at_[{msg.from, msg.to}];
+    msg.at = std::max(now_ + d(rng_), last);  // in order, as over one connection
+    last = msg.at;
+    msg.order = ++order_;
+    wire_.push(std::move(msg));
+  }
+
+  void arrive(const message& msg) {
+    auto& n = nodes_[msg.to];
+    if (!n.alive || side_[msg.from] != side_[msg.to]) return;
+    if (n.paused) {
+      n.inbox.push_back(msg);
+      return;
+    }
+    if (msg.is_beat) {
+      n.view->receive(msg.b, now_);
+    } else if (!n.view->accept_handoff(msg.group, msg.from, msg.gen)) {
+      ++refused_handoffs_;
+    }
+    act(msg.to);
+  }
+
+  void tick(std::uint32_t m) {
+    act(m);
+    auto b = nodes_[m].view->next_beat(now_);
+    for (std::uint32_t q = 0; q < nodes_.size(); ++q)
+      if (q != m) {
+        message msg;
+        msg.from = m;
+        msg.to = q;
+        msg.b = b;
+        send(std::move(msg));
+      }
+    nodes_[m].next_beat = now_ + base_.heartbeat;
+  }
+
+  void act(std::uint32_t m) {
+    std::vector<cluster_view::action> out;
+    auto& v = *nodes_[m].view;
+    v.decide(now_, out);
+    for (auto& a : out) {
+      if (std::getenv("USHER_SIM_TRACE"))
+        std::fprintf(stderr, "%lld %c gen %llu: action %d group %u to %u (%zu)\n", (long long)now_,
+                     'a' + m, (unsigned long long)v.generation(), int(a.what), a.group, a.to,
+                     a.groups.size());
+      ++actions[a.what];
+      if (a.what != kind::hand_off) continue;
+      message msg;
+      msg.from = m;
+      msg.to = a.to;
+      msg.is_beat = false;
+      msg.group = a.group;
+      msg.gen = v.generation();
+      send(std::move(msg));
+    }
+  }
+
+  void check_safety() {
+    if (!violation.empty()) return;
+    for (std::uint32_t g = 0; g < base_.groups.size(); ++g) {
+      auto who = granting(g);
+      if (who.size() > 1) {
+        std::ostringstream o;
+        o << "at " << now_ << " us group " << g << " has " << who.size() << " granting holders:";
+        for (auto m : who)
+          o << " " << char('a' + m) << " (generation " << nodes_[m].view->generation()
+            << ", valid until " << nodes_[m].view->valid_until() << ")";
+        violation = o.str();
+      }
+    }
+  }
+
+  cluster_view::settings base_;
+  std::mt19937_64 rng_;
+  std::vector<node> nodes_;
+  std::vector<int> side_;
+  std::priority_queue<message, std::vector<message>, std::greater<message>> wire_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, usec> last_at_;
+  std::uint64_t order_ = 0;
+  usec now_ = 0;
+  int refused_handoffs_ = 0;
+};
+
+// What each member holds and whether it may grant (for a failure's message).
+std::string describe(sim_cluster& c) {
+  std::ostringstream o;
+  for (std::uint32_t m = 0; m < c.members(); ++m) {
+    o << char('a' + m) << ": ";
+    if (!c.running(m)) {
+      o << "not running\n";
+      continue;
+    }
+    auto& v = c.view(m);
+    o << "generation " << v.generation() << (v.valid_until() > c.now() ? ", valid" : ", not valid")
+      << ", holds";
+    for (std::uint32_t g = 0; g < c.groups(); ++g)
+      if (v.holds(g)) o << " " << g;
+    o << "; owners";
+    for (std::uint32_t g = 0; g < c.groups(); ++g) {
+      auto w = v.owner(g);
+      o << " " << (w ? char('a' + *w) : '-');
+    }
+    o << "; sees";
+    for (std::uint32_t q = 0; q < c.members(); ++q) o << " " << to_string(v.state_of(q, c.now()));
+    o << "\n";
+  }
+  return o.str();
+}
+
+// Every group has exactly one member that holds it and may grant.
+bool settled(const sim_cluster& c) {
+  for (std::uint32_t g = 0; g < c.groups(); ++g)
+    if (c.granting(g).size() != 1) return false;
+  return true;
+}
+
+std::uint32_t holder(const sim_cluster& c, std::uint32_t g) { return c.granting(g).at(0); }
+
+}  // namespace
+
+TEST_CASE("a cluster forms: every group has one holder, its placement owner, and none recovers") {
+  sim_cluster c(3, 30, 1);
+  c.run_until(2'000 * ms);
+  REQUIRE(c.violation.empty());
+  REQUIRE(settled(c));
+  std::vector<std::string> all = {"a", "b", "c"};
+  for (std::uint32_t g = 0; g < c.groups(); ++g)
+    CHECK(c.view(0).names()[holder(c, g)] ==
+          usher::actors::cluster::owner_of(c.view(0).groups()[g], all));
+  CHECK(c.actions[kind::activate_fresh] == 30);
+  CHECK(c.actions[kind::activate_recovering] == 0);
+  for (std::uint32_t m = 0; m < 3; ++m)
+    for (std::uint32_t q = 0; q < 3; ++q) CHECK(c.view(m).state_of(q, c.now()) == member_state::up);
+}
+
+TEST_CASE("a crashed owner's groups are taken over by the others only once it is voted out") {
+  sim_cluster c(3, 30, 2);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  std::vector<std::uint32_t> of_c;
+  for (std::uint32_t g = 0; g < c.groups(); ++g)
+    if (holder(c, g) == 2) of_c.push_back(g);
+  REQUIRE(!of_c.empty());
+  c.crash(2);
+  // Before failure_timeout passes nobody may take them.
+  c.run_until(1'300 * ms);
+  for (auto g : of_c) CHECK(c.granting(g).empty());
+  c.run_until(3'000 * ms);
+  REQUIRE(c.violation.empty());
+  REQUIRE(settled(c));
+  for (auto g : of_c) CHECK(holder(c, g) != 2);
+  // Its leases are unknown to the new owners: they recover first.
+  CHECK(c.actions[kind::activate_recovering] == static_cast<int>(of_c.size()));
+  CHECK(c.view(0).state_of(2, c.now()) == member_state::down);
+
+  SECTION("restarted, it gets them back by handoff, not by recovery") {
+    c.restart(2);
+    c.run_until(5'000 * ms);
+    REQUIRE(c.violation.empty());
+    REQUIRE(settled(c));
+    for (auto g : of_c) CHECK(holder(c, g) == 2);
+    CHECK(c.actions[kind::hand_off] == static_cast<int>(of_c.size()));
+    CHECK(c.actions[kind::activate_recovering] == static_cast<int>(of_c.size()));
+    CHECK(c.view(2).generation() >= 1);
+  }
+}
+
+TEST_CASE("a paused owner grants nothing once resumed, and the others do not vote each other out") {
+  sim_cluster c(3, 30, 3);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  c.pause(2);
+  c.run_until(2'500 * ms);  // over 3 x failure_timeout
+  c.resume(2);
+  c.run_until(2'500 * ms);  // the instant it resumes: what it held is no longer valid
+  for (std::uint32_t g = 0; g < c.groups(); ++g) CHECK(c.granting(g) != std::vector<std::uint32_t>{2});
+  c.run_until(5'000 * ms);
+  REQUIRE(c.violation.empty());
+  REQUIRE(settled(c));
+  // a and b stayed members throughout: never voted out.
+  CHECK(c.view(0).generation() == 0);
+  CHECK(c.view(1).generation() == 0);
+  CHECK(c.view(2).generation() >= 1);
+}
+
+TEST_CASE("a member cut off from the majority stops granting; the majority side takes over") {
+  sim_cluster c(3, 30, 4);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  c.partition({0, 0, 1});
+  c.run_until(3'000 * ms);
+  REQUIRE(c.violation.empty());
+  for (std::uint32_t g = 0; g < c.groups(); ++g) {
+    auto who = c.granting(g);
+    REQUIRE(who.size() == 1);
+    CHECK(who[0] != 2);
+  }
+  c.heal();
+  c.run_until(6'000 * ms);
+  REQUIRE(c.violation.empty());
+  CHECK(settled(c));
+}
+
+TEST_CASE("a member that never joins has its groups started by the others without a recovery") {
+  sim_cluster c(3, 30, 5);
+  c.crash(2);  // never came up
+  c.run_until(2'000 * ms);
+  REQUIRE(c.violation.empty());
+  REQUIRE(settled(c));
+  // No member ever heard it: it never held a majority, so it never granted.
+  CHECK(c.actions[kind::activate_recovering] == 0);
+}
+
+TEST_CASE("two members have no majority once one is lost: the other grants nothing") {
+  sim_cluster c(2, 10, 6);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  c.crash(1);
+  c.run_until(3'000 * ms);
+  REQUIRE(c.violation.empty());
+  for (std::uint32_t g = 0; g < c.groups(); ++g) CHECK(c.granting(g).empty());
+}
+
+TEST_CASE("random crashes, restarts, pauses and partitions never give a group two granting holders") {
+  int runs = 0;
+  std::uint64_t first = std::getenv("USHER_SIM_SEED") ? std::stoull(std::getenv("USHER_SIM_SEED")) : 100;
+  std::uint64_t last = std::getenv("USHER_SIM_SEED") ? first + 1 : 160;
+  for (std::uint64_t seed = first; seed < last; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::size_t members = 3 + rng() % 3;  // 3 to 5
+    sim_cluster c(members, 12, seed);
+    c.delay_max = (1 + rng() % 20) * ms;
+    c.run_until(1'000 * ms);
+    std::vector<bool> crashed(members, false), paused(members, false);
+    usec t = c.now();
+    for (int fault = 0; fault < 12; ++fault) {
+      t += static_cast<usec>(50 + rng() % 900) * ms;
+      auto m = static_cast<std::uint32_t>(rng() % members);
+      switch (rng() % 5) {
+        case 0:
+          if (!crashed[m]) c.crash(m), crashed[m] = true;
+          break;
+        case 1:
+          if (crashed[m]) c.restart(m), crashed[m] = false;
+          break;
+        case 2:
+          if (!crashed[m] && !paused[m]) c.pause(m), paused[m] = true;
+          break;
+        case 3:
+          if (paused[m]) c.resume(m), paused[m] = false;
+          break;
+        case 4: {
+          std::vector<int> side(members);
+          for (auto& s : side) s = static_cast<int>(rng() % 2);
+          c.partition(side);
+          break;
+        }
+      }
+      c.run_until(t);
+      INFO("seed " << seed << ", fault " << fault << ": " << c.violation);
+      REQUIRE(c.violation.empty());
+    }
+    // Heal everything: the cluster settles again.
+    c.heal();
+    for (std::uint32_t m = 0; m < members; ++m) {
+      if (paused[m]) c.resume(m);
+      if (crashed[m]) c.restart(m);
+    }
+    c.run_until(t + 8'000 * ms);
+    INFO("seed " << seed << "\n" << describe(c));
+    REQUIRE(c.violation.empty());
+    CHECK(settled(c));
+    ++runs;
+  }
+  CHECK(runs == static_cast<int>(last - first));
+}
