@@ -1,6 +1,7 @@
 #include "actors/admission_actor.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -23,6 +24,8 @@ struct admission_state {
   std::unordered_map<std::uint64_t, promise> held;  ///< sync waiters and ticket pollers
   std::uint64_t next_poll_tag = std::uint64_t{1} << 63;  ///< apart from request ids
   std::vector<detail::live_ledger::answer> answers;  ///< scratch
+  std::shared_ptr<const cluster::grant_window> window;  ///< nullptr: not in a cluster
+  std::optional<std::uint64_t> active_gen;  ///< in a cluster: activated, at this generation
   static inline const char* name = "usher.admission";
 };
 
@@ -56,9 +59,20 @@ void settle(self_ptr self, usec now) {
   }
 }
 
+// In a cluster: whether the node may grant for these accounts now.
+void gate(self_ptr self, usec now) {
+  auto& st = self->state;
+  if (!st.window) return;
+  auto why = policies::reason::none;
+  if (!st.active_gen) why = policies::reason::not_owner;
+  else if (!st.window->open(*st.active_gen, now)) why = policies::reason::no_majority;
+  st.ledger->hold_grants(why);
+}
+
 // Brings the ledger up to now (TTL releases, admissions, timeouts).
 usec begin(self_ptr self) {
   usec now = now_of(self);
+  gate(self, now);
   self->state.ledger->advance(now, self->state.answers);
   return now;
 }
@@ -72,6 +86,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
                                                     cfg.epoch_unix_ms, cfg.max_names_per_account,
                                                     seed);
   st.ledger->recover_until(cfg.recovery);
+  st.window = cfg.window;
   // Held promises are never dropped: when the node stops, each gets 503.
   self->set_exit_handler([=](const caf::exit_msg& msg) {
     auto& s = self->state;
@@ -110,6 +125,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         // else is due now (a queue timeout) runs after it, in lease().
         auto& s = self->state;
         usec now = now_of(self);
+        gate(self, now);
         s.ledger->advance(std::max<usec>(0, now - 1), s.answers);
         auto r = s.ledger->lease(req, now, s.answers);
         settle(self, now);
@@ -161,6 +177,31 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         auto& s = self->state;
         usec now = begin(self);
         s.ledger->reload(u.plan, u.accounts, now, s.answers);
+        settle(self, now);
+      },
+      [=](resign_atom) {
+        // Voted out: the accounts may be granted elsewhere now. What was
+        // held here is forgotten (a takeover recovers it there).
+        auto& s = self->state;
+        usec now = begin(self);
+        s.active_gen.reset();
+        (void)s.ledger->hand_off(now, s.answers);
+        settle(self, now);
+      },
+      [=](hand_off_atom) {
+        auto& s = self->state;
+        usec now = begin(self);
+        s.active_gen.reset();
+        auto moved = s.ledger->hand_off(now, s.answers);
+        settle(self, now);
+        return moved;
+      },
+      [=](const group_activate& a) {
+        auto& s = self->state;
+        usec now = begin(self);
+        s.active_gen = a.generation;
+        s.ledger->take_in(a.leases, now);
+        if (a.recover_until > now) s.ledger->recover_until(a.recover_until);
         settle(self, now);
       },
       [=](drain_atom) {

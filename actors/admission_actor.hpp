@@ -25,6 +25,12 @@
 /// answered 503 with Retry-After, and new admissions get 503; releases and
 /// renewals go on until the node stops.
 ///
+/// In a cluster, the node's cluster actor (actors/cluster/cluster_node.hpp)
+/// activates the actor when the node owns its accounts, moves their leases
+/// out and in on a handoff (hand_off_atom, group_activate) and makes it
+/// resign when the node is voted out; before every admission and renewal
+/// the actor checks the node's grant window (cluster/grant_window.hpp).
+///
 /// Owned state is private to the actor; callers talk to it only through the
 /// messages of actors/messages.hpp ("live node").
 
@@ -33,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/cluster/grant_window.hpp"
 #include "actors/messages.hpp"
 #include "policies/plan.hpp"
 #include "policies/time.hpp"
@@ -48,6 +55,11 @@ struct admission_actor_config {
   std::int64_t epoch_unix_ms = 0;        ///< the same instant in Unix epoch milliseconds
   std::size_t max_names_per_account = 64;  ///< distinct models and products an account uses at once
   policies::usec recovery = 0;  ///< recover leases (live_ledger) until this node time; 0: off
+  /// In a cluster (docs/CLUSTER.md): the node's grant window. The actor then
+  /// grants nothing until its cluster actor activates it (group_activate),
+  /// and only while the window is open at the generation it was activated
+  /// at. nullptr: a node alone, always granting.
+  std::shared_ptr<const cluster::grant_window> window;
 };
 
 /// Spawns an admission actor.

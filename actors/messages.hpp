@@ -228,6 +228,20 @@ struct lease_reply {
                               ///< cannot adopt it); 400 when adopting it would pass
                               ///< the account's max_names_per_account
   std::int64_t ttl_ms = 0;    ///< renew: the lease's TTL from now
+  /// 503 (a cluster's: docs/CLUSTER.md): why the owner could not answer.
+  policies::reason why = policies::reason::none;
+};
+
+/// One lease as it moves to another node when an account changes owner in
+/// a cluster (docs/CLUSTER.md, "Handoff"): what the holder was granted and
+/// how long it still runs unless renewed.
+struct moved_lease {
+  std::string account;
+  std::string lease;
+  std::string model;    ///< "" when none
+  std::string product;  ///< "" when none
+  std::int64_t cost = 0;
+  std::int64_t ttl_left_us = 0;  ///< its TTL from the handoff on
 };
 
 /// Edge -> admission actor: how a ticket stands (answer: admit_reply, held
@@ -300,6 +314,25 @@ struct live_metrics {
   std::vector<account_metrics> accounts;
 };
 
+// -- A cluster's control of its admission actors (docs/CLUSTER.md) -----------
+
+/// Cluster actor -> admission actor: give up the accounts (the node was
+/// voted out: what it held may be granted elsewhere now). Waiters get 503.
+using resign_atom = caf::atom_constant<caf::atom("resign")>;
+/// Cluster actor -> admission actor: the accounts move to another node
+/// (answer: std::vector<moved_lease>, the leases to send it; waiters 503).
+using hand_off_atom = caf::atom_constant<caf::atom("hand_off")>;
+
+/// Cluster actor -> admission actor: grant for the accounts from now on, as
+/// the node at `generation` (while its grant window is open). With
+/// `recover_until` > 0 the node recovers until then (a takeover whose
+/// leases are unknown); `leases` come from a handoff.
+struct group_activate {
+  std::uint64_t generation = 0;
+  std::int64_t recover_until = 0;
+  std::vector<moved_lease> leases;
+};
+
 /// Owns the live policy state (one policies::engine) of a set of accounts.
 using admission_actor = caf::typed_actor<
     caf::replies_to<admit_request>::with<admit_reply>, caf::reacts_to<cancel_request>,
@@ -308,7 +341,9 @@ using admission_actor = caf::typed_actor<
     caf::replies_to<ticket_cancel>::with<lease_reply>,
     caf::replies_to<usage_query>::with<concurrency_snapshot>,
     caf::replies_to<metrics_atom>::with<live_metrics>, caf::reacts_to<live_tick_atom>,
-    caf::replies_to<drain_atom>::with<std::int64_t>, caf::reacts_to<plan_update>>;
+    caf::replies_to<drain_atom>::with<std::int64_t>, caf::reacts_to<plan_update>,
+    caf::reacts_to<resign_atom>, caf::replies_to<hand_off_atom>::with<std::vector<moved_lease>>,
+    caf::reacts_to<group_activate>>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
@@ -335,7 +370,18 @@ typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_reply& x) {
-  return f(caf::meta::type_name("lease_reply"), x.code, x.ttl_ms);
+  return f(caf::meta::type_name("lease_reply"), x.code, x.ttl_ms, x.why);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, moved_lease& x) {
+  return f(caf::meta::type_name("moved_lease"), x.account, x.lease, x.model, x.product, x.cost,
+           x.ttl_left_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_activate& x) {
+  return f(caf::meta::type_name("group_activate"), x.generation, x.recover_until, x.leases);
 }
 
 template <class Inspector>

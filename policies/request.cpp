@@ -35,6 +35,9 @@ std::string_view to_string(reason r) {
     case reason::no_connection: return "no_connection";
     case reason::failed: return "failed";
     case reason::client_timeout: return "client_timeout";
+    case reason::not_owner: return "not_owner";
+    case reason::no_majority: return "no_majority";
+    case reason::owner_down: return "owner_down";
     case reason::recovering: return "recovering";
   }
   return "?";

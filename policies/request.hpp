@@ -63,6 +63,10 @@ enum class reason : std::uint8_t {
   failed,         ///< 500
   client_timeout, ///< 499: the client's own timeout cut the request
   recovering,     ///< 503: the live node recovers its leases after a restart (docs/SERVE.md)
+  // A cluster's (docs/CLUSTER.md): live only, never in a simulation.
+  not_owner,      ///< 503: the account's owner is moving to or from this node
+  no_majority,    ///< 503: this node cannot reach a majority of its cluster
+  owner_down,     ///< 503: the node that owns the account went down meanwhile
 };
 
 std::string_view to_string(reason r);

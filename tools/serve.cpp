@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <boost/program_options.hpp>
+#include <caf/io/middleman.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
@@ -22,6 +23,7 @@
 #include <thread>
 
 #include "actors/admission_actor.hpp"
+#include "actors/cluster/cluster_node.hpp"
 #include "actors/cluster/placement.hpp"
 #include "actors/http/edge.hpp"
 #include "policies/input_error.hpp"
@@ -81,16 +83,54 @@ void print_cluster(const node_config& c, std::ostream& out) {
            "granting until it is back (three or more members survive a loss)\n";
   out << "cluster: limits digest " << cl.limits_digest << " (the same on every member)\n";
   std::map<std::string, std::size_t> owned;
-  for (auto& p : c.plans) {
-    if (p.plan->has_shared_gates()) {
-      // One owner for the group: its gate stays one local call.
-      owned[actors::cluster::owner_of("plan:" + p.spec, members)] += p.accounts.size();
-      continue;
-    }
-    for (auto& a : p.accounts) ++owned[actors::cluster::owner_of("account:" + a, members)];
-  }
+  // Accounts sharing a gate are one group with one owner: the gate stays one local call.
+  for (auto& g : serve_actors::groups_of(c))
+    owned[actors::cluster::owner_of(g.key, members)] += g.accounts.size();
   for (auto& m : members)
     out << "cluster: " << m << " owns " << owned[m] << " of " << c.accounts.size() << " accounts\n";
+}
+
+// A cluster member (docs/CLUSTER.md): spawns and publishes the cluster
+// actor, and routes every key through it. Returns "" or why it cannot.
+std::string start_cluster(caf::actor_system& sys, const node_config& node, serve_actors& admission,
+                          std::shared_ptr<actors::cluster::grant_window> window,
+                          caf::actor_clock::time_point epoch,
+                          std::shared_ptr<spdlog::logger> log, actors::http::edge_config& ec) {
+  const auto& cl = node.cluster;
+  actors::cluster::cluster_node_config cc;
+  cc.cluster = cl;
+  cc.groups = admission.placement_groups(node);
+  cc.window = std::move(window);
+  cc.stats = std::make_shared<actors::cluster::cluster_stats>();
+  cc.lease_ttl = node.lease_ttl;
+  cc.start_recovery_until = node.recovery;
+  cc.epoch = epoch;
+  cc.log = [log](bool error, const std::string& text) {
+    if (error) log->warn("{}", text);
+    else log->info("{}", text);
+  };
+  auto stats = cc.stats;
+  auto actor = actors::cluster::spawn_cluster_node(sys, std::move(cc));
+  if (auto why = actors::cluster::publish_cluster_node(sys, actor, cl); !why.empty()) {
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    return why;
+  }
+  auto members = cl.member_names();
+  auto self = std::find(members.begin(), members.end(), cl.name) - members.begin();
+  if (members.size() == 2)
+    log->warn("cluster: two members have no majority once one is lost: the other stops granting "
+              "until it is back (three or more members survive a loss)");
+  log->info("cluster: member {} of {} listening on {}:{} for its peers; a majority is {}",
+            cl.name, members.size(), cl.listen_host, cl.listen_port, cl.majority());
+  // Every account request goes through the cluster actor: here or to the owner.
+  auto via = caf::actor_cast<actors::admission_actor>(actor);
+  for (auto& [key, route] : ec.keys) route.actor = via;
+  ec.cluster = actor;
+  ec.cluster_stats = stats;
+  ec.not_ready = [stats]() -> const char* { return stats->majority ? nullptr : "no_majority"; };
+  // Lease, ticket and request ids are unique across the cluster.
+  ec.id_base = static_cast<std::uint64_t>(self + 1) << 48;
+  return "";
 }
 
 // Says when the recovery window after start ends (unless the node stops
@@ -147,12 +187,11 @@ int serve_command(const std::vector<std::string>& args) {
     if (node.cluster.enabled) print_cluster(node, std::cout);
     return exit_ok;
   }
-  if (node.cluster.enabled) {
-    // Running alone would let each node grant an account's whole limit.
-    std::cerr << "usher serve: " << config << ": [cluster] is read and checked (usher serve "
-                 "--check shows the placement), but this build serves one node only: clustered "
-                 "admission is not available yet (docs/CLUSTER.md). Remove [cluster] to run this "
-                 "node alone.\n";
+  if (node.cluster.enabled && node.cluster.replicas != 0) {
+    std::cerr << "usher serve: " << config << ": " << node.cluster.where
+              << ": replicas = 1 (a copy of every account on a second member) is not available "
+                 "yet: set replicas = 0, where a new owner recovers a lost member's leases for "
+                 "one lease TTL (docs/CLUSTER.md)\n";
     return exit_bad_input;
   }
   node_logs logs;
@@ -177,6 +216,10 @@ int serve_command(const std::vector<std::string>& args) {
 
   caf::actor_system_config cfg;
   actors::add_message_types(cfg);
+  if (node.cluster.enabled) {
+    actors::cluster::add_cluster_message_types(cfg);
+    cfg.load<caf::io::middleman>();
+  }
   cfg.set("scheduler.max-threads", node.threads);
   // Work sharing: an idle worker waits on a condition variable and wakes the
   // moment a job comes (an actor woken by its timer, or by a message from a
@@ -215,9 +258,20 @@ int serve_command(const std::vector<std::string>& args) {
     log.warn("max_connections = {} is more than the open-file limit leaves room for ({}): raise "
              "it (ulimit -n, LimitNOFILE=) or accepts will fail and shed idle connections",
              node.max_connections, actors::http::default_max_connections());
-  serve_actors admission(sys, node, epoch, unix_ms);
+  std::shared_ptr<actors::cluster::grant_window> window;
+  if (node.cluster.enabled) window = std::make_shared<actors::cluster::grant_window>();
+  serve_actors admission(sys, node, epoch, unix_ms, window);
   ec.actors = admission.all();
   ec.keys = admission.keys(node);
+  caf::actor cluster;
+  if (node.cluster.enabled) {
+    if (auto why = start_cluster(sys, node, admission, window, epoch, logs.error, ec); !why.empty()) {
+      log.error("{}", why);
+      for (auto& a : admission.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      return exit_failure;
+    }
+    cluster = ec.cluster;
+  }
 
   int code = exit_ok;
   try {
@@ -281,6 +335,7 @@ int serve_command(const std::vector<std::string>& args) {
     // Stopped: every held request is answered 503 by its actor, then the
     // actors end; the edge (and its io_context) outlive them.
     for (auto& a : admission.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (cluster) caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
     if (waiter.joinable()) {
       pthread_kill(waiter.native_handle(), SIGTERM);  // wakes sigwait if stop came otherwise
@@ -290,6 +345,7 @@ int serve_command(const std::vector<std::string>& args) {
   } catch (const std::exception& e) {
     log.error("{}", e.what());
     for (auto& a : admission.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (cluster) caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
     code = exit_failure;
   }
   return code;

@@ -9,10 +9,10 @@ std::vector<serve_actors::group> serve_actors::groups_of(const node_config& node
   std::vector<group> out;
   for (auto& p : node.plans) {
     if (p.plan->has_shared_gates()) {
-      out.push_back(group{p.plan, p.accounts});
+      out.push_back(group{p.plan, p.accounts, "plan:" + p.spec});
       continue;
     }
-    for (auto& a : p.accounts) out.push_back(group{p.plan, {a}});
+    for (auto& a : p.accounts) out.push_back(group{p.plan, {a}, "account:" + a});
   }
   return out;
 }
@@ -26,6 +26,7 @@ actors::admission_actor serve_actors::spawn(const group& g, policies::usec recov
   c.recovery = recovery;
   c.epoch = epoch_;
   c.epoch_unix_ms = epoch_unix_ms_;
+  c.window = window_;
   auto a = actors::spawn_admission_actor(sys_, std::move(c));
   all_.push_back(a);
   for (auto& n : g.accounts) {
@@ -36,13 +37,24 @@ actors::admission_actor serve_actors::spawn(const group& g, policies::usec recov
 }
 
 serve_actors::serve_actors(caf::actor_system& sys, const node_config& node,
-                           caf::actor_clock::time_point epoch, std::int64_t epoch_unix_ms)
+                           caf::actor_clock::time_point epoch, std::int64_t epoch_unix_ms,
+                           std::shared_ptr<const actors::cluster::grant_window> window)
     : sys_(sys),
       epoch_(epoch),
       epoch_unix_ms_(epoch_unix_ms),
       lease_ttl_(node.lease_ttl),
-      max_names_(node.max_names_per_account) {
-  for (auto& g : groups_of(node)) spawn(g, node.recovery);
+      max_names_(node.max_names_per_account),
+      window_(std::move(window)) {
+  // In a cluster the cluster actor starts each group, recovering or not.
+  for (auto& g : groups_of(node)) spawn(g, window_ ? 0 : node.recovery);
+}
+
+std::vector<actors::cluster::served_group> serve_actors::placement_groups(
+    const node_config& node) const {
+  std::vector<actors::cluster::served_group> out;
+  for (auto& g : groups_of(node))
+    out.push_back(actors::cluster::served_group{g.key, g.accounts, actor_of_.at(g.accounts.front())});
+  return out;
 }
 
 std::unordered_map<std::string, actors::http::account_route> serve_actors::keys(

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "actors/admission_actor.hpp"
+#include "actors/cluster/cluster_node.hpp"
 #include "actors/http/edge.hpp"
 #include "tools/serve_config.hpp"
 
@@ -26,8 +27,15 @@ namespace usher::tools {
 class serve_actors {
  public:
   /// Spawns the actors of `node`. `recovery` as node.recovery (start only).
+  /// `window`: the node's grant window in a cluster (admission_actor_config),
+  /// nullptr for a node alone.
   serve_actors(caf::actor_system& sys, const node_config& node, caf::actor_clock::time_point epoch,
-               std::int64_t epoch_unix_ms);
+               std::int64_t epoch_unix_ms,
+               std::shared_ptr<const actors::cluster::grant_window> window = nullptr);
+
+  /// The account groups in placement order with their actors: the same keys
+  /// in the same order on every node with the same config (docs/CLUSTER.md).
+  std::vector<actors::cluster::served_group> placement_groups(const node_config& node) const;
 
   /// Keys of `node` -> the actors of its accounts.
   std::unordered_map<std::string, actors::http::account_route> keys(const node_config& node) const;
@@ -37,12 +45,15 @@ class serve_actors {
   /// needs a restart (then nothing was changed).
   std::string reload(const node_config& next);
 
- private:
+  /// Accounts that share an actor (and a placement key in a cluster).
   struct group {
     std::shared_ptr<const policies::plan> plan;
     std::vector<std::string> accounts;
+    std::string key;  ///< its placement key (actors/cluster/placement.hpp)
   };
   static std::vector<group> groups_of(const node_config& node);
+
+ private:
   actors::admission_actor spawn(const group& g, policies::usec recovery);
 
   caf::actor_system& sys_;
@@ -50,6 +61,7 @@ class serve_actors {
   std::int64_t epoch_unix_ms_;
   policies::usec lease_ttl_;
   std::size_t max_names_;
+  std::shared_ptr<const actors::cluster::grant_window> window_;
   std::vector<actors::admission_actor> all_;
   std::map<std::string, actors::admission_actor> actor_of_;               ///< by account
   std::map<actors::admission_actor, std::vector<std::string>> members_;  ///< accounts it holds

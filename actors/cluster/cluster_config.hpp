@@ -6,7 +6,7 @@
 ///   name = a                      # this node: one of the peers (or --node a)
 ///   listen = 127.0.0.1:7401       # CAF port for node-to-node traffic (default: its peers entry)
 ///   peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403
-///   replicas = 1                  # 0 or 1 copies of each account on another node
+///   replicas = 0                  # 0 (1, a copy on another node, is not available yet)
 ///   heartbeat = 500ms
 ///   failure_timeout = 2s          # a peer silent this long is down
 ///
@@ -34,7 +34,7 @@ struct cluster_config {
   std::string listen_host;       ///< "" until resolved from peers
   std::uint16_t listen_port = 0;
   std::vector<peer> peers;       ///< every member, this node included, as written
-  int replicas = 1;
+  int replicas = 0;
   policies::usec heartbeat = policies::seconds(1) / 2;
   policies::usec failure_timeout = policies::seconds(2);
   /// SHA-256 of the [account.*] and [plan.*] lines: nodes whose limits

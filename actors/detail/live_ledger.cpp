@@ -326,6 +326,13 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
     count(acc, 503);
     return true;
   }
+  if (held_why_ != reason::none && req.what != kind::ws_close) {
+    reply.code = 503;  // a cluster's: not the owner now, or no majority
+    reply.why = held_why_;
+    reply.retry_after_s = 1;
+    count(acc, 503);
+    return true;
+  }
   if (recovering(now) && req.what != kind::ws_close) {
     // Leases granted before the restart may still run: nothing new until
     // the window ends (renewals adopt them meanwhile, lease()).
@@ -419,6 +426,12 @@ void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer
 
 lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<answer>& out) {
   lease_reply r;
+  if (held_why_ != reason::none && req.op == lease_op::renew) {
+    // A renewal here would not reach the account's owner: the client retries.
+    r.code = 503;
+    r.why = held_why_;
+    return r;
+  }
   id a = 0;
   auto* held = find_entry(req.account, req.lease, &account_state::leases, a);
   if (!held) {
@@ -624,6 +637,10 @@ void live_ledger::start_draining(usec now, std::vector<answer>& out) {
   admit_reply r;
   r.code = 503;
   r.retry_after_s = 1;
+  evict_waiters(r, now, out);
+}
+
+void live_ledger::evict_waiters(const admit_reply& r, usec now, std::vector<answer>& out) {
   // Out of the ledger's queues first, all of them: the queue is served only
   // by the next advance(), when no waiter is left to let in.
   for (auto& [tag, w] : waiters_) {
@@ -646,6 +663,53 @@ void live_ledger::start_draining(usec now, std::vector<answer>& out) {
     t.pollers.clear();
   }
   waiters_.clear();
+}
+
+std::vector<moved_lease> live_ledger::hand_off(usec now, std::vector<answer>& out) {
+  admit_reply r;
+  r.code = 503;
+  r.why = reason::not_owner;
+  r.retry_after_s = 1;
+  evict_waiters(r, now, out);
+  std::vector<moved_lease> moved;
+  for (id a = 0; a < accounts_.size(); ++a) {
+    auto& acc = accounts_[a];
+    std::vector<std::string> gone;
+    for (auto& [name, held] : acc.leases) {
+      const auto* rec = ledger_.find(held.handle);
+      if (!rec || rec->ends == never) continue;  // a WebSocket connection's stays
+      moved_lease m;
+      m.account = acc.name;
+      m.lease = name;
+      m.model = held.model;
+      if (held.product_id != no_id) m.product = names_[1].names[held.product_id];
+      m.cost = rec->req.cost;
+      m.ttl_left_us = std::max<usec>(1, rec->ends - now);
+      moved.push_back(std::move(m));
+      gone.push_back(name);
+    }
+    for (auto& name : gone) release(a, name, now);
+  }
+  return moved;
+}
+
+void live_ledger::take_in(const std::vector<moved_lease>& leases, usec now) {
+  for (auto& m : leases) {
+    id a = 0;
+    if (!find(m.account, a) || accounts_[a].leases.count(m.lease)) continue;
+    lease_request q{m.account, m.lease, lease_op::renew};
+    q.model = m.model;
+    q.product = m.product;
+    q.cost = m.cost;
+    auto& acc = accounts_[a];
+    auto adopted = acc.adopted;
+    auto over = acc.adopted_over_limit;
+    if (adopt(a, q, now).code != 200) continue;
+    // Moved, not adopted after a restart: not counted as adopted.
+    acc.adopted = adopted;
+    acc.adopted_over_limit = over;
+    ledger_.renew(acc.leases.at(m.lease).handle, now + m.ttl_left_us);
+  }
 }
 
 std::size_t live_ledger::lease_count() const {

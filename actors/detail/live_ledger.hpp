@@ -133,6 +133,25 @@ class live_ledger {
   void start_draining(policies::usec now, std::vector<answer>& out);
   [[nodiscard]] bool draining() const { return draining_; }
 
+  // -- A cluster's (docs/CLUSTER.md) -----------------------------------------
+
+  /// While `why` is not none, admissions, ticket polls still queued and
+  /// renewals are answered 503 with it: this node does not own these
+  /// accounts now, or cannot reach a majority. Releases still free.
+  void hold_grants(policies::reason why) { held_why_ = why; }
+  [[nodiscard]] policies::reason grants_held() const { return held_why_; }
+
+  /// The accounts move to another node: every queued request leaves with
+  /// 503 (reason not_owner, Retry-After 1), its tickets stay decided so; the
+  /// leases held are returned and forgotten here (not a WebSocket
+  /// connection's: docs/CLUSTER.md, "Known gaps"). Counters stay.
+  [[nodiscard]] std::vector<moved_lease> hand_off(policies::usec now, std::vector<answer>& out);
+
+  /// Takes in leases moved from another node, under their names, each
+  /// ending `ttl_left_us` from now unless renewed. Leases of accounts not
+  /// known here are dropped (the configs differ: the cluster refuses that).
+  void take_in(const std::vector<moved_lease>& leases, policies::usec now);
+
   /// Leases held now (WebSocket connections included), over all accounts.
   [[nodiscard]] std::size_t lease_count() const;
 
@@ -212,6 +231,9 @@ class live_ledger {
   std::string grant(policies::id a, policies::ledger::handle h, const std::string& model,
                     policies::id model_id, policies::id product_id, std::string name = "");
   lease_reply adopt(policies::id a, const lease_request& req, policies::usec now);
+  /// Takes every waiter out of the queue, answering sync waiters and
+  /// pollers `r`; tickets stay decided as `r` for a lease TTL.
+  void evict_waiters(const admit_reply& r, policies::usec now, std::vector<answer>& out);
   void release(policies::id a, const std::string& lease, policies::usec now);
   /// Forgets a lease the ledger no longer holds (released or expired).
   void forget_lease(policies::id a, const std::string& lease);
@@ -238,6 +260,7 @@ class live_ledger {
   std::size_t max_names_;  ///< per account
   policies::usec recovering_until_ = 0;
   bool draining_ = false;
+  policies::reason held_why_ = policies::reason::none;
   std::mt19937_64 rng_;
   std::vector<account_state> accounts_;
   std::unordered_map<std::string, policies::id> account_ids_;

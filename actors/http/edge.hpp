@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/cluster/cluster_node.hpp"
 #include "actors/messages.hpp"
 
 namespace spdlog {
@@ -60,6 +61,13 @@ struct edge_config {
   /// nullptr: GET /readyz answers 503 with it. The hook for a cluster node
   /// that has no majority. Called on I/O threads; must not block.
   std::function<const char*()> not_ready;
+  /// A cluster member (docs/CLUSTER.md): its cluster actor (GET /v1/cluster
+  /// asks it) and what it counts (in /metrics); invalid and nullptr alone.
+  caf::actor cluster;
+  std::shared_ptr<const cluster::cluster_stats> cluster_stats;
+  /// Request and connection ids start above it: a cluster member's are
+  /// unique across the cluster (its index in the high bits).
+  std::uint64_t id_base = 0;
   /// Where the edge says what went wrong, with a level (tools/node_logs.hpp);
   /// nullptr: stderr.
   std::shared_ptr<spdlog::logger> error_log;

@@ -69,6 +69,8 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
             std::min({cfg.request_timeout, cfg.idle_timeout, cfg.write_timeout}) / 4,
             std::chrono::milliseconds(10), std::chrono::milliseconds(2000))) {
     log = cfg.error_log ? cfg.error_log : stderr_log();
+    next_request = cfg.id_base + 1;
+    next_conn = cfg.id_base + 1;
     if (cfg.access_log) access.emplace(cfg.access_log, *io);
   }
   /// An error log on stderr, for an edge configured without one.

@@ -372,6 +372,11 @@ class http_session : public edge::impl::tracked_conn,
       if (!only(bhttp::verb::get, "GET, HEAD")) return;
       return metrics();
     }
+    if (path == "/v1/cluster") {
+      log_.route = "cluster";
+      if (!only(bhttp::verb::get, "GET, HEAD")) return;
+      return cluster_status();
+    }
     // The dashboards' routes (account_usage.hpp): the operator view, its data
     // (behind the metrics key) and the caller's own counters.
     if (path == "/operator") {
@@ -633,6 +638,13 @@ class http_session : public edge::impl::tracked_conn,
                       const char* unknown_code, const char* unknown_message, const char* done) {
     if (!answered()) return;
     if (!reply) return unavailable(false);
+    if (reply->code == 503) {  // a cluster's owner could not answer (docs/CLUSTER.md)
+      admit_reply refused;
+      refused.code = 503;
+      refused.why = reply->why;
+      refused.retry_after_s = 1;
+      return send(admission_response(refused, req_.version(), req_.keep_alive()));
+    }
     if (reply->code == 404)
       return send(error_response(404, error_type::not_found, unknown_code, unknown_message,
                                  req_.version(), req_.keep_alive()));
@@ -728,13 +740,16 @@ class http_session : public edge::impl::tracked_conn,
                      });
   }
 
-  void metrics() {
+  // The metrics key, when one is set, guards the operator's routes.
+  bool metrics_key_ok() {
     auto& key = edge_->cfg.metrics_key_hash;
-    if (!key.empty()) {
-      auto token = bearer_token(field_value(req_, bhttp::field::authorization));
-      if (token.empty() || sha256_hex(token) != key)
-        return unauthorized("GET /metrics needs the metrics key");
-    }
+    if (key.empty()) return true;
+    auto token = bearer_token(field_value(req_, bhttp::field::authorization));
+    return !token.empty() && sha256_hex(token) == key;
+  }
+
+  void metrics() {
+    if (!metrics_key_ok()) return unauthorized("GET /metrics needs the metrics key");
     struct gather {
       std::vector<account_metrics> all;
       std::size_t left = 0;
@@ -764,17 +779,33 @@ class http_session : public edge::impl::tracked_conn,
                         });
   }
 
+  // GET /v1/cluster: the cluster as this member sees it (docs/CLUSTER.md),
+  // behind the metrics key as /metrics is. 404 for a node alone.
+  void cluster_status() {
+    if (!metrics_key_ok()) return unauthorized("GET /v1/cluster needs the metrics key");
+    if (!edge_->cfg.cluster)
+      return send(error_response(404, error_type::not_found, "not_a_cluster",
+                                 "This node runs alone: its config has no [cluster] section",
+                                 req_.version(), req_.keep_alive()));
+    await_answer();
+    edge_->to_actors.ask<cluster::cluster_status>(
+        edge_->cfg.cluster, cluster::cluster_status_atom::value, socket_.get_executor(),
+        [self = shared_from_this()](std::optional<cluster::cluster_status> s) {
+          if (!self->answered()) return;
+          if (!s) return self->unavailable(false);
+          auto res = json_response(200, cluster_status_json(*s), self->req_.version(),
+                                   self->req_.keep_alive());
+          res.set(bhttp::field::cache_control, "no-store");
+          self->send(std::move(res));
+        });
+  }
+
   // -- the dashboards' data (account_usage.hpp) -----------------------------
 
   // GET /metrics/accounts: every account, for the operator view. The
   // metrics key guards it as it guards GET /metrics (open without one).
   void accounts_usage() {
-    auto& key = edge_->cfg.metrics_key_hash;
-    if (!key.empty()) {
-      auto token = bearer_token(field_value(req_, bhttp::field::authorization));
-      if (token.empty() || sha256_hex(token) != key)
-        return unauthorized("GET /metrics/accounts needs the metrics key");
-    }
+    if (!metrics_key_ok()) return unauthorized("GET /metrics/accounts needs the metrics key");
     await_answer();
     gather_metrics(*edge_, edge_->routes()->actors, socket_.get_executor(),
                    [self = shared_from_this()](std::vector<account_metrics> all) {

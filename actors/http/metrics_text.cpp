@@ -206,6 +206,38 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
        "# TYPE usher_build_info gauge\n"
     << "usher_build_info{version=\"" << label_value(edge.cfg.version) << "\",commit=\""
     << label_value(edge.cfg.commit) << "\"} 1\n";
+  if (auto& c = edge.cfg.cluster_stats) {
+    o << "# HELP usher_cluster_members Members of this node's cluster by state, as it sees them.\n"
+         "# TYPE usher_cluster_members gauge\n"
+      << "usher_cluster_members{state=\"up\"} " << c->members_up.load() << "\n"
+      << "usher_cluster_members{state=\"joining\"} " << c->members_joining.load() << "\n"
+      << "usher_cluster_members{state=\"down\"} " << c->members_down.load() << "\n";
+    o << "# HELP usher_cluster_majority 1 while this node reaches a majority and may grant.\n"
+         "# TYPE usher_cluster_majority gauge\n"
+      << "usher_cluster_majority " << (c->majority.load() ? 1 : 0) << "\n";
+    o << "# HELP usher_cluster_generation This node's generation (raised each time it is voted "
+         "out).\n# TYPE usher_cluster_generation gauge\n"
+      << "usher_cluster_generation " << c->generation.load() << "\n";
+    o << "# HELP usher_cluster_groups_held Account groups this node owns now.\n"
+         "# TYPE usher_cluster_groups_held gauge\n"
+      << "usher_cluster_groups_held " << c->groups_held.load() << "\n";
+    o << "# HELP usher_cluster_forwarded_total Requests sent on to the member that owns the "
+         "account.\n# TYPE usher_cluster_forwarded_total counter\n"
+      << "usher_cluster_forwarded_total " << c->forwarded.load() << "\n";
+    o << "# HELP usher_cluster_forwarded_failed_total Of those, answered 503 because the owner "
+         "went down.\n# TYPE usher_cluster_forwarded_failed_total counter\n"
+      << "usher_cluster_forwarded_failed_total " << c->forwarded_failed.load() << "\n";
+    o << "# HELP usher_cluster_received_total Requests other members sent to this one.\n"
+         "# TYPE usher_cluster_received_total counter\n"
+      << "usher_cluster_received_total " << c->received.load() << "\n";
+    o << "# HELP usher_cluster_takeovers_total Account groups taken over from a member voted "
+         "out.\n# TYPE usher_cluster_takeovers_total counter\n"
+      << "usher_cluster_takeovers_total " << c->takeovers.load() << "\n";
+    o << "# HELP usher_cluster_handoffs_total Account groups handed to or from another member.\n"
+         "# TYPE usher_cluster_handoffs_total counter\n"
+      << "usher_cluster_handoffs_total{direction=\"out\"} " << c->handoffs_out.load() << "\n"
+      << "usher_cluster_handoffs_total{direction=\"in\"} " << c->handoffs_in.load() << "\n";
+  }
   write_process_metrics(o);
   return o.str();
 }

@@ -120,9 +120,21 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
       if (r.why == reason::recovering)
         return error_object(
             error_type::server, "recovering",
-            "Service Unavailable: the node started recently and recovers the leases "
-            "granted before; new grants resume in " +
+            "Service Unavailable: the account's node started recently (or took the account "
+            "over in a cluster) and recovers the leases granted before; new grants resume in " +
                 std::to_string(r.retry_after_s) + " s");
+      if (r.why == reason::not_owner)
+        return error_object(error_type::server, "owner_moving",
+                            "Service Unavailable: the account's state is moving between cluster "
+                            "nodes; retry");
+      if (r.why == reason::no_majority)
+        return error_object(error_type::server, "no_majority",
+                            "Service Unavailable: this node cannot reach a majority of its "
+                            "cluster and grants nothing; retry, at another node if you can");
+      if (r.why == reason::owner_down)
+        return error_object(error_type::server, "owner_down",
+                            "Service Unavailable: the cluster node that owns the account went "
+                            "down; another takes it over, retry");
       // Draining (or stopped): Retry-After says to come back, to another
       // node or to this one restarted.
       return error_object(error_type::server, "draining",
@@ -270,6 +282,22 @@ std::string snapshot_json(const concurrency_snapshot& s) {
     x["started_at"] = r.started_at_ms;
     x["duration_ms"] = r.duration_ms;
     j["requests"].push_back(std::move(x));
+  }
+  return dump(j);
+}
+
+std::string cluster_status_json(const cluster::cluster_status& s) {
+  nlohmann::ordered_json j;
+  j["node"] = s.node;
+  j["epoch"] = s.epoch;
+  j["majority"] = s.majority;
+  j["members"] = nlohmann::ordered_json::array();
+  for (auto& m : s.members)
+    j["members"].push_back({{"name", m.name}, {"address", m.address}, {"state", m.state}});
+  j["owners"] = nlohmann::ordered_json::object();
+  for (auto& [account, owner] : s.owners) {
+    if (owner.empty()) j["owners"][account] = nullptr;
+    else j["owners"][account] = owner;
   }
   return dump(j);
 }

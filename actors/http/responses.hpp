@@ -69,4 +69,8 @@ void append_admitted_json(const admit_reply& r, std::string& out);
 /// The weighted seed's payload: {"limit":..,"used_cost":..,"request_count":..,"requests":[..]}.
 std::string snapshot_json(const concurrency_snapshot& s);
 
+/// GET /v1/cluster: {"node":..,"epoch":..,"majority":..,"members":[{"name","address","state"}],
+/// "owners":{"ACCOUNT":"NODE"}} (docs/CLUSTER.md); an owner is null while none is known.
+std::string cluster_status_json(const cluster::cluster_status& s);
+
 }  // namespace usher::actors::http

@@ -80,7 +80,7 @@ TEST_CASE("cluster config: every mistake is named with its file, line and key") 
             ":1: [cluster]: listen port 9999 differs from this node's peers entry"},
            {std::string("[cluster]\nname = a\n") + peers3 + "gossip = yes\n", "",
             ":4: cluster.gossip: unknown key"},
-           {"[cluster]\nname = a\npeers = a@h:1\n", "", ":1: [cluster]: replicas = 1 needs at least two peers"},
+           {"[cluster]\nname = a\npeers = a@h:1\nreplicas = 1\n", "", ":1: [cluster]: replicas = 1 needs at least two peers"},
            {accounts(1), "a", ": --node a needs a [cluster] section"},
        }) {
     INFO(ex.text);
@@ -95,7 +95,7 @@ TEST_CASE("cluster config: every mistake is named with its file, line and key") 
   }
 }
 
-TEST_CASE("cluster config: usher serve --check shows the placement, and serve refuses to run alone") {
+TEST_CASE("cluster config: usher serve --check shows the placement; replicas = 1 is refused") {
   auto path = write("check.ini", std::string("[cluster]\n") + peers3 + accounts(30));
   auto r = run_usher("serve --config '" + path + "' --node a --check");
   CHECK(r.code == 0);
@@ -111,10 +111,12 @@ TEST_CASE("cluster config: usher serve --check shows the placement, and serve re
   CHECK(total == 30);
   auto from_c = run_usher("serve --config '" + path + "' --node c --check");
   CHECK(from_c.out.substr(from_c.out.find("cluster: limits")) == r.out.substr(r.out.find("cluster: limits")));
-  // A node with [cluster] never serves alone: each would grant the whole limit.
-  auto serve = run_usher("serve --config '" + path + "' --node a");
+  // Copies of accounts on a second member do not exist yet: said, not ignored.
+  auto one = write("replicas.ini", std::string("[cluster]\n") + peers3 + "replicas = 1\n" + accounts(3));
+  auto serve = run_usher("serve --config '" + one + "' --node a");
   CHECK(serve.code == 2);
-  CHECK(serve.err.find("clustered admission is not available yet") != std::string::npos);
+  CHECK(serve.err.find("replicas = 1 (a copy of every account on a second member) is not available yet") !=
+        std::string::npos);
   // Two members: the warning that one loss stops both.
   auto two = write("two.ini", "[cluster]\npeers = a@h:1, b@h:2\n" + accounts(1));
   CHECK(run_usher("serve --config '" + two + "' --node a --check").out.find("two members have no majority") !=

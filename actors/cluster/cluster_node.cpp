@@ -1,0 +1,491 @@
+#include "actors/cluster/cluster_node.hpp"
+
+#include <caf/io/all.hpp>
+#include <random>
+
+#include "actors/cluster/cluster_view.hpp"
+
+namespace usher::actors::cluster {
+
+using policies::usec;
+
+/// A handoff: the state of `group` from member `from` at its generation.
+struct handoff_msg {
+  std::uint32_t group = 0;
+  std::uint32_t from = 0;
+  std::uint64_t from_gen = 0;
+  std::vector<moved_lease> leases;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_note& x) {
+  return f(caf::meta::type_name("group_note"), x.group, x.member, x.seq);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, beat& x) {
+  return f(caf::meta::type_name("beat"), x.from, x.incarnation, x.seq, x.gens, x.over, x.acks,
+           x.heard, x.held, x.lost, x.claims, x.promises, x.handed, x.digest);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handoff_msg& x) {
+  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.leases);
+}
+
+void add_cluster_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<beat>("usher::beat");
+  cfg.add_message_type<handoff_msg>("usher::handoff_msg");
+  cfg.add_message_type<cluster_member_status>("usher::cluster_member_status");
+  cfg.add_message_type<cluster_status>("usher::cluster_status");
+}
+
+namespace {
+
+/// A request from another member's cluster actor (never forwarded again).
+using forward_atom = caf::atom_constant<caf::atom("cl_forward")>;
+/// The actor's own heartbeat.
+using beat_atom = caf::atom_constant<caf::atom("cl_beat")>;
+
+struct cluster_state {
+  cluster_node_config cfg;
+  std::unique_ptr<cluster_view> view;
+  std::unordered_map<std::string, std::uint32_t> group_of;  ///< account -> group
+  std::vector<caf::actor> peer;      ///< by member; invalid while not connected
+  std::vector<bool> connecting;
+  /// Requests forwarded to each member and not answered yet: how each is
+  /// answered 503 should the member go down first.
+  std::vector<std::unordered_map<std::uint64_t, std::function<void()>>> pending;
+  std::uint64_t next_forward = 0;
+  std::vector<member_state> shown;   ///< member states last logged
+  std::vector<cluster_view::action> actions;  ///< scratch
+  bool had_majority = false;
+  static inline const char* name = "usher.cluster";
+};
+
+using self_ptr = caf::stateful_actor<cluster_state>*;
+
+usec now_of(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() -
+                                                               self->state.cfg.epoch)
+      .count();
+}
+
+void say(self_ptr self, bool error, const std::string& text) {
+  if (self->state.cfg.log) self->state.cfg.log(error, text);
+}
+
+const std::string& member_name(self_ptr self, std::uint32_t m) {
+  return self->state.view->names()[m];
+}
+
+// Answers 503 every request forwarded to member m: it went down.
+void fail_pending(self_ptr self, std::uint32_t m) {
+  auto& st = self->state;
+  auto pending = std::move(st.pending[m]);
+  st.pending[m].clear();
+  for (auto& [id, fail] : pending) fail();
+}
+
+void connect(self_ptr self, std::uint32_t m) {
+  auto& st = self->state;
+  if (st.peer[m] || st.connecting[m]) return;
+  st.connecting[m] = true;
+  const auto& p = st.cfg.cluster.peers[m];
+  auto mm = self->home_system().middleman().actor_handle();
+  auto timeout = std::chrono::microseconds(st.cfg.cluster.failure_timeout);
+  self->request(mm, timeout, caf::connect_atom::value, p.host, p.port)
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            auto& s = self->state;
+            s.connecting[m] = false;
+            if (!ptr) return;
+            s.peer[m] = caf::actor_cast<caf::actor>(ptr);
+            self->monitor(s.peer[m]);
+          },
+          [=](caf::error&) { self->state.connecting[m] = false; });
+}
+
+void publish_window(self_ptr self, usec now) {
+  auto& st = self->state;
+  auto& v = *st.view;
+  st.cfg.window->set(v.generation(), v.valid_until());
+  auto& stats = *st.cfg.stats;
+  stats.generation = static_cast<std::int64_t>(v.generation());
+  bool majority = v.valid_until() > now;
+  stats.majority = majority;
+  if (majority != st.had_majority) {
+    st.had_majority = majority;
+    if (majority)
+      say(self, false, "cluster: a majority is reachable: granting");
+    else
+      say(self, true, "cluster: no majority reachable: granting nothing until it is");
+  }
+}
+
+// Carries out what the view decided.
+void act(self_ptr self, usec now) {
+  auto& st = self->state;
+  auto& v = *st.view;
+  st.actions.clear();
+  v.decide(now, st.actions);
+  auto gen = v.generation();
+  publish_window(self, now);
+  for (auto& a : st.actions) {
+    using kind = cluster_view::action::kind;
+    switch (a.what) {
+      case kind::activate_fresh:
+      case kind::activate_recovering: {
+        group_activate msg;
+        msg.generation = gen;
+        if (st.cfg.start_recovery_until > now) msg.recover_until = st.cfg.start_recovery_until;
+        if (a.what == kind::activate_recovering) {
+          msg.recover_until = now + st.cfg.lease_ttl;
+          ++st.cfg.stats->takeovers;
+          say(self, false,
+              "cluster: took over " + st.cfg.groups[a.group].key + " (recovering for one lease TTL)");
+        }
+        self->send(st.cfg.groups[a.group].actor, std::move(msg));
+        break;
+      }
+      case kind::hand_off: {
+        auto g = a.group;
+        auto to = a.to;
+        self->request(st.cfg.groups[g].actor, caf::infinite, hand_off_atom::value)
+            .then([=](std::vector<moved_lease>& leases) {
+              auto& s = self->state;
+              if (!s.peer[to] || s.view->generation() != gen) {
+                // It cannot leave: the owner to be takes it over instead.
+                s.view->handoff_failed(g);
+                return;
+              }
+              ++s.cfg.stats->handoffs_out;
+              say(self, false,
+                  "cluster: handed " + s.cfg.groups[g].key + " to " + member_name(self, to) + " (" +
+                      std::to_string(leases.size()) + " leases)");
+              self->send(s.peer[to], handoff_msg{g, s.view->self(), gen, std::move(leases)});
+            });
+        break;
+      }
+      case kind::resign:
+        if (a.groups.empty())
+          say(self, false,
+              "cluster: this node joins at generation " + std::to_string(gen) +
+                  " (it was voted out while away)");
+        else
+          say(self, true,
+              "cluster: this node was voted out (generation " + std::to_string(gen) +
+                  "): it gives up " + std::to_string(a.groups.size()) +
+                  " account groups, which other members take over");
+        for (auto g : a.groups) self->send(st.cfg.groups[g].actor, resign_atom::value);
+        break;
+    }
+  }
+  std::int64_t held = 0;
+  for (std::uint32_t g = 0; g < v.groups().size(); ++g) held += v.holds(g) ? 1 : 0;
+  st.cfg.stats->groups_held = held;
+}
+
+// Member states: logged when they change; forwards to a member no longer up fail.
+void watch_members(self_ptr self, usec now) {
+  auto& st = self->state;
+  auto& v = *st.view;
+  std::int64_t up = 0, joining = 0, down = 0;
+  for (std::uint32_t m = 0; m < v.names().size(); ++m) {
+    auto s = v.state_of(m, now);
+    (s == member_state::up ? up : s == member_state::joining ? joining : down) += 1;
+    if (m == v.self()) continue;
+    if (s != member_state::up) fail_pending(self, m);
+    if (s != st.shown[m]) {
+      st.shown[m] = s;
+      std::string text = "cluster: member " + member_name(self, m) + " is " + to_string(s);
+      if (v.digest_mismatch(m))
+        text += ": its [plan.*]/[account.*] sections differ from this node's (limits digest); "
+                "it cannot join until the configs are the same";
+      say(self, s == member_state::down || v.digest_mismatch(m), text);
+    }
+  }
+  st.cfg.stats->members_up = up;
+  st.cfg.stats->members_joining = joining;
+  st.cfg.stats->members_down = down;
+}
+
+// Where a request for `account` goes: its group, and the member to ask
+// (this node: the local admission actor decides, or says it does not own it).
+struct route {
+  std::uint32_t group = 0;
+  std::optional<std::uint32_t> to;  ///< nullopt: no majority
+  bool known = false;
+};
+
+route route_of(self_ptr self, const std::string& account) {
+  auto& st = self->state;
+  route r;
+  auto i = st.group_of.find(account);
+  if (i == st.group_of.end()) return r;
+  r.known = true;
+  r.group = i->second;
+  if (st.view->holds(r.group)) r.to = st.view->self();
+  else r.to = st.view->owner(r.group);
+  return r;
+}
+
+// Sends `msg` to member m's cluster actor and relays its answer; `down`
+// answers it if m goes down first.
+template <class Reply, class Msg>
+caf::result<Reply> forward(self_ptr self, std::uint32_t m, Msg msg, Reply down) {
+  auto& st = self->state;
+  if (!st.peer[m]) {
+    ++st.cfg.stats->forwarded_failed;
+    return down;
+  }
+  ++st.cfg.stats->forwarded;
+  auto rp = self->make_response_promise<Reply>();
+  auto id = ++st.next_forward;
+  st.pending[m].emplace(id, [rp, down, self]() mutable {
+    ++self->state.cfg.stats->forwarded_failed;
+    rp.deliver(down);
+  });
+  self->request(st.peer[m], caf::infinite, forward_atom::value, std::move(msg))
+      .then(
+          [=](Reply& r) mutable {
+            if (self->state.pending[m].erase(id)) rp.deliver(std::move(r));
+          },
+          [=](caf::error&) mutable {
+            auto& p = self->state.pending[m];
+            auto i = p.find(id);
+            if (i == p.end()) return;
+            auto fail = std::move(i->second);
+            p.erase(i);
+            fail();
+          });
+  return rp;
+}
+
+admit_reply unavailable(policies::reason why) {
+  admit_reply r;
+  r.code = 503;
+  r.why = why;
+  r.retry_after_s = 1;
+  return r;
+}
+
+lease_reply lease_unavailable(policies::reason why) {
+  lease_reply r;
+  r.code = 503;
+  r.why = why;
+  return r;
+}
+
+// A request from the edge: to the local admission actor or the owner.
+template <class Reply, class Msg>
+caf::result<Reply> dispatch(self_ptr self, const Msg& msg, Reply unknown, Reply refused_no_majority,
+                            Reply refused_down) {
+  auto r = route_of(self, msg.account);
+  if (!r.known) return unknown;
+  if (!r.to) return refused_no_majority;
+  auto& st = self->state;
+  if (*r.to == st.view->self()) return self->delegate(st.cfg.groups[r.group].actor, msg);
+  return forward<Reply>(self, *r.to, msg, refused_down);
+}
+
+// A request another member forwarded: served here only by the holder.
+template <class Reply, class Msg>
+caf::result<Reply> serve_forwarded(self_ptr self, const Msg& msg, Reply unknown, Reply not_here) {
+  auto& st = self->state;
+  ++st.cfg.stats->received;
+  auto i = st.group_of.find(msg.account);
+  if (i == st.group_of.end()) return unknown;
+  if (!st.view->holds(i->second)) return not_here;
+  return self->delegate(st.cfg.groups[i->second].actor, msg);
+}
+
+cluster_status status_of(self_ptr self) {
+  auto& st = self->state;
+  auto& v = *st.view;
+  auto now = now_of(self);
+  cluster_status s;
+  s.node = v.names()[v.self()];
+  s.epoch = static_cast<std::int64_t>(v.generation());
+  s.majority = v.valid_until() > now;
+  for (std::uint32_t m = 0; m < v.names().size(); ++m) {
+    auto& p = st.cfg.cluster.peers[m];
+    s.members.push_back(cluster_member_status{
+        p.name, p.host + ":" + std::to_string(p.port), to_string(v.state_of(m, now))});
+  }
+  for (std::uint32_t g = 0; g < st.cfg.groups.size(); ++g) {
+    std::string owner;
+    if (v.holds(g)) owner = s.node;
+    else if (auto o = v.owner(g)) owner = v.names()[*o];
+    for (auto& a : st.cfg.groups[g].accounts) s.owners.emplace_back(a, owner);
+  }
+  return s;
+}
+
+caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
+  auto& st = self->state;
+  cluster_view::settings s;
+  s.names = cfg.cluster.member_names();
+  s.self = static_cast<std::uint32_t>(
+      std::find(s.names.begin(), s.names.end(), cfg.cluster.name) - s.names.begin());
+  s.heartbeat = cfg.cluster.heartbeat;
+  s.failure_timeout = cfg.cluster.failure_timeout;
+  s.digest = cfg.cluster.limits_digest;
+  for (std::uint32_t g = 0; g < cfg.groups.size(); ++g) {
+    s.groups.push_back(cfg.groups[g].key);
+    for (auto& a : cfg.groups[g].accounts) st.group_of[a] = g;
+  }
+  auto n = s.names.size();
+  st.cfg = std::move(cfg);
+  std::random_device rd;
+  std::uint64_t incarnation = (std::uint64_t{rd()} << 32) ^ rd();
+  st.view = std::make_unique<cluster_view>(std::move(s), incarnation, now_of(self));
+  st.peer.resize(n);
+  st.connecting.assign(n, false);
+  st.pending.resize(n);
+  st.shown.assign(n, member_state::down);
+  self->set_down_handler([=](const caf::down_msg& d) {
+    auto& s = self->state;
+    for (std::uint32_t m = 0; m < s.peer.size(); ++m)
+      if (s.peer[m] && s.peer[m].address() == d.source) {
+        s.peer[m] = nullptr;
+        fail_pending(self, m);  // the connection is gone: nothing will answer
+      }
+  });
+  // Held forwards are answered when the node stops.
+  self->set_exit_handler([=](const caf::exit_msg& msg) {
+    for (std::uint32_t m = 0; m < self->state.pending.size(); ++m) fail_pending(self, m);
+    self->quit(msg.reason);
+  });
+  self->send(self, beat_atom::value);
+  using policies::reason;
+  return {
+      [=](beat_atom) {
+        auto& s = self->state;
+        auto now = now_of(self);
+        for (std::uint32_t m = 0; m < s.peer.size(); ++m)
+          if (m != s.view->self() && !s.peer[m]) connect(self, m);
+        act(self, now);
+        watch_members(self, now);
+        auto b = s.view->next_beat(now);
+        for (std::uint32_t m = 0; m < s.peer.size(); ++m)
+          if (s.peer[m]) self->send(s.peer[m], b);
+        self->delayed_send(self, std::chrono::microseconds(s.cfg.cluster.heartbeat),
+                           beat_atom::value);
+      },
+      [=](const beat& b) {
+        auto& s = self->state;
+        auto now = now_of(self);
+        s.view->receive(b, now);
+        act(self, now);
+        watch_members(self, now);
+      },
+      [=](const handoff_msg& h) {
+        auto& s = self->state;
+        auto now = now_of(self);
+        if (h.group >= s.cfg.groups.size()) return;
+        if (!s.view->accept_handoff(h.group, h.from, h.from_gen)) {
+          say(self, true, "cluster: refused a handoff of " + s.cfg.groups[h.group].key +
+                              " from a member voted out; its new owner takes it over");
+          return;
+        }
+        ++s.cfg.stats->handoffs_in;
+        say(self, false,
+            "cluster: took " + s.cfg.groups[h.group].key + " from " + member_name(self, h.from) +
+                " (" + std::to_string(h.leases.size()) + " leases)");
+        self->send(s.cfg.groups[h.group].actor,
+                   group_activate{s.view->generation(), 0, h.leases});
+        act(self, now);
+      },
+      [=](cluster_status_atom) { return status_of(self); },
+      // -- from the edge --------------------------------------------------
+      [=](const admit_request& m) -> caf::result<admit_reply> {
+        admit_reply unknown;
+        unknown.code = 404;
+        return dispatch<admit_reply>(self, m, unknown, unavailable(reason::no_majority),
+                                     unavailable(reason::owner_down));
+      },
+      [=](const cancel_request& m) {
+        auto r = route_of(self, m.account);
+        if (!r.known || !r.to) return;
+        auto& s = self->state;
+        if (*r.to == s.view->self()) self->send(s.cfg.groups[r.group].actor, m);
+        else if (s.peer[*r.to]) self->send(s.peer[*r.to], forward_atom::value, m);
+      },
+      [=](const lease_request& m) -> caf::result<lease_reply> {
+        lease_reply unknown;
+        unknown.code = 404;
+        return dispatch<lease_reply>(self, m, unknown, lease_unavailable(reason::no_majority),
+                                     lease_unavailable(reason::owner_down));
+      },
+      [=](const ticket_poll& m) -> caf::result<admit_reply> {
+        admit_reply unknown;
+        unknown.code = 404;
+        return dispatch<admit_reply>(self, m, unknown, unavailable(reason::no_majority),
+                                     unavailable(reason::owner_down));
+      },
+      [=](const ticket_cancel& m) -> caf::result<lease_reply> {
+        lease_reply unknown;
+        unknown.code = 404;
+        return dispatch<lease_reply>(self, m, unknown, lease_unavailable(reason::no_majority),
+                                     lease_unavailable(reason::owner_down));
+      },
+      [=](const usage_query& m) -> caf::result<concurrency_snapshot> {
+        auto r = route_of(self, m.account);
+        auto& s = self->state;
+        if (!r.known || !r.to) return concurrency_snapshot{};
+        if (*r.to == s.view->self()) return self->delegate(s.cfg.groups[r.group].actor, m);
+        return forward<concurrency_snapshot>(self, *r.to, m, concurrency_snapshot{});
+      },
+      // -- from other members ---------------------------------------------
+      [=](forward_atom, const admit_request& m) -> caf::result<admit_reply> {
+        admit_reply unknown;
+        unknown.code = 404;
+        return serve_forwarded<admit_reply>(self, m, unknown, unavailable(reason::not_owner));
+      },
+      [=](forward_atom, const cancel_request& m) {
+        auto& s = self->state;
+        auto i = s.group_of.find(m.account);
+        if (i != s.group_of.end() && s.view->holds(i->second))
+          self->send(s.cfg.groups[i->second].actor, m);
+      },
+      [=](forward_atom, const lease_request& m) -> caf::result<lease_reply> {
+        lease_reply unknown;
+        unknown.code = 404;
+        return serve_forwarded<lease_reply>(self, m, unknown,
+                                            lease_unavailable(reason::not_owner));
+      },
+      [=](forward_atom, const ticket_poll& m) -> caf::result<admit_reply> {
+        admit_reply unknown;
+        unknown.code = 404;
+        return serve_forwarded<admit_reply>(self, m, unknown, unavailable(reason::not_owner));
+      },
+      [=](forward_atom, const ticket_cancel& m) -> caf::result<lease_reply> {
+        lease_reply unknown;
+        unknown.code = 404;
+        return serve_forwarded<lease_reply>(self, m, unknown,
+                                            lease_unavailable(reason::not_owner));
+      },
+      [=](forward_atom, const usage_query& m) -> caf::result<concurrency_snapshot> {
+        return serve_forwarded<concurrency_snapshot>(self, m, concurrency_snapshot{},
+                                                     concurrency_snapshot{});
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_cluster_node(caf::actor_system& sys, cluster_node_config cfg) {
+  return sys.spawn(cluster_behavior, std::move(cfg));
+}
+
+std::string publish_cluster_node(caf::actor_system& sys, const caf::actor& node,
+                                 const cluster_config& cfg) {
+  auto port = sys.middleman().publish(node, cfg.listen_port, cfg.listen_host.c_str(), true);
+  if (!port)
+    return "cannot listen on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) +
+           " for the cluster: " + sys.render(port.error());
+  return "";
+}
+
+}  // namespace usher::actors::cluster

@@ -1,0 +1,114 @@
+#pragma once
+/// The cluster actor of a node (docs/CLUSTER.md): one per `usher serve`
+/// with a [cluster] section, published on the node's CAF port. It
+///   - beats: every heartbeat it sends its view (cluster_view's beat) to
+///     every peer over CAF networking (the middleman, BASP), and takes in
+///     theirs; it connects to each peer and monitors it (a lost connection
+///     fails the requests forwarded to it at once; a hung peer is caught by
+///     its silence);
+///   - routes: the edge sends every account request here; the request goes
+///     to the local admission actor when this node holds the account's
+///     group, else to the owner's cluster actor (forward_atom), which hands
+///     it to its own admission actor, or answers 503 when it does not hold
+///     the group (no second hop: views differ only for a moment);
+///   - moves groups: it carries out what cluster_view decides (activate,
+///     hand off to the new owner, resign) on the admission actors, and
+///     keeps the node's grant window (grant_window.hpp) current.
+/// A forwarded request whose peer goes down or goes silent is answered 503
+/// (owner_down) right then: a CAF request to a dead node never fails by
+/// itself. Nothing here decides an admission: the owner's ledger does.
+
+#include <caf/all.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/cluster/cluster_config.hpp"
+#include "actors/cluster/grant_window.hpp"
+#include "actors/messages.hpp"
+
+namespace usher::actors::cluster {
+
+/// What a node's cluster actor counts, for /metrics (read from any thread).
+struct cluster_stats {
+  std::atomic<std::int64_t> members_up{0};
+  std::atomic<std::int64_t> members_joining{0};
+  std::atomic<std::int64_t> members_down{0};
+  std::atomic<std::int64_t> generation{0};
+  std::atomic<bool> majority{false};              ///< may grant now
+  std::atomic<std::int64_t> forwarded{0};         ///< requests sent to an owner elsewhere
+  std::atomic<std::int64_t> forwarded_failed{0};  ///< of those, answered 503 (owner down)
+  std::atomic<std::int64_t> received{0};          ///< requests taken from other members
+  std::atomic<std::int64_t> takeovers{0};         ///< groups taken over from a member out
+  std::atomic<std::int64_t> handoffs_out{0};
+  std::atomic<std::int64_t> handoffs_in{0};
+  std::atomic<std::int64_t> groups_held{0};
+};
+
+/// An account group as placement sees it (placement.hpp) and the local
+/// admission actor that serves it.
+struct served_group {
+  std::string key;  ///< "account:NAME", or "plan:SPEC" for accounts sharing a gate
+  std::vector<std::string> accounts;
+  admission_actor actor;
+};
+
+struct cluster_node_config {
+  cluster_config cluster;
+  std::vector<served_group> groups;  ///< the same keys, in the same order, on every member
+  std::shared_ptr<grant_window> window;
+  std::shared_ptr<cluster_stats> stats;
+  policies::usec lease_ttl = policies::seconds(30);  ///< a takeover's recovery window
+  /// A group started fresh recovers until then (node time; the node's
+  /// `recovery`): the whole cluster may have restarted while clients held
+  /// leases, as a node alone may.
+  policies::usec start_recovery_until = 0;
+  caf::actor_clock::time_point epoch{};  ///< the node's epoch (admission_actor_config's)
+  /// Says what changed (a member up or down, a takeover, a refused peer);
+  /// `error`: the operator should look. Called on the actor's thread.
+  std::function<void(bool error, const std::string&)> log;
+};
+
+/// GET /v1/cluster: this node's view.
+struct cluster_member_status {
+  std::string name;
+  std::string address;
+  std::string state;  ///< up, joining (heard, not yet counted), down
+};
+struct cluster_status {
+  std::string node;
+  std::int64_t epoch = 0;  ///< this node's generation
+  bool majority = false;
+  std::vector<cluster_member_status> members;
+  std::vector<std::pair<std::string, std::string>> owners;  ///< account -> member; "" none
+};
+
+/// Edge -> cluster actor: answer cluster_status.
+using cluster_status_atom = caf::atom_constant<caf::atom("cl_status")>;
+
+/// Spawns the cluster actor; publish it on the node's CAF port with
+/// publish_cluster_node().
+caf::actor spawn_cluster_node(caf::actor_system& sys, cluster_node_config cfg);
+
+/// Publishes `node` at cfg.cluster's listen address. Returns "" or why not.
+std::string publish_cluster_node(caf::actor_system& sys, const caf::actor& node,
+                                 const cluster_config& cfg);
+
+/// Registers the cluster's message types (also call add_message_types()).
+void add_cluster_message_types(caf::actor_system_config& cfg);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_member_status& x) {
+  return f(caf::meta::type_name("cluster_member_status"), x.name, x.address, x.state);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(caf::meta::type_name("cluster_status"), x.node, x.epoch, x.majority, x.members,
+           x.owners);
+}
+
+}  // namespace usher::actors::cluster
