@@ -95,7 +95,7 @@ TEST_CASE("cluster config: every mistake is named with its file, line and key") 
   }
 }
 
-TEST_CASE("cluster config: usher serve --check shows the placement; replicas = 1 is refused") {
+TEST_CASE("cluster config: usher serve --check shows the placement, and replicas = 1 is refused") {
   auto path = write("check.ini", std::string("[cluster]\n") + peers3 + accounts(30));
   auto r = run_usher("serve --config '" + path + "' --node a --check");
   CHECK(r.code == 0);

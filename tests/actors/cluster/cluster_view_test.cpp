@@ -348,7 +348,7 @@ TEST_CASE("a paused owner grants nothing once resumed, and the others do not vot
   CHECK(c.view(2).generation() >= 1);
 }
 
-TEST_CASE("a member cut off from the majority stops granting; the majority side takes over") {
+TEST_CASE("a member cut off from the majority stops granting, and the majority side takes over") {
   sim_cluster c(3, 30, 4);
   c.run_until(1'000 * ms);
   REQUIRE(settled(c));
