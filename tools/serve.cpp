@@ -133,6 +133,22 @@ std::string start_cluster(caf::actor_system& sys, const node_config& node, serve
   return "";
 }
 
+// After a drain: the handoffs of a member that leaves were sent when its
+// leases left; waits (up to twice failure_timeout) until the receivers have
+// them, so that they are not cut off with the process.
+void wait_for_handoffs(const actors::cluster::cluster_stats& stats, const node_config& node,
+                       spdlog::logger& log) {
+  auto until = std::chrono::steady_clock::now() + 2 * std::chrono::microseconds(node.cluster.failure_timeout);
+  while (stats.groups_in_hand > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (stats.groups_in_hand > 0)
+    log.warn("cluster: stopping with {} account groups not handed off: their new owners take them "
+             "over (one lease TTL of recovery)",
+             stats.groups_in_hand.load());
+  else
+    log.info("cluster: every account handed to the other members");
+}
+
 // Says when the recovery window after start ends (unless the node stops
 // first): one line, from a thread of its own that only waits.
 class recovery_notice {
@@ -264,6 +280,7 @@ int serve_command(const std::vector<std::string>& args) {
   ec.actors = admission.all();
   ec.keys = admission.keys(node);
   caf::actor cluster;
+  std::shared_ptr<const actors::cluster::cluster_stats> cluster_stats;
   if (node.cluster.enabled) {
     if (auto why = start_cluster(sys, node, admission, window, epoch, logs.error, ec); !why.empty()) {
       log.error("{}", why);
@@ -271,6 +288,7 @@ int serve_command(const std::vector<std::string>& args) {
       return exit_failure;
     }
     cluster = ec.cluster;
+    cluster_stats = ec.cluster_stats;
   }
 
   int code = exit_ok;
@@ -320,6 +338,9 @@ int serve_command(const std::vector<std::string>& args) {
                  "waiting up to {} s (drain_timeout) for leases to be released; signal again to "
                  "stop now",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", policies::format_seconds(node.drain_timeout));
+        // A cluster member hands its accounts to the others first: their
+        // leases move with them, so the drain below ends once they left.
+        if (cluster) caf::anon_send(cluster, actors::cluster::leave_atom::value);
         edge.drain(std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::microseconds(node.drain_timeout)));
       }
@@ -332,6 +353,7 @@ int serve_command(const std::vector<std::string>& args) {
       log.warn("drain_timeout passed with {} leases held: stopping anyway", left);
     else if (left == 0)
       log.info("drained: no lease held");
+    if (cluster && edge.leases_left() >= 0) wait_for_handoffs(*cluster_stats, node, log);
     // Stopped: every held request is answered 503 by its actor, then the
     // actors end; the edge (and its io_context) outlive them.
     for (auto& a : admission.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);

@@ -9,30 +9,6 @@ namespace usher::actors::cluster {
 
 using policies::usec;
 
-/// A handoff: the state of `group` from member `from` at its generation.
-struct handoff_msg {
-  std::uint32_t group = 0;
-  std::uint32_t from = 0;
-  std::uint64_t from_gen = 0;
-  std::vector<moved_lease> leases;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, group_note& x) {
-  return f(caf::meta::type_name("group_note"), x.group, x.member, x.seq);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, beat& x) {
-  return f(caf::meta::type_name("beat"), x.from, x.incarnation, x.seq, x.gens, x.over, x.acks,
-           x.heard, x.held, x.lost, x.claims, x.promises, x.handed, x.digest);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, handoff_msg& x) {
-  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.leases);
-}
-
 void add_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<beat>("usher::beat");
   cfg.add_message_type<handoff_msg>("usher::handoff_msg");
@@ -184,6 +160,14 @@ void act(self_ptr self, usec now) {
   std::int64_t held = 0;
   for (std::uint32_t g = 0; g < v.groups().size(); ++g) held += v.holds(g) ? 1 : 0;
   st.cfg.stats->groups_held = held;
+  st.cfg.stats->groups_in_hand = static_cast<std::int64_t>(v.groups_in_hand());
+}
+
+void send_beat(self_ptr self, usec now) {
+  auto& s = self->state;
+  auto b = s.view->next_beat(now);
+  for (std::uint32_t m = 0; m < s.peer.size(); ++m)
+    if (s.peer[m]) self->send(s.peer[m], b);
 }
 
 // Member states: logged when they change; forwards to a member no longer up fail.
@@ -367,9 +351,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
           if (m != s.view->self() && !s.peer[m]) connect(self, m);
         act(self, now);
         watch_members(self, now);
-        auto b = s.view->next_beat(now);
-        for (std::uint32_t m = 0; m < s.peer.size(); ++m)
-          if (s.peer[m]) self->send(s.peer[m], b);
+        send_beat(self, now);
         self->delayed_send(self, std::chrono::microseconds(s.cfg.cluster.heartbeat),
                            beat_atom::value);
       },
@@ -398,6 +380,13 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         act(self, now);
       },
       [=](cluster_status_atom) { return status_of(self); },
+      [=](leave_atom) {
+        say(self, false, "cluster: draining: handing every account to the other members");
+        auto now = now_of(self);
+        self->state.view->leave();
+        send_beat(self, now);  // before any handoff: receivers must know it leaves
+        act(self, now);
+      },
       // -- from the edge --------------------------------------------------
       [=](const admit_request& m) -> caf::result<admit_reply> {
         admit_reply unknown;

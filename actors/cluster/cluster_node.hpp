@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "actors/cluster/cluster_config.hpp"
+#include "actors/cluster/cluster_view.hpp"
 #include "actors/cluster/grant_window.hpp"
 #include "actors/messages.hpp"
 
@@ -46,6 +47,7 @@ struct cluster_stats {
   std::atomic<std::int64_t> handoffs_out{0};
   std::atomic<std::int64_t> handoffs_in{0};
   std::atomic<std::int64_t> groups_held{0};
+  std::atomic<std::int64_t> groups_in_hand{-1};  ///< held or being handed off; -1: not known yet
 };
 
 /// An account group as placement sees it (placement.hpp) and the local
@@ -88,6 +90,10 @@ struct cluster_status {
 
 /// Edge -> cluster actor: answer cluster_status.
 using cluster_status_atom = caf::atom_constant<caf::atom("cl_status")>;
+/// serve -> cluster actor when the node drains: hand every account group to
+/// the other members (cluster_view::leave); cluster_stats::groups_in_hand
+/// says when that is done.
+using leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
 
 /// Spawns the cluster actor; publish it on the node's CAF port with
 /// publish_cluster_node().
@@ -99,6 +105,32 @@ std::string publish_cluster_node(caf::actor_system& sys, const caf::actor& node,
 
 /// Registers the cluster's message types (also call add_message_types()).
 void add_cluster_message_types(caf::actor_system_config& cfg);
+
+// -- between members ---------------------------------------------------------
+
+/// A handoff: the state of `group` from member `from` at its generation.
+struct handoff_msg {
+  std::uint32_t group = 0;
+  std::uint32_t from = 0;
+  std::uint64_t from_gen = 0;
+  std::vector<moved_lease> leases;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_note& x) {
+  return f(caf::meta::type_name("group_note"), x.group, x.member, x.seq);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, beat& x) {
+  return f(caf::meta::type_name("beat"), x.from, x.incarnation, x.seq, x.gens, x.over, x.acks,
+           x.heard, x.held, x.lost, x.claims, x.promises, x.handed, x.digest, x.leaving);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handoff_msg& x) {
+  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.leases);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_member_status& x) {

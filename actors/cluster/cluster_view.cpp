@@ -79,6 +79,8 @@ beat cluster_view::next_beat(usec now) {
   for (auto& h : handed_) b.handed.push_back(h.first);
   b.lost = lost_;
   b.digest = digest_;
+  b.leaving = leaving_;
+  leave_said_ = leaving_;
   return b;
 }
 
@@ -226,7 +228,8 @@ std::optional<std::uint32_t> cluster_view::owner(std::uint32_t g) const {
   std::size_t members = 0;
   for (std::uint32_t m = 0; m < names_.size(); ++m) {
     if (m != self_ && !up(m)) continue;
-    ++members;
+    ++members;  // a member that leaves still counts for the majority, but owns nothing new
+    if (m == self_ ? leaving_ : peers_[m].latest && peers_[m].latest->leaving) continue;
     auto w = rendezvous_weight(names_[m], groups_[g]);
     if (!best || w > best_weight || (w == best_weight && names_[m] < names_[*best])) {
       best = m;
@@ -273,40 +276,48 @@ void cluster_view::decide(usec now, std::vector<action>& out) {
 // Whether `g` may be started here, and how (fresh or recovering): this
 // node is its owner, nobody else may hold it, and its last holder, if any,
 // can grant no more. nullopt: not (yet).
-std::optional<cluster_view::action::kind> cluster_view::may_start(std::uint32_t g, usec now) const {
+bool cluster_view::may_start(std::uint32_t g, usec now, action::kind& how) const {
   using kind = action::kind;
   auto& gi = group_[g];
-  if (!nobody_else_holds(g, now)) return std::nullopt;
+  if (!nobody_else_holds(g, now)) return false;
   bool lost_somewhere = lists(lost_, g);
   for (std::uint32_t q = 0; q < names_.size() && !lost_somewhere; ++q)
     if (q != self_ && peers_[q].latest && up(q) && lists(peers_[q].latest->lost, g))
       lost_somewhere = true;
-  if (lost_somewhere) return kind::activate_recovering;
+  if (lost_somewhere) {
+    how = kind::activate_recovering;
+    return true;
+  }
   // Who could hold it: its last known holder, or, if no one was ever seen
   // holding it, its home.
   std::uint32_t h = gi.ever_listed ? gi.last_holder : home_[g];
   std::uint64_t hgen = gi.ever_listed ? gi.last_holder_gen
                                       : (peers_[h].latest ? peers_[h].self_gen : 0);
   if (h == self_) {
-    if (gi.ever_listed) return std::nullopt;  // it moved on from here: wait to hear where
+    if (gi.ever_listed) return false;  // it moved on from here: wait to hear where
     // Its home: fresh in a new cluster; after a restart, what the process
     // before this one held is unknown: recovering.
-    return gens_[self_] == 0 ? kind::activate_fresh : kind::activate_recovering;
+    how = gens_[self_] == 0 ? kind::activate_fresh : kind::activate_recovering;
+    return true;
   }
-  if (!decided_out(h, hgen, now)) return std::nullopt;
+  if (!decided_out(h, hgen, now)) return false;
   // Every member up must refuse a late handoff from the old holder.
   for (std::uint32_t q = 0; q < names_.size(); ++q)
     if (q != self_ && up(q) && peers_[q].latest && peers_[q].latest->gens[h] <= hgen)
-      return std::nullopt;
+      return false;
   // A holder no one ever heard never had a majority, so never granted.
   if (!gi.ever_listed) {
     std::size_t never_heard = peers_[h].ever_heard ? 0 : 1;
     for (std::uint32_t q = 0; q < names_.size(); ++q)
       if (q != self_ && q != h && peers_[q].latest && peers_[q].latest->heard[h] == 0)
         ++never_heard;
-    if (never_heard >= names_.size() - majority() + 1) return kind::activate_fresh;
+    if (never_heard >= names_.size() - majority() + 1) {
+      how = kind::activate_fresh;
+      return true;
+    }
   }
-  return kind::activate_recovering;
+  how = kind::activate_recovering;
+  return true;
 }
 
 bool cluster_view::nobody_else_holds(std::uint32_t g, usec now) const {
@@ -343,6 +354,9 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
   auto want = owner(g);
   if (held_[g]) {
     claiming_[g] = false;
+    // A member that leaves says so in a beat before its first handoff: a
+    // receiver that did not know would hand the group straight back.
+    if (leaving_ && !leave_said_) return;
     if (want && *want != self_) {
       held_[g] = false;
       gi.handing_to = *want;
@@ -356,8 +370,8 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
     auto& b = peers_[*w].latest;
     if (!up(*w) || !b || !(lists(b->claims, g))) promised_[g].reset();
   }
-  auto how = want && *want == self_ && !promised_[g] ? may_start(g, now) : std::nullopt;
-  claiming_[g] = how.has_value();
+  auto how = action::kind::activate_fresh;
+  claiming_[g] = want && *want == self_ && !promised_[g] && may_start(g, now, how);
   if (claiming_[g]) {
     // Started only with a majority's promises: two members that both think
     // they own g (their views differ) cannot both get one.
@@ -373,8 +387,8 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
     gi.last_holder = self_;
     gi.last_holder_gen = gens_[self_];
     lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
-    if (*how == action::kind::activate_recovering) ++takeovers_;
-    out.push_back(action{*how, g, 0, {}});
+    if (how == action::kind::activate_recovering) ++takeovers_;
+    out.push_back(action{how, g, 0, {}});
     return;
   }
   // Promise g to a member that claims it, if nobody else may hold it.
@@ -384,6 +398,12 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
       promised_[g] = q;
       break;
     }
+}
+
+std::size_t cluster_view::groups_in_hand() const {
+  std::size_t n = 0;
+  for (std::uint32_t g = 0; g < groups_.size(); ++g) n += held_[g] || group_[g].handing_to ? 1 : 0;
+  return n;
 }
 
 void cluster_view::handoff_failed(std::uint32_t g) {

@@ -91,6 +91,7 @@ struct beat {
   std::vector<group_note> promises;    ///< claims the sender backs: one member per group
   std::vector<group_note> handed;      ///< handoffs the sender finished lately
   std::string digest;              ///< the limits digest (cluster_config): must be equal
+  bool leaving = false;            ///< the sender drains: it hands everything off
 };
 
 enum class member_state : std::uint8_t { up, joining, down };
@@ -139,6 +140,13 @@ class cluster_view {
   /// from now on); false when the sender is not up at that generation here
   /// (a member being voted out: its groups are taken over instead).
   bool accept_handoff(std::uint32_t group, std::uint32_t from, std::uint64_t from_gen);
+
+  /// This node drains (SIGTERM): from now on no group is placed on it, so it
+  /// hands each of its groups to the member that ranks next, leases and all,
+  /// and no takeover (with its recovery) is needed when it stops.
+  void leave() { leaving_ = true; }
+  /// Groups this node holds or is handing off now.
+  [[nodiscard]] std::size_t groups_in_hand() const;
 
   /// A handoff this view asked for could not be sent (the receiver's
   /// connection was gone, or this node was voted out meanwhile): the group
@@ -196,7 +204,7 @@ class cluster_view {
   /// How long an answer keeps a member valid: failure_timeout - heartbeat.
   policies::usec validity() const { return failure_timeout_ - heartbeat_; }
   void decide_group(std::uint32_t g, policies::usec now, std::vector<action>& out);
-  std::optional<action::kind> may_start(std::uint32_t g, policies::usec now) const;
+  bool may_start(std::uint32_t g, policies::usec now, action::kind& how) const;
   bool nobody_else_holds(std::uint32_t g, policies::usec now) const;
   void resign_all(std::vector<action>& out);
 
@@ -222,6 +230,8 @@ class cluster_view {
   std::uint64_t resigned_gen_ = 0;    ///< the generation of the last resign
   policies::usec valid_until_ = 0;
   std::uint64_t takeovers_ = 0;
+  bool leaving_ = false;
+  bool leave_said_ = false;  ///< a beat saying so has gone out
 };
 
 }  // namespace usher::actors::cluster

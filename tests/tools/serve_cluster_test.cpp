@@ -40,23 +40,27 @@ const std::string accounts = "[account.acme]\nplan = weighted\nlimit = 3\n" + ke
 
 class cluster {
  public:
-  /// `members` in the peers list, the first `started` of them running.
-  explicit cluster(std::size_t members = 3, std::size_t started = 3) {
+  /// `members` in the peers list, the first `started` of them running, each
+  /// with `node_text` in its [node] section.
+  explicit cluster(std::size_t members = 3, std::size_t started = 3,
+                   const std::string& node_text = "") {
     for (std::size_t i = 0; i < members; ++i) caf_ports_.push_back(free_port());
-    for (std::size_t i = 0; i < std::min(members, started); ++i) start(i);
+    for (std::size_t i = 0; i < std::min(members, started); ++i) start(i, accounts, node_text);
   }
 
-  std::string config_for(std::size_t i, const std::string& account_text = accounts) const {
+  std::string config_for(std::size_t i, const std::string& account_text = accounts,
+                         const std::string& node_text = "") const {
     std::string peers;
     for (std::size_t j = 0; j < caf_ports_.size(); ++j)
       peers += (j ? ", " : "") + name(j) + "@127.0.0.1:" + std::to_string(caf_ports_[j]);
-    return "lease_ttl = 2s\n[cluster]\nname = " + name(i) + "\npeers = " + peers +
+    return "lease_ttl = 2s\n" + node_text + "[cluster]\nname = " + name(i) + "\npeers = " + peers +
            "\nreplicas = 0\nheartbeat = 100ms\nfailure_timeout = 500ms\n" + account_text;
   }
 
-  void start(std::size_t i, const std::string& account_text = accounts) {
+  void start(std::size_t i, const std::string& account_text = accounts,
+             const std::string& node_text = "") {
     if (nodes_.size() <= i) nodes_.resize(i + 1);
-    nodes_[i] = std::make_unique<live_node>(config_for(i, account_text));
+    nodes_[i] = std::make_unique<live_node>(config_for(i, account_text, node_text));
   }
 
   static std::string name(std::size_t i) { return std::string(1, static_cast<char>('a' + i)); }
@@ -379,4 +383,27 @@ TEST_CASE("a member whose limits differ is refused and grants nothing") {
   CHECK(r.json()["error"]["code"] == "no_majority");
   // The first two go on granting.
   CHECK(c[0].admit("acme-key", {{"model", "m"}}).status == 200);
+}
+
+TEST_CASE("a member drained with SIGTERM hands its accounts over, leases with them, and exits 0") {
+  cluster c(3, 3, "drain_timeout = 2s\n");
+  REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }));
+  auto owner = *c.owner("acme");
+  auto other = (owner + 1) % 3;
+  auto granted = c[other].admit("acme-key", {{"model", "m"}});
+  REQUIRE(granted.status == 200);
+  auto lease = lease_of(granted);
+  CHECK(c[owner].stop() == 0);  // SIGTERM: drains, hands off, stops
+  INFO("the drained member said: " << c[owner].stopped_stderr);
+  CHECK(c[owner].stopped_stderr.find("every account handed to the other members") != std::string::npos);
+  // The lease is still counted and held on the new owner: no recovery window.
+  CHECK(c[other].usage("acme-key")["used_cost"] == 1);
+  auto more = c[other].admit("acme-key", {{"model", "m"}});
+  CHECK(more.status == 200);
+  CHECK(c[other].release("acme-key", lease).status == 200);
+  double takeovers = 0;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (i != owner) takeovers += c[i].metric("usher_cluster_takeovers_total");
+  CHECK(takeovers == 0);
+  if (more.status == 200) CHECK(c[other].release("acme-key", lease_of(more)).status == 200);
 }

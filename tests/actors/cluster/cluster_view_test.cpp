@@ -81,6 +81,12 @@ class sim_cluster {
     trace("restart", m);
     start(m);
   }
+  /// Drains: says so in a beat at once, as the cluster actor does.
+  void leave(std::uint32_t m) {
+    trace("leave", m);
+    nodes_[m].view->leave();
+    tick(m);
+  }
   void pause(std::uint32_t m) {
     trace("pause", m);
     nodes_[m].paused = true;
@@ -366,6 +372,29 @@ TEST_CASE("a member cut off from the majority stops granting, and the majority s
   CHECK(settled(c));
 }
 
+TEST_CASE("a member that leaves (drains) hands its groups to the others without a recovery") {
+  sim_cluster c(3, 30, 7);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  std::size_t of_c = 0;
+  for (std::uint32_t g = 0; g < c.groups(); ++g) of_c += holder(c, g) == 2 ? 1 : 0;
+  REQUIRE(of_c > 0);
+  c.leave(2);
+  c.run_until(1'500 * ms);
+  REQUIRE(c.violation.empty());
+  REQUIRE(settled(c));
+  for (std::uint32_t g = 0; g < c.groups(); ++g) CHECK(holder(c, g) != 2);
+  CHECK(c.view(2).groups_in_hand() == 0);
+  CHECK(c.actions[kind::hand_off] == static_cast<int>(of_c));
+  CHECK(c.actions[kind::activate_recovering] == 0);
+  // Once it has stopped, nothing needs taking over.
+  c.crash(2);
+  c.run_until(3'000 * ms);
+  REQUIRE(c.violation.empty());
+  CHECK(settled(c));
+  CHECK(c.actions[kind::activate_recovering] == 0);
+}
+
 TEST_CASE("a member that never joins has its groups started by the others without a recovery") {
   sim_cluster c(3, 30, 5);
   c.crash(2);  // never came up
@@ -386,7 +415,7 @@ TEST_CASE("two members have no majority once one is lost: the other grants nothi
   for (std::uint32_t g = 0; g < c.groups(); ++g) CHECK(c.granting(g).empty());
 }
 
-TEST_CASE("random crashes, restarts, pauses and partitions never give a group two granting holders") {
+TEST_CASE("random crashes, restarts, pauses, drains and partitions never give a group two granting holders") {
   int runs = 0;
   std::uint64_t first = std::getenv("USHER_SIM_SEED") ? std::stoull(std::getenv("USHER_SIM_SEED")) : 100;
   std::uint64_t last = std::getenv("USHER_SIM_SEED") ? first + 1 : 160;
@@ -398,10 +427,15 @@ TEST_CASE("random crashes, restarts, pauses and partitions never give a group tw
     c.run_until(1'000 * ms);
     std::vector<bool> crashed(members, false), paused(members, false);
     usec t = c.now();
+    std::vector<bool> leaving(members, false);
     for (int fault = 0; fault < 12; ++fault) {
       t += static_cast<usec>(50 + rng() % 900) * ms;
+      // A member that drains stops soon after (usher serve exits once its
+      // groups are handed off, or at drain_timeout).
+      for (std::uint32_t l = 0; l < members; ++l)
+        if (leaving[l] && !crashed[l]) c.crash(l), crashed[l] = true, leaving[l] = false;
       auto m = static_cast<std::uint32_t>(rng() % members);
-      switch (rng() % 5) {
+      switch (rng() % 6) {
         case 0:
           if (!crashed[m]) c.crash(m), crashed[m] = true;
           break;
@@ -413,6 +447,9 @@ TEST_CASE("random crashes, restarts, pauses and partitions never give a group tw
           break;
         case 3:
           if (paused[m]) c.resume(m), paused[m] = false;
+          break;
+        case 5:
+          if (!crashed[m] && !paused[m]) c.leave(m), leaving[m] = true;
           break;
         case 4: {
           std::vector<int> side(members);
@@ -428,6 +465,7 @@ TEST_CASE("random crashes, restarts, pauses and partitions never give a group tw
     // Heal everything: the cluster settles again.
     c.heal();
     for (std::uint32_t m = 0; m < members; ++m) {
+      if (leaving[m]) c.crash(m), crashed[m] = true;
       if (paused[m]) c.resume(m);
       if (crashed[m]) c.restart(m);
     }
