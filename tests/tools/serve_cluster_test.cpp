@@ -2,7 +2,8 @@
 // docs/CLUSTER.md): three `usher serve` members talking over CAF networking.
 // Any member answers any account; the account's limit holds across them,
 // counted from the clients' side, through kill -9, SIGSTOP and a restart.
-// Timings are short (heartbeat 100 ms, failure_timeout 500 ms, lease TTL
+// Timings are short (heartbeat 200 ms, failure_timeout 1 s: room for a slow
+// sanitizer build that starves a member for a moment; lease TTL
 // 2 s); waits are bounded polls, never fixed windows asserted on.
 #include <catch2/catch.hpp>
 
@@ -54,7 +55,7 @@ class cluster {
     for (std::size_t j = 0; j < caf_ports_.size(); ++j)
       peers += (j ? ", " : "") + name(j) + "@127.0.0.1:" + std::to_string(caf_ports_[j]);
     return "lease_ttl = 2s\n" + node_text + "[cluster]\nname = " + name(i) + "\npeers = " + peers +
-           "\nreplicas = 0\nheartbeat = 100ms\nfailure_timeout = 500ms\n" + account_text;
+           "\nreplicas = 0\nheartbeat = 200ms\nfailure_timeout = 1s\n" + account_text;
   }
 
   void start(std::size_t i, const std::string& account_text = accounts,
