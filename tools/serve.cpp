@@ -134,11 +134,13 @@ std::string start_cluster(caf::actor_system& sys, const node_config& node, serve
 }
 
 // After a drain: the handoffs of a member that leaves were sent when its
-// leases left; waits (up to twice failure_timeout) until the receivers have
-// them, so that they are not cut off with the process.
+// leases left; waits until the receivers have them, so that they are not cut
+// off with the process: up to twice failure_timeout, and never longer than
+// drain_timeout (0: no wait; what is not handed off is taken over).
 void wait_for_handoffs(const actors::cluster::cluster_stats& stats, const node_config& node,
                        spdlog::logger& log) {
-  auto until = std::chrono::steady_clock::now() + 2 * std::chrono::microseconds(node.cluster.failure_timeout);
+  auto budget = std::min(2 * node.cluster.failure_timeout, node.drain_timeout);
+  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(budget);
   while (stats.groups_in_hand > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (stats.groups_in_hand > 0)
