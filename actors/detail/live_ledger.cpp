@@ -700,7 +700,7 @@ void live_ledger::take_in(const std::vector<moved_lease>& leases, usec now) {
     lease_request q{m.account, m.lease, lease_op::renew};
     q.model = m.model;
     q.product = m.product;
-    q.cost = m.cost;
+    q.cost = m.cost < 0 ? -1 : m.cost;  // from another process: a bad value is the plan's cost
     auto& acc = accounts_[a];
     auto adopted = acc.adopted;
     auto over = acc.adopted_over_limit;
@@ -708,7 +708,9 @@ void live_ledger::take_in(const std::vector<moved_lease>& leases, usec now) {
     // Moved, not adopted after a restart: not counted as adopted.
     acc.adopted = adopted;
     acc.adopted_over_limit = over;
-    ledger_.renew(acc.leases.at(m.lease).handle, now + m.ttl_left_us);
+    // A moved lease never has more than a TTL left (and now + a huge value
+    // would overflow).
+    ledger_.renew(acc.leases.at(m.lease).handle, now + std::clamp<usec>(m.ttl_left_us, 1, lease_ttl_));
   }
 }
 
