@@ -21,5 +21,7 @@ int advise_command(const std::vector<std::string>& args);
 int plot_command(const std::vector<std::string>& args);
 int serve_command(const std::vector<std::string>& args);
 int key_command(const std::vector<std::string>& args);
+// An OpenAI-compatible model server stand-in (docs/GATEWAY.md).
+int mock_model_command(const std::vector<std::string>& args);
 
 }  // namespace usher::tools
