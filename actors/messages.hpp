@@ -186,6 +186,10 @@ struct admit_reply {
   std::int64_t waited_us = 0;    ///< time spent queued
   std::int64_t retry_after_s = 0;  ///< 429, 503 recovering: seconds for Retry-After; 0: waiting would not help
   std::int64_t lease_ttl_ms = 0;   ///< 200: the lease's TTL (0: held by its connection)
+  /// The account's concurrency limit and the units it has in use once this
+  /// answer is decided (-1: not known); the gateway's x-ratelimit-* fields.
+  std::int64_t limit = -1;
+  std::int64_t in_use = -1;
 };
 
 /// Edge -> admission actor, no answer: the client of `request_id` left while
@@ -354,7 +358,7 @@ typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_reply& x) {
   return f(caf::meta::type_name("admit_reply"), x.code, x.why, x.lease, x.ticket, x.waited_us,
-           x.retry_after_s, x.lease_ttl_ms);
+           x.retry_after_s, x.lease_ttl_ms, x.limit, x.in_use);
 }
 
 template <class Inspector>

@@ -81,7 +81,7 @@ install(FILES README.md LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT us
 # docs/ keeps its name, so README's links (docs/SERVE.md) resolve where installed.
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT usher
         FILES_MATCHING PATTERN "*.md" PATTERN "*.png" PATTERN "*.svg")
-install(FILES samples/serve.ini DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT usher)
+install(FILES samples/serve.ini samples/gateway.ini DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT usher)
 install(DIRECTORY samples/plans DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT usher)
 install(FILES packaging/usher.bash-completion DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME usher COMPONENT usher)

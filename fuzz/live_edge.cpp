@@ -105,6 +105,16 @@ live_edge& live_edge::get() {
       ec.actors.push_back(actor);
       ec.keys[actors::http::sha256_hex(a.key)] = actors::http::account_route{a.name, actor};
     }
+    // The OpenAI gateway's routes (docs/GATEWAY.md) parse client bytes too:
+    // an upstream nobody listens on (port 1) makes every admitted call a 502
+    // at once, its slot freed, so inputs exercise the gateway's checks,
+    // admission and failure path without a model server.
+    auto gateway = std::make_shared<actors::gateway::gateway_config>();
+    gateway->enabled = true;
+    gateway->fallback.emplace();
+    actors::gateway::parse_upstream("http://127.0.0.1:1/v1", *gateway->fallback);
+    actors::gateway::parse_upstream("http://127.0.0.1:1", gateway->by_model["llama-70b"]);
+    ec.gateway = gateway;
     i->edge = std::make_unique<actors::http::edge>(*i->sys, std::move(ec));
     n->port_ = i->edge->port();
     i->io = std::thread([i] { i->edge->run(); });

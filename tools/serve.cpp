@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -88,6 +89,16 @@ void print_cluster(const node_config& c, std::ostream& out) {
     owned[actors::cluster::owner_of(g.key, members)] += g.accounts.size();
   for (auto& m : members)
     out << "cluster: " << m << " owns " << owned[m] << " of " << c.accounts.size() << " accounts\n";
+}
+
+// What --check and the start say of a [gateway] section: where each model
+// goes (docs/GATEWAY.md).
+void print_gateway(const actors::gateway::gateway_config& g, std::ostream& out) {
+  out << "gateway: ";
+  if (g.fallback) out << "every model to " << g.fallback->text;
+  else out << "only the models listed";
+  for (auto& [model, to] : g.by_model) out << "; " << model << " to " << to.text;
+  out << (g.upstream_key.empty() ? "; no key upstream" : "; upstream_key sent upstream") << "\n";
 }
 
 // A cluster member (docs/CLUSTER.md): spawns and publishes the cluster
@@ -203,6 +214,7 @@ int serve_command(const std::vector<std::string>& args) {
     std::cout << "usher serve: " << config << " is valid (" << node.accounts.size()
               << " accounts, " << node.plans.size() << " plans)\n";
     if (node.cluster.enabled) print_cluster(node, std::cout);
+    if (node.gateway.enabled) print_gateway(node.gateway, std::cout);
     return exit_ok;
   }
   if (node.cluster.enabled && node.cluster.replicas != 0) {
@@ -276,6 +288,12 @@ int serve_command(const std::vector<std::string>& args) {
     log.warn("max_connections = {} is more than the open-file limit leaves room for ({}): raise "
              "it (ulimit -n, LimitNOFILE=) or accepts will fail and shed idle connections",
              node.max_connections, actors::http::default_max_connections());
+  if (node.gateway.enabled) {
+    ec.gateway = std::make_shared<const actors::gateway::gateway_config>(node.gateway);
+    std::ostringstream routes;
+    print_gateway(node.gateway, routes);
+    log.info("{}", routes.str().substr(0, routes.str().size() - 1));
+  }
   std::shared_ptr<actors::cluster::grant_window> window;
   if (node.cluster.enabled) window = std::make_shared<actors::cluster::grant_window>();
   serve_actors admission(sys, node, epoch, unix_ms, window);

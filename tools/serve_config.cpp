@@ -181,6 +181,51 @@ void cluster_key(const ini_entry& e, actors::cluster::cluster_config& c) {
   }
 }
 
+void gateway_key(const ini_entry& e, actors::gateway::gateway_config& g) {
+  auto key = e.key.substr(std::string("gateway.").size());
+  auto duration = [&](const char* example) {
+    policies::usec t = 0;
+    bool unit_error = false;
+    if (!policies::parse_duration(e.value, t, unit_error) || t < 1000 || t > policies::seconds(86400))
+      throw input_error::at(e.where, 0, e.key,
+                            std::string("expected a duration from 1ms to 24h such as ") + example +
+                                ", got " + policies::quoted(e.value));
+    return std::chrono::milliseconds(t / 1000);
+  };
+  auto an_upstream = [&] {
+    actors::gateway::upstream u;
+    if (auto error = actors::gateway::parse_upstream(e.value, u); !error.empty())
+      throw input_error::at(e.where, 0, e.key, error);
+    return u;
+  };
+  if (key == "upstream") {
+    g.fallback = an_upstream();
+  } else if (key.rfind("upstream.", 0) == 0) {
+    auto model = key.substr(std::string("upstream.").size());
+    if (model.empty() || model.size() > 256)
+      throw input_error::at(e.where, 0, e.key, "expected upstream.MODEL = http://HOST:PORT");
+    g.by_model[model] = an_upstream();
+  } else if (key == "upstream_key") {
+    if (e.value.find_first_of("\r\n") != std::string::npos)
+      throw input_error::at(e.where, 0, e.key, "a key has no line breaks");
+    g.upstream_key = e.value;
+  } else if (key == "connect_timeout") {
+    g.connect_timeout = duration("5s");
+  } else if (key == "response_timeout") {
+    g.response_timeout = duration("10m");
+  } else if (key == "idle_timeout") {
+    g.idle_timeout = duration("60s");
+  } else if (key == "max_body") {
+    g.max_body = static_cast<std::size_t>(parse_int(e, 64, std::int64_t{1} << 30));
+  } else if (key == "pool_size") {
+    g.pool_size = static_cast<std::size_t>(parse_int(e, 0, 100000));
+  } else {
+    throw input_error::at(e.where, 0, e.key,
+                          "unknown key (gateway keys: upstream, upstream.MODEL, upstream_key, "
+                          "connect_timeout, response_timeout, idle_timeout, max_body, pool_size)");
+  }
+}
+
 struct named_plan {
   std::string preset;
   std::string preset_where;
@@ -213,12 +258,18 @@ node_config read_node_config(const std::string& path, const std::string& node) {
   std::map<std::string, named_plan> plans;
   std::map<std::string, account_draft> accounts;
   std::vector<std::string> account_order;
+  std::string gateway_where;
   std::string limits_text;  ///< the [plan.*] and [account.*] lines, for the cluster's digest
   const auto where_of = [&](std::size_t line) { return path + ":" + std::to_string(line); };
 
   for (auto& [section, line] : file.sections) {
     auto kind = section.substr(0, section.find('.'));
     if (section == "node") continue;
+    if (section == "gateway") {
+      c.gateway.enabled = true;
+      gateway_where = where_of(line);
+      continue;
+    }
     if (section == "cluster") {
       c.cluster.enabled = true;
       c.cluster.where = where_of(line);
@@ -238,7 +289,8 @@ node_config read_node_config(const std::string& path, const std::string& node) {
       continue;
     }
     throw input_error::at(where_of(line), 0, "[" + section + "]",
-                          "unknown section (use [node], [cluster], [plan.NAME] or [account.NAME])");
+                          "unknown section (use [node], [cluster], [gateway], [plan.NAME] or "
+                          "[account.NAME])");
   }
 
   for (auto& e : file.entries) {
@@ -252,6 +304,10 @@ node_config read_node_config(const std::string& path, const std::string& node) {
     }
     if (e.section == "cluster") {
       cluster_key(e, c.cluster);
+      continue;
+    }
+    if (e.section == "gateway") {
+      gateway_key(e, c.gateway);
       continue;
     }
     // What limits customers: every node of a cluster must read the same.
@@ -353,6 +409,10 @@ node_config read_node_config(const std::string& path, const std::string& node) {
       throw;
     }
   }
+  if (c.gateway.enabled && !c.gateway.fallback && c.gateway.by_model.empty())
+    throw input_error::at(gateway_where, 0, "[gateway]",
+                          "no upstream (add `upstream = http://HOST:PORT`, or "
+                          "`upstream.MODEL = ...` per model)");
   // An unused [plan.NAME] is allowed: a plan kept for later.
   if (c.recovery < 0) c.recovery = c.lease_ttl;  // ttl, whichever line set lease_ttl
   if (c.cluster.enabled) {

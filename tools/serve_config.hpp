@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "actors/cluster/cluster_config.hpp"
+#include "actors/gateway/gateway_config.hpp"
 #include "policies/plan.hpp"
 #include "policies/time.hpp"
 
@@ -71,6 +72,7 @@ struct node_config {
   std::vector<served_plan> plans;
   std::vector<served_account> accounts;
   actors::cluster::cluster_config cluster;  ///< [cluster]; enabled false without one
+  actors::gateway::gateway_config gateway;  ///< [gateway]; enabled false without one
 };
 
 /// Reads and checks `path`, building every plan. Throws policies::input_error

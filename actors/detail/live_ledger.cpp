@@ -297,6 +297,7 @@ void live_ledger::serve(usec now, std::vector<answer>& out, bool timeouts) {
     }
     record_wait(acc, r.waited_us);
     count(acc, r.code);
+    report_usage(w.account, r);
     decided(w.account, e.tag, w, std::move(r), out, now);
   }
 }
@@ -370,6 +371,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
       reply.lease_ttl_ms = req.holder_is_connection ? 0 : lease_ttl_ / 1000;
       if (req.what != kind::ws_open) record_wait(acc, 0);
       count(acc, 200);
+      report_usage(a, reply);
       return true;
     case engine::verdict::queued: {
       ++acc.enqueued;
@@ -401,8 +403,14 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
   reply.why = d.why;
   reply.retry_after_s = d.retry_after_s;
   count(acc, reply.code);
+  report_usage(a, reply);
   (void)out;
   return true;
+}
+
+void live_ledger::report_usage(id a, admit_reply& r) const {
+  r.limit = plan_->profile(accounts_[a].profile).limit;
+  r.in_use = ledger_.usage_of(a).used;
 }
 
 void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer>& out) {

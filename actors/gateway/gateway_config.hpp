@@ -43,6 +43,10 @@ struct gateway_config {
   /// Once the response has begun, the upstream silent this long (a stalled
   /// stream): the call is cut and its slot freed.
   std::chrono::milliseconds idle_timeout{60'000};
+  /// Request bodies of the gateway's routes up to this many bytes (413
+  /// past it); the node's max_body holds for its other routes. OpenAI takes
+  /// audio files up to 25 MB.
+  std::size_t max_body = 32u << 20;
   /// Idle keep-alive connections kept per upstream for reuse.
   std::size_t pool_size = 64;
 

@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
+#include <string_view>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +59,22 @@ class connection_pool {
   mutable std::mutex mutex_;
   std::map<std::string, std::vector<idle_conn>> idle_;  ///< by host:port
 };
+
+/// Why calls end early, as call_end::code says it; "" (first): they did not.
+inline constexpr const char* call_end_codes[] = {"",
+                                                 "upstream_unavailable",
+                                                 "upstream_timeout",
+                                                 "upstream_stalled",
+                                                 "upstream_broke",
+                                                 "client_gone"};
+inline constexpr std::size_t call_end_kinds = std::size(call_end_codes);
+
+/// The index of `code` in call_end_codes.
+inline std::size_t call_end_index(const char* code) {
+  for (std::size_t i = 0; i < call_end_kinds; ++i)
+    if (std::string_view(code) == call_end_codes[i]) return i;
+  return 0;
+}
 
 /// How a call ended, for the session's access log and counters.
 struct call_end {

@@ -386,6 +386,7 @@ void edge::impl::close_connections() {
   accept_timer.reset();
   access.reset();  // writes its last lines; its timer goes before the io_context
   acceptor.reset();
+  upstreams.reset();  // the gateway's idle upstream connections
   io.reset();
 }
 

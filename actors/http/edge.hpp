@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "actors/cluster/cluster_node.hpp"
+#include "actors/gateway/gateway_config.hpp"
 #include "actors/messages.hpp"
 
 namespace spdlog {
@@ -65,6 +66,10 @@ struct edge_config {
   /// asks it) and what it counts (in /metrics); invalid and nullptr alone.
   caf::actor cluster;
   std::shared_ptr<const cluster::cluster_stats> cluster_stats;
+  /// The OpenAI-compatible gateway (docs/GATEWAY.md): where admitted
+  /// /v1/chat/completions, /v1/embeddings, ... go. nullptr: no gateway, those
+  /// routes answer 404 as any unknown route.
+  std::shared_ptr<const gateway::gateway_config> gateway;
   /// Request and connection ids start above it: a cluster member's are
   /// unique across the cluster (its index in the high bits).
   std::uint64_t id_base = 0;

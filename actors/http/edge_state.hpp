@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/gateway/upstream_call.hpp"
 #include "actors/http/access_log.hpp"
 #include "actors/http/bridge.hpp"
 #include "actors/http/edge.hpp"
@@ -72,6 +73,12 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
     next_request = cfg.id_base + 1;
     next_conn = cfg.id_base + 1;
     if (cfg.access_log) access.emplace(cfg.access_log, *io);
+    if (cfg.gateway) {
+      upstreams.emplace(cfg.gateway->pool_size);
+      calls.config = cfg.gateway.get();
+      calls.pool = &*upstreams;
+      calls.write_timeout = cfg.write_timeout;
+    }
   }
   /// An error log on stderr, for an edge configured without one.
   static std::shared_ptr<spdlog::logger> stderr_log();
@@ -105,6 +112,13 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   std::optional<tcp::acceptor> acceptor;
   /// One line per HTTP request; empty when cfg.access_log is null.
   std::optional<access_log> access;
+  /// The gateway's (with cfg.gateway): keep-alive connections to the model
+  /// servers, and what every proxied call is given.
+  std::optional<gateway::connection_pool> upstreams;
+  gateway::call_context calls;
+  std::atomic<std::int64_t> calls_open{0};  ///< proxied calls under way
+  /// Proxied calls ended, by gateway::call_end_index of their code.
+  std::array<std::atomic<std::int64_t>, gateway::call_end_kinds> call_ends{};
   io_unit actors_unit;  ///< where actors woken by the edge run
   bridge to_actors;  ///< requests to admission actors, answers back to sessions
   std::atomic<std::uint64_t> next_request{1};

@@ -32,7 +32,10 @@
 // timeout. The edge also closes the oldest idle connections to make room at
 // its connection cap or at the open-file limit.
 #include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
 
+#include "actors/gateway/request_model.hpp"
+#include "actors/gateway/upstream_call.hpp"
 #include "actors/http/account_usage.hpp"
 #include "actors/http/bridge.hpp"
 #include "actors/http/key_hash.hpp"
@@ -129,6 +132,7 @@ class http_session : public edge::impl::tracked_conn,
   // lease in it released).
   void client_left() {
     gone_ = true;
+    if (call_) call_->cancel();  // its end (proxied()) closes the connection
     if (on_gone_) caf::anon_send(on_gone_->actor, on_gone_->cancel);
     on_gone_.reset();
   }
@@ -140,9 +144,16 @@ class http_session : public edge::impl::tracked_conn,
     if (pending_ || writing_ || closed_ || handed_over_) return;
     if (!parser_) {
       parser_.emplace();
-      parser_->body_limit(edge_->cfg.max_body);
+      // With a gateway, the head is parsed alone first: its route picks the
+      // body limit (an OpenAI request may carry a long context or an audio
+      // file; an admission body is small). The parser checks a
+      // Content-Length against its limit within the head, so it starts with
+      // the larger one.
+      body_limit_ = edge_->cfg.max_body;
+      if (edge_->cfg.gateway) body_limit_ = std::max(body_limit_, edge_->cfg.gateway->max_body);
+      parser_->body_limit(body_limit_);
       parser_->header_limit(header_limit);
-      parser_->eager(true);
+      parser_->eager(!edge_->cfg.gateway);
     }
     while (buffer_.size() > 0 && !parser_->is_done()) {
       beast::error_code ec;
@@ -150,6 +161,16 @@ class http_session : public edge::impl::tracked_conn,
       buffer_.consume(used);
       if (ec == bhttp::error::need_more) break;
       if (ec) return parse_error(ec);
+      if (parser_->is_header_done() && !parser_->eager()) {
+        auto target = parser_->get().target();
+        std::string_view path(target.data(), std::min(target.size(), target.find('?')));
+        body_limit_ = is_gateway_route(path) ? edge_->cfg.gateway->max_body : edge_->cfg.max_body;
+        if (auto length = parser_->content_length(); length && *length > body_limit_)
+          return parse_error(bhttp::error::body_limit);
+        parser_->body_limit(body_limit_);  // no body octet parsed yet
+        parser_->eager(true);
+        continue;
+      }
       if (used == 0) break;
     }
     if (!parser_->is_done()) {
@@ -195,7 +216,7 @@ class http_session : public edge::impl::tracked_conn,
     if (ec == bhttp::error::body_limit)
       return send(error_response(
           413, error_type::invalid_request, "body_too_large",
-          "Request body over " + std::to_string(edge_->cfg.max_body) + " bytes", 11, false));
+          "Request body over " + std::to_string(body_limit_) + " bytes", 11, false));
     if (ec == bhttp::error::header_limit)
       return send(error_response(431, error_type::invalid_request, "headers_too_large",
                                  "Request headers too large", 11, false));
@@ -396,6 +417,25 @@ class http_session : public edge::impl::tracked_conn,
       if (!r) return unauthorized("Missing or unknown API key (Authorization: Bearer KEY)");
       if (edge_->access) log_.account = r->account;
       return account_usage(*r);
+    }
+    // The OpenAI routes of the gateway (docs/GATEWAY.md); without one, they
+    // are unknown routes as before.
+    if (edge_->cfg.gateway) {
+      if (is_gateway_route(path)) {
+        log_.route = "gateway";
+        if (!only(bhttp::verb::post, "POST")) return;
+        const account_route* r = edge_->authenticate(req_, key_cache_);
+        if (!r) return unauthorized("Missing or unknown API key (Authorization: Bearer KEY)");
+        if (edge_->access) log_.account = r->account;
+        return gateway_call(*r);
+      }
+      if (path == "/v1/models") {
+        log_.route = "models";
+        if (!only(bhttp::verb::get, "GET, HEAD")) return;
+        if (!edge_->authenticate(req_, key_cache_))
+          return unauthorized("Missing or unknown API key (Authorization: Bearer KEY)");
+        return models();
+      }
     }
     enum class kind { admit, release, renew, ticket, ticket_cancel, snapshot, stream, realtime, none };
     kind k = kind::none;
@@ -740,6 +780,127 @@ class http_session : public edge::impl::tracked_conn,
                      });
   }
 
+  // -- the gateway (docs/GATEWAY.md) ----------------------------------------
+
+  static bool is_gateway_route(std::string_view path) {
+    static constexpr std::string_view routes[] = {
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/audio/speech",
+        "/v1/audio/transcriptions", "/v1/responses"};
+    return std::find(std::begin(routes), std::end(routes), path) != std::end(routes);
+  }
+
+  // An OpenAI request: its model picks the upstream, the account's plan
+  // admits it (queued with the connection open, as POST /v1/admit), then
+  // upstream_call proxies it and frees the slot when the answer ends. Every
+  // refusal comes before a slot is taken.
+  void gateway_call(const account_route& r) {
+    const auto& g = *edge_->cfg.gateway;
+    std::string model;
+    auto type = field_value(req_, bhttp::field::content_type);
+    switch (gateway::read_model(type, req_.body(), model)) {
+      case gateway::model_read::malformed_json:
+        return bad_request("malformed_json",
+                           "We could not parse the JSON body of your request: it must be a JSON "
+                           "object");
+      case gateway::model_read::bad_multipart:
+        return bad_request("bad_multipart",
+                           "The multipart/form-data body has no boundary or is cut short");
+      case gateway::model_read::missing:
+        return bad_request("missing_model", "You must provide a model parameter", "model");
+      case gateway::model_read::not_string:
+        return bad_request("invalid_field",
+                           "'model' must be a non-empty string of at most " +
+                               std::to_string(max_name) + " bytes",
+                           "model");
+      case gateway::model_read::ok: break;
+    }
+    const gateway::upstream* to = g.upstream_of(model);
+    if (!to)
+      return send(error_response(404, error_type::invalid_request, "model_not_found",
+                                 "The model '" + model + "' does not exist on this gateway",
+                                 req_.version(), req_.keep_alive(), "model"));
+    admit_request msg;
+    msg.account = r.account;
+    msg.request_id = edge_->next_request++;
+    msg.model = model;
+    msg.what = policies::kind::request;
+    auto request_id = msg.request_id;
+    await_answer(gone_action{r.actor, cancel_request{r.account, request_id}});
+    edge_->to_actors.ask<admit_reply>(
+        r.actor, std::move(msg), socket_.get_executor(),
+        [self = shared_from_this(), route = &r, to, model = std::move(model)](
+            std::optional<admit_reply> reply) mutable {
+          self->on_gateway_admission(*route, to, std::move(model), reply);
+        });
+  }
+
+  void on_gateway_admission(const account_route& r, const gateway::upstream* to, std::string model,
+                            const std::optional<admit_reply>& reply) {
+    lease_handle lease;
+    if (reply && reply->code == 200) lease = lease_handle(r.actor, r.account, reply->lease);
+    if (!answered()) return;  // gone: the handle releases the lease
+    if (!reply) return unavailable(false);
+    if (edge_->access) {
+      if (reply->code == 200 || reply->code == 408) log_.wait_us = reply->waited_us;
+      if (!reply->lease.empty()) log_.lease = reply->lease;
+    }
+    // The account's concurrency as x-ratelimit-* fields (OpenAI's names for
+    // its own limits, with "concurrency" for what a plan sells): the limit
+    // and what is left once this request is decided. No limit, no fields.
+    std::vector<std::pair<std::string, std::string>> extra{{"X-Request-Id", rid_}};
+    if (reply->limit >= 0) {
+      extra.emplace_back("x-ratelimit-limit-concurrency", std::to_string(reply->limit));
+      extra.emplace_back("x-ratelimit-remaining-concurrency",
+                         std::to_string(std::max<std::int64_t>(0, reply->limit - reply->in_use)));
+    }
+    if (reply->code != 200) {
+      if (reply->code == 1008) edge_->count_refusal_as_429(r.account);
+      auto res = admission_response(*reply, req_.version(), req_.keep_alive());
+      for (auto& [name, value] : extra)
+        if (name != "X-Request-Id") res.set(name, value);
+      return send(std::move(res));
+    }
+    // The slot is held: the call has the connection until it ends.
+    auto ttl = std::chrono::milliseconds(reply->lease_ttl_ms);
+    ++edge_->calls_open;
+    call_ = std::make_shared<gateway::upstream_call>(
+        edge_->calls, socket_, *to, std::move(req_), std::move(lease), std::move(model), ttl,
+        std::move(extra),
+        [self = shared_from_this()](const gateway::call_end& end) { self->proxied(end); });
+    req_ = {};
+    req_.method(bhttp::verb::post);  // for the access log
+    await_answer();
+    call_->start();
+  }
+
+  // A proxied call ended: its answer is written (or the client is gone).
+  void proxied(const gateway::call_end& end) {
+    --edge_->calls_open;
+    ++edge_->call_ends[gateway::call_end_index(end.code)];
+    call_.reset();
+    if (end.status) edge_->count(end.status);
+    if (edge_->access) log_access(end.status, {}, end.code);
+    pending_ = false;
+    on_gone_.reset();
+    if (gone_ || !end.keep_alive || edge_->stopping) return close();
+    // The next request, parsed in a handler of its own (as after a write).
+    asio::post(ex_, [self = shared_from_this()] { self->parse(); });
+  }
+
+  // GET /v1/models: the models with an upstream of their own, in OpenAI's
+  // list shape (a default upstream serves any other model name too).
+  void models() {
+    nlohmann::ordered_json list;
+    list["object"] = "list";
+    list["data"] = nlohmann::ordered_json::array();
+    for (auto& [name, to] : edge_->cfg.gateway->by_model)
+      list["data"].push_back(
+          {{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "usher"}});
+    auto res = json_response(200, list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                             req_.version(), req_.keep_alive());
+    send(std::move(res));
+  }
+
   // The metrics key, when one is set, guards the operator's routes.
   bool metrics_key_ok() {
     auto& key = edge_->cfg.metrics_key_hash;
@@ -846,6 +1007,7 @@ class http_session : public edge::impl::tracked_conn,
   std::string id_;    ///< the lease or ticket the pending request names
   std::string rid_;   ///< the X-Request-Id of the request being answered
   bool head_ = false;  ///< it is a HEAD: answered without the body
+  std::size_t body_limit_ = 0;  ///< of the request being parsed (its route's)
   edge::impl::key_cache key_cache_;
   struct logged {
     bool parsed = false;     ///< false: bytes that were no request (400, 413, 431)
@@ -858,6 +1020,7 @@ class http_session : public edge::impl::tracked_conn,
   logged log_;          ///< the access log's view of the request being answered
   std::string client_;  ///< the peer's address, with an access log
   std::optional<gone_action> on_gone_;
+  std::shared_ptr<gateway::upstream_call> call_;  ///< a proxied call under way (the gateway's)
   conn_phase phase_ = conn_phase::reading;  ///< as last told to the edge
   bool pending_ = false;      ///< an answer from an actor is awaited
   bool gone_ = false;         ///< the client left while it was

@@ -37,6 +37,19 @@ class lease_handle {
   /// The client owns the lease now: do not release it here.
   void keep() { lease_.clear(); }
 
+  /// Renews now (no answer awaited): a holder that keeps the lease past its
+  /// TTL (a proxied call, docs/GATEWAY.md). `model`: what it was granted
+  /// for, so a node recovering after a restart adopts it.
+  void renew(const std::string& model) const {
+    if (lease_.empty() || !actor_) return;
+    lease_request r{account_, lease_, lease_op::renew};
+    r.model = model;
+    caf::anon_send(actor_, std::move(r));
+  }
+
+  /// Held (not yet released or handed to the client).
+  bool held() const { return !lease_.empty(); }
+
   /// Releases now (no answer awaited).
   void release() {
     if (lease_.empty() || !actor_) return;

@@ -238,6 +238,20 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
       << "usher_cluster_handoffs_total{direction=\"out\"} " << c->handoffs_out.load() << "\n"
       << "usher_cluster_handoffs_total{direction=\"in\"} " << c->handoffs_in.load() << "\n";
   }
+  if (edge.cfg.gateway) {
+    o << "# HELP usher_gateway_calls_open Admitted requests being proxied to a model server now.\n"
+         "# TYPE usher_gateway_calls_open gauge\n"
+      << "usher_gateway_calls_open " << edge.calls_open.load() << "\n";
+    o << "# HELP usher_gateway_calls_total Proxied requests ended, by how: complete, or why "
+         "early.\n# TYPE usher_gateway_calls_total counter\n";
+    for (std::size_t i = 0; i < gateway::call_end_kinds; ++i)
+      o << "usher_gateway_calls_total{end=\""
+        << (i == 0 ? "complete" : gateway::call_end_codes[i]) << "\"} " << edge.call_ends[i].load()
+        << "\n";
+    o << "# HELP usher_gateway_upstream_idle_connections Keep-alive connections to model servers "
+         "waiting for reuse.\n# TYPE usher_gateway_upstream_idle_connections gauge\n"
+      << "usher_gateway_upstream_idle_connections " << edge.upstreams->idle() << "\n";
+  }
   write_process_metrics(o);
   return o.str();
 }

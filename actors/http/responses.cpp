@@ -1,5 +1,7 @@
 #include "actors/http/responses.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace usher::actors::http {
@@ -262,8 +264,15 @@ string_response admission_response(const admit_reply& r, unsigned version, bool 
   unsigned status = 0;
   auto body = "{\"error\":" + refusal_object(r, status) + "}";
   auto res = json_response(status, body, version, keep_alive);
-  if ((status == 429 || status == 503) && r.retry_after_s > 0)
-    res.set(bhttp::field::retry_after, std::to_string(r.retry_after_s));
+  // Retry-After, and retry-after-ms, which the OpenAI SDKs read first. A
+  // 408 waited the plan's whole max wait: a retry may come at once, and the
+  // SDKs do retry it, so one second spreads the retries out.
+  std::int64_t after = r.retry_after_s;
+  if (status == 408) after = std::max<std::int64_t>(after, 1);
+  if ((status == 408 || status == 429 || status == 503) && after > 0) {
+    res.set(bhttp::field::retry_after, std::to_string(after));
+    res.set("retry-after-ms", std::to_string(after * 1000));
+  }
   return res;
 }
 

@@ -1,0 +1,341 @@
+// The OpenAI-compatible gateway (issue #12, docs/GATEWAY.md) against real
+// processes: `usher serve` with a [gateway] in front of `usher mock-model`.
+// What the upstream sees is read from the mock's /_stats (its in-flight
+// requests per `user`, the Authorization values it got), what the account
+// holds from /account/concurrency: a slot is freed exactly when the answer
+// ends, fails, stalls or loses its client, and the upstream never sees more
+// of an account at once than its limit, nor a customer's key.
+#include <catch2/catch.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/live_node.hpp"
+#include "support/mock_model_process.hpp"
+#include "support/usher_cli.hpp"
+
+using usher::testing::eventually;
+using usher::testing::http_client;
+using usher::testing::http_result;
+using usher::testing::key_line;
+using usher::testing::live_node;
+using usher::testing::mock_model_process;
+using usher::testing::raw_conn;
+using verb = boost::beast::http::verb;
+namespace bhttp = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+std::string gateway_section(std::uint16_t upstream_port, const std::string& extra = "") {
+  return "[gateway]\nupstream = http://127.0.0.1:" + std::to_string(upstream_port) +
+         "/v1\nupstream_key = upstream-secret\n" + extra;
+}
+
+// team: two streams, a queue of 8 waiting up to 30 s; solo: one stream, no queue.
+std::string accounts() {
+  return "[account.team]\nplan = streams:team\nlimit = 2\nqueue.max_depth = 8\n"
+         "queue.max_wait = 30\n" + key_line("team-key") +
+         "[account.solo]\nplan = streams:solo\nlimit = 1\nqueue.max_depth = 0\n" +
+         key_line("solo-key");
+}
+
+json stats(std::uint16_t mock_port) {
+  http_client c(mock_port);
+  auto r = c.call(verb::get, "/_stats", "");
+  REQUIRE(r.status == 200);
+  return r.json();
+}
+
+std::int64_t held(std::uint16_t port, const std::string& key) {
+  http_client c(port);
+  auto r = c.call(verb::get, "/account/concurrency", key);
+  REQUIRE(r.status == 200);
+  return r.json()["used_cost"].get<std::int64_t>();
+}
+
+std::string chat(const std::string& user, bool stream, const std::string& mock = "") {
+  json body = {{"model", "mock-model"},
+               {"messages", json::array({{{"role", "user"}, {"content", "hi"}}})},
+               {"user", user},
+               {"stream", stream}};
+  if (!mock.empty()) body["mock"] = json::parse(mock);
+  return body.dump();
+}
+
+// The request line, fields and body of a POST, for a raw connection.
+std::string raw_post(const std::string& target, const std::string& key, const std::string& body) {
+  return "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+}  // namespace
+
+TEST_CASE("gateway: streamed and whole answers pass through, the slot freed at their end",
+          "[serve][gateway]") {
+  mock_model_process mock({"--tokens", "5", "--tokens-per-s", "1000"});
+  live_node node(gateway_section(mock.port) + accounts());
+  http_client c(node.port);
+
+  auto whole = c.call(verb::post, "/v1/chat/completions", "team-key", chat("u1", false));
+  INFO(whole.body);
+  REQUIRE(whole.status == 200);
+  CHECK(whole.json()["choices"].size() == 1);
+  CHECK(whole.headers["X-Request-Id"].size() > 0);
+  CHECK(whole.headers["x-ratelimit-limit-concurrency"] == "2");
+  CHECK(whole.headers["x-ratelimit-remaining-concurrency"] == "1");  // this request's slot
+
+  auto streamed = c.call(verb::post, "/v1/chat/completions", "team-key", chat("u1", true));
+  REQUIRE(streamed.status == 200);
+  CHECK(streamed.header(bhttp::field::content_type).rfind("text/event-stream", 0) == 0);
+  CHECK(streamed.body.find("data: [DONE]") != std::string::npos);
+  std::size_t chunks = 0;
+  for (auto at = streamed.body.find("data: {"); at != std::string::npos;
+       at = streamed.body.find("data: {", at + 1))
+    ++chunks;
+  CHECK(chunks >= 5);  // a chunk per token, then the last one
+
+  // The same keep-alive connection serves a third request: embeddings.
+  auto embedded = c.call(verb::post, "/v1/embeddings", "team-key",
+                         R"({"model":"mock-model","input":["a","b"],"user":"u1"})");
+  REQUIRE(embedded.status == 200);
+  CHECK(embedded.json()["data"].size() == 2);
+
+  CHECK(held(node.port, "team-key") == 0);
+  auto s = stats(mock.port);
+  INFO(s.dump());
+  CHECK(s["users"]["u1"]["completed"] == 3);
+  // The upstream saw the gateway's key and never the customer's.
+  CHECK(s["authorizations"].size() == 1);
+  CHECK(s["authorizations"].contains("Bearer upstream-secret"));
+  CHECK(s["paths"]["/v1/chat/completions"] == 2);  // the /v1 of the base URL is not doubled
+
+  auto metrics = c.call(verb::get, "/metrics", "").body;
+  CHECK(metrics.find("usher_gateway_calls_total{end=\"complete\"} 3\n") != std::string::npos);
+  CHECK(metrics.find("usher_gateway_calls_open 0\n") != std::string::npos);
+}
+
+TEST_CASE("gateway: refusals come before any slot and never reach the upstream",
+          "[serve][gateway]") {
+  mock_model_process mock;
+  live_node node("[node]\nmax_body = 100\n" + gateway_section(mock.port, "max_body = 4096\n") +
+                 accounts());
+  http_client c(node.port);
+
+  auto error_of = [](const http_result& r) { return r.json()["error"]; };
+  auto r = c.call(verb::post, "/v1/chat/completions", "team-key", "{\"model\": ");
+  CHECK(r.status == 400);
+  CHECK(error_of(r)["code"] == "malformed_json");
+  r = c.call(verb::post, "/v1/chat/completions", "team-key", R"({"messages":[]})");
+  CHECK(r.status == 400);
+  CHECK(error_of(r)["param"] == "model");
+  r = c.call(verb::post, "/v1/chat/completions", "team-key", R"({"model":42})");
+  CHECK(r.status == 400);
+  CHECK(error_of(r)["param"] == "model");
+  r = c.call(verb::post, "/v1/chat/completions", "", chat("u", false));
+  CHECK(r.status == 401);
+  r = c.call(verb::post, "/v1/chat/completions", "wrong-key", chat("u", false));
+  CHECK(r.status == 401);
+  r = c.call(verb::get, "/v1/chat/completions", "team-key");
+  CHECK(r.status == 405);
+  http_client big(node.port);
+  r = big.call(verb::post, "/v1/chat/completions", "team-key",
+               R"({"model":"mock-model","pad":")" + std::string(5000, 'x') + "\"}");
+  CHECK(r.status == 413);
+  CHECK(r.json()["error"]["message"] == "Request body over 4096 bytes");
+  // Up to the gateway's max_body, past the node's (which holds for /v1/admit).
+  http_client fits(node.port);
+  r = fits.call(verb::post, "/v1/chat/completions", "team-key",
+                R"({"model":"mock-model","pad":")" + std::string(3000, 'x') + "\"}");
+  CHECK(r.status == 200);
+  r = fits.call(verb::post, "/v1/admit", "team-key",
+                R"({"model":"mock-model","pad":")" + std::string(300, 'x') + "\"}");
+  CHECK(r.status == 413);
+  CHECK(stats(mock.port)["paths"].size() == 1);
+  CHECK(held(node.port, "team-key") == 0);
+}
+
+TEST_CASE("gateway: a model without an upstream is 404 model_not_found, routed per model else",
+          "[serve][gateway]") {
+  mock_model_process a({"--tokens-per-s", "0"});
+  mock_model_process b({"--tokens-per-s", "0"});
+  live_node node("[gateway]\nupstream.alpha = http://127.0.0.1:" + std::to_string(a.port) +
+                 "\nupstream.beta-1.5 = http://127.0.0.1:" + std::to_string(b.port) + "\n" +
+                 accounts());
+  http_client c(node.port);
+  auto r = c.call(verb::post, "/v1/chat/completions", "team-key",
+                  R"({"model":"gamma","messages":[]})");
+  CHECK(r.status == 404);
+  CHECK(r.json()["error"]["code"] == "model_not_found");
+  CHECK(r.json()["error"]["param"] == "model");
+  CHECK(c.call(verb::post, "/v1/chat/completions", "team-key",
+               R"({"model":"alpha","messages":[]})").status == 200);
+  CHECK(c.call(verb::post, "/v1/completions", "team-key",
+               R"({"model":"beta-1.5","prompt":"x"})").status == 200);
+  CHECK(stats(a.port)["paths"]["/v1/chat/completions"] == 1);
+  CHECK(stats(b.port)["paths"]["/v1/completions"] == 1);
+
+  // The multipart form of a transcription names its model in a field.
+  std::string form =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+      "Content-Type: audio/wav\r\n\r\nRIFF....\r\n--XyZ\r\nContent-Disposition: form-data; "
+      "name=\"model\"\r\n\r\nbeta-1.5\r\n--XyZ--\r\n";
+  bhttp::request<bhttp::string_body> req{verb::post, "/v1/audio/transcriptions", 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  req.set(bhttp::field::authorization, "Bearer team-key");
+  req.set(bhttp::field::content_type, "multipart/form-data; boundary=XyZ");
+  req.body() = form;
+  auto t = c.request(req);
+  CHECK(t.status == 200);
+  CHECK(stats(b.port)["paths"]["/v1/audio/transcriptions"] == 1);
+
+  auto models = c.call(verb::get, "/v1/models", "team-key");
+  REQUIRE(models.status == 200);
+  CHECK(models.json()["object"] == "list");
+  CHECK(models.json()["data"].size() == 2);
+  CHECK(models.json()["data"][0]["id"] == "alpha");
+  CHECK(held(node.port, "team-key") == 0);
+}
+
+TEST_CASE("gateway: the upstream never sees more of an account at once than its limit",
+          "[serve][gateway]") {
+  mock_model_process mock({"--tokens", "8", "--tokens-per-s", "200"});
+  live_node node(gateway_section(mock.port) + accounts());
+  std::vector<std::thread> clients;
+  std::vector<unsigned> statuses(10);
+  for (std::size_t i = 0; i < statuses.size(); ++i)
+    clients.emplace_back([&, i] {
+      http_client c(node.port);
+      statuses[i] = c.call(verb::post, "/v1/chat/completions", "team-key",
+                           chat("team", i % 2 == 0)).status;
+    });
+  for (auto& t : clients) t.join();
+  for (auto s : statuses) CHECK(s == 200);  // the queue took the ones over the limit
+  auto s = stats(mock.port);
+  INFO(s.dump());
+  CHECK(s["users"]["team"]["requests"] == 10);
+  CHECK(s["users"]["team"]["max_in_flight"] == 2);
+  CHECK(held(node.port, "team-key") == 0);
+}
+
+TEST_CASE("gateway: 429 and 408 in OpenAI's shape, with Retry-After and retry-after-ms",
+          "[serve][gateway]") {
+  mock_model_process mock({"--tokens-per-s", "0"});
+  live_node node(gateway_section(mock.port) + accounts() +
+                 "[account.short]\nplan = streams:solo\nlimit = 1\nqueue.max_depth = 1\n"
+                 "queue.max_wait = 0.2\n" + key_line("short-key"));
+  // Hold solo's one slot with a stalled stream.
+  raw_conn holder(node.port);
+  REQUIRE(holder.send(raw_post("/v1/chat/completions", "solo-key",
+                               chat("solo", true, R"({"stall_after": 1})"))));
+  REQUIRE(eventually([&] { return held(node.port, "solo-key") == 1; }));
+  http_client c(node.port);
+  auto r = c.call(verb::post, "/v1/chat/completions", "solo-key", chat("solo", false));
+  CHECK(r.status == 429);
+  CHECK(r.json()["error"]["type"] == "rate_limit_error");
+  CHECK(r.headers["x-ratelimit-remaining-concurrency"] == "0");
+
+  raw_conn short_holder(node.port);
+  REQUIRE(short_holder.send(raw_post("/v1/chat/completions", "short-key",
+                                     chat("short", true, R"({"stall_after": 1})"))));
+  REQUIRE(eventually([&] { return held(node.port, "short-key") == 1; }));
+  r = c.call(verb::post, "/v1/chat/completions", "short-key", chat("short", false));
+  CHECK(r.status == 408);
+  CHECK(r.json()["error"]["type"] == "timeout_error");
+  CHECK(r.header(bhttp::field::retry_after) == "1");
+  CHECK(r.headers["retry-after-ms"] == "1000");
+  // Neither refusal reached the upstream.
+  CHECK(stats(mock.port)["users"]["solo"]["requests"] == 1);
+  CHECK(stats(mock.port)["users"]["short"]["requests"] == 1);
+}
+
+TEST_CASE("gateway: the slot is freed when the upstream fails, stalls, or the client leaves",
+          "[serve][gateway]") {
+  mock_model_process mock({"--tokens", "4", "--tokens-per-s", "1000"});
+  live_node node(gateway_section(mock.port, "idle_timeout = 300ms\n") + accounts());
+  http_client c(node.port);
+
+  SECTION("an upstream error is relayed unchanged") {
+    auto r = c.call(verb::post, "/v1/chat/completions", "team-key",
+                    chat("e", false, R"({"status": 503})"));
+    CHECK(r.status == 503);
+    CHECK(r.json().contains("error"));
+    CHECK(held(node.port, "team-key") == 0);
+  }
+  SECTION("a stream cut by the upstream ends the answer short") {
+    raw_conn conn(node.port);
+    REQUIRE(conn.send(raw_post("/v1/chat/completions", "team-key",
+                               chat("d", true, R"({"drop_after": 2})"))));
+    auto r = conn.read_response();  // the chunked answer never ends properly
+    CHECK(!r.has_value());
+    CHECK(eventually([&] { return held(node.port, "team-key") == 0; }));
+  }
+  SECTION("a stalled stream is cut after idle_timeout") {
+    raw_conn conn(node.port);
+    REQUIRE(conn.send(raw_post("/v1/chat/completions", "team-key",
+                               chat("s", true, R"({"stall_after": 1})"))));
+    CHECK(!conn.read_response().has_value());  // closed without the last chunk
+    CHECK(held(node.port, "team-key") == 0);
+    CHECK(eventually([&] { return stats(mock.port)["users"]["s"]["in_flight"] == 0; }));
+  }
+  SECTION("a client that leaves mid-stream cancels the upstream request") {
+    {
+      raw_conn conn(node.port);
+      REQUIRE(conn.send(raw_post("/v1/chat/completions", "team-key",
+                                 chat("gone", true, R"({"tokens": 100000, "tokens_per_s": 50})"))));
+      REQUIRE(eventually([&] { return stats(mock.port)["users"]["gone"]["in_flight"] == 1; }));
+      CHECK(held(node.port, "team-key") == 1);
+    }  // closed
+    CHECK(eventually([&] { return held(node.port, "team-key") == 0; }));
+    CHECK(eventually([&] { return stats(mock.port)["users"]["gone"]["client_gone"] == 1; }));
+    CHECK(c.call(verb::get, "/metrics", "").body.find(
+              "usher_gateway_calls_total{end=\"client_gone\"} 1\n") != std::string::npos);
+  }
+  SECTION("an upstream nobody listens on is 502, its slot freed") {
+    live_node lonely(gateway_section(1) + accounts());  // port 1: refused
+    http_client l(lonely.port);
+    auto r = l.call(verb::post, "/v1/chat/completions", "team-key", chat("x", false));
+    CHECK(r.status == 502);
+    CHECK(r.json()["error"]["code"] == "upstream_unavailable");
+    CHECK(held(lonely.port, "team-key") == 0);
+  }
+}
+
+TEST_CASE("gateway: a config without [gateway] keeps the OpenAI routes unknown",
+          "[serve][gateway]") {
+  live_node node(accounts());
+  http_client c(node.port);
+  auto r = c.call(verb::post, "/v1/chat/completions", "team-key", chat("u", false));
+  CHECK(r.status == 404);
+  CHECK(r.json()["error"]["code"] == "unknown_route");
+}
+
+TEST_CASE("gateway: a bad [gateway] section is refused naming its line and key",
+          "[serve][gateway]") {
+  auto dir = usher::testing::scratch("gateway-config");
+  std::filesystem::create_directories(dir);
+  auto check = [&](const std::string& gateway) {
+    auto file = dir / "node.ini";
+    std::ofstream(file) << gateway << accounts();
+    return usher::testing::run_usher("serve --check --config '" + file.string() + "'");
+  };
+  auto r = check("[gateway]\nupstream = https://api.example.com\n");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("node.ini:2") != std::string::npos);
+  CHECK(r.err.find("https upstreams are not supported") != std::string::npos);
+  r = check("[gateway]\nupstream = http://127.0.0.1:8000\nconect_timeout = 5s\n");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("node.ini:3") != std::string::npos);
+  CHECK(r.err.find("unknown key") != std::string::npos);
+  r = check("[gateway]\nidle_timeout = 5 parsecs\n");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("idle_timeout") != std::string::npos);
+  r = check("[gateway]\nconnect_timeout = 1s\n");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("no upstream") != std::string::npos);
+  r = check("[gateway]\nupstream.m1 = http://10.0.0.5:8000\n");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("gateway: only the models listed; m1 to http://10.0.0.5:8000") !=
+        std::string::npos);
+}
