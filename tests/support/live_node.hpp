@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "actors/http/key_hash.hpp"
 
@@ -457,6 +458,105 @@ class raw_conn {
   std::string in_;
 };
 
+/// A child process of the usher binary (`usher ARGS...`): its stderr goes
+/// to a file, its stdout is read up to its first line (the "listening on"
+/// line every server subcommand prints). Stopped with SIGTERM, then SIGKILL
+/// if it lingers. The one fork/exec of the test fixtures (live_node,
+/// mock_model_process).
+class child_process {
+ public:
+  child_process() = default;
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  ~child_process() {
+    if (pid_ > 0) stop();
+  }
+
+  /// Starts `usher args...`; returns the first line it wrote to stdout (""
+  /// if none came within 15 s). `nofile` > 0: its open-file limit.
+  std::string start(const std::vector<std::string>& args, const fs::path& stderr_file,
+                    unsigned long nofile = 0) {
+    std::vector<std::string> text = {"usher"};
+    text.insert(text.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int out_pipe[2];
+    REQUIRE(::pipe(out_pipe) == 0);
+    auto err = stderr_file.string();
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(out_pipe[1], 1);
+      int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) ::dup2(fd, 2);
+      ::close(out_pipe[0]);
+      if (nofile > 0) {
+        rlimit r{nofile, nofile};
+        if (::setrlimit(RLIMIT_NOFILE, &r) != 0) ::_exit(126);
+      }
+      ::execv(USHER_BINARY, argv.data());
+      ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    out_fd_ = out_pipe[0];
+    std::string line;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < until) {
+      pollfd p{out_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      char buf[256];
+      auto got = ::read(out_fd_, buf, sizeof(buf));
+      if (got <= 0) break;
+      line.append(buf, static_cast<std::size_t>(got));
+    }
+    return line;
+  }
+
+  /// SIGTERM, then SIGKILL after 5 s. Returns the exit status (-1 if killed).
+  int stop() {
+    if (pid_ <= 0) return exit_code_;
+    int status = reaped_status_;
+    if (!reaped_) ::kill(pid_, SIGTERM);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!reaped_ && ::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > until) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = 0;
+    ::close(out_fd_);
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return exit_code_;
+  }
+
+  /// SIGKILL now (a crash, no clean stop); stop() reaps it.
+  void kill_hard() {
+    if (pid_ > 0 && !reaped_) ::kill(pid_, SIGKILL);
+  }
+
+  /// True while it runs (it has not exited or been killed).
+  bool alive() const {
+    if (pid_ <= 0 || reaped_) return false;
+    if (::waitpid(pid_, &reaped_status_, WNOHANG) == 0) return true;
+    reaped_ = true;  // stop() reports how it ended
+    return false;
+  }
+
+  pid_t pid() const { return pid_; }
+  int exit_code() const { return exit_code_; }
+
+ private:
+  pid_t pid_ = 0;
+  int out_fd_ = -1;
+  int exit_code_ = 0;
+  mutable bool reaped_ = false;  ///< alive() found it exited
+  mutable int reaped_status_ = 0;
+};
+
 /// A `usher serve` child process with `config_text` as its config (the
 /// fixture adds `listen = 127.0.0.1:0` under [node] unless the text has one,
 /// `recovery = off` unless the text sets recovery: a node started fresh
@@ -474,36 +574,7 @@ class live_node {
     fs::create_directories(dir_);
     auto config = dir_ / "node.ini";
     rewrite_config(config_text);
-    int out_pipe[2];
-    REQUIRE(::pipe(out_pipe) == 0);
-    auto err = (dir_ / "stderr").string();
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(out_pipe[1], 1);
-      int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) ::dup2(fd, 2);
-      ::close(out_pipe[0]);
-      if (nofile > 0) {
-        rlimit r{nofile, nofile};
-        if (::setrlimit(RLIMIT_NOFILE, &r) != 0) ::_exit(126);
-      }
-      ::execl(USHER_BINARY, "usher", "serve", "--config", config.c_str(), nullptr);
-      ::_exit(127);
-    }
-    ::close(out_pipe[1]);
-    out_fd_ = out_pipe[0];
-    // Wait (bounded) for "listening on 127.0.0.1:PORT".
-    std::string line;
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < until) {
-      pollfd p{out_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 200) <= 0) continue;
-      char buf[256];
-      auto got = ::read(out_fd_, buf, sizeof(buf));
-      if (got <= 0) break;
-      line.append(buf, static_cast<std::size_t>(got));
-    }
+    auto line = child_.start({"serve", "--config", config.string()}, dir_ / "stderr", nofile);
     auto at = line.find("127.0.0.1:");
     INFO("usher serve said: " << line << " / stderr: " << stderr_text());
     REQUIRE(at != std::string::npos);
@@ -526,7 +597,7 @@ class live_node {
   /// Stops the node and checks it exited cleanly: 0, which under the
   /// sanitizer build also means no leak and no error at shutdown.
   ~live_node() {
-    if (pid_ <= 0) return;
+    if (child_.pid() <= 0) return;
     int code = stop();
     INFO("usher serve's stderr: " << stopped_stderr);
     CHECK(code == 0);
@@ -534,25 +605,12 @@ class live_node {
 
   /// SIGTERM, then SIGKILL after 5 s. Returns the exit status (-1 if killed).
   int stop() {
-    if (pid_ <= 0) return exit_code_;
-    int status = reaped_status_;
-    if (!reaped_) ::kill(pid_, SIGTERM);
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!reaped_ && ::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > until) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid_ = 0;
-    ::close(out_fd_);
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (child_.pid() <= 0) return child_.exit_code();
+    int code = child_.stop();
     stopped_stderr = stderr_text();  // kept: the directory goes next
     std::error_code ec;
     fs::remove_all(dir_, ec);
-    return exit_code_;
+    return code;
   }
 
   std::string stderr_text() const {
@@ -582,17 +640,12 @@ class live_node {
 
   /// Kills the node at once (SIGKILL: a crash, no clean stop) and reaps it.
   void kill_hard() {
-    if (pid_ > 0 && !reaped_) ::kill(pid_, SIGKILL);
+    child_.kill_hard();
     stop();
   }
 
   /// True while the node process runs (it has not exited or been killed).
-  bool alive() const {
-    if (pid_ <= 0 || reaped_) return false;
-    if (::waitpid(pid_, &reaped_status_, WNOHANG) == 0) return true;
-    reaped_ = true;  // stop() reports how it ended
-    return false;
-  }
+  bool alive() const { return child_.alive(); }
 
   /// The value of one /metrics sample, e.g.
   /// `usher_http_responses_total{code="500"}`; 0 when the node does not list
@@ -612,18 +665,14 @@ class live_node {
   }
 
   /// The node's process id (0 once stopped).
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
 
   std::uint16_t port = 0;
   std::string stopped_stderr;  ///< what the node wrote to stderr, once stopped
 
  private:
   fs::path dir_;
-  pid_t pid_ = 0;
-  int out_fd_ = -1;
-  int exit_code_ = 0;
-  mutable bool reaped_ = false;  ///< alive() found it exited
-  mutable int reaped_status_ = 0;
+  child_process child_;
 };
 
 }  // namespace usher::testing

@@ -16,11 +16,13 @@
 #include <thread>
 
 #include "support/live_node.hpp"
+#include "support/mock_model_process.hpp"
 
 using usher::testing::eventually;
 using usher::testing::http_client;
 using usher::testing::key_line;
 using usher::testing::live_node;
+using usher::testing::mock_model_process;
 using usher::testing::raw_conn;
 using verb = boost::beast::http::verb;
 using clock_type = std::chrono::steady_clock;
@@ -415,4 +417,37 @@ TEST_CASE("a member drained with SIGTERM hands its accounts over, leases with th
     if (i != owner) takeovers += c[i].metric("usher_cluster_takeovers_total");
   CHECK(takeovers == 0);
   if (more.status == 200) CHECK(c[other].release("acme-key", lease_of(more)).status == 200);
+}
+
+TEST_CASE("the gateway on every member: proxied calls share the account's limit at its owner") {
+  // docs/GATEWAY.md, "In a cluster": admitted at the owner, proxied from the
+  // member the customer reached, released at the owner when the answer ends.
+  mock_model_process mock({"--tokens", "10", "--tokens-per-s", "100"});
+  std::string gateway = "[gateway]\nupstream = http://127.0.0.1:" + std::to_string(mock.port) + "\n";
+  cluster c(3, 0);
+  for (std::size_t i = 0; i < 3; ++i) c.start(i, accounts + gateway);
+  REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }, std::chrono::seconds(30)));
+  std::atomic<int> granted{0}, refused{0}, other{0};
+  std::vector<std::thread> clients;
+  for (std::size_t t = 0; t < 6; ++t)
+    clients.emplace_back([&, t] {
+      http_client h(c[t % 3].port);
+      for (int k = 0; k < 3; ++k) {
+        auto r = h.call(verb::post, "/v1/chat/completions", "acme-key",
+                        R"({"model":"m","stream":true,"user":"acme","messages":[]})");
+        if (r.status == 200 && r.body.find("data: [DONE]") != std::string::npos) ++granted;
+        else if (r.status == 429) ++refused;
+        else ++other;
+      }
+    });
+  for (auto& t : clients) t.join();
+  auto stats = mock.stats();
+  INFO(stats.dump());
+  CHECK(other == 0);
+  CHECK(granted >= 3);
+  CHECK(granted + refused == 18);
+  CHECK(stats["users"]["acme"]["requests"] == granted.load());
+  CHECK(stats["users"]["acme"]["max_in_flight"] <= 3);  // acme's limit, across three members
+  for (std::size_t i = 0; i < 3; ++i)
+    CHECK(eventually([&] { return c[i].usage("acme-key")["used_cost"] == 0; }));
 }

@@ -201,7 +201,9 @@ TEST_CASE("gateway: a model without an upstream is 404 model_not_found, routed p
 TEST_CASE("gateway: the upstream never sees more of an account at once than its limit",
           "[serve][gateway]") {
   mock_model_process mock({"--tokens", "8", "--tokens-per-s", "200"});
-  live_node node(gateway_section(mock.port) + accounts());
+  // Two I/O threads: each call's upstream socket, timer and pooled
+  // connections move between the connections' strands (TSan checks it).
+  live_node node("[node]\nio_threads = 2\n" + gateway_section(mock.port) + accounts());
   std::vector<std::thread> clients;
   std::vector<unsigned> statuses(10);
   for (std::size_t i = 0; i < statuses.size(); ++i)
@@ -270,6 +272,13 @@ TEST_CASE("gateway: the slot is freed when the upstream fails, stalls, or the cl
     auto r = conn.read_response();  // the chunked answer never ends properly
     CHECK(!r.has_value());
     CHECK(eventually([&] { return held(node.port, "team-key") == 0; }));
+  }
+  SECTION("an answer cut before its first byte is a whole 502") {
+    auto r = c.call(verb::post, "/v1/chat/completions", "team-key",
+                    chat("d0", true, R"({"drop_after": 0})"));
+    CHECK(r.status == 502);
+    CHECK(r.json()["error"]["code"] == "upstream_unavailable");
+    CHECK(held(node.port, "team-key") == 0);
   }
   SECTION("a stalled stream is cut after idle_timeout") {
     raw_conn conn(node.port);
