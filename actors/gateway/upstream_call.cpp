@@ -17,7 +17,9 @@ using clock = std::chrono::steady_clock;
 /// A pooled connection idle longer may have been closed by the model server
 /// (uvicorn, under vLLM, closes idle keep-alive connections after 5 s).
 constexpr auto max_idle = std::chrono::seconds(4);
-constexpr std::size_t piece_size = 16 * 1024;
+/// Bytes relayed per read: a stream's tokens come far smaller; a whole
+/// answer takes a few reads. Held per open call, with the parser's buffer.
+constexpr std::size_t piece_size = 8 * 1024;
 constexpr std::string_view done_marker = "data: [DONE]";
 
 std::string key_of(const upstream& u) { return u.host + ":" + std::to_string(u.port); }
@@ -236,15 +238,18 @@ void upstream_call::on_head(beast::error_code ec) {
   head.append("\r\n");
   phase_ = phase::relaying;
   arm(ctx_.config->idle_timeout);
-  bool last = parser_->is_done();
-  write_client(std::move(head), last);
+  if (parser_->is_done()) return write_client(std::move(head), true);
+  // The head goes out with the first piece of the body: one write, one
+  // packet, one wake-up of the client (the body usually came with the head).
+  head_ = std::move(head);
+  read_piece();
 }
 
 void upstream_call::read_piece() {
-  piece_.resize(piece_size);
+  if (!piece_) piece_.reset(new char[piece_size]);  // no zero fill: the parser writes it
   auto& body = parser_->get().body();
-  body.data = piece_.data();
-  body.size = piece_.size();
+  body.data = piece_.get();
+  body.size = piece_size;
   body.more = true;
   deadline_ = clock::now() + ctx_.config->idle_timeout;
   bhttp::async_read_some(upstream_, upstream_buffer_, *parser_,
@@ -259,19 +264,30 @@ void upstream_call::on_piece(beast::error_code ec) {
   if (ec == bhttp::error::need_buffer) ec = {};
   // The client sees the answer cut short (no last chunk, or fewer bytes
   // than its length), not a complete one.
+  if (ec && !head_.empty()) {
+    // Nothing reached the client yet: it gets a whole answer, 504 or 502.
+    head_.clear();
+    if (stalled_)
+      return upstream_failed(504, "upstream_timeout",
+                             "The model server at " + to_.text + " sent no answer in time");
+    return upstream_failed(502, "upstream_unavailable",
+                           "The model server at " + to_.text + " broke the connection before its "
+                           "answer: " + ec.message());
+  }
   if (ec) return finish(status_, stalled_ ? "upstream_stalled" : "upstream_broke", false);
-  std::size_t n = piece_.size() - parser_->get().body().size;
-  if (event_stream_ && n > 0) watch_for_done(piece_.data(), n);
+  std::size_t n = piece_size - parser_->get().body().size;
+  if (event_stream_ && n > 0) watch_for_done(piece_.get(), n);
   bool last = parser_->is_done();
   if (n == 0 && !last) return read_piece();
-  std::string out;
-  out.reserve(n + 16);
+  std::string out = std::move(head_);
+  head_.clear();
+  out.reserve(out.size() + n + 16);
   if (n > 0) {
     if (chunked_) {
       char size[20];
       out.append(size, static_cast<std::size_t>(std::snprintf(size, sizeof size, "%zx\r\n", n)));
     }
-    out.append(piece_.data(), n);
+    out.append(piece_.get(), n);
     if (chunked_) out.append("\r\n");
   }
   if (last && chunked_) out.append("0\r\n\r\n");

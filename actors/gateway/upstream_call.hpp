@@ -152,7 +152,8 @@ class upstream_call : public std::enable_shared_from_this<upstream_call> {
   std::chrono::steady_clock::time_point client_write_since_{};  ///< a write to the client is open
   beast::flat_buffer upstream_buffer_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
-  std::vector<char> piece_;
+  std::unique_ptr<char[]> piece_;
+  std::string head_;        ///< the answer's head, sent with the first piece
   std::string out_;         ///< bytes being written to the client
   std::string done_carry_;  ///< the tail of the last piece, for a [DONE] split across two
   phase phase_ = phase::connecting;

@@ -68,6 +68,19 @@ class bridge {
                        &host_);
   }
 
+  /// Sends `msg` to `dest`, no answer wanted (a release). Like ask(), the
+  /// receiver runs on the I/O thread's unit, not on a CAF worker woken for
+  /// it. Once closed (the node stops, the I/O threads have returned), an
+  /// anonymous send. On I/O threads, or after they returned.
+  template <class Handle, class Message>
+  void tell(const Handle& dest, Message msg) {
+    auto to = caf::actor_cast<caf::strong_actor_ptr>(dest);
+    if (!to) return;
+    if (!companion_) return caf::anon_send(dest, std::move(msg));
+    to->get()->enqueue(
+        caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, std::move(msg)), &host_);
+  }
+
   /// Stops taking answers; pending ones are dropped (their callbacks, and
   /// whatever sessions they hold, are destroyed without running). Idempotent.
   void close() {

@@ -837,7 +837,8 @@ class http_session : public edge::impl::tracked_conn,
   void on_gateway_admission(const account_route& r, const gateway::upstream* to, std::string model,
                             const std::optional<admit_reply>& reply) {
     lease_handle lease;
-    if (reply && reply->code == 200) lease = lease_handle(r.actor, r.account, reply->lease);
+    if (reply && reply->code == 200)
+      lease = lease_handle(r.actor, r.account, reply->lease, &edge_->to_actors);
     if (!answered()) return;  // gone: the handle releases the lease
     if (!reply) return unavailable(false);
     if (edge_->access) {

@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 #include <string>
 
+#include "actors/http/bridge.hpp"
 #include "actors/messages.hpp"
 
 namespace usher::actors::http {
@@ -15,8 +16,13 @@ namespace usher::actors::http {
 class lease_handle {
  public:
   lease_handle() = default;
-  lease_handle(admission_actor actor, std::string account, std::string lease)
-      : actor_(std::move(actor)), account_(std::move(account)), lease_(std::move(lease)) {}
+  /// `via`: the edge's bridge, so the release and renewals run on the I/O
+  /// thread's unit (a proxied call's, which ends on that thread); nullptr:
+  /// anonymous sends.
+  lease_handle(admission_actor actor, std::string account, std::string lease,
+               bridge* via = nullptr)
+      : actor_(std::move(actor)), account_(std::move(account)), lease_(std::move(lease)),
+        via_(via) {}
   lease_handle(lease_handle&& o) noexcept { *this = std::move(o); }
   lease_handle& operator=(lease_handle&& o) noexcept {
     if (this != &o) {
@@ -24,6 +30,7 @@ class lease_handle {
       actor_ = std::move(o.actor_);
       account_ = std::move(o.account_);
       lease_ = std::move(o.lease_);
+      via_ = o.via_;
       o.lease_.clear();
     }
     return *this;
@@ -44,7 +51,7 @@ class lease_handle {
     if (lease_.empty() || !actor_) return;
     lease_request r{account_, lease_, lease_op::renew};
     r.model = model;
-    caf::anon_send(actor_, std::move(r));
+    send(std::move(r));
   }
 
   /// Held (not yet released or handed to the client).
@@ -53,14 +60,20 @@ class lease_handle {
   /// Releases now (no answer awaited).
   void release() {
     if (lease_.empty() || !actor_) return;
-    caf::anon_send(actor_, lease_request{account_, lease_, lease_op::release});
+    send(lease_request{account_, lease_, lease_op::release});
     lease_.clear();
   }
 
  private:
+  void send(lease_request r) const {
+    if (via_) via_->tell(actor_, std::move(r));
+    else caf::anon_send(actor_, std::move(r));
+  }
+
   admission_actor actor_;
   std::string account_;
   std::string lease_;
+  bridge* via_ = nullptr;
 };
 
 }  // namespace usher::actors::http
