@@ -63,8 +63,8 @@ void reload(const std::string& path, const std::string& node_name, const node_co
     if (changes.empty())
       log.info("reloaded {} ({} accounts, {} plans)", path, next.accounts.size(), next.plans.size());
     else
-      log.warn("reloaded {} ({} accounts, {} plans); [node] changes need a restart and were not "
-               "applied: {}",
+      log.warn("reloaded {} ({} accounts, {} plans); [node] and [gateway] changes need a "
+               "restart and were not applied: {}",
                path, next.accounts.size(), next.plans.size(), changes);
   } catch (const policies::input_error& e) {
     log.error("reload refused: {}; the running config stays", e.what());

@@ -124,6 +124,18 @@ std::string node_changes(const node_config& now, const node_config& next) {
   differs(now.idle_timeout != next.idle_timeout, "idle_timeout");
   differs(now.write_timeout != next.write_timeout, "write_timeout");
   differs(now.drain_timeout != next.drain_timeout, "drain_timeout");
+  // The gateway's section is read at start only (docs/GATEWAY.md).
+  auto upstreams = [](const actors::gateway::gateway_config& g) {
+    std::string text = g.fallback ? g.fallback->text : "";
+    for (auto& [model, to] : g.by_model) text += "\n" + model + "=" + to.text;
+    return text;
+  };
+  const auto &g = now.gateway, &h = next.gateway;
+  differs(g.enabled != h.enabled || upstreams(g) != upstreams(h) ||
+              g.upstream_key != h.upstream_key || g.connect_timeout != h.connect_timeout ||
+              g.response_timeout != h.response_timeout || g.idle_timeout != h.idle_timeout ||
+              g.max_body != h.max_body || g.pool_size != h.pool_size,
+          "[gateway]");
   return out;
 }
 

@@ -78,6 +78,7 @@ TEST_CASE("a bad config on SIGHUP is refused and the running one stays") {
   CHECK(node.release("acme-key", held.json()["lease"]).status == 200);
   // A [node] change is reported, not applied.
   said = reload(node, "[node]\nlisten = 127.0.0.1:0\nmax_body = 128\n" + acme(1));
-  CHECK(said.find("[node] changes need a restart and were not applied: max_body") != std::string::npos);
+  CHECK(said.find("[node] and [gateway] changes need a restart and were not applied: max_body") !=
+        std::string::npos);
   CHECK(node.alive());
 }
