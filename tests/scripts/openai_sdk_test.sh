@@ -19,6 +19,10 @@ shift
 [[ -x $usher ]] || { echo "FAIL: $usher is not an executable" >&2; exit 1; }
 command -v node >/dev/null || { echo "skipped: no node"; exit 77; }
 command -v npm >/dev/null || { echo "skipped: no npm"; exit 77; }
+# The SDK pinned in tests/sdk (6.x) supports Node.js 20 and later; Debian 12's
+# own nodejs is 18.
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+  { echo "skipped: the openai SDK of tests/sdk needs node >= 20, this is $(node --version)"; exit 77; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
 sdk_src="$root/tests/sdk"
 
