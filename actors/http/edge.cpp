@@ -373,6 +373,13 @@ void edge::run() {
 }
 
 void edge::impl::close_connections() {
+  {
+    // A drain or stop from another thread (the signal thread) may still be
+    // inside its post, signalling the io_context's condition variable: it
+    // finishes before the io_context goes, and none starts after.
+    std::lock_guard<std::mutex> guard(outside_mutex);
+    closed = true;
+  }
   to_actors.close();  // answers still to come are dropped with their sessions
   // An io_context's destruction destroys its pending handlers, and with them
   // the last references to the connections (Asio's documented way to end
@@ -395,7 +402,8 @@ void edge::stop() {
 }
 
 void edge::impl::stop() {
-  if (stopping.exchange(true)) return;
+  std::lock_guard<std::mutex> guard(outside_mutex);
+  if (closed || stopping.exchange(true)) return;
   asio::post(*io, [i = shared_from_this()] {
     beast::error_code ec;
     i->acceptor->close(ec);
@@ -424,7 +432,8 @@ void edge::drain(std::chrono::milliseconds within) {
 }
 
 void edge::impl::drain(std::chrono::milliseconds within) {
-  if (stopping || draining.exchange(true)) return;
+  std::lock_guard<std::mutex> guard(outside_mutex);
+  if (closed || stopping || draining.exchange(true)) return;
   drain_until = std::chrono::steady_clock::now() + within;
   drain_work.emplace(io->get_executor());
   asio::post(*io, [i = shared_from_this()] {

@@ -244,6 +244,11 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   void add_stream(const std::shared_ptr<stream_conn>& s);
   void remove_stream(stream_conn* s);
 
+  /// Held by stop() and drain() (callable from any thread) while they post
+  /// to the io_context, and by close_connections() to set `closed` before
+  /// the io_context is destroyed.
+  std::mutex outside_mutex;
+  bool closed = false;  ///< (under outside_mutex) the io_context is gone or going
   /// Stops the io_context (edge::stop()).
   void stop();
   /// edge::drain(). Any thread.
