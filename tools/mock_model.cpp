@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -86,10 +87,11 @@ bool flag(const json& object, const char* name) {
 
 // ---------------------------------------------------------------- stats
 
-enum class outcome { completed, client_gone, dropped };
+enum class outcome { completed, client_gone, dropped, cancelled };
 
 struct counters {
   long in_flight = 0, max_in_flight = 0, requests = 0, completed = 0, client_gone = 0, dropped = 0;
+  long cancelled = 0;  ///< realtime responses only: put() leaves it out
 
   void begin() {
     ++requests;
@@ -99,6 +101,7 @@ struct counters {
     if (o == outcome::completed) ++completed;
     if (o == outcome::client_gone) ++client_gone;
     if (o == outcome::dropped) ++dropped;
+    if (o == outcome::cancelled) ++cancelled;
   }
   void keep_only_in_flight() { *this = counters{in_flight, in_flight}; }
   void put(json& j) const {
@@ -118,6 +121,7 @@ class mock_stats {
   struct ticket {
     std::string user;
     unsigned epoch = 0;
+    bool realtime_response = false;  ///< one response of a realtime session, not a request
   };
 
   ticket begin(const std::string& user, const std::string& authorization, const std::string& path) {
@@ -136,8 +140,21 @@ class mock_stats {
     return {key, epoch_};
   }
 
+  /// A response.create of a realtime session: counted apart, the session
+  /// itself being the request.
+  ticket begin_realtime_response() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    realtime_.begin();
+    return {"", epoch_, true};
+  }
+
   void end(const ticket& t, outcome o) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (t.realtime_response) {
+      --realtime_.in_flight;
+      if (t.epoch == epoch_) realtime_.count(o);
+      return;
+    }
     auto& user = users_[t.user];
     --total_.in_flight;
     --user.in_flight;
@@ -153,6 +170,7 @@ class mock_stats {
     std::lock_guard<std::mutex> lock(mutex_);
     ++epoch_;
     total_.keep_only_in_flight();
+    realtime_.keep_only_in_flight();
     for (auto u = users_.begin(); u != users_.end();) {
       u->second.keep_only_in_flight();
       u = u->second.in_flight == 0 ? users_.erase(u) : std::next(u);
@@ -170,13 +188,17 @@ class mock_stats {
     json users = json::object();
     for (auto& [name, c] : users_) c.put(users[name]);
     j["users"] = std::move(users);
+    json realtime = json::object();
+    realtime_.put(realtime);
+    realtime["cancelled"] = realtime_.cancelled;
+    j["realtime_responses"] = std::move(realtime);
     return dump(j);
   }
 
  private:
   std::mutex mutex_;
   unsigned epoch_ = 0;
-  counters total_;
+  counters total_, realtime_;
   std::unordered_map<std::string, counters> users_;
   std::map<std::string, long> authorizations_, paths_;
 };
@@ -310,6 +332,26 @@ struct answer {
 
   steady::time_point due(std::size_t i) const {
     return start + std::chrono::nanoseconds(std::llround(static_cast<double>(i + 1) * 1e9 / per_s));
+  }
+
+  // Where a stall or drop fault cuts the answer short, and its state then;
+  // {units + 1, going} when none does.
+  std::pair<std::size_t, state> cut() const {
+    std::size_t stop_at = units + 1;
+    auto stop = state::going;
+    if (stall_after >= 0 && static_cast<std::size_t>(stall_after) <= units)
+      stop_at = static_cast<std::size_t>(stall_after), stop = state::stalled;
+    if (drop_after >= 0 && static_cast<std::size_t>(drop_after) <= std::min(stop_at, units))
+      stop_at = static_cast<std::size_t>(drop_after), stop = state::dropping;
+    return {stop_at, stop};
+  }
+
+  // Appends the units due by `now`, up to the cut and `at_most` of them.
+  void take_due(steady::time_point now, std::string& out,
+                std::size_t at_most = static_cast<std::size_t>(-1)) {
+    auto last = std::min(cut().first, units);
+    for (; sent < last && at_most > 0 && (per_s == 0 || due(sent) <= now); ++sent, --at_most)
+      if (unit) unit(sent, out);
   }
 };
 
@@ -660,17 +702,75 @@ answer response_answer(const completion_plan& p) {
 
 // ---------------------------------------------------------------- WebSocket
 
-/// GET /v1/realtime: session.created, then every text frame echoed, until
-/// the client closes.
+// The value of query parameter `name` of `target`, percent-decoded; nullopt
+// when absent.
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  auto query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    auto raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string value;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      unsigned byte = 0;
+      if (raw[i] == '+') {
+        value += ' ';
+      } else if (raw[i] == '%' && i + 2 < raw.size() &&
+                 std::from_chars(&raw[i + 1], &raw[i + 3], byte, 16).ptr == &raw[i + 3]) {
+        value += static_cast<char>(byte);
+        i += 2;
+      } else {
+        value += raw[i];
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
+}
+
+// Deltas due at once (all at once, or a late timer) are queued this many at
+// a time: a client that reads slowly does not get a whole answer buffered.
+constexpr std::size_t max_deltas_queued = 64;
+
+/// GET /v1/realtime: a subset of the OpenAI Realtime API. session.created on
+/// accept (its model: the upgrade's ?model=); response.create streams
+/// response.created, one response.output_text.delta per token at the pace
+/// of the HTTP answers, then response.done; response.cancel ends it early;
+/// session.update answers session.updated (a turn_detection of type
+/// server_vad turns voice activity detection on); input_audio_buffer.append
+/// is taken silently; input_audio_buffer.commit answers
+/// input_audio_buffer.committed and, with server_vad on, begins a response
+/// of the server's own (no response.create), as the end of a spoken turn
+/// does on OpenAI's; any other text frame is echoed as {"type":"echo"}, a
+/// binary one as the same bytes. One response at a time per session.
+///
+/// It reads all along (to see response.cancel and the client leave) while a
+/// queue serializes its writes. Faults (X-Mock-* of the upgrade; a
+/// response.create's `mock` object sets tokens, tokens_per_s, stall_after of
+/// that response): delay_ms before the accept; stall_after = N: a response
+/// stops after N deltas, never sends response.done, and the session sends
+/// nothing more (it still reads, to see the client leave); drop_after = N:
+/// the TCP connection closes once N frames after session.created are out (0:
+/// right after it), whatever they were.
 class realtime_session : public std::enable_shared_from_this<realtime_session> {
  public:
   realtime_session(tcp::socket&& socket, http::request<http::string_body>&& upgrade,
-                   fault_controls faults, in_flight_request&& request)
+                   fault_controls faults, in_flight_request&& request, shared_state& state)
       : ws_(std::move(socket)),
         timer_(ws_.get_executor()),
         upgrade_(std::move(upgrade)),
         faults_(faults),
-        request_(std::move(request)) {}
+        request_(std::move(request)),
+        state_(state) {
+    auto target = std::string_view(upgrade_.target().data(), upgrade_.target().size());
+    model_ = query_param(target, "model").value_or(state_.options.models.front());
+    session_id_ = "sess_" + std::to_string(next_id());
+  }
 
   void run() {
     ws_.read_message_max(max_body_bytes);
@@ -684,42 +784,262 @@ class realtime_session : public std::enable_shared_from_this<realtime_session> {
   }
 
  private:
+  struct frame {
+    std::string bytes;
+    bool binary = false;
+  };
+
+  /// The response being streamed: its deltas are an answer's units.
+  struct response {
+    response(unsigned long n, in_flight_request&& r)
+        : id("resp_" + std::to_string(n)),
+          item_id("item_" + std::to_string(n)),
+          counted(std::move(r)) {}
+    std::string id, item_id;
+    answer pace;
+    in_flight_request counted;
+  };
+
+  unsigned long next_id() { return state_.next_id.fetch_add(1, std::memory_order_relaxed); }
+  std::string event_id() { return "event_" + std::to_string(next_id()); }
+
+  json session_json() const {
+    return {{"id", session_id_}, {"object", "realtime.session"}, {"model", model_}};
+  }
+
   void accept() {
     ws_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->request_.finish(outcome::client_gone);
-      self->send(R"({"type":"session.created"})");
+      self->send(dump({{"type", "session.created"},
+                       {"event_id", self->event_id()},
+                       {"session", self->session_json()}}));
+      self->read();
     });
   }
 
-  void send(std::string text) {
-    out_ = std::move(text);
-    ws_.text(true);
-    ws_.async_write(
-        net::buffer(out_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (ec) return self->request_.finish(outcome::client_gone);
-          if (self->faults_.drop_after >= 0 && self->echoes_ >= self->faults_.drop_after) {
-            beast::error_code ignored;
-            beast::get_lowest_layer(self->ws_).close(ignored);
-            return self->request_.finish(outcome::dropped);
-          }
-          self->read();
-        });
-  }
+  // -- reading
 
   void read() {
-    ws_.async_read(
-        in_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    reading_ = true;
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->reading_ = false;
+      self->on_read(ec);
+    });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == websocket::error::closed) return request_.finish(outcome::completed);
-    if (ec) return request_.finish(outcome::client_gone);
+    if (closed_) return;
+    // The client's close frame ends the session well; any other end is a
+    // client gone.
+    if (ec) return end(ec == websocket::error::closed ? outcome::completed : outcome::client_gone);
     auto text = beast::buffers_to_string(in_.data());
     in_.clear();
-    bool stalled = faults_.stall_after >= 0 && echoes_ >= faults_.stall_after;
-    if (!ws_.got_text() || stalled) return read();  // a stall still reads: it sees the close
-    ++echoes_;
+    if (!silent_) {
+      if (ws_.got_binary())
+        send(std::move(text), true);
+      else
+        on_event(text);
+    }
+    // A client that sends faster than it reads waits until its answers
+    // drain (on_written reads again).
+    if (outbox_bytes_ <= max_buffered_while_answering) read();
+  }
+
+  void on_event(const std::string& text) {
+    auto event = json::parse(text, nullptr, false);
+    std::string type;
+    if (event.is_object())
+      if (auto t = event.find("type"); t != event.end() && t->is_string()) type = *t;
+    if (type == "response.create") return create_response(event);
+    if (type == "response.cancel") return cancel_response(event);
+    if (type == "input_audio_buffer.append") return;
+    if (type == "input_audio_buffer.commit") {
+      // Stands for the end of the user's turn: with server voice activity
+      // detection on, the server begins a response on its own (no
+      // response.create), as OpenAI's does.
+      send(dump({{"type", "input_audio_buffer.committed"}, {"event_id", event_id()}}));
+      if (server_vad_ && !response_) create_response(json::object());
+      return;
+    }
+    if (type == "session.update") {
+      auto asked = event.find("session");
+      json session = asked != event.end() && asked->is_object() ? *asked : json::object();
+      if (auto t = session.find("turn_detection"); t != session.end())
+        server_vad_ = t->is_object() && t->value("type", "") == "server_vad";
+      session.update(session_json());
+      return send(dump({{"type", "session.updated"},
+                        {"event_id", event_id()},
+                        {"session", std::move(session)}}));
+    }
     send(dump({{"type", "echo"}, {"data", text}}));
+  }
+
+  // An error event answering the client's `event`.
+  void send_error(const json& event, const std::string& code, const std::string& message) {
+    auto client_id = event.find("event_id");
+    send(dump({{"type", "error"},
+               {"event_id", event_id()},
+               {"error",
+                {{"type", "invalid_request_error"},
+                 {"code", code},
+                 {"message", message},
+                 {"param", nullptr},
+                 {"event_id", client_id != event.end() ? *client_id : json(nullptr)}}}}));
+  }
+
+  // -- responses
+
+  void create_response(const json& event) {
+    if (response_)
+      return send_error(
+          event, "conversation_already_has_active_response",
+          "Conversation already has an active response in progress: " + response_->id +
+              ". Wait until the response is finished before creating a new one.");
+    fault_controls f;
+    // The upgrade's X-Mock-* headers, then the event's own mock object.
+    if (auto error = read_faults(upgrade_, &event, f); !error.empty())
+      return send_error(event, "invalid_mock", error);
+    if (auto mock = event.find("mock"); mock != event.end())
+      for (auto name : {"status", "drop_after", "delay_ms"})
+        if (mock->contains(name))
+          return send_error(event, "invalid_mock",
+                            std::string("mock.") + name +
+                                " is the session's: send it as an X-Mock-* header of the upgrade");
+
+    response_.emplace(next_id(),
+                      in_flight_request(state_.stats, state_.stats.begin_realtime_response()));
+    auto& a = response_->pace;
+    a.units = static_cast<std::size_t>(f.tokens.value_or(state_.options.tokens));
+    a.per_s = f.tokens_per_s.value_or(state_.options.tokens_per_s);
+    a.stall_after = f.stall_after;
+    a.start = steady::now();
+    // Each delta is a frame of its own: straight to the queue.
+    a.unit = [this, id = response_->id, item = response_->item_id](std::size_t i, std::string&) {
+      send(dump({{"type", "response.output_text.delta"},
+                 {"event_id", event_id()},
+                 {"response_id", id},
+                 {"item_id", item},
+                 {"output_index", 0},
+                 {"content_index", 0},
+                 {"delta", token_text(i)}}));
+    };
+    send(dump(
+        {{"type", "response.created"},
+         {"event_id", event_id()},
+         {"response",
+          {{"id", response_->id}, {"object", "realtime.response"}, {"status", "in_progress"}}}}));
+    tick();
+  }
+
+  void cancel_response(const json& event) {
+    auto asked = event.find("response_id");
+    bool other = asked != event.end() && !asked->is_null() && response_ && *asked != response_->id;
+    if (!response_ || other)
+      return send_error(event, "response_cancel_not_active",
+                        "Cancellation failed: no active response found");
+    timer_.cancel();
+    tick_when_written_ = false;
+    finish_response("cancelled", outcome::cancelled);
+  }
+
+  // Sends the deltas now due, then response.done, or waits for the next.
+  void tick() {
+    if (closed_ || silent_ || !response_) return;
+    if (writing_) {
+      tick_when_written_ = true;  // the client reads slowly: catch up after
+      return;
+    }
+    auto& a = response_->pace;
+    std::string unused;
+    auto now = steady::now();
+    a.take_due(now, unused, max_deltas_queued);
+    if (a.sent == a.cut().first) {
+      silent_ = true;  // stalled (drop_after is the session's: never set on the pace)
+      return;
+    }
+    if (a.sent == a.units) return finish_response("completed", outcome::completed);
+    if (a.per_s == 0 || a.due(a.sent) <= now)
+      tick_when_written_ = true;  // a batch is queued: the rest after it
+    else
+      arm(a.due(a.sent));
+  }
+
+  void arm(steady::time_point when) {
+    timer_.expires_at(when);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->tick();
+    });
+  }
+
+  void finish_response(const char* status, outcome o) {
+    auto& r = *response_;
+    json done = {{"id", r.id},
+                 {"object", "realtime.response"},
+                 {"status", status},
+                 {"usage", {{"output_tokens", r.pace.sent}}}};
+    if (o == outcome::cancelled)
+      done["status_details"] = {{"type", "cancelled"}, {"reason", "client_cancelled"}};
+    send(dump({{"type", "response.done"}, {"event_id", event_id()}, {"response", done}}));
+    // Counted when queued: a client that read response.done sees it in /_stats.
+    r.counted.finish(o);
+    response_.reset();
+  }
+
+  // -- writing: one frame at a time, from the queue
+
+  void send(std::string bytes, bool binary = false) {
+    if (closed_ || silent_) return;
+    outbox_bytes_ += bytes.size();
+    outbox_.push_back({std::move(bytes), binary});
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    writing_ = true;
+    ws_.binary(outbox_.front().binary);
+    ws_.async_write(net::buffer(outbox_.front().bytes),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      self->on_written(ec);
+                    });
+  }
+
+  void on_written(beast::error_code ec) {
+    if (closed_) return;
+    // Aborted: the stream already ended, and the pending read says how.
+    if (ec == net::error::operation_aborted) return;
+    if (ec) return end(outcome::client_gone);
+    outbox_bytes_ -= outbox_.front().bytes.size();
+    outbox_.pop_front();
+    // session.created is frame 1: drop_after = N closes after N more.
+    ++written_;
+    if (faults_.drop_after >= 0 && written_ > faults_.drop_after) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(ws_).close(ignored);
+      return end(outcome::dropped);
+    }
+    if (!reading_ && outbox_bytes_ <= max_buffered_while_answering) read();
+    if (!outbox_.empty()) return write_next();
+    if (tick_when_written_) {
+      tick_when_written_ = false;
+      tick();
+    }
+  }
+
+  // -- ending
+
+  // The session is over; a response going on ends with it (a client's close
+  // or loss mid-response is a client gone to the response).
+  void end(outcome o) {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    if (response_) response_->counted.finish(o == outcome::completed ? outcome::client_gone : o);
+    request_.finish(o);
+    if (o != outcome::completed) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(ws_).close(ignored);
+    }
   }
 
   websocket::stream<tcp::socket> ws_;
@@ -727,9 +1047,17 @@ class realtime_session : public std::enable_shared_from_this<realtime_session> {
   http::request<http::string_body> upgrade_;
   fault_controls faults_;
   in_flight_request request_;
+  shared_state& state_;
+  std::string model_, session_id_;
   beast::flat_buffer in_;
-  std::string out_;
-  long echoes_ = 0;
+  std::deque<frame> outbox_;  ///< the front is being written
+  std::size_t outbox_bytes_ = 0;
+  std::optional<response> response_;
+  bool server_vad_ = false;  ///< session.update turned server_vad on: a commit begins a response
+  long written_ = 0;  ///< frames written, session.created included
+  bool reading_ = false, writing_ = false, tick_when_written_ = false;
+  bool silent_ = false;  ///< a response stalled: nothing more goes out
+  bool closed_ = false;
 };
 
 // ---------------------------------------------------------------- HTTP
@@ -1082,18 +1410,8 @@ class connection : public std::enable_shared_from_this<connection> {
       payload = std::move(a.opening);
       a.head_sent = true;
     }
-    // Where a stall or drop fault cuts the answer short, if it does.
-    std::size_t stop_at = a.units + 1;
-    auto stop = answer::state::going;
-    if (a.stall_after >= 0 && static_cast<std::size_t>(a.stall_after) <= a.units)
-      stop_at = static_cast<std::size_t>(a.stall_after), stop = answer::state::stalled;
-    if (a.drop_after >= 0 && static_cast<std::size_t>(a.drop_after) <= std::min(stop_at, a.units))
-      stop_at = static_cast<std::size_t>(a.drop_after), stop = answer::state::dropping;
-    auto last = std::min(stop_at, a.units);
-    while (a.sent < last && (a.per_s == 0 || a.due(a.sent) <= now)) {
-      if (a.unit) a.unit(a.sent, payload);
-      ++a.sent;
-    }
+    auto [stop_at, stop] = a.cut();
+    a.take_due(now, payload);
     bool finished = false;
     if (a.sent == stop_at) {
       a.now = stop;
@@ -1189,7 +1507,7 @@ class connection : public std::enable_shared_from_this<connection> {
     closed_ = true;  // this object is done; the socket moves on
     auto& u = *upgrade_;
     std::make_shared<realtime_session>(std::move(socket_), std::move(u.req), u.faults,
-                                       std::move(u.request))
+                                       std::move(u.request), state_)
         ->run();
     upgrade_.reset();
   }
@@ -1326,6 +1644,10 @@ int mock_model_command(const std::vector<std::string>& args) {
       "and\n"
       "benchmarks (docs/GATEWAY.md). Faults per request: a \"mock\" object in the JSON body or\n"
       "X-Mock-* headers (status, tokens, tokens_per_s, stall_after, drop_after, delay_ms).\n"
+      "GET /v1/realtime (WebSocket): a Realtime API subset (response.create streams paced\n"
+      "output_text deltas, response.cancel, session.update; input_audio_buffer.commit begins a\n"
+      "response itself after a session.update with turn_detection server_vad; other frames\n"
+      "echoed).\n"
       "GET /_stats counts requests per user; POST /_reset zeroes it. Options");
   desc.add_options()("help,h", "show this help")("listen",
                                                  po::value(&listen)->default_value(listen),

@@ -56,6 +56,30 @@ std::size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
+// The next realtime event of `type`, the others skipped (deltas counted in
+// `deltas`); null when the session ended first.
+json next_of(ws_client& ws, const std::string& type, int* deltas = nullptr) {
+  for (;;) {
+    auto event = ws.read();
+    if (event.is_null() || event["type"] == type) return event;
+    if (deltas && event["type"] == "response.output_text.delta") ++*deltas;
+  }
+}
+
+// Sends `event`, then next_of(ws, type, deltas).
+json send_then(ws_client& ws, const json& event, const std::string& type, int* deltas = nullptr) {
+  auto first = ws.exchange(event);
+  if (first.is_null() || first["type"] == type) return first;
+  if (deltas && first["type"] == "response.output_text.delta") ++*deltas;
+  return next_of(ws, type, deltas);
+}
+
+// The next frame of a raw WebSocket as JSON (null when none came in time).
+json next_json(raw_conn& c, ms within = std::chrono::seconds(10)) {
+  auto frame = c.read_frame(within);
+  return frame ? json::parse(frame->payload, nullptr, false) : json(nullptr);
+}
+
 // A POST as raw bytes (for clients that will vanish or see a drop).
 std::string raw_post(const std::string& target, const json& body) {
   auto text = body.dump();
@@ -301,9 +325,9 @@ TEST_CASE("mock-model transcribes multipart uploads and echoes realtime frames",
     ws_client ws(mock.port, "rt");
     REQUIRE(ws.status == 101);
     CHECK(ws.read()["type"] == "session.created");
-    auto echo = ws.exchange({{"type", "response.create"}});
+    auto echo = ws.exchange({{"type", "conversation.item.create"}});
     CHECK(echo["type"] == "echo");
-    CHECK(echo["data"] == R"({"type":"response.create"})");
+    CHECK(echo["data"] == R"({"type":"conversation.item.create"})");
     CHECK(mock.stats()["paths"]["/v1/realtime"] == 1);
     CHECK(mock.stats()["users"]["-"]["in_flight"] == 1);
     ws.close();
@@ -319,10 +343,183 @@ TEST_CASE("mock-model transcribes multipart uploads and echoes realtime frames",
   CHECK(stats["authorizations"]["Bearer rt"] == 1);
 }
 
+TEST_CASE("mock-model speaks a subset of the Realtime API on /v1/realtime", "[mock_model]") {
+  mock_model_process mock({"--tokens", "3", "--tokens-per-s", "1000"});
+  // Long and slow: still going when the test acts on it.
+  const json slow = {{"tokens", 1000}, {"tokens_per_s", 20}};
+  auto realtime = [&] { return mock.stats()["realtime_responses"]; };
+
+  ws_client ws(mock.port, "rt");
+  REQUIRE(ws.status == 101);
+  auto created = ws.read();
+  CHECK(created["type"] == "session.created");
+  CHECK(created["event_id"].get<std::string>().rfind("event_", 0) == 0);
+  CHECK(created["session"]["id"].get<std::string>().rfind("sess_", 0) == 0);
+  CHECK(created["session"]["object"] == "realtime.session");
+  CHECK(created["session"]["model"] == "mock-model");
+
+  // A whole response: created, one delta per token, done.
+  auto started = ws.exchange({{"type", "response.create"}});
+  REQUIRE(started["type"] == "response.created");
+  auto id = started["response"]["id"].get<std::string>();
+  CHECK(id.rfind("resp_", 0) == 0);
+  CHECK(started["response"]["object"] == "realtime.response");
+  CHECK(started["response"]["status"] == "in_progress");
+  std::string text;
+  for (int i = 0; i < 3; ++i) {
+    auto delta = ws.read();
+    REQUIRE(delta["type"] == "response.output_text.delta");
+    CHECK(delta["response_id"] == id);
+    CHECK(delta["item_id"].get<std::string>().rfind("item_", 0) == 0);
+    CHECK(delta["output_index"] == 0);
+    CHECK(delta["content_index"] == 0);
+    text += delta["delta"].get<std::string>();
+  }
+  CHECK(text == "mock tokens flow");
+  auto done = ws.read();
+  REQUIRE(done["type"] == "response.done");
+  CHECK(done["response"]["id"] == id);
+  CHECK(done["response"]["status"] == "completed");
+  CHECK(done["response"]["usage"]["output_tokens"] == 3);
+  auto counted = realtime();
+  INFO(counted.dump());
+  CHECK(counted["requests"] == 1);
+  CHECK(counted["completed"] == 1);
+  CHECK(counted["in_flight"] == 0);
+
+  // One response at a time: a second response.create is refused.
+  auto long_one = ws.exchange({{"type", "response.create"}, {"mock", slow}});
+  REQUIRE(long_one["type"] == "response.created");
+  CHECK(ws.read()["type"] == "response.output_text.delta");
+  CHECK(realtime()["in_flight"] == 1);
+  auto refused = send_then(ws, {{"type", "response.create"}, {"event_id", "evt_again"}}, "error");
+  CHECK(refused["error"]["type"] == "invalid_request_error");
+  CHECK(refused["error"]["code"] == "conversation_already_has_active_response");
+  CHECK(refused["error"]["event_id"] == "evt_again");
+  CHECK(refused["error"]["param"].is_null());
+
+  // response.cancel ends it with response.done "cancelled".
+  int deltas = 0;
+  auto cancelled = send_then(ws, {{"type", "response.cancel"}}, "response.done", &deltas);
+  CHECK(cancelled["response"]["id"] == long_one["response"]["id"]);
+  CHECK(cancelled["response"]["status"] == "cancelled");
+  CHECK(cancelled["response"]["usage"]["output_tokens"] < 1000);
+  auto nothing = ws.exchange({{"type", "response.cancel"}});
+  CHECK(nothing["error"]["code"] == "response_cancel_not_active");
+  CHECK(nothing["error"]["event_id"].is_null());
+
+  // session.update is answered.
+  auto updated = ws.exchange({{"type", "session.update"}, {"session", {{"voice", "alloy"}}}});
+  CHECK(updated["type"] == "session.updated");
+  CHECK(updated["session"]["voice"] == "alloy");
+  CHECK(updated["session"]["id"] == created["session"]["id"]);
+  counted = realtime();
+  CHECK(counted["requests"] == 2);
+  CHECK(counted["cancelled"] == 1);
+  CHECK(counted["max_in_flight"] == 1);
+  CHECK(counted["in_flight"] == 0);
+
+  // A client that closes mid-response (a close frame, then a lost TCP
+  // connection) ends it: client_gone, not in flight any more.
+  ws_client leaving(mock.port, "rt");
+  CHECK(leaving.read()["type"] == "session.created");
+  CHECK(leaving.exchange({{"type", "response.create"}, {"mock", slow}})["type"] ==
+        "response.created");
+  CHECK(leaving.read()["type"] == "response.output_text.delta");
+  leaving.close();
+  CHECK(eventually([&] { return realtime()["client_gone"] == 1; }));
+  {
+    raw_conn lost(mock.port);
+    REQUIRE(lost.upgrade("rt"));
+    CHECK(next_json(lost)["type"] == "session.created");
+    REQUIRE(lost.send(
+        raw_conn::ws_frame(1, json({{"type", "response.create"}, {"mock", slow}}).dump())));
+    CHECK(next_json(lost)["type"] == "response.created");
+    lost.reset();
+  }
+  json stats;
+  CHECK(eventually([&] {
+    stats = mock.stats();
+    return stats["realtime_responses"]["client_gone"] == 2 && stats["in_flight"] == 1;
+  }));
+  INFO(stats.dump());
+  CHECK(stats["realtime_responses"]["in_flight"] == 0);
+  CHECK(stats["realtime_responses"]["requests"] == 4);
+  CHECK(stats["users"]["-"]["completed"] == 1);    // the session closed with a close frame
+  CHECK(stats["users"]["-"]["client_gone"] == 1);  // the one whose TCP connection was lost
+
+  mock.post("/_reset", json::object());
+  CHECK(realtime()["requests"] == 0);
+  ws.close();
+}
+
+TEST_CASE("mock-model realtime sessions: the model of the URL, binary echo, stall and drop",
+          "[mock_model]") {
+  mock_model_process mock(fast);
+
+  // raw_conn: ws_client has neither a target of its own nor binary frames.
+  raw_conn c(mock.port);
+  REQUIRE(c.upgrade("rt", "/v1/realtime?model=gpt-4o-realtime%2Dpreview"));
+  auto created = next_json(c);
+  CHECK(created["type"] == "session.created");
+  CHECK(created["session"]["model"] == "gpt-4o-realtime-preview");
+  const std::string bytes("\x00\x01\xfe\xff audio", 10);
+  REQUIRE(c.send(raw_conn::ws_frame(2, bytes)));
+  auto echo = c.read_frame();
+  REQUIRE(echo);
+  CHECK(echo->opcode == 2);
+  CHECK(echo->payload == bytes);
+  // An audio append is taken silently: the next frame answers the next one.
+  REQUIRE(c.send(raw_conn::ws_frame(1, R"({"type":"input_audio_buffer.append","audio":"AAAA"})")));
+  REQUIRE(c.send(raw_conn::ws_frame(1, R"({"type":"conversation.item.create"})")));
+  CHECK(next_json(c)["type"] == "echo");
+
+  // stall_after: two deltas, then silence (no response.done, no answer at
+  // all) while the connection stays open.
+  REQUIRE(c.send(raw_conn::ws_frame(
+      1,
+      json({{"type", "response.create"}, {"mock", {{"tokens", 5}, {"stall_after", 2}}}}).dump())));
+  CHECK(next_json(c)["type"] == "response.created");
+  CHECK(next_json(c)["type"] == "response.output_text.delta");
+  CHECK(next_json(c)["type"] == "response.output_text.delta");
+  REQUIRE(c.send(raw_conn::ws_frame(1, R"({"type":"response.cancel"})")));
+  CHECK_FALSE(c.read_frame(ms(300)).has_value());
+  CHECK(mock.stats()["realtime_responses"]["in_flight"] == 1);
+  c.reset();
+  CHECK(eventually([&] { return mock.stats()["realtime_responses"]["client_gone"] == 1; }));
+
+  // X-Mock-Drop-After: 2 on the upgrade: the connection closes after two
+  // frames past session.created.
+  raw_conn d(mock.port);
+  REQUIRE(
+      d.send("GET /v1/realtime HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+             "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Mock-User: dropper\r\n"
+             "X-Mock-Drop-After: 2\r\n\r\n"));
+  auto head = d.read_response();
+  REQUIRE(head);
+  CHECK(head->status == 101);
+  CHECK(next_json(d)["type"] == "session.created");
+  REQUIRE(d.send(raw_conn::ws_frame(1, R"({"type":"response.create"})")));
+  CHECK(next_json(d)["type"] == "response.created");
+  CHECK(next_json(d)["type"] == "response.output_text.delta");
+  CHECK(d.closed_within());
+  CHECK(d.received().empty());
+  json stats;
+  CHECK(eventually([&] {
+    stats = mock.stats();
+    return stats["users"]["dropper"]["dropped"] == 1;
+  }));
+  INFO(stats.dump());
+  CHECK(stats["realtime_responses"]["dropped"] == 1);
+  CHECK(stats["realtime_responses"]["in_flight"] == 0);
+}
+
 TEST_CASE("mock-model --help and bad options", "[mock_model]") {
   auto help = usher::testing::run_usher("mock-model --help");
   CHECK(help.code == 0);
   CHECK(help.out.find("--tokens-per-s") != std::string::npos);
+  CHECK(help.out.find("/v1/realtime") != std::string::npos);
   auto bad = usher::testing::run_usher("mock-model --listen nowhere");
   CHECK(bad.code == 2);
   CHECK(bad.err.find("HOST:PORT") != std::string::npos);
