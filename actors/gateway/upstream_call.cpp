@@ -24,6 +24,8 @@ constexpr std::string_view done_marker = "data: [DONE]";
 
 std::string key_of(const upstream& u) { return u.host + ":" + std::to_string(u.port); }
 
+}  // namespace
+
 // Fields that belong to one hop, or carry the customer's credentials: never
 // passed on (RFC 9110 7.6.1; the customer's key stays at the gateway).
 bool hop_or_secret(std::string_view name) {
@@ -35,8 +37,6 @@ bool hop_or_secret(std::string_view name) {
     if (beast::iequals(beast::string_view(name.data(), name.size()), beast::string_view(d.data(), d.size()))) return true;
   return false;
 }
-
-}  // namespace
 
 // -- the pool ---------------------------------------------------------------
 

@@ -60,6 +60,11 @@ class connection_pool {
   std::map<std::string, std::vector<idle_conn>> idle_;  ///< by host:port
 };
 
+/// A field that belongs to one hop (RFC 9110 7.6.1) or carries the
+/// customer's credentials: never passed on between client and model server
+/// (name compared case-insensitively).
+bool hop_or_secret(std::string_view name);
+
 /// Why calls end early, as call_end::code says it; "" (first): they did not.
 inline constexpr const char* call_end_codes[] = {"",
                                                  "upstream_unavailable",

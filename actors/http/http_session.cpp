@@ -34,6 +34,7 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/gateway/realtime_events.hpp"
 #include "actors/gateway/request_model.hpp"
 #include "actors/gateway/upstream_call.hpp"
 #include "actors/http/account_usage.hpp"
@@ -742,12 +743,32 @@ class http_session : public edge::impl::tracked_conn,
     start_sse_session(hand_over(), edge_, r, rid_);
   }
 
+  // GET /v1/realtime: the admission socket (ws_session.cpp), or with a
+  // gateway and a `model` in the query (as the OpenAI SDKs connect), a
+  // realtime session passed through to the model's server
+  // (realtime_proxy.cpp). Either way the connection is admitted first.
   void realtime(const account_route& r) {
     if (!beast::websocket::is_upgrade(req_)) {
       auto res = error_response(426, error_type::invalid_request, "upgrade_required",
                                 "GET /v1/realtime is a WebSocket", req_.version(), false);
       res.set(bhttp::field::upgrade, "websocket");
       return send(std::move(res));
+    }
+    std::string_view target(req_.target().data(), req_.target().size());
+    std::optional<std::string> model;
+    const gateway::upstream* to = nullptr;
+    if (edge_->cfg.gateway && (model = gateway::query_parameter(target, "model"))) {
+      log_.route = "gateway_realtime";
+      if (model->empty() || model->size() > max_name)
+        return send(error_response(400, error_type::invalid_request, "invalid_field",
+                                   "'model' must be a non-empty string of at most " +
+                                       std::to_string(max_name) + " bytes",
+                                   req_.version(), false, "model"));
+      to = edge_->cfg.gateway->upstream_of(*model);
+      if (!to)
+        return send(error_response(404, error_type::invalid_request, "model_not_found",
+                                   "The model '" + *model + "' does not exist on this gateway",
+                                   req_.version(), false, "model"));
     }
     admit_request msg;
     msg.account = r.account;
@@ -760,24 +781,52 @@ class http_session : public edge::impl::tracked_conn,
     upgrading_ = true;
     gone_ = false;
     auto conn = msg.conn;
-    edge_->to_actors.ask<admit_reply>(r.actor, std::move(msg), socket_.get_executor(),
-                     [self = shared_from_this(), r, conn](std::optional<admit_reply> reply) {
-                       lease_handle held;
-                       if (reply && reply->code == 200)
-                         held = lease_handle(r.actor, r.account, reply->lease);
-                       if (!self->answered()) return;
-                       if (reply && (reply->code == 200 || reply->code == 1008)) {
-                         self->edge_->count(101);
-                         if (self->edge_->access)  // a 1008 close follows at once
-                           self->log_access(101, {}, reply->code == 1008 ? "session_rate" : "");
-                         return start_ws_session(beast::tcp_stream(self->hand_over()),
-                                                 std::move(self->req_), self->edge_, r, conn,
-                                                 std::move(held), reply->code == 1008, self->rid_);
-                       }
-                       if (!reply) return self->unavailable(false);
-                       auto res = admission_response(*reply, self->req_.version(), false);
-                       self->send(std::move(res));
-                     });
+    edge_->to_actors.ask<admit_reply>(
+        r.actor, std::move(msg), socket_.get_executor(),
+        [self = shared_from_this(), r, conn, to, model = model.value_or("")](
+            std::optional<admit_reply> reply) mutable {
+          lease_handle held;
+          if (reply && reply->code == 200)
+            held = lease_handle(r.actor, r.account, reply->lease, &self->edge_->to_actors);
+          if (!self->answered()) return;
+          if (reply && reply->code == 200 && to)
+            return self->open_realtime(r, conn, std::move(held), std::move(model), *to);
+          if (reply && (reply->code == 200 || reply->code == 1008)) {
+            self->upgraded(reply->code == 1008 ? "session_rate" : "");
+            return start_ws_session(beast::tcp_stream(self->hand_over()), std::move(self->req_),
+                                    self->edge_, r, conn, std::move(held), reply->code == 1008,
+                                    self->rid_);
+          }
+          if (!reply) return self->unavailable(false);
+          auto res = admission_response(*reply, self->req_.version(), false);
+          self->send(std::move(res));
+        });
+  }
+
+  // The socket becomes a WebSocket: 101 counted and logged (a 1008 close
+  // follows at once when `code` says session_rate).
+  void upgraded(std::string_view code) {
+    edge_->count(101);
+    if (edge_->access) log_access(101, {}, code);
+  }
+
+  // The connection is admitted: the session to the model server is opened
+  // before the client's upgrade is answered, so that a model server that
+  // is down gets the client a 502, not a socket that closes at once.
+  void open_realtime(const account_route& r, std::uint64_t conn, lease_handle held,
+                     std::string model, const gateway::upstream& to) {
+    pending_ = true;
+    upgrading_ = true;
+    open_realtime_proxy(
+        edge_, r, conn, std::move(held), std::move(model), to, req_, rid_, socket_.get_executor(),
+        [self = shared_from_this()](std::shared_ptr<realtime_proxy> proxy,
+                                    realtime_upstream_answer a) {
+          if (!self->answered()) return;  // the proxy, dropped, frees its slot
+          if (!a.opened) return self->send(std::move(a.refusal));
+          self->upgraded("");
+          start_realtime_proxy(proxy, beast::tcp_stream(self->hand_over()),
+                               std::move(self->req_));
+        });
   }
 
   // -- the gateway (docs/GATEWAY.md) ----------------------------------------

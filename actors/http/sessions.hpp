@@ -4,6 +4,7 @@
 /// its socket over to an SSE stream (sse_session.cpp) or a WebSocket
 /// (ws_session.cpp) when the route asks for one. Private to actors/http/.
 
+#include <functional>
 #include <memory>
 
 #include "actors/http/edge_state.hpp"
@@ -26,6 +27,33 @@ void start_sse_session(tcp::socket socket, std::shared_ptr<edge::impl> edge, acc
 void start_ws_session(beast::tcp_stream stream, string_request upgrade,
                       std::shared_ptr<edge::impl> edge, account_route route, std::uint64_t conn,
                       lease_handle connection, bool policy_close, std::string request_id);
+
+/// How a WebSocket handshake is answered: Server and X-Request-Id on the
+/// 101; a refusal (Beast's, for a bad Sec-WebSocket-Key or -Version) as the
+/// node's JSON error.
+void decorate_ws_answer(string_response& res, const std::string& request_id);
+
+/// GET /v1/realtime?model=M with a gateway (realtime_proxy.cpp): a realtime
+/// session passed through to M's model server, in two steps. First the
+/// session to the model server is opened; `done` gets whether it was, and
+/// when not, the answer the client's upgrade gets instead (502, 504, or the
+/// model server's own refusal). Then start_realtime_proxy() takes the
+/// client's socket and relays frames both ways, taking a slot of the
+/// account for each response. `connection` holds the ws_open lease, as for
+/// start_ws_session; the proxy releases it when the session ends (or is
+/// dropped before it starts).
+class realtime_proxy;
+struct realtime_upstream_answer {
+  bool opened = false;
+  string_response refusal;  ///< when not opened
+};
+void open_realtime_proxy(
+    std::shared_ptr<edge::impl> edge, account_route route, std::uint64_t conn,
+    lease_handle connection, std::string model, const gateway::upstream& to,
+    const string_request& upgrade, std::string request_id, const asio::any_io_executor& ex,
+    std::function<void(std::shared_ptr<realtime_proxy>, realtime_upstream_answer)> done);
+void start_realtime_proxy(const std::shared_ptr<realtime_proxy>& proxy, beast::tcp_stream client,
+                          string_request upgrade);
 
 /// The dashboard page served at GET /.
 const std::string& dashboard_html();

@@ -62,22 +62,8 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
     timeouts.handshake_timeout = edge_->cfg.request_timeout;
     ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator([request_id](websocket::response_type& res) {
-      res.set(bhttp::field::server, "usher");
-      res.set("X-Request-Id", request_id);
-      // Beast refuses a bad handshake (a Sec-WebSocket-Key or -Version it
-      // cannot use: 400, or 426) with its message as plain text; the node's
-      // errors are JSON.
-      if (res.result() == bhttp::status::switching_protocols) return;
-      bool version = res.result() == bhttp::status::upgrade_required;
-      res.set(bhttp::field::content_type, "application/json");
-      res.body() =
-          "{\"error\":" +
-          error_object(error_type::invalid_request, version ? "upgrade_required" : "bad_handshake",
-                       "WebSocket handshake refused: " + res.body()) +
-          "}";
-      res.prepare_payload();
-    }));
+    ws_.set_option(websocket::stream_base::decorator(
+        [request_id](websocket::response_type& res) { decorate_ws_answer(res, request_id); }));
     ws_.read_message_max(max_frame);
     ws_.async_accept(upgrade, [self = shared_from_this(), policy_close](beast::error_code ec) {
       if (ec) return self->end();
@@ -227,6 +213,23 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
 };
 
 }  // namespace
+
+void decorate_ws_answer(string_response& res, const std::string& request_id) {
+  res.set(bhttp::field::server, "usher");
+  res.set("X-Request-Id", request_id);
+  // Beast refuses a bad handshake (a Sec-WebSocket-Key or -Version it
+  // cannot use: 400, or 426) with its message as plain text; the node's
+  // errors are JSON.
+  if (res.result() == bhttp::status::switching_protocols) return;
+  bool version = res.result() == bhttp::status::upgrade_required;
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() =
+      "{\"error\":" +
+      error_object(error_type::invalid_request, version ? "upgrade_required" : "bad_handshake",
+                   "WebSocket handshake refused: " + res.body()) +
+      "}";
+  res.prepare_payload();
+}
 
 void start_ws_session(beast::tcp_stream stream, string_request upgrade,
                       std::shared_ptr<edge::impl> edge, account_route route, std::uint64_t conn,

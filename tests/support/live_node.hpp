@@ -109,8 +109,10 @@ class http_client {
 
   /// Asks for a WebSocket upgrade of /v1/realtime and returns the answer
   /// (101, or the status that refused it).
-  http_result upgrade(const std::string& key) {
-    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, "/v1/realtime", 11};
+  http_result upgrade(const std::string& key, const std::string& target = "/v1/realtime",
+                      const std::vector<std::pair<std::string, std::string>>& fields = {}) {
+    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
+    for (auto& [name, value] : fields) req.set(name, value);
     req.set(bhttp::field::host, "127.0.0.1");
     req.set(bhttp::field::authorization, "Bearer " + key);
     req.set(bhttp::field::connection, "Upgrade");
@@ -127,6 +129,7 @@ class http_client {
       bhttp::read(socket_, buffer_, parser);
       r.body = parser.get().body();
     }
+    for (auto& f : parser.get()) r.headers.insert(f.name_string(), f.value());
     return r;
   }
 
@@ -149,27 +152,33 @@ class http_client {
 /// otherwise the HTTP status that refused it.
 class ws_client {
  public:
-  ws_client(std::uint16_t port, const std::string& key) : ws_(io_) {
+  /// `target`: the upgrade's (a gateway's realtime session names its model
+  /// in the query); `fields`: more fields of the upgrade request.
+  ws_client(std::uint16_t port, const std::string& key, const std::string& target = "/v1/realtime",
+            std::vector<std::pair<std::string, std::string>> fields = {})
+      : ws_(io_) {
     auto& sock = beast::get_lowest_layer(ws_);
     sock.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-    ws_.set_option(websocket::stream_base::decorator([key](websocket::request_type& req) {
-      req.set(bhttp::field::authorization, "Bearer " + key);
-    }));
-    websocket::response_type res;
+    ws_.set_option(websocket::stream_base::decorator(
+        [key, fields = std::move(fields)](websocket::request_type& req) {
+          req.set(bhttp::field::authorization, "Bearer " + key);
+          for (auto& [name, value] : fields) req.set(name, value);
+        }));
     boost::system::error_code ec;
-    ws_.handshake(res, "127.0.0.1", "/v1/realtime", ec);
-    status = res.result_int();
-    body = res.body();
+    ws_.handshake(answer, "127.0.0.1", target, ec);
+    status = answer.result_int();
+    body = answer.body();
   }
 
-  /// Sends a JSON frame and reads the next frame. Sets `closed` (with the
-  /// close reason) instead when the server closes the socket.
-  nlohmann::json exchange(const nlohmann::json& frame) {
-    ws_.write(boost::asio::buffer(frame.dump()));
-    return read();
+  /// Sends `bytes` as one frame, text or binary.
+  void send(const std::string& bytes, bool text = true) {
+    ws_.text(text);
+    ws_.write(boost::asio::buffer(bytes));
   }
 
-  nlohmann::json read() {
+  /// The next frame's bytes, and whether it was text; nullopt (and
+  /// `closed`) when the server closed the socket.
+  std::optional<std::pair<std::string, bool>> read_frame() {
     beast::flat_buffer b;
     boost::system::error_code ec;
     ws_.read(b, ec);
@@ -177,9 +186,28 @@ class ws_client {
       closed = true;
       close_code = ws_.reason().code;
       close_reason = std::string(ws_.reason().reason.c_str());
-      return nullptr;
+      return std::nullopt;
     }
-    return nlohmann::json::parse(beast::buffers_to_string(b.data()), nullptr, false);
+    return std::make_pair(beast::buffers_to_string(b.data()), ws_.got_text());
+  }
+
+  /// Drops the TCP connection without a closing handshake.
+  void drop() {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(ws_).close(ec);
+  }
+
+  /// Sends a JSON frame and reads the next frame. Sets `closed` (with the
+  /// close reason) instead when the server closes the socket.
+  nlohmann::json exchange(const nlohmann::json& frame) {
+    send(frame.dump());
+    return read();
+  }
+
+  nlohmann::json read() {
+    auto frame = read_frame();
+    if (!frame) return nullptr;
+    return nlohmann::json::parse(frame->first, nullptr, false);
   }
 
   void close() {
@@ -187,6 +215,7 @@ class ws_client {
     ws_.close(websocket::close_code::normal, ec);
   }
 
+  websocket::response_type answer;  ///< the upgrade's answer
   unsigned status = 0;
   std::string body;
   bool closed = false;
