@@ -44,10 +44,15 @@ class event_reader {
   bool key(std::string& k) {
     target_ = nullptr;
     if (depth_ == 1) {
+      // A name given twice counts as its last value, as in a document: what
+      // an earlier one set is cleared.
       key_ = k;
       if (k == "type") target_ = &out_.type;
       if (k == "event_id") target_ = &out_.event_id;
+      if (k == "response_id" || k == "response") out_.response_id.clear();
       if (k == "response_id") target_ = &out_.response_id;
+      if (k == "error") out_.error_event_id.clear();
+      if (target_) target_->clear();
     } else if (depth_ == 2 && k == "id" && parent_.back() == "response") {
       target_ = &out_.response_id;
     } else if (depth_ == 2 && k == "event_id" && parent_.back() == "error") {
@@ -166,7 +171,9 @@ bool response_slots::adopt(const std::string& response_id, std::string lease) {
 
 void response_slots::forget(const std::string& response_id) {
   running_.erase(std::remove_if(running_.begin(), running_.end(),
-                                [&](const running& r) { return r.response_id == response_id; }),
+                                [&](const running& r) {
+                                  return r.response_id == response_id && r.lease.empty();
+                                }),
                  running_.end());
 }
 

@@ -331,3 +331,25 @@ TEST_CASE("gateway realtime: a response the server begins itself is admitted, or
   CHECK(s["requests"] == 2);
   CHECK(s["cancelled"] == 2);
 }
+
+TEST_CASE("gateway realtime: a drain closes both sides with 1001 and the node exits 0",
+          "[serve][gateway][drain]") {
+  mock_model_process mock;
+  // A drain waits up to drain_timeout for the account's slots: they go with
+  // the session at once, so the node does not wait.
+  live_node node("[node]\ndrain_timeout = 60s\n" + realtime_config(mock.port));
+  ws_client ws(node.port, "tts-key", realtime_target);
+  open_session(ws);
+  CHECK(ws.exchange(response_create("", 100000, 50))["type"] == "response.created");
+  REQUIRE(::kill(node.pid(), SIGTERM) == 0);
+  CHECK(next_of(ws, "no such type").is_null());
+  CHECK(ws.close_code == 1001);
+  // The model server's session was closed too (a close frame: not client_gone).
+  CHECK(eventually([&] { return mock.stats()["in_flight"] == 0; }));
+  CHECK(mock.stats()["realtime_responses"]["in_flight"] == 0);
+  // The session's slots went with it: nothing holds the node back.
+  REQUIRE(eventually([&] { return !node.alive(); }, std::chrono::seconds(30)));
+  CHECK(node.stop() == 0);
+  INFO(node.stopped_stderr);
+  CHECK(node.stopped_stderr.find("drained: no lease held") != std::string::npos);
+}
