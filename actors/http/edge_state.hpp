@@ -58,6 +58,50 @@ inline std::string_view bearer_token(std::string_view authorization) {
   return token;
 }
 
+/// The subprotocol that carries an OpenAI key (browsers cannot set fields).
+inline constexpr std::string_view key_subprotocol = "openai-insecure-api-key.";
+
+/// Calls f(protocol) for each of the comma-separated `protocols` of a
+/// WebSocket upgrade, trimmed, until f returns true.
+template <class F>
+void each_subprotocol(std::string_view protocols, F&& f) {
+  while (!protocols.empty()) {
+    auto comma = protocols.find(',');
+    auto p = protocols.substr(0, comma);
+    protocols = comma == std::string_view::npos ? std::string_view() : protocols.substr(comma + 1);
+    while (!p.empty() && (p.front() == ' ' || p.front() == '\t')) p.remove_prefix(1);
+    while (!p.empty() && (p.back() == ' ' || p.back() == '\t')) p.remove_suffix(1);
+    if (!p.empty() && f(p)) return;
+  }
+}
+
+/// The KEY of a subprotocol `openai-insecure-api-key.KEY` among `protocols`;
+/// "" when none.
+inline std::string_view subprotocol_key(std::string_view protocols) {
+  std::string_view key;
+  each_subprotocol(protocols, [&](std::string_view p) {
+    if (p.size() <= key_subprotocol.size() || p.substr(0, key_subprotocol.size()) != key_subprotocol)
+      return false;
+    key = p.substr(key_subprotocol.size());
+    return true;
+  });
+  return key;
+}
+
+/// The subprotocol the node answers an upgrade offering `protocols` with:
+/// the first that carries no key ("realtime" from the OpenAI SDK), or "".
+/// A WHATWG WebSocket (browsers, Node's global one) that offered any fails
+/// the connection when the answer names none.
+inline std::string_view answered_subprotocol(std::string_view protocols) {
+  std::string_view chosen;
+  each_subprotocol(protocols, [&](std::string_view p) {
+    if (p.substr(0, key_subprotocol.size()) == key_subprotocol) return false;
+    chosen = p;
+    return true;
+  });
+  return chosen;
+}
+
 struct edge::impl : std::enable_shared_from_this<edge::impl> {
   impl(caf::actor_system& s, edge_config c)
       : sys(s),
@@ -201,6 +245,10 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
 
   /// The account of a bearer token, or nullptr. `cache` is the
   /// connection's: a key equal to its last one skips the SHA-256 lookup.
+  /// A WebSocket upgrade without Authorization may carry its key as the
+  /// subprotocol `openai-insecure-api-key.KEY` instead (what the OpenAI SDK's
+  /// client for browsers and other runtimes with a global WebSocket sends:
+  /// those cannot set fields).
   const account_route* authenticate(const string_request& req, key_cache& cache) const;
   /// An exception escaped the handling of a request (a bug, or input no
   /// check foresaw): counted for /metrics and written to stderr (the first

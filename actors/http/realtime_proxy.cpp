@@ -98,16 +98,15 @@ class realtime_proxy : public edge::impl::stream_conn,
       fields_.emplace_back(std::string(name), std::move(value));
     }
     auto offered = field_value(upgrade, bhttp::field::sec_websocket_protocol);
-    while (!offered.empty()) {
-      auto comma = offered.find(',');
-      auto p = offered.substr(0, comma);
-      offered = comma == std::string_view::npos ? std::string_view() : offered.substr(comma + 1);
-      while (!p.empty() && p.front() == ' ') p.remove_prefix(1);
-      while (!p.empty() && p.back() == ' ') p.remove_suffix(1);
-      if (p.empty() || starts_with_ci(p, "openai-insecure-api-key.")) continue;
+    each_subprotocol(offered, [this](std::string_view p) {
+      if (starts_with_ci(p, key_subprotocol)) return false;
       if (!protocols_.empty()) protocols_ += ", ";
       protocols_.append(p);
-    }
+      return false;
+    });
+    // The client gets the model server's choice, or when it made none the
+    // first the client offered (a WHATWG WebSocket insists on one).
+    chosen_protocol_ = std::string(answered_subprotocol(offered));
     beast::get_lowest_layer(up_).expires_after(g.connect_timeout);
     beast::error_code ec;
     auto address = asio::ip::make_address(to_.host, ec);
@@ -139,9 +138,7 @@ class realtime_proxy : public edge::impl::stream_conn,
     client_->set_option(timeouts);
     client_->set_option(websocket::stream_base::decorator(
         [id = request_id_, chosen = chosen_protocol_](websocket::response_type& res) {
-          decorate_ws_answer(res, id);
-          if (!chosen.empty() && res.result() == bhttp::status::switching_protocols)
-            res.set(bhttp::field::sec_websocket_protocol, chosen);
+          decorate_ws_answer(res, id, chosen);
         }));
     auto max_frame = edge_->cfg.gateway->max_body;
     client_->read_message_max(max_frame);
@@ -221,7 +218,8 @@ class realtime_proxy : public edge::impl::stream_conn,
       return refuse(502, "upstream_unavailable",
                     "The model server at " + to_.text + " did not open a WebSocket: " +
                         ec.message());
-    chosen_protocol_ = std::string(up_answer_[bhttp::field::sec_websocket_protocol]);
+    if (auto chosen = up_answer_[bhttp::field::sec_websocket_protocol]; !chosen.empty())
+      chosen_protocol_ = std::string(chosen);
     up_answer_ = {};
     answer({true, {}});
   }

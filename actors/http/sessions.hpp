@@ -29,9 +29,11 @@ void start_ws_session(beast::tcp_stream stream, string_request upgrade,
                       lease_handle connection, bool policy_close, std::string request_id);
 
 /// How a WebSocket handshake is answered: Server and X-Request-Id on the
-/// 101; a refusal (Beast's, for a bad Sec-WebSocket-Key or -Version) as the
-/// node's JSON error.
-void decorate_ws_answer(string_response& res, const std::string& request_id);
+/// 101, and `subprotocol` when not empty (answered_subprotocol()); a refusal
+/// (Beast's, for a bad Sec-WebSocket-Key or -Version) as the node's JSON
+/// error.
+void decorate_ws_answer(string_response& res, const std::string& request_id,
+                        std::string_view subprotocol = {});
 
 /// GET /v1/realtime?model=M with a gateway (realtime_proxy.cpp): a realtime
 /// session passed through to M's model server, in two steps. First the

@@ -63,7 +63,11 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
     timeouts.handshake_timeout = edge_->cfg.request_timeout;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator(
-        [request_id](websocket::response_type& res) { decorate_ws_answer(res, request_id); }));
+        [request_id, chosen = std::string(answered_subprotocol(
+                         field_value(upgrade, bhttp::field::sec_websocket_protocol)))](
+            websocket::response_type& res) {
+          decorate_ws_answer(res, request_id, chosen);
+        }));
     ws_.read_message_max(max_frame);
     ws_.async_accept(upgrade, [self = shared_from_this(), policy_close](beast::error_code ec) {
       if (ec) return self->end();
@@ -214,9 +218,13 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
 
 }  // namespace
 
-void decorate_ws_answer(string_response& res, const std::string& request_id) {
+void decorate_ws_answer(string_response& res, const std::string& request_id,
+                        std::string_view subprotocol) {
   res.set(bhttp::field::server, "usher");
   res.set("X-Request-Id", request_id);
+  if (!subprotocol.empty() && res.result() == bhttp::status::switching_protocols)
+    res.set(bhttp::field::sec_websocket_protocol,
+            beast::string_view(subprotocol.data(), subprotocol.size()));
   // Beast refuses a bad handshake (a Sec-WebSocket-Key or -Version it
   // cannot use: 400, or 426) with its message as plain text; the node's
   // errors are JSON.

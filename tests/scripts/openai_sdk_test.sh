@@ -5,7 +5,8 @@
 # tests/sdk/openai_sdk_test.mjs with the system's node (checks a-h: plain,
 # streamed, embeddings, 429 and 408 through the SDK's retries, an abort
 # mid-stream, a 1,000-call property run, no customer key upstream or in the
-# access log). Exit 77 (skipped) when node or npm is missing.
+# access log, and i: realtime sessions through both of the SDK's realtime
+# clients). Exit 77 (skipped) when node or npm is missing.
 #
 # The npm package is installed once per lockfile into a cache outside the
 # source tree, ${OPENAI_SDK_CACHE:-~/.cache/usher-openai-sdk}/<hash of
@@ -96,7 +97,7 @@ mock_port=$(wait_port "$work/mock.out" "listening on " "$mock_pid") ||
 # it must not be is this run's.
 new_key() { echo "sk-$1-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; }
 declare -A keys
-for a in basic full slow cancel prop; do keys[$a]=$(new_key "$a"); done
+for a in basic full slow cancel prop rt; do keys[$a]=$(new_key "$a"); done
 upstream_key=$(new_key upstream)
 key_line() { echo "key = $("$usher" key hash "${keys[$1]}")"; }
 
@@ -141,6 +142,11 @@ limit = 1
 queue.max_depth = 0
 $(key_line cancel)
 
+# i: realtime sessions (the exclusive family: 1 at a time over 5 connections)
+[account.rt]
+plan = exclusive
+$(key_line rt)
+
 # g: the property run
 [account.prop]
 plan = streams:team
@@ -159,15 +165,21 @@ serve_port=$(wait_port "$work/serve.out" "usher serve: listening on " "$serve_pi
 # ESM resolves `import ... from 'openai'` next to the importing file, never
 # through NODE_PATH: the script runs from a copy beside a node_modules link.
 mkdir "$work/sdk"
+# Node 20 and 21 have the global WebSocket (the SDK's browser-style realtime
+# client) behind a flag; 22 has it by default.
+node_flags=()
+node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' ||
+  ! node --experimental-websocket -e '' 2>/dev/null || node_flags=(--experimental-websocket)
 cp "$sdk_src/openai_sdk_test.mjs" "$sdk_src/package.json" "$work/sdk/"
 ln -s "$cache/node_modules" "$work/sdk/node_modules"
 set +e
 (cd "$work/sdk" &&
   USHER_URL="http://127.0.0.1:$serve_port" MOCK_URL="http://127.0.0.1:$mock_port" \
   KEY_BASIC=${keys[basic]} KEY_FULL=${keys[full]} KEY_SLOW=${keys[slow]} \
-  KEY_CANCEL=${keys[cancel]} KEY_PROP=${keys[prop]} UPSTREAM_KEY=$upstream_key \
+  KEY_CANCEL=${keys[cancel]} KEY_PROP=${keys[prop]} KEY_RT=${keys[rt]} \
+  UPSTREAM_KEY=$upstream_key \
   ACCESS_LOG="$work/access.log" NODE_PATH="$cache/node_modules" \
-  timeout -k 5 300 node openai_sdk_test.mjs "$@")
+  timeout -k 5 300 node "${node_flags[@]}" openai_sdk_test.mjs "$@")
 status=$?
 set -e
 [[ $status -eq 124 || $status -eq 137 ]] && echo "not ok - the SDK script did not finish within 300 s"

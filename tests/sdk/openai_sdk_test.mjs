@@ -11,14 +11,18 @@
 //   KEY_SLOW    limit 1, queue max_depth 1, max_wait 0.3 s (e: 408)
 //   KEY_CANCEL  limit 1 (f: abort mid-stream)
 //   KEY_PROP    limit 8, queue max_depth 1000, max_wait 60 s (g: property run)
+//   KEY_RT      the exclusive family: 1 at a time, 5 connections (i: realtime)
 //   UPSTREAM_KEY  the gateway's upstream_key (h)
 //   ACCESS_LOG  the node's access log file (h)
 //   SDK_CALLS   the property run's call count (1000); SDK_SEED its seed (20260601)
-//   SDK_CHECKS  the checks to run, as letters (abcdefgh)
+//   SDK_CHECKS  the checks to run, as letters (abcdefghi)
 //
-// Account names in /metrics: basic, full, slow, cancel, prop. Each check prints
+// Account names in /metrics: basic, full, slow, cancel, prop, rt. Each check prints
 // `ok - name` or `not ok - name: why`; the exit status is 1 if any failed.
 import OpenAI from 'openai';
+import { OpenAIRealtimeWebSocket } from 'openai/realtime/websocket';
+import { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import { connect as tcpConnect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -42,12 +46,13 @@ const keys = {
   slow: need('KEY_SLOW'),
   cancel: need('KEY_CANCEL'),
   prop: need('KEY_PROP'),
+  rt: need('KEY_RT'),
 };
 const upstreamKey = need('UPSTREAM_KEY');
 const accessLog = need('ACCESS_LOG');
 const propertyCalls = Number(env.SDK_CALLS ?? 1000);
 const seed = Number(env.SDK_SEED ?? 20260601);
-const only = env.SDK_CHECKS ?? 'abcdefgh';
+const only = env.SDK_CHECKS ?? 'abcdefghi';
 
 // The streams seed's own client settings.
 const sdk = (account, extra = {}) =>
@@ -388,6 +393,88 @@ await check('g', `property run: ${propertyCalls} streams over limit 8, seed ${se
   const summary = Object.entries(tally).sort().map(([k, v]) => `${k} ${v}`).join(', ');
   return `${summary}; upstream: ${s.requests} requests, max_in_flight ${s.max_in_flight}, ` +
          `completed ${s.completed}, client_gone ${s.client_gone}, dropped ${s.dropped}`;
+});
+
+// The SDK's two realtime clients: OpenAIRealtimeWS (the `ws` package; the key
+// in Authorization) and OpenAIRealtimeWebSocket (a runtime's global
+// WebSocket, as in browsers; the key as the subprotocol
+// openai-insecure-api-key.KEY). Both always dial wss://: a provider puts TLS
+// in front of usher; here each is pointed at the plain port instead (ws:
+// its createConnection; the other: its onURL hook).
+function realtimeEvents(rt) {
+  const seen = [];
+  const waiters = [];
+  const errors = [];
+  rt.on('event', (e) => {
+    seen.push(e);
+    for (const w of [...waiters]) if (w.match(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
+  });
+  rt.on('error', (err) => errors.push(err));
+  return {
+    errors,
+    next: (what, match) => within(10000, what, new Promise((resolve) => {
+      const found = seen.find(match);
+      if (found) { seen.splice(seen.indexOf(found), 1); resolve(found); return; }
+      waiters.push({ match: (e) => { if (!match(e)) return false; seen.splice(seen.indexOf(e), 1); return true; }, resolve });
+    })),
+  };
+}
+
+await check('i', 'realtime sessions through both SDK clients: one response at a time, refusals as error events', async () => {
+  const client = sdk('rt');
+  const before = (await mockStats()).realtime_responses ?? {};
+  const viaWs = new OpenAIRealtimeWS({
+    model: 'mock-model',
+    options: { createConnection: (o) => tcpConnect({ host: o.host, port: Number(o.port) }) },
+  }, client);
+  const a = realtimeEvents(viaWs);
+  await a.next('session.created (ws)', (e) => e.type === 'session.created');
+
+  // A long response holds the account's one slot.
+  viaWs.send({ type: 'response.create', event_id: 'evt_i1', mock: { tokens: 100000, tokens_per_s: 50 } });
+  const created = await a.next('response.created (ws)', (e) => e.type === 'response.created');
+  expect(await eventually(async () => (await usedCost('rt')) === 1), 'the response holds no slot');
+
+  let second = '';
+  if (typeof globalThis.WebSocket === 'function') {
+    const viaGlobal = new OpenAIRealtimeWebSocket({
+      model: 'mock-model',
+      onURL: (url) => { url.protocol = 'ws'; },
+    }, client);
+    const b = realtimeEvents(viaGlobal);
+    await b.next('session.created (global WebSocket)', (e) => e.type === 'session.created');
+    // The slot is taken: the response.create is answered with an error
+    // event naming it, and never reaches the model server.
+    viaGlobal.send({ type: 'response.create', event_id: 'evt_i2', mock: { tokens: 3 } });
+    const refused = await b.next('the refusal', (e) => e.type === 'error');
+    expect(refused.error?.code === 'concurrency_limit', `refused with ${JSON.stringify(refused.error)}`);
+    expect(refused.error?.event_id === 'evt_i2', `the refusal names ${refused.error?.event_id}`);
+    expect(b.errors.length === 1 && b.errors[0].error?.code === 'concurrency_limit',
+           'the SDK did not raise the refusal on its error listener');
+    viaGlobal.close();
+    second = ', the global WebSocket client refused while it ran';
+  } else {
+    second = ' (no global WebSocket in this node: the subprotocol client not run)';
+  }
+
+  viaWs.send({ type: 'response.cancel' });
+  const done = await a.next('response.done (ws)', (e) => e.type === 'response.done');
+  expect(done.response?.id === created.response?.id && done.response?.status === 'cancelled',
+         `response.done ${JSON.stringify(done.response)}`);
+  expect(await eventually(async () => (await usedCost('rt')) === 0), 'the slot stays held after response.done');
+
+  // A short one runs whole.
+  viaWs.send({ type: 'response.create', mock: { tokens: 3, tokens_per_s: 1000 } });
+  const whole = await a.next('the second response.done', (e) => e.type === 'response.done');
+  expect(whole.response?.status === 'completed', `the second response ended ${whole.response?.status}`);
+  viaWs.close();
+  expect(await eventually(async () => ((await mockStats()).realtime_responses?.in_flight ?? 1) === 0),
+         'the model server still runs a realtime response');
+  const s = (await mockStats()).realtime_responses;
+  expect(s.max_in_flight === 1, `the model server ran ${s.max_in_flight} responses of the account at once`);
+  expect(s.requests - (before.requests ?? 0) === 2, `the model server saw ${s.requests - (before.requests ?? 0)} responses`);
+  expect(await eventually(async () => (await usedCost('rt')) === 0), 'a slot is held after the sessions closed');
+  return `two responses through the ws client${second}`;
 });
 
 await check('h', 'customer keys never reach the upstream nor the access log', async () => {

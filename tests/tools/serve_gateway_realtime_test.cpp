@@ -353,3 +353,33 @@ TEST_CASE("gateway realtime: a drain closes both sides with 1001 and the node ex
   INFO(node.stopped_stderr);
   CHECK(node.stopped_stderr.find("drained: no lease held") != std::string::npos);
 }
+
+TEST_CASE("gateway realtime: a key given as the subprotocol openai-insecure-api-key.KEY",
+          "[serve][gateway]") {
+  // What the OpenAI SDK's client for runtimes with a global WebSocket
+  // (browsers) sends instead of Authorization. The answer names the other
+  // protocol it offered: a WHATWG WebSocket fails the connection otherwise.
+  mock_model_process mock;
+  live_node node(realtime_config(mock.port));
+  const std::string offered = "realtime, openai-insecure-api-key.tts-key";
+  ws_client ws(node.port, "", realtime_target, {{"Sec-WebSocket-Protocol", offered}});
+  open_session(ws);
+  CHECK(ws.answer["Sec-WebSocket-Protocol"] == "realtime");
+  CHECK(ws.exchange(response_create("", 2))["type"] == "response.created");
+  CHECK(next_of(ws, "response.done")["response"]["status"] == "completed");
+  ws.close();
+  // The admission socket takes it too.
+  ws_client admission(node.port, "", "/v1/realtime", {{"Sec-WebSocket-Protocol", offered}});
+  REQUIRE(admission.status == 101);
+  CHECK(admission.answer["Sec-WebSocket-Protocol"] == "realtime");
+  CHECK(admission.exchange({{"type", "request"}})["type"] == "admitted");
+  admission.close();
+  // A wrong key there is a wrong key.
+  auto wrong = http_client(node.port).upgrade(
+      "", realtime_target, {{"Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.nope"}});
+  CHECK(wrong.status == 401);
+  // The key went nowhere upstream: the model server saw only the gateway's.
+  auto s = mock.stats();
+  CHECK(s["authorizations"].size() == 1);
+  CHECK(s["authorizations"].contains("Bearer upstream-secret"));
+}
