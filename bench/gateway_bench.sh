@@ -23,6 +23,8 @@
 # usage: bench/gateway_bench.sh BUILD_DIR [SECONDS=5] [REPEATS=3]
 #   env: RATES="1000 10000" (0: closed loop, the modes' capacity) CLIENTS=50
 #        STREAMS=1000 (0: no part (b)) STREAM_TOKENS=200 STREAM_TPS=10
+#        PIN=1: the node on the last core, the mocks and the generator on the
+#        others (taskset), so that the node's queue is its own work only
 set -euo pipefail
 build=${1:?usage: bench/gateway_bench.sh BUILD_DIR [SECONDS] [REPEATS]}
 seconds=${2:-5}
@@ -34,6 +36,12 @@ stream_tokens=${STREAM_TOKENS:-200}
 stream_tps=${STREAM_TPS:-10}
 usher="$build/usher"
 gen="$build/bench/usher_gateway_bench"
+pin_node=() pin_rest=()
+if [[ ${PIN:-0} == 1 ]]; then
+  last=$(($(nproc) - 1))
+  (( last >= 1 )) || { echo "PIN=1 needs two cores" >&2; exit 2; }
+  pin_node=(taskset -c "$last") pin_rest=(taskset -c "0-$((last - 1))")
+fi
 [[ -x "$usher" && -x "$gen" ]] || { echo "needs $usher and $gen (USHER_BENCHMARKS=ON)" >&2; exit 2; }
 
 # Each held stream takes a descriptor in the generator, and two in the node
@@ -67,7 +75,7 @@ port_of() { grep -o '127.0.0.1:[0-9]*' "$1" | head -1 | cut -d: -f2; }
 # start_mock NAME ARGS...: sets mock_pid, mock_port.
 start_mock() {
   local name=$1; shift
-  "$usher" mock-model --listen 127.0.0.1:0 "$@" > "$work/$name.out" 2> "$work/$name.err" &
+  "${pin_rest[@]}" "$usher" mock-model --listen 127.0.0.1:0 "$@" > "$work/$name.out" 2> "$work/$name.err" &
   mock_pid=$!; pids+=("$mock_pid")
   wait_for "$work/$name.out" "listening on" 10
   mock_port=$(port_of "$work/$name.out")
@@ -102,7 +110,7 @@ INI
 # start_node NAME SHORT_PORT LONG_PORT: sets node_pid, node_port.
 start_node() {
   node_config "$2" "$3" > "$work/$1.ini"
-  "$usher" serve --config "$work/$1.ini" > "$work/$1.out" 2> "$work/$1.err" &
+  "${pin_node[@]}" "$usher" serve --config "$work/$1.ini" > "$work/$1.out" 2> "$work/$1.err" &
   node_pid=$!; pids+=("$node_pid")
   wait_for "$work/$1.out" "listening on" 10
   node_port=$(port_of "$work/$1.out")
@@ -132,7 +140,7 @@ run() {
   local rate=$1 mode=$2 n0 n1 m0 m1 t0 t1 out rc=0
   n0=$(cpu_of "$main_pid"); m0=$(cpu_of "$short_pid"); t0=$(date +%s.%N)
   out=$(timeout $((2 * seconds + 30)) /usr/bin/time -f "%U %S" -o "$work/gen.time" \
-        "$gen" --mode "$mode" --port "$main_port" --upstream-port "$short_port" --key "$key" \
+        "${pin_rest[@]}" "$gen" --mode "$mode" --port "$main_port" --upstream-port "$short_port" --key "$key" \
         --clients "$clients" --seconds "$seconds" --rate "$rate" 2> "$work/gen.err") || rc=$?
   n1=$(cpu_of "$main_pid"); m1=$(cpu_of "$short_pid"); t1=$(date +%s.%N)
   [[ -n "$out" ]] || { echo "generator failed ($rc):" >&2; cat "$work/gen.err" >&2; exit 1; }
