@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/gateway/realtime_events.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 
@@ -702,36 +703,6 @@ answer response_answer(const completion_plan& p) {
 
 // ---------------------------------------------------------------- WebSocket
 
-// The value of query parameter `name` of `target`, percent-decoded; nullopt
-// when absent.
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  auto query = target.substr(q + 1);
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) != name) continue;
-    auto raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    std::string value;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      unsigned byte = 0;
-      if (raw[i] == '+') {
-        value += ' ';
-      } else if (raw[i] == '%' && i + 2 < raw.size() &&
-                 std::from_chars(&raw[i + 1], &raw[i + 3], byte, 16).ptr == &raw[i + 3]) {
-        value += static_cast<char>(byte);
-        i += 2;
-      } else {
-        value += raw[i];
-      }
-    }
-    return value;
-  }
-  return std::nullopt;
-}
 
 // Deltas due at once (all at once, or a late timer) are queued this many at
 // a time: a client that reads slowly does not get a whole answer buffered.
@@ -768,7 +739,8 @@ class realtime_session : public std::enable_shared_from_this<realtime_session> {
         request_(std::move(request)),
         state_(state) {
     auto target = std::string_view(upgrade_.target().data(), upgrade_.target().size());
-    model_ = query_param(target, "model").value_or(state_.options.models.front());
+    model_ = actors::gateway::query_parameter(target, "model")
+                 .value_or(state_.options.models.front());
     session_id_ = "sess_" + std::to_string(next_id());
   }
 

@@ -242,17 +242,24 @@ class realtime_proxy : public edge::impl::stream_conn,
     done(shared_from_this(), std::move(a));
   }
 
+  // A frame whose handling throws (a bug, or input no check foresaw) ends
+  // the session, as a route that throws ends its connection; the node goes on.
+  template <class F>
+  void guarded(F&& handle) {
+    try {
+      handle();
+    } catch (const std::exception& e) {
+      edge_->report_internal_error("realtime frame", e);
+      end();
+    }
+  }
+
   // -- client -> model server -----------------------------------------------
 
   void read_client() {
     client_->async_read(client_in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->client_ended(ec);
-      try {
-        self->on_client_frame();
-      } catch (const std::exception& e) {
-        self->edge_->report_internal_error("realtime frame", e);
-        self->end();
-      }
+      self->guarded([&] { self->on_client_frame(); });
     });
   }
 
@@ -355,12 +362,7 @@ class realtime_proxy : public edge::impl::stream_conn,
   void read_upstream() {
     up_.async_read(up_in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->upstream_ended(ec);
-      try {
-        self->on_upstream_frame();
-      } catch (const std::exception& e) {
-        self->edge_->report_internal_error("realtime frame", e);
-        self->end();
-      }
+      self->guarded([&] { self->on_upstream_frame(); });
     });
   }
 
