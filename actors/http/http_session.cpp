@@ -145,6 +145,7 @@ class http_session : public edge::impl::tracked_conn,
     if (pending_ || writing_ || closed_ || handed_over_) return;
     if (!parser_) {
       parser_.emplace();
+      continue_sent_ = false;
       // With a gateway, the head is parsed alone first: its route picks the
       // body limit (an OpenAI request may carry a long context or an audio
       // file; an admission body is small). The parser checks a
@@ -175,6 +176,7 @@ class http_session : public edge::impl::tracked_conn,
       if (used == 0) break;
     }
     if (!parser_->is_done()) {
+      if (parser_->is_header_done()) answer_expect_continue();
       // Bytes of a request: its request_timeout runs (from the connection's
       // start, or from the first bytes after an answer). None: idle.
       bool begun = buffer_.size() > 0 || parser_->got_some() || phase_ == conn_phase::reading;
@@ -193,6 +195,24 @@ class http_session : public edge::impl::tracked_conn,
     } catch (const std::exception& e) {
       internal_error(e);
     }
+  }
+
+  // A head with `Expect: 100-continue` whose body is still to come, and
+  // within the route's limit (a larger one was refused with 413 already):
+  // the client may send it now (RFC 9110 10.1.1). curl asks so for a large
+  // upload, an audio file say, and otherwise waits a second before sending.
+  // The interim line is one small send on a socket nothing else writes to
+  // now; if it cannot go at once, the client sends after its own wait.
+  void answer_expect_continue() {
+    if (continue_sent_) return;
+    continue_sent_ = true;
+    const auto& head = parser_->get();
+    if (head.version() < 11) return;
+    auto expect = field_value(head, bhttp::field::expect);
+    if (!beast::iequals(beast::string_view(expect.data(), expect.size()), "100-continue")) return;
+    static constexpr std::string_view line = "HTTP/1.1 100 Continue\r\n\r\n";
+    beast::error_code ec;
+    socket_.send(asio::buffer(line.data(), line.size()), MSG_DONTWAIT | MSG_NOSIGNAL, ec);
   }
 
   // route() threw: whatever the request held is given up and the client
@@ -1057,6 +1077,7 @@ class http_session : public edge::impl::tracked_conn,
   std::string id_;    ///< the lease or ticket the pending request names
   std::string rid_;   ///< the X-Request-Id of the request being answered
   bool head_ = false;  ///< it is a HEAD: answered without the body
+  bool continue_sent_ = false;  ///< the request's Expect: 100-continue is answered
   std::size_t body_limit_ = 0;  ///< of the request being parsed (its route's)
   edge::impl::key_cache key_cache_;
   struct logged {

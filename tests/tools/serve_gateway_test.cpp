@@ -311,6 +311,51 @@ TEST_CASE("gateway: the slot is freed when the upstream fails, stalls, or the cl
   }
 }
 
+TEST_CASE("gateway: Expect 100-continue gets its interim answer before the body is sent",
+          "[serve][gateway]") {
+  // curl asks so for a large upload (an audio file) and otherwise waits a
+  // second; the interim line comes only for a body the route takes.
+  mock_model_process mock;
+  live_node node(gateway_section(mock.port, "max_body = 4096\n") + accounts());
+  auto body = chat("exp", false);
+  auto head = [&](std::size_t length) {
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+           "team-key\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+           "Content-Length: " + std::to_string(length) + "\r\n\r\n";
+  };
+  raw_conn c(node.port);
+  REQUIRE(c.send(head(body.size())));
+  auto interim = c.read_response();
+  REQUIRE(interim);
+  CHECK(interim->status == 100);
+  REQUIRE(c.send(body));
+  auto answer = c.read_response();
+  REQUIRE(answer);
+  CHECK(answer->status == 200);
+  // The next request on the connection, head and body at once: no interim.
+  REQUIRE(c.send(head(body.size()) + body));
+  auto second = c.read_response();
+  REQUIRE(second);
+  CHECK(second->status == 200);
+  // Over the route's max_body: the final 413 at once, no 100.
+  raw_conn big(node.port);
+  REQUIRE(big.send(head(5000)));
+  auto refused = big.read_response();
+  REQUIRE(refused);
+  CHECK(refused->status == 413);
+  // The node's own routes answer it too.
+  raw_conn admit(node.port);
+  REQUIRE(admit.send("POST /v1/admit HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer team-key\r\n"
+                     "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
+  auto admit_interim = admit.read_response();
+  REQUIRE(admit_interim);
+  CHECK(admit_interim->status == 100);
+  REQUIRE(admit.send("{}"));
+  auto granted = admit.read_response();
+  REQUIRE(granted);
+  CHECK(granted->status == 200);
+}
+
 TEST_CASE("gateway: a config without [gateway] keeps the OpenAI routes unknown",
           "[serve][gateway]") {
   live_node node(accounts());
