@@ -92,8 +92,11 @@ int hex_value(char c) {
 bool read_realtime_event(std::string_view text, realtime_event& out) {
   out = {};
   event_reader reader(out);
+  // Strict JSON (no comments, nothing after the object), as a model
+  // server reads it: a frame read otherwise here than there could pass a
+  // response.create without its slot.
   bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &reader,
-                                      nlohmann::json::input_format_t::json, true, true);
+                                      nlohmann::json::input_format_t::json, true, false);
   if (ok && reader.object()) return true;
   out = {};
   return false;

@@ -22,8 +22,8 @@ struct realtime_event {
   std::string error_event_id;  ///< error.event_id: the client event an error answers
 };
 
-/// Reads `text` (one text frame). False: not a JSON object (relayed as it
-/// is, it decides nothing).
+/// Reads `text` (one text frame). False: not a JSON object (from a client,
+/// not passed on: the model server might read it otherwise).
 bool read_realtime_event(std::string_view text, realtime_event& out);
 
 /// `frame` (a JSON object) with `"event_id":ID` as its first member.

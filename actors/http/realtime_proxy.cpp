@@ -268,14 +268,24 @@ class realtime_proxy : public edge::impl::stream_conn,
     auto frame = beast::buffers_to_string(client_in_.data());
     client_in_.consume(client_in_.size());
     gateway::realtime_event e;
-    if (text && gateway::read_realtime_event(frame, e) && e.type == "response.create")
-      return ask_slot(std::move(frame), std::move(e.event_id));
+    bool event = gateway::read_realtime_event(frame, e);
+    if (text && !event) {
+      // What usher cannot read as an event it cannot count: a lenient
+      // model server might still run it as a response.create.
+      to_client_error(error_type::invalid_request, "invalid_event",
+                      "A text frame must be one JSON object: a Realtime API event", "");
+      return read_client();
+    }
+    // A binary frame holding an event counts as one (a server may take
+    // events either way); other binary frames pass unread.
+    if (event && e.type == "response.create")
+      return ask_slot(std::move(frame), std::move(e.event_id), text);
     to_upstream(std::move(frame), text, true);
   }
 
   // A response.create: passed on only with a slot of the account. The
   // client's next frame waits for the answer (frames stay in order).
-  void ask_slot(std::string frame, std::string event_id) {
+  void ask_slot(std::string frame, std::string event_id, bool text) {
     if (slots_.size() >= max_slots_per_session) {
       to_client_error(error_type::rate_limit, "too_many_responses",
                       "Too many responses asked for over one session", event_id);
@@ -287,8 +297,8 @@ class realtime_proxy : public edge::impl::stream_conn,
     }
     edge_->to_actors.ask<admit_reply>(
         route_.actor, slot_request(), ex_,
-        [self = shared_from_this(), frame = std::move(frame),
-         event_id = std::move(event_id)](std::optional<admit_reply> r) mutable {
+        [self = shared_from_this(), frame = std::move(frame), event_id = std::move(event_id),
+         text](std::optional<admit_reply> r) mutable {
           lease_handle held;
           if (r && r->code == 200)
             held = lease_handle(self->route_.actor, self->route_.account, r->lease,
@@ -302,7 +312,7 @@ class realtime_proxy : public edge::impl::stream_conn,
           self->slots_.asked(held.id(), event_id);
           self->leases_.emplace(held.id(), std::move(held));
           self->watch_stall();
-          self->to_upstream(std::move(frame), true, true);
+          self->to_upstream(std::move(frame), text, true);
         });
   }
 

@@ -122,6 +122,22 @@ TEST_CASE("gateway realtime: frames pass through, each response holds a slot unt
   REQUIRE(echoed);
   CHECK(echoed->first == audio);
   CHECK_FALSE(echoed->second);
+  // A text frame that is no JSON object is not passed on (a lenient model
+  // server could read a response.create in it): an error event instead.
+  for (auto bad : {R"({"type":"response.create"} // more)", "not json", "[1]"}) {
+    b.send(bad);
+    auto invalid = b.read();
+    CHECK(invalid["type"] == "error");
+    CHECK(invalid["error"]["code"] == "invalid_event");
+  }
+  // A response.create in a binary frame is admitted like one in a text frame
+  // (the mock only echoes binary frames back: the slot stays taken).
+  auto binary_create = response_create("bin", 2).dump();
+  b.send(binary_create, false);
+  auto bin_echo = b.read_frame();
+  REQUIRE(bin_echo);
+  CHECK_FALSE(bin_echo->second);
+  CHECK(held(node.port, "tts-key") == 1);
   auto echo = b.exchange({{"type", "conversation.item.create"}, {"item", {{"id", "x"}}}});
   CHECK(echo["data"] == R"({"item":{"id":"x"},"type":"conversation.item.create"})");
 

@@ -39,6 +39,9 @@ TEST_CASE("a realtime event's type, ids and response id are read, nothing else",
   CHECK_FALSE(read_realtime_event("[1]", e));
   CHECK_FALSE(read_realtime_event("{\"type\":", e));
   CHECK_FALSE(read_realtime_event("", e));
+  // Strict: no comments, nothing after the object.
+  CHECK_FALSE(read_realtime_event(R"({"type":"response.create"} // x)", e));
+  CHECK_FALSE(read_realtime_event(R"({"type":"response.create"} {})", e));
   CHECK(e.type.empty());
 }
 
