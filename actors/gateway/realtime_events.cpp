@@ -28,13 +28,11 @@ class event_reader {
   }
   bool start_object(std::size_t) {
     if (depth_ == 0) object_ = true;
-    parent_.push_back(depth_ == 1 ? key_ : std::string());
     ++depth_;
     target_ = nullptr;
     return true;
   }
   bool start_array(std::size_t) {
-    parent_.push_back({});
     ++depth_;
     target_ = nullptr;
     return true;
@@ -53,9 +51,11 @@ class event_reader {
       if (k == "response_id") target_ = &out_.response_id;
       if (k == "error") out_.error_event_id.clear();
       if (target_) target_->clear();
-    } else if (depth_ == 2 && k == "id" && parent_.back() == "response") {
+    } else if (depth_ == 2 && k == "id" && key_ == "response") {
+      // A key at depth 2 is in the object that is the value of the last
+      // top-level key (one inside an array would be deeper).
       target_ = &out_.response_id;
-    } else if (depth_ == 2 && k == "event_id" && parent_.back() == "error") {
+    } else if (depth_ == 2 && k == "event_id" && key_ == "error") {
       target_ = &out_.error_event_id;
     }
     return true;
@@ -67,7 +67,6 @@ class event_reader {
  private:
   bool end() {
     --depth_;
-    parent_.pop_back();
     target_ = nullptr;
     return true;
   }
@@ -75,7 +74,6 @@ class event_reader {
   realtime_event& out_;
   std::string* target_ = nullptr;  ///< where the next string value goes
   std::string key_;                ///< the last top-level key
-  std::vector<std::string> parent_;  ///< the top-level key of each open container
   int depth_ = 0;
   bool object_ = false;
 };
@@ -108,7 +106,10 @@ std::string with_event_id(std::string_view frame, std::string_view id) {
   out.reserve(frame.size() + id.size() + 16);
   out.append(frame.substr(0, brace + 1));
   out += "\"event_id\":";
-  out += nlohmann::json(std::string(id)).dump();
+  // Never throws: bytes that are not UTF-8 are replaced (the ids given
+  // here came through a JSON reader or are the node's own).
+  out += nlohmann::json(std::string(id)).dump(-1, ' ', false,
+                                              nlohmann::json::error_handler_t::replace);
   // An object with members gets a comma after the new one.
   auto rest = frame.substr(brace + 1);
   auto next = rest.find_first_not_of(" \t\r\n");

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <cerrno>
 #include <random>
 #include <spdlog/logger.h>
@@ -20,7 +21,8 @@ namespace usher::actors::http {
 const account_route* edge::impl::authenticate(const string_request& req,
                                               key_cache& cache) const {
   auto key = bearer_token(field_value(req, bhttp::field::authorization));
-  if (key.empty()) key = subprotocol_key(field_value(req, bhttp::field::sec_websocket_protocol));
+  if (key.empty() && beast::websocket::is_upgrade(req))
+    key = subprotocol_key(field_value(req, bhttp::field::sec_websocket_protocol));
   if (key.empty() || key.size() > 512) return nullptr;
   // A key once found stays valid until a reload replaces the keys.
   auto version = routes_version.load(std::memory_order_acquire);

@@ -75,13 +75,20 @@ void each_subprotocol(std::string_view protocols, F&& f) {
   }
 }
 
+/// True for a subprotocol `openai-insecure-api-key.KEY`, in any case (one
+/// that carries a key is never passed on nor echoed, however it is spelled).
+inline bool is_key_subprotocol(std::string_view p) {
+  return p.size() >= key_subprotocol.size() &&
+         beast::iequals(beast::string_view(p.data(), key_subprotocol.size()),
+                        beast::string_view(key_subprotocol.data(), key_subprotocol.size()));
+}
+
 /// The KEY of a subprotocol `openai-insecure-api-key.KEY` among `protocols`;
 /// "" when none.
 inline std::string_view subprotocol_key(std::string_view protocols) {
   std::string_view key;
   each_subprotocol(protocols, [&](std::string_view p) {
-    if (p.size() <= key_subprotocol.size() || p.substr(0, key_subprotocol.size()) != key_subprotocol)
-      return false;
+    if (!is_key_subprotocol(p)) return false;
     key = p.substr(key_subprotocol.size());
     return true;
   });
@@ -95,7 +102,7 @@ inline std::string_view subprotocol_key(std::string_view protocols) {
 inline std::string_view answered_subprotocol(std::string_view protocols) {
   std::string_view chosen;
   each_subprotocol(protocols, [&](std::string_view p) {
-    if (p.substr(0, key_subprotocol.size()) == key_subprotocol) return false;
+    if (is_key_subprotocol(p)) return false;
     chosen = p;
     return true;
   });

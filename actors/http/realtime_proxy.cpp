@@ -83,7 +83,9 @@ class realtime_proxy : public edge::impl::stream_conn,
 
   // -- step 1: the session to the model server ------------------------------
 
-  void connect(const string_request& upgrade, std::function<void(std::shared_ptr<realtime_proxy>, realtime_upstream_answer)> done) {
+  using done_fn = std::function<void(std::shared_ptr<realtime_proxy>, realtime_upstream_answer)>;
+
+  void connect(const string_request& upgrade, done_fn done) {
     done_ = std::move(done);
     const auto& g = *edge_->cfg.gateway;
     target_ = to_.prefix;
@@ -99,7 +101,7 @@ class realtime_proxy : public edge::impl::stream_conn,
     }
     auto offered = field_value(upgrade, bhttp::field::sec_websocket_protocol);
     each_subprotocol(offered, [this](std::string_view p) {
-      if (starts_with_ci(p, key_subprotocol)) return false;
+      if (is_key_subprotocol(p)) return false;
       if (!protocols_.empty()) protocols_ += ", ";
       protocols_.append(p);
       return false;
@@ -200,12 +202,11 @@ class realtime_proxy : public edge::impl::stream_conn,
       string_response res = std::move(up_answer_);
       for (auto it = res.begin(); it != res.end();) {
         std::string_view name(it->name_string().data(), it->name_string().size());
-        it = gateway::hop_or_secret(name) || starts_with_ci(name, "sec-websocket-") ||
-                     name == "Server"
+        it = gateway::hop_or_secret(name) || starts_with_ci(name, "sec-websocket-")
                  ? res.erase(it)
                  : std::next(it);
       }
-      res.set(bhttp::field::server, "usher");
+      res.set(bhttp::field::server, "usher");  // replaces the model server's
       res.set("X-Request-Id", request_id_);
       res.keep_alive(false);
       res.prepare_payload();
@@ -563,7 +564,7 @@ class realtime_proxy : public edge::impl::stream_conn,
   std::optional<websocket::stream<beast::tcp_stream>> client_;
   websocket::stream<beast::tcp_stream> up_;
   websocket::response_type up_answer_;
-  std::function<void(std::shared_ptr<realtime_proxy>, realtime_upstream_answer)> done_;
+  done_fn done_;
   std::string target_;
   std::vector<std::pair<std::string, std::string>> fields_;  ///< of the upstream handshake
   std::string protocols_;        ///< offered upstream

@@ -390,6 +390,13 @@ TEST_CASE("gateway realtime: a key given as the subprotocol openai-insecure-api-
   CHECK(admission.answer["Sec-WebSocket-Protocol"] == "realtime");
   CHECK(admission.exchange({{"type", "request"}})["type"] == "admitted");
   admission.close();
+  // Only an upgrade may carry its key so: a plain request with it is 401.
+  usher::testing::raw_conn plain(node.port);
+  REQUIRE(plain.send("GET /account/concurrency HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Protocol: " +
+                     offered + "\r\n\r\n"));
+  auto not_upgrade = plain.read_response();
+  REQUIRE(not_upgrade);
+  CHECK(not_upgrade->status == 401);
   // A wrong key there is a wrong key.
   auto wrong = http_client(node.port).upgrade(
       "", realtime_target, {{"Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.nope"}});

@@ -114,3 +114,8 @@ TEST_CASE("every slot of a session is handed back when it stalls or ends", "[gat
   CHECK(s.size() == 0);
   CHECK_FALSE(s.adopt("vad", "L3"));  // the session forgot it: released by the caller
 }
+
+TEST_CASE("an event id that is not UTF-8 is written without throwing", "[gateway]") {
+  auto frame = with_event_id("{}", std::string("a\xff" "b"));
+  CHECK(nlohmann::json::accept(frame));
+}
