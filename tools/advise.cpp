@@ -86,7 +86,7 @@ int advise_command(const std::vector<std::string>& args) {
                             policies::quoted(o.plan) + " is of the " + fam +
                                 " family, not " + o.family);
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
-    traces::loaded_trace trace(o.trace);
+    traces::loaded_trace trace(o.trace, jobs);  // read in `jobs` pieces at once
     std::unique_ptr<staged_files> files;
     if (!o.out.empty())
       files = std::make_unique<staged_files>(o.out,

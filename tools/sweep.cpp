@@ -93,7 +93,7 @@ int sweep_command(const std::vector<std::string>& args) {
       specs.push_back(spec);
     }
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
-    traces::loaded_trace trace(o.trace);
+    traces::loaded_trace trace(o.trace, jobs);  // read in `jobs` pieces at once
     // Everything is checked: an earlier sweep in --out is replaced whole or not at all.
     std::vector<std::string> outputs = {"sweep.csv", "sweep_accounts.csv"};
     outputs.insert(outputs.end(), sweep_plot_files().begin(), sweep_plot_files().end());

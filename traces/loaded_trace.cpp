@@ -1,5 +1,12 @@
 #include "traces/loaded_trace.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
 #include "policies/input_error.hpp"
 #include "traces/trace_reader.hpp"
 
@@ -7,23 +14,54 @@ namespace usher::traces {
 
 using namespace policies;
 
-loaded_trace::loaded_trace(const std::string& path) : path_(path) {
-  // A plan that names no model: the reader then interns models in order of
-  // first appearance, and each plan_view maps them to its plan's ids.
-  auto neutral = plan::build("streams", {});
-  trace_reader reader(path, neutral);
+namespace {
+
+// A plain file mapped read-only, or nothing (text() empty) when it cannot
+// be: standard input, not a regular file, empty. The caller then reads
+// serially, and the serial reader says what is wrong, if anything.
+class mapped_file {
+ public:
+  explicit mapped_file(const std::string& path) {
+    if (path.empty() || path == "-") return;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p != MAP_FAILED) {
+        data_ = static_cast<const char*>(p);
+        size_ = static_cast<std::size_t>(st.st_size);
+        ::madvise(p, size_, MADV_SEQUENTIAL);
+      }
+    }
+    ::close(fd);
+  }
+  ~mapped_file() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+  }
+  mapped_file(const mapped_file&) = delete;
+  mapped_file& operator=(const mapped_file&) = delete;
+  std::string_view text() const { return {data_, size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Reads every row of `reader` into `out`, labels dropped (memory stays at
+// the rows). Returns false on bad input, with the message in `error`.
+bool read_rows(trace_reader& reader, std::vector<loaded_trace::row>& out, std::string& error) {
   std::vector<arrival> chunk;
   std::vector<std::int64_t> costs;
-  std::string error;
   for (;;) {
     chunk.clear();
     costs.clear();
-    if (!reader.read(chunk, 65536, error, &costs)) throw input_error::in("", error);
-    if (chunk.empty()) break;
+    if (!reader.read(chunk, 65536, error, &costs)) return false;
+    if (chunk.empty()) return true;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const arrival& a = chunk[i];
-      reader.take_label();  // labels are not kept; memory stays at the rows
-      row r;
+      reader.take_label();
+      loaded_trace::row r;
       r.at = a.at;
       r.duration = a.duration;
       r.own_cost = costs[i];
@@ -33,11 +71,118 @@ loaded_trace::loaded_trace(const std::string& path) : path_(path) {
       r.conn = static_cast<std::uint32_t>(a.req.conn);
       r.what = a.req.what;
       r.fail = a.fail;
-      rows_.push_back(r);
+      out.push_back(r);
     }
   }
+}
+
+bool has_connection(kind k) { return k == kind::ws_open || k == kind::ws_request || k == kind::ws_close; }
+
+// Whether `line` is one the CSV parser skips as empty (only blanks).
+bool blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+}  // namespace
+
+loaded_trace::loaded_trace(const std::string& path, std::size_t threads) : path_(path) {
+  if (threads > 1 && read_in_pieces(threads)) return;
+  read_serially();
+}
+
+void loaded_trace::read_serially() {
+  rows_.clear();
+  accounts_ = interner();
+  models_ = interner();
+  // A plan that names no model: the reader then interns models in order of
+  // first appearance, and each plan_view maps them to its plan's ids.
+  trace_reader reader(path_, plan::build("streams", {}));
+  std::string error;
+  if (!read_rows(reader, rows_, error)) throw input_error::in("", error);
   for (std::uint32_t i = 0; i < reader.accounts().size(); ++i) accounts_.intern(reader.accounts().name(i));
   for (std::uint32_t i = 0; i < reader.models().size(); ++i) models_.intern(reader.models().name(i));
+}
+
+bool loaded_trace::read_in_pieces(std::size_t threads) {
+  mapped_file file(path_);
+  auto text = file.text();
+  // gzip is read as a stream; a file whose first line is blank (the header
+  // comes later) is rare enough to leave to the serial reader.
+  if (text.size() < 2 || (text[0] == '\x1f' && text[1] == '\x8b')) return false;
+  auto header_end = text.find('\n');
+  if (header_end == std::string_view::npos || blank(text.substr(0, header_end))) return false;
+  auto header = text.substr(0, header_end);
+  auto body = text.substr(header_end + 1);
+
+  // Pieces end just after a '\n' near each k/threads of the body.
+  std::vector<std::string_view> bodies;
+  std::size_t begin = 0;
+  for (std::size_t k = 1; k <= threads && begin < body.size(); ++k) {
+    std::size_t end = body.size();
+    if (k < threads) {
+      auto nl = body.find('\n', std::max(begin, body.size() / threads * k));
+      end = nl == std::string_view::npos ? body.size() : nl + 1;
+    }
+    bodies.push_back(body.substr(begin, end - begin));
+    begin = end;
+  }
+  if (bodies.size() < 2) return false;
+
+  struct piece {
+    std::unique_ptr<trace_reader> reader;
+    std::vector<row> rows;
+    bool ok = false;
+  };
+  std::vector<piece> pieces(bodies.size());
+  auto neutral = plan::build("streams", {});
+  auto read_piece = [&](std::size_t k) {
+    try {
+      pieces[k].reader = std::make_unique<trace_reader>(path_, header, bodies[k], neutral);
+      std::string error;
+      pieces[k].ok = read_rows(*pieces[k].reader, pieces[k].rows, error);
+    } catch (...) {
+      pieces[k].ok = false;  // the serial read says what it is
+    }
+  };
+  std::vector<std::thread> others;
+  for (std::size_t k = 1; k < pieces.size(); ++k) others.emplace_back(read_piece, k);
+  read_piece(0);
+  for (auto& t : others) t.join();
+
+  std::size_t total = 0;
+  usec last = 0;
+  for (auto& p : pieces) {
+    if (!p.ok) return false;
+    if (p.rows.empty()) continue;
+    // Sorted within each piece; across a seam too, or the serial read reports it.
+    if (p.rows.front().at < last) return false;
+    last = p.rows.back().at;
+    total += p.rows.size();
+  }
+
+  // Names numbered in piece order: the order of first appearance in the file.
+  interner products, connections;
+  rows_.reserve(total);
+  for (auto& p : pieces) {
+    auto map = [](const interner& local, interner& global) {
+      std::vector<id> ids(local.size());
+      for (std::uint32_t i = 0; i < local.size(); ++i) ids[i] = global.intern(local.name(i));
+      return ids;
+    };
+    auto account = map(p.reader->accounts(), accounts_);
+    auto model = map(p.reader->models(), models_);
+    auto product = map(p.reader->products(), products);
+    auto conn = map(p.reader->connections(), connections);
+    for (row r : p.rows) {
+      r.account = account[r.account];
+      if (r.model != no_id) r.model = model[r.model];
+      if (r.product != no_id) r.product = product[r.product];
+      if (has_connection(r.what)) r.conn = conn[r.conn];
+      rows_.push_back(r);
+    }
+    p = piece();  // its memory goes now
+  }
+  return true;
 }
 
 loaded_trace::plan_view::plan_view(const loaded_trace& trace, std::shared_ptr<const plan> p)

@@ -43,7 +43,16 @@ class loaded_trace {
 
   /// Reads all of `path` (docs/FORMATS.md). Throws policies::input_error
   /// naming file, line and column, as trace_reader does.
-  explicit loaded_trace(const std::string& path);
+  ///
+  /// With `threads` > 1 a plain file is read in that many pieces at once,
+  /// split at line boundaries, each by a trace_reader of its own; their
+  /// names are then numbered in piece order, which is the order of first
+  /// appearance in the file, so the result is the one of a serial read.
+  /// Should a piece find bad input (or the pieces not join in arrival
+  /// order), the file is read again serially, so that the error is the
+  /// serial reader's: the first in the file, with its line. Standard input
+  /// and gzip files are read serially.
+  explicit loaded_trace(const std::string& path, std::size_t threads = 1);
 
   const std::string& path() const { return path_; }
   const std::vector<row>& rows() const { return rows_; }
@@ -74,6 +83,9 @@ class loaded_trace {
   };
 
  private:
+  void read_serially();
+  bool read_in_pieces(std::size_t threads);
+
   std::string path_;
   std::vector<row> rows_;
   interner accounts_, models_;

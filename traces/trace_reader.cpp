@@ -47,17 +47,46 @@ input_error describe(const io::error::base& e, const std::string& path) {
   return input_error::at(path, line, "", what);
 }
 
+// Lines of a piece of a plain file held in memory, as gzip_source gives
+// the lines of the whole file: split at '\n', one trailing '\r' dropped.
+class memory_lines {
+ public:
+  memory_lines(std::string_view header, std::string_view body) : header_(header), rest_(body) {}
+  bool next(std::string_view& line) {
+    if (!header_done_) {
+      header_done_ = true;
+      line = without_cr(header_);
+      return true;
+    }
+    if (rest_.empty()) return false;
+    auto end = rest_.find('\n');
+    line = without_cr(rest_.substr(0, end));
+    rest_.remove_prefix(end == std::string_view::npos ? rest_.size() : end + 1);
+    return true;
+  }
+
+ private:
+  static std::string_view without_cr(std::string_view l) {
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    return l;
+  }
+  std::string_view header_, rest_;
+  bool header_done_ = false;
+};
+
 // The trace's bytes for the CSV parser, line by line from gzip_source (so a
-// gzip trace and stdin read like a plain file), each line ended with '\n'.
-// libfccp's LineReader::next_line reads the byte just past the data before
-// its bounds check; after a last line without '\n' that byte (uninitialized
-// memory) decided where the next line began, and a '\n' there sent the next
-// call scanning past the end of its buffer (a heap over-read found by
-// fuzz/trace_reader.cpp, docs/SECURITY.md). With every line ended, the byte
-// past the data is never read.
+// gzip trace and stdin read like a plain file) or from memory_lines, each
+// line ended with '\n'. libfccp's LineReader::next_line reads the byte just
+// past the data before its bounds check; after a last line without '\n'
+// that byte (uninitialized memory) decided where the next line began, and a
+// '\n' there sent the next call scanning past the end of its buffer (a heap
+// over-read found by fuzz/trace_reader.cpp, docs/SECURITY.md). With every
+// line ended, the byte past the data is never read.
+template <class Lines>
 class line_source : public io::ByteSourceBase {
  public:
-  explicit line_source(const std::string& path) : in_(path) {}
+  template <class... Args>
+  explicit line_source(Args&&... args) : in_(std::forward<Args>(args)...) {}
   // Fills the whole buffer but at the end: the parser asks for no more once
   // a read comes back short.
   int read(char* buffer, int size) override {
@@ -80,7 +109,7 @@ class line_source : public io::ByteSourceBase {
   }
 
  private:
-  gzip_source in_;
+  Lines in_;
   std::string_view rest_;     ///< of the current line, not yet handed out
   bool newline_due_ = false;  ///< the current line's '\n' is not yet handed out
 };
@@ -88,8 +117,8 @@ class line_source : public io::ByteSourceBase {
 }  // namespace
 
 struct trace_reader::csv {
-  explicit csv(const std::string& path)
-      : parser(gzip_source::display_name(path), std::make_unique<line_source>(path)) {}
+  csv(const std::string& display_name, std::unique_ptr<io::ByteSourceBase> bytes)
+      : parser(display_name, std::move(bytes)) {}
   csv_parser parser;
 };
 
@@ -100,8 +129,20 @@ trace_reader::trace_reader(const std::string& path, std::shared_ptr<const plan> 
     done_ = true;
     return;
   }
+  open([&] { return std::make_unique<line_source<gzip_source>>(path); });
+}
+
+trace_reader::trace_reader(const std::string& display_name, std::string_view header,
+                           std::string_view body, std::shared_ptr<const plan> p)
+    : path_(display_name), plan_(std::move(p)) {
+  for (auto& m : plan_->named_models()) models_.intern(m);
+  open([&] { return std::make_unique<line_source<memory_lines>>(header, body); });
+}
+
+template <class MakeBytes>
+void trace_reader::open(MakeBytes make_bytes) {
   try {
-    in_ = std::make_unique<csv>(path);
+    in_ = std::make_unique<csv>(path_, make_bytes());
     in_->parser.read_header(io::ignore_extra_column | io::ignore_missing_column, "arrival_s",
                             "account", "duration_s", "id", "key", "model", "product", "cost",
                             "kind", "conn", "fail");
@@ -110,7 +151,7 @@ trace_reader::trace_reader(const std::string& path, std::shared_ptr<const plan> 
   }
   for (const char* required : {"arrival_s", "account", "duration_s"})
     if (!in_->parser.has_column(required))
-      throw input_error::at(path, 1, std::string("column '") + required + "'",
+      throw input_error::at(path_, 1, std::string("column '") + required + "'",
                             "missing from the header (required: arrival_s, account, duration_s)");
 }
 

@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policies/plan.hpp"
@@ -43,6 +44,13 @@ class trace_reader {
   /// Opens `path` and reads its header. Throws policies::input_error. An
   /// empty path reads no rows (a run of generated accounts only).
   trace_reader(const std::string& path, std::shared_ptr<const policies::plan> plan);
+  /// Reads one piece of a plain trace file held in memory: `header` (the
+  /// file's header line), then `body` (whole lines of the file; the last may
+  /// lack its '\n'), each line taken as from the file. Line numbers in
+  /// errors count from the piece's header. For traces/loaded_trace, which
+  /// reads a large file in pieces at once.
+  trace_reader(const std::string& display_name, std::string_view header, std::string_view body,
+               std::shared_ptr<const policies::plan> plan);
   ~trace_reader();
 
   /// Appends up to `max` rows to `out`. Returns false on bad input, with the
@@ -64,9 +72,13 @@ class trace_reader {
   const interner& accounts() const { return accounts_; }
   const interner& keys() const { return keys_; }
   const interner& models() const { return models_; }
+  const interner& products() const { return products_; }
+  const interner& connections() const { return conns_; }
   std::uint64_t rows_read() const { return next_seq_; }
 
  private:
+  template <class MakeBytes>
+  void open(MakeBytes make_bytes);
   bool read_row(policies::arrival& a, std::string& error, std::int64_t& own_cost);
 
   struct csv;  // hides the CSV parser's template from includers

@@ -7,6 +7,7 @@
 
 #include "policies/input_error.hpp"
 #include "support/usher_cli.hpp"
+#include "tests/traces/converters/shared_traces.hpp"
 #include "tools/loaded_run.hpp"
 #include "tools/simulation_run.hpp"
 #include "traces/loaded_trace.hpp"
@@ -44,6 +45,102 @@ TEST_CASE("a loaded trace reports bad rows with file, line and column as the rea
     CHECK(std::string(e.what()).find("unsorted.csv:") != std::string::npos);
     CHECK(std::string(e.what()).find("arrival_s") != std::string::npos);
   }
+}
+
+namespace {
+
+// What a loaded trace holds, field by field, for comparing two reads.
+std::string contents(const traces::loaded_trace& t) {
+  std::string out;
+  for (auto& r : t.rows())
+    out += std::to_string(r.at) + ' ' + std::to_string(r.duration) + ' ' +
+           std::to_string(r.own_cost) + ' ' + std::to_string(r.account) + ' ' +
+           std::to_string(r.model) + ' ' + std::to_string(r.product) + ' ' +
+           std::to_string(r.conn) + ' ' + std::to_string(static_cast<int>(r.what)) + ' ' +
+           (r.fail ? "f" : "-") + '\n';
+  for (std::uint32_t i = 0; i < t.accounts().size(); ++i) out += "account " + t.accounts().name(i) + '\n';
+  for (std::uint32_t i = 0; i < t.models().size(); ++i) out += "model " + t.models().name(i) + '\n';
+  return out;
+}
+
+// The error a load gives, or "" when it succeeds.
+std::string load_error(const std::string& path, std::size_t threads) {
+  try {
+    traces::loaded_trace t(path, threads);
+  } catch (const policies::input_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a trace read in pieces at once holds what the serial read holds") {
+  // Every kind of field a row has, names first seen in later pieces,
+  // connections that span pieces, CRLF and blank lines, quotes, and a last
+  // line without its line break.
+  std::string text = "id,arrival_s,account,key,model,product,cost,kind,conn,fail,duration_s\r\n";
+  for (int i = 0; i < 600; ++i) {
+    std::string account = "acct-" + std::to_string(i * 7 % (i < 300 ? 5 : 13));
+    std::string model = i % 3 == 0 ? "" : "m" + std::to_string(i % (i < 400 ? 2 : 4));
+    std::string kinds[] = {"request", "ws_open", "ws_request", "ws_close", "session", ""};
+    std::string kind = kinds[i % 6];
+    std::string conn = kind.rfind("ws_", 0) == 0 ? "c" + std::to_string(i / 60) : "";
+    text += "r" + std::to_string(i) + "," + std::to_string(i / 4) + "." + std::to_string(i % 4) +
+            "," + (i % 11 == 0 ? "\"" + account + "\"" : account) + ",k," + model + "," +
+            (i % 5 == 0 ? "p" + std::to_string(i % 3) : "") + "," +
+            (i % 7 == 0 ? std::to_string(i % 4) : "") + "," + kind + "," + conn + "," +
+            (i % 9 == 0 ? "1" : "") + "," + std::to_string(i % 17) + ".25" +
+            (i % 2 ? "\r\n" : "\n") + (i % 50 == 0 ? "\n  \n" : "");
+  }
+  text += "r600,150.0,late-account,k,m9,,,request,,,1";  // no line break
+  auto path = test::write_file("pieces.csv", text);
+  traces::loaded_trace serial(path, 1);
+  REQUIRE(serial.rows().size() == 601);
+  REQUIRE(serial.accounts().name(serial.accounts().size() - 1) == "late-account");
+  for (std::size_t threads : {2, 3, 7, 64}) {
+    INFO(threads << " pieces");
+    traces::loaded_trace pieces(path, threads);
+    CHECK(contents(pieces) == contents(serial));
+  }
+  traces::loaded_trace gzip(test::write_gzip("pieces.csv.gz", text), 2);  // read serially
+  CHECK(contents(gzip) == contents(serial));
+  // A sample trace, and a run from it, as simulate sees the file.
+  auto sample = testing::source_path("samples/sample-trace.csv");
+  traces::loaded_trace whole(sample, 1), split(sample, 2);
+  CHECK(contents(split) == contents(whole));
+  auto plan = traces::load_plan("per-model@limit=6", {});
+  CHECK(tools::run_loaded(split, plan, "p") == tools::run_loaded(whole, plan, "p"));
+}
+
+TEST_CASE("a bad row read in pieces is reported as the serial read reports it") {
+  // Equal lines, times starting over at line `restart`: for some of these
+  // a piece begins exactly there, and only the seam between two pieces is
+  // out of order; for the others the piece itself is.
+  std::string path;
+  for (int restart = 90; restart <= 112; ++restart) {
+    std::string text = "arrival_s,account,duration_s\n";
+    for (int i = 0; i < 200; ++i)
+      text += std::to_string(100 + (i < restart ? i : i - restart)) + ",a,1\n";
+    path = test::write_file("restart.csv", text);
+    auto expected = load_error(path, 1);
+    REQUIRE(expected.find("rows must be sorted by arrival_s") != std::string::npos);
+    CHECK(load_error(path, 2) == expected);
+    CHECK(load_error(path, 3) == expected);
+  }
+  // Bad rows in two pieces: the first in the file is the one reported, with
+  // its line; nothing is read past it.
+  std::string text = "arrival_s,account,duration_s,kind\n";
+  for (int i = 0; i < 400; ++i)
+    text += std::to_string(i) + ",a," + (i == 150 ? "x" : "1") + "," + (i == 350 ? "ws_open" : "") + "\n";
+  path = test::write_file("two-bad.csv", text);
+  auto expected = load_error(path, 1);
+  CHECK(expected == path + ":152: column 'duration_s': expected a non-negative number of seconds, got \"x\"");
+  for (std::size_t threads : {2, 4}) CHECK(load_error(path, threads) == expected);
+  // A header without a required column.
+  path = test::write_file("no-duration.csv", "arrival_s,account\n1,a\n2,b\n");
+  CHECK(load_error(path, 2) == load_error(path, 1));
+  CHECK(load_error(path, 2).find("column 'duration_s'") != std::string::npos);
 }
 
 TEST_CASE("a plan spec carries overrides after @ and account names may hold @") {

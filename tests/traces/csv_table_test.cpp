@@ -13,18 +13,9 @@
 using namespace usher;
 using usher::test::scratch_file;
 using usher::test::write_file;
+using usher::test::write_gzip;
 
 namespace {
-std::string write_gzip(const std::string& name, const std::string& text) {
-  auto path = scratch_file(name);
-  gzFile f = gzopen(path.c_str(), "wb");
-  REQUIRE(f != nullptr);
-  REQUIRE(gzwrite(f, text.data(), static_cast<unsigned>(text.size())) ==
-          static_cast<int>(text.size()));
-  gzclose(f);
-  return path;
-}
-
 std::vector<std::string> lines_of(const std::string& path) {
   traces::gzip_source in(path);
   std::vector<std::string> lines;

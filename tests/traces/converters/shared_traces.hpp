@@ -3,6 +3,7 @@
 // place from /work/shared/traces, never copied into the project), scratch
 // files, and a tiny reader for the CSV the converters write.
 #include <unistd.h>
+#include <zlib.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -33,6 +34,17 @@ inline std::string write_file(const std::string& name, const std::string& text) 
   auto p = scratch_file(name);
   std::ofstream(p, std::ios::binary) << text;
   return p;
+}
+
+/// `text` gzip-compressed into a scratch file; returns its path.
+inline std::string write_gzip(const std::string& name, const std::string& text) {
+  auto path = scratch_file(name);
+  gzFile f = gzopen(path.c_str(), "wb");
+  REQUIRE(f != nullptr);
+  REQUIRE(gzwrite(f, text.data(), static_cast<unsigned>(text.size())) ==
+          static_cast<int>(text.size()));
+  gzclose(f);
+  return path;
 }
 
 inline std::string slurp(const std::string& path) {
