@@ -4,6 +4,7 @@
 /// advise.csv and advise.json (docs/WHATIF.md).
 
 #include <boost/program_options.hpp>
+#include <optional>
 #include <iostream>
 
 #include "policies/input_error.hpp"
@@ -24,7 +25,7 @@ using nlohmann::json;
 namespace {
 
 struct advise_options {
-  std::string trace, family, plan, out;
+  std::string trace, workload, family, plan, out;
   std::vector<std::string> sets;
   double target = 0.01;
   std::size_t jobs = 0;
@@ -33,12 +34,16 @@ struct advise_options {
 
 po::options_description describe(advise_options& o) {
   po::options_description d(
-      "usher advise --trace FILE.csv (--family FAMILY | --plan PLAN) [--out DIR] [options]\n\n"
+      "usher advise (--trace FILE.csv | --workload FILE) (--family FAMILY | --plan PLAN) [--out DIR] "
+      "[options]\n\n"
       "Per account: the signals of its seed under the current plan, and the smallest size "
       "that clears them (docs/WHATIF.md)");
   d.add_options()("help,h", "show this help")(
-      "trace", po::value(&o.trace)->required(),
+      "trace", po::value(&o.trace),
       "request trace, CSV, gzip or plain; - reads stdin (docs/FORMATS.md)")(
+      "workload", po::value(&o.workload),
+      "workload file: generated clients per account, optionally with a trace; held once for "
+      "every run (docs/WORKLOADS.md)")(
       "family", po::value(&o.family),
       "streams (tiers: upgrade signals), weighted, per-model or exclusive (limit: 429 share)")(
       "plan", po::value(&o.plan),
@@ -68,6 +73,7 @@ int advise_command(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto done = parse_options("advise", args, desc, vm, [&] {
         if (o.family.empty() && o.plan.empty()) throw po::error("give --family or --plan");
+        if (o.trace.empty() && o.workload.empty()) throw po::error("give --trace or --workload");
         if (!(o.target >= 0 && o.target <= 1)) throw po::error("--target-reject: expected a share between 0 and 1");
       }))
     return *done;
@@ -86,7 +92,10 @@ int advise_command(const std::vector<std::string>& args) {
                             policies::quoted(o.plan) + " is of the " + fam +
                                 " family, not " + o.family);
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
-    traces::loaded_trace trace(o.trace, jobs);  // read in `jobs` pieces at once
+    std::optional<workload> clients;
+    if (!o.workload.empty()) clients = read_workload_file(o.workload);
+    traces::loaded_trace trace(o.trace.empty() && clients ? clients->trace : o.trace,
+                               jobs);  // read in `jobs` pieces at once
     std::unique_ptr<staged_files> files;
     if (!o.out.empty())
       files = std::make_unique<staged_files>(o.out,
@@ -98,6 +107,7 @@ int advise_command(const std::vector<std::string>& args) {
     request.sets = o.sets;
     request.target_reject = o.target;
     request.jobs = jobs;
+    request.clients = clients ? &*clients : nullptr;
     request.progress = &progress;
     auto adv = advise_plan(trace, request);
     progress.clear();

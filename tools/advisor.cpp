@@ -46,7 +46,8 @@ class advisor {
     std::vector<json> out(plans.size());
     run_parallel(plans.size(), request_.jobs, [&](std::size_t i, std::size_t slot) {
       out[i] = run_loaded(trace_, plans[i], request_.plan,
-                          request_.progress ? &request_.progress->reached(slot) : nullptr);
+                          request_.progress ? &request_.progress->reached(slot) : nullptr,
+                          request_.clients);
     }, nullptr);
     runs_ += plans.size();
     if (request_.progress) request_.progress->draw(runs_);

@@ -27,6 +27,7 @@
 
 #include "policies/plan.hpp"
 #include "tools/outcome_metrics.hpp"
+#include "tools/workload_file.hpp"
 #include "traces/loaded_trace.hpp"
 
 namespace usher::tools {
@@ -38,6 +39,7 @@ struct advise_request {
   std::vector<std::string> sets;   ///< --set overrides of the current plan
   double target_reject = 0.01;     ///< limit families: largest acceptable 429 share
   std::size_t jobs = 1;            ///< runs at once where runs are independent
+  const workload* clients = nullptr;  ///< generated clients beside the trace, or none
   progress_line* progress = nullptr;
 };
 

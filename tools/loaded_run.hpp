@@ -15,6 +15,7 @@
 #include <string>
 
 #include "policies/plan.hpp"
+#include "tools/workload_file.hpp"
 #include "traces/loaded_trace.hpp"
 
 namespace usher::tools {
@@ -22,9 +23,12 @@ namespace usher::tools {
 /// Replays `trace` under `plan` and returns summary.json's content, with
 /// `plan_spec` recorded as the plan's name. When `reached` is set, it is
 /// kept at the arrival time of the last row handed to the simulation (for
-/// progress lines). Throws std::runtime_error if the replay fails.
+/// progress lines). With `clients`, a workload's generated clients run
+/// beside the trace's rows, as in `usher simulate --workload` (one workload,
+/// read once, serves every run). Throws std::runtime_error if the replay fails.
 nlohmann::json run_loaded(const traces::loaded_trace& trace,
                           std::shared_ptr<const policies::plan> plan, const std::string& plan_spec,
-                          std::atomic<policies::usec>* reached = nullptr);
+                          std::atomic<policies::usec>* reached = nullptr,
+                          const workload* clients = nullptr);
 
 }  // namespace usher::tools

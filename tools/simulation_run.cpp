@@ -23,10 +23,11 @@ namespace {
 
 double round6(double x) { return std::round(x * 1e6) / 1e6; }
 
-// What each generated client achieved, by account name.
+}  // namespace
+
 nlohmann::json clients_summary(
     const std::vector<std::pair<std::uint32_t, actors::clients::client_stats>>& stats,
-    const std::vector<actors::generated_account>& generated, const traces::trace_reader& reader,
+    const std::vector<actors::generated_account>& generated, const traces::interner& accounts,
     const std::vector<std::string>& group_of) {
   nlohmann::json out = nlohmann::json::object();
   for (auto& [index, s] : stats) {
@@ -47,10 +48,12 @@ nlohmann::json clients_summary(
       if (s.completed_at >= 0) c["completed_s"] = round6(static_cast<double>(s.completed_at) / 1e6);
       else c["completed_s"] = nullptr;
     }
-    out[reader.accounts().name(generated[index].account)] = c;
+    out[accounts.name(generated[index].account)] = c;
   }
   return out;
 }
+
+namespace {
 
 // One line per client group: what its accounts achieved together.
 std::string clients_table(
@@ -100,21 +103,10 @@ simulation_output run_simulation(const simulation_request& request) {
 
   // Generated accounts get their ids before any trace row: ids stay the
   // same whatever the trace holds.
-  std::vector<actors::generated_account> generated;
   std::vector<std::string> client_names;
-  for (auto& g : w.groups)
-    for (auto& name : w.account_names(g)) {
-      actors::generated_account a;
-      a.account = reader.intern_account(name);
-      a.profile = plan->profile_of(name);
-      a.model = g.spec.model.empty() ? policies::no_id : reader.intern_model(g.spec.model);
-      a.client = static_cast<std::uint32_t>(generated.size());
-      a.spec = g.spec;
-      if (a.spec.stop == policies::never) a.spec.stop = w.stop;
-      a.seed = w.seed;
-      generated.push_back(a);
-      client_names.push_back(g.name);
-    }
+  auto generated = generated_accounts(
+      w, *plan, [&](const std::string& n) { return reader.intern_account(n); },
+      [&](const std::string& n) { return reader.intern_model(n); }, client_names);
 
   // Everything is checked: only now is anything written.
   fs::path out_dir = request.out_dir;
@@ -180,7 +172,7 @@ simulation_output run_simulation(const simulation_request& request) {
   simulation_output out;
   out.summary = traces::make_summary(*plan, run, accounts);
   if (!generated.empty()) {
-    out.summary["clients"] = clients_summary(result.clients, generated, reader, client_names);
+    out.summary["clients"] = clients_summary(result.clients, generated, reader.accounts(), client_names);
     out.clients_table = clients_table(w, result.clients, client_names);
   }
   if (!out_dir.empty()) {

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "actors/client_actor.hpp"
 #include "policies/time.hpp"
+#include "traces/interner.hpp"
 
 namespace usher::tools {
 
@@ -40,6 +42,13 @@ struct simulation_output {
 /// Every name a run writes into its directory, its pictures included
 /// (tools/plots.hpp): what a rerun into the same directory replaces.
 std::vector<std::string> run_outputs();
+
+/// summary.json's "clients": what each generated client achieved (`stats`
+/// by client index), by account name.
+nlohmann::json clients_summary(
+    const std::vector<std::pair<std::uint32_t, actors::clients::client_stats>>& stats,
+    const std::vector<actors::generated_account>& generated, const traces::interner& accounts,
+    const std::vector<std::string>& group_of);
 
 /// Runs it. Throws policies::input_error for bad input (plan, trace, values)
 /// and std::runtime_error for anything else (a disk that refuses writes).

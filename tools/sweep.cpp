@@ -1,5 +1,5 @@
 /// `usher sweep`: one plan under a grid of parameter values (--vary), every
-/// variant on the same trace. The trace is parsed once into memory
+/// variant on the same trace and workload. The trace is parsed once into memory
 /// (traces/loaded_trace.hpp) and each variant replays it on the virtual
 /// clock (tools/loaded_run.hpp), several at once (--jobs); results are
 /// stored by variant number, so the files are byte-identical at any --jobs.
@@ -8,6 +8,7 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <optional>
 #include <iostream>
 
 #include "policies/input_error.hpp"
@@ -19,6 +20,7 @@
 #include "tools/plots.hpp"
 #include "tools/staged_files.hpp"
 #include "tools/variant_grid.hpp"
+#include "tools/workload_file.hpp"
 #include "traces/plan_file.hpp"
 
 namespace usher::tools {
@@ -30,7 +32,7 @@ using policies::input_error;
 namespace {
 
 struct sweep_options {
-  std::string trace, plan, out;
+  std::string trace, workload, plan, out;
   std::vector<std::string> sets, vary;
   std::size_t jobs = 0;
   bool plots = false, quiet = false;
@@ -38,12 +40,15 @@ struct sweep_options {
 
 po::options_description describe(sweep_options& o) {
   po::options_description d(
-      "usher sweep --trace FILE.csv --plan PLAN --vary KEY=VALUES [--vary ...] --out DIR "
-      "[options]\n\nRuns every combination of the --vary values on the same trace "
-      "(docs/WHATIF.md)");
+      "usher sweep (--trace FILE.csv | --workload FILE) --plan PLAN --vary KEY=VALUES [--vary ...] "
+      "--out DIR [options]\n\nRuns every combination of the --vary values on the same trace and "
+      "workload (docs/WHATIF.md)");
   d.add_options()("help,h", "show this help")(
-      "trace", po::value(&o.trace)->required(),
+      "trace", po::value(&o.trace),
       "request trace, CSV, gzip or plain; - reads stdin (docs/FORMATS.md)")(
+      "workload", po::value(&o.workload),
+      "workload file: generated clients per account, optionally with a trace; held once for "
+      "every variant (docs/WORKLOADS.md)")(
       "plan", po::value(&o.plan)->required(),
       "a preset or plan file, optionally PLAN@KEY=VALUE,... (docs/PLANS.md)")(
       "set", po::value(&o.sets)->composing(), "KEY=VALUE: override for every variant (repeatable)")(
@@ -66,6 +71,7 @@ int sweep_command(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto done = parse_options("sweep", args, desc, vm, [&] {
         if (o.vary.empty()) throw po::error("give at least one --vary KEY=VALUES");
+        if (o.trace.empty() && o.workload.empty()) throw po::error("give --trace or --workload");
       }))
     return *done;
 
@@ -93,17 +99,22 @@ int sweep_command(const std::vector<std::string>& args) {
       specs.push_back(spec);
     }
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
-    traces::loaded_trace trace(o.trace, jobs);  // read in `jobs` pieces at once
+    std::optional<workload> clients;
+    if (!o.workload.empty()) clients = read_workload_file(o.workload);
+    std::string trace_path = o.trace.empty() && clients ? clients->trace : o.trace;
+    traces::loaded_trace trace(trace_path, jobs);  // read in `jobs` pieces at once
     // Everything is checked: an earlier sweep in --out is replaced whole or not at all.
     std::vector<std::string> outputs = {"sweep.csv", "sweep_accounts.csv"};
     outputs.insert(outputs.end(), sweep_plot_files().begin(), sweep_plot_files().end());
     staged_files files(o.out, outputs);
     policies::usec span = trace.rows().empty() ? 0 : trace.rows().back().at;
+    if (clients && !clients->groups.empty()) span = std::max(span, clients->stop);
     std::vector<outcome_metrics> overall(grid.size());
     std::vector<std::vector<std::pair<std::string, outcome_metrics>>> accounts(grid.size());
     progress_line progress("usher sweep", "variants", grid.size(), span, std::min(jobs, grid.size()));
     run_parallel(grid.size(), jobs, [&](std::size_t i, std::size_t slot) {
-      auto summary = run_loaded(trace, plans[i], specs[i], &progress.reached(slot));
+      auto summary = run_loaded(trace, plans[i], specs[i], &progress.reached(slot),
+                                clients ? &*clients : nullptr);
       overall[i] = outcome_metrics::of(summary["overall"]);
       for (auto& [name, m] : summary["accounts"].items()) accounts[i].emplace_back(name, outcome_metrics::of(m));
     }, &progress);
@@ -141,7 +152,8 @@ int sweep_command(const std::vector<std::string>& args) {
     char line[512];
     std::snprintf(line, sizeof(line),
                   "sweep: %s on %s (%zu rows, %zu accounts): %zu variants, %zu jobs, %.1f s\n",
-                  o.plan.c_str(), o.trace.c_str(), trace.rows().size(), trace.accounts().size(),
+                  o.plan.c_str(), (trace_path.empty() ? o.workload : trace_path).c_str(),
+                  trace.rows().size(), trace.accounts().size(),
                   grid.size(), std::min(jobs, grid.size()), seconds);
     t += line;
     std::vector<std::size_t> width;

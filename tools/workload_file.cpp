@@ -160,6 +160,7 @@ workload read_workload_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw input_error::in(path, "cannot open the workload file");
   workload w;
+  w.path = path;
   std::string raw, section;
   std::size_t line = 0;
   client_group* group = nullptr;
@@ -204,6 +205,29 @@ void add_client_option(workload& w, const std::string& option) {
     pos = comma + 1;
   }
   w.groups.push_back(g);
+}
+
+std::vector<actors::generated_account> generated_accounts(
+    const workload& w, const policies::plan& plan,
+    const std::function<policies::id(const std::string&)>& account_id,
+    const std::function<policies::id(const std::string&)>& model_id,
+    std::vector<std::string>& group_of) {
+  std::vector<actors::generated_account> generated;
+  group_of.clear();
+  for (auto& g : w.groups)
+    for (auto& name : w.account_names(g)) {
+      actors::generated_account a;
+      a.account = account_id(name);
+      a.profile = plan.profile_of(name);
+      a.model = g.spec.model.empty() ? policies::no_id : model_id(g.spec.model);
+      a.client = static_cast<std::uint32_t>(generated.size());
+      a.spec = g.spec;
+      if (a.spec.stop == policies::never) a.spec.stop = w.stop;
+      a.seed = w.seed;
+      generated.push_back(a);
+      group_of.push_back(g.name);
+    }
+  return generated;
 }
 
 }  // namespace usher::tools

@@ -17,10 +17,13 @@
 /// `--client NAME:key=value,key=value`. Every error names file, line and key.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "actors/client_actor.hpp"
 #include "actors/clients/client_model.hpp"
+#include "policies/plan.hpp"
 
 namespace usher::tools {
 
@@ -31,6 +34,7 @@ struct client_group {
 };
 
 struct workload {
+  std::string path;   ///< the file it was read from (empty: --client options only)
   std::uint64_t seed = 1;
   policies::usec stop = policies::seconds(3600);
   std::string trace;  ///< empty: generated accounts only
@@ -45,5 +49,16 @@ workload read_workload_file(const std::string& path);
 
 /// Adds a group from `NAME:key=value,key=value` (--client). Throws input_error.
 void add_client_option(workload& w, const std::string& option);
+
+/// The generated accounts of `w` as `plan` sees them (profile; the spec's
+/// stop, or the workload's), with ids from `account_id` and `model_id`: a
+/// run names them before any trace row, accounts and models in group order,
+/// so their ids are the same whatever the trace holds. `group_of` gets the
+/// group name of each, by its client index.
+std::vector<actors::generated_account> generated_accounts(
+    const workload& w, const policies::plan& plan,
+    const std::function<policies::id(const std::string&)>& account_id,
+    const std::function<policies::id(const std::string&)>& model_id,
+    std::vector<std::string>& group_of);
 
 }  // namespace usher::tools

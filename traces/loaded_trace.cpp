@@ -185,18 +185,24 @@ bool loaded_trace::read_in_pieces(std::size_t threads) {
   return true;
 }
 
-loaded_trace::plan_view::plan_view(const loaded_trace& trace, std::shared_ptr<const plan> p)
+loaded_trace::plan_view::plan_view(const loaded_trace& trace, std::shared_ptr<const plan> p,
+                                   const std::vector<std::string>& first_accounts,
+                                   const std::vector<std::string>& first_models)
     : trace_(trace), plan_(std::move(p)) {
-  profile_by_account_.reserve(trace.accounts_.size());
+  // The ids trace_reader would give under this plan: the first names, then
+  // the trace's in order of first appearance; models after the plan's own.
+  for (auto& a : first_accounts) accounts_.intern(a);
+  account_id_.reserve(trace.accounts_.size());
   for (std::uint32_t i = 0; i < trace.accounts_.size(); ++i)
-    profile_by_account_.push_back(plan_->profile_of(trace.accounts_.name(i)));
-  // The ids trace_reader would give under this plan: the plan's models
-  // first, then the trace's in order of first appearance.
-  interner ids;
-  for (auto& m : plan_->named_models()) ids.intern(m);
+    account_id_.push_back(accounts_.intern(trace.accounts_.name(i)));
+  profile_by_account_.reserve(accounts_.size());
+  for (std::uint32_t i = 0; i < accounts_.size(); ++i)
+    profile_by_account_.push_back(plan_->profile_of(accounts_.name(i)));
+  for (auto& m : plan_->named_models()) models_.intern(m);
+  for (auto& m : first_models) models_.intern(m);
   model_id_.reserve(trace.models_.size());
   for (std::uint32_t i = 0; i < trace.models_.size(); ++i)
-    model_id_.push_back(ids.intern(trace.models_.name(i)));
+    model_id_.push_back(models_.intern(trace.models_.name(i)));
 }
 
 void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
@@ -206,7 +212,7 @@ void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
     const row& r = rows[next_];
     arrival a;
     a.req.seq = next_;
-    a.req.account = r.account;
+    a.req.account = account_id_[r.account];
     a.req.model = r.model == no_id ? no_id : model_id_[r.model];
     a.req.product = r.product;
     a.req.conn = r.conn;
@@ -214,7 +220,7 @@ void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
     a.at = r.at;
     a.duration = r.duration;
     a.fail = r.fail;
-    a.profile = profile_by_account_[r.account];
+    a.profile = profile_by_account_[a.req.account];
     a.req.cost = plan_->cost_of(a.profile, a.req.model, r.own_cost);
     reached_ = r.at;
     out.push_back(a);

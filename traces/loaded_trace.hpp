@@ -63,8 +63,18 @@ class loaded_trace {
   /// and models); owned by one thread.
   class plan_view {
    public:
-    /// REQUIRES: `trace` outlives the view.
-    plan_view(const loaded_trace& trace, std::shared_ptr<const policies::plan> plan);
+    /// REQUIRES: `trace` outlives the view. `first_accounts` and
+    /// `first_models` are names a run gives ids before any trace row (a
+    /// workload's generated accounts and their models, in that order), as
+    /// trace_reader::intern_account and intern_model do before reading.
+    plan_view(const loaded_trace& trace, std::shared_ptr<const policies::plan> plan,
+              const std::vector<std::string>& first_accounts = {},
+              const std::vector<std::string>& first_models = {});
+
+    /// Ids and names as this run numbers them: first names, then the trace's.
+    policies::id account_id(const std::string& name) { return accounts_.intern(name); }
+    policies::id model_id(const std::string& name) { return models_.intern(name); }
+    const interner& accounts() const { return accounts_; }
 
     /// Appends up to `max` rows to `out` as arrivals, profile and cost
     /// resolved through the plan. An empty append is the end.
@@ -76,8 +86,10 @@ class loaded_trace {
    private:
     const loaded_trace& trace_;
     std::shared_ptr<const policies::plan> plan_;
-    std::vector<std::uint16_t> profile_by_account_;
-    std::vector<policies::id> model_id_;  ///< loaded model id -> this plan's model id
+    interner accounts_, models_;           ///< this run's ids
+    std::vector<policies::id> account_id_; ///< loaded account id -> this run's id
+    std::vector<std::uint16_t> profile_by_account_;  ///< by this run's id
+    std::vector<policies::id> model_id_;  ///< loaded model id -> this run's model id
     std::size_t next_ = 0;
     policies::usec reached_ = 0;
   };

@@ -10,6 +10,7 @@
 #include "tests/traces/converters/shared_traces.hpp"
 #include "tools/loaded_run.hpp"
 #include "tools/simulation_run.hpp"
+#include "tools/workload_file.hpp"
 #include "traces/loaded_trace.hpp"
 #include "traces/plan_file.hpp"
 
@@ -34,6 +35,35 @@ TEST_CASE("a run from a loaded trace gives the summary of simulate for the same 
     auto expected = tools::run_simulation(r).summary;
     auto got = tools::run_loaded(trace, traces::load_plan(spec, {}), spec);
     CHECK(got == expected);
+  }
+}
+
+TEST_CASE("a run from a loaded trace with a workload gives the summary of simulate with it") {
+  // Generated clients beside the trace's rows; one account (initech) is in
+  // both, and a client model the trace never names comes before the trace's.
+  auto trace_path = testing::source_path("samples/sample-trace.csv");
+  std::string groups =
+      "seed = 5\nstop = 20m\n"
+      "[clients.bots]\naccounts = 2\nbehaviour = conversations\nconversations = 3\n"
+      "duration = exp:4s\nthink = exp:10s\nmodel = bot-model\n"
+      "[clients.initech]\nbehaviour = sdk\nrate = 0.5\nduration = exp:8s\n";
+  for (bool with_trace : {true, false}) {
+    INFO((with_trace ? "with" : "without") << " a trace");
+    auto path = test::write_file("clients.ini",
+                                 (with_trace ? "trace = " + trace_path + "\n" : "") + groups);
+    auto w = tools::read_workload_file(path);
+    traces::loaded_trace trace(w.trace, 2);
+    for (std::string spec : {std::string("streams:team@limit=3,queue.max_wait=20"),
+                             std::string("weighted@cost.bot-model=2,limit=6")}) {
+      INFO(spec);
+      tools::simulation_request r;
+      r.plan = spec;
+      r.workload = path;
+      auto expected = tools::run_simulation(r).summary;
+      REQUIRE(expected.contains("clients"));
+      auto got = tools::run_loaded(trace, traces::load_plan(spec, {}), spec, nullptr, &w);
+      CHECK(got == expected);
+    }
   }
 }
 

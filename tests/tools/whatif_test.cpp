@@ -2,6 +2,7 @@
 // numbers of single simulate runs, the files do not depend on --jobs, and
 // bad input exits 2 with the message pinned in tests/tools/golden/.
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "support/usher_cli.hpp"
@@ -112,6 +113,42 @@ TEST_CASE("sweep rows equal single simulate runs of the same variants") {
     for (auto& [name, a] : summary["accounts"].items())
       CHECK(accounts[i++] == lead + name + "," + joined(tools::outcome_metrics::of(a).csv_fields()));
   }
+}
+
+TEST_CASE("sweep and advise take a workload, its clients beside the trace in every variant") {
+  auto dir = scratch("sweep-workload");
+  fs::create_directories(dir);
+  auto workload = (dir / "clients.ini").string();
+  std::ofstream(workload) << "seed = 9\nstop = 15m\n[clients.bots]\naccounts = 2\n"
+                             "behaviour = conversations\nconversations = 4\nduration = exp:5s\n"
+                             "think = exp:8s\n";
+  auto out = dir / "out";
+  auto r = run_usher("sweep " + trace + " --workload " + workload +
+                     " --plan streams:team --vary limit=1,4 -q --jobs 2 --out " + out.string());
+  REQUIRE(r.code == 0);
+  auto rows = lines_of(slurp(out / "sweep.csv"));
+  REQUIRE(rows.size() == 3);
+  for (std::string limit : {"1", "4"}) {
+    INFO("limit " << limit);
+    auto one = dir / ("simulate-" + limit);
+    REQUIRE(run_usher("simulate -q " + trace + " --workload " + workload +
+                      " --plan streams:team --set limit=" + limit + " --out " + one.string())
+                .code == 0);
+    auto summary = read_json(one / "summary.json");
+    REQUIRE(summary["accounts"].contains("bots-1"));
+    std::string lead = (limit == "1" ? "1," : "2,") + limit + ",";
+    CHECK(rows[limit == "1" ? 1 : 2] ==
+          lead + joined(tools::outcome_metrics::of(summary["overall"]).csv_fields()));
+  }
+  // A workload alone (no trace), and advise over trace and workload.
+  auto alone = run_usher("sweep --workload " + workload +
+                         " --plan streams:team --vary limit=1,2 -q --out " + (dir / "alone").string());
+  CHECK(alone.code == 0);
+  CHECK(lines_of(slurp(dir / "alone" / "sweep_accounts.csv")).size() == 1 + 2 * 2);
+  auto advice = run_usher("advise " + trace + " --workload " + workload +
+                          " --family streams --out " + (dir / "advise").string());
+  CHECK(advice.code == 0);
+  CHECK(slurp(dir / "advise" / "advise.csv").find("bots-2") != std::string::npos);
 }
 
 TEST_CASE("sweep output is byte-identical at 1 and 2 jobs") {
