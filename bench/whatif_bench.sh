@@ -9,6 +9,10 @@
 #   REPEATS    runs per job count (default 3)
 #   TRACE      where the generated trace goes (default /tmp/usher-bench-1m.csv;
 #              never inside the repository)
+# environment (for the issue #14 case: RATE=4.96 VARY="--vary limit=1..12
+# --vary queue.max_wait=30,60" and TRACE /tmp/usher-bench-200k.csv):
+#   RATE       trace gen --rate for the generated day (default 24.8: about 1M rows)
+#   VARY       the grid (default --vary limit=1..50 --vary queue.max_wait=30,60)
 set -euo pipefail
 build=${1:?usage: bench/whatif_bench.sh BUILD_DIR [REPEATS] [TRACE]}
 repeats=${2:-3}
@@ -19,11 +23,12 @@ trap 'rm -rf "$out"' EXIT
 
 if [ ! -s "$trace" ]; then
   # About 1M requests over one day, 100 accounts, busiest 9-17 (trace gen's diurnal pattern).
-  "$usher" trace gen --out "$trace" --pattern diurnal --span 86400 --rate 24.8 --accounts 100 \
+  "$usher" trace gen --out "$trace" --pattern diurnal --span 86400 --rate "${RATE:-24.8}" --accounts 100 \
     --mean-duration 10 --seed 4
 fi
 echo "trace: $trace ($(($(wc -l <"$trace") - 1)) rows)"
-sweep=(sweep --trace "$trace" --plan streams:team --vary limit=1..50 --vary queue.max_wait=30,60 -q)
+read -r -a vary <<<"${VARY:---vary limit=1..50 --vary queue.max_wait=30,60}"
+sweep=(sweep --trace "$trace" --plan streams:team "${vary[@]}" -q)
 
 declare -A times
 for r in $(seq 1 "$repeats"); do

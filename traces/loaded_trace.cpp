@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "policies/input_error.hpp"
@@ -51,12 +52,16 @@ class mapped_file {
 // Reads every row of `reader` into `out`, labels dropped (memory stays at
 // the rows). Returns false on bad input, with the message in `error`.
 bool read_rows(trace_reader& reader, std::vector<loaded_trace::row>& out, std::string& error) {
+  // Small chunks, made once: the rows go on at once into `out`.
+  constexpr std::size_t chunk_rows = 4096;
   std::vector<arrival> chunk;
   std::vector<std::int64_t> costs;
+  chunk.reserve(chunk_rows);
+  costs.reserve(chunk_rows);
   for (;;) {
     chunk.clear();
     costs.clear();
-    if (!reader.read(chunk, 65536, error, &costs)) return false;
+    if (!reader.read(chunk, chunk_rows, error, &costs)) return false;
     if (chunk.empty()) return true;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const arrival& a = chunk[i];
@@ -137,6 +142,9 @@ bool loaded_trace::read_in_pieces(std::size_t threads) {
   auto neutral = plan::build("streams", {});
   auto read_piece = [&](std::size_t k) {
     try {
+      // One row a line at most: no growing and copying as rows come.
+      pieces[k].rows.reserve(static_cast<std::size_t>(
+          std::count(bodies[k].begin(), bodies[k].end(), '\n') + 1));
       pieces[k].reader = std::make_unique<trace_reader>(path_, header, bodies[k], neutral);
       std::string error;
       pieces[k].ok = read_rows(*pieces[k].reader, pieces[k].rows, error);
@@ -160,28 +168,43 @@ bool loaded_trace::read_in_pieces(std::size_t threads) {
     total += p.rows.size();
   }
 
-  // Names numbered in piece order: the order of first appearance in the file.
+  // Names numbered in piece order: the order of first appearance in the
+  // file; then each piece's rows renumbered into place, the pieces at once.
+  struct renumbering {
+    std::vector<id> account, model, product, conn;
+    std::size_t at = 0;  ///< where its rows go in rows_
+  };
+  auto map = [](const interner& local, interner& global) {
+    std::vector<id> ids(local.size());
+    for (std::uint32_t i = 0; i < local.size(); ++i) ids[i] = global.intern(local.name(i));
+    return ids;
+  };
   interner products, connections;
-  rows_.reserve(total);
-  for (auto& p : pieces) {
-    auto map = [](const interner& local, interner& global) {
-      std::vector<id> ids(local.size());
-      for (std::uint32_t i = 0; i < local.size(); ++i) ids[i] = global.intern(local.name(i));
-      return ids;
-    };
-    auto account = map(p.reader->accounts(), accounts_);
-    auto model = map(p.reader->models(), models_);
-    auto product = map(p.reader->products(), products);
-    auto conn = map(p.reader->connections(), connections);
-    for (row r : p.rows) {
-      r.account = account[r.account];
-      if (r.model != no_id) r.model = model[r.model];
-      if (r.product != no_id) r.product = product[r.product];
-      if (has_connection(r.what)) r.conn = conn[r.conn];
-      rows_.push_back(r);
-    }
-    p = piece();  // its memory goes now
+  std::vector<renumbering> maps(pieces.size());
+  std::size_t at = 0;
+  for (std::size_t k = 0; k < pieces.size(); ++k) {
+    auto& r = *pieces[k].reader;
+    maps[k] = renumbering{map(r.accounts(), accounts_), map(r.models(), models_),
+                          map(r.products(), products), map(r.connections(), connections), at};
+    at += pieces[k].rows.size();
   }
+  rows_.resize(total);
+  auto place = [&](std::size_t k) {
+    auto& m = maps[k];
+    row* out = rows_.data() + m.at;
+    for (row r : pieces[k].rows) {
+      r.account = m.account[r.account];
+      if (r.model != no_id) r.model = m.model[r.model];
+      if (r.product != no_id) r.product = m.product[r.product];
+      if (has_connection(r.what)) r.conn = m.conn[r.conn];
+      *out++ = r;
+    }
+    pieces[k] = piece();  // its memory goes now
+  };
+  others.clear();
+  for (std::size_t k = 1; k < pieces.size(); ++k) others.emplace_back(place, k);
+  place(0);
+  for (auto& t : others) t.join();
   return true;
 }
 
