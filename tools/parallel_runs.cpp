@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -39,8 +40,7 @@ progress_line::progress_line(std::string command, std::string unit, std::size_t 
 
 progress_line::~progress_line() { clear(); }
 
-void progress_line::draw(std::size_t done) {
-  if (!enabled_) return;
+std::string progress_line::text(std::size_t done, double elapsed_s) const {
   std::string count;  // none without a unit: one run, whose simulated time says it all
   if (!unit_.empty()) {
     count = std::to_string(done);
@@ -48,19 +48,39 @@ void progress_line::draw(std::size_t done) {
     count += " " + unit_ + " done";
   }
   std::string times;
+  double running = 0;  // units of work the running slots have done
   for (std::size_t i = 0; i < slots_; ++i) {
     usec t = reached_[i].load(std::memory_order_relaxed);
-    if (t >= 0) times += (times.empty() ? "" : ", ") + clock_text(t);
+    if (t < 0) continue;
+    times += (times.empty() ? "" : ", ") + clock_text(t);
+    if (span_ > 0) running += std::min(1.0, static_cast<double>(t) / static_cast<double>(span_));
   }
   if (!times.empty()) {
     times = "simulated " + times;
     if (span_ > 0) times += " of " + clock_text(span_);
   }
+  // The share of the whole job done: units over the total, or for one run
+  // its simulated time over the span.
+  double share = -1;
+  if (total_ > 0) share = (static_cast<double>(done) + running) / static_cast<double>(total_);
+  else if (unit_.empty() && span_ > 0) share = running;
+  std::string left;
+  if (share > 0 && share < 1 && elapsed_s >= 2) {
+    auto seconds = static_cast<usec>(elapsed_s * (1 - share) / share + 0.5);
+    left = "about " + clock_text(seconds * policies::usec_per_second) + " left";
+  }
   std::string line = command_ + ":";
-  if (!count.empty()) line += " " + count + (times.empty() ? "" : ";");
-  if (!times.empty()) line += " " + times;
+  if (!count.empty()) line += " " + count + (times.empty() && left.empty() ? "" : ";");
+  if (!times.empty()) line += " " + times + (left.empty() ? "" : ";");
+  if (!left.empty()) line += " " + left;
+  return line;
+}
+
+void progress_line::draw(std::size_t done) {
+  if (!enabled_) return;
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   // \r and erase-to-end: the line overwrites itself.
-  std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  std::fprintf(stderr, "\r%s\033[K", text(done, elapsed).c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -9,6 +9,7 @@
 /// sweep at 1 and 2 jobs and compares the files byte for byte.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -39,6 +40,12 @@ class progress_line {
   void total(std::size_t n) { total_ = n; }
   /// Redraws the line with `done` units finished.
   void draw(std::size_t done);
+  /// The line's text with `done` units finished after `elapsed_s` seconds:
+  /// counts, simulated times, and, once two seconds have passed and some
+  /// work is done, the time left ("about 0:04:10 left"), estimated from
+  /// the share done so far (finished units, plus each running one's
+  /// simulated time over the span) at the pace so far.
+  std::string text(std::size_t done, double elapsed_s) const;
   /// Erases the line (also done by the destructor).
   void clear();
 
@@ -50,6 +57,7 @@ class progress_line {
   std::unique_ptr<std::atomic<policies::usec>[]> reached_;
   bool enabled_;
   bool drawn_ = false;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 /// Runs task(index, slot) once for every index in [0, count) on `jobs`

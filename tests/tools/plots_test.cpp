@@ -128,12 +128,22 @@ TEST_CASE("compare --plots draws every plan and the plans side by side") {
   }
 }
 
-TEST_CASE("the progress line counts done variants and simulated time when drawn") {
+TEST_CASE("the progress line counts done variants, simulated time and the time left") {
   // Drawn only on a terminal; forced here to see its words.
   tools::progress_line p("usher sweep", "variants", 10, policies::seconds(7200), 2, true);
   p.reached(0) = policies::seconds(3600 + 61);
+  CHECK(p.text(3, 1) == "usher sweep: 3/10 variants done; simulated 1:01:01 of 2:00:00");
+  // 3 done, a quarter and three quarters of two more: 4 of 10 in 36 s.
+  p.reached(0) = policies::seconds(1800);
+  p.reached(1) = policies::seconds(5400);
+  CHECK(p.text(3, 36) ==
+        "usher sweep: 3/10 variants done; simulated 0:30:00, 1:30:00 of 2:00:00; about 0:00:54 left");
   p.draw(3);
   p.clear();
+  // One run: its simulated time over the trace's span.
+  tools::progress_line one("usher simulate", "", 0, policies::seconds(1000), 1, true);
+  one.reached(0) = policies::seconds(250);
+  CHECK(one.text(0, 10) == "usher simulate: simulated 0:04:10 of 0:16:40; about 0:00:30 left");
   tools::progress_line off("usher sweep", "variants", 10, 0, 1);
   CHECK(off.enabled() == (::isatty(STDERR_FILENO) == 1));
 }
