@@ -63,6 +63,7 @@ nlohmann::json outcome_metrics::to_json() const {
   j["rate_408"] = rate_408;
   j["rate_429"] = rate_429;
   j["rate_1008"] = rate_1008;
+  j["rate_other"] = rate_other;
   j["not_200_rate"] = not_200_rate;
   j["wait_mean_s"] = wait_mean_s;
   j["wait_p95_s"] = wait_p95_s;
@@ -70,6 +71,24 @@ nlohmann::json outcome_metrics::to_json() const {
   if (utilization) j["utilization"] = *utilization; else j["utilization"] = nullptr;
   j["peak_in_flight"] = peak_in_flight;
   return j;
+}
+
+outcome_metrics outcome_metrics::from_json(const nlohmann::json& j) {
+  outcome_metrics m;
+  m.requests = j.at("requests").get<std::int64_t>();
+  m.rate_200 = j.at("rate_200").get<double>();
+  m.rate_202 = j.at("rate_202").get<double>();
+  m.rate_408 = j.at("rate_408").get<double>();
+  m.rate_429 = j.at("rate_429").get<double>();
+  m.rate_1008 = j.at("rate_1008").get<double>();
+  m.rate_other = j.at("rate_other").get<double>();
+  m.not_200_rate = j.at("not_200_rate").get<double>();
+  m.wait_mean_s = j.at("wait_mean_s").get<double>();
+  m.wait_p95_s = j.at("wait_p95_s").get<double>();
+  m.wait_p99_s = j.at("wait_p99_s").get<double>();
+  if (!j.at("utilization").is_null()) m.utilization = j.at("utilization").get<double>();
+  m.peak_in_flight = j.at("peak_in_flight").get<std::int64_t>();
+  return m;
 }
 
 std::string outcome_metrics::table_cells() const {

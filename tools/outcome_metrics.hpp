@@ -33,7 +33,11 @@ struct outcome_metrics {
   static const std::vector<std::string>& names();
   /// The values as CSV fields (decimal text, utilization empty when none).
   std::vector<std::string> csv_fields() const;
+  /// Every field; doubles as JSON keeps them, so from_json(to_json()) is
+  /// the same value, bit for bit (a sweep's journal relies on it).
   nlohmann::json to_json() const;
+  /// Reads what to_json() wrote. Throws nlohmann::json's errors when a key is missing.
+  static outcome_metrics from_json(const nlohmann::json& j);
 
   /// Fixed-width table cells: the final statuses in % (200, 408, 429,
   /// 1008, other: they add up to 100 %), then apart the share queued (202

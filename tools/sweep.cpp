@@ -8,10 +8,14 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <iostream>
 
 #include "policies/input_error.hpp"
+#include "tools/build_info.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/loaded_run.hpp"
@@ -35,7 +39,7 @@ struct sweep_options {
   std::string trace, workload, plan, out;
   std::vector<std::string> sets, vary;
   std::size_t jobs = 0;
-  bool plots = false, quiet = false;
+  bool plots = false, quiet = false, resume = false;
 };
 
 po::options_description describe(sweep_options& o) {
@@ -59,8 +63,81 @@ po::options_description describe(sweep_options& o) {
       "jobs,j", po::value(&o.jobs), "variants simulated at once (default: the machine's cores)")(
       "plots", po::bool_switch(&o.plots),
       "also draw metrics against the varied keys (SVG, index.html)")(
+      "resume", po::bool_switch(&o.resume),
+      "go on with an interrupted sweep into the same --out: variants it finished are not run "
+      "again")(
       "quiet,q", po::bool_switch(&o.quiet), "print nothing on success");
   return d;
+}
+
+// The journal of a sweep (docs/WHATIF.md, "Resuming a sweep"): in DIR, one
+// line naming the sweep, then one line per finished variant with the
+// summary parts its rows are made of, flushed as each variant ends. A
+// sweep that is killed leaves it behind; --resume takes the variants it
+// holds, so the files come out as one uninterrupted run writes them.
+const char* journal_name = ".usher-sweep-journal.jsonl";
+
+// What a journal must match to be resumed: the inputs, by content stamp.
+nlohmann::json sweep_identity(const sweep_options& o, const std::string& trace_path) {
+  auto stamp = [](const std::string& path) -> nlohmann::json {
+    if (path.empty()) return nullptr;
+    std::error_code ec;
+    auto size = fs::file_size(path, ec);
+    auto time = fs::last_write_time(path, ec).time_since_epoch().count();
+    return {{"path", path}, {"bytes", ec ? 0 : size}, {"modified", ec ? 0 : time}};
+  };
+  return {{"usher", build_version()}, {"plan", o.plan},     {"set", o.sets},
+          {"vary", o.vary},           {"trace", stamp(trace_path)},
+          {"workload", stamp(o.workload)}};
+}
+
+struct variant_result {
+  outcome_metrics overall;
+  std::vector<std::pair<std::string, outcome_metrics>> accounts;  ///< in name order
+
+  nlohmann::json journal_line(std::size_t index) const {
+    nlohmann::json a = nlohmann::json::object();
+    for (auto& [name, m] : accounts) a[name] = m.to_json();
+    return {{"variant", index + 1}, {"overall", overall.to_json()}, {"accounts", a}};
+  }
+};
+
+// The finished variants a journal holds, or none when there is no journal.
+// Throws input_error when it belongs to another sweep. A torn last line (a
+// kill mid-write) ends the reading.
+std::map<std::size_t, variant_result> read_journal(const fs::path& path,
+                                                   const nlohmann::json& identity,
+                                                   std::size_t variants) {
+  std::map<std::size_t, variant_result> done;
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return done;
+  auto head = nlohmann::json::parse(line, nullptr, false);
+  if (head.is_discarded() || !head.contains("sweep"))
+    throw input_error::in(path.string(), "not the journal of a sweep; run without --resume");
+  if (head["sweep"] != identity) {
+    std::string differs;
+    for (auto& [key, value] : identity.items())
+      if (head["sweep"].value(key, nlohmann::json()) != value) differs += (differs.empty() ? "" : ", ") + key;
+    throw input_error::in(path.string(), "the interrupted sweep differs from this one in: " +
+                                             differs + "; run without --resume to start over");
+  }
+  while (std::getline(in, line)) {
+    auto e = nlohmann::json::parse(line, nullptr, false);
+    if (e.is_discarded()) break;
+    try {
+      auto v = e.at("variant").get<std::size_t>();
+      if (v < 1 || v > variants) break;
+      variant_result r;
+      r.overall = outcome_metrics::from_json(e.at("overall"));
+      for (auto& [name, m] : e.at("accounts").items())
+        r.accounts.emplace_back(name, outcome_metrics::from_json(m));
+      done[v - 1] = std::move(r);
+    } catch (const nlohmann::json::exception&) {
+      break;  // not a line a sweep wrote: what follows is not trusted either
+    }
+  }
+  return done;
 }
 
 }  // namespace
@@ -106,17 +183,44 @@ int sweep_command(const std::vector<std::string>& args) {
     // Everything is checked: an earlier sweep in --out is replaced whole or not at all.
     std::vector<std::string> outputs = {"sweep.csv", "sweep_accounts.csv"};
     outputs.insert(outputs.end(), sweep_plot_files().begin(), sweep_plot_files().end());
+    // A journal kept beside the outputs while the sweep runs.
+    auto identity = sweep_identity(o, trace_path);
+    if (o.resume && (trace_path == "-" || o.workload == "-"))
+      throw input_error::at("--resume", 0, "", "a sweep that reads standard input cannot be resumed");
+    fs::path journal_path = fs::path(o.out) / journal_name;
+    std::map<std::size_t, variant_result> kept;
+    if (o.resume) kept = read_journal(journal_path, identity, grid.size());
     staged_files files(o.out, outputs);
+    // Gone when the sweep ends, done or failed with an error (run again
+    // once it is fixed); only a sweep that is killed leaves it behind.
+    struct remover {
+      fs::path path;
+      ~remover() {
+        std::error_code ignored;
+        fs::remove(path, ignored);
+      }
+    } journal_end{journal_path};
+    std::ofstream journal(journal_path, std::ios::trunc);
+    journal << nlohmann::json{{"sweep", identity}}.dump() << "\n";
+    for (auto& [i, r] : kept) journal << r.journal_line(i).dump() << "\n";
+    journal.flush();
+    std::mutex journal_lock;
     policies::usec span = trace.rows().empty() ? 0 : trace.rows().back().at;
     if (clients && !clients->groups.empty()) span = std::max(span, clients->stop);
-    std::vector<outcome_metrics> overall(grid.size());
-    std::vector<std::vector<std::pair<std::string, outcome_metrics>>> accounts(grid.size());
+    std::vector<variant_result> results(grid.size());
     progress_line progress("usher sweep", "variants", grid.size(), span, std::min(jobs, grid.size()));
+    for (auto& [i, r] : kept) results[i] = r;
     run_parallel(grid.size(), jobs, [&](std::size_t i, std::size_t slot) {
+      if (kept.count(i)) return;
       auto summary = run_loaded(trace, plans[i], specs[i], &progress.reached(slot),
                                 clients ? &*clients : nullptr);
-      overall[i] = outcome_metrics::of(summary["overall"]);
-      for (auto& [name, m] : summary["accounts"].items()) accounts[i].emplace_back(name, outcome_metrics::of(m));
+      auto& r = results[i];
+      r.overall = outcome_metrics::of(summary["overall"]);
+      for (auto& [name, m] : summary["accounts"].items()) r.accounts.emplace_back(name, outcome_metrics::of(m));
+      auto line = r.journal_line(i).dump();
+      std::lock_guard<std::mutex> g(journal_lock);
+      journal << line << "\n";
+      journal.flush();
     }, &progress);
 
     std::vector<std::string> header = {"variant"};
@@ -132,9 +236,9 @@ int sweep_command(const std::vector<std::string>& args) {
       std::vector<std::string> lead = {std::to_string(i + 1)};
       lead.insert(lead.end(), grid[i].begin(), grid[i].end());
       auto row = lead;
-      for (auto& f : overall[i].csv_fields()) row.push_back(f);
+      for (auto& f : results[i].overall.csv_fields()) row.push_back(f);
       csv += csv_line(row);
-      for (auto& [name, m] : accounts[i]) {
+      for (auto& [name, m] : results[i].accounts) {
         auto r = lead;
         r.push_back(name);
         for (auto& f : m.csv_fields()) r.push_back(f);
@@ -156,6 +260,10 @@ int sweep_command(const std::vector<std::string>& args) {
                   trace.rows().size(), trace.accounts().size(),
                   grid.size(), std::min(jobs, grid.size()), seconds);
     t += line;
+    if (o.resume)
+      t += "resumed: " + std::to_string(kept.size()) + " of " + std::to_string(grid.size()) +
+           " variants taken from the interrupted sweep, " +
+           std::to_string(grid.size() - kept.size()) + " run now\n";
     std::vector<std::size_t> width;
     std::string head = "variant";
     for (std::size_t a = 0; a < axes.size(); ++a) {
@@ -170,7 +278,7 @@ int sweep_command(const std::vector<std::string>& args) {
       std::string r = line;
       for (std::size_t a = 0; a < axes.size(); ++a)
         r += "  " + grid[i][a] + std::string(width[a] - grid[i][a].size(), ' ');
-      t += r + " " + overall[i].table_cells() + "\n";
+      t += r + " " + results[i].overall.table_cells() + "\n";
     }
     t += "wrote " + (fs::path(o.out) / "sweep.csv").string() + " and sweep_accounts.csv\n";
     std::cout << t;

@@ -1,8 +1,13 @@
 // usher compare and usher sweep as users meet them: their rows are the
 // numbers of single simulate runs, the files do not depend on --jobs, and
 // bad input exits 2 with the message pinned in tests/tools/golden/.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "support/usher_cli.hpp"
@@ -163,6 +168,62 @@ TEST_CASE("sweep output is byte-identical at 1 and 2 jobs") {
     CHECK(a.size() > 500);
     CHECK(a == slurp(two / f));
   }
+}
+
+TEST_CASE("a killed sweep resumes from its journal and writes what an uninterrupted one writes") {
+  auto dir = scratch("resume");
+  fs::create_directories(dir);
+  auto trace_path = (dir / "day.csv").string();
+  REQUIRE(run_usher("trace gen --out " + trace_path +
+                    " --pattern diurnal --span 7200 --rate 12 --accounts 20 --mean-duration 10 --seed 3")
+              .code == 0);
+  std::string sweep = "sweep --trace " + trace_path +
+                      " --plan streams:team --vary limit=1..20 --vary queue.max_wait=30,60 -q";
+  auto whole = dir / "whole";
+  REQUIRE(run_usher(sweep + " --jobs 2 --out " + whole.string()).code == 0);
+  CHECK_FALSE(fs::exists(whole / ".usher-sweep-journal.jsonl"));  // gone once done
+
+  // The same sweep, killed (SIGKILL: no chance to tidy up) once its journal
+  // holds a few variants.
+  auto cut = dir / "cut";
+  auto journal = cut / ".usher-sweep-journal.jsonl";
+  auto pid_file = dir / "pid";
+  std::string cmd = "cd '" + std::string(USHER_SOURCE_DIR) + "' && { '" + USHER_BINARY + "' " + sweep +
+                    " --jobs 1 --out " + cut.string() + " >/dev/null 2>&1 & echo $! >'" +
+                    pid_file.string() + "'; }";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto lines = [&] {
+    auto text = slurp(journal);
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  };
+  for (int i = 0; i < 6000 && lines() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  pid_t pid = std::stoi(slurp(pid_file));
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  // Gone, or a zombie that writes nothing more (its parent shell has ended).
+  for (int i = 0; i < 400 && ::kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto kept = lines();
+  REQUIRE(kept >= 4);
+  REQUIRE(kept < 41);  // killed before the end
+  INFO(kept - 1 << " variants in the journal");
+
+  // Another sweep into that directory is refused with --resume, naming what differs.
+  auto other = run_usher("sweep --trace " + trace_path +
+                         " --plan streams:team --vary limit=1..3 --resume --out " + cut.string());
+  CHECK(other.code == 2);
+  CHECK(other.err.find("differs from this one in: vary") != std::string::npos);
+  CHECK(lines() == kept);  // and the journal is left as it was
+
+  auto resumed = run_usher(sweep.substr(0, sweep.size() - 3) + " --resume --jobs 2 --out " + cut.string());
+  REQUIRE(resumed.code == 0);
+  CHECK(resumed.out.find("resumed: ") != std::string::npos);
+  CHECK(resumed.out.find(" of 40 variants taken from the interrupted sweep") != std::string::npos);
+  CHECK(resumed.out.find("resumed: 0 of") == std::string::npos);
+  for (auto* f : {"sweep.csv", "sweep_accounts.csv"}) {
+    INFO(f);
+    CHECK(slurp(cut / f) == slurp(whole / f));
+  }
+  CHECK_FALSE(fs::exists(journal));
 }
 
 TEST_CASE("bad --vary syntax exits 2 with a clear message and writes nothing") {
