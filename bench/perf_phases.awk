@@ -20,6 +20,7 @@ BEGIN { RS = "" }
     else if (f ~ /replay_shard::add/) cat = "copy rows into the shard (replay_shard::add)";
     else if (f ~ /usage_meter::/) cat = "simulate: usage meters";
     else if (f ~ /policies::engine::/) cat = "simulate: engine";
+    else if (f ~ /policies::ledger::/) cat = "simulate: ledger (leases, waiters, events)";
     else if (f ~ /replay_shard::/) cat = "simulate: replay_shard loop";
     else if (f ~ /sweep_until/) cat = "client: peak sweep (sweep_until)";
     else if (f ~ /anonymous namespace.::flush|absorb/) cat = "client: order outcomes (flush heap)";
