@@ -1,6 +1,10 @@
 #include "policies/time.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <string>
+
+#include "policies/input_error.hpp"
 
 namespace usher::policies {
 
@@ -34,6 +38,15 @@ bool parse_seconds(std::string_view text, usec& out) {
   return true;
 }
 
+std::string seconds_error(std::string_view text) {
+  bool number = !text.empty() && text.find_first_not_of("0123456789.") == std::string_view::npos &&
+                text.find_first_of("0123456789") != std::string_view::npos &&
+                std::count(text.begin(), text.end(), '.') <= 1;
+  return (number ? "expected at most " + std::to_string(longest_time / usec_per_second) + " seconds, got "
+                 : std::string("expected a non-negative number of seconds, got ")) +
+         quoted(std::string(text));
+}
+
 bool parse_duration(std::string_view text, usec& out, bool& unit_error) {
   unit_error = false;
   usec num = 1, den = 1;
@@ -54,7 +67,7 @@ bool parse_duration(std::string_view text, usec& out, bool& unit_error) {
     text = text.substr(0, digits_end);
   }
   usec t = 0;
-  if (!parse_seconds(text, t) || t > never / 3600) return false;
+  if (!parse_seconds(text, t) || t > longest_time / num) return false;
   out = t * num / den;
   return true;
 }

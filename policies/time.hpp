@@ -24,10 +24,23 @@ constexpr usec usec_per_second = 1'000'000;
 
 constexpr usec seconds(std::int64_t s) { return s * usec_per_second; }
 
+/// The largest time or duration a replay takes (a trace's arrival_s and
+/// duration_s, a plan's or workload's duration): 10^12 s, some 31,700 years.
+/// Sums of a few of them (an arrival, its duration, a queue's wait) stay far
+/// below `never`, so no addition in a replay can overflow.
+constexpr usec longest_time = seconds(1'000'000'000'000);
+
 /// Parses a non-negative decimal number of seconds ("12", "0.25", "3.000001")
 /// into microseconds, exactly: digits past the sixth decimal are rounded half
 /// up. Returns false for anything else (signs, exponents, empty, overflow).
+/// Converters read larger numbers (epoch milliseconds) and scale them;
+/// what a replay reads is held to longest_time besides.
 [[nodiscard]] bool parse_seconds(std::string_view text, usec& out);
+
+/// Why `text` was refused as a time, for a message after the place:
+/// "expected a non-negative number of seconds, got "x"", or for a number
+/// (over longest_time) "expected at most 1000000000000 seconds, got "..."".
+std::string seconds_error(std::string_view text);
 
 /// Parses a duration as users write it in plans and workloads: decimal
 /// seconds with an optional unit s, ms, m (or min) or h ("60", "1.5s",

@@ -83,8 +83,7 @@ staged_files stage_output(const std::string& path) {
 policies::usec seconds_option(const std::string& option, const std::string& text) {
   policies::usec t = 0;
   if (!policies::parse_seconds(text, t))
-    throw input_error::at(
-        option, 0, "", "expected a non-negative number of seconds, got " + policies::quoted(text));
+    throw input_error::at(option, 0, "", policies::seconds_error(text));
   return t;
 }
 

@@ -109,7 +109,7 @@ policies::usec csv_table::seconds(int index) const {
   policies::usec t = 0;
   auto s = text(index);
   if (!policies::parse_seconds(s, t))
-    fail(index, "expected a non-negative number of seconds, got " + quoted(std::string(s)));
+    fail(index, policies::seconds_error(s));
   return t;
 }
 

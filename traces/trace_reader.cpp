@@ -200,15 +200,13 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
   };
   auto text = [](const char* s) { return std::string_view(s == nullptr ? "" : s); };
 
-  if (!parse_seconds(text(arrival_s), a.at))
-    return bad("arrival_s", "expected a non-negative number of seconds, got " +
-                                quoted(std::string(text(arrival_s))));
+  if (!parse_seconds(text(arrival_s), a.at) || a.at > longest_time)
+    return bad("arrival_s", seconds_error(text(arrival_s)));
   if (a.at < last_at_)
     return bad("arrival_s", "rows must be sorted by arrival_s: " + format_seconds(a.at) +
                                 " comes after " + format_seconds(last_at_));
-  if (!parse_seconds(text(duration_s), a.duration))
-    return bad("duration_s", "expected a non-negative number of seconds, got " +
-                                 quoted(std::string(text(duration_s))));
+  if (!parse_seconds(text(duration_s), a.duration) || a.duration > longest_time)
+    return bad("duration_s", seconds_error(text(duration_s)));
   if (text(account).empty()) return bad("account", "must not be empty");
   if (!parse_kind(text(kind_s), a.req.what))
     return bad("kind", "expected request, ws_open, ws_request, ws_close or session, got " +

@@ -28,3 +28,15 @@ TEST_CASE("formatted seconds read back to the same microseconds") {
   CHECK(format_seconds(2'500'000) == "2.5");
   CHECK(format_seconds(60'000'000) == "60");
 }
+
+TEST_CASE("durations past the longest time a replay takes are refused, and the message says so") {
+  usec t = -1;
+  bool unit_error = false;
+  CHECK((parse_duration("1000000000000", t, unit_error) && t == longest_time));
+  CHECK_FALSE(parse_duration("1000000000000.5", t, unit_error));
+  CHECK_FALSE(parse_duration("277777778h", t, unit_error));  // just over 10^12 s
+  CHECK((parse_duration("277777777h", t, unit_error) && t <= longest_time));
+  CHECK(seconds_error("9000000000000") == "expected at most 1000000000000 seconds, got \"9000000000000\"");
+  CHECK(seconds_error("-3") == "expected a non-negative number of seconds, got \"-3\"");
+  CHECK(seconds_error("1.2.3") == "expected a non-negative number of seconds, got \"1.2.3\"");
+}

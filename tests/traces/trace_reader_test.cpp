@@ -81,6 +81,30 @@ TEST_CASE("a bad row stops reading with the file, line and column, and earlier r
   CHECK(error == path + ":3: column 'kind': expected request, ws_open, ws_request, ws_close or session, got \"teleport\"");
 }
 
+TEST_CASE("an arrival or a duration too large to add up is refused with its line") {
+  // 9e12 s + 9e12 s in microseconds passes 2^63: once read, its end time
+  // overflowed (UBSan) and printed a negative end_s.
+  for (auto row : {std::string("9000000000000,a,1"), std::string("1,a,9000000000000")}) {
+    INFO(row);
+    auto path = write_temp("usher-reader-huge.csv", "arrival_s,account,duration_s\n0,a,1\n" + row + "\n");
+    traces::trace_reader reader(path, plan::build("streams", {}));
+    std::vector<arrival> rows;
+    std::string error;
+    CHECK_FALSE(reader.read(rows, 10, error));
+    CHECK(rows.size() == 1);
+    CHECK(error.find(path + ":3: column '") == 0);
+    CHECK(error.find("expected at most 1000000000000 seconds, got \"9000000000000\"") != std::string::npos);
+  }
+  // The longest time itself is read.
+  auto path = write_temp("usher-reader-longest.csv", "arrival_s,account,duration_s\n1000000000000,a,1000000000000\n");
+  traces::trace_reader reader(path, plan::build("streams", {}));
+  std::vector<arrival> rows;
+  std::string error;
+  CHECK(reader.read(rows, 10, error));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].at + rows[0].duration == 2 * longest_time);
+}
+
 TEST_CASE("a trace without the required columns is refused at open") {
   auto path = write_temp("usher-reader-header.csv", "arrival,account,duration_s\n0,a,1\n");
   CHECK_THROWS_AS(traces::trace_reader(path, plan::build("streams", {})), input_error);
