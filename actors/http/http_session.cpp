@@ -74,12 +74,18 @@ class http_session : public edge::impl::tracked_conn,
     read();
   }
 
-  // Timed out or shed by the edge: closes unless it got busy meanwhile.
+  // Timed out or shed by the edge: closes unless it got busy meanwhile. A
+  // request begun and not complete within request_timeout is answered 408
+  // first (RFC 9110 15.5.9), so a slow client learns why; a connection that
+  // sent nothing, or one shed to make room, is just closed.
   void doom(edge::impl::conn_end why) override {
     asio::post(ex_, [w = weak_from_this(), why] {
       auto self = w.lock();
       if (!self || self->closed_ || self->handed_over_) return;
-      if (self->edge_->confirm_end(self.get(), why)) self->close();
+      if (!self->edge_->confirm_end(self.get(), why)) return;
+      if (why == edge::impl::conn_end::request_timeout && self->request_begun())
+        return self->request_timed_out();
+      self->close();
     });
   }
 
@@ -226,6 +232,22 @@ class http_session : public edge::impl::tracked_conn,
     }
     if (writing_) return close();
     send(error_response(500, error_type::server, "internal_error", "Internal error", 11, false));
+  }
+
+  bool request_begun() const {
+    return !writing_ && !pending_ && (buffer_.size() > 0 || (parser_ && parser_->got_some()));
+  }
+
+  void request_timed_out() {
+    parser_.reset();
+    buffer_.consume(buffer_.size());
+    head_ = false;
+    edge_->request_id({}, rid_);  // no request to take one from
+    if (edge_->access) log_start(false);
+    send(error_response(408, error_type::invalid_request, "request_timeout",
+                        "The request was not complete within " +
+                            std::to_string(edge_->cfg.request_timeout.count()) + " ms",
+                        11, false));
   }
 
   void parse_error(beast::error_code ec) {
