@@ -28,6 +28,12 @@ enum class kind : std::uint8_t {
 [[nodiscard]] bool parse_kind(std::string_view text, kind& out);
 std::string_view to_string(kind k);
 
+/// Whether a request of kind `k` names a WebSocket connection (the trace's
+/// `conn` column): ws_open, ws_request, ws_close.
+constexpr bool on_connection(kind k) {
+  return k == kind::ws_open || k == kind::ws_request || k == kind::ws_close;
+}
+
 /// One request as the policies see it. Cheap to copy.
 struct request {
   std::uint64_t seq = 0;   ///< arrival order; ties at one instant go by seq

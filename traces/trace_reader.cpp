@@ -223,8 +223,7 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
       return bad("cost", "expected an integer from 0 to " + std::to_string(max_cost) + ", got " +
                              quoted(std::string(c)));
   }
-  bool needs_conn = a.req.what == kind::ws_open || a.req.what == kind::ws_request ||
-                    a.req.what == kind::ws_close;
+  bool needs_conn = on_connection(a.req.what);
   if (needs_conn && text(conn).empty())
     return bad("conn", "required for kind " + std::string(to_string(a.req.what)));
 

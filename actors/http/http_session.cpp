@@ -239,32 +239,35 @@ class http_session : public edge::impl::tracked_conn,
   }
 
   void request_timed_out() {
-    parser_.reset();
-    buffer_.consume(buffer_.size());
-    head_ = false;
-    edge_->request_id({}, rid_);  // no request to take one from
-    if (edge_->access) log_start(false);
-    send(error_response(408, error_type::invalid_request, "request_timeout",
-                        "The request was not complete within " +
-                            std::to_string(edge_->cfg.request_timeout.count()) + " ms",
-                        11, false));
+    refuse_unfinished(error_response(
+        408, error_type::invalid_request, "request_timeout",
+        "The request was not complete within " +
+            std::to_string(edge_->cfg.request_timeout.count()) + " ms",
+        11, false));
   }
 
   void parse_error(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit)
+      return refuse_unfinished(error_response(
+          413, error_type::invalid_request, "body_too_large",
+          "Request body over " + std::to_string(body_limit_) + " bytes", 11, false));
+    if (ec == bhttp::error::header_limit)
+      return refuse_unfinished(error_response(431, error_type::invalid_request,
+                                              "headers_too_large", "Request headers too large",
+                                              11, false));
+    refuse_unfinished(error_response(400, error_type::invalid_request, "bad_http",
+                                     "Malformed HTTP request", 11, false));
+  }
+
+  // Answers a request that was never read whole (and closes: `res` is not
+  // keep-alive): what was read of it is dropped.
+  void refuse_unfinished(string_response res) {
     parser_.reset();
     buffer_.consume(buffer_.size());
     head_ = false;
     edge_->request_id({}, rid_);  // no request to take one from
     if (edge_->access) log_start(false);
-    if (ec == bhttp::error::body_limit)
-      return send(error_response(
-          413, error_type::invalid_request, "body_too_large",
-          "Request body over " + std::to_string(body_limit_) + " bytes", 11, false));
-    if (ec == bhttp::error::header_limit)
-      return send(error_response(431, error_type::invalid_request, "headers_too_large",
-                                 "Request headers too large", 11, false));
-    send(error_response(400, error_type::invalid_request, "bad_http", "Malformed HTTP request", 11,
-                        false));
+    send(std::move(res));
   }
 
   void send(string_response res, std::shared_ptr<lease_handle> lease = nullptr) {
