@@ -4,6 +4,7 @@
 #include <queue>
 
 #include "actors/account_actor.hpp"
+#include "policies/in_flight_sweep.hpp"
 
 namespace usher::actors {
 
@@ -11,21 +12,11 @@ using namespace policies;
 
 namespace {
 
-// One change of the combined in-flight count, for the peak across accounts.
-struct sweep_event {
-  usec at;
-  int delta;  // -1 before +1 at one instant: a release frees before a start
-  std::int64_t cost;
-  bool operator>(const sweep_event& o) const { return at != o.at ? at > o.at : delta > o.delta; }
-};
-
 struct output_order {
   bool operator()(const outcome& a, const outcome& b) const {
     return a.at != b.at ? a.at > b.at : a.seq > b.seq;
   }
 };
-
-bool holds_pool_units(kind k) { return k == kind::request || k == kind::ws_request || k == kind::session; }
 
 }  // namespace
 
@@ -44,9 +35,7 @@ struct client_state {
   std::uint64_t rows_written = 0;
   std::priority_queue<outcome, std::vector<outcome>, output_order> pending;
   std::vector<usec> decided_before;
-  std::priority_queue<sweep_event, std::vector<sweep_event>, std::greater<>> sweep;
-  std::int64_t in_flight = 0;
-  std::int64_t used = 0;
+  in_flight_sweep in_flight;  // for the peaks across accounts
   std::vector<usec> through;
   std::vector<interval_row> series;
   usec series_flushed_to = 0;
@@ -166,15 +155,13 @@ void release_due_rows(self_ptr self) {
   self->delayed_send(self, st.cfg.pace.delay(now, horizon), tick_atom::value);
 }
 
+// Applies the in-flight changes before `t`: whatever is written later
+// arrives no earlier, so nothing can still start before its arrival.
 void sweep_until(client_state& st, usec t) {
-  while (!st.sweep.empty() && st.sweep.top().at < t) {
-    auto ev = st.sweep.top();
-    st.sweep.pop();
-    st.in_flight += ev.delta;
-    st.used += ev.delta * ev.cost;
-    st.result.peak_in_flight = std::max(st.result.peak_in_flight, st.in_flight);
-    st.result.peak_used = std::max(st.result.peak_used, st.used);
-  }
+  if (st.cfg.io.in_flight_change)
+    st.in_flight.advance(t, st.cfg.io.in_flight_change);
+  else
+    st.in_flight.advance(t);
 }
 
 // Writes every outcome that arrived before what all actors have decided.
@@ -184,12 +171,7 @@ void flush(self_ptr self, usec decided) {
     const outcome& o = st.pending.top();
     st.cfg.io.write_outcome(o);
     if (!(o.seq & generated_seq_bit)) ++st.rows_written;
-    if (o.start >= 0 && holds_pool_units(o.what) && o.end >= o.start) {
-      st.sweep.push(sweep_event{o.start, +1, o.cost});
-      st.sweep.push(sweep_event{o.end, -1, o.cost});
-    }
-    // Whatever is written later arrives no earlier, so nothing can still
-    // start before this arrival: every change before it is final.
+    st.in_flight.add(o);
     sweep_until(st, o.at);
     st.pending.pop();
   }
@@ -267,6 +249,8 @@ client_actor::behavior_type client_behavior(self_ptr self, client_actor_config c
         std::vector<interval_row> none;
         absorb_series(self, none, true);
         sweep_until(st, never);
+        st.result.peak_in_flight = st.in_flight.peak_in_flight();
+        st.result.peak_used = st.in_flight.peak_used();
         std::sort(st.result.accounts.begin(), st.result.accounts.end(),
                   [](const auto& a, const auto& b) { return a.first < b.first; });
         std::sort(st.result.clients.begin(), st.result.clients.end(),

@@ -55,6 +55,11 @@ struct replay_io {
   std::function<void(const policies::interval_row&)> write_series;
   /// Receives the result once, at the end.
   std::function<void(replay_result)> done;
+  /// When set, receives every change of the combined in-flight count (and
+  /// units used), in time order, as the peaks are swept
+  /// (policies/in_flight_sweep.hpp): what `simulate --threads N` merges
+  /// across shards.
+  std::function<void(policies::usec at, int in_flight, std::int64_t used)> in_flight_change;
 };
 
 struct client_actor_config {
