@@ -13,6 +13,8 @@ csv_out::csv_out(const std::string& path) : path_(path), file_(std::fopen(path.c
   buf_.reserve(1 << 17);
 }
 
+csv_out::csv_out() : path_("(memory)") {}
+
 csv_out::~csv_out() {
   if (file_ != nullptr) std::fclose(file_);
 }
@@ -56,6 +58,12 @@ csv_out& csv_out::empty() {
   return *this;
 }
 
+csv_out& csv_out::fields(std::string_view formatted) {
+  separator();
+  buf_.append(formatted);
+  return *this;
+}
+
 csv_out& csv_out::ratio3(std::int64_t numerator, std::int64_t denominator) {
   separator();
   if (denominator <= 0) denominator = 1;
@@ -80,7 +88,7 @@ void csv_out::end_row() {
 }
 
 void csv_out::flush_if_full() {
-  if (buf_.size() < (1 << 16)) return;
+  if (file_ == nullptr || buf_.size() < (1 << 16)) return;
   if (std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size())
     throw policies::input_error::in(path_, std::string("write failed: ") + std::strerror(errno));
   buf_.clear();

@@ -7,12 +7,24 @@ using namespace policies;
 outcome_writer::outcome_writer(const std::string& path, trace_reader& reader,
                                std::vector<std::string> client_names)
     : out_(path), reader_(reader), client_names_(std::move(client_names)) {
+  outcome_header(out_, !client_names_.empty());
+}
+
+void outcome_header(csv_out& out, bool with_clients) {
   for (auto* h : {"id", "account", "key", "model", "arrival_s", "start_s", "end_s", "wait_s",
                   "status", "queued", "reason"})
-    out_.field(h);
-  if (!client_names_.empty())
-    for (auto* h : {"client", "request", "attempt", "final"}) out_.field(h);
-  out_.end_row();
+    out.field(h);
+  if (with_clients)
+    for (auto* h : {"client", "request", "attempt", "final"}) out.field(h);
+  out.end_row();
+}
+
+void series_header(csv_out& out) {
+  for (auto* h : {"interval_start_s", "account", "arrivals", "admitted", "queued", "timeouts",
+                  "rejected", "closed_1008", "in_flight_max", "in_flight_mean", "used_max",
+                  "queue_max"})
+    out.field(h);
+  out.end_row();
 }
 
 void outcome_writer::write(const outcome& o) {
@@ -40,52 +52,57 @@ void outcome_writer::write(const outcome& o) {
     out_.field(account);
     out_.field(reader_.keys().name(label.key));
   }
+  outcome_fields(out_, o, reader_.models(), client_names_);
+  out_.end_row();
+}
+
+void outcome_fields(csv_out& out, const outcome& o, const interner& models,
+                    const std::vector<std::string>& client_names) {
   if (o.model == no_id)
-    out_.empty();
+    out.empty();
   else
-    out_.field(reader_.models().name(o.model));
-  out_.seconds(o.at);
+    out.field(models.name(o.model));
+  out.seconds(o.at);
   if (o.start >= 0) {
-    out_.seconds(o.start);
-    out_.seconds(o.end);
+    out.seconds(o.start);
+    out.seconds(o.end);
   } else {
-    out_.empty();
-    out_.empty();
+    out.empty();
+    out.empty();
   }
-  out_.seconds(o.wait);
-  out_.field(static_cast<std::int64_t>(o.code));
-  out_.field(std::int64_t{o.queued ? 1 : 0});
-  out_.field(to_string(o.why));
-  if (!client_names_.empty()) {
-    if (generated) {
-      out_.field(client_names_[o.client]);
-      out_.field(static_cast<std::int64_t>(o.request_no));
-      out_.field(static_cast<std::int64_t>(o.attempt_no));
-      out_.field(std::int64_t{o.final ? 1 : 0});
+  out.seconds(o.wait);
+  out.field(static_cast<std::int64_t>(o.code));
+  out.field(std::int64_t{o.queued ? 1 : 0});
+  out.field(to_string(o.why));
+  if (!client_names.empty()) {
+    if ((o.seq & generated_seq_bit) != 0) {
+      out.field(client_names[o.client]);
+      out.field(static_cast<std::int64_t>(o.request_no));
+      out.field(static_cast<std::int64_t>(o.attempt_no));
+      out.field(std::int64_t{o.final ? 1 : 0});
     } else {
-      out_.empty().empty().empty().empty();
+      out.empty().empty().empty().empty();
     }
   }
-  out_.end_row();
 }
 
 series_writer::series_writer(const std::string& path, const interner& accounts, usec interval)
     : out_(path), accounts_(accounts), interval_(interval) {
-  for (auto* h : {"interval_start_s", "account", "arrivals", "admitted", "queued", "timeouts",
-                  "rejected", "closed_1008", "in_flight_max", "in_flight_mean", "used_max",
-                  "queue_max"})
-    out_.field(h);
-  out_.end_row();
+  series_header(out_);
 }
 
 void series_writer::write(const interval_row& r) {
-  out_.seconds(r.start);
-  out_.field(accounts_.name(r.account));
-  out_.field(r.arrivals).field(r.admitted).field(r.queued).field(r.timeouts);
-  out_.field(r.rejected).field(r.closed).field(r.in_flight_max);
-  out_.ratio3(r.in_flight_area, interval_);
-  out_.field(r.used_max).field(r.queue_max);
+  series_fields(out_, r, accounts_, interval_);
   out_.end_row();
+}
+
+void series_fields(csv_out& out, const interval_row& r, const interner& accounts, usec interval) {
+  out.seconds(r.start);
+  out.field(accounts.name(r.account));
+  out.field(r.arrivals).field(r.admitted).field(r.queued).field(r.timeouts);
+  out.field(r.rejected).field(r.closed).field(r.in_flight_max);
+  out.ratio3(r.in_flight_area, interval);
+  out.field(r.used_max).field(r.queue_max);
 }
 
 }  // namespace usher::traces

@@ -37,6 +37,19 @@ class outcome_writer {
   bool any_ = false;
 };
 
+/// The fields of an outcomes.csv row after id, account and key (the last
+/// four only with `client_names`).
+void outcome_fields(csv_out& out, const policies::outcome& o, const interner& models,
+                    const std::vector<std::string>& client_names);
+
+/// The fields of one timeseries.csv row.
+void series_fields(csv_out& out, const policies::interval_row& r, const interner& accounts,
+                   policies::usec interval);
+
+/// The header rows of the two files.
+void outcome_header(csv_out& out, bool with_clients);
+void series_header(csv_out& out);
+
 class series_writer {
  public:
   series_writer(const std::string& path, const interner& accounts, policies::usec interval);
