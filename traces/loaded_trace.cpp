@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <system_error>
 #include <thread>
 
@@ -32,7 +34,8 @@ class mapped_file {
     if (fd < 0) return;
     struct stat st {};
     if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-      void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ,
+                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (p != MAP_FAILED) {
         data_ = static_cast<const char*>(p);
         size_ = static_cast<std::size_t>(st.st_size);
@@ -68,10 +71,14 @@ void run_at_once(std::size_t n, F f) {
   for (auto& t : others) t.join();
 }
 
-// Reads every row of `reader` into `out`, labels dropped (memory stays at
-// the rows). Returns false on bad input, with the message in `error`.
-bool read_rows(trace_reader& reader, std::vector<loaded_trace::row>& out, std::string& error) {
-  // Small chunks, made once: the rows go on at once into `out`.
+// Reads every row of `reader`, handing each to `emit`, and its label to
+// `labels` when given (key ids of reader.keys()); otherwise labels are
+// dropped and memory stays at the rows. Returns false on bad input, with
+// the message in `error`, or when `emit` refuses a row.
+template <class Emit>
+bool read_rows(trace_reader& reader, Emit emit, std::string& error,
+               loaded_trace::label_store* labels) {
+  // Small chunks, made once: the rows go on at once.
   constexpr std::size_t chunk_rows = 4096;
   std::vector<arrival> chunk;
   std::vector<std::int64_t> costs;
@@ -84,7 +91,12 @@ bool read_rows(trace_reader& reader, std::vector<loaded_trace::row>& out, std::s
     if (chunk.empty()) return true;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const arrival& a = chunk[i];
-      reader.take_label();
+      row_label label = reader.take_label();
+      if (labels) {
+        labels->ids += label.id;
+        labels->id_end.push_back(labels->ids.size());
+        labels->key.push_back(label.key);
+      }
       loaded_trace::row r;
       r.at = a.at;
       r.duration = a.duration;
@@ -95,7 +107,7 @@ bool read_rows(trace_reader& reader, std::vector<loaded_trace::row>& out, std::s
       r.conn = static_cast<std::uint32_t>(a.req.conn);
       r.what = a.req.what;
       r.fail = a.fail;
-      out.push_back(r);
+      if (!emit(r)) return false;
     }
   }
 }
@@ -107,22 +119,63 @@ bool blank(std::string_view line) {
 
 }  // namespace
 
-loaded_trace::loaded_trace(const std::string& path, std::size_t threads) : path_(path) {
-  if (threads > 1 && read_in_pieces(threads)) return;
-  read_serially();
+loaded_trace::loaded_trace(const std::string& path, std::size_t threads, bool labels)
+    : path_(path) {
+  // A plain file, even in one piece, is read from memory into rows
+  // allocated once for all its lines.
+  if (read_in_pieces(std::max<std::size_t>(threads, 1), labels)) return;
+  read_serially(labels);
 }
 
-void loaded_trace::read_serially() {
+std::unique_ptr<loaded_trace::row, loaded_trace::free_rows> loaded_trace::allocate(std::size_t n) {
+  // In huge pages where the system allows (transparent huge pages on
+  // request): a million rows are 48 MB, 12,000 faults of 4 KiB pages.
+  std::size_t bytes = std::max<std::size_t>(n, 1) * sizeof(row);
+  void* p = ::operator new(bytes, huge_page);
+  ::madvise(p, bytes, MADV_HUGEPAGE);
+  return std::unique_ptr<row, free_rows>(static_cast<row*>(p));
+}
+
+const loaded_trace::label_store& loaded_trace::labels_of(std::size_t i) const {
+  auto after = std::upper_bound(labels_.begin(), labels_.end(), i,
+                                [](std::size_t row, const label_store& l) { return row < l.first_row; });
+  return *(after - 1);
+}
+
+std::string_view loaded_trace::label_id(std::size_t i) const {
+  const auto& l = labels_of(i);
+  std::size_t j = i - l.first_row;
+  std::size_t begin = j == 0 ? 0 : l.id_end[j - 1];
+  return std::string_view(l.ids).substr(begin, l.id_end[j] - begin);
+}
+
+policies::id loaded_trace::key_of(std::size_t i) const {
+  const auto& l = labels_of(i);
+  return l.key[i - l.first_row];
+}
+
+void loaded_trace::read_serially(bool labels) {
   // A plan that names no model: the reader then interns models in order of
   // first appearance, and each plan_view maps them to its plan's ids.
   trace_reader reader(path_, plan::build("streams", {}));
   std::string error;
-  if (!read_rows(reader, rows_, error)) throw input_error::in("", error);
+  std::vector<row> rows;
+  label_store kept;
+  if (!read_rows(reader, [&](const row& r) { rows.push_back(r); return true; }, error,
+                 labels ? &kept : nullptr))
+    throw input_error::in("", error);
+  rows_ = allocate(rows.size());
+  std::uninitialized_copy(rows.begin(), rows.end(), rows_.get());
+  size_ = rows.size();
+  if (labels) {
+    for (std::uint32_t i = 0; i < reader.keys().size(); ++i) keys_.intern(reader.keys().name(i));
+    labels_.push_back(std::move(kept));
+  }
   for (std::uint32_t i = 0; i < reader.accounts().size(); ++i) accounts_.intern(reader.accounts().name(i));
   for (std::uint32_t i = 0; i < reader.models().size(); ++i) models_.intern(reader.models().name(i));
 }
 
-bool loaded_trace::read_in_pieces(std::size_t threads) {
+bool loaded_trace::read_in_pieces(std::size_t threads, bool labels) {
   mapped_file file(path_);
   auto text = file.text();
   // gzip is read as a stream; a file whose first line is blank (the header
@@ -145,45 +198,70 @@ bool loaded_trace::read_in_pieces(std::size_t threads) {
     bodies.push_back(body.substr(begin, end - begin));
     begin = end;
   }
-  if (bodies.size() < 2) return false;
+  if (bodies.empty()) return false;  // no rows: the serial read checks the header
 
   struct piece {
     std::unique_ptr<trace_reader> reader;
-    std::vector<row> rows;
+    std::size_t at = 0;    ///< its first row's place in rows_ while reading
+    std::size_t room = 0;  ///< its lines: at most that many rows
+    std::size_t rows = 0;
+    label_store labels;    ///< keys by the piece reader's ids
     bool ok = false;
   };
   std::vector<piece> pieces(bodies.size());
-  auto neutral = plan::build("streams", {});
-  auto read_piece = [&](std::size_t k) {
-    try {
-      // One row a line at most: no growing and copying as rows come.
-      pieces[k].rows.reserve(static_cast<std::size_t>(
-          std::count(bodies[k].begin(), bodies[k].end(), '\n') + 1));
-      pieces[k].reader = std::make_unique<trace_reader>(path_, header, bodies[k], neutral);
-      std::string error;
-      pieces[k].ok = read_rows(*pieces[k].reader, pieces[k].rows, error);
-    } catch (...) {
-      pieces[k].ok = false;  // the serial read says what it is
-    }
-  };
-  run_at_once(pieces.size(), read_piece);
+  run_at_once(pieces.size(), [&](std::size_t k) {
+    auto b = bodies[k];
+    pieces[k].room = static_cast<std::size_t>(std::count(b.begin(), b.end(), '\n')) +
+                     (b.empty() || b.back() == '\n' ? 0 : 1);
+  });
+  std::size_t room = 0;
+  for (auto& p : pieces) {
+    p.at = room;
+    room += p.room;
+  }
+  rows_ = allocate(room);
 
-  std::size_t total = 0;
+  auto neutral = plan::build("streams", {});
+  run_at_once(pieces.size(), [&](std::size_t k) {
+    auto& p = pieces[k];
+    try {
+      if (labels) {
+        // Room for the most the piece can hold: pages never written are
+        // never touched, and nothing is copied as the ids grow.
+        p.labels.ids.reserve(bodies[k].size());
+        p.labels.id_end.reserve(p.room);
+        p.labels.key.reserve(p.room);
+      }
+      p.reader = std::make_unique<trace_reader>(path_, header, bodies[k], neutral);
+      row* out = rows_.get() + p.at;
+      std::string error;
+      p.ok = read_rows(
+          *p.reader,
+          [&](const row& r) {
+            if (p.rows == p.room) return false;
+            new (out + p.rows++) row(r);
+            return true;
+          },
+          error, labels ? &p.labels : nullptr);
+    } catch (...) {
+      p.ok = false;  // the serial read says what it is
+    }
+  });
+
   usec last = 0;
   for (auto& p : pieces) {
     if (!p.ok) return false;
-    if (p.rows.empty()) continue;
+    if (p.rows == 0) continue;
     // Sorted within each piece; across a seam too, or the serial read reports it.
-    if (p.rows.front().at < last) return false;
-    last = p.rows.back().at;
-    total += p.rows.size();
+    const row* rows = rows_.get() + p.at;
+    if (rows[0].at < last) return false;
+    last = rows[p.rows - 1].at;
   }
 
   // Names numbered in piece order: the order of first appearance in the
-  // file; then each piece's rows renumbered into place, the pieces at once.
+  // file; then each piece's rows renumbered in place, the pieces at once.
   struct renumbering {
-    std::vector<id> account, model, product, conn;
-    std::size_t at = 0;  ///< where its rows go in rows_
+    std::vector<id> account, model, product, conn, key;
   };
   auto map = [](const interner& local, interner& global) {
     std::vector<id> ids(local.size());
@@ -192,27 +270,37 @@ bool loaded_trace::read_in_pieces(std::size_t threads) {
   };
   interner products, connections;
   std::vector<renumbering> maps(pieces.size());
-  std::size_t at = 0;
   for (std::size_t k = 0; k < pieces.size(); ++k) {
     auto& r = *pieces[k].reader;
     maps[k] = renumbering{map(r.accounts(), accounts_), map(r.models(), models_),
-                          map(r.products(), products), map(r.connections(), connections), at};
-    at += pieces[k].rows.size();
+                          map(r.products(), products), map(r.connections(), connections),
+                          labels ? map(r.keys(), keys_) : std::vector<id>{}};
   }
-  rows_.resize(total);
-  auto place = [&](std::size_t k) {
+  run_at_once(pieces.size(), [&](std::size_t k) {
     auto& m = maps[k];
-    row* out = rows_.data() + m.at;
-    for (row r : pieces[k].rows) {
+    auto& p = pieces[k];
+    row* rows = rows_.get() + p.at;
+    for (std::size_t i = 0; i < p.rows; ++i) {
+      row& r = rows[i];
       r.account = m.account[r.account];
       if (r.model != no_id) r.model = m.model[r.model];
       if (r.product != no_id) r.product = m.product[r.product];
       if (on_connection(r.what)) r.conn = m.conn[r.conn];
-      *out++ = r;
     }
-    pieces[k] = piece();  // its memory goes now
-  };
-  run_at_once(pieces.size(), place);
+    for (auto& key : p.labels.key) key = m.key[key];
+    p.reader.reset();
+  });
+
+  // Rows end to end: each piece moves down over the lines that held no row
+  // (blank lines) before it.
+  for (auto& p : pieces) {
+    if (size_ != p.at) std::memmove(static_cast<void*>(rows_.get() + size_), rows_.get() + p.at, p.rows * sizeof(row));
+    if (labels && p.rows > 0) {
+      p.labels.first_row = size_;
+      labels_.push_back(std::move(p.labels));
+    }
+    size_ += p.rows;
+  }
   return true;
 }
 
@@ -237,10 +325,12 @@ loaded_trace::plan_view::plan_view(const loaded_trace& trace, std::shared_ptr<co
 }
 
 void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
-  const auto& rows = trace_.rows_;
-  std::size_t end = std::min(rows.size(), next_ + max);
-  for (; next_ < end; ++next_) {
+  auto rows = trace_.rows();
+  for (std::size_t added = 0; next_ < rows.size() && added < max; ++next_) {
     const row& r = rows[next_];
+    reached_ = r.at;
+    if (!only_.empty() && !only_[account_id_[r.account]]) continue;
+    ++added;
     arrival a;
     a.req.seq = next_;
     a.req.account = account_id_[r.account];
@@ -253,7 +343,6 @@ void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
     a.fail = r.fail;
     a.profile = profile_by_account_[a.req.account];
     a.req.cost = plan_->cost_of(a.profile, a.req.model, r.own_cost);
-    reached_ = r.at;
     out.push_back(a);
   }
 }

@@ -9,14 +9,17 @@
 /// (-1 when the trace has none). A plan_view resolves what depends on the
 /// plan (profile, cost, model ids) exactly as traces/trace_reader does for
 /// that plan, so a replay from memory gives the outcomes of a replay from
-/// the file, byte for byte. Labels (id, key) are not kept: runs from memory
-/// write no outcomes.csv.
+/// the file, byte for byte. Labels (id, key) are kept only when asked for:
+/// sweeps write no outcomes.csv, `simulate --threads N` does
+/// (tools/sharded_run.hpp).
 ///
 /// Immutable once loaded, so any number of threads may read it at once,
-/// each through its own plan_view. Memory: about 48 bytes a row.
+/// each through its own plan_view. Memory: about 48 bytes a row (and the
+/// labels, when kept: their ids and 12 bytes).
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -52,12 +55,46 @@ class loaded_trace {
   /// order), the file is read again serially, so that the error is the
   /// serial reader's: the first in the file, with its line. Standard input
   /// and gzip files are read serially.
-  explicit loaded_trace(const std::string& path, std::size_t threads = 1);
+  ///
+  /// With `labels`, each row's id and key are kept too (label_id, key_of).
+  explicit loaded_trace(const std::string& path, std::size_t threads = 1, bool labels = false);
 
   const std::string& path() const { return path_; }
-  const std::vector<row>& rows() const { return rows_; }
+
+  /// The rows in trace order: memory the trace owns.
+  class row_span {
+   public:
+    row_span(const row* data, std::size_t size) : data_(data), size_(size) {}
+    const row* begin() const { return data_; }
+    const row* end() const { return data_ + size_; }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const row& operator[](std::size_t i) const { return data_[i]; }
+    const row& front() const { return data_[0]; }
+    const row& back() const { return data_[size_ - 1]; }
+
+   private:
+    const row* data_;
+    std::size_t size_;
+  };
+  row_span rows() const { return {rows_.get(), size_}; }
   const interner& accounts() const { return accounts_; }
   const interner& models() const { return models_; }
+
+  /// Row `i`'s id column (empty when the row has none), and its key's id in
+  /// keys(). REQUIRES: read with `labels`.
+  std::string_view label_id(std::size_t i) const;
+  policies::id key_of(std::size_t i) const;
+  const interner& keys() const { return keys_; }
+
+  /// What one reader's rows were labelled with, in row order: ids end to
+  /// end, keys by id in the reader's keys (in keys() once loaded).
+  struct label_store {
+    std::size_t first_row = 0;        ///< the row of the first label
+    std::string ids;
+    std::vector<std::size_t> id_end;  ///< label i's id ends here in `ids`
+    std::vector<policies::id> key;
+  };
 
   /// The rows as one plan sees them. Cheap to make (one pass over accounts
   /// and models); owned by one thread.
@@ -75,6 +112,11 @@ class loaded_trace {
     policies::id account_id(const std::string& name) { return accounts_.intern(name); }
     policies::id model_id(const std::string& name) { return models_.intern(name); }
     const interner& accounts() const { return accounts_; }
+    const interner& models() const { return models_; }
+
+    /// From now on read() hands out only rows whose account (by this
+    /// view's id) is set in `accounts`; the others are skipped.
+    void only(std::vector<bool> accounts) { only_ = std::move(accounts); }
 
     /// Appends up to `max` rows to `out` as arrivals, profile and cost
     /// resolved through the plan. An empty append is the end.
@@ -90,17 +132,30 @@ class loaded_trace {
     std::vector<policies::id> account_id_; ///< loaded account id -> this run's id
     std::vector<std::uint16_t> profile_by_account_;  ///< by this run's id
     std::vector<policies::id> model_id_;  ///< loaded model id -> this run's model id
+    std::vector<bool> only_;               ///< empty: every account
     std::size_t next_ = 0;
     policies::usec reached_ = 0;
   };
 
  private:
-  void read_serially();
-  bool read_in_pieces(std::size_t threads);
+  void read_serially(bool labels);
+  bool read_in_pieces(std::size_t threads, bool labels);
+  const label_store& labels_of(std::size_t i) const;
+
+  // Rows live in memory allocated, not constructed, up front: the threads
+  // that read the pieces each write their own part of it, so each page is
+  // touched once, by the thread that fills it.
+  static constexpr std::align_val_t huge_page{std::size_t{2} << 20};
+  struct free_rows {
+    void operator()(row* p) const { ::operator delete(p, huge_page); }
+  };
+  static std::unique_ptr<row, free_rows> allocate(std::size_t n);
 
   std::string path_;
-  std::vector<row> rows_;
-  interner accounts_, models_;
+  std::unique_ptr<row, free_rows> rows_;
+  std::size_t size_ = 0;
+  interner accounts_, models_, keys_;
+  std::vector<label_store> labels_;  ///< one per piece read, by first_row
 };
 
 }  // namespace usher::traces

@@ -116,8 +116,9 @@ TEST_CASE("a trace read in pieces at once holds what the serial read holds") {
     std::string kinds[] = {"request", "ws_open", "ws_request", "ws_close", "session", ""};
     std::string kind = kinds[i % 6];
     std::string conn = kind.rfind("ws_", 0) == 0 ? "c" + std::to_string(i / 60) : "";
-    text += "r" + std::to_string(i) + "," + std::to_string(i / 4) + "." + std::to_string(i % 4) +
-            "," + (i % 11 == 0 ? "\"" + account + "\"" : account) + ",k," + model + "," +
+    text += (i % 13 == 5 ? "" : "r" + std::to_string(i)) + "," + std::to_string(i / 4) + "." + std::to_string(i % 4) +
+            "," + (i % 11 == 0 ? "\"" + account + "\"" : account) + ",k" +
+            std::to_string(i % (i < 300 ? 2 : 5)) + "," + model + "," +
             (i % 5 == 0 ? "p" + std::to_string(i % 3) : "") + "," +
             (i % 7 == 0 ? std::to_string(i % 4) : "") + "," + kind + "," + conn + "," +
             (i % 9 == 0 ? "1" : "") + "," + std::to_string(i % 17) + ".25" +
@@ -133,6 +134,18 @@ TEST_CASE("a trace read in pieces at once holds what the serial read holds") {
     traces::loaded_trace pieces(path, threads);
     CHECK(contents(pieces) == contents(serial));
   }
+  // Kept labels too: ids as written (empty where the row has none), keys.
+  auto labels = [](const traces::loaded_trace& t) {
+    std::string out;
+    for (std::size_t i = 0; i < t.rows().size(); ++i)
+      out += std::string(t.label_id(i)) + "|" + t.keys().name(t.key_of(i)) + '\n';
+    return out;
+  };
+  traces::loaded_trace serial_labels(path, 1, true);
+  CHECK(contents(serial_labels) == contents(serial));
+  CHECK(labels(serial_labels).rfind("r0|k0\nr1|k1\nr2|k0\nr3|k1\nr4|k0\n|k1\n", 0) == 0);
+  for (std::size_t threads : {2, 3, 7})
+    CHECK(labels(traces::loaded_trace(path, threads, true)) == labels(serial_labels));
   traces::loaded_trace gzip(test::write_gzip("pieces.csv.gz", text), 2);  // read serially
   CHECK(contents(gzip) == contents(serial));
   // A sample trace, and a run from it, as simulate sees the file.
