@@ -78,6 +78,7 @@ int advise_command(const std::vector<std::string>& args) {
       }))
     return *done;
 
+  keep_freed_memory();
   return report_errors("advise", [&] {
     if (!o.family.empty() && o.family != "streams" && o.family != "weighted" &&
         o.family != "per-model" && o.family != "exclusive" && o.family != "session-rate")

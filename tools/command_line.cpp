@@ -1,5 +1,7 @@
 #include "tools/command_line.hpp"
 
+#include <malloc.h>
+
 #include <iostream>
 
 #include "policies/closest_match.hpp"
@@ -46,6 +48,11 @@ policies::usec duration_option(const std::string& option, const std::string& tex
         option, 0, "",
         "expected a duration such as 60, 90s, 1m or 1h, got " + policies::quoted(text));
   return t;
+}
+
+void keep_freed_memory() {
+  ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 int report_errors(const std::string& command, const std::function<int()>& body) {

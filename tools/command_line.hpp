@@ -38,4 +38,12 @@ policies::usec duration_option(const std::string& option, const std::string& tex
 /// place) exits 2, anything else 1.
 int report_errors(const std::string& command, const std::function<int()>& body);
 
+/// For a batch run (simulate, sweep, advise): memory freed is kept for reuse
+/// instead of given back to the system, and large blocks come from the
+/// heap rather than mappings of their own. The replay frees and allocates
+/// blocks of rows all the time; given back, each one's pages were faulted
+/// in again, which on a virtual machine cost 15 % of a run (issue #14).
+/// Not for `serve`, whose memory should shrink after a burst.
+void keep_freed_memory();
+
 }  // namespace usher::tools

@@ -152,6 +152,7 @@ int sweep_command(const std::vector<std::string>& args) {
       }))
     return *done;
 
+  keep_freed_memory();
   return report_errors("sweep", [&] {
     auto started = std::chrono::steady_clock::now();
     std::vector<vary_axis> axes;
