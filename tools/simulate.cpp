@@ -57,7 +57,8 @@ po::options_description describe(simulate_options& o) {
       "seed", po::value(&o.seed), "random seed (recorded; generated workloads use it)")(
       "interval", po::value(&o.interval), "time-series step: seconds or 30s, 1m, 1h (default 60)")(
       "threads", po::value(&o.threads),
-      "1 (default): virtual clock, one thread; N > 1: N workers; same output")(
+      "1 (default): one thread; N > 1: the trace read and its accounts replayed on N threads at "
+      "once (held in memory); same output")(
       "top", po::value(&o.top), "accounts shown in the table (default 20)")(
       "plots", po::bool_switch(&o.plots),
       "also draw pictures (SVG) and index.html into --out with gnuplot (docs/WHATIF.md)")(
@@ -73,6 +74,7 @@ int simulate_command(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto done = parse_options("simulate", args, desc, vm)) return *done;
 
+  keep_freed_memory();
   return report_errors("simulate", [&] {
     simulation_request request;
     request.plan = o.plan;

@@ -8,6 +8,7 @@
 #include "actors/simulation.hpp"
 #include "policies/input_error.hpp"
 #include "tools/plots.hpp"
+#include "tools/sharded_run.hpp"
 #include "tools/workload_file.hpp"
 #include "traces/outcome_writer.hpp"
 #include "traces/plan_file.hpp"
@@ -99,6 +100,9 @@ simulation_output run_simulation(const simulation_request& request) {
   std::string trace = request.trace.empty() ? w.trace : request.trace;
   if (trace.empty() && w.groups.empty())
     throw input_error::at("--trace", 0, "", "nothing to simulate: give a trace, a workload or --client");
+  // A trace alone on several threads: its accounts in shards at once.
+  // Generated clients run on CAF's scheduler instead (below).
+  if (request.threads > 1 && w.groups.empty()) return run_sharded(request, plan, trace, w.seed);
   traces::trace_reader reader(trace, plan);
 
   // Generated accounts get their ids before any trace row: ids stay the
@@ -109,11 +113,8 @@ simulation_output run_simulation(const simulation_request& request) {
       [&](const std::string& n) { return reader.intern_model(n); }, client_names);
 
   // Everything is checked: only now is anything written.
-  fs::path out_dir = request.out_dir;
-  if (!out_dir.empty()) fs::create_directories(out_dir);
-  auto output = [&](const char* name) {
-    return out_dir.empty() ? "/dev/null" : (out_dir / name).string();
-  };
+  if (!request.out_dir.empty()) fs::create_directories(request.out_dir);
+  auto output = [&](const char* name) { return output_path(request.out_dir, name); };
   traces::outcome_writer outcomes(output("outcomes.csv"), reader, client_names);
   traces::series_writer series(output("timeseries.csv"), reader.accounts(), request.interval);
 
@@ -175,13 +176,19 @@ simulation_output run_simulation(const simulation_request& request) {
     out.summary["clients"] = clients_summary(result.clients, generated, reader.accounts(), client_names);
     out.clients_table = clients_table(w, result.clients, client_names);
   }
-  if (!out_dir.empty()) {
-    std::ofstream file(output("summary.json"), std::ios::binary);
-    file << out.summary.dump(2) << "\n";
-    file.close();
-    if (!file) throw std::runtime_error(output("summary.json") + ": write failed");
-  }
+  if (!request.out_dir.empty()) write_summary(output("summary.json"), out.summary);
   return out;
+}
+
+std::string output_path(const std::string& out_dir, const char* name) {
+  return out_dir.empty() ? std::string("/dev/null") : (fs::path(out_dir) / name).string();
+}
+
+void write_summary(const std::string& path, const nlohmann::json& summary) {
+  std::ofstream file(path, std::ios::binary);
+  file << summary.dump(2) << "\n";
+  file.close();
+  if (!file) throw std::runtime_error(path + ": write failed");
 }
 
 }  // namespace usher::tools

@@ -27,7 +27,10 @@ struct simulation_request {
   std::optional<policies::usec> stop;  ///< overrides the workload's stop
   std::string out_dir;  ///< created if missing; files there are overwritten; empty: write no files
   policies::usec interval = policies::seconds(60);
-  std::size_t threads = 1;         ///< 1: virtual clock; N > 1: N workers
+  /// 1: one thread. N > 1: a trace's accounts on N threads at once
+  /// (tools/sharded_run.hpp); generated clients on N workers of CAF's
+  /// scheduler. The same output either way.
+  std::size_t threads = 1;
   std::optional<std::uint64_t> seed;  ///< overrides the workload's seed
   /// When set, kept at the arrival time of the last trace row read (for
   /// progress lines; tools/parallel_runs.hpp).
@@ -49,6 +52,13 @@ nlohmann::json clients_summary(
     const std::vector<std::pair<std::uint32_t, actors::clients::client_stats>>& stats,
     const std::vector<actors::generated_account>& generated, const traces::interner& accounts,
     const std::vector<std::string>& group_of);
+
+/// Where a run writes its file `name`: in `out_dir`, or /dev/null when it
+/// is empty.
+std::string output_path(const std::string& out_dir, const char* name);
+
+/// Writes summary.json. Throws std::runtime_error when the disk refuses.
+void write_summary(const std::string& path, const nlohmann::json& summary);
 
 /// Runs it. Throws policies::input_error for bad input (plan, trace, values)
 /// and std::runtime_error for anything else (a disk that refuses writes).

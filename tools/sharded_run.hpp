@@ -1,0 +1,36 @@
+#pragma once
+/// `usher simulate --threads N` over a trace: one run on N cores, with the
+/// outputs of `--threads 1` byte for byte.
+///
+/// The trace is read into memory in N pieces at once (traces/loaded_trace,
+/// labels kept). Its accounts are dealt to N shards, balanced by row count;
+/// a plan with a provider-wide gate (model capacity shared by accounts)
+/// keeps every account in one shard, since such accounts decide together.
+/// Each shard is a whole virtual-clock replay of its accounts' rows on a
+/// thread of its own, and formats its outcomes.csv and timeseries.csv rows
+/// into memory as it goes, with its in-flight changes for the peaks. The
+/// calling thread then writes outcomes.csv in trace order (each row's id,
+/// account and key, then the next row of the shard that holds the account),
+/// timeseries.csv merged by (interval, account), and summary.json with the
+/// peaks of the merged changes.
+///
+/// What stays serial: writing the files, and the merge. Memory: the trace
+/// (about 56 bytes a row plus its ids) and the formatted rows (about 60
+/// bytes a row) until the files are written.
+
+#include <memory>
+
+#include "policies/plan.hpp"
+#include "tools/simulation_run.hpp"
+
+namespace usher::tools {
+
+/// Runs `request` (a trace, no generated clients; request.threads > 1) under
+/// `plan`, writes its files into request.out_dir (when set) and returns the
+/// summary. `seed` is recorded in the summary. Throws policies::input_error
+/// for a bad trace (file, line, column, as the serial read says it).
+simulation_output run_sharded(const simulation_request& request,
+                              std::shared_ptr<const policies::plan> plan, const std::string& trace,
+                              std::uint64_t seed);
+
+}  // namespace usher::tools
