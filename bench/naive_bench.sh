@@ -12,6 +12,7 @@
 #   WORK_DIR   where usher_replay_bench wrote its traces (default /tmp/usher-bench;
 #              they are written there first when missing)
 set -euo pipefail
+. "$(dirname "$0")/common.sh"
 build=${1:?usage: bench/naive_bench.sh BUILD_DIR [REPEATS] [WORK_DIR]}
 repeats=${2:-5}
 work=${3:-/tmp/usher-bench}
@@ -20,10 +21,7 @@ naive="$build/bench/usher_naive_reference"
 out=$(mktemp -d /tmp/usher-naive-bench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 
-if [ ! -s "$work/streams-1m.csv" ] || [ ! -s "$work/mix-1m.csv" ]; then
-  "$build/bench/usher_replay_bench" --usher "$usher" --work "$work" --reps 1 --reps-10m 0 >/dev/null 2>&1
-fi
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+replay_traces "$build" "$work"
 TIMEFORMAT='%R %U %S'
 for name in streams-1m mix-1m; do
   trace="$work/$name.csv"

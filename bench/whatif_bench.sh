@@ -14,6 +14,7 @@
 #   RATE       trace gen --rate for the generated day (default 24.8: about 1M rows)
 #   VARY       the grid (default --vary limit=1..50 --vary queue.max_wait=30,60)
 set -euo pipefail
+. "$(dirname "$0")/common.sh"
 build=${1:?usage: bench/whatif_bench.sh BUILD_DIR [REPEATS] [TRACE]}
 repeats=${2:-3}
 trace=${3:-/tmp/usher-bench-1m.csv}
@@ -42,7 +43,6 @@ for r in $(seq 1 "$repeats"); do
   done
   cmp -s "$out/j1/sweep.csv" "$out/j2/sweep.csv" || { echo "sweep.csv differs between --jobs 1 and 2" >&2; exit 1; }
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 m1=$(echo "${times[1]}" | median)
 m2=$(echo "${times[2]}" | median)
 awk -v a="$m1" -v b="$m2" 'BEGIN {printf "median --jobs 1: %.2f s, --jobs 2: %.2f s, speed-up %.2fx\n", a, b, a / b}'

@@ -7,6 +7,7 @@
 #
 # usage: bench/workload_bench.sh BUILD_DIR [REPEATS]
 set -euo pipefail
+. "$(dirname "$0")/common.sh"
 build=${1:?usage: bench/workload_bench.sh BUILD_DIR [REPEATS]}
 repeats=${2:-5}
 usher="$build/usher"
@@ -36,7 +37,6 @@ for r in $(seq 1 "$repeats"); do
   run closed "${closed[@]}"
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 rows=$(($(wc -l <"$out/af.csv") - 1))
 requests=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['overall']['requests'])" "$out/closed-out/summary.json")
 for name in convert replay closed; do
