@@ -12,10 +12,15 @@
 ///
 /// With an empty `dir` nothing is kept: staging() is empty and file() is
 /// /dev/null. Owned by one command, not thread-safe. A process killed
-/// mid-run leaves its hidden staging directory behind; nothing reads it.
+/// mid-run (Ctrl-C, SIGKILL) leaves its hidden staging directory behind;
+/// its name holds the run's pid (DIR/.usher-staging-PID-XXXXXX), and the
+/// next run into DIR removes it once no process of that pid is left.
 
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -54,7 +59,8 @@ class staged_files {
                                         "cannot create the output directory: " + ec.message());
       created_.push_back(*i);
     }
-    std::string pattern = (dir_ / ".usher-staging-XXXXXX").string();
+    remove_abandoned();
+    std::string pattern = (dir_ / (".usher-staging-" + std::to_string(::getpid()) + "-XXXXXX")).string();
     if (::mkdtemp(pattern.data()) == nullptr) {
       remove_created();
       throw policies::input_error::in(dir_.string(), "cannot write to the output directory");
@@ -100,7 +106,8 @@ class staged_files {
     if (staging_.empty()) return;
     namespace fs = std::filesystem;
     std::error_code ec;
-    std::string trash_pattern = (dir_ / ".usher-replaced-XXXXXX").string();
+    std::string trash_pattern =
+        (dir_ / (".usher-replaced-" + std::to_string(::getpid()) + "-XXXXXX")).string();
     if (::mkdtemp(trash_pattern.data()) == nullptr)
       return fail("cannot write to the output directory");
     fs::path trash = trash_pattern;
@@ -138,6 +145,26 @@ class staged_files {
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
+  // Removes the staging and replaced-outputs directories of runs that were
+  // killed: those whose name carries the pid of a process that is gone.
+  // Names without a pid (left by earlier builds) and those of live processes stay.
+  void remove_abandoned() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir_, ec)) {
+      auto name = e.path().filename().string();
+      std::size_t at = 0;
+      for (const char* prefix : {".usher-staging-", ".usher-replaced-"})
+        if (name.rfind(prefix, 0) == 0) at = std::char_traits<char>::length(prefix);
+      auto dash = name.find('-', at);
+      if (at == 0 || dash == std::string::npos || dash == at || dash - at > 9 ||
+          name.find_first_not_of("0123456789", at) != dash)
+        continue;
+      auto pid = static_cast<pid_t>(std::stol(name.substr(at, dash - at)));
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+    }
+  }
+
   // The directories this run created, deepest first, while still empty.
   void remove_created() {
     std::error_code ec;

@@ -187,3 +187,34 @@ TEST_CASE("a failed redraw with usher plot keeps the earlier pictures") {
   CHECK(run_usher("plot -q --run " + out.string()).code == 2);
   CHECK(snapshot(out) == before);
 }
+
+TEST_CASE("a run removes the staging directories that killed runs left, and no other") {
+  auto out = scratch("abandoned");
+  fs::create_directories(out);
+  // A process that is gone: a child that has exited and been reaped.
+  pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  REQUIRE(gone > 0);
+  int status = 0;
+  REQUIRE(::waitpid(gone, &status, 0) == gone);
+  auto dead = out / (".usher-staging-" + std::to_string(gone) + "-abc123");
+  auto dead_trash = out / (".usher-replaced-" + std::to_string(gone) + "-def456");
+  auto alive = out / (".usher-staging-" + std::to_string(::getpid()) + "-ghi789");
+  auto old_style = out / ".usher-staging-Xy12Zq";
+  for (auto& d : {dead, dead_trash, alive, old_style}) {
+    fs::create_directories(d);
+    write_file(d / "outcomes.csv", "id\n");
+  }
+  write_file(out / ".usher-staging-notes", "the user's own file");
+  REQUIRE(run_usher("simulate -q --plan streams " + sample + " --out " + out.string()).code == 0);
+  CHECK_FALSE(fs::exists(dead));
+  CHECK_FALSE(fs::exists(dead_trash));
+  CHECK(fs::exists(alive / "outcomes.csv"));
+  CHECK(fs::exists(old_style / "outcomes.csv"));
+  CHECK(slurp(out / ".usher-staging-notes") == "the user's own file");
+  CHECK(fs::exists(out / "outcomes.csv"));
+  // The run's own staging directory is gone too.
+  std::size_t hidden = 0;
+  for (auto& e : fs::directory_iterator(out)) hidden += e.path().filename().string()[0] == '.';
+  CHECK(hidden == 3);
+}
