@@ -103,6 +103,7 @@ int advise_command(const std::vector<std::string>& args) {
                                              std::vector<std::string>{"advise.csv", "advise.json"});
     progress_line progress("usher advise", "runs", 0,
                            trace.rows().empty() ? 0 : trace.rows().back().at, jobs);
+    if (!trace.rows().empty()) progress.starts_at(trace.rows().front().at);
     advise_request request;
     request.plan = o.plan;
     request.sets = o.sets;

@@ -53,7 +53,8 @@ std::string progress_line::text(std::size_t done, double elapsed_s) const {
     usec t = reached_[i].load(std::memory_order_relaxed);
     if (t < 0) continue;
     times += (times.empty() ? "" : ", ") + clock_text(t);
-    if (span_ > 0) running += std::min(1.0, static_cast<double>(t) / static_cast<double>(span_));
+    if (span_ > start_)
+      running += std::clamp(static_cast<double>(t - start_) / static_cast<double>(span_ - start_), 0.0, 1.0);
   }
   if (!times.empty()) {
     times = "simulated " + times;
@@ -63,7 +64,7 @@ std::string progress_line::text(std::size_t done, double elapsed_s) const {
   // its simulated time over the span.
   double share = -1;
   if (total_ > 0) share = (static_cast<double>(done) + running) / static_cast<double>(total_);
-  else if (unit_.empty() && span_ > 0) share = running;
+  else if (unit_.empty() && span_ > start_) share = running;
   std::string left;
   if (share > 0 && share < 1 && elapsed_s >= 2) {
     auto seconds = static_cast<usec>(elapsed_s * (1 - share) / share + 0.5);

@@ -38,6 +38,9 @@ class progress_line {
   /// Where worker `slot` keeps its simulated time (-1: idle).
   std::atomic<policies::usec>& reached(std::size_t slot) { return reached_[slot]; }
   void total(std::size_t n) { total_ = n; }
+  /// The trace's first arrival (0 by default): simulated time before it is
+  /// not work, so a trace of epoch times still gets a fair time left.
+  void starts_at(policies::usec first) { start_ = first; }
   /// Redraws the line with `done` units finished.
   void draw(std::size_t done);
   /// The line's text with `done` units finished after `elapsed_s` seconds:
@@ -53,6 +56,7 @@ class progress_line {
   std::string command_, unit_;
   std::size_t total_;
   policies::usec span_;
+  policies::usec start_ = 0;
   std::size_t slots_;
   std::unique_ptr<std::atomic<policies::usec>[]> reached_;
   bool enabled_;

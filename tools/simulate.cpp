@@ -14,6 +14,7 @@
 #include "tools/simulation_run.hpp"
 #include "tools/staged_files.hpp"
 #include "traces/summary.hpp"
+#include "traces/trace_reader.hpp"
 
 namespace usher::tools {
 
@@ -93,7 +94,10 @@ int simulate_command(const std::vector<std::string>& args) {
     request.out_dir = files.staging().string();
     // A long run shows how far simulated time has got, on a terminal only.
     simulation_output out;
-    progress_line progress("usher simulate", "", 1, 0, 1);
+    // With the trace's span known, the line says the time left.
+    auto span = traces::arrival_span(o.trace);
+    progress_line progress("usher simulate", "", 1, span ? span->second : 0, 1);
+    if (span) progress.starts_at(span->first);
     run_parallel(1, 1, [&](std::size_t, std::size_t slot) {
       request.reached = &progress.reached(slot);
       out = run_simulation(request);

@@ -210,6 +210,7 @@ int sweep_command(const std::vector<std::string>& args) {
     if (clients && !clients->groups.empty()) span = std::max(span, clients->stop);
     std::vector<variant_result> results(grid.size());
     progress_line progress("usher sweep", "variants", grid.size(), span, std::min(jobs, grid.size()));
+    if (!trace.rows().empty()) progress.starts_at(trace.rows().front().at);
     for (auto& [i, r] : kept) results[i] = r;
     run_parallel(grid.size(), jobs, [&](std::size_t i, std::size_t slot) {
       if (kept.count(i)) return;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <fstream>
 
 #include "policies/input_error.hpp"
 #include "traces/gzip_source.hpp"
@@ -241,6 +242,51 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
   labels_.push_back(row_label{std::string(text(id)), a.req.account,
                               keys_.intern(text(key)), a.req.model, a.at});
   return true;
+}
+
+std::optional<std::pair<usec, usec>> arrival_span(const std::string& path) {
+  if (path.empty() || path == "-") return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  std::string header;
+  if (!in || !std::getline(in, header) || header.rfind("\x1f\x8b", 0) == 0) return std::nullopt;
+  auto body_at = static_cast<std::streamoff>(header.size()) + 1;
+  in.clear();
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<std::streamoff>(in.tellg());
+  if (body_at >= size) return std::nullopt;
+  // Up to 64 KiB of whole lines from `from`, and the first row they hold.
+  constexpr std::streamoff window = 65536;
+  auto first_row = [&](std::streamoff from, bool last_line) -> std::optional<usec> {
+    std::string text(static_cast<std::size_t>(std::min(window, size - from)), '\0');
+    in.clear();
+    in.seekg(from);
+    if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) return std::nullopt;
+    std::string_view lines(text);
+    if (last_line) {
+      while (!lines.empty() && (lines.back() == '\n' || lines.back() == '\r' || lines.back() == ' '))
+        lines.remove_suffix(1);
+      auto nl = lines.rfind('\n');
+      if (nl == std::string_view::npos && from > body_at) return std::nullopt;  // longer than 64 KiB
+      lines.remove_prefix(nl == std::string_view::npos ? 0 : nl + 1);
+    } else if (from + window < size) {
+      auto nl = lines.rfind('\n');
+      if (nl == std::string_view::npos) return std::nullopt;
+      lines = lines.substr(0, nl + 1);
+    }
+    try {
+      trace_reader reader(path, header, lines, plan::build("streams", {}));
+      std::vector<arrival> rows;
+      std::string error;
+      if (!reader.read(rows, 1, error) || rows.empty()) return std::nullopt;
+      return rows.front().at;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  };
+  auto first = first_row(body_at, false);
+  auto last = first_row(std::max(body_at, size - window), true);
+  if (!first || !last) return std::nullopt;
+  return std::make_pair(*first, *last);
 }
 
 }  // namespace usher::traces

@@ -15,6 +15,8 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +40,12 @@ struct row_label {
   std::uint32_t model = policies::no_id;
   policies::usec at = 0;
 };
+
+/// The arrival times of the first and the last row of a plain trace file,
+/// read from its header and the lines at its two ends alone (for progress
+/// lines: how far a run has to go). Nothing for standard input, gzip, a
+/// trace without rows, or end lines that do not read.
+std::optional<std::pair<policies::usec, policies::usec>> arrival_span(const std::string& path);
 
 class trace_reader {
  public:

@@ -144,6 +144,12 @@ TEST_CASE("the progress line counts done variants, simulated time and the time l
   tools::progress_line one("usher simulate", "", 0, policies::seconds(1000), 1, true);
   one.reached(0) = policies::seconds(250);
   CHECK(one.text(0, 10) == "usher simulate: simulated 0:04:10 of 0:16:40; about 0:00:30 left");
+  // A trace that starts late (epoch times): the time before its first
+  // arrival is no work done. 100 of 1,000 s after it in 10 s: 90 s left.
+  tools::progress_line late("usher simulate", "", 1, policies::seconds(2000), 1, true);
+  late.starts_at(policies::seconds(1000));
+  late.reached(0) = policies::seconds(1100);
+  CHECK(late.text(0, 10) == "usher simulate: simulated 0:18:20 of 0:33:20; about 0:01:30 left");
   tools::progress_line off("usher sweep", "variants", 10, 0, 1);
   CHECK(off.enabled() == (::isatty(STDERR_FILENO) == 1));
 }

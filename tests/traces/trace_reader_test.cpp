@@ -109,3 +109,28 @@ TEST_CASE("a trace without the required columns is refused at open") {
   auto path = write_temp("usher-reader-header.csv", "arrival,account,duration_s\n0,a,1\n");
   CHECK_THROWS_AS(traces::trace_reader(path, plan::build("streams", {})), input_error);
 }
+
+TEST_CASE("a plain trace's first and last arrivals are read from its two ends alone") {
+  // Columns in any order, quoted fields, CRLF, blank lines at the end, and
+  // (at 5,000 rows) more than the 64 KiB read at each end.
+  for (int rows : {3, 5000}) {
+    std::string text = "id,account,duration_s,arrival_s\r\n";
+    for (int i = 0; i < rows; ++i)
+      text += "r" + std::to_string(i) + ",\"acct, " + std::to_string(i % 7) + "\",1.5," +
+              std::to_string(1'700'000'000 + i) + ".25\r\n";
+    auto span = traces::arrival_span(write_temp("usher-span-a.csv", text + "\r\n\n"));
+    REQUIRE(span);
+    CHECK(span->first == seconds(1'700'000'000) + usec{250000});
+    CHECK(span->second == seconds(1'700'000'000 + rows - 1) + usec{250000});
+  }
+  auto one = traces::arrival_span(write_temp("usher-span-b.csv", "arrival_s,account,duration_s\n3.5,a,1"));
+  REQUIRE(one);  // one row, no line break at its end
+  CHECK(one->first == usec{3500000});
+  CHECK(one->second == usec{3500000});
+  // Nothing where nothing can be known at once.
+  CHECK_FALSE(traces::arrival_span(write_temp("usher-span-c.csv", "arrival_s,account,duration_s\n")));
+  CHECK_FALSE(traces::arrival_span(write_temp("usher-span-d.csv", "arrival_s,account,duration_s\nsoon,a,1\n")));
+  CHECK_FALSE(traces::arrival_span("-"));
+  CHECK_FALSE(traces::arrival_span("/no/such/trace.csv"));
+  CHECK_FALSE(traces::arrival_span(write_temp("usher-span-e.csv.gz", "\x1f\x8b\x08 binary")));
+}
