@@ -7,7 +7,6 @@
 #include <exception>
 #include <filesystem>
 #include <mutex>
-#include <numeric>
 #include <stdexcept>
 #include <thread>
 
@@ -137,24 +136,6 @@ struct shard_streams {
   actors::replay_result result;
   std::exception_ptr error;
 };
-
-// Accounts dealt to `shards` shards, most rows first, each to the shard
-// with fewest rows so far (the lowest on a tie): same trace, same deal.
-std::vector<std::uint32_t> deal_accounts(const traces::loaded_trace& trace, std::size_t shards) {
-  std::vector<std::uint64_t> rows(trace.accounts().size(), 0);
-  for (auto& r : trace.rows()) ++rows[r.account];
-  std::vector<id> order(rows.size());
-  std::iota(order.begin(), order.end(), id{0});
-  std::stable_sort(order.begin(), order.end(), [&](id a, id b) { return rows[a] > rows[b]; });
-  std::vector<std::uint64_t> load(shards, 0);
-  std::vector<std::uint32_t> shard_of(rows.size(), 0);
-  for (id a : order) {
-    auto k = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    shard_of[a] = k;
-    load[k] += rows[a];
-  }
-  return shard_of;
-}
 
 // Replays the rows of the accounts dealt to shard `k` and passes what it
 // decides to the writer as it goes.
@@ -341,15 +322,48 @@ class merger {
 
 }  // namespace
 
+std::vector<std::uint32_t> deal_accounts(const traces::loaded_trace& trace,
+                                         std::shared_ptr<const plan> the_plan,
+                                         std::size_t threads) {
+  // Models with a provider-wide capacity (by this plan's ids), and the
+  // accounts that send them anything: those decide together.
+  traces::loaded_trace::plan_view view(trace, the_plan);
+  std::vector<bool> shared_model(trace.models().size());
+  for (id m = 0; m < shared_model.size(); ++m)
+    shared_model[m] = the_plan->model_capacity(view.model_of(m)) >= 0;
+  std::size_t accounts = trace.accounts().size();
+  std::vector<std::uint64_t> rows(accounts + 1, 0);  // the last: the coupled group
+  std::vector<bool> coupled(accounts, false);
+  for (auto& r : trace.rows()) {
+    ++rows[r.account];
+    if (r.model != no_id && shared_model[r.model]) coupled[r.account] = true;
+  }
+  // The units dealt: each free account alone, the coupled ones as one.
+  std::vector<id> units;
+  for (id a = 0; a < accounts; ++a)
+    if (coupled[a]) rows[accounts] += rows[a];
+    else units.push_back(a);
+  if (rows[accounts] > 0) units.push_back(static_cast<id>(accounts));
+  // Most rows first, each to the shard with fewest rows so far (the lowest
+  // on a tie): same trace, same deal.
+  std::stable_sort(units.begin(), units.end(), [&](id a, id b) { return rows[a] > rows[b]; });
+  std::vector<std::uint64_t> load(std::max<std::size_t>(1, std::min(threads, units.size())), 0);
+  std::vector<std::uint32_t> shard_of(accounts, 0), unit_shard(accounts + 1, 0);
+  for (id u : units) {
+    auto k = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    unit_shard[u] = k;
+    load[k] += rows[u];
+  }
+  for (id a = 0; a < accounts; ++a) shard_of[a] = unit_shard[coupled[a] ? accounts : a];
+  return shard_of;
+}
+
 simulation_output run_sharded(const simulation_request& request,
                               std::shared_ptr<const plan> the_plan, const std::string& trace_path,
                               std::uint64_t seed) {
   traces::loaded_trace trace(trace_path, request.threads, /*labels=*/true);
-  std::size_t shards = the_plan->has_shared_gates()
-                           ? 1
-                           : std::max<std::size_t>(1, std::min(request.threads,
-                                                               trace.accounts().size()));
-  auto shard_of = deal_accounts(trace, shards);
+  auto shard_of = deal_accounts(trace, the_plan, request.threads);
+  std::size_t shards = shard_of.empty() ? 1 : *std::max_element(shard_of.begin(), shard_of.end()) + 1;
   if (!request.out_dir.empty()) fs::create_directories(request.out_dir);
   auto output = [&](const char* name) { return output_path(request.out_dir, name); };
   traces::csv_out outcomes(output("outcomes.csv")), series(output("timeseries.csv"));

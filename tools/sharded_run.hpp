@@ -4,8 +4,8 @@
 ///
 /// The trace is read into memory in N pieces at once (traces/loaded_trace,
 /// labels kept). Its accounts are dealt to N shards, balanced by row count;
-/// a plan with a provider-wide gate (model capacity shared by accounts)
-/// keeps every account in one shard, since such accounts decide together.
+/// the accounts that send anything to a model with a provider-wide capacity
+/// (`model_capacity`) decide together and go to one shard as a group.
 /// Each shard is a whole virtual-clock replay of its accounts' rows on a
 /// thread of its own, and formats its outcomes.csv and timeseries.csv rows
 /// into memory as it goes, with its in-flight changes for the peaks. The
@@ -19,11 +19,21 @@
 /// bytes a row) until the files are written.
 
 #include <memory>
+#include <vector>
 
 #include "policies/plan.hpp"
+#include "traces/loaded_trace.hpp"
 #include "tools/simulation_run.hpp"
 
 namespace usher::tools {
+
+/// Which shard (0 .. at most `threads` - 1) replays each account of `trace`
+/// (by id): the coupled accounts as one group, every other account on its
+/// own, largest first, each to the shard with fewest rows so far. Every
+/// shard gets at least one account.
+std::vector<std::uint32_t> deal_accounts(const traces::loaded_trace& trace,
+                                         std::shared_ptr<const policies::plan> plan,
+                                         std::size_t threads);
 
 /// Runs `request` (a trace, no generated clients; request.threads > 1) under
 /// `plan`, writes its files into request.out_dir (when set) and returns the

@@ -113,6 +113,8 @@ class loaded_trace {
     policies::id model_id(const std::string& name) { return models_.intern(name); }
     const interner& accounts() const { return accounts_; }
     const interner& models() const { return models_; }
+    /// This run's id of a model of the trace (an id in trace.models()).
+    policies::id model_of(policies::id trace_model) const { return model_id_[trace_model]; }
 
     /// From now on read() hands out only rows whose account (by this
     /// view's id) is set in `accounts`; the others are skipped.

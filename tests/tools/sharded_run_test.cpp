@@ -7,8 +7,12 @@
 #include <fstream>
 #include <random>
 
+#include "policies/plan.hpp"
 #include "support/random_trace.hpp"
 #include "support/usher_cli.hpp"
+#include "tools/sharded_run.hpp"
+#include "traces/loaded_trace.hpp"
+#include "traces/plan_file.hpp"
 
 namespace fs = std::filesystem;
 using namespace usher::testing;
@@ -40,8 +44,11 @@ std::string varied_trace(std::uint64_t seed, int rows, int accounts) {
     std::snprintf(times, sizeof times, "%.6f", t);
     char duration[64];
     std::snprintf(duration, sizeof duration, "%.6f", exponential(rng, 2.0));
+    // A third of the accounts never call llama-70b.
+    std::string model = models[uniform_int(rng, 0, 3)];
+    if (a % 3 == 0 && model == "llama-70b") model = "gpt-x";
     text += (i % 9 == 0 ? std::string() : "r" + std::to_string(i)) + "," + times + "," + account +
-            "," + key + "," + models[uniform_int(rng, 0, 3)] + "," + kind + "," + conn + "," +
+            "," + key + "," + model + "," + kind + "," + conn + "," +
             (chance(rng, 0.03) ? "1" : "") + "," + duration + "\n";
   }
   return text;
@@ -67,8 +74,10 @@ TEST_CASE("simulate on several threads writes the files of one thread, byte for 
   }
   for (std::string plan : {"streams@limit=3", "streams:team", "exclusive", "session-rate",
                            "per-model@limit=2", "weighted",
-                           // Accounts that share a model's capacity run in one shard.
-                           "per-model@limit=3 --set model_capacity.llama-70b=4"}) {
+                           // Accounts that share a model's capacity run in one shard,
+                           // the others in shards of their own.
+                           "per-model@limit=3 --set model_capacity.llama-70b=4",
+                           "streams@limit=2 --set model_capacity=5"}) {
     INFO(plan);
     std::string args = "--plan " + plan + " --interval 10 --trace " + trace.string();
     auto one = run_files(args, "one");
@@ -105,4 +114,50 @@ TEST_CASE("simulate on several threads refuses bad input as one thread does") {
     CHECK(r.err.find(trace.string() + ":4323: column 'duration_s'") != std::string::npos);
     CHECK_FALSE(fs::exists(out / "outcomes.csv"));
   }
+}
+
+TEST_CASE("accounts that share a model's capacity are dealt to one shard, the others by rows") {
+  auto trace = scratch_root() / "deal.csv";
+  {
+    std::ofstream out(trace);
+    out << "arrival_s,account,model,duration_s\n";
+    // a: 5 rows, b: 4, c: 3 (one of them to big), d: 2, e: 1; only c and e call "big".
+    const char* rows[] = {"a,small", "a,", "b,small", "c,big", "a,small", "b,",   "c,small", "d,",
+                          "a,small", "e,big", "b,small", "a,", "d,small", "b,", "c,"};
+    int t = 0;
+    for (auto* r : rows) out << t++ << "," << r << ",1\n";
+  }
+  usher::traces::loaded_trace t(trace.string());
+  auto id = [&](const std::string& name) {
+    for (std::uint32_t i = 0; i < t.accounts().size(); ++i)
+      if (t.accounts().name(i) == name) return i;
+    FAIL("no account " << name);
+    return 0u;
+  };
+  auto deal = [&](const std::string& spec, std::size_t threads) {
+    return usher::tools::deal_accounts(t, usher::traces::load_plan(spec, {}), threads);
+  };
+  // No shared capacity: by rows (a 5, b 4, c 3, d 2, e 1), each to the
+  // shard with fewest rows so far: a 0, b 1, c 1 (4 < 5), d 0 (5 < 7), e 0
+  // (7 = 7: the lower).
+  auto free = deal("streams", 2);
+  CHECK(free[id("a")] == 0);
+  CHECK(free[id("b")] == 1);
+  CHECK(free[id("c")] == 1);
+  CHECK(free[id("d")] == 0);
+  CHECK(free[id("e")] == 0);
+  // One shard per account at most.
+  auto many = deal("streams", 64);
+  CHECK(*std::max_element(many.begin(), many.end()) == 4);
+  // "big" shared: c and e (4 rows together) go as one, to one shard: a 0,
+  // b 1, c and e 2, d 1.
+  auto shared = deal("per-model@model_capacity.big=2", 3);
+  CHECK(shared[id("a")] == 0);
+  CHECK(shared[id("b")] == 1);
+  CHECK(shared[id("c")] == 2);
+  CHECK(shared[id("e")] == 2);
+  CHECK(shared[id("d")] == 1);
+  // Every model shared: one shard for all who name a model (e only names "big").
+  auto all = deal("per-model@model_capacity=3", 2);
+  for (auto* n : {"a", "b", "c", "d", "e"}) CHECK(all[id(n)] == all[id("a")]);
 }
