@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <iostream>
 
@@ -256,11 +257,22 @@ int sweep_command(const std::vector<std::string>& args) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::string t;
     char line[512];
+    // Accounts of the trace, and those only the workload's clients bring.
+    std::set<std::string> generated_only;
+    if (clients)
+      for (auto& g : clients->groups)
+        for (auto& name : clients->account_names(g)) generated_only.insert(name);
+    for (std::uint32_t i = 0; i < trace.accounts().size(); ++i)
+      generated_only.erase(trace.accounts().name(i));
+    std::string accounts = std::to_string(trace.accounts().size() + generated_only.size()) + " accounts";
+    if (clients && !clients->groups.empty())
+      accounts += ", " + std::to_string(clients->groups.size()) + " client group" +
+                  (clients->groups.size() == 1 ? "" : "s");
     std::snprintf(line, sizeof(line),
-                  "sweep: %s on %s (%zu rows, %zu accounts): %zu variants, %zu jobs, %.1f s\n",
+                  "sweep: %s on %s (%zu trace rows, %s): %zu variants, %zu jobs, %.1f s\n",
                   o.plan.c_str(), (trace_path.empty() ? o.workload : trace_path).c_str(),
-                  trace.rows().size(), trace.accounts().size(),
-                  grid.size(), std::min(jobs, grid.size()), seconds);
+                  trace.rows().size(), accounts.c_str(), grid.size(), std::min(jobs, grid.size()),
+                  seconds);
     t += line;
     if (o.resume)
       t += "resumed: " + std::to_string(kept.size()) + " of " + std::to_string(grid.size()) +
