@@ -269,10 +269,10 @@ int sweep_command(const std::vector<std::string>& args) {
       accounts += ", " + std::to_string(clients->groups.size()) + " client group" +
                   (clients->groups.size() == 1 ? "" : "s");
     std::snprintf(line, sizeof(line),
-                  "sweep: %s on %s (%zu trace rows, %s): %zu variants, %zu jobs, %.1f s\n",
+                  "sweep: %s on %s (%zu trace rows, %s): %zu variant%s, %zu job%s, %.1f s\n",
                   o.plan.c_str(), (trace_path.empty() ? o.workload : trace_path).c_str(),
-                  trace.rows().size(), accounts.c_str(), grid.size(), std::min(jobs, grid.size()),
-                  seconds);
+                  trace.rows().size(), accounts.c_str(), grid.size(), grid.size() == 1 ? "" : "s",
+                  std::min(jobs, grid.size()), std::min(jobs, grid.size()) == 1 ? "" : "s", seconds);
     t += line;
     if (o.resume)
       t += "resumed: " + std::to_string(kept.size()) + " of " + std::to_string(grid.size()) +

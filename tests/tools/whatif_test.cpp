@@ -152,7 +152,7 @@ TEST_CASE("sweep and advise take a workload, its clients beside the trace in eve
   // The report counts the accounts the clients bring, beside the trace's.
   auto told = run_usher("sweep " + trace + " --workload " + workload +
                         " --plan streams:team --vary limit=1 --out " + (dir / "told").string());
-  CHECK(told.out.find("trace rows, 5 accounts, 1 client group): 1 variants") != std::string::npos);
+  CHECK(told.out.find("trace rows, 5 accounts, 1 client group): 1 variant, 1 job,") != std::string::npos);
   CHECK(lines_of(slurp(dir / "alone" / "sweep_accounts.csv")).size() == 1 + 2 * 2);
   auto advice = run_usher("advise " + trace + " --workload " + workload +
                           " --family streams --out " + (dir / "advise").string());
