@@ -7,16 +7,16 @@
 /// the accounts that send anything to a model with a provider-wide capacity
 /// (`model_capacity`) decide together and go to one shard as a group.
 /// Each shard is a whole virtual-clock replay of its accounts' rows on a
-/// thread of its own, and formats its outcomes.csv and timeseries.csv rows
-/// into memory as it goes, with its in-flight changes for the peaks. The
-/// calling thread then writes outcomes.csv in trace order (each row's id,
-/// account and key, then the next row of the shard that holds the account),
-/// timeseries.csv merged by (interval, account), and summary.json with the
-/// peaks of the merged changes.
+/// thread of its own; it formats its outcomes.csv and timeseries.csv rows as
+/// it decides them and passes them, with its in-flight changes for the
+/// peaks, to the calling thread in chunks that come back empty for reuse.
+/// The calling thread meanwhile writes outcomes.csv in trace order (each
+/// row's id, account and key, then the next row of the shard that holds the
+/// account), merges timeseries.csv by (interval, account) and the changes
+/// into the peaks, and at the end writes summary.json.
 ///
-/// What stays serial: writing the files, and the merge. Memory: the trace
-/// (about 56 bytes a row plus its ids) and the formatted rows (about 60
-/// bytes a row) until the files are written.
+/// What stays serial: the writer. Memory: the trace (48 bytes a row, plus
+/// its ids and keys) and a few 256 KB chunks per shard.
 
 #include <memory>
 #include <vector>
