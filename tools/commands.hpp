@@ -17,6 +17,8 @@ int trace_command(const std::vector<std::string>& args);
 // What-if experiments (issue #4, docs/WHATIF.md).
 int compare_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);
+// Runs the variants of sweeps on other machines (issue #14, tools/sweep_workers.hpp).
+int worker_command(const std::vector<std::string>& args);
 int advise_command(const std::vector<std::string>& args);
 int plot_command(const std::vector<std::string>& args);
 int serve_command(const std::vector<std::string>& args);

@@ -15,6 +15,7 @@
 #include <optional>
 #include <iostream>
 
+#include "actors/cluster/cluster_config.hpp"
 #include "policies/input_error.hpp"
 #include "tools/build_info.hpp"
 #include "tools/command_line.hpp"
@@ -24,6 +25,8 @@
 #include "tools/parallel_runs.hpp"
 #include "tools/plots.hpp"
 #include "tools/staged_files.hpp"
+#include "tools/sweep_variant.hpp"
+#include "tools/sweep_workers.hpp"
 #include "tools/variant_grid.hpp"
 #include "tools/workload_file.hpp"
 #include "traces/plan_file.hpp"
@@ -38,7 +41,7 @@ namespace {
 
 struct sweep_options {
   std::string trace, workload, plan, out;
-  std::vector<std::string> sets, vary;
+  std::vector<std::string> sets, vary, workers;
   std::size_t jobs = 0;
   bool plots = false, quiet = false, resume = false;
 };
@@ -62,6 +65,9 @@ po::options_description describe(sweep_options& o) {
       "varying fastest)")("out", po::value(&o.out)->required(),
                           "directory for sweep.csv and sweep_accounts.csv")(
       "jobs,j", po::value(&o.jobs), "variants simulated at once (default: the machine's cores)")(
+      "workers", po::value(&o.workers)->multitoken()->composing(),
+      "HOST:PORT,...: run the variants on `usher worker` processes instead, on this machine or "
+      "others (docs/WHATIF.md, \"Sweeps across machines\")")(
       "plots", po::bool_switch(&o.plots),
       "also draw metrics against the varied keys (SVG, index.html)")(
       "resume", po::bool_switch(&o.resume),
@@ -92,16 +98,11 @@ nlohmann::json sweep_identity(const sweep_options& o, const std::string& trace_p
           {"workload", stamp(o.workload)}};
 }
 
-struct variant_result {
-  outcome_metrics overall;
-  std::vector<std::pair<std::string, outcome_metrics>> accounts;  ///< in name order
-
-  nlohmann::json journal_line(std::size_t index) const {
-    nlohmann::json a = nlohmann::json::object();
-    for (auto& [name, m] : accounts) a[name] = m.to_json();
-    return {{"variant", index + 1}, {"overall", overall.to_json()}, {"accounts", a}};
-  }
-};
+nlohmann::json journal_line(const variant_result& r, std::size_t index) {
+  auto line = r.to_json();
+  line["variant"] = index + 1;
+  return line;
+}
 
 // The finished variants a journal holds, or none when there is no journal.
 // Throws input_error when it belongs to another sweep. A torn last line (a
@@ -129,11 +130,7 @@ std::map<std::size_t, variant_result> read_journal(const fs::path& path,
     try {
       auto v = e.at("variant").get<std::size_t>();
       if (v < 1 || v > variants) break;
-      variant_result r;
-      r.overall = outcome_metrics::from_json(e.at("overall"));
-      for (auto& [name, m] : e.at("accounts").items())
-        r.accounts.emplace_back(name, outcome_metrics::from_json(m));
-      done[v - 1] = std::move(r);
+      done[v - 1] = variant_result::from_json(e);
     } catch (const nlohmann::json::exception&) {
       break;  // not a line a sweep wrote: what follows is not trusted either
     }
@@ -150,6 +147,10 @@ int sweep_command(const std::vector<std::string>& args) {
   if (auto done = parse_options("sweep", args, desc, vm, [&] {
         if (o.vary.empty()) throw po::error("give at least one --vary KEY=VALUES");
         if (o.trace.empty() && o.workload.empty()) throw po::error("give --trace or --workload");
+        if (!o.workers.empty() && vm.count("jobs"))
+          throw po::error("--jobs is for variants run here; each worker runs as many at once as its own --jobs");
+        if (!o.workers.empty() && (o.trace == "-" || o.workload == "-"))
+          throw po::error("--workers needs the trace and workload as files, not standard input");
       }))
     return *done;
 
@@ -163,11 +164,17 @@ int sweep_command(const std::vector<std::string>& args) {
     traces::load_plan(o.plan, o.sets);
     std::vector<std::shared_ptr<const policies::plan>> plans;
     std::vector<std::string> specs;
+    // For workers: each variant as the base plan and every setting after it.
+    auto split = traces::split_plan_spec(o.plan);
+    worker_sweep remote;
+    remote.plan_base = split.base;
     for (auto& point : grid) {
       auto settings = o.sets;
       auto varied = settings_of(axes, point);
       settings.insert(settings.end(), varied.begin(), varied.end());
       plans.push_back(traces::load_plan(o.plan, settings, "--vary"));
+      remote.settings.push_back(split.overrides);
+      remote.settings.back().insert(remote.settings.back().end(), settings.begin(), settings.end());
       // The variant as one plan spec (PLAN@KEY=VALUE,...), for its summary.
       std::string spec = o.plan;
       char separator = traces::split_plan_spec(o.plan).overrides.empty() ? '@' : ',';
@@ -177,6 +184,19 @@ int sweep_command(const std::vector<std::string>& args) {
       }
       specs.push_back(spec);
     }
+    remote.specs = specs;
+    std::vector<std::string> workers;
+    for (auto& list : o.workers)
+      for (std::size_t at = 0; at <= list.size();) {
+        auto comma = std::min(list.find(',', at), list.size());
+        auto address = list.substr(at, comma - at);
+        at = comma + 1;
+        std::string host;
+        std::uint16_t port = 0;
+        if (!actors::cluster::parse_host_port(address, host, port))
+          throw input_error::at("--workers", 0, address, "expects HOST:PORT");
+        workers.push_back(address);
+      }
     std::size_t jobs = o.jobs == 0 ? default_jobs() : o.jobs;
     std::optional<workload> clients;
     if (!o.workload.empty()) clients = read_workload_file(o.workload);
@@ -204,27 +224,38 @@ int sweep_command(const std::vector<std::string>& args) {
     } journal_end{journal_path};
     std::ofstream journal(journal_path, std::ios::trunc);
     journal << nlohmann::json{{"sweep", identity}}.dump() << "\n";
-    for (auto& [i, r] : kept) journal << r.journal_line(i).dump() << "\n";
+    for (auto& [i, r] : kept) journal << journal_line(r, i).dump() << "\n";
     journal.flush();
     std::mutex journal_lock;
     policies::usec span = trace.rows().empty() ? 0 : trace.rows().back().at;
     if (clients && !clients->groups.empty()) span = std::max(span, clients->stop);
     std::vector<variant_result> results(grid.size());
-    progress_line progress("usher sweep", "variants", grid.size(), span, std::min(jobs, grid.size()));
+    progress_line progress("usher sweep", "variants", grid.size(), span,
+                           workers.empty() ? std::min(jobs, grid.size()) : 0);
     if (!trace.rows().empty()) progress.starts_at(trace.rows().front().at);
     for (auto& [i, r] : kept) results[i] = r;
-    run_parallel(grid.size(), jobs, [&](std::size_t i, std::size_t slot) {
-      if (kept.count(i)) return;
-      auto summary = run_loaded(trace, plans[i], specs[i], &progress.reached(slot),
-                                clients ? &*clients : nullptr);
-      auto& r = results[i];
-      r.overall = outcome_metrics::of(summary["overall"]);
-      for (auto& [name, m] : summary["accounts"].items()) r.accounts.emplace_back(name, outcome_metrics::of(m));
-      auto line = r.journal_line(i).dump();
+    auto finish = [&](std::size_t i, const variant_result& r) {
+      results[i] = r;
+      auto line = journal_line(r, i).dump();
       std::lock_guard<std::mutex> g(journal_lock);
       journal << line << "\n";
       journal.flush();
-    }, &progress);
+    };
+    if (workers.empty()) {
+      run_parallel(grid.size(), jobs, [&](std::size_t i, std::size_t slot) {
+        if (kept.count(i)) return;
+        auto summary = run_loaded(trace, plans[i], specs[i], &progress.reached(slot),
+                                  clients ? &*clients : nullptr);
+        finish(i, variant_result::of_summary(summary));
+      }, &progress);
+    } else {
+      remote.trace_path = trace_path;
+      remote.workload_path = o.workload;
+      std::vector<std::size_t> todo;
+      for (std::size_t i = 0; i < grid.size(); ++i)
+        if (!kept.count(i)) todo.push_back(i);
+      run_on_workers(workers, remote, todo, finish, &progress, kept.size());
+    }
 
     std::vector<std::string> header = {"variant"};
     for (auto& a : axes) header.push_back(a.key);
@@ -268,11 +299,12 @@ int sweep_command(const std::vector<std::string>& args) {
     if (clients && !clients->groups.empty())
       accounts += ", " + std::to_string(clients->groups.size()) + " client group" +
                   (clients->groups.size() == 1 ? "" : "s");
+    std::size_t ran_on = workers.empty() ? std::min(jobs, grid.size()) : workers.size();
     std::snprintf(line, sizeof(line),
-                  "sweep: %s on %s (%zu trace rows, %s): %zu variant%s, %zu job%s, %.1f s\n",
+                  "sweep: %s on %s (%zu trace rows, %s): %zu variant%s, %zu %s%s, %.1f s\n",
                   o.plan.c_str(), (trace_path.empty() ? o.workload : trace_path).c_str(),
                   trace.rows().size(), accounts.c_str(), grid.size(), grid.size() == 1 ? "" : "s",
-                  std::min(jobs, grid.size()), std::min(jobs, grid.size()) == 1 ? "" : "s", seconds);
+                  ran_on, workers.empty() ? "job" : "worker", ran_on == 1 ? "" : "s", seconds);
     t += line;
     if (o.resume)
       t += "resumed: " + std::to_string(kept.size()) + " of " + std::to_string(grid.size()) +

@@ -23,6 +23,7 @@ const char* usage =
     "  trace      convert, generate and inspect request traces (usher trace --help)\n"
     "  compare    run several plans on the same trace, side by side (docs/WHATIF.md)\n"
     "  sweep      run a plan over a grid of parameter values, in parallel\n"
+    "  worker     run the variants of sweeps started on other machines (sweep --workers)\n"
     "  advise     per account: upgrade signals and the smallest tier or limit that clears them\n"
     "  plot       draw SVG pictures and an index.html of a run, sweep or comparison\n"
     "  serve      run a live admission node over HTTP (usher serve --help, docs/SERVE.md)\n"
@@ -56,13 +57,14 @@ int main(int argc, char** argv) {
   if (command == "trace") return usher::tools::trace_command(args);
   if (command == "compare") return usher::tools::compare_command(args);
   if (command == "sweep") return usher::tools::sweep_command(args);
+  if (command == "worker") return usher::tools::worker_command(args);
   if (command == "advise") return usher::tools::advise_command(args);
   if (command == "plot") return usher::tools::plot_command(args);
   if (command == "serve") return usher::tools::serve_command(args);
   if (command == "key") return usher::tools::key_command(args);
   if (command == "mock-model") return usher::tools::mock_model_command(args);
   std::string hint =
-      usher::policies::did_you_mean(command, {"simulate", "trace", "compare", "sweep", "advise",
+      usher::policies::did_you_mean(command, {"simulate", "trace", "compare", "sweep", "worker", "advise",
                                               "plot", "serve", "key", "mock-model", "version",
                                               "help"});
   std::fprintf(stderr, "usher: unknown command %s%s\n\n%s",

@@ -26,12 +26,12 @@ plan_file read_plan_file(const std::string& path) {
   return result;
 }
 
-namespace {
-
 bool is_preset(const std::string& name) {
   const auto& names = policies::plan::preset_names();
   return std::find(names.begin(), names.end(), name) != names.end();
 }
+
+namespace {
 
 // A directory opens as a stream too, and then reads as an empty plan.
 bool is_file(const std::string& path) {

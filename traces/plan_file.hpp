@@ -24,6 +24,9 @@ struct plan_file {
 /// Reads `path`. Throws policies::input_error (file, line, reason).
 plan_file read_plan_file(const std::string& path);
 
+/// True when `name` is one of the built-in presets (policies::plan::preset_names).
+bool is_preset(const std::string& name);
+
 /// A plan spec split at its '@': the base (a preset or a plan file) and the
 /// overrides after it, `PLAN@KEY=VALUE,KEY=VALUE` (docs/WHATIF.md), so one
 /// command line can name the same plan with different settings. A spec that

@@ -29,7 +29,7 @@ std::vector<std::string> cluster_config::member_names() const {
   return out;
 }
 
-bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port, bool any_port) {
   text = trim(text);
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return false;
@@ -39,7 +39,7 @@ bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& po
   unsigned v = 0;
   auto r = std::from_chars(digits.data(), digits.data() + digits.size(), v);
   if (h.empty() || digits.empty() || r.ec != std::errc() || r.ptr != digits.data() + digits.size() ||
-      v == 0 || v > 65535)
+      (v == 0 && !any_port) || v > 65535)
     return false;
   host = std::string(h);
   port = static_cast<std::uint16_t>(v);

@@ -49,8 +49,10 @@ struct cluster_config {
 /// Parses "a@HOST:PORT, b@HOST:PORT": false with `error` set when it cannot.
 bool parse_peers(std::string_view text, std::vector<peer>& out, std::string& error);
 
-/// Parses "HOST:PORT" (HOST may be [v6]); false when it cannot.
-bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port);
+/// Parses "HOST:PORT" (HOST may be [v6]); false when it cannot. Port 0
+/// (any free one) only with `any_port`.
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port,
+                     bool any_port = false);
 
 /// Resolves this node (`node` from --node, else `c.name`) and its listen
 /// address, and checks the section as a whole. Returns "" when it is sound,
