@@ -54,6 +54,11 @@ std::string file_sha256(const std::string& path) {
 void configure(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
   cfg.set("logger.verbosity", caf::atom("quiet"));
+  // The actors here only pass messages (variants run on detached actors of
+  // their own): one scheduler thread that sleeps when idle, so it takes no
+  // core from the variants (work stealing's idle threads poll).
+  cfg.set("scheduler.max-threads", 1);
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(30)});
 }
@@ -236,6 +241,15 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
             if (x.running.erase(index) > 0) w = &x;
           if (index >= answered.size() || answered[index]) return;
           auto a = answer_of(text);
+          if (a.value("unprepared", false) && w) {
+            // The worker forgot this sweep (it keeps the last few): set it up again.
+            queue.push_front(index);
+            if (w->at == worker::phase::ready) {
+              w->at = worker::phase::preparing;
+              self->send(w->handle, prepare_atom::value, sweep_id, setup_text);
+            }
+            return;
+          }
           if (a.contains("error"))
             throw std::runtime_error("variant " + std::to_string(index + 1) + " failed on worker " +
                                      (w ? w->address : std::string("?")) + ": " +

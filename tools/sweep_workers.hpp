@@ -13,7 +13,8 @@
 ///   S -> W  (prepare, SWEEP, {trace, workload, plan})
 ///                                                W -> S  (prepare, SWEEP, {"ready"} | {"need_trace"} | {"error"})
 ///   S -> W  (chunk, SHA256, OFFSET, BYTES)       W -> S  (chunk, {"next": OFFSET} | {"error"})
-///   S -> W  (run, SWEEP, INDEX, {spec, settings}) W -> S  (run, INDEX, variant_result JSON | {"error"})
+///   S -> W  (run, SWEEP, INDEX, {spec, settings}) W -> S  (run, INDEX, variant_result JSON | {"error"}
+///                                                                      | {"unprepared"}: prepare again)
 ///
 /// The trace goes once per worker: by path when the worker sees a file of
 /// that size and SHA-256 at the same path (shared storage), from its cache

@@ -228,7 +228,7 @@ caf::behavior worker_behavior(worker_actor* self, fs::path cache, std::size_t jo
         auto& st = self->state;
         auto it = st.sweeps.find(id);
         if (it == st.sweeps.end())
-          return rp.deliver(run_atom::value, index, error_answer("sweep " + id + " is not prepared here"));
+          return rp.deliver(run_atom::value, index, std::string(R"({"unprepared":true})"));  // forgotten: prepare again
         auto sweep = it->second;
         auto runner = self->spawn<caf::detached>([=](caf::event_based_actor* r) -> caf::behavior {
           return {[=](run_atom) -> std::string {
