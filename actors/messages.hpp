@@ -25,8 +25,8 @@ namespace usher::policies {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, policies::request& x) {
-  return f(caf::meta::type_name("request"), x.seq, x.account, x.model, x.product, x.conn, x.cost,
-           x.what);
+  return f(caf::meta::type_name("request"), x.seq, x.account, x.model, x.product, x.tokens, x.conn,
+           x.cost, x.what);
 }
 
 template <class Inspector>
@@ -170,6 +170,7 @@ struct admit_request {
   std::string model;             ///< "" when none
   std::string product;           ///< "" when none (exclusive: one pool per product)
   std::int64_t cost = -1;        ///< -1: the plan's cost for the model
+  std::uint32_t tokens = 0;      ///< input + output tokens, for a tokens-per-minute rate
   policies::kind what = policies::kind::request;  ///< request, session, ws_open, ws_request
   std::uint64_t conn = 0;        ///< ws_open / ws_request: the edge's connection id
   bool async = false;            ///< queued: answer 202 with a ticket at once
@@ -352,7 +353,7 @@ using admission_actor = caf::typed_actor<
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
   return f(caf::meta::type_name("admit_request"), x.account, x.request_id, x.model, x.product,
-           x.cost, x.what, x.conn, x.async, x.holder_is_connection);
+           x.cost, x.tokens, x.what, x.conn, x.async, x.holder_is_connection);
 }
 
 template <class Inspector>

@@ -31,6 +31,7 @@ engine::account_state& engine::account(id a, std::uint16_t profile) {
     acc.queue = queue_gate(prof.queue_max_depth, prof.queue_max_wait);
     acc.connections = connection_cap(prof.max_connections);
     if (prof.sessions_limited) acc.sessions.emplace(prof.sessions);
+    if (prof.rates.limited()) acc.rates.emplace(prof.rates);
   }
   return acc;
 }
@@ -120,8 +121,12 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
     case kind::ws_request: {
       if (!acc.connections.is_open(r.conn))
         return refused(status::bad_request, reason::no_connection);
+      if (acc.rates)
+        if (auto why = acc.rates->fits(r.tokens, now); why != reason::none)
+          return refused(status::rejected, why);
       reason why = reason::none;
       if (!pools_fit(acc, r, d.held, why)) return refused(status::rejected, why);
+      if (acc.rates) acc.rates->charge(r.tokens);
       charge(acc, d.held);
       d.what = verdict::admitted;
       return d;
@@ -132,6 +137,11 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   }
   if (acc.sessions && !acc.sessions->fits(now))
     return refused(status::policy_close, reason::session_rate);
+  // Rates count a request when it is taken, admitted or queued (as AI APIs
+  // count it), so a queued one does not ask again.
+  if (acc.rates)
+    if (auto why = acc.rates->fits(r.tokens, now); why != reason::none)
+      return refused(status::rejected, why);
   reason why = reason::over_limit;
   bool fits = pools_fit(acc, r, d.held, why);
   // A request bigger than a whole pool can never run: refuse it now rather
@@ -142,6 +152,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
     return refused(status::rejected, reason::model_busy);
   if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
     if (acc.sessions) acc.sessions->charge();
+    if (acc.rates) acc.rates->charge(r.tokens);
     charge(acc, d.held);
     d.what = verdict::admitted;
     return d;
@@ -149,6 +160,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (!acc.queue.enabled()) return refused(status::rejected, why);
   if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
   bool was_empty = acc.queue.empty();
+  if (acc.rates) acc.rates->charge(r.tokens);
   acc.queue.push(r, now, tag);
   if (was_empty) on_head_changed(r.account, acc);
   d.what = verdict::queued;
@@ -343,6 +355,22 @@ void engine::restore_waiter(const request& r, std::uint16_t profile, usec arriva
   acc.queue.push(r, arrival, tag);
   if (was_empty) on_head_changed(r.account, acc);
   mark_dirty(r.account, acc);  // it may fit here where it did not there
+}
+
+bool engine::rates_of(id a, rate_limit_gate::state& out) const {
+  if (a >= accounts_.size() || !known_[a] || !accounts_[a].rates) return false;
+  out = accounts_[a].rates->save();
+  return true;
+}
+
+usec engine::rate_wait(id a, std::int64_t tokens) const {
+  if (a >= accounts_.size() || !known_[a] || !accounts_[a].rates) return 0;
+  return accounts_[a].rates->wait_for(tokens);
+}
+
+void engine::restore_rates(id a, std::uint16_t profile, const rate_limit_gate::state& s) {
+  auto& acc = account(a, profile);
+  if (acc.rates) acc.rates->restore(s);
 }
 
 void engine::restore_sessions(id a, std::uint16_t profile, const session_rate_gate::state& s) {

@@ -6,7 +6,8 @@
 /// A request is admitted only when every gate that applies to it admits it,
 /// and it is then charged in all of them at once; a refused request leaves no
 /// trace in any gate. Gates, in the order their refusal is reported:
-///   session rate (1008) -> connection cap (429) -> account pool (429)
+///   session rate (1008) -> connection cap (429) -> requests and tokens per
+///   minute (429 request_rate, token_rate) -> account pool (429)
 ///   -> model capacity shared by all accounts (429 model_busy) -> queue.
 /// Which gates apply depends on the request's kind (docs/PLANS.md, "Kinds").
 ///
@@ -28,6 +29,7 @@
 #include "policies/plan.hpp"
 #include "policies/pool_gate.hpp"
 #include "policies/queue_gate.hpp"
+#include "policies/rate_limit_gate.hpp"
 #include "policies/request.hpp"
 #include "policies/session_rate_gate.hpp"
 
@@ -145,6 +147,12 @@ class engine {
   /// its own arrival (and so its own deadline). Call in queue order.
   void restore_waiter(const request& r, std::uint16_t profile, usec arrival, std::uint64_t tag);
   void restore_sessions(id account, std::uint16_t profile, const session_rate_gate::state& s);
+  /// Its request and token buckets; false when its plan has no rate.
+  bool rates_of(id account, rate_limit_gate::state& out) const;
+  void restore_rates(id account, std::uint16_t profile, const rate_limit_gate::state& s);
+  /// After a refusal for a rate: how long until a request of `tokens` would
+  /// fit (`never`: bigger than a full bucket; 0: no rate).
+  usec rate_wait(id account, std::int64_t tokens) const;
   const plan& rules() const { return *plan_; }
 
  private:
@@ -155,6 +163,7 @@ class engine {
     queue_gate queue{0, never};
     connection_cap connections;
     std::optional<session_rate_gate> sessions;
+    std::optional<rate_limit_gate> rates;
     std::int64_t in_flight = 0;
     std::int64_t used = 0;
     bool waiting_listed = false;            ///< in waiting_accounts_

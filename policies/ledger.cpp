@@ -271,6 +271,12 @@ std::int64_t ledger::retry_after_s(const request& r, std::uint16_t profile, reas
       usec w = prof.sessions.window;
       return std::max<std::int64_t>(1, ceil_seconds((now / w + 1) * w - now));
     }
+    case reason::request_rate:
+    case reason::token_rate: {
+      // When the buckets hold enough again (0: never, bigger than a full bucket).
+      usec wait = engine_.rate_wait(r.account, r.tokens);
+      return wait == never ? 0 : std::max<std::int64_t>(1, ceil_seconds(wait));
+    }
     case reason::queue_full:
     case reason::over_limit:
     case reason::model_busy: {
@@ -339,6 +345,7 @@ ledger::account_image ledger::export_account(id account, std::uint16_t profile,
     waiter_handles.push_back(e.tag);
   }
   img.has_sessions = engine_.sessions_of(account, img.sessions);
+  img.has_rates = engine_.rates_of(account, img.rates);
   if (account < accounts_.size()) img.mean_hold_us = accounts_[account].mean_hold_us;
   return img;
 }
@@ -367,6 +374,7 @@ void ledger::import_account(const account_image& img, std::vector<handle>& lease
     waiters.push_back(w);
   }
   if (img.has_sessions) engine_.restore_sessions(img.account, img.profile, img.sessions);
+  if (img.has_rates) engine_.restore_rates(img.account, img.profile, img.rates);
   stats(img.account).mean_hold_us = img.mean_hold_us;
 }
 

@@ -116,6 +116,8 @@ class ledger {
     std::vector<waiting> queue;   ///< head first
     bool has_sessions = false;
     session_rate_gate::state sessions;
+    bool has_rates = false;
+    rate_limit_gate::state rates;
     double mean_hold_us = 0;
   };
 
@@ -161,7 +163,7 @@ class ledger {
   [[nodiscard]] usec next_deadline();
 
   /// Seconds until a refused request might fit: the session window's end
-  /// (1008), the plan's retry_after, or an estimate from the queue and the
+  /// (1008), the buckets' refill (request_rate, token_rate), the plan's retry_after, or an estimate from the queue and the
   /// mean hold time (429), 1..60. 0 for a request that can never fit.
   [[nodiscard]] std::int64_t retry_after_s(const request& r, std::uint16_t profile, reason why,
                                            usec now) const;

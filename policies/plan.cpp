@@ -20,7 +20,8 @@ const std::set<std::string>& account_keys() {
       "tier", "limit", "scope", "cost", "cost_source", "queue.max_depth", "queue.max_wait",
       "retry_after",
       "ws.per_concurrency", "sessions_per_minute", "sessions.window", "sessions.scale_up_at",
-      "sessions.scale_up_pct", "sessions.scale_down_below", "sessions.scale_down_pct"};
+      "sessions.scale_up_pct", "sessions.scale_down_below", "sessions.scale_down_pct",
+      "requests_per_minute", "tokens_per_minute", "rate.burst"};
   return keys;
 }
 
@@ -139,6 +140,9 @@ const std::map<std::string, preset_info>& presets() {
         {"sessions.scale_up_pct", "10"},
         {"sessions.scale_down_below", "50"},
         {"sessions.scale_down_pct", "10"},
+        {"requests_per_minute", "none"},
+        {"tokens_per_minute", "none"},
+        {"rate.burst", "60"},
         {"scope", "account"},
         {"limit", "none"},
         {"tier", ""},
@@ -235,6 +239,14 @@ account_profile resolve(const std::string& name, const entries& merged) {
     p.sessions.scale_down_pct =
         parse_count("sessions.scale_down_pct", get("sessions.scale_down_pct"), false, 0, 1000);
   }
+  // Bounded so that a bucket's scaled level (rate x burst) stays in 64 bits.
+  p.rates.requests_per_minute =
+      parse_count("requests_per_minute", get("requests_per_minute"), true, 1, max_rate_per_minute);
+  p.rates.tokens_per_minute =
+      parse_count("tokens_per_minute", get("tokens_per_minute"), true, 1, max_rate_per_minute);
+  p.rates.burst = parse_duration("rate.burst", get("rate.burst"), false);
+  if (p.rates.burst <= 0 || p.rates.burst > max_rate_burst)
+    bad_value("rate.burst", get("rate.burst"), "a duration above 0 and at most 1h");
   return p;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "policies/rate_limit_gate.hpp"
 #include "policies/session_rate_gate.hpp"
 #include "policies/time.hpp"
 
@@ -59,6 +60,7 @@ struct account_profile {
   std::int64_t max_connections = -1;     ///< open WebSocket cap; -1 unlimited
   bool sessions_limited = false;
   session_rate_params sessions;
+  rate_limit_params rates;               ///< requests and tokens per minute (none by default)
   std::string tier;                      ///< streams tier, "" when none
 };
 

@@ -31,6 +31,8 @@ std::string_view to_string(reason r) {
     case reason::model_busy: return "model_busy";
     case reason::connection_cap: return "connection_cap";
     case reason::session_rate: return "session_rate";
+    case reason::request_rate: return "request_rate";
+    case reason::token_rate: return "token_rate";
     case reason::queue_timeout: return "queue_timeout";
     case reason::no_connection: return "no_connection";
     case reason::failed: return "failed";

@@ -40,6 +40,7 @@ struct request {
   id account = 0;          ///< interned account name
   id model = no_id;        ///< interned model, or no_id
   id product = no_id;      ///< interned product (exclusive family), or no_id
+  std::uint32_t tokens = 0;  ///< input + output tokens, for a tokens-per-minute rate
   std::uint64_t conn = 0;  ///< interned connection (ws_* kinds)
   std::int64_t cost = -1;  ///< cost in pool units; -1: take it from the plan
   kind what = kind::request;
@@ -64,6 +65,8 @@ enum class reason : std::uint8_t {
   model_busy,     ///< 429: the model's provider-wide capacity is used up
   connection_cap, ///< 429: too many open WebSocket connections
   session_rate,   ///< 1008: new-session rate exhausted
+  request_rate,   ///< 429: the account's requests per minute are used up
+  token_rate,     ///< 429: the account's tokens per minute are used up
   queue_timeout,  ///< 408
   no_connection,  ///< 400: the named connection is not open
   failed,         ///< 500

@@ -105,6 +105,7 @@ bool read_rows(trace_reader& reader, Emit emit, std::string& error,
       r.model = a.req.model;
       r.product = a.req.product;
       r.conn = static_cast<std::uint32_t>(a.req.conn);
+      r.tokens = a.req.tokens;
       r.what = a.req.what;
       r.fail = a.fail;
       if (!emit(r)) return false;
@@ -337,6 +338,7 @@ void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
     a.req.model = r.model == no_id ? no_id : model_id_[r.model];
     a.req.product = r.product;
     a.req.conn = r.conn;
+    a.req.tokens = r.tokens;
     a.req.what = r.what;
     a.at = r.at;
     a.duration = r.duration;

@@ -25,7 +25,7 @@ using namespace policies;
 
 namespace {
 
-constexpr unsigned column_count = 11;
+constexpr unsigned column_count = 13;
 using csv_parser = io::CSVReader<column_count, io::trim_chars<' ', '\t'>,
                                  io::double_quote_escape<',', '"'>, io::throw_on_overflow,
                                  io::empty_line_comment>;
@@ -146,7 +146,7 @@ void trace_reader::open(MakeBytes make_bytes) {
     in_ = std::make_unique<csv>(path_, make_bytes());
     in_->parser.read_header(io::ignore_extra_column | io::ignore_missing_column, "arrival_s",
                             "account", "duration_s", "id", "key", "model", "product", "cost",
-                            "kind", "conn", "fail");
+                            "kind", "conn", "fail", "input_tokens", "output_tokens");
   } catch (const io::error::base& e) {
     throw describe(e, path_);
   }
@@ -180,10 +180,10 @@ row_label trace_reader::take_label() {
 bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_cost) {
   char *arrival_s = nullptr, *account = nullptr, *duration_s = nullptr, *id = nullptr,
        *key = nullptr, *model = nullptr, *product = nullptr, *cost = nullptr, *kind_s = nullptr,
-       *conn = nullptr, *fail = nullptr;
+       *conn = nullptr, *fail = nullptr, *input_tokens = nullptr, *output_tokens = nullptr;
   try {
     if (!in_->parser.read_row(arrival_s, account, duration_s, id, key, model, product, cost,
-                              kind_s, conn, fail)) {
+                              kind_s, conn, fail, input_tokens, output_tokens)) {
       done_ = true;
       return true;
     }
@@ -224,6 +224,22 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
       return bad("cost", "expected an integer from 0 to " + std::to_string(max_cost) + ", got " +
                              quoted(std::string(c)));
   }
+  // Tokens, for a tokens-per-minute rate: input plus output (empty: 0).
+  std::int64_t tokens = 0;
+  for (auto [column, field] : {std::pair{"input_tokens", input_tokens}, std::pair{"output_tokens", output_tokens}}) {
+    auto t = text(field);
+    if (t.empty()) continue;
+    std::int64_t n = -1;
+    auto res = std::from_chars(t.data(), t.data() + t.size(), n);
+    if (res.ec != std::errc() || res.ptr != t.data() + t.size() || n < 0 || n > max_request_tokens)
+      return bad(column, "expected an integer from 0 to " + std::to_string(max_request_tokens) +
+                             ", got " + quoted(std::string(t)));
+    tokens += n;
+  }
+  if (tokens > max_request_tokens)
+    return bad("output_tokens", "input_tokens + output_tokens must be at most " +
+                                    std::to_string(max_request_tokens));
+  a.req.tokens = static_cast<std::uint32_t>(tokens);
   bool needs_conn = on_connection(a.req.what);
   if (needs_conn && text(conn).empty())
     return bad("conn", "required for kind " + std::string(to_string(a.req.what)));

@@ -614,15 +614,16 @@ class http_session : public edge::impl::tracked_conn,
   }
 
   void admit(const account_route& r) {
-    static constexpr std::string_view names[] = {"model", "product", "cost", "kind"};
-    json_member f[4];
-    if (!read_body(names, f, 4)) return;
+    static constexpr std::string_view names[] = {"model", "product", "cost", "kind", "tokens"};
+    json_member f[5];
+    if (!read_body(names, f, 5)) return;
     admit_request msg;
     msg.account = r.account;
     msg.request_id = edge_->next_request++;
     const char* field = nullptr;
     if (auto e = take_admit_fields(f[0], f[1], f[2], msg, &field); !e.empty())
       return bad_request("invalid_field", e, field);
+    if (auto e = take_tokens(f[4], msg); !e.empty()) return bad_request("invalid_field", e, "tokens");
     auto& kind = f[3];
     bool is_text = kind.is == json_member::type::string;
     if (kind.is == json_member::type::absent || kind.is == json_member::type::null ||

@@ -1,5 +1,7 @@
 #include "actors/http/request_fields.hpp"
 
+#include "policies/rate_limit_gate.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace usher::actors::http {
@@ -126,6 +128,15 @@ std::string take_admit_fields(json_member& model, json_member& product, const js
     }
     msg.cost = cost.number;
   }
+  return "";
+}
+
+std::string take_tokens(const json_member& tokens, admit_request& msg) {
+  if (tokens.is == json_member::type::absent || tokens.is == json_member::type::null) return "";
+  if (tokens.is != json_member::type::integer || tokens.number < 0 ||
+      tokens.number > policies::max_request_tokens)
+    return "'tokens' must be an integer from 0 to " + std::to_string(policies::max_request_tokens);
+  msg.tokens = static_cast<std::uint32_t>(tokens.number);
   return "";
 }
 

@@ -39,6 +39,11 @@ json_read read_members(std::string_view text, const std::string_view* names, jso
 std::string take_admit_fields(json_member& model, json_member& product, const json_member& cost,
                               admit_request& msg, const char** field = nullptr);
 
+/// Checks tokens (an integer from 0 to policies::max_request_tokens, or
+/// null: input plus output tokens, for a tokens-per-minute rate) and moves
+/// it into `msg`. Returns the error message, or "" when it is good.
+std::string take_tokens(const json_member& tokens, admit_request& msg);
+
 inline constexpr std::size_t max_name = 256;
 inline constexpr std::int64_t max_cost = 1'000'000'000;
 

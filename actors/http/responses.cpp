@@ -96,6 +96,12 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
                               "Too many open WebSocket connections for this account");
         case reason::session_rate:
           return error_object(error_type::rate_limit, "session_rate", session_rate_reason);
+        case reason::request_rate:
+          return error_object(error_type::rate_limit, "request_rate",
+                              "Rate limit reached for requests per minute");
+        case reason::token_rate:
+          return error_object(error_type::rate_limit, "token_rate",
+                              "Rate limit reached for tokens per minute");
         default:
           return error_object(error_type::rate_limit, "concurrency_limit",
                               "Rate limited: the account's concurrency is in use");
