@@ -1,0 +1,124 @@
+// Requests and tokens per minute end to end (issue #13, docs/PLANS.md "Rate
+// limits"): a simulation's refusals against a reference written here, the
+// trace's token columns checked with their place, and a live node answering
+// 429 with a Retry-After from the bucket's refill.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "support/live_node.hpp"
+#include "support/usher_cli.hpp"
+
+using usher::testing::key_line;
+using usher::testing::live_node;
+using usher::testing::run_usher;
+using usher::testing::scratch;
+using usher::testing::slurp;
+
+namespace {
+
+// The `reason` column of outcomes.csv, in trace order.
+std::vector<std::string> reasons(const std::filesystem::path& outcomes) {
+  std::istringstream in(slurp(outcomes));
+  std::string line;
+  std::getline(in, line);  // header; reason is the last column
+  std::vector<std::string> out;
+  while (std::getline(in, line)) out.push_back(line.substr(line.rfind(',') + 1));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a simulation refuses by tokens and requests per minute exactly as two token buckets do") {
+  // 400 requests, one every 0.1 s: 15 tokens each for 20 s (the request
+  // rate bites), then 450 each (the token rate bites), under 300 requests
+  // and 12,000 tokens a minute with a 10 s burst.
+  auto trace = scratch("rate-trace.csv");
+  auto size = [](int i) { return i < 200 ? 15 : 450; };
+  {
+    std::ofstream out(trace);
+    out << "arrival_s,account,duration_s,input_tokens,output_tokens\n";
+    for (int i = 0; i < 400; ++i)
+      out << i / 10 << "." << i % 10 << ",acme,0.05," << size(i) - (i < 200 ? 5 : 50) << ","
+          << (i < 200 ? 5 : 50) << "\n";
+  }
+  // The reference, in units (exact in doubles: every 0.1 s brings half a
+  // request and 20 tokens); both buckets start full (10 s of each rate).
+  std::vector<std::string> expected;
+  double requests = 50, tokens = 2000;
+  for (int i = 0; i < 400; ++i) {
+    if (i > 0) {
+      requests = std::min(50.0, requests + 0.5);
+      tokens = std::min(2000.0, tokens + 20);
+    }
+    if (requests < 1) {
+      expected.push_back("request_rate");
+    } else if (tokens < size(i)) {
+      expected.push_back("token_rate");
+    } else {
+      requests -= 1;
+      tokens -= size(i);
+      expected.push_back("");
+    }
+  }
+  auto out = scratch("rate-out");
+  auto r = run_usher("simulate -q --trace " + trace.string() +
+                     " --plan streams:platform@tokens_per_minute=12000,requests_per_minute=300,rate.burst=10s"
+                     " --out " + out.string());
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto got = reasons(out / "outcomes.csv");
+  CHECK(got == expected);
+  // Each rate bites, and neither always.
+  CHECK(std::count(got.begin(), got.begin() + 200, "request_rate") > 20);
+  CHECK(std::count(got.begin() + 200, got.end(), "token_rate") > 100);
+  CHECK(std::count(got.begin(), got.end(), "") > 100);
+  auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
+  CHECK(summary["plan"]["settings"]["tokens_per_minute"] == "12000");
+}
+
+TEST_CASE("bad token columns and rate keys are refused with their place") {
+  auto trace = scratch("rate-bad.csv");
+  std::ofstream(trace) << "arrival_s,account,duration_s,input_tokens,output_tokens\n0,a,1,10,5\n1,a,1,-3,5\n";
+  auto r = run_usher("simulate -q --trace " + trace.string() + " --plan streams --out " + scratch("rate-bad-out").string());
+  CHECK(r.code == 2);
+  CHECK(r.err.find("rate-bad.csv:3: column 'input_tokens': expected an integer from 0 to 1000000000, got \"-3\"") !=
+        std::string::npos);
+  auto key = run_usher("simulate -q --trace " + trace.string() + " --plan streams@tokens_per_minute=0 --out " +
+                       scratch("rate-bad-out").string());
+  CHECK(key.code == 2);
+  CHECK(key.err.find("tokens_per_minute: expected an integer from 1 to 1000000000 or \"none\", got \"0\"") !=
+        std::string::npos);
+}
+
+TEST_CASE("a live node answers 429 token_rate with a Retry-After from the bucket's refill") {
+  live_node node("[account.acme]\nplan = weighted\nlimit = 100\ntokens_per_minute = 600\n"
+                 "requests_per_minute = 5\n" + key_line("acme-key"));
+  auto a = node.admit("acme-key", {{"tokens", 500}});
+  REQUIRE(a.status == 200);
+  auto refused = node.admit("acme-key", {{"tokens", 200}});
+  CHECK(refused.status == 429);
+  CHECK(refused.json()["error"]["code"] == "token_rate");
+  // 100 tokens left of 600 a minute: 100 more come within 10 s.
+  auto retry = std::stoi(refused.header(boost::beast::http::field::retry_after));
+  CHECK(retry >= 1);
+  CHECK(retry <= 10);
+  auto never = node.admit("acme-key", {{"tokens", 601}});
+  CHECK(never.status == 429);
+  CHECK(never.header(boost::beast::http::field::retry_after) == "");  // bigger than a full bucket
+  auto bad = node.admit("acme-key", {{"tokens", "many"}});
+  CHECK(bad.status == 400);
+  CHECK(bad.json()["error"]["param"] == "tokens");
+  // Requests without tokens still count against the request rate: 5 a minute.
+  CHECK(node.admit("acme-key").status == 200);
+  CHECK(node.admit("acme-key").status == 200);
+  CHECK(node.admit("acme-key").status == 200);
+  auto fifth = node.admit("acme-key");
+  auto sixth = node.admit("acme-key");
+  CHECK(fifth.status == 200);
+  CHECK(sixth.status == 429);
+  CHECK(sixth.json()["error"]["code"] == "request_rate");
+}
