@@ -191,7 +191,19 @@ struct admit_reply {
   /// answer is decided (-1: not known); the gateway's x-ratelimit-* fields.
   std::int64_t limit = -1;
   std::int64_t in_use = -1;
+  /// The account's rates (docs/PLANS.md, "Rate limits") once this answer is
+  /// decided: per minute, whole units left, microseconds until the bucket is
+  /// full again; limit -1 when the plan has no such rate.
+  struct rate_fields {
+    std::int64_t limit = -1, remaining = 0, reset_us = 0;
+  };
+  rate_fields requests, tokens;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admit_reply::rate_fields& x) {
+  return f(caf::meta::type_name("rate_fields"), x.limit, x.remaining, x.reset_us);
+}
 
 /// Edge -> admission actor, no answer: the client of `request_id` left while
 /// its request was queued; the waiter leaves the queue (its promise gets 499).
@@ -359,7 +371,7 @@ typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_reply& x) {
   return f(caf::meta::type_name("admit_reply"), x.code, x.why, x.lease, x.ticket, x.waited_us,
-           x.retry_after_s, x.lease_ttl_ms, x.limit, x.in_use);
+           x.retry_after_s, x.lease_ttl_ms, x.limit, x.in_use, x.requests, x.tokens);
 }
 
 template <class Inspector>

@@ -169,6 +169,8 @@ class ledger {
                                            usec now) const;
 
   [[nodiscard]] engine::usage usage_of(id account) const { return engine_.usage_of(account); }
+  /// The account's rate buckets as they stand; false when its plan has no rate.
+  bool rates_of(id account, rate_limit_gate::state& out) const { return engine_.rates_of(account, out); }
   [[nodiscard]] const plan& rules() const { return *plan_; }
 
   /// Copies out the state of `account` (of plan profile `profile`). The

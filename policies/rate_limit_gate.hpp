@@ -68,6 +68,13 @@ class rate_limit_gate {
   std::int64_t remaining_requests() const { return requests_.whole(); }
   std::int64_t remaining_tokens() const { return tokens_.whole(); }
 
+  /// What a bucket of `per_minute` with `burst` holds at `level` (scaled, as
+  /// in state): whole units left, and microseconds until it is full again.
+  static std::int64_t units_in(std::int64_t level) { return level / bucket::scale; }
+  static usec until_full(std::int64_t per_minute, usec burst, std::int64_t level) {
+    return (per_minute * burst - level + per_minute - 1) / per_minute;
+  }
+
   /// The whole state, to copy an account to another ledger (policies/ledger.hpp).
   struct state {
     std::int64_t requests = 0;  ///< bucket levels, scaled
@@ -82,9 +89,9 @@ class rate_limit_gate {
   }
 
  private:
-  static constexpr std::int64_t scale = 60'000'000;  ///< microseconds per minute
-
   struct bucket {
+    static constexpr std::int64_t scale = 60'000'000;  ///< microseconds per minute
+
     bucket(std::int64_t per_minute, usec burst)
         : rate(per_minute), burst(burst), cap(per_minute < 0 ? 0 : per_minute * burst), level(cap) {}
     std::int64_t rate;  ///< per minute; -1: unlimited

@@ -412,6 +412,17 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
 void live_ledger::report_usage(id a, admit_reply& r) const {
   r.limit = plan_->profile(accounts_[a].profile).limit;
   r.in_use = ledger_.usage_of(a).used;
+  rate_limit_gate::state buckets;
+  if (!ledger_.rates_of(a, buckets)) return;
+  const auto& rates = plan_->profile(accounts_[a].profile).rates;
+  auto fill = [&](admit_reply::rate_fields& f, std::int64_t per_minute, std::int64_t level) {
+    if (per_minute < 0) return;
+    f.limit = per_minute;
+    f.remaining = rate_limit_gate::units_in(level);
+    f.reset_us = rate_limit_gate::until_full(per_minute, rates.burst, level);
+  };
+  fill(r.requests, rates.requests_per_minute, buckets.requests);
+  fill(r.tokens, rates.tokens_per_minute, buckets.tokens);
 }
 
 void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer>& out) {

@@ -949,6 +949,15 @@ class http_session : public edge::impl::tracked_conn,
       extra.emplace_back("x-ratelimit-remaining-concurrency",
                          std::to_string(std::max<std::int64_t>(0, reply->limit - reply->in_use)));
     }
+    // Requests and tokens per minute under OpenAI's own names; the reset is
+    // the time until the bucket is full again, in milliseconds ("1500ms").
+    for (auto [word, f] : {std::pair{"requests", &reply->requests}, std::pair{"tokens", &reply->tokens}}) {
+      if (f->limit < 0) continue;
+      extra.emplace_back(std::string("x-ratelimit-limit-") + word, std::to_string(f->limit));
+      extra.emplace_back(std::string("x-ratelimit-remaining-") + word, std::to_string(f->remaining));
+      extra.emplace_back(std::string("x-ratelimit-reset-") + word,
+                         std::to_string((f->reset_us + 999) / 1000) + "ms");
+    }
     if (reply->code != 200) {
       if (reply->code == 1008) edge_->count_refusal_as_429(r.account);
       auto res = admission_response(*reply, req_.version(), req_.keep_alive());

@@ -393,3 +393,31 @@ TEST_CASE("gateway: a bad [gateway] section is refused naming its line and key",
   CHECK(r.out.find("gateway: only the models listed; m1 to http://10.0.0.5:8000") !=
         std::string::npos);
 }
+
+TEST_CASE("gateway: a requests-per-minute rate answers with OpenAI's x-ratelimit fields and refuses 429 request_rate",
+          "[serve][gateway]") {
+  mock_model_process mock({"--tokens", "3", "--tokens-per-s", "1000"});
+  live_node node(gateway_section(mock.port) +
+                 "[account.rated]\nplan = weighted\nlimit = 5\nrequests_per_minute = 2\n" +
+                 key_line("rated-key"));
+  http_client c(node.port);
+  auto first = c.call(verb::post, "/v1/chat/completions", "rated-key", chat("u1", false));
+  REQUIRE(first.status == 200);
+  CHECK(first.headers["x-ratelimit-limit-requests"] == "2");
+  CHECK(first.headers["x-ratelimit-remaining-requests"] == "1");
+  // One request short of full at 2 a minute: full again within 30 s.
+  auto reset = std::string(first.headers["x-ratelimit-reset-requests"]);
+  REQUIRE(reset.size() > 2);
+  CHECK(reset.substr(reset.size() - 2) == "ms");
+  CHECK(std::stoll(reset) > 0);
+  CHECK(std::stoll(reset) <= 30000);
+  CHECK(first.headers.count("x-ratelimit-limit-tokens") == 0);  // no token rate in this plan
+  REQUIRE(c.call(verb::post, "/v1/chat/completions", "rated-key", chat("u1", false)).status == 200);
+  auto third = c.call(verb::post, "/v1/chat/completions", "rated-key", chat("u1", false));
+  CHECK(third.status == 429);
+  CHECK(third.json()["error"]["code"] == "request_rate");
+  CHECK(third.json()["error"]["type"] == "rate_limit_error");
+  CHECK(third.headers["x-ratelimit-remaining-requests"] == "0");
+  CHECK(std::stoi(third.header(bhttp::field::retry_after)) >= 1);
+  CHECK(stats(mock.port)["requests"] == 2);  // the refused one never reached the model
+}
