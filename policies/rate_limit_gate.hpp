@@ -82,9 +82,10 @@ class rate_limit_gate {
     usec at = 0;                ///< when they were last refilled
   };
   state save() const { return state{requests_.level, tokens_.level, requests_.at}; }
+  /// A state saved under another plan (a reload) is cut to this one's buckets.
   void restore(const state& s) {
-    requests_.level = s.requests;
-    tokens_.level = s.tokens;
+    requests_.level = std::min(s.requests, requests_.cap);
+    tokens_.level = std::min(s.tokens, tokens_.cap);
     requests_.at = tokens_.at = s.at;
   }
 

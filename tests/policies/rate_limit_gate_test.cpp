@@ -55,6 +55,11 @@ TEST_CASE("rate limit: rate.burst bounds what a bucket holds, and the request ra
   CHECK(copy.fits(4, seconds(1)) == reason::none);
   CHECK(g.fits(4, seconds(1)) == reason::none);
   CHECK(copy.remaining_tokens() == g.remaining_tokens());
+  // Restored under a smaller rate (a reload), a bucket holds no more than the new one can.
+  rate_limit_gate smaller({2, 100, seconds(60)});
+  rate_limit_gate fresh({60, 100, seconds(60)});
+  smaller.restore(fresh.save());
+  CHECK(smaller.remaining_requests() == 2);
 }
 
 namespace {
