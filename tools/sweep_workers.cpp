@@ -143,11 +143,14 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
   }
 
   std::deque<std::size_t> queue(todo.begin(), todo.end());
-  std::vector<bool> answered(*std::max_element(todo.begin(), todo.end()) + 1, false);
-  std::size_t left = todo.size();
   std::ifstream trace_in;
   if (!sweep.trace_path.empty()) trace_in.open(sweep.trace_path, std::ios::binary);
+  std::vector<bool> answered(*std::max_element(todo.begin(), todo.end()) + 1, false);
+  std::size_t left = todo.size();
 
+  // What ends the sweep, set by a handler and thrown once receive() is back
+  // (an exception does not cross CAF's message handling).
+  std::string failure;
   auto dispatch = [&](worker& w) {
     while (w.at == worker::phase::ready && w.running.size() < w.jobs && !queue.empty()) {
       std::size_t i = queue.front();
@@ -174,7 +177,10 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
     trace_in.clear();
     trace_in.seekg(static_cast<std::streamoff>(offset));
     trace_in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!trace_in) throw std::runtime_error("cannot read " + sweep.trace_path + " to send it to a worker");
+    if (!trace_in) {
+      failure = "cannot read " + sweep.trace_path + " to send it to a worker";
+      return;
+    }
     self->send(w.handle, chunk_atom::value, trace_sha, offset, std::move(bytes));
   };
   auto from = [&]() -> worker* {
@@ -250,10 +256,11 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
             }
             return;
           }
-          if (a.contains("error"))
-            throw std::runtime_error("variant " + std::to_string(index + 1) + " failed on worker " +
-                                     (w ? w->address : std::string("?")) + ": " +
-                                     a["error"].get<std::string>());
+          if (a.contains("error")) {
+            failure = "variant " + std::to_string(index + 1) + " failed on worker " +
+                      (w ? w->address : std::string("?")) + ": " + a["error"].get<std::string>();
+            return;
+          }
           answered[index] = true;
           --left;
           done(index, variant_result::from_json(a));
@@ -265,6 +272,7 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
               lose(w, "went away (" + sys.render(down.reason) + ")");
         },
         caf::after(std::chrono::milliseconds(250)) >> [] {});
+    if (!failure.empty()) throw std::runtime_error(failure);
     if (progress && std::chrono::steady_clock::now() - last_draw > std::chrono::milliseconds(250)) {
       progress->draw(finished + (todo.size() - left));
       last_draw = std::chrono::steady_clock::now();
