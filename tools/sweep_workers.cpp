@@ -1,6 +1,5 @@
 #include "tools/sweep_workers.hpp"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -15,6 +14,7 @@
 #include <stdexcept>
 
 #include "actors/cluster/cluster_config.hpp"
+#include "actors/http/key_hash.hpp"
 #include "policies/input_error.hpp"
 #include "tools/build_info.hpp"
 #include "traces/plan_file.hpp"
@@ -26,30 +26,6 @@ namespace fs = std::filesystem;
 namespace remote {
 
 std::string build_identity() { return std::string(build_version()) + " (" + build_commit() + ")"; }
-
-std::string file_sha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("SHA-256 failed (OpenSSL)");
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  if (in.bad()) throw std::runtime_error("cannot read " + path);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &size);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xF];
-  }
-  return out;
-}
 
 void configure(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
@@ -105,7 +81,7 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
   std::string trace_sha;
   if (!sweep.trace_path.empty()) {
     trace_bytes = fs::file_size(sweep.trace_path);
-    trace_sha = file_sha256(sweep.trace_path);
+    trace_sha = actors::http::sha256_file_hex(sweep.trace_path);
     setup["trace"] = {{"path", fs::absolute(sweep.trace_path).string()},
                       {"bytes", trace_bytes},
                       {"sha256", trace_sha}};

@@ -43,10 +43,6 @@ using run_atom = caf::atom_constant<caf::atom("sw_run")>;
 /// What both sides compare: the version and the commit built.
 std::string build_identity();
 
-/// The SHA-256 of a file's bytes, as 64 lowercase hex digits. Throws
-/// std::runtime_error when it cannot be read.
-std::string file_sha256(const std::string& path);
-
 /// The actor system settings of both sides: the middleman loaded, CAF's
 /// log quiet, and heartbeats, so a worker whose machine hangs without
 /// closing its connection counts as gone after `connection-timeout`.

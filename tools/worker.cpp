@@ -22,6 +22,7 @@
 #include <optional>
 
 #include "actors/cluster/cluster_config.hpp"
+#include "actors/http/key_hash.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/loaded_run.hpp"
@@ -94,7 +95,7 @@ std::string load_setup(const nlohmann::json& setup, const fs::path& cache, const
       from = stored.string();
     } else if (fs::file_size(part, ec) == bytes && !ec) {
       // Shipped whole: kept only if it is what was meant.
-      if (file_sha256(part.string()) != sha) {
+      if (actors::http::sha256_file_hex(part.string()) != sha) {
         fs::remove(part, ec);
         return "the trace arrived damaged (its SHA-256 differs); send it again";
       }
@@ -103,7 +104,7 @@ std::string load_setup(const nlohmann::json& setup, const fs::path& cache, const
     } else if (shared_paths) {
       // Shared storage: the same path, size and content here.
       auto path = t.at("path").get<std::string>();
-      if (fs::file_size(path, ec) == bytes && !ec && file_sha256(path) == sha) from = path;
+      if (fs::file_size(path, ec) == bytes && !ec && actors::http::sha256_file_hex(path) == sha) from = path;
     }
     if (from.empty()) return "need_trace";
     out.trace = std::make_shared<const traces::loaded_trace>(from, jobs);
