@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -142,6 +143,19 @@ std::string run_variant(const prepared_sweep& p, const std::string& job_text) {
   }
 }
 
+// A detached actor that does `work` once, when asked (work_atom), answers
+// with its result and ends: what blocks runs off the worker's thread. The
+// work comes as a spawn argument: CAF 0.17 dereferences a null argument
+// tuple when a function actor takes none (UBSan: reference binding to null).
+using work_atom = caf::atom_constant<caf::atom("sw_work")>;
+
+caf::behavior one_shot(caf::event_based_actor* self, std::function<std::string()> work) {
+  return {[=](work_atom) -> std::string {
+    self->quit();
+    return work();
+  }};
+}
+
 caf::behavior worker_behavior(worker_actor* self, fs::path cache, std::size_t jobs,
                               std::string identity, bool quiet, bool shared_paths) {
   self->state.cache = std::move(cache);
@@ -170,18 +184,15 @@ caf::behavior worker_behavior(worker_actor* self, fs::path cache, std::size_t jo
           if (auto it = st.traces.find(sha); it != st.traces.end()) cached = it->second;
         }
         auto slot = std::make_shared<prepared_sweep>();
-        auto loader = self->spawn<caf::detached>([=, cache = st.cache, jobs = st.jobs,
-                                                  shared = st.shared_paths](caf::event_based_actor* l) -> caf::behavior {
-          return {[=](prepare_atom) -> std::string {
-            l->quit();
-            try {
-              return load_setup(setup, cache, id, jobs, shared, cached, *slot);
-            } catch (const std::exception& e) {
-              return e.what();
-            }
-          }};
-        });
-        self->request(loader, caf::infinite, prepare_atom::value)
+        auto loader = self->spawn<caf::detached>(
+            one_shot, [=, cache = st.cache, jobs = st.jobs, shared = st.shared_paths]() -> std::string {
+              try {
+                return load_setup(setup, cache, id, jobs, shared, cached, *slot);
+              } catch (const std::exception& e) {
+                return e.what();
+              }
+            });
+        self->request(loader, caf::infinite, work_atom::value)
             .then([=](const std::string& outcome) mutable {
               auto& s = self->state;
               if (outcome == "need_trace")
@@ -231,15 +242,10 @@ caf::behavior worker_behavior(worker_actor* self, fs::path cache, std::size_t jo
         if (it == st.sweeps.end())
           return rp.deliver(run_atom::value, index, std::string(R"({"unprepared":true})"));  // forgotten: prepare again
         auto sweep = it->second;
-        auto runner = self->spawn<caf::detached>([=](caf::event_based_actor* r) -> caf::behavior {
-          return {[=](run_atom) -> std::string {
-            r->quit();
-            return run_variant(*sweep, job);
-          }};
-        });
+        auto runner = self->spawn<caf::detached>(one_shot, [=]() { return run_variant(*sweep, job); });
         auto started = std::chrono::steady_clock::now();
         log(self, "sweep " + id + ": variant " + std::to_string(index + 1) + " started");
-        self->request(runner, caf::infinite, run_atom::value).then([=](const std::string& result) mutable {
+        self->request(runner, caf::infinite, work_atom::value).then([=](const std::string& result) mutable {
           char line[160];
           std::snprintf(line, sizeof(line), "sweep %s: variant %llu done in %.1f s", id.c_str(),
                         static_cast<unsigned long long>(index + 1),
