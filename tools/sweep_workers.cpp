@@ -165,9 +165,18 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
       if (w.handle.address() == sender) return &w;
     return nullptr;
   };
+  // A worker's answer, with every field the handlers read of the type they
+  // read it as: bytes from the network never throw inside a handler.
   auto answer_of = [](const std::string& text) {
     auto j = nlohmann::json::parse(text, nullptr, false);
-    return j.is_object() ? j : nlohmann::json{{"error", "an answer that is not JSON"}};
+    if (!j.is_object()) return nlohmann::json{{"error", "an answer that is not JSON"}};
+    if (j.contains("error") && !j["error"].is_string()) j["error"] = j["error"].dump();
+    for (auto* key : {"jobs", "next"})
+      if (j.contains(key) && !j[key].is_number_unsigned()) j = {{"error", std::string("a bad '") + key + "'"}};
+    if (j.contains("version") && !j["version"].is_string()) j.erase("version");
+    for (auto* key : {"need_trace", "unprepared"})
+      if (j.contains(key) && !j[key].is_boolean()) j.erase(key);
+    return j;
   };
 
   auto last_draw = std::chrono::steady_clock::now();
@@ -237,9 +246,17 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
                       (w ? w->address : std::string("?")) + ": " + a["error"].get<std::string>();
             return;
           }
+          variant_result result;
+          try {
+            result = variant_result::from_json(a);
+          } catch (const nlohmann::json::exception&) {
+            failure = "variant " + std::to_string(index + 1) + ": worker " +
+                      (w ? w->address : std::string("?")) + " answered numbers that cannot be read";
+            return;
+          }
           answered[index] = true;
           --left;
-          done(index, variant_result::from_json(a));
+          done(index, result);
           if (w) dispatch(*w);
         },
         [&](caf::down_msg& down) {
