@@ -33,6 +33,22 @@ const std::set<std::string>& global_keys() {
   return keys;
 }
 
+// The backend model's keys (`backend.KEY`, `backend.MODEL.KEY`) and their
+// defaults: one replica of Llama-3.3-70B-Instruct on 2 x H100 (FP8, TP2)
+// under NVIDIA NIM 1.8.0, as NVIDIA's NIM benchmarking page publishes it
+// (docs/PLANS.md, "Backend model", gives the rows).
+const std::vector<std::pair<std::string, std::string>>& backend_keys() {
+  static const std::vector<std::pair<std::string, std::string>> keys = {
+      {"replicas", "none"},
+      {"max_streams", "100"},
+      {"throughput", "1:51.67, 5:218.48, 25:623.4, 50:814.37, 100:917.26"},
+      {"prefill", "12300"},
+  };
+  return keys;
+}
+
+constexpr std::string_view backend_prefix = "backend.";
+
 // Every key a plan may set as written, for suggestions.
 const std::vector<std::string>& known_keys() {
   static const std::vector<std::string> keys = [] {
@@ -40,6 +56,7 @@ const std::vector<std::string>& known_keys() {
     k.insert(k.end(), global_keys().begin(), global_keys().end());
     k.push_back("streams");
     k.push_back("concurrency");
+    for (auto& b : backend_keys()) k.push_back(std::string(backend_prefix) + b.first);
     return k;
   }();
   return keys;
@@ -115,6 +132,63 @@ double parse_fraction(const std::string& key, const entry& e) {
   } catch (const std::exception&) {
   }
   bad_value(key, e, "a fraction between 0 and 1");
+}
+
+// A positive decimal number at most `max` ("917.26", "12300").
+double parse_rate(const std::string& key, const entry& e, double max) {
+  double d = 0;
+  auto* end = e.value.data() + e.value.size();
+  auto res = std::from_chars(e.value.data(), end, d);
+  if (e.value.empty() || res.ec != std::errc() || res.ptr != end || !(d > 0) || d > max)
+    bad_value(key, e, "a number above 0 and at most " + std::to_string(static_cast<std::int64_t>(max)));
+  return d;
+}
+
+// The most a backend key may say: sizes a test machine could still model.
+constexpr std::int64_t max_replicas = 100'000;
+constexpr std::int64_t max_backend_streams = 1'000'000;
+constexpr double max_tokens_per_s = 1e9;
+
+// "N:RATE, N:RATE, ...": N integers rising from 1, RATE tokens/s; points
+// separated by commas or spaces (a `PLAN@KEY=VALUE,...` value has no commas).
+std::vector<std::pair<std::int64_t, double>> parse_curve(const std::string& key, const entry& e) {
+  std::vector<std::pair<std::int64_t, double>> points;
+  const std::string expected =
+      "points STREAMS:TOKENS_PER_S separated by commas or spaces, STREAMS rising from 1 "
+      "(such as 1:50, 25:620, 100:920)";
+  const char* separators = ", \t";
+  for (auto at = e.value.find_first_not_of(separators); at != std::string::npos;
+       at = e.value.find_first_not_of(separators, at)) {
+    auto stop = e.value.find_first_of(separators, at);
+    std::string point = e.value.substr(at, stop == std::string::npos ? std::string::npos : stop - at);
+    at = stop;
+    auto colon = point.find(':');
+    if (colon == std::string::npos) bad_value(key, e, expected);
+    entry n{point.substr(0, colon), e.where, e.order};
+    entry rate{point.substr(colon + 1), e.where, e.order};
+    std::int64_t streams = 0;
+    auto* nend = n.value.data() + n.value.size();
+    auto res = std::from_chars(n.value.data(), nend, streams);
+    if (n.value.empty() || res.ec != std::errc() || res.ptr != nend || streams < 1 ||
+        streams > max_backend_streams || (points.empty() ? streams != 1 : streams <= points.back().first))
+      bad_value(key, e, expected);
+    points.emplace_back(streams, parse_rate(key, rate, max_tokens_per_s));
+    if (at == std::string::npos) break;
+  }
+  if (points.empty()) bad_value(key, e, expected);
+  return points;
+}
+
+// One model's servers from its backend keys (the plan-wide ones, then its own).
+backend_params resolve_backend(const std::string& prefix, const entries& keys) {
+  auto get = [&](const std::string& k) -> const entry& { return keys.at(k); };
+  backend_params b;
+  auto replicas = parse_count(prefix + "replicas", get("replicas"), true, 1, max_replicas);
+  b.replicas = replicas < 0 ? 0 : replicas;
+  b.max_streams = parse_count(prefix + "max_streams", get("max_streams"), false, 1, max_backend_streams);
+  b.throughput = parse_curve(prefix + "throughput", get("throughput"));
+  b.prefill_tokens_per_s = parse_rate(prefix + "prefill", get("prefill"), max_tokens_per_s);
+  return b;
 }
 
 // -- presets ------------------------------------------------------------------
@@ -290,11 +364,45 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   for (auto& kv : pi->second.defaults) global[kv.first] = entry{kv.second, "preset " + preset, order++};
   std::map<std::string, entries> per_account;
   std::map<std::string, entry> model_costs, model_capacities;
+  entries backend;  // backend.KEY, by KEY
+  std::map<std::string, entries> model_backends;  // backend.MODEL.KEY, by MODEL then KEY
+  for (auto& kv : backend_keys()) backend[kv.first] = entry{kv.second, "default", 0};
 
   for (auto& s : settings) {
     std::string key = canonical(s.key);
     entry e{s.value, s.where, order++};
-    if (starts_with(key, cost_prefix)) {
+    if (starts_with(key, backend_prefix)) {
+      // backend.KEY or backend.MODEL.KEY: MODEL may contain dots, so match the key suffix.
+      auto rest = key.substr(backend_prefix.size());
+      bool known = false;
+      for (auto& kv : backend_keys()) {
+        const std::string& k = kv.first;
+        if (rest == k) {
+          backend[k] = e;
+          known = true;
+        } else if (rest.size() > k.size() + 1 && rest.compare(rest.size() - k.size(), k.size(), k) == 0 &&
+                   rest[rest.size() - k.size() - 1] == '.') {
+          model_backends[rest.substr(0, rest.size() - k.size() - 1)][k] = e;
+          known = true;
+        }
+        if (known) break;
+      }
+      if (!known) {
+        std::vector<std::string> names;
+        for (auto& kv : backend_keys()) names.push_back(kv.first);
+        auto dot = rest.rfind('.');
+        auto match = closest_match(dot == std::string::npos ? rest : rest.substr(dot + 1), names);
+        throw input_error::at(s.where, 0, s.key,
+                              "unknown key (backend.KEY and backend.MODEL.KEY take one of "
+                              "replicas, max_streams, throughput, prefill)" +
+                                  (match.empty() ? std::string()
+                                                 : "; did you mean " +
+                                                       quoted(std::string(backend_prefix) +
+                                                              (dot == std::string::npos ? "" : rest.substr(0, dot + 1)) +
+                                                              match) +
+                                                       "?"));
+      }
+    } else if (starts_with(key, cost_prefix)) {
       auto model = key.substr(cost_prefix.size());
       if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
       parse_count(s.key, e, false, 1);
@@ -347,6 +455,7 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   std::set<std::string> named;
   for (auto& kv : model_costs) named.insert(kv.first);
   for (auto& kv : model_capacities) named.insert(kv.first);
+  for (auto& kv : model_backends) named.insert(kv.first);
   result->models_.assign(named.begin(), named.end());
   for (auto& m : result->models_) {
     auto c = model_costs.find(m);
@@ -358,6 +467,19 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   result->default_model_capacity_ = parse_count("model_capacity", global.at("model_capacity"), true, 1);
   for (auto& c : result->model_capacity_)
     if (c == -2) c = result->default_model_capacity_;
+
+  // The backend model: plan-wide keys, then each model's own.
+  result->default_backend_ = resolve_backend("backend.", backend);
+  for (auto& m : result->models_) {
+    auto own = model_backends.find(m);
+    if (own == model_backends.end()) {
+      result->model_backend_.push_back(result->default_backend_);
+      continue;
+    }
+    entries merged = backend;
+    for (auto& kv : own->second) merged[kv.first] = kv.second;
+    result->model_backend_.push_back(resolve_backend("backend." + m + ".", merged));
+  }
 
   // Signals.
   auto& sig = result->signals_;
@@ -390,6 +512,12 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   for (auto& kv : global) result->effective_[kv.first] = kv.second.value;
   for (auto& kv : model_costs) result->effective_["cost." + kv.first] = kv.second.value;
   for (auto& kv : model_capacities) result->effective_["model_capacity." + kv.first] = kv.second.value;
+  // Backend keys only once any is set, so plans without the model read as before.
+  if (result->has_backend()) {
+    for (auto& kv : backend) result->effective_["backend." + kv.first] = kv.second.value;
+  }
+  for (auto& m : model_backends)
+    for (auto& kv : m.second) result->effective_["backend." + m.first + "." + kv.first] = kv.second.value;
   for (auto& acc : per_account)
     for (auto& kv : acc.second) result->effective_["account." + acc.first + "." + kv.first] = kv.second.value;
   return result;
@@ -410,6 +538,28 @@ std::int64_t plan::cost_of(std::uint16_t profile, std::uint32_t model, std::int6
 std::int64_t plan::model_capacity(std::uint32_t model) const {
   if (model < model_capacity_.size()) return model_capacity_[model];
   return default_model_capacity_;
+}
+
+double backend_params::throughput_at(std::int64_t streams) const {
+  // Linear between points, flat after the last (the first is at 1 stream).
+  for (std::size_t i = 1; i < throughput.size(); ++i) {
+    auto [n1, r1] = throughput[i];
+    if (streams <= n1) {
+      auto [n0, r0] = throughput[i - 1];
+      return r0 + (r1 - r0) * static_cast<double>(streams - n0) / static_cast<double>(n1 - n0);
+    }
+  }
+  return throughput.back().second;
+}
+
+const backend_params* plan::backend(std::uint32_t model) const {
+  const auto& b = model < model_backend_.size() ? model_backend_[model] : default_backend_;
+  return b.replicas > 0 ? &b : nullptr;
+}
+
+bool plan::has_backend() const {
+  if (default_backend_.replicas > 0) return true;
+  return std::any_of(model_backend_.begin(), model_backend_.end(), [](auto& b) { return b.replicas > 0; });
 }
 
 bool plan::has_shared_gates() const {

@@ -64,6 +64,20 @@ struct account_profile {
   std::string tier;                      ///< streams tier, "" when none
 };
 
+/// One model's servers, for the simulator's backend model
+/// (policies/backend_model.hpp; docs/PLANS.md, "Backend model").
+struct backend_params {
+  std::int64_t replicas = 0;          ///< 0: no backend model (trace durations)
+  std::int64_t max_streams = 256;     ///< requests one replica runs at once; more wait in it
+  /// Aggregate decode rate of one replica, tokens/s, at N requests running:
+  /// (N, rate) points, N rising from 1; linear between, flat after the last.
+  std::vector<std::pair<std::int64_t, double>> throughput;
+  double prefill_tokens_per_s = 0;    ///< prompt tokens one request's prefill reads per second
+
+  /// The aggregate decode rate at `streams` (>= 1) running.
+  double throughput_at(std::int64_t streams) const;
+};
+
 /// Thresholds for the streams seed's upgrade signals.
 struct signal_params {
   double timeout_rate = 0.05;        ///< timeouts over 5 % of requests
@@ -111,6 +125,13 @@ class plan {
   /// True when any model has a shared capacity: accounts are then coupled.
   bool has_shared_gates() const;
 
+  /// The servers requests of `model` run on in a simulation, or nullptr
+  /// when they keep their trace durations (no backend model for it).
+  const backend_params* backend(std::uint32_t model) const;
+  /// True when any model runs on a backend model: accounts are then coupled
+  /// through its servers (one simulation shard). Live nodes ignore it.
+  bool has_backend() const;
+
   const signal_params& signals() const { return signals_; }
 
   /// Every effective setting as key=value lines, sorted: for summary.json and
@@ -128,6 +149,8 @@ class plan {
   std::vector<std::int64_t> model_cost_;      ///< by model id; -1: default cost
   std::vector<std::int64_t> model_capacity_;  ///< by model id; -1 unlimited
   std::int64_t default_model_capacity_ = -1;
+  backend_params default_backend_;
+  std::vector<backend_params> model_backend_;  ///< by model id
   signal_params signals_;
   std::map<std::string, std::string> effective_;
 };
