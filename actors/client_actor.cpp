@@ -48,7 +48,7 @@ namespace {
 using self_ptr = client_actor::stateful_pointer<client_state>;
 
 std::uint32_t shard_of(const client_state& st, id account) {
-  if (st.cfg.shards == 1 || st.cfg.plan->has_shared_gates()) return 0;
+  if (st.cfg.shards == 1 || st.cfg.plan->has_shared_gates() || st.cfg.plan->has_backend()) return 0;
   return account % st.cfg.shards;
 }
 

@@ -17,12 +17,18 @@ constexpr std::uint64_t generated_seq_bit = std::uint64_t{1} << 63;
 constexpr std::uint32_t no_client = static_cast<std::uint32_t>(-1);
 
 /// One request as the simulator needs it: a trace row or a client's attempt.
+/// An arrival without an output token count (its time is its duration).
+constexpr std::uint32_t no_output_tokens = ~std::uint32_t{0};
+
 struct arrival {
   request req;       ///< cost already resolved by plan::cost_of
   usec at = 0;       ///< arrival time
   usec duration = 0; ///< how long it holds its slot once admitted
   std::uint16_t profile = 0;   ///< plan::profile_of(account)
   bool fail = false;           ///< ends in 500 after `duration`
+  /// The trace's output_tokens (request.tokens holds input + output), for the
+  /// backend model; no_output_tokens when the row gives none.
+  std::uint32_t output_tokens = no_output_tokens;
   // Generated attempts only.
   std::uint32_t client = no_client;  ///< the client model that sent it
   std::uint64_t request_no = 0;      ///< its logical request

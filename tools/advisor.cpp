@@ -132,6 +132,10 @@ advice advise_plan(const traces::loaded_trace& trace, const advise_request& requ
     throw input_error::at("--plan", 0, "model_capacity",
                           "a provider-wide model capacity couples the accounts; advise sizes "
                           "accounts one by one and needs plans without it");
+  if (plan.has_backend())
+    throw input_error::at("--plan", 0, "backend.replicas",
+                          "a backend model couples the accounts through its servers; advise sizes "
+                          "accounts one by one and needs plans without it");
   bool streams = out.fam == family::streams;
 
   // The current plan, the candidate tiers and no limit at all, at once.

@@ -288,6 +288,11 @@ int serve_command(const std::vector<std::string>& args) {
     log.warn("max_connections = {} is more than the open-file limit leaves room for ({}): raise "
              "it (ulimit -n, LimitNOFILE=) or accepts will fail and shed idle connections",
              node.max_connections, actors::http::default_max_connections());
+  for (auto& served : node.plans)
+    if (served.plan->has_backend())
+      log.info("plan {}: backend.* keys model servers for simulations only; live, the real "
+               "servers set how long a request takes",
+               served.spec);
   if (node.gateway.enabled) {
     ec.gateway = std::make_shared<const actors::gateway::gateway_config>(node.gateway);
     std::ostringstream routes;

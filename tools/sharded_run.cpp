@@ -325,18 +325,21 @@ class merger {
 std::vector<std::uint32_t> deal_accounts(const traces::loaded_trace& trace,
                                          std::shared_ptr<const plan> the_plan,
                                          std::size_t threads) {
-  // Models with a provider-wide capacity (by this plan's ids), and the
-  // accounts that send them anything: those decide together.
+  // Models with a provider-wide capacity or modelled servers (by this
+  // plan's ids), and the accounts that send them anything: those decide
+  // together.
   traces::loaded_trace::plan_view view(trace, the_plan);
   std::vector<bool> shared_model(trace.models().size());
   for (id m = 0; m < shared_model.size(); ++m)
-    shared_model[m] = the_plan->model_capacity(view.model_of(m)) >= 0;
+    shared_model[m] = the_plan->model_capacity(view.model_of(m)) >= 0 ||
+                      the_plan->backend(view.model_of(m)) != nullptr;
+  bool shared_unnamed = the_plan->backend(no_id) != nullptr;  // rows without a model
   std::size_t accounts = trace.accounts().size();
   std::vector<std::uint64_t> rows(accounts + 1, 0);  // the last: the coupled group
   std::vector<bool> coupled(accounts, false);
   for (auto& r : trace.rows()) {
     ++rows[r.account];
-    if (r.model != no_id && shared_model[r.model]) coupled[r.account] = true;
+    if (r.model != no_id ? shared_model[r.model] : shared_unnamed) coupled[r.account] = true;
   }
   // The units dealt: each free account alone, the coupled ones as one.
   std::vector<id> units;

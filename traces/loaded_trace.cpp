@@ -106,6 +106,7 @@ bool read_rows(trace_reader& reader, Emit emit, std::string& error,
       r.product = a.req.product;
       r.conn = static_cast<std::uint32_t>(a.req.conn);
       r.tokens = a.req.tokens;
+      r.output_tokens = a.output_tokens;
       r.what = a.req.what;
       r.fail = a.fail;
       if (!emit(r)) return false;
@@ -339,6 +340,7 @@ void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
     a.req.product = r.product;
     a.req.conn = r.conn;
     a.req.tokens = r.tokens;
+    a.output_tokens = r.output_tokens;
     a.req.what = r.what;
     a.at = r.at;
     a.duration = r.duration;

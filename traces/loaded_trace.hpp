@@ -41,6 +41,7 @@ class loaded_trace {
     policies::id product = policies::no_id;
     std::uint32_t conn = 0;
     std::uint32_t tokens = 0;        ///< input_tokens + output_tokens
+    std::uint32_t output_tokens = policies::no_output_tokens;
     policies::kind what = policies::kind::request;
     bool fail = false;
   };

@@ -226,6 +226,7 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
   }
   // Tokens, for a tokens-per-minute rate: input plus output (empty: 0).
   std::int64_t tokens = 0;
+  a.output_tokens = no_output_tokens;
   for (auto [column, field] : {std::pair{"input_tokens", input_tokens}, std::pair{"output_tokens", output_tokens}}) {
     auto t = text(field);
     if (t.empty()) continue;
@@ -235,6 +236,7 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
       return bad(column, "expected an integer from 0 to " + std::to_string(max_request_tokens) +
                              ", got " + quoted(std::string(t)));
     tokens += n;
+    if (field == output_tokens) a.output_tokens = static_cast<std::uint32_t>(n);
   }
   if (tokens > max_request_tokens)
     return bad("output_tokens", "input_tokens + output_tokens must be at most " +

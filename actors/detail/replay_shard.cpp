@@ -7,7 +7,9 @@ namespace usher::actors::detail {
 using namespace policies;
 
 replay_shard::replay_shard(std::shared_ptr<const plan> p, usec interval)
-    : plan_(p), ledger_(p), interval_(interval) {}
+    : plan_(p), ledger_(p), interval_(interval) {
+  if (plan_->has_backend()) backend_.emplace(plan_);
+}
 
 void replay_shard::add_clients(const std::vector<generated_account>& accounts) {
   for (auto& g : accounts) {
@@ -33,7 +35,7 @@ usage_meter& replay_shard::meter(id account, std::uint16_t profile) {
 }
 
 usec replay_shard::next_event_time() {
-  usec t = ledger_.next_deadline();
+  usec t = std::min(ledger_.next_deadline(), next_backend_event());
   if (!arrivals_.empty()) t = std::min(t, arrivals_.front().at);
   if (!generated_.empty()) t = std::min(t, generated_.top().at);
   if (!wakeups_.empty()) t = std::min(t, wakeups_.top().at);
@@ -79,8 +81,20 @@ void replay_shard::decide(outcome o, const arrival& a, usec now) {
   outcomes_.push_back(o);
 }
 
+bool replay_shard::on_backend(const arrival& a) const {
+  // Requests that hold pool units and answer (not a failed row: it fails after its own time).
+  return backend_ && !a.fail && a.req.what != kind::ws_open && a.req.what != kind::ws_close &&
+         backend_->runs(a.req.model);
+}
+
 void replay_shard::start(const arrival& a, usec now, bool was_queued,
                          const ledger::lease_record& held) {
+  if (on_backend(a)) {
+    auto& m = *meters_[a.req.account];
+    m.started(now, held.units.cost);
+    m.admitted(now);
+    return;
+  }
   outcome o;
   o.start = now;
   o.end = held.ends;
@@ -94,7 +108,10 @@ void replay_shard::start(const arrival& a, usec now, bool was_queued,
     o.why = reason::client_timeout;
   }
   auto& m = *meters_[a.req.account];
-  if (!held.units.holds_connection) m.started(now, held.units.cost);
+  if (!held.units.holds_connection) {
+    m.started(now, held.units.cost);
+    m.held(held.ends - now);
+  }
   m.admitted(now);
   decide(o, a, now);
 }
@@ -121,14 +138,17 @@ void replay_shard::arrive(const arrival& a, usec now) {
   }
   ledger::terms with;
   with.tag = tag;
-  with.hold = a.duration;
+  with.hold = on_backend(a) ? never : a.duration;  // the backend says when it ends
   with.gives_up_at = a.deadline;
   auto d = ledger_.arrive(a.req, a.profile, now, with);
   switch (d.what) {
-    case engine::verdict::admitted:
+    case engine::verdict::admitted: {
       free_tags_.push_back(tag);
-      start(a, now, false, *ledger_.find(d.lease));
+      const auto& held = *ledger_.find(d.lease);
+      start(a, now, false, held);
+      if (on_backend(a)) start_on_backend(a, now, false, d.lease, held.units.cost);
       break;
+    }
     case engine::verdict::queued:
       waiting_[tag] = a;
       waiting_since_.insert(a.at);
@@ -189,8 +209,85 @@ void replay_shard::run_until(usec limit) {
   swept_to_ = boundary;
 }
 
+void replay_shard::start_on_backend(const arrival& a, usec now, bool was_queued, ledger::handle lease,
+                                    std::int64_t cost) {
+  // The ledger holds the lease until released: the client's deadline is ours to keep.
+  ledger_.renew(lease, never);
+  std::uint64_t tag;
+  if (free_running_.empty()) {
+    tag = running_.size();
+    running_.emplace_back();
+  } else {
+    tag = free_running_.back();
+    free_running_.pop_back();
+  }
+  running_[tag] = running{a, lease, now, cost, was_queued, true};
+  waiting_since_.insert(a.at);  // undecided until it ends
+  bool counted = a.output_tokens != no_output_tokens;
+  double output = counted ? a.output_tokens : backend_->solo_tokens(a.req.model, a.duration);
+  std::uint32_t input = counted ? a.req.tokens - a.output_tokens : 0;
+  backend_->start(tag, a.req.model, input, output, now);
+  if (a.deadline != never) cuts_.push(cut{std::max(now, a.deadline), tag, a.req.seq});
+}
+
+usec replay_shard::next_backend_event() {
+  if (!backend_) return never;
+  while (!cuts_.empty()) {
+    const auto& c = cuts_.top();
+    if (running_[c.tag].holds && running_[c.tag].a.req.seq == c.seq) break;
+    cuts_.pop();  // stale: done before its deadline
+  }
+  return std::min(backend_->next_completion(), cuts_.empty() ? never : cuts_.top().at);
+}
+
+void replay_shard::end_backend(usec now) {
+  backend_done_.clear();
+  if (backend_->next_completion() == now) backend_->complete(now, backend_done_);
+  for (auto tag : backend_done_) end_running(tag, now, true);
+  for (;;) {
+    next_backend_event();  // drops cuts of requests done by now
+    if (cuts_.empty() || cuts_.top().at != now) break;
+    auto tag = cuts_.top().tag;
+    cuts_.pop();
+    backend_->stop(tag, now);
+    end_running(tag, now, false);
+  }
+}
+
+void replay_shard::end_running(std::uint64_t tag, usec now, bool done) {
+  running r = std::move(running_[tag]);
+  running_[tag].holds = false;
+  free_running_.push_back(tag);
+  waiting_since_.erase(waiting_since_.find(r.a.at));
+  ledger_.release(r.lease, now);
+  meters_[r.a.req.account]->finished(now, r.cost);
+  meters_[r.a.req.account]->held(now - r.start);
+  outcome o;
+  o.start = r.start;
+  o.end = now;
+  o.wait = r.start - r.a.at;
+  o.queued = r.queued;
+  o.code = done ? status::ok : status::client_closed;
+  o.why = done ? reason::none : reason::client_timeout;
+  decide(o, r.a, now);
+}
+
 void replay_shard::run_events(usec limit) {
   for (;;) {
+    usec t_backend = next_backend_event();
+    if (t_backend < limit && t_backend != never &&
+        t_backend <= std::min({ledger_.next_deadline(), wakeups_.empty() ? never : wakeups_.top().at,
+                              arrivals_.empty() ? never : arrivals_.front().at,
+                              generated_.empty() ? never : generated_.top().at})) {
+      // Requests the backend is done with (or their clients cut) release
+      // first; then the ledger serves what they unblock, in its order.
+      last_event_ = t_backend;
+      end_backend(t_backend);
+      events_.clear();
+      ledger_.advance(t_backend, events_);
+      on_events(t_backend);
+      continue;
+    }
     usec t_ledger = ledger_.next_deadline();
     usec t_wake = wakeups_.empty() ? never : wakeups_.top().at;
     usec t_trace = arrivals_.empty() ? never : arrivals_.front().at;
@@ -232,6 +329,7 @@ void replay_shard::on_events(usec t) {
       case ledger::event::kind::admitted: {
         arrival a = unqueue(e.tag, t);
         start(a, t, true, e.held);
+        if (on_backend(a)) start_on_backend(a, t, true, e.lease, e.held.units.cost);
         break;
       }
       case ledger::event::kind::timed_out:

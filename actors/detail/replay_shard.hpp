@@ -7,10 +7,14 @@
 /// events become outcomes and usage meters. Plain C++ (no CAF), so it is
 /// unit-tested alone and the actor around it only turns messages into calls.
 ///
+/// With a backend model (policies/backend_model.hpp) a request of a modelled
+/// model holds its lease until its server is done with it (or its client's
+/// deadline cuts it), and its outcome is decided then, not at its start.
+///
 /// Events run in (time, class, sequence) order, classes as in
-/// policies/time.hpp: what the ledger has due (releases, then queue
-/// admissions, then timeouts: the server's 408 and the clients' own 499),
-/// then client wake-ups and arrivals.
+/// policies/time.hpp: releases (the backend's finished requests first, then
+/// the ledger's lease ends), queue admissions, timeouts (the server's 408 and
+/// the clients' own 499), then client wake-ups and arrivals.
 /// run_until(limit) runs every event strictly before `limit`; the caller
 /// guarantees that no trace row before `limit` is still to come (the client's
 /// horizon), which is what lets a whole batch run in one call and still give
@@ -28,6 +32,7 @@
 #include <vector>
 
 #include "actors/clients/client_model.hpp"
+#include "policies/backend_model.hpp"
 #include "policies/ledger.hpp"
 #include "policies/records.hpp"
 #include "policies/usage_meter.hpp"
@@ -103,6 +108,21 @@ class replay_shard {
       return a.at != b.at ? a.at > b.at : a.req.seq > b.req.seq;
     }
   };
+  /// A request running on the backend model, its outcome not yet decided.
+  struct running {
+    arrival a;
+    policies::ledger::handle lease = policies::ledger::no_handle;
+    policies::usec start = 0;
+    std::int64_t cost = 0;
+    bool queued = false;
+    bool holds = false;  ///< in use (its tag is taken)
+  };
+  struct cut {  // a running request's client deadline
+    policies::usec at;
+    std::uint64_t tag;
+    std::uint64_t seq;
+    bool operator>(const cut& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
   struct hosted_client {
     std::unique_ptr<clients::client_model> model;
     policies::id account;
@@ -118,6 +138,14 @@ class replay_shard {
   void start(const arrival& a, policies::usec now, bool was_queued,
              const policies::ledger::lease_record& held);
   void on_events(policies::usec now);
+  /// Whether `a` runs on the backend model (its duration then follows from the load).
+  bool on_backend(const arrival& a) const;
+  void start_on_backend(const arrival& a, policies::usec now, bool was_queued,
+                        policies::ledger::handle lease, std::int64_t cost);
+  /// Releases at `now` of requests on the backend model: done, or cut by their client.
+  void end_backend(policies::usec now);
+  void end_running(std::uint64_t tag, policies::usec now, bool done);
+  policies::usec next_backend_event();
   /// The queued arrival `tag` left the queue: its place is freed.
   arrival unqueue(std::uint64_t tag, policies::usec now);
   void decide(outcome o, const arrival& a, policies::usec now);
@@ -132,9 +160,14 @@ class replay_shard {
   std::priority_queue<arrival, std::vector<arrival>, arrival_order> generated_;
   std::vector<hosted_client> clients_;
   std::priority_queue<timed, std::vector<timed>, std::greater<>> wakeups_;
+  std::optional<policies::backend_model> backend_;
+  std::vector<running> running_;               ///< requests on the backend, by tag
+  std::vector<std::uint64_t> free_running_;
+  std::priority_queue<cut, std::vector<cut>, std::greater<>> cuts_;  ///< stale entries skipped
+  std::vector<std::uint64_t> backend_done_;    ///< scratch
   std::vector<std::optional<arrival>> waiting_;  ///< queued requests by tag
   std::vector<std::uint64_t> free_tags_;
-  std::multiset<policies::usec> waiting_since_;  ///< arrivals of queued requests
+  std::multiset<policies::usec> waiting_since_;  ///< arrivals of undecided requests (queued, running on the backend)
   std::vector<std::optional<policies::usage_meter>> meters_;  ///< by account id
   std::vector<outcome> outcomes_;
   std::vector<policies::interval_row> series_;

@@ -220,7 +220,70 @@ void check_mmck(std::size_t n, std::uint64_t seed) {
   }
 }
 
+// The backend model with a flat throughput curve is a processor-sharing
+// server: one replica decoding `rate` tokens/s in all, shared equally by the
+// requests on it, no admission limit in front. M/M/1-PS: the mean time in
+// the system is E[S] / (1 - rho), the same for any service distribution of
+// that mean (insensitivity), so exponential and fixed work must agree with it.
+void check_processor_sharing(std::size_t n, std::uint64_t seed) {
+  struct config {
+    double rho;
+    bool fixed_work;  // every request the same tokens (M/D/1-PS), else exponential times
+  };
+  const config configs[] = {{0.5, false}, {0.8, false}, {0.5, true}, {0.8, true}};
+  for (const auto& cf : configs) {
+    ++seed;
+    DYNAMIC_SECTION("rho=" << cf.rho << (cf.fixed_work ? " fixed work" : " exponential work")) {
+      const double mean_service = 1.0;  // seconds alone on the replica
+      const double rate = 1000;         // tokens/s of the replica, whatever the load
+      auto p = plan::build("streams", {{"limit", "none", "test"},
+                                       {"backend.replicas", "1", "test"},
+                                       {"backend.max_streams", "1000000", "test"},
+                                       {"backend.throughput", "1:1000", "test"}});
+      auto rows = poisson_trace(*p, seed, n, cf.rho / mean_service, mean_service);
+      if (cf.fixed_work) {
+        // Token counts instead of times: 1000 tokens at 1000 tokens/s alone.
+        for (auto& a : rows) {
+          a.output_tokens = static_cast<std::uint32_t>(rate * mean_service);
+          a.req.tokens = a.output_tokens;
+          a.duration = 0;  // not used: the tokens say
+        }
+      }
+      auto run = replay(p, rows);
+      REQUIRE(run.result.ok);
+      REQUIRE(run.outcomes.size() == n);
+      std::vector<double> sojourn(n), stretch;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto& o = run.outcomes[i];
+        REQUIRE(o.code == status::ok);
+        REQUIRE(o.start == o.at);  // no limit: nobody waits for a slot
+        sojourn[i] = static_cast<double>(o.end - o.at) / 1e6;
+        // Alone, a request takes its work; never less under sharing.
+        double alone = cf.fixed_work ? mean_service : static_cast<double>(rows[i].duration) / 1e6;
+        REQUIRE(sojourn[i] >= alone - 1e-6);
+      }
+      const double theory = mean_service / (1 - cf.rho);
+      // Relaxation of the number in system, about E[S] / (1 - rho)^2.
+      const double relax = mean_service / ((1 - cf.rho) * (1 - cf.rho));
+      const double warm = cf.rho / mean_service * 10 * relax / n * theory;
+      estimate t = batch_means(sojourn);
+      INFO("seed " << seed << ": mean time in system " << t.mean << " s, M/G/1-PS " << theory
+                   << " s, se " << t.se);
+      CHECK(std::abs(t.mean - theory) <= 4 * t.se + warm);
+      if (cf.fixed_work) {
+        // Everyone shared with others now and then: no request is ever alone throughout.
+        CHECK(t.mean > mean_service * 1.1);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+TEST_CASE("a backend model with flat throughput serves as M/G/1 processor sharing",
+          "[actors][queueing][backend]") {
+  check_processor_sharing(default_requests, 5000);
+}
 
 TEST_CASE("the 429 fraction of a pool without queue matches Erlang B", "[actors][queueing]") {
   check_erlang_b(default_requests, 1000);
