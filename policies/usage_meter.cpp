@@ -42,6 +42,8 @@ void usage_totals::merge(const usage_totals& o) {
   add_saturating(wait_sum, o.wait_sum);
   wait_max = std::max(wait_max, o.wait_max);
   add_saturating(queued_wait_sum, o.queued_wait_sum);
+  holds.merge(o.holds);
+  add_saturating(hold_sum, o.hold_sum);
   peak_in_flight += o.peak_in_flight;  // an upper bound; callers that need the
   peak_used += o.peak_used;            // true combined peak compute it apart
   peak_queue += o.peak_queue;
@@ -151,6 +153,11 @@ void usage_meter::queue_depth(usec now, std::int64_t depth) {
 void usage_meter::admitted(usec now) {
   advance(now);
   ++row_.admitted;
+}
+
+void usage_meter::held(usec duration) {
+  totals_.holds.add(duration);
+  add_saturating(totals_.hold_sum, duration);
 }
 
 void usage_meter::enqueued(usec now) {

@@ -33,6 +33,8 @@ struct usage_totals {
   std::int64_t wait_sum = 0;
   std::int64_t wait_max = 0;
   std::int64_t queued_wait_sum = 0;  ///< waits of queued requests only
+  wait_histogram holds;        ///< how long each admitted request held its units
+  std::int64_t hold_sum = 0;
   std::int64_t peak_in_flight = 0;
   std::int64_t peak_used = 0;
   std::int64_t peak_queue = 0;
@@ -78,6 +80,9 @@ class usage_meter {
   void decided(usec now, status code, bool was_queued, usec wait);
   /// A request started, immediately or from the queue.
   void admitted(usec now);
+  /// An admitted request held its units this long (known at its start for
+  /// fixed durations, at its end under the backend model).
+  void held(usec duration);
   /// A request entered the queue (answered 202).
   void enqueued(usec now);
 

@@ -37,13 +37,16 @@ outcome_metrics outcome_metrics::of(const nlohmann::json& entry) {
   m.wait_p99_s = w.at("p99").get<double>();
   if (!entry.at("utilization").is_null()) m.utilization = entry.at("utilization").get<double>();
   m.peak_in_flight = entry.at("in_flight").at("peak").get<std::int64_t>();
+  m.hold_mean_s = entry.at("hold_s").at("mean").get<double>();
+  m.hold_p95_s = entry.at("hold_s").at("p95").get<double>();
   return m;
 }
 
 const std::vector<std::string>& outcome_metrics::names() {
   static const std::vector<std::string> n = {
       "requests",    "rate_200",    "rate_202",   "rate_408",   "rate_429",    "rate_1008",
-      "not_200_rate", "wait_mean_s", "wait_p95_s", "wait_p99_s", "utilization", "peak_in_flight"};
+      "not_200_rate", "wait_mean_s", "wait_p95_s", "wait_p99_s", "utilization", "peak_in_flight",
+      "hold_mean_s", "hold_p95_s"};
   return n;
 }
 
@@ -52,7 +55,8 @@ std::vector<std::string> outcome_metrics::csv_fields() const {
           decimal(rate_408),        decimal(rate_429),    decimal(rate_1008),
           decimal(not_200_rate),    decimal(wait_mean_s), decimal(wait_p95_s),
           decimal(wait_p99_s),      utilization ? decimal(*utilization) : "",
-          std::to_string(peak_in_flight)};
+          std::to_string(peak_in_flight), decimal(hold_mean_s),
+          decimal(hold_p95_s)};
 }
 
 nlohmann::json outcome_metrics::to_json() const {
@@ -70,6 +74,8 @@ nlohmann::json outcome_metrics::to_json() const {
   j["wait_p99_s"] = wait_p99_s;
   if (utilization) j["utilization"] = *utilization; else j["utilization"] = nullptr;
   j["peak_in_flight"] = peak_in_flight;
+  j["hold_mean_s"] = hold_mean_s;
+  j["hold_p95_s"] = hold_p95_s;
   return j;
 }
 
@@ -88,24 +94,27 @@ outcome_metrics outcome_metrics::from_json(const nlohmann::json& j) {
   m.wait_p99_s = j.at("wait_p99_s").get<double>();
   if (!j.at("utilization").is_null()) m.utilization = j.at("utilization").get<double>();
   m.peak_in_flight = j.at("peak_in_flight").get<std::int64_t>();
+  m.hold_mean_s = j.at("hold_mean_s").get<double>();
+  m.hold_p95_s = j.at("hold_p95_s").get<double>();
   return m;
 }
 
 std::string outcome_metrics::table_cells() const {
   char buf[200];
-  std::snprintf(buf, sizeof(buf), "%9lld | %7s %7s %7s %7s %7s | %7s %9.3f %9.3f %9.3f %7s %6lld",
+  std::snprintf(buf, sizeof(buf), "%9lld | %7s %7s %7s %7s %7s | %7s %9.3f %9.3f %9.3f %7s %6lld %9.3f",
                 static_cast<long long>(requests), percent(rate_200).c_str(),
                 percent(rate_408).c_str(), percent(rate_429).c_str(), percent(rate_1008).c_str(),
                 percent(rate_other).c_str(), percent(rate_202).c_str(), wait_mean_s, wait_p95_s,
-                wait_p99_s, percent(utilization).c_str(), static_cast<long long>(peak_in_flight));
+                wait_p99_s, percent(utilization).c_str(), static_cast<long long>(peak_in_flight),
+                hold_mean_s);
   return buf;
 }
 
 std::string outcome_metrics::table_header() {
   char buf[200];
-  std::snprintf(buf, sizeof(buf), "%9s | %7s %7s %7s %7s %7s | %7s %9s %9s %9s %7s %6s", "requests",
-                "200", "408", "429", "1008", "other", "queued", "mean wait", "p95 wait", "p99 wait",
-                "util", "peak");
+  std::snprintf(buf, sizeof(buf), "%9s | %7s %7s %7s %7s %7s | %7s %9s %9s %9s %7s %6s %9s",
+                "requests", "200", "408", "429", "1008", "other", "queued", "mean wait", "p95 wait",
+                "p99 wait", "util", "peak", "mean hold");
   return buf;
 }
 

@@ -25,6 +25,9 @@ struct outcome_metrics {
   double wait_mean_s = 0, wait_p95_s = 0, wait_p99_s = 0;
   std::optional<double> utilization;  ///< none when the pool is not per account or unlimited
   std::int64_t peak_in_flight = 0;
+  /// How long admitted requests held their units: their durations, or
+  /// under a backend model what the load made of them (docs/PLANS.md).
+  double hold_mean_s = 0, hold_p95_s = 0;
 
   /// Reads one entry of summary.json ("overall" or accounts[NAME]).
   static outcome_metrics of(const nlohmann::json& entry);
@@ -41,7 +44,8 @@ struct outcome_metrics {
 
   /// Fixed-width table cells: the final statuses in % (200, 408, 429,
   /// 1008, other: they add up to 100 %), then apart the share queued (202
-  /// first), the three waits in s, utilization and peak; and the matching header.
+  /// first), the three waits in s, utilization, peak and the mean hold in
+  /// s; and the matching header.
   std::string table_cells() const;
   static std::string table_header();
 };

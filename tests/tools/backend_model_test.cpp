@@ -1,0 +1,135 @@
+// The backend model end to end (issue #13 part 3, docs/PLANS.md "Backend
+// model"): a simulation's end times follow from tokens and load, by a hand
+// computation; a plan without it replays durations as before; more streams
+// per account mean longer holds; --threads gives the same bytes; advise and
+// bad keys are refused with their place.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "support/usher_cli.hpp"
+
+using usher::testing::run_usher;
+using usher::testing::scratch;
+using usher::testing::slurp;
+
+namespace {
+
+// (start_s, end_s, status) of each outcomes.csv row, in trace order.
+std::vector<std::string> spans(const std::filesystem::path& outcomes) {
+  std::istringstream in(slurp(outcomes));
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> out;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream s(line);
+    std::string x;
+    while (std::getline(s, x, ',')) f.push_back(x);
+    out.push_back(f[5] + "-" + f[6] + " " + f[8]);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("under a backend model, a request's end follows from its tokens and the load it meets") {
+  auto trace = scratch("backend-trace.csv");
+  {
+    std::ofstream out(trace);
+    out << "arrival_s,account,duration_s,model,input_tokens,output_tokens\n"
+        // a and b together on one replica at 100 tokens/s in all: 50 each.
+        << "0,a,9,m,0,100\n"
+        << "0,b,9,m,0,100\n"
+        // c reads 200 prompt tokens at 1000/s (0.2 s), then 20 tokens alone.
+        << "10,c,9,m,200,20\n"
+        // d has no token counts: its 1.5 s is its time alone (150 tokens)...
+        << "20,d,1.5,m,,\n"
+        // ... shared with e from 20.5 s: 50 tokens by then, 100 more at 50/s (2 s),
+        // while e decodes 100 in those 2 s and is done with d.
+        << "20.5,e,9,m,0,100\n"
+        // A model without servers keeps the trace's duration.
+        << "30,f,2.5,other,0,100\n";
+  }
+  const std::string plan =
+      " --plan streams:team@backend.replicas=1,backend.throughput=1:100,backend.prefill=1000,"
+      "backend.other.replicas=none";
+  auto out = scratch("backend-out");
+  auto r = run_usher("simulate -q --trace " + trace.string() + plan + " --out " + out.string());
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(spans(out / "outcomes.csv") == std::vector<std::string>{
+                                           "0-2 200", "0-2 200", "10-10.4 200", "20-22.5 200",
+                                           "20.5-22.5 200", "30-32.5 200"});
+  auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
+  CHECK(summary["plan"]["settings"]["backend.replicas"] == "1");
+  CHECK(summary["overall"]["hold_s"]["max"] == 2.5);
+
+  // Without the keys the same trace replays its durations.
+  auto plain = scratch("backend-plain");
+  REQUIRE(run_usher("simulate -q --trace " + trace.string() + " --plan streams:team --out " +
+                    plain.string())
+              .code == 0);
+  CHECK(spans(plain / "outcomes.csv") ==
+        std::vector<std::string>{"0-9 200", "0-9 200", "10-19 200", "20-21.5 200", "20.5-29.5 200",
+                                 "30-32.5 200"});
+  CHECK(nlohmann::json::parse(slurp(plain / "summary.json"))["plan"]["settings"].count(
+            "backend.replicas") == 0);
+}
+
+TEST_CASE("under a backend model, a bigger plan holds its slots longer, and threads change no byte") {
+  // 40 requests of one account at once, 200 tokens each, on one replica
+  // whose throughput stops growing at 8 streams: Team (10) runs 10 at a time
+  // at 20 tokens/s each, a limit of 40 runs all 40 at 5 tokens/s each.
+  auto trace = scratch("backend-load.csv");
+  {
+    std::ofstream out(trace);
+    out << "arrival_s,account,duration_s,input_tokens,output_tokens\n";
+    for (int i = 0; i < 40; ++i) out << "0,acme,1,0,200\n";
+    for (int i = 0; i < 40; ++i) out << "0,other,1,0,200\n";
+  }
+  auto run = [&](const std::string& plan, const std::string& name, const std::string& extra = "") {
+    auto out = scratch(name);
+    auto r = run_usher("simulate -q --trace " + trace.string() + " --plan '" + plan + "' --out " +
+                       out.string() + extra);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return out;
+  };
+  auto team = run("streams:team@queue.max_depth=100,queue.max_wait=none,backend.replicas=1,"
+                  "backend.throughput=1:50",
+                  "backend-team");
+  auto big = run("streams:team@limit=40,queue.max_depth=100,queue.max_wait=none,"
+                 "backend.replicas=1,backend.throughput=1:50",
+                 "backend-big");
+  auto hold = [](const std::filesystem::path& out) {
+    return nlohmann::json::parse(slurp(out / "summary.json"))["accounts"]["acme"]["hold_s"];
+  };
+  // 80 requests of 200 tokens at 50 tokens/s in all: the replica is busy
+  // 320 s either way; holds: Team runs 20 at once (2.5 tokens/s each: 80 s),
+  // limit 40 runs all 80 at once (0.625 tokens/s: 320 s).
+  CHECK(hold(team)["mean"] == 80);
+  CHECK(hold(big)["mean"] == 320);
+  // The same bytes on two threads (the accounts share the servers: one shard).
+  auto two = run("streams:team@queue.max_depth=100,queue.max_wait=none,backend.replicas=1,"
+                 "backend.throughput=1:50",
+                 "backend-team-2", " --threads 2");
+  for (auto f : {"outcomes.csv", "summary.json", "timeseries.csv"})
+    CHECK(slurp(team / f) == slurp(two / f));
+}
+
+TEST_CASE("backend keys: bad values name the key, advise refuses a backend model") {
+  auto r = run_usher("simulate -q --trace samples/sample-trace.csv --plan streams --set "
+                     "'backend.throughput=2:100 4:200' --out " +
+                     scratch("backend-bad").string());
+  CHECK(r.code != 0);
+  CHECK(r.err.find("backend.throughput: expected points STREAMS:TOKENS_PER_S") != std::string::npos);
+  auto a = run_usher("advise --trace samples/sample-trace.csv --plan streams --set "
+                     "backend.replicas=2 --out " +
+                     scratch("backend-advise").string());
+  CHECK(a.code != 0);
+  CHECK(a.err.find("backend model couples the accounts") != std::string::npos);
+}
