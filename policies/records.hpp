@@ -26,13 +26,14 @@ struct arrival {
   usec duration = 0; ///< how long it holds its slot once admitted
   std::uint16_t profile = 0;   ///< plan::profile_of(account)
   bool fail = false;           ///< ends in 500 after `duration`
-  /// The trace's output_tokens (request.tokens holds input + output), for the
-  /// backend model; no_output_tokens when the row gives none.
-  std::uint32_t output_tokens = no_output_tokens;
   // Generated attempts only.
   std::uint32_t client = no_client;  ///< the client model that sent it
   std::uint64_t request_no = 0;      ///< its logical request
   std::uint32_t attempt_no = 0;      ///< 1, 2, 3
+  // (Here, in attempt_no's padding, so that an arrival stays 96 bytes.)
+  /// The trace's output_tokens (request.tokens holds input + output), for the
+  /// backend model; no_output_tokens when the row gives none.
+  std::uint32_t output_tokens = no_output_tokens;
   usec deadline = never;             ///< the client gives up then (499)
 };
 

@@ -42,8 +42,9 @@ void usage_totals::merge(const usage_totals& o) {
   add_saturating(wait_sum, o.wait_sum);
   wait_max = std::max(wait_max, o.wait_max);
   add_saturating(queued_wait_sum, o.queued_wait_sum);
-  holds.merge(o.holds);
+  holds += o.holds;
   add_saturating(hold_sum, o.hold_sum);
+  hold_max = std::max(hold_max, o.hold_max);
   peak_in_flight += o.peak_in_flight;  // an upper bound; callers that need the
   peak_used += o.peak_used;            // true combined peak compute it apart
   peak_queue += o.peak_queue;
@@ -156,8 +157,9 @@ void usage_meter::admitted(usec now) {
 }
 
 void usage_meter::held(usec duration) {
-  totals_.holds.add(duration);
+  ++totals_.holds;
   add_saturating(totals_.hold_sum, duration);
+  totals_.hold_max = std::max(totals_.hold_max, duration);
 }
 
 void usage_meter::enqueued(usec now) {

@@ -33,8 +33,9 @@ struct usage_totals {
   std::int64_t wait_sum = 0;
   std::int64_t wait_max = 0;
   std::int64_t queued_wait_sum = 0;  ///< waits of queued requests only
-  wait_histogram holds;        ///< how long each admitted request held its units
-  std::int64_t hold_sum = 0;
+  std::int64_t holds = 0;      ///< admitted requests that held units
+  std::int64_t hold_sum = 0;   ///< how long they held them, us
+  std::int64_t hold_max = 0;
   std::int64_t peak_in_flight = 0;
   std::int64_t peak_used = 0;
   std::int64_t peak_queue = 0;

@@ -38,7 +38,6 @@ outcome_metrics outcome_metrics::of(const nlohmann::json& entry) {
   if (!entry.at("utilization").is_null()) m.utilization = entry.at("utilization").get<double>();
   m.peak_in_flight = entry.at("in_flight").at("peak").get<std::int64_t>();
   m.hold_mean_s = entry.at("hold_s").at("mean").get<double>();
-  m.hold_p95_s = entry.at("hold_s").at("p95").get<double>();
   return m;
 }
 
@@ -46,7 +45,7 @@ const std::vector<std::string>& outcome_metrics::names() {
   static const std::vector<std::string> n = {
       "requests",    "rate_200",    "rate_202",   "rate_408",   "rate_429",    "rate_1008",
       "not_200_rate", "wait_mean_s", "wait_p95_s", "wait_p99_s", "utilization", "peak_in_flight",
-      "hold_mean_s", "hold_p95_s"};
+      "hold_mean_s"};
   return n;
 }
 
@@ -55,8 +54,7 @@ std::vector<std::string> outcome_metrics::csv_fields() const {
           decimal(rate_408),        decimal(rate_429),    decimal(rate_1008),
           decimal(not_200_rate),    decimal(wait_mean_s), decimal(wait_p95_s),
           decimal(wait_p99_s),      utilization ? decimal(*utilization) : "",
-          std::to_string(peak_in_flight), decimal(hold_mean_s),
-          decimal(hold_p95_s)};
+          std::to_string(peak_in_flight), decimal(hold_mean_s)};
 }
 
 nlohmann::json outcome_metrics::to_json() const {
@@ -75,7 +73,6 @@ nlohmann::json outcome_metrics::to_json() const {
   if (utilization) j["utilization"] = *utilization; else j["utilization"] = nullptr;
   j["peak_in_flight"] = peak_in_flight;
   j["hold_mean_s"] = hold_mean_s;
-  j["hold_p95_s"] = hold_p95_s;
   return j;
 }
 
@@ -95,7 +92,6 @@ outcome_metrics outcome_metrics::from_json(const nlohmann::json& j) {
   if (!j.at("utilization").is_null()) m.utilization = j.at("utilization").get<double>();
   m.peak_in_flight = j.at("peak_in_flight").get<std::int64_t>();
   m.hold_mean_s = j.at("hold_mean_s").get<double>();
-  m.hold_p95_s = j.at("hold_p95_s").get<double>();
   return m;
 }
 

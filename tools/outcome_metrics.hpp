@@ -27,7 +27,7 @@ struct outcome_metrics {
   std::int64_t peak_in_flight = 0;
   /// How long admitted requests held their units: their durations, or
   /// under a backend model what the load made of them (docs/PLANS.md).
-  double hold_mean_s = 0, hold_p95_s = 0;
+  double hold_mean_s = 0;
 
   /// Reads one entry of summary.json ("overall" or accounts[NAME]).
   static outcome_metrics of(const nlohmann::json& entry);

@@ -37,11 +37,8 @@ json metrics(const usage_totals& t, usec span, const plan& p, bool pool_per_acco
                  {"p99", secs(t.waits.quantile(0.99))},
                  {"max", secs(t.wait_max)}};
   m["queued_wait_mean_s"] = secs(t.queued == 0 ? 0 : t.queued_wait_sum / t.queued);
-  auto holds = static_cast<std::int64_t>(t.holds.count());
-  m["hold_s"] = {{"mean", secs(holds == 0 ? 0 : t.hold_sum / holds)},
-                 {"p50", secs(t.holds.quantile(0.50))},
-                 {"p95", secs(t.holds.quantile(0.95))},
-                 {"max", secs(holds == 0 ? 0 : t.holds.quantile(1.0))}};
+  m["hold_s"] = {{"mean", secs(t.holds == 0 ? 0 : t.hold_sum / t.holds)},
+                 {"max", secs(t.hold_max)}};
   m["in_flight"] = {{"peak", peak_in_flight}, {"mean", ratio(t.in_flight_area, span)}};
   m["used_units"] = {{"peak", peak_used}, {"mean", ratio(t.used_area, span)}};
   if (t.limit >= 0) m["limit"] = t.limit; else m["limit"] = nullptr;

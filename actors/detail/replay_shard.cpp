@@ -43,7 +43,20 @@ usec replay_shard::next_event_time() {
 }
 
 usec replay_shard::decided_before() const {
-  return waiting_since_.empty() ? limit_reached_ : std::min(limit_reached_, *waiting_since_.begin());
+  return undecided_.empty() ? limit_reached_ : std::min(limit_reached_, undecided_.front().first);
+}
+
+std::uint64_t replay_shard::hold_undecided(usec at) {
+  undecided_.emplace_back(at, true);
+  return undecided_base_ + undecided_.size() - 1;
+}
+
+void replay_shard::drop_undecided(std::uint64_t ticket) {
+  undecided_[ticket - undecided_base_].second = false;
+  while (!undecided_.empty() && !undecided_.front().second) {
+    undecided_.pop_front();
+    ++undecided_base_;
+  }
 }
 
 void replay_shard::note_queue(id account, usec now) {
@@ -116,10 +129,11 @@ void replay_shard::start(const arrival& a, usec now, bool was_queued,
   decide(o, a, now);
 }
 
-arrival replay_shard::unqueue(std::uint64_t tag, usec now) {
-  arrival a = *waiting_[tag];
+arrival replay_shard::unqueue(std::uint64_t tag, usec now, std::uint64_t* ticket) {
+  arrival a = waiting_[tag]->a;
+  if (ticket) *ticket = waiting_[tag]->ticket;
+  else drop_undecided(waiting_[tag]->ticket);
   waiting_[tag].reset();
-  waiting_since_.erase(waiting_since_.find(a.at));
   free_tags_.push_back(tag);
   note_queue(a.req.account, now);
   return a;
@@ -146,12 +160,11 @@ void replay_shard::arrive(const arrival& a, usec now) {
       free_tags_.push_back(tag);
       const auto& held = *ledger_.find(d.lease);
       start(a, now, false, held);
-      if (on_backend(a)) start_on_backend(a, now, false, d.lease, held.units.cost);
+      if (on_backend(a)) start_on_backend(a, now, false, d.lease, held.units.cost, std::nullopt);
       break;
     }
     case engine::verdict::queued:
-      waiting_[tag] = a;
-      waiting_since_.insert(a.at);
+      waiting_[tag] = queued_row{a, hold_undecided(a.at)};
       note_queue(a.req.account, now);
       m.enqueued(now);
       break;
@@ -210,7 +223,7 @@ void replay_shard::run_until(usec limit) {
 }
 
 void replay_shard::start_on_backend(const arrival& a, usec now, bool was_queued, ledger::handle lease,
-                                    std::int64_t cost) {
+                                    std::int64_t cost, std::optional<std::uint64_t> ticket) {
   // The ledger holds the lease until released: the client's deadline is ours to keep.
   ledger_.renew(lease, never);
   std::uint64_t tag;
@@ -221,8 +234,9 @@ void replay_shard::start_on_backend(const arrival& a, usec now, bool was_queued,
     tag = free_running_.back();
     free_running_.pop_back();
   }
-  running_[tag] = running{a, lease, now, cost, was_queued, true};
-  waiting_since_.insert(a.at);  // undecided until it ends
+  // Undecided until it ends (admitted at once, it arrived now: in time order).
+  running_[tag] = running{a, lease, now, cost, was_queued, true,
+                          ticket ? *ticket : hold_undecided(a.at)};
   bool counted = a.output_tokens != no_output_tokens;
   double output = counted ? a.output_tokens : backend_->solo_tokens(a.req.model, a.duration);
   std::uint32_t input = counted ? a.req.tokens - a.output_tokens : 0;
@@ -258,7 +272,7 @@ void replay_shard::end_running(std::uint64_t tag, usec now, bool done) {
   running r = std::move(running_[tag]);
   running_[tag].holds = false;
   free_running_.push_back(tag);
-  waiting_since_.erase(waiting_since_.find(r.a.at));
+  drop_undecided(r.ticket);
   ledger_.release(r.lease, now);
   meters_[r.a.req.account]->finished(now, r.cost);
   meters_[r.a.req.account]->held(now - r.start);
@@ -327,9 +341,11 @@ void replay_shard::on_events(usec t) {
           meters_[e.req.account]->finished(t, e.held.units.cost);
         break;
       case ledger::event::kind::admitted: {
-        arrival a = unqueue(e.tag, t);
+        std::uint64_t ticket;
+        arrival a = unqueue(e.tag, t, &ticket);
         start(a, t, true, e.held);
-        if (on_backend(a)) start_on_backend(a, t, true, e.lease, e.held.units.cost);
+        if (on_backend(a)) start_on_backend(a, t, true, e.lease, e.held.units.cost, ticket);
+        else drop_undecided(ticket);
         break;
       }
       case ledger::event::kind::timed_out:
