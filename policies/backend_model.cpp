@@ -93,7 +93,21 @@ void backend_model::schedule(std::uint32_t s, std::uint32_t r) {
   while (!rep.decoding.empty() && !live(rep.decoding.top(), stream::phase::decode))
     rep.decoding.pop();
   if (!rep.decoding.empty()) next = std::min(next, decode_due(rep, rep.decoding.top().key));
+  scheduled_ += (next != never) - (rep.next != never);
+  rep.next = next;
   if (next != never) dues_.push(due{next, s, r, rep.version});
+  // Every change of load moves a replica's next event, leaving a stale
+  // entry behind: rebuild before they crowd the heap.
+  if (dues_.size() > 4 * scheduled_ + 64) {
+    std::vector<due> live;
+    live.reserve(scheduled_);
+    for (std::uint32_t si = 0; si < servers_.size(); ++si)
+      for (std::uint32_t ri = 0; ri < servers_[si].replicas.size(); ++ri) {
+        const auto& x = servers_[si].replicas[ri];
+        if (x.next != never) live.push_back(due{x.next, si, ri, x.version});
+      }
+    dues_ = decltype(dues_)(std::greater<>(), std::move(live));
+  }
 }
 
 void backend_model::start(std::uint64_t tag, id model, std::uint32_t input_tokens,

@@ -72,6 +72,7 @@ class backend_model {
     usec at = 0;               ///< when `decoded` was brought up to date
     double speed = 0;          ///< tokens/s per decoding stream now
     std::uint32_t version = 0; ///< bumps when its next event moves
+    usec next = never;         ///< its next event, as scheduled
     std::deque<std::uint64_t> waiting;  ///< tags over max_streams, first come first
     struct mark {
       double key;  ///< decode: `decoded` when done; prefill: the time it ends
@@ -119,7 +120,10 @@ class backend_model {
   std::shared_ptr<const plan> plan_;
   std::vector<server> servers_;       ///< by model id + 1 (0: no model); made on first use
   std::vector<stream> streams_;       ///< by tag
-  std::priority_queue<due, std::vector<due>, std::greater<>> dues_;  ///< stale entries skipped
+  /// Each replica's next event; entries of an older version are stale and
+  /// skipped, and the heap is rebuilt when they outnumber the live ones.
+  std::priority_queue<due, std::vector<due>, std::greater<>> dues_;
+  std::size_t scheduled_ = 0;  ///< replicas with a next event
   std::size_t active_ = 0;
   std::vector<std::uint64_t> finished_;  ///< scratch of run()
 };
