@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "actors/http/request_fields.hpp"
+#include "policies/rate_limit_gate.hpp"
 
 namespace usher::actors::gateway {
 
@@ -114,6 +115,24 @@ model_read read_model(std::string_view content_type, std::string_view body, std:
     return model_read::not_string;
   model = std::move(m[0].text);
   return model_read::ok;
+}
+
+std::uint32_t estimate_tokens(std::string_view content_type, std::string_view body,
+                              std::int64_t chars_per_token) {
+  std::int64_t tokens = 0;
+  if (!iequals_prefix(trim(content_type), "multipart/form-data")) {
+    tokens = (static_cast<std::int64_t>(body.size()) + chars_per_token - 1) / chars_per_token;
+    static constexpr std::string_view names[] = {"max_tokens", "max_completion_tokens",
+                                                  "max_output_tokens"};
+    http::json_member m[3];
+    if (http::read_members(body, names, m, 3) == http::json_read::ok) {
+      std::int64_t reserved = 0;
+      for (auto& x : m)
+        if (x.is == http::json_member::type::integer && x.number > reserved) reserved = x.number;
+      tokens += std::min(reserved, policies::max_request_tokens);
+    }
+  }
+  return static_cast<std::uint32_t>(std::min(tokens, policies::max_request_tokens));
 }
 
 }  // namespace usher::actors::gateway

@@ -3,6 +3,7 @@
 /// the top-level "model" of a JSON body, or the "model" field of a
 /// multipart/form-data body (POST /v1/audio/transcriptions).
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,15 @@ enum class model_read {
 /// A content type of multipart/form-data reads the form; anything else is
 /// read as JSON.
 model_read read_model(std::string_view content_type, std::string_view body, std::string& model);
+
+/// The tokens a request may use, for a plan's tokens_per_minute, estimated
+/// before it runs as OpenAI does: its characters (the JSON body's bytes, a
+/// token per `chars_per_token`, rounded up) plus the answer it reserves
+/// (`max_tokens`, `max_completion_tokens` or `max_output_tokens`, the
+/// largest given). A multipart body (audio) counts only what it reserves.
+/// At most policies::max_request_tokens. Call after read_model() accepted it.
+std::uint32_t estimate_tokens(std::string_view content_type, std::string_view body,
+                              std::int64_t chars_per_token = 4);
 
 /// The value of form field `name` in a multipart/form-data `body` with
 /// `boundary`, or false: no such field, or the body is cut short.

@@ -919,6 +919,7 @@ class http_session : public edge::impl::tracked_conn,
     msg.request_id = edge_->next_request++;
     msg.model = model;
     msg.what = policies::kind::request;
+    msg.tokens = gateway::estimate_tokens(type, req_.body());
     auto request_id = msg.request_id;
     await_answer(gone_action{r.actor, cancel_request{r.account, request_id}});
     edge_->to_actors.ask<admit_reply>(

@@ -421,3 +421,34 @@ TEST_CASE("gateway: a requests-per-minute rate answers with OpenAI's x-ratelimit
   CHECK(std::stoi(third.header(bhttp::field::retry_after)) >= 1);
   CHECK(stats(mock.port)["requests"] == 2);  // the refused one never reached the model
 }
+
+TEST_CASE("gateway: tokens per minute count a request's characters and the answer it reserves",
+          "[serve][gateway]") {
+  mock_model_process mock({"--tokens", "3", "--tokens-per-s", "1000"});
+  live_node node(gateway_section(mock.port) +
+                 "[account.tpm]\nplan = weighted\nlimit = 5\ntokens_per_minute = 1000\n" +
+                 key_line("tpm-key"));
+  http_client c(node.port);
+  auto ask = [&](int max_tokens) {
+    json body = json::parse(chat("u1", false));
+    body["max_tokens"] = max_tokens;
+    return std::make_pair(c.call(verb::post, "/v1/chat/completions", "tpm-key", body.dump()),
+                          (body.dump().size() + 3) / 4 + max_tokens);
+  };
+  auto [first, cost] = ask(600);
+  REQUIRE(first.status == 200);
+  CHECK(first.headers["x-ratelimit-limit-tokens"] == "1000");
+  // The bucket refills while the request runs: at least what is left, at most a few tokens more.
+  auto left = std::stoll(std::string(first.headers["x-ratelimit-remaining-tokens"]));
+  CHECK(left >= static_cast<long long>(1000 - cost));
+  CHECK(left < static_cast<long long>(1000 - cost) + 50);
+  // Another 600 does not fit what is left: 429 token_rate, never sent to the model.
+  auto [second, cost2] = ask(600);
+  (void)cost2;
+  CHECK(second.status == 429);
+  CHECK(second.json()["error"]["code"] == "token_rate");
+  CHECK(std::stoi(second.header(bhttp::field::retry_after)) >= 1);
+  // A small one fits.
+  CHECK(ask(10).first.status == 200);
+  CHECK(stats(mock.port)["requests"] == 2);
+}

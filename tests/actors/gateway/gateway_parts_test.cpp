@@ -45,6 +45,24 @@ TEST_CASE("the model of a multipart form is its model field", "[gateway]") {
   CHECK(multipart_boundary("application/json; boundary=x").empty());
 }
 
+TEST_CASE("a request's tokens are estimated as OpenAI does: its characters / 4 plus what it reserves",
+          "[gateway]") {
+  std::string body = R"({"model":"m","messages":[{"role":"user","content":"hello"}]})";
+  auto chars = (body.size() + 3) / 4;
+  CHECK(estimate_tokens("application/json", body) == chars);
+  std::string reserved = R"({"model":"m","max_tokens":500,"prompt":"hi"})";
+  CHECK(estimate_tokens("application/json", reserved) == (reserved.size() + 3) / 4 + 500);
+  // The largest of the three names (chat, newer chat, responses); wrong types reserve nothing.
+  std::string both = R"({"model":"m","max_tokens":50,"max_completion_tokens":700,"max_output_tokens":"9"})";
+  CHECK(estimate_tokens("application/json", both) == (both.size() + 3) / 4 + 700);
+  CHECK(estimate_tokens("application/json", both, 1) == both.size() + 700);
+  // Bounded, whatever a client asks.
+  std::string huge = R"({"model":"m","max_tokens":99999999999})";
+  CHECK(estimate_tokens("application/json", huge) == 1'000'000'000);
+  // Audio forms count none.
+  CHECK(estimate_tokens("multipart/form-data; boundary=x", "--x\r\n") == 0);
+}
+
 TEST_CASE("upstream URLs: http only, a trailing /v1 dropped, the port 80 by default",
           "[gateway]") {
   upstream u;
