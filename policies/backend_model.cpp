@@ -7,11 +7,13 @@ namespace usher::policies {
 
 namespace {
 
-// Microseconds, rounded up, that `amount` takes at `per_second`; never when
-// it is beyond any replay (a rate near zero).
+// Microseconds, rounded up, that `amount` takes at `per_second`, at most
+// longest_time (a rate near zero, an absurd duration): every request ends,
+// so every request gets its outcome (one whose work would take longer ends
+// longest_time after its replica's last change, its work unfinished).
 usec time_for(double amount, double per_second) {
   double us = std::ceil(amount / per_second * 1e6);
-  return us >= static_cast<double>(longest_time) ? never : static_cast<usec>(us);
+  return us >= static_cast<double>(longest_time) ? longest_time : static_cast<usec>(us);
 }
 
 }  // namespace
@@ -54,8 +56,7 @@ bool backend_model::live(const replica::mark& m, stream::phase p) const {
 
 usec backend_model::decode_due(const replica& r, double key) const {
   if (key <= r.decoded) return r.at;
-  usec wait = time_for(key - r.decoded, r.speed);
-  return wait == never ? never : r.at + wait;
+  return r.at + time_for(key - r.decoded, r.speed);
 }
 
 void backend_model::begin(replica& r, std::uint64_t tag, usec now) {
@@ -126,7 +127,6 @@ void backend_model::start(std::uint64_t tag, id model, std::uint32_t input_token
   }
   st.replica = best;
   st.prefill = input_tokens == 0 ? 0 : time_for(input_tokens, s.params->prefill_tokens_per_s);
-  if (st.prefill == never) st.prefill = longest_time;
   st.output = std::max(0.0, output_tokens);
   ++active_;
   auto& r = s.replicas[best];

@@ -149,6 +149,16 @@ TEST_CASE("backend model: a request with nothing to do is done at its start") {
   CHECK(b.solo_tokens(no_id, seconds(3)) == 300);
 }
 
+TEST_CASE("backend model: a request that would take forever still ends, at the longest time a replay has") {
+  backend_model b(servers({{"backend.throughput", "1:0.000001", "test"},
+                           {"backend.prefill", "0.000001", "test"}}));
+  b.start(1, no_id, 0, 1e9, 0);
+  CHECK(b.next_completion() == longest_time);
+  // A wait is cut at longest_time from the replica's last change: both end then.
+  b.start(2, no_id, 1'000'000'000, 0, 0);  // its prompt alone
+  CHECK(run_out(b) == std::map<std::uint64_t, usec>{{1, longest_time}, {2, longest_time}});
+}
+
 TEST_CASE("backend keys: off by default, documented defaults once on, errors name the key") {
   auto none = plan::build("streams", {});
   CHECK_FALSE(none->has_backend());
