@@ -294,7 +294,7 @@ std::string metrics_table(const std::vector<std::pair<std::string, outcome_metri
   std::string h =
       "<table>\n<tr><th></th><th>requests</th><th>200</th><th>408</th><th>429</th>"
       "<th>1008</th><th>other</th><th>queued (202)</th><th>mean wait (s)</th><th>p95 wait (s)</th>"
-      "<th>p99 wait (s)</th><th>utilization</th><th>peak in flight</th></tr>\n";
+      "<th>p99 wait (s)</th><th>utilization</th><th>peak in flight</th><th>mean hold (s)</th></tr>\n";
   for (auto& [name, m] : rows)
     h += "<tr><td>" + html_escape(name) + "</td><td>" + std::to_string(m.requests) + "</td><td>" +
          percent(m.rate_200) + "</td><td>" + percent(m.rate_408) + "</td><td>" +
@@ -302,7 +302,7 @@ std::string metrics_table(const std::vector<std::pair<std::string, outcome_metri
          percent(m.rate_other) + "</td><td>" + percent(m.rate_202) + "</td><td>" +
          fixed(m.wait_mean_s, 3) + "</td><td>" + fixed(m.wait_p95_s, 3) + "</td><td>" +
          fixed(m.wait_p99_s, 3) + "</td><td>" + percent(m.utilization) + "</td><td>" +
-         std::to_string(m.peak_in_flight) + "</td></tr>\n";
+         std::to_string(m.peak_in_flight) + "</td><td>" + fixed(m.hold_mean_s, 3) + "</td></tr>\n";
   return h + "</table>\n";
 }
 
