@@ -33,9 +33,11 @@
 // its connection cap or at the open-file limit.
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "actors/gateway/realtime_events.hpp"
 #include "actors/gateway/request_model.hpp"
+#include "actors/gateway/upstream_fetch.hpp"
 #include "actors/gateway/upstream_call.hpp"
 #include "actors/http/account_usage.hpp"
 #include "actors/http/bridge.hpp"
@@ -993,15 +995,48 @@ class http_session : public edge::impl::tracked_conn,
     asio::post(ex_, [self = shared_from_this()] { self->parse(); });
   }
 
-  // GET /v1/models: the models with an upstream of their own, in OpenAI's
-  // list shape (a default upstream serves any other model name too).
+  // GET /v1/models, in OpenAI's list shape: with a default upstream, the
+  // models it lists (asked each time: what it serves may change), then
+  // every model with an upstream of its own that it did not list.
   void models() {
+    const auto& g = *edge_->cfg.gateway;
+    if (!g.fallback) return send_models(nlohmann::ordered_json::array());
+    std::make_shared<gateway::upstream_fetch>(
+        socket_.get_executor(), *g.fallback, "/v1/models", g.upstream_key, g.connect_timeout,
+        [self = shared_from_this()](gateway::upstream_fetch::result r) {
+          self->on_upstream_models(std::move(r));
+        })
+        ->start();
+  }
+
+  void on_upstream_models(gateway::upstream_fetch::result r) {
+    const auto& g = *edge_->cfg.gateway;
+    auto refuse = [&](const std::string& why) {
+      send(error_response(502, error_type::server, "upstream_unavailable", why, req_.version(),
+                          req_.keep_alive()));
+    };
+    if (r.status == 0) return refuse(r.error);
+    if (r.status != 200)
+      return refuse("The model server at " + g.fallback->text + " answered GET /v1/models with " +
+                    std::to_string(r.status));
+    auto listed = nlohmann::ordered_json::parse(r.body, nullptr, false);
+    if (listed.is_discarded() || !listed.is_object() || !listed.contains("data") ||
+        !listed["data"].is_array())
+      return refuse("The model server at " + g.fallback->text +
+                    " answered GET /v1/models with something that is not a model list");
+    send_models(std::move(listed["data"]));
+  }
+
+  void send_models(nlohmann::ordered_json data) {
+    std::set<std::string> seen;
+    for (auto& m : data)
+      if (m.is_object() && m.contains("id") && m["id"].is_string()) seen.insert(m["id"].get<std::string>());
+    for (auto& [name, to] : edge_->cfg.gateway->by_model)
+      if (!seen.count(name))
+        data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "usher"}});
     nlohmann::ordered_json list;
     list["object"] = "list";
-    list["data"] = nlohmann::ordered_json::array();
-    for (auto& [name, to] : edge_->cfg.gateway->by_model)
-      list["data"].push_back(
-          {{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "usher"}});
+    list["data"] = std::move(data);
     auto res = json_response(200, list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                              req_.version(), req_.keep_alive());
     send(std::move(res));

@@ -452,3 +452,41 @@ TEST_CASE("gateway: tokens per minute count a request's characters and the answe
   CHECK(ask(10).first.status == 200);
   CHECK(stats(mock.port)["requests"] == 2);
 }
+
+TEST_CASE("gateway: GET /v1/models lists the default upstream's models, then those routed one by one",
+          "[serve][gateway]") {
+  mock_model_process fallback({"--models", "m1,alpha"});
+  mock_model_process a({"--tokens-per-s", "0"});
+  live_node node(gateway_section(fallback.port, "upstream.alpha = http://127.0.0.1:" +
+                                                    std::to_string(a.port) +
+                                                    "\nupstream.beta = http://127.0.0.1:" +
+                                                    std::to_string(a.port) + "\n") +
+                 accounts());
+  http_client c(node.port);
+  auto models = c.call(verb::get, "/v1/models", "team-key");
+  REQUIRE(models.status == 200);
+  auto data = models.json()["data"];
+  REQUIRE(data.size() == 3);  // alpha once: the upstream listed it
+  CHECK(data[0]["id"] == "m1");
+  CHECK(data[0]["owned_by"] == "mock");  // as the upstream says it
+  CHECK(data[1]["id"] == "alpha");
+  CHECK(data[2]["id"] == "beta");
+  CHECK(data[2]["owned_by"] == "usher");
+  CHECK(stats(fallback.port)["paths"]["/v1/models"] == 1);
+  CHECK(held(node.port, "team-key") == 0);  // no admission
+
+  // A default upstream that cannot be asked: 502 in OpenAI's shape, naming it.
+  std::uint16_t closed;
+  {
+    mock_model_process gone;
+    closed = gone.port;
+  }
+  live_node lonely(gateway_section(closed) + accounts());
+  http_client d(lonely.port);
+  auto r = d.call(verb::get, "/v1/models", "team-key");
+  CHECK(r.status == 502);
+  CHECK(r.json()["error"]["code"] == "upstream_unavailable");
+  CHECK(std::string(r.json()["error"]["message"]).find("127.0.0.1:" + std::to_string(closed)) !=
+        std::string::npos);
+  CHECK(d.call(verb::get, "/v1/models", "wrong-key").status == 401);
+}
