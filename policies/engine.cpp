@@ -16,7 +16,19 @@ engine::decision refused(status code, reason why) {
 
 }  // namespace
 
-engine::engine(std::shared_ptr<const plan> p) : plan_(std::move(p)) {}
+namespace {
+
+bool any_priority(const plan& p) {
+  for (std::size_t i = 0; i < p.profile_count(); ++i)
+    if (p.profile(static_cast<std::uint16_t>(i)).priority != 0) return true;
+  return false;
+}
+
+}  // namespace
+
+engine::engine(std::shared_ptr<const plan> p)
+    : plan_(std::move(p)),
+      ordered_by_share_(plan_->order_of_capacity() != capacity_order::oldest || any_priority(*plan_)) {}
 
 engine::account_state& engine::account(id a, std::uint16_t profile) {
   if (a >= accounts_.size()) {
@@ -91,7 +103,12 @@ bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& w
 
 void engine::charge(account_state& acc, lease& l) {
   pools_[l.pool].charge(l.cost);
-  if (l.shared >= 0) shared_[l.shared].charge(l.cost);
+  if (l.shared >= 0) {
+    shared_[l.shared].charge(l.cost);
+    auto slot = static_cast<std::size_t>(l.shared);
+    if (slot >= acc.shared_held.size()) acc.shared_held.resize(slot + 1, 0);
+    acc.shared_held[slot] += l.cost;
+  }
   ++acc.in_flight;
   acc.used += l.cost;
 }
@@ -198,6 +215,7 @@ void engine::release(const lease& held, usec /*now*/) {
   mark_dirty(held.account, acc);
   if (held.shared >= 0) {
     shared_[held.shared].release(held.cost);
+    acc.shared_held[static_cast<std::size_t>(held.shared)] -= held.cost;
     // A provider-wide slot may unblock any account's head.
     std::size_t keep = 0;
     for (id a : waiting_accounts_) {
@@ -216,22 +234,39 @@ void engine::release(const lease& held, usec /*now*/) {
   }
 }
 
+bool engine::served_before(const account_state& a, const account_state& b) {
+  const auto& x = a.queue.head();
+  const auto& y = b.queue.head();
+  if (ordered_by_share_) {
+    auto px = plan_->profile(a.profile).priority;
+    auto py = plan_->profile(b.profile).priority;
+    if (px != py) return px > py;
+    if (plan_->order_of_capacity() == capacity_order::fair) {
+      // Max-min fair share: units of the model capacity the head asks for
+      // that its account holds now (0 for a head that asks for none).
+      auto held = [&](const account_state& acc, const request& r) -> std::int64_t {
+        auto s = shared_pool_for(r);
+        if (s < 0 || static_cast<std::size_t>(s) >= acc.shared_held.size()) return 0;
+        return acc.shared_held[static_cast<std::size_t>(s)];
+      };
+      auto hx = held(a, x.req);
+      auto hy = held(b, y.req);
+      if (hx != hy) return hx < hy;
+    }
+  }
+  return x.arrival < y.arrival || (x.arrival == y.arrival && x.req.seq < y.req.seq);
+}
+
 void engine::admit_waiting(usec now, std::vector<admission>& out) {
-  // Serve the oldest head (arrival time, then sequence) among the accounts a
-  // release touched, until no head fits: strict FIFO within an account,
-  // arrival order across accounts.
+  // Serve the first head (served_before: priority, then the fair share when
+  // the plan asks for it, then age) among the accounts a release touched,
+  // until no head fits: strict FIFO within an account.
   while (!dirty_.empty()) {
     std::size_t best = dirty_.size();
     for (std::size_t i = 0; i < dirty_.size(); ++i) {
       auto& acc = accounts_[dirty_[i]];
       if (acc.queue.empty()) continue;
-      if (best == dirty_.size()) {
-        best = i;
-        continue;
-      }
-      const auto& a = acc.queue.head();
-      const auto& b = accounts_[dirty_[best]].queue.head();
-      if (a.arrival < b.arrival || (a.arrival == b.arrival && a.req.seq < b.req.seq)) best = i;
+      if (best == dirty_.size() || served_before(acc, accounts_[dirty_[best]])) best = i;
     }
     if (best == dirty_.size()) break;
     id a = dirty_[best];

@@ -114,7 +114,10 @@ class engine {
   /// admit_waiting() call.
   void release(const lease& held, usec now);
 
-  /// Admits queue heads that now fit, oldest first, appending them to `out`.
+  /// Admits queue heads that now fit, appending them to `out`: across
+  /// accounts a higher `priority` first, then (capacity_order = fair) the
+  /// account holding the fewest units of the model capacity its head asks
+  /// for, then the oldest head.
   void admit_waiting(usec now, std::vector<admission>& out);
 
   /// Times out waiters whose deadline is <= now, appending them to `out`,
@@ -166,6 +169,7 @@ class engine {
     std::optional<rate_limit_gate> rates;
     std::int64_t in_flight = 0;
     std::int64_t used = 0;
+    std::vector<std::int64_t> shared_held;  ///< units held in each model capacity, by index
     bool waiting_listed = false;            ///< in waiting_accounts_
     bool dirty = false;                     ///< a release may have unblocked its head
   };
@@ -187,6 +191,8 @@ class engine {
   void place(account_state& acc, const request& r, lease& l);
   bool pools_fit(account_state& acc, const request& r, lease& l, reason& why);
   void charge(account_state& acc, lease& l);
+  /// Whether `a`'s queue head gets freed capacity before `b`'s.
+  bool served_before(const account_state& a, const account_state& b);
   void on_head_changed(id a, account_state& acc);
   void mark_dirty(id a, account_state& acc);
   usec next_queue_deadline();
@@ -197,6 +203,8 @@ class engine {
   std::vector<pool_gate> pools_;          ///< account pools
   std::vector<std::int32_t> shared_by_model_;  ///< model id + 1 -> shared pool index
   std::vector<pool_gate> shared_;         ///< model capacities shared by all accounts
+  /// True when admit_waiting() orders heads by more than their age.
+  bool ordered_by_share_;
   std::vector<id> waiting_accounts_;      ///< accounts with a non-empty queue
   std::vector<id> dirty_;                 ///< accounts whose head may now fit
   std::priority_queue<deadline_entry, std::vector<deadline_entry>, std::greater<>> deadlines_;

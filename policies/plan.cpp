@@ -21,14 +21,15 @@ const std::set<std::string>& account_keys() {
       "retry_after",
       "ws.per_concurrency", "sessions_per_minute", "sessions.window", "sessions.scale_up_at",
       "sessions.scale_up_pct", "sessions.scale_down_below", "sessions.scale_down_pct",
-      "requests_per_minute", "tokens_per_minute", "rate.burst"};
+      "requests_per_minute", "tokens_per_minute", "rate.burst", "priority"};
   return keys;
 }
 
 // Keys that only exist plan-wide.
 const std::set<std::string>& global_keys() {
   static const std::set<std::string> keys = {
-      "tiers.solo", "tiers.team", "tiers.platform", "model_capacity", "signals.timeout_rate",
+      "tiers.solo", "tiers.team", "tiers.platform", "model_capacity", "capacity_order",
+      "signals.timeout_rate",
       "signals.mean_queue_wait", "signals.business_hours", "signals.maxed_fraction"};
   return keys;
 }
@@ -224,6 +225,8 @@ const std::map<std::string, preset_info>& presets() {
         {"tiers.team", "10"},
         {"tiers.platform", "50"},
         {"model_capacity", "none"},
+        {"capacity_order", "oldest"},
+        {"priority", "0"},
         {"signals.timeout_rate", "0.05"},
         {"signals.mean_queue_wait", "10"},
         {"signals.business_hours", "9-17"},
@@ -321,6 +324,7 @@ account_profile resolve(const std::string& name, const entries& merged) {
   p.rates.burst = parse_duration("rate.burst", get("rate.burst"), false);
   if (p.rates.burst <= 0 || p.rates.burst > max_rate_burst)
     bad_value("rate.burst", get("rate.burst"), "a duration above 0 and at most 1h");
+  p.priority = parse_count("priority", get("priority"), false, 0, max_priority);
   return p;
 }
 
@@ -467,6 +471,12 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   result->default_model_capacity_ = parse_count("model_capacity", global.at("model_capacity"), true, 1);
   for (auto& c : result->model_capacity_)
     if (c == -2) c = result->default_model_capacity_;
+  {
+    const entry& order = global.at("capacity_order");
+    if (order.value == "oldest") result->capacity_order_ = capacity_order::oldest;
+    else if (order.value == "fair") result->capacity_order_ = capacity_order::fair;
+    else bad_value("capacity_order", order, "oldest or fair");
+  }
 
   // The backend model: plan-wide keys, then each model's own.
   result->default_backend_ = resolve_backend("backend.", backend);

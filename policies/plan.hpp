@@ -62,7 +62,20 @@ struct account_profile {
   session_rate_params sessions;
   rate_limit_params rates;               ///< requests and tokens per minute (none by default)
   std::string tier;                      ///< streams tier, "" when none
+  /// Which waiting requests get freed model capacity first: higher first
+  /// (docs/PLANS.md, "Sharing a model's capacity").
+  std::int64_t priority = 0;
 };
+
+/// Among accounts waiting for a model's provider-wide capacity, whose
+/// request a freed unit goes to (after priority).
+enum class capacity_order : std::uint8_t {
+  oldest,  ///< the request that has waited longest (first come, first served)
+  fair,    ///< the account holding the fewest units of that model's capacity
+};
+
+/// The most `priority` may be.
+inline constexpr std::int64_t max_priority = 1000;
 
 /// One model's servers, for the simulator's backend model
 /// (policies/backend_model.hpp; docs/PLANS.md, "Backend model").
@@ -124,6 +137,8 @@ class plan {
   std::int64_t model_capacity(std::uint32_t model) const;
   /// True when any model has a shared capacity: accounts are then coupled.
   bool has_shared_gates() const;
+  /// How freed model capacity is shared among waiting accounts.
+  capacity_order order_of_capacity() const { return capacity_order_; }
 
   /// The servers requests of `model` run on in a simulation, or nullptr
   /// when they keep their trace durations (no backend model for it).
@@ -149,6 +164,7 @@ class plan {
   std::vector<std::int64_t> model_cost_;      ///< by model id; -1: default cost
   std::vector<std::int64_t> model_capacity_;  ///< by model id; -1 unlimited
   std::int64_t default_model_capacity_ = -1;
+  capacity_order capacity_order_ = capacity_order::oldest;
   backend_params default_backend_;
   std::vector<backend_params> model_backend_;  ///< by model id
   signal_params signals_;

@@ -141,6 +141,15 @@ scenario make_scenario(std::uint64_t seed) {
     if (chance(rng, 0.7)) set("account.a1.limit", num(1, 5));
     if (chance(rng, 0.5)) queue("account.a1.");
   }
+  // Who gets a shared model's freed capacity (capacity_order, priority):
+  // drawn from a second generator, so the scenarios above stay as they were.
+  {
+    std::mt19937_64 order_rng(seed ^ 0x6f72646572ULL);
+    if (chance(order_rng, 0.4)) set("capacity_order", "fair");
+    if (accounts > 1 && chance(order_rng, 0.3))
+      set("account.a" + std::to_string(uniform_int(order_rng, 0, accounts - 1)) + ".priority",
+          std::to_string(uniform_int(order_rng, 1, 3)));
+  }
   s.p = plan::build(s.preset, s.settings);
 
   trace_builder t(s.p);
