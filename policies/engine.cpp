@@ -113,6 +113,33 @@ void engine::charge(account_state& acc, lease& l) {
   acc.used += l.cost;
 }
 
+rate_limit_gate* engine::model_rate_for(account_state& acc, const request& r) {
+  if (!plan_->has_model_rates() || r.model == no_id) return nullptr;
+  const auto* params = plan_->model_rates(r.model);
+  if (!params) return nullptr;
+  if (r.model >= acc.model_rates.size()) acc.model_rates.resize(static_cast<std::size_t>(r.model) + 1);
+  auto& gate = acc.model_rates[r.model];
+  if (!gate) {
+    auto p = *params;
+    p.burst = plan_->profile(acc.profile).rates.burst;
+    gate.emplace(p);
+  }
+  return &*gate;
+}
+
+reason engine::rates_fit(account_state& acc, const request& r, usec now,
+                         rate_limit_gate*& model_gate) {
+  if (acc.rates)
+    if (auto why = acc.rates->fits(r.tokens, now); why != reason::none) return why;
+  model_gate = model_rate_for(acc, r);
+  return model_gate ? model_gate->fits(r.tokens, now) : reason::none;
+}
+
+void engine::charge_rates(account_state& acc, rate_limit_gate* model_gate, std::int64_t tokens) {
+  if (acc.rates) acc.rates->charge(tokens);
+  if (model_gate) model_gate->charge(tokens);
+}
+
 engine::decision engine::arrive(const request& r, std::uint16_t profile, usec now,
                                 std::uint64_t tag) {
   auto& acc = account(r.account, profile);
@@ -138,12 +165,12 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
     case kind::ws_request: {
       if (!acc.connections.is_open(r.conn))
         return refused(status::bad_request, reason::no_connection);
-      if (acc.rates)
-        if (auto why = acc.rates->fits(r.tokens, now); why != reason::none)
-          return refused(status::rejected, why);
+      rate_limit_gate* model_gate = nullptr;
+      if (auto why = rates_fit(acc, r, now, model_gate); why != reason::none)
+        return refused(status::rejected, why);
       reason why = reason::none;
       if (!pools_fit(acc, r, d.held, why)) return refused(status::rejected, why);
-      if (acc.rates) acc.rates->charge(r.tokens);
+      charge_rates(acc, model_gate, r.tokens);
       charge(acc, d.held);
       d.what = verdict::admitted;
       return d;
@@ -156,9 +183,9 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
     return refused(status::policy_close, reason::session_rate);
   // Rates count a request when it is taken, admitted or queued (as AI APIs
   // count it), so a queued one does not ask again.
-  if (acc.rates)
-    if (auto why = acc.rates->fits(r.tokens, now); why != reason::none)
-      return refused(status::rejected, why);
+  rate_limit_gate* model_gate = nullptr;
+  if (auto why = rates_fit(acc, r, now, model_gate); why != reason::none)
+    return refused(status::rejected, why);
   reason why = reason::over_limit;
   bool fits = pools_fit(acc, r, d.held, why);
   // A request bigger than a whole pool can never run: refuse it now rather
@@ -169,7 +196,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
     return refused(status::rejected, reason::model_busy);
   if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
     if (acc.sessions) acc.sessions->charge();
-    if (acc.rates) acc.rates->charge(r.tokens);
+    charge_rates(acc, model_gate, r.tokens);
     charge(acc, d.held);
     d.what = verdict::admitted;
     return d;
@@ -177,7 +204,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (!acc.queue.enabled()) return refused(status::rejected, why);
   if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
   bool was_empty = acc.queue.empty();
-  if (acc.rates) acc.rates->charge(r.tokens);
+  charge_rates(acc, model_gate, r.tokens);
   acc.queue.push(r, now, tag);
   if (was_empty) on_head_changed(r.account, acc);
   d.what = verdict::queued;
@@ -398,9 +425,32 @@ bool engine::rates_of(id a, rate_limit_gate::state& out) const {
   return true;
 }
 
-usec engine::rate_wait(id a, std::int64_t tokens) const {
-  if (a >= accounts_.size() || !known_[a] || !accounts_[a].rates) return 0;
-  return accounts_[a].rates->wait_for(tokens);
+const rate_limit_gate* engine::model_rates(id a, id model) const {
+  if (a >= accounts_.size() || !known_[a]) return nullptr;
+  const auto& all = accounts_[a].model_rates;
+  return model < all.size() && all[model] ? &*all[model] : nullptr;
+}
+
+usec engine::rate_wait(id a, id model, std::int64_t tokens) const {
+  if (a >= accounts_.size() || !known_[a]) return 0;
+  usec wait = accounts_[a].rates ? accounts_[a].rates->wait_for(tokens) : 0;
+  if (const auto* m = model_rates(a, model)) wait = std::max(wait, m->wait_for(tokens));
+  return wait;
+}
+
+void engine::model_rates_of(id a, std::vector<std::pair<id, rate_limit_gate::state>>& out) const {
+  if (a >= accounts_.size() || !known_[a]) return;
+  const auto& all = accounts_[a].model_rates;
+  for (std::size_t m = 0; m < all.size(); ++m)
+    if (all[m]) out.emplace_back(static_cast<id>(m), all[m]->save());
+}
+
+void engine::restore_model_rates(id a, std::uint16_t profile, id model,
+                                 const rate_limit_gate::state& s) {
+  request r;
+  r.account = a;
+  r.model = model;
+  if (auto* gate = model_rate_for(account(a, profile), r)) gate->restore(s);
 }
 
 void engine::restore_rates(id a, std::uint16_t profile, const rate_limit_gate::state& s) {

@@ -153,9 +153,15 @@ class engine {
   /// Its request and token buckets; false when its plan has no rate.
   bool rates_of(id account, rate_limit_gate::state& out) const;
   void restore_rates(id account, std::uint16_t profile, const rate_limit_gate::state& s);
-  /// After a refusal for a rate: how long until a request of `tokens` would
-  /// fit (`never`: bigger than a full bucket; 0: no rate).
-  usec rate_wait(id account, std::int64_t tokens) const;
+  /// Its buckets for models with their own rates, by model id.
+  void model_rates_of(id account, std::vector<std::pair<id, rate_limit_gate::state>>& out) const;
+  void restore_model_rates(id account, std::uint16_t profile, id model, const rate_limit_gate::state& s);
+  /// After a refusal for a rate: how long until a request of `tokens` for
+  /// `model` would fit (`never`: bigger than a full bucket; 0: no rate).
+  usec rate_wait(id account, id model, std::int64_t tokens) const;
+  /// The account's buckets for `model` when it has its own rates (nullptr
+  /// otherwise): what the live node reports in x-ratelimit-* headers.
+  const rate_limit_gate* model_rates(id account, id model) const;
   const plan& rules() const { return *plan_; }
 
  private:
@@ -167,6 +173,8 @@ class engine {
     connection_cap connections;
     std::optional<session_rate_gate> sessions;
     std::optional<rate_limit_gate> rates;
+    /// By model id: the account's buckets for a model with its own rates.
+    std::vector<std::optional<rate_limit_gate>> model_rates;
     std::int64_t in_flight = 0;
     std::int64_t used = 0;
     std::vector<std::int64_t> shared_held;  ///< units held in each model capacity, by index
@@ -191,6 +199,13 @@ class engine {
   void place(account_state& acc, const request& r, lease& l);
   bool pools_fit(account_state& acc, const request& r, lease& l, reason& why);
   void charge(account_state& acc, lease& l);
+  /// The account's buckets for `r`'s model, made on first use; nullptr when
+  /// the model has no rates of its own.
+  rate_limit_gate* model_rate_for(account_state& acc, const request& r);
+  /// Whether the account's rates and its model's hold `r` now (reason::none),
+  /// or which refuses; `model_gate` is then what charge_rates() charges.
+  reason rates_fit(account_state& acc, const request& r, usec now, rate_limit_gate*& model_gate);
+  void charge_rates(account_state& acc, rate_limit_gate* model_gate, std::int64_t tokens);
   /// Whether `a`'s queue head gets freed capacity before `b`'s.
   bool served_before(const account_state& a, const account_state& b);
   void on_head_changed(id a, account_state& acc);

@@ -274,7 +274,7 @@ std::int64_t ledger::retry_after_s(const request& r, std::uint16_t profile, reas
     case reason::request_rate:
     case reason::token_rate: {
       // When the buckets hold enough again (0: never, bigger than a full bucket).
-      usec wait = engine_.rate_wait(r.account, r.tokens);
+      usec wait = engine_.rate_wait(r.account, r.model, r.tokens);
       return wait == never ? 0 : std::max<std::int64_t>(1, ceil_seconds(wait));
     }
     case reason::queue_full:
@@ -346,6 +346,7 @@ ledger::account_image ledger::export_account(id account, std::uint16_t profile,
   }
   img.has_sessions = engine_.sessions_of(account, img.sessions);
   img.has_rates = engine_.rates_of(account, img.rates);
+  engine_.model_rates_of(account, img.model_rates);
   if (account < accounts_.size()) img.mean_hold_us = accounts_[account].mean_hold_us;
   return img;
 }
@@ -375,6 +376,8 @@ void ledger::import_account(const account_image& img, std::vector<handle>& lease
   }
   if (img.has_sessions) engine_.restore_sessions(img.account, img.profile, img.sessions);
   if (img.has_rates) engine_.restore_rates(img.account, img.profile, img.rates);
+  for (const auto& [model, state] : img.model_rates)
+    engine_.restore_model_rates(img.account, img.profile, model, state);
   stats(img.account).mean_hold_us = img.mean_hold_us;
 }
 

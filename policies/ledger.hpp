@@ -118,6 +118,8 @@ class ledger {
     session_rate_gate::state sessions;
     bool has_rates = false;
     rate_limit_gate::state rates;
+    /// Its buckets for models with their own rates: (model id, state).
+    std::vector<std::pair<id, rate_limit_gate::state>> model_rates;
     double mean_hold_us = 0;
   };
 
@@ -171,6 +173,7 @@ class ledger {
   [[nodiscard]] engine::usage usage_of(id account) const { return engine_.usage_of(account); }
   /// The account's rate buckets as they stand; false when its plan has no rate.
   bool rates_of(id account, rate_limit_gate::state& out) const { return engine_.rates_of(account, out); }
+  const rate_limit_gate* model_rates(id account, id model) const { return engine_.model_rates(account, model); }
   [[nodiscard]] const plan& rules() const { return *plan_; }
 
   /// Copies out the state of `account` (of plan profile `profile`). The

@@ -67,6 +67,8 @@ const std::vector<std::string>& known_keys() {
 constexpr std::string_view cost_prefix = "cost.";
 constexpr std::string_view capacity_prefix = "model_capacity.";
 constexpr std::string_view account_prefix = "account.";
+constexpr std::string_view model_rpm_prefix = "requests_per_minute.";
+constexpr std::string_view model_tpm_prefix = "tokens_per_minute.";
 
 // The three words users know the pool capacity by, one per family's seed.
 std::string canonical(const std::string& key) {
@@ -367,7 +369,7 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   entries global;
   for (auto& kv : pi->second.defaults) global[kv.first] = entry{kv.second, "preset " + preset, order++};
   std::map<std::string, entries> per_account;
-  std::map<std::string, entry> model_costs, model_capacities;
+  std::map<std::string, entry> model_costs, model_capacities, model_rpm, model_tpm;
   entries backend;  // backend.KEY, by KEY
   std::map<std::string, entries> model_backends;  // backend.MODEL.KEY, by MODEL then KEY
   for (auto& kv : backend_keys()) backend[kv.first] = entry{kv.second, "default", 0};
@@ -411,6 +413,12 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
       if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
       parse_count(s.key, e, false, 1);
       model_costs[model] = e;
+    } else if (starts_with(key, model_rpm_prefix) || starts_with(key, model_tpm_prefix)) {
+      bool tokens = starts_with(key, model_tpm_prefix);
+      auto model = key.substr((tokens ? model_tpm_prefix : model_rpm_prefix).size());
+      if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
+      parse_count(s.key, e, true, 1, max_rate_per_minute);
+      (tokens ? model_tpm : model_rpm)[model] = e;
     } else if (starts_with(key, capacity_prefix)) {
       auto model = key.substr(capacity_prefix.size());
       if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
@@ -460,6 +468,8 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   for (auto& kv : model_costs) named.insert(kv.first);
   for (auto& kv : model_capacities) named.insert(kv.first);
   for (auto& kv : model_backends) named.insert(kv.first);
+  for (auto& kv : model_rpm) named.insert(kv.first);
+  for (auto& kv : model_tpm) named.insert(kv.first);
   result->models_.assign(named.begin(), named.end());
   for (auto& m : result->models_) {
     auto c = model_costs.find(m);
@@ -467,6 +477,14 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
     auto k = model_capacities.find(m);
     result->model_capacity_.push_back(
         k == model_capacities.end() ? -2 : parse_count("model_capacity." + m, k->second, true, 1));
+    rate_limit_params rates;
+    if (auto q = model_rpm.find(m); q != model_rpm.end())
+      rates.requests_per_minute =
+          parse_count("requests_per_minute." + m, q->second, true, 1, max_rate_per_minute);
+    if (auto q = model_tpm.find(m); q != model_tpm.end())
+      rates.tokens_per_minute = parse_count("tokens_per_minute." + m, q->second, true, 1, max_rate_per_minute);
+    result->has_model_rates_ = result->has_model_rates_ || rates.limited();
+    result->model_rates_.push_back(rates);
   }
   result->default_model_capacity_ = parse_count("model_capacity", global.at("model_capacity"), true, 1);
   for (auto& c : result->model_capacity_)
@@ -522,6 +540,8 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   for (auto& kv : global) result->effective_[kv.first] = kv.second.value;
   for (auto& kv : model_costs) result->effective_["cost." + kv.first] = kv.second.value;
   for (auto& kv : model_capacities) result->effective_["model_capacity." + kv.first] = kv.second.value;
+  for (auto& kv : model_rpm) result->effective_["requests_per_minute." + kv.first] = kv.second.value;
+  for (auto& kv : model_tpm) result->effective_["tokens_per_minute." + kv.first] = kv.second.value;
   // Backend keys only once any is set, so plans without the model read as before.
   if (result->has_backend()) {
     for (auto& kv : backend) result->effective_["backend." + kv.first] = kv.second.value;

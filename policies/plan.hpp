@@ -137,6 +137,14 @@ class plan {
   std::int64_t model_capacity(std::uint32_t model) const;
   /// True when any model has a shared capacity: accounts are then coupled.
   bool has_shared_gates() const;
+  /// A model's own requests and tokens per minute (`requests_per_minute.MODEL`,
+  /// `tokens_per_minute.MODEL`), kept per (account, model) beside the
+  /// account's own rates; nullptr when the model has none. Its `burst` is
+  /// unset: each account's `rate.burst` applies.
+  const rate_limit_params* model_rates(std::uint32_t model) const {
+    return model < model_rates_.size() && model_rates_[model].limited() ? &model_rates_[model] : nullptr;
+  }
+  bool has_model_rates() const { return has_model_rates_; }
   /// How freed model capacity is shared among waiting accounts.
   capacity_order order_of_capacity() const { return capacity_order_; }
 
@@ -165,6 +173,8 @@ class plan {
   std::vector<std::int64_t> model_capacity_;  ///< by model id; -1 unlimited
   std::int64_t default_model_capacity_ = -1;
   capacity_order capacity_order_ = capacity_order::oldest;
+  std::vector<rate_limit_params> model_rates_;  ///< by model id
+  bool has_model_rates_ = false;
   backend_params default_backend_;
   std::vector<backend_params> model_backend_;  ///< by model id
   signal_params signals_;

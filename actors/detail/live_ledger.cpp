@@ -92,6 +92,15 @@ void live_ledger::reload(std::shared_ptr<const plan> p, const std::vector<std::s
     };
     for (auto& h : m.image.leases) rename(h.req);
     for (auto& q : m.image.queue) rename(q.req);
+    // Per-model rates belong to models the plan names (permanent ids): kept
+    // for a model the new plan still names, dropped otherwise.
+    std::vector<std::pair<id, rate_limit_gate::state>> model_rates;
+    for (auto& [model, state] : m.image.model_rates) {
+      auto found = names_[0].ids.find(name_of(0, model));
+      if (found != names_[0].ids.end() && found->second < names_[0].permanent)
+        model_rates.emplace_back(found->second, state);
+    }
+    m.image.model_rates = std::move(model_rates);
     std::vector<ledger::handle> leases, waiters;
     ledger_.import_account(m.image, leases, waiters);
     for (std::size_t i = 0; i < leases.size(); ++i) {
@@ -297,7 +306,7 @@ void live_ledger::serve(usec now, std::vector<answer>& out, bool timeouts) {
     }
     record_wait(acc, r.waited_us);
     count(acc, r.code);
-    report_usage(w.account, r);
+    report_usage(w.account, w.model_id, r);
     decided(w.account, e.tag, w, std::move(r), out, now);
   }
 }
@@ -372,7 +381,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
       reply.lease_ttl_ms = req.holder_is_connection ? 0 : lease_ttl_ / 1000;
       if (req.what != kind::ws_open) record_wait(acc, 0);
       count(acc, 200);
-      report_usage(a, reply);
+      report_usage(a, r.model, reply);
       return true;
     case engine::verdict::queued: {
       ++acc.enqueued;
@@ -404,25 +413,34 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
   reply.why = d.why;
   reply.retry_after_s = d.retry_after_s;
   count(acc, reply.code);
-  report_usage(a, reply);
+  report_usage(a, r.model, reply);
   (void)out;
   return true;
 }
 
-void live_ledger::report_usage(id a, admit_reply& r) const {
-  r.limit = plan_->profile(accounts_[a].profile).limit;
+void live_ledger::report_usage(id a, id model, admit_reply& r) const {
+  const auto& prof = plan_->profile(accounts_[a].profile);
+  r.limit = prof.limit;
   r.in_use = ledger_.usage_of(a).used;
-  rate_limit_gate::state buckets;
-  if (!ledger_.rates_of(a, buckets)) return;
-  const auto& rates = plan_->profile(accounts_[a].profile).rates;
   auto fill = [&](admit_reply::rate_fields& f, std::int64_t per_minute, std::int64_t level) {
     if (per_minute < 0) return;
     f.limit = per_minute;
     f.remaining = rate_limit_gate::units_in(level);
-    f.reset_us = rate_limit_gate::until_full(per_minute, rates.burst, level);
+    f.reset_us = rate_limit_gate::until_full(per_minute, prof.rates.burst, level);
   };
-  fill(r.requests, rates.requests_per_minute, buckets.requests);
-  fill(r.tokens, rates.tokens_per_minute, buckets.tokens);
+  rate_limit_gate::state buckets;
+  if (ledger_.rates_of(a, buckets)) {
+    fill(r.requests, prof.rates.requests_per_minute, buckets.requests);
+    fill(r.tokens, prof.rates.tokens_per_minute, buckets.tokens);
+  }
+  // OpenAI's x-ratelimit-* speak of the model: a rate the model has of its
+  // own is reported instead of the account's.
+  if (const auto* own = ledger_.model_rates(a, model)) {
+    auto state = own->save();
+    const auto& rates = *plan_->model_rates(model);
+    fill(r.requests, rates.requests_per_minute, state.requests);
+    fill(r.tokens, rates.tokens_per_minute, state.tokens);
+  }
 }
 
 void live_ledger::cancel(const cancel_request& req, usec now, std::vector<answer>& out) {

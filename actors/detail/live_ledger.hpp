@@ -228,8 +228,9 @@ class live_ledger {
   /// release, ledger::serve_released) and answers what it decided.
   void serve(policies::usec now, std::vector<answer>& out, bool timeouts = true);
   policies::ledger::terms terms_for(std::uint64_t request_id, bool holder_is_connection) const;
-  /// Fills r.limit and r.in_use with account `a`'s as now.
-  void report_usage(policies::id a, admit_reply& r) const;
+  /// Fills r.limit, r.in_use and the rate fields (the model's own rates
+  /// where it has them) with account `a`'s as now.
+  void report_usage(policies::id a, policies::id model, admit_reply& r) const;
   std::string grant(policies::id a, policies::ledger::handle h, const std::string& model,
                     policies::id model_id, policies::id product_id, std::string name = "");
   lease_reply adopt(policies::id a, const lease_request& req, policies::usec now);

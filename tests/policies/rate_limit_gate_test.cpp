@@ -64,10 +64,12 @@ TEST_CASE("rate limit: rate.burst bounds what a bucket holds, and the request ra
 
 namespace {
 
-engine::decision arrive(engine& e, std::uint64_t seq, usec now, std::uint32_t tokens) {
+engine::decision arrive(engine& e, std::uint64_t seq, usec now, std::uint32_t tokens,
+                        id model = no_id, id account = 0) {
   request r;
   r.seq = seq;
-  r.account = 0;
+  r.account = account;
+  r.model = model;
   r.tokens = tokens;
   r.cost = 1;
   return e.arrive(r, 0, now, seq);
@@ -98,7 +100,7 @@ TEST_CASE("rate limit in the engine: refused by a rate nothing is held, refused 
   auto big = arrive(e, 2, 1, 70);
   CHECK(big.why == reason::token_rate);
   CHECK(e.usage_of(0).in_flight == 0);
-  CHECK(e.rate_wait(0, 70) == (10 * 60'000'000 + 99) / 100 - 1);  // 10 tokens short, 1 us refilled
+  CHECK(e.rate_wait(0, no_id, 70) == (10 * 60'000'000 + 99) / 100 - 1);  // 10 tokens short, 1 us refilled
   auto fits = arrive(e, 3, 1, 60);
   CHECK(fits.what == engine::verdict::admitted);
 }
@@ -121,4 +123,59 @@ TEST_CASE("rate limit in the engine: a queued request is counted when it arrives
   rate_limit_gate::state s;
   REQUIRE(e.rates_of(0, s));
   CHECK(s.requests < 60'000'000);  // less than one request left
+}
+
+TEST_CASE("per-model rates: each (account, model) has its own buckets beside the account's") {
+  // The plan names m0 and m1 (ids 0 and 1): m0 has 2 requests a minute of
+  // its own, m1 none; the account has 4.
+  auto p = plan::build("streams", {{"limit", "none", "test"},
+                                   {"requests_per_minute", "4", "test"},
+                                   {"requests_per_minute.m0", "2", "test"},
+                                   {"cost.m1", "1", "test"}});
+  REQUIRE(p->named_models() == std::vector<std::string>{"m0", "m1"});
+  REQUIRE(p->model_rates(0) != nullptr);
+  CHECK(p->model_rates(1) == nullptr);
+  engine e(p);
+  CHECK(arrive(e, 0, 0, 0, 0).what == engine::verdict::admitted);
+  CHECK(arrive(e, 1, 0, 0, 0).what == engine::verdict::admitted);
+  SECTION("the model's rate refuses, and charges nothing in the account's bucket") {
+    auto third = arrive(e, 2, 0, 0, 0);
+    CHECK(third.why == reason::request_rate);
+    CHECK(e.rate_wait(0, 0, 0) == seconds(30));  // 2 a minute: one every 30 s
+    CHECK(e.rate_wait(0, 1, 0) == 0);            // m1 asks only the account's, 2 left
+    CHECK(arrive(e, 3, 0, 0, 1).what == engine::verdict::admitted);
+    CHECK(arrive(e, 4, 0, 0, 1).what == engine::verdict::admitted);
+    // Now the account's 4 are used too: m1 and requests without a model stop.
+    CHECK(arrive(e, 5, 0, 0, 1).why == reason::request_rate);
+    CHECK(arrive(e, 6, 0, 0).why == reason::request_rate);
+  }
+  SECTION("another account has its own buckets for the model") {
+    CHECK(arrive(e, 2, 0, 0, 0, 1).what == engine::verdict::admitted);
+    CHECK(arrive(e, 3, 0, 0, 0, 1).what == engine::verdict::admitted);
+    CHECK(arrive(e, 4, 0, 0, 0, 1).why == reason::request_rate);
+  }
+  SECTION("the buckets are part of the account's state: saved and restored") {
+    std::vector<std::pair<id, rate_limit_gate::state>> saved;
+    e.model_rates_of(0, saved);
+    REQUIRE(saved.size() == 1);
+    CHECK(saved[0].first == 0);
+    engine copy(p);
+    copy.restore_model_rates(0, 0, saved[0].first, saved[0].second);
+    CHECK(arrive(copy, 2, 0, 0, 0).why == reason::request_rate);
+    CHECK(arrive(copy, 3, seconds(30), 0, 0).what == engine::verdict::admitted);
+  }
+}
+
+TEST_CASE("per-model rates: tokens per minute of a model, with the account's burst") {
+  auto p = plan::build("streams", {{"limit", "none", "test"},
+                                   {"tokens_per_minute.m0", "600", "test"},
+                                   {"rate.burst", "10s", "test"}});
+  engine e(p);
+  // A bucket of 10 s at 600 a minute holds 100 tokens.
+  CHECK(arrive(e, 0, 0, 101, 0).why == reason::token_rate);
+  CHECK(e.rate_wait(0, 0, 101) == never);
+  CHECK(arrive(e, 1, 0, 100, 0).what == engine::verdict::admitted);
+  CHECK(arrive(e, 2, seconds(1), 20, 0).why == reason::token_rate);  // 10 refilled
+  CHECK(arrive(e, 3, seconds(2), 20, 0).what == engine::verdict::admitted);
+  CHECK(arrive(e, 4, seconds(2), 1000).what == engine::verdict::admitted);  // no model: no rate
 }

@@ -80,6 +80,47 @@ TEST_CASE("a simulation refuses by tokens and requests per minute exactly as two
   CHECK(summary["plan"]["settings"]["tokens_per_minute"] == "12000");
 }
 
+TEST_CASE("a simulation refuses by a model's own requests per minute, that model only") {
+  // 300 requests, one every 0.1 s, alternating models a and b; a may start
+  // 60 a minute with a 10 s burst (10 at once, then one a second), b has no
+  // rate of its own, and the account none.
+  auto trace = scratch("model-rate-trace.csv");
+  {
+    std::ofstream out(trace);
+    out << "arrival_s,account,model,duration_s\n";
+    for (int i = 0; i < 300; ++i) out << i / 10 << "." << i % 10 << ",acme," << (i % 2 ? "b" : "a") << ",0.05\n";
+  }
+  // The reference in tenths of a request: full at 100, +1 each 0.1 s.
+  std::vector<std::string> expected;
+  std::int64_t level = 100;
+  for (int i = 0; i < 300; ++i) {
+    if (i > 0) level = std::min<std::int64_t>(100, level + 1);
+    if (i % 2) {
+      expected.push_back("");
+    } else if (level < 10) {
+      expected.push_back("request_rate");
+    } else {
+      level -= 10;
+      expected.push_back("");
+    }
+  }
+  auto out = scratch("model-rate-out");
+  auto r = run_usher("simulate -q --trace " + trace.string() +
+                     " --plan streams:platform@requests_per_minute.a=60,rate.burst=10s --out " + out.string());
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto got = reasons(out / "outcomes.csv");
+  CHECK(got == expected);
+  CHECK(std::count(got.begin(), got.end(), "request_rate") > 100);
+  auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
+  CHECK(summary["plan"]["settings"]["requests_per_minute.a"] == "60");
+  // Only plan-wide: an account's own rate for a model is refused with its place.
+  auto per_account = run_usher("simulate -q --trace " + trace.string() +
+                               " --plan streams@account.acme.requests_per_minute.a=5 --out " + out.string());
+  CHECK(per_account.code == 2);
+  CHECK(per_account.err.find("account.acme.requests_per_minute.a") != std::string::npos);
+}
+
 TEST_CASE("bad token columns and rate keys are refused with their place") {
   auto trace = scratch("rate-bad.csv");
   std::ofstream(trace) << "arrival_s,account,duration_s,input_tokens,output_tokens\n0,a,1,10,5\n1,a,1,-3,5\n";

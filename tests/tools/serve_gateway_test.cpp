@@ -422,6 +422,35 @@ TEST_CASE("gateway: a requests-per-minute rate answers with OpenAI's x-ratelimit
   CHECK(stats(mock.port)["requests"] == 2);  // the refused one never reached the model
 }
 
+TEST_CASE("gateway: a model's own rate refuses that model only, and its x-ratelimit fields are the model's",
+          "[serve][gateway]") {
+  mock_model_process mock({"--tokens", "3", "--tokens-per-s", "1000"});
+  live_node node(gateway_section(mock.port) +
+                 "[plan.per-model-rates]\npreset = weighted\nlimit = 5\nrequests_per_minute = 5\n"
+                 "requests_per_minute.mock-model = 1\n"
+                 "[account.modelrated]\nplan = per-model-rates\n" + key_line("model-rated-key"));
+  http_client c(node.port);
+  auto first = c.call(verb::post, "/v1/chat/completions", "model-rated-key", chat("u1", false));
+  REQUIRE(first.status == 200);
+  CHECK(first.headers["x-ratelimit-limit-requests"] == "1");
+  CHECK(first.headers["x-ratelimit-remaining-requests"] == "0");
+  auto second = c.call(verb::post, "/v1/chat/completions", "model-rated-key", chat("u1", false));
+  CHECK(second.status == 429);
+  CHECK(second.json()["error"]["code"] == "request_rate");
+  // One a minute: the next one in 60 s at most.
+  auto retry = std::stoi(second.header(bhttp::field::retry_after));
+  CHECK(retry >= 1);
+  CHECK(retry <= 60);
+  // Another model asks the account's rate alone (4 of 5 left after the first).
+  json other = json::parse(chat("u1", false));
+  other["model"] = "other-model";
+  auto third = c.call(verb::post, "/v1/chat/completions", "model-rated-key", other.dump());
+  CHECK(third.status == 200);
+  CHECK(third.headers["x-ratelimit-limit-requests"] == "5");
+  CHECK(third.headers["x-ratelimit-remaining-requests"] == "3");
+  CHECK(stats(mock.port)["requests"] == 2);
+}
+
 TEST_CASE("gateway: tokens per minute count a request's characters and the answer it reserves",
           "[serve][gateway]") {
   mock_model_process mock({"--tokens", "3", "--tokens-per-s", "1000"});
