@@ -52,6 +52,10 @@ std::int32_t engine::pool_for(account_state& acc, const request& r) {
   const auto& prof = plan_->profile(acc.profile);
   auto make_pool = [&] {
     pools_.emplace_back(prof.limit);
+    if (prof.adaptive) {
+      adaptive_limit_.resize(pools_.size(), 0);
+      adaptive_limit_.back() = static_cast<double>(prof.limit);  // from the ceiling down
+    }
     return static_cast<std::int32_t>(pools_.size() - 1);
   };
   if (prof.scope == pool_scope::account) {
@@ -90,7 +94,13 @@ void engine::place(account_state& acc, const request& r, lease& l) {
 
 bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why) {
   place(acc, r, l);
-  if (!pools_[l.pool].fits(r.cost)) {
+  const auto& pool = pools_[l.pool];
+  // An adaptive limit learns only from requests that end: an empty pool
+  // takes a request whatever its limit of the moment (the plan's limit was
+  // checked on arrival), or one bigger than that limit would wait for ever.
+  bool empty_adaptive = pool.used() == 0 && static_cast<std::size_t>(l.pool) < adaptive_limit_.size() &&
+                        adaptive_limit_[l.pool] > 0;
+  if (!pool.fits(r.cost) && !empty_adaptive) {
     why = reason::over_limit;
     return false;
   }
@@ -190,8 +200,9 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   bool fits = pools_fit(acc, r, d.held, why);
   // A request bigger than a whole pool can never run: refuse it now rather
   // than let it wait out max_wait.
-  const auto& pool = pools_[d.held.pool];
-  if (pool.limited() && r.cost > pool.capacity()) return refused(status::rejected, reason::over_limit);
+  // (Against the plan's limit: an adaptive limit may lower the pool's capacity for a while.)
+  const auto limit = plan_->profile(acc.profile).limit;
+  if (limit >= 0 && r.cost > limit) return refused(status::rejected, reason::over_limit);
   if (d.held.shared >= 0 && r.cost > shared_[d.held.shared].capacity())
     return refused(status::rejected, reason::model_busy);
   if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
@@ -230,12 +241,26 @@ engine::adoption engine::adopt(const request& r, std::uint16_t profile, lease& h
   return worst == 0 ? adoption::fits : adoption::over_limit;
 }
 
-void engine::release(const lease& held, usec /*now*/) {
+void engine::adapt(std::int32_t p, const account_profile& prof, usec held_for, std::int64_t in_use) {
+  // Netflix concurrency-limits' AIMDLimit: a slow request multiplies the
+  // limit by the backoff; a fast one while at least half of it is used adds 1.
+  double& limit = adaptive_limit_[static_cast<std::size_t>(p)];
+  auto& pool = pools_[static_cast<std::size_t>(p)];
+  if (held_for > prof.adaptive_target)
+    limit = std::max(static_cast<double>(prof.adaptive_min), limit * prof.adaptive_backoff);
+  else if (in_use * 2 >= pool.capacity())
+    limit = std::min(static_cast<double>(prof.limit), limit + 1);
+  pool.set_capacity(static_cast<std::int64_t>(limit));
+}
+
+void engine::release(const lease& held, usec /*now*/, usec held_for) {
   auto& acc = accounts_[held.account];
   if (held.holds_connection) {
     acc.connections.close(held.conn, held.conn_instance);
     return;
   }
+  if (static_cast<std::size_t>(held.pool) < adaptive_limit_.size() && adaptive_limit_[held.pool] > 0)
+    adapt(held.pool, plan_->profile(acc.profile), held_for, pools_[held.pool].used());
   pools_[held.pool].release(held.cost);
   --acc.in_flight;
   acc.used -= held.cost;
@@ -474,8 +499,14 @@ engine::usage engine::usage_of(id a) const {
   u.used = acc.used;
   u.queued = static_cast<std::int64_t>(acc.queue.depth());
   u.connections = acc.connections.open_count();
-  u.limit = plan_->profile(acc.profile).limit;
+  u.limit = limit_of(a, acc.profile);
   return u;
+}
+
+std::int64_t engine::limit_of(id a, std::uint16_t profile) const {
+  const auto& prof = plan_->profile(profile);
+  if (!prof.adaptive || a >= accounts_.size() || !known_[a] || accounts_[a].pool < 0) return prof.limit;
+  return pools_[accounts_[a].pool].capacity();
 }
 
 }  // namespace usher::policies

@@ -82,7 +82,7 @@ class engine {
     std::int64_t used = 0;        ///< units they hold in the account's pools
     std::int64_t queued = 0;
     std::int64_t connections = 0; ///< open WebSocket connections
-    std::int64_t limit = -1;      ///< the profile's pool capacity, -1 unlimited
+    std::int64_t limit = -1;      ///< the pool capacity (an adaptive limit: as it is now), -1 unlimited
   };
 
   explicit engine(std::shared_ptr<const plan> p);
@@ -110,9 +110,10 @@ class engine {
   /// refused; hand it to release() as any lease.
   [[nodiscard]] adoption adopt(const request& r, std::uint16_t profile, lease& held);
 
-  /// Frees everything `held` holds. Queues it unblocks are served by the next
+  /// Frees everything `held` holds, `held_for` after it was admitted (what an
+  /// adaptive limit learns from). Queues it unblocks are served by the next
   /// admit_waiting() call.
-  void release(const lease& held, usec now);
+  void release(const lease& held, usec now, usec held_for = 0);
 
   /// Admits queue heads that now fit, appending them to `out`: across
   /// accounts a higher `priority` first, then (capacity_order = fair) the
@@ -134,6 +135,9 @@ class engine {
   bool cancel(id account, std::uint64_t tag);
 
   usage usage_of(id account) const;
+  /// The capacity of the pool of `account` (of `profile`) as it is now: its
+  /// plan's limit, or an adaptive limit's current value.
+  std::int64_t limit_of(id account, std::uint16_t profile) const;
 
   // -- Copying an account's state (policies/ledger.hpp, account_image) -------
 
@@ -206,6 +210,9 @@ class engine {
   /// or which refuses; `model_gate` is then what charge_rates() charges.
   reason rates_fit(account_state& acc, const request& r, usec now, rate_limit_gate*& model_gate);
   void charge_rates(account_state& acc, rate_limit_gate* model_gate, std::int64_t tokens);
+  /// An adaptive pool's sample: the hold of a request ending while `in_use`
+  /// units (its own among them) were held.
+  void adapt(std::int32_t pool, const account_profile& prof, usec held_for, std::int64_t in_use);
   /// Whether `a`'s queue head gets freed capacity before `b`'s.
   bool served_before(const account_state& a, const account_state& b);
   void on_head_changed(id a, account_state& acc);
@@ -216,6 +223,7 @@ class engine {
   std::vector<account_state> accounts_;   ///< by account id
   std::vector<bool> known_;               ///< accounts_ slots in use
   std::vector<pool_gate> pools_;          ///< account pools
+  std::vector<double> adaptive_limit_;    ///< by pool: its adaptive limit, 0 when fixed
   std::vector<std::int32_t> shared_by_model_;  ///< model id + 1 -> shared pool index
   std::vector<pool_gate> shared_;         ///< model capacities shared by all accounts
   /// True when admit_waiting() orders heads by more than their age.

@@ -76,7 +76,7 @@ ledger::handle ledger::grant(const request& r, std::uint16_t profile, const engi
 void ledger::end_lease(std::uint32_t s, usec now) {
   auto& slot = leases_[s];
   const auto& rec = slot.rec;
-  engine_.release(rec.units, now);
+  engine_.release(rec.units, now, now - rec.start);
   if (!rec.units.holds_connection) {
     auto& acc = stats(rec.req.account);
     auto hold = static_cast<double>(now - rec.start);

@@ -174,6 +174,7 @@ class ledger {
   /// The account's rate buckets as they stand; false when its plan has no rate.
   bool rates_of(id account, rate_limit_gate::state& out) const { return engine_.rates_of(account, out); }
   const rate_limit_gate* model_rates(id account, id model) const { return engine_.model_rates(account, model); }
+  std::int64_t limit_of(id account, std::uint16_t profile) const { return engine_.limit_of(account, profile); }
   [[nodiscard]] const plan& rules() const { return *plan_; }
 
   /// Copies out the state of `account` (of plan profile `profile`). The

@@ -21,7 +21,8 @@ const std::set<std::string>& account_keys() {
       "retry_after",
       "ws.per_concurrency", "sessions_per_minute", "sessions.window", "sessions.scale_up_at",
       "sessions.scale_up_pct", "sessions.scale_down_below", "sessions.scale_down_pct",
-      "requests_per_minute", "tokens_per_minute", "rate.burst", "priority"};
+      "requests_per_minute", "tokens_per_minute", "rate.burst", "priority", "adaptive",
+      "adaptive.target", "adaptive.min", "adaptive.backoff"};
   return keys;
 }
 
@@ -229,6 +230,10 @@ const std::map<std::string, preset_info>& presets() {
         {"model_capacity", "none"},
         {"capacity_order", "oldest"},
         {"priority", "0"},
+        {"adaptive", "none"},
+        {"adaptive.target", "10"},
+        {"adaptive.min", "1"},
+        {"adaptive.backoff", "0.9"},
         {"signals.timeout_rate", "0.05"},
         {"signals.mean_queue_wait", "10"},
         {"signals.business_hours", "9-17"},
@@ -327,6 +332,21 @@ account_profile resolve(const std::string& name, const entries& merged) {
   if (p.rates.burst <= 0 || p.rates.burst > max_rate_burst)
     bad_value("rate.burst", get("rate.burst"), "a duration above 0 and at most 1h");
   p.priority = parse_count("priority", get("priority"), false, 0, max_priority);
+  const entry& adaptive = get("adaptive");
+  if (adaptive.value == "aimd") p.adaptive = true;
+  else if (adaptive.value != "none") bad_value("adaptive", adaptive, "none or aimd");
+  if (p.adaptive) {
+    if (p.limit < 1)
+      throw input_error::at(adaptive.where, 0, "adaptive",
+                            "an adaptive limit needs a limit of 1 or more: its ceiling (limit is " +
+                                std::string(p.limit < 0 ? "none" : "0") + ")");
+    p.adaptive_target = parse_duration("adaptive.target", get("adaptive.target"), false);
+    if (p.adaptive_target <= 0) bad_value("adaptive.target", get("adaptive.target"), "a duration above 0");
+    p.adaptive_min = parse_count("adaptive.min", get("adaptive.min"), false, 1, p.limit);
+    p.adaptive_backoff = parse_fraction("adaptive.backoff", get("adaptive.backoff"));
+    if (!(p.adaptive_backoff > 0 && p.adaptive_backoff < 1))
+      bad_value("adaptive.backoff", get("adaptive.backoff"), "a fraction above 0 and below 1");
+  }
   return p;
 }
 

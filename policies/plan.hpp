@@ -65,6 +65,13 @@ struct account_profile {
   /// Which waiting requests get freed model capacity first: higher first
   /// (docs/PLANS.md, "Sharing a model's capacity").
   std::int64_t priority = 0;
+  /// An adaptive limit (AIMD, as Netflix's concurrency-limits): each pool's
+  /// capacity moves between `adaptive_min` and `limit` with the holds of the
+  /// requests that end (docs/PLANS.md, "Adaptive limits").
+  bool adaptive = false;
+  usec adaptive_target = seconds(10);  ///< a longer hold counts as a sign of overload
+  std::int64_t adaptive_min = 1;
+  double adaptive_backoff = 0.9;       ///< the capacity's factor after a slow request
 };
 
 /// Among accounts waiting for a model's provider-wide capacity, whose

@@ -6,7 +6,8 @@
 /// Invariant: 0 <= used <= capacity (when limited), except after an adoption:
 /// a lease that exists already (one the live node adopts after a restart) is
 /// counted even when it does not fit, and then nothing fits until used is
-/// back under capacity. Plain value; owned by one engine, not thread-safe.
+/// back under capacity, and after an adaptive limit lowered the capacity
+/// (set_capacity). Plain value; owned by one engine, not thread-safe.
 
 #include <cstdint>
 
@@ -35,6 +36,10 @@ class pool_gate {
     used_ -= cost;
     --holders_;
   }
+
+  /// An adaptive limit moves the capacity (engine::release); what is held
+  /// stays, and nothing new fits until used is back under it.
+  void set_capacity(std::int64_t capacity) { capacity_ = capacity; }
 
   std::int64_t capacity() const { return capacity_; }
   bool limited() const { return capacity_ != unlimited; }

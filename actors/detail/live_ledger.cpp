@@ -420,7 +420,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
 
 void live_ledger::report_usage(id a, id model, admit_reply& r) const {
   const auto& prof = plan_->profile(accounts_[a].profile);
-  r.limit = prof.limit;
+  r.limit = ledger_.limit_of(a, accounts_[a].profile);
   r.in_use = ledger_.usage_of(a).used;
   auto fill = [&](admit_reply::rate_fields& f, std::int64_t per_minute, std::int64_t level) {
     if (per_minute < 0) return;
@@ -594,7 +594,7 @@ concurrency_snapshot live_ledger::snapshot(const std::string& account, usec now)
   const auto* acc = find(account, a);
   if (!acc) return s;
   auto u = ledger_.usage_of(a);
-  s.limit = plan_->profile(acc->profile).limit;
+  s.limit = ledger_.limit_of(a, acc->profile);
   s.used_cost = u.used;
   s.queued = u.queued;
   s.connections = u.connections;
@@ -629,7 +629,7 @@ live_metrics live_ledger::metrics() const {
     x.account = acc.name;
     x.in_flight = u.in_flight;
     x.used = u.used;
-    x.limit = plan_->profile(acc.profile).limit;
+    x.limit = ledger_.limit_of(static_cast<id>(a), acc.profile);
     x.queued = u.queued;
     x.connections = u.connections;
     for (auto& [code, n] : acc.outcomes) x.outcomes.emplace_back(code, n);

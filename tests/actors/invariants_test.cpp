@@ -149,6 +149,12 @@ scenario make_scenario(std::uint64_t seed) {
     if (accounts > 1 && chance(order_rng, 0.3))
       set("account.a" + std::to_string(uniform_int(order_rng, 0, accounts - 1)) + ".priority",
           std::to_string(uniform_int(order_rng, 1, 3)));
+    // An adaptive limit, where every account has a limit (its ceiling).
+    if (seed % 5 != 1 && seed % 5 != 2 && chance(order_rng, 0.3)) {
+      set("adaptive", "aimd");
+      set("adaptive.target", std::to_string(uniform_int(order_rng, 1, 12)));
+      set("adaptive.backoff", "0.5");
+    }
   }
   s.p = plan::build(s.preset, s.settings);
 
@@ -436,7 +442,8 @@ std::string broken_invariants(const scenario& s, const std::vector<outcome>& out
   for (const auto& r : rows) {
     const auto& prof = s.p->profile(r.profile);
     single_gate = single_gate && r.req.what == kind::request && r.req.cost == 1 &&
-                  prof.scope == pool_scope::account && !prof.sessions_limited && prof.limit >= 0;
+                  prof.scope == pool_scope::account && !prof.sessions_limited && prof.limit >= 0 &&
+                  !prof.adaptive;  // (an adaptive limit lowers the capacity below limit)
   }
   if (single_gate) {
     for (auto& [account, seqs] : queued_by_account) {
@@ -529,7 +536,8 @@ std::vector<outcome> reference(const scenario& s, std::string& leaks) {
     if (cls == 0) {  // every release at this instant, then the queue heads they let in
       while (!agenda.empty() && std::get<0>(agenda.top()) == now &&
              std::get<1>(agenda.top()) == 0) {
-        e.release(leases[std::get<2>(agenda.top())], now);
+        auto row = std::get<2>(agenda.top());
+        e.release(leases[row], now, now - out[row].start);  // its hold, for an adaptive limit
         agenda.pop();
       }
       admit(now);

@@ -386,6 +386,82 @@ TEST_CASE("capacity_order fair: a heavy account no longer starves the light ones
   CHECK(fair < 10);
 }
 
+TEST_CASE("adaptive limit: a slow request multiplies the limit by the backoff, a fast one at half use adds 1") {
+  bench b("streams", {{"limit", "4", "t"}, {"queue.max_depth", "0", "t"}, {"adaptive", "aimd", "t"},
+                      {"adaptive.target", "5", "t"}, {"adaptive.backoff", "0.5", "t"}});
+  std::vector<engine::lease> held;
+  for (int i = 0; i < 4; ++i) {
+    auto d = b.arrive(0, 0);
+    REQUIRE(d.what == engine::verdict::admitted);
+    held.push_back(d.held);
+  }
+  CHECK(b.e.usage_of(0).limit == 4);
+  // Held 10 s, over the 5 s target: 4 x 0.5 = 2, below the 3 still held.
+  b.e.release(held[0], seconds(10), seconds(10));
+  CHECK(b.e.usage_of(0).limit == 2);
+  CHECK(b.arrive(0, seconds(10)).why == reason::over_limit);
+  // Fast, with 3 of 2 in use: 3. Then one fits again.
+  b.e.release(held[1], seconds(11), seconds(1));
+  CHECK(b.e.usage_of(0).limit == 3);
+  auto again = b.arrive(0, seconds(11));
+  REQUIRE(again.what == engine::verdict::admitted);
+  // Fast again: 4, the plan's limit, which it never passes.
+  b.e.release(held[2], seconds(12), seconds(1));
+  CHECK(b.e.usage_of(0).limit == 4);
+  b.e.release(held[3], seconds(12), seconds(1));
+  CHECK(b.e.usage_of(0).limit == 4);
+  // Slow ones never take it below adaptive.min (1).
+  b.e.release(again.held, seconds(13), seconds(10));
+  CHECK(b.e.usage_of(0).limit == 2);
+  for (int i = 0; i < 3; ++i) {
+    auto d = b.arrive(0, seconds(20 + i));
+    REQUIRE(d.what == engine::verdict::admitted);
+    b.e.release(d.held, seconds(30 + i), seconds(10));
+  }
+  CHECK(b.e.usage_of(0).limit == 1);
+  // A fast request raises the limit only while half of it is used: one
+  // request alone takes it from 1 to 2 and 2 to 3 (1 x 2 >= 2), not to 4.
+  for (int i = 0; i < 3; ++i) {
+    auto d = b.arrive(0, seconds(40 + i));
+    REQUIRE(d.what == engine::verdict::admitted);
+    b.e.release(d.held, seconds(40 + i), seconds(1));
+  }
+  CHECK(b.e.usage_of(0).limit == 3);
+  // A request the plan's limit could hold is not refused for being bigger
+  // than the adaptive limit of the moment: it is only over it for now.
+  bench w("weighted", {{"limit", "4", "t"}, {"queue.max_depth", "2", "t"}, {"adaptive", "aimd", "t"},
+                       {"adaptive.target", "5", "t"}, {"adaptive.backoff", "0.5", "t"}});
+  auto one = w.arrive(0, 0, kind::request, no_id, 1);
+  auto two = w.arrive(0, 0, kind::request, no_id, 1);
+  REQUIRE(one.what == engine::verdict::admitted);
+  REQUIRE(two.what == engine::verdict::admitted);
+  w.e.release(one.held, seconds(10), seconds(10));
+  REQUIRE(w.e.usage_of(0).limit == 2);
+  CHECK(w.arrive(0, seconds(10), kind::request, no_id, 3).what == engine::verdict::queued);
+  // And once nothing is held, the pool takes it whatever the limit of the
+  // moment: the limit learns only from requests that end, so a head bigger
+  // than it would otherwise wait for ever.
+  w.e.release(two.held, seconds(11), seconds(10));
+  CHECK(w.e.usage_of(0).limit == 1);
+  std::vector<engine::admission> in;
+  w.e.admit_waiting(seconds(11), in);
+  REQUIRE(in.size() == 1);
+  CHECK(in[0].held.cost == 3);
+}
+
+TEST_CASE("adaptive limit: the plan checks its keys") {
+  CHECK_THROWS_WITH(plan::build("streams", {{"limit", "none", "t"}, {"adaptive", "aimd", "t"}}),
+                    Catch::Contains("an adaptive limit needs a limit of 1 or more"));
+  CHECK_THROWS_WITH(plan::build("streams", {{"adaptive", "gradient", "t"}}),
+                    Catch::Contains("expected none or aimd"));
+  CHECK_THROWS_WITH(plan::build("streams", {{"adaptive", "aimd", "t"}, {"adaptive.backoff", "1", "t"}}),
+                    Catch::Contains("a fraction above 0 and below 1"));
+  CHECK_THROWS_WITH(plan::build("streams", {{"adaptive", "aimd", "t"}, {"adaptive.min", "11", "t"}}),
+                    Catch::Contains("adaptive.min"));
+  // The keys are checked only when the limit is adaptive (as sessions.*).
+  CHECK_NOTHROW(plan::build("streams", {{"adaptive.backoff", "1", "t"}}));
+}
+
 TEST_CASE("a request costing more than a whole pool is refused at once, not queued") {
   bench b("weighted", {{"limit", "4", "t"}, {"queue.max_depth", "5", "t"}});
   auto d = b.arrive(0, 0, kind::request, no_id, 5);

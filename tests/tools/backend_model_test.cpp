@@ -133,3 +133,33 @@ TEST_CASE("backend keys: bad values name the key, advise refuses a backend model
   CHECK(a.code != 0);
   CHECK(a.err.find("backend model couples the accounts") != std::string::npos);
 }
+
+TEST_CASE("an adaptive limit under a backend model keeps holds near its target by admitting fewer") {
+  // Two requests a second for 10 minutes, 100 tokens each, on one replica
+  // whose tokens per stream fall with load (20/s alone, 10/s at 10 streams,
+  // 3/s at 50): more than it can serve. A fixed limit of 50 runs 50 at once,
+  // each slowly; an AIMD limit with a 12 s target settles where holds are
+  // near 12 s, and refuses what does not fit.
+  auto trace = scratch("adaptive-load.csv");
+  {
+    std::ofstream out(trace);
+    out << "arrival_s,account,duration_s,input_tokens,output_tokens\n";
+    for (int i = 0; i < 1200; ++i) out << i / 2 << (i % 2 ? ".5" : "") << ",acme,1,0,100\n";
+  }
+  const std::string backend = "limit=50,backend.replicas=1,backend.throughput=1:20 10:100 50:150";
+  auto run = [&](const std::string& plan, const std::string& name) {
+    auto out = scratch(name);
+    auto r = run_usher("simulate -q --trace " + trace.string() + " --plan 'streams@" + plan + "' --out " +
+                       out.string());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return nlohmann::json::parse(slurp(out / "summary.json"))["accounts"]["acme"];
+  };
+  auto fixed = run(backend, "adaptive-fixed");
+  auto adaptive = run(backend + ",adaptive=aimd,adaptive.target=12s", "adaptive-aimd");
+  INFO("fixed: " << fixed.dump() << "\nadaptive: " << adaptive.dump());
+  double fixed_hold = fixed["hold_s"]["mean"], adaptive_hold = adaptive["hold_s"]["mean"];
+  CHECK(fixed_hold > 25);
+  CHECK(adaptive_hold < 15);
+  CHECK(adaptive["in_flight"]["mean"] < fixed["in_flight"]["mean"]);
+}

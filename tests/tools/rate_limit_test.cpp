@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "support/live_node.hpp"
@@ -162,4 +164,27 @@ TEST_CASE("a live node answers 429 token_rate with a Retry-After from the bucket
   CHECK(fifth.status == 200);
   CHECK(sixth.status == 429);
   CHECK(sixth.json()["error"]["code"] == "request_rate");
+}
+
+TEST_CASE("a live node's adaptive limit learns from its leases' holds and reports the limit as it is now") {
+  // A slow lease (held longer than the 50 ms target) halves the limit of 4.
+  live_node node("[account.acme]\nplan = streams\nlimit = 4\nqueue.max_depth = 0\nadaptive = aimd\nadaptive.target = 50ms\n"
+                 "adaptive.backoff = 0.5\n" + key_line("acme-key"));
+  auto concurrency = [&] { return node.call(boost::beast::http::verb::get, "/account/concurrency", "acme-key").json(); };
+  CHECK(concurrency()["limit"] == 4);
+  auto a = node.admit("acme-key");
+  auto b = node.admit("acme-key");
+  REQUIRE(a.status == 200);
+  REQUIRE(b.status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // at least 200 ms held: slow
+  auto released = node.call(boost::beast::http::verb::delete_, "/v1/leases/" + a.json()["lease"].get<std::string>(),
+                            "acme-key");
+  REQUIRE(released.status / 100 == 2);
+  CHECK(concurrency()["limit"] == 2);
+  // One lease held of 2: the next fits, the one after does not (429), though
+  // the plan's limit is 4.
+  CHECK(node.admit("acme-key").status == 200);
+  auto over = node.admit("acme-key");
+  CHECK(over.status == 429);
+  CHECK(over.json()["error"]["code"] == "concurrency_limit");
 }
