@@ -89,13 +89,17 @@ bool client_model::on_result(const attempt_result& r, usec now) {
     on_final(tag, true, r.end, now);
     return true;
   }
+  // A failure the client sees only when its attempt ends (a 500 after the
+  // request's time, a 499 at its own timeout) may be decided at the start:
+  // the client waits for that end before it backs off or gives up.
+  usec seen = std::max(now, r.end);
   if (retryable(r.code) && static_cast<int>(r.number) <= spec_.max_retries) {
-    schedule(now + backoff(r.number, r.retry_after), false, r.request, r.number + 1);
+    schedule(seen + backoff(r.number, r.retry_after), false, r.request, r.number + 1);
     return false;
   }
   open_.erase(it);
   ++stats_.failed;
-  on_final(tag, false, now, now);
+  on_final(tag, false, seen, now);
   return true;
 }
 

@@ -106,6 +106,10 @@ TEST_CASE("the SDK's 65 s timeout cuts a long answer, frees the slot and retries
   CHECK_FALSE(mine[0].final);
   CHECK(mine[1].attempt_no == 2);
   CHECK(mine[1].final);
+  // The retry comes after the cut and a backoff (0.5 s less up to 25 %), not
+  // from the cut attempt's start.
+  CHECK(mine[1].at >= mine[0].end + us(0.375) - 1);
+  CHECK(mine[1].at <= mine[0].end + us(0.5));
 }
 
 TEST_CASE("a waiter whose client gives up leaves the queue with 499") {
