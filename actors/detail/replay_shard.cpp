@@ -4,6 +4,23 @@
 
 namespace usher::actors::detail {
 
+namespace {
+
+// A slot of `slots` for a new entry: a freed one when there is one, else a new
+// one at the end. Its index is the entry's tag.
+template <class T>
+std::uint64_t take_slot(std::vector<T>& slots, std::vector<std::uint64_t>& free) {
+  if (free.empty()) {
+    slots.emplace_back();
+    return slots.size() - 1;
+  }
+  auto tag = free.back();
+  free.pop_back();
+  return tag;
+}
+
+}  // namespace
+
 using namespace policies;
 
 replay_shard::replay_shard(std::shared_ptr<const plan> p, usec interval)
@@ -142,14 +159,7 @@ arrival replay_shard::unqueue(std::uint64_t tag, usec now, std::uint64_t* ticket
 void replay_shard::arrive(const arrival& a, usec now) {
   auto& m = meter(a.req.account, a.profile);
   m.arrived(now);
-  std::uint64_t tag;
-  if (free_tags_.empty()) {
-    tag = waiting_.size();
-    waiting_.emplace_back();
-  } else {
-    tag = free_tags_.back();
-    free_tags_.pop_back();
-  }
+  std::uint64_t tag = take_slot(waiting_, free_tags_);
   ledger::terms with;
   with.tag = tag;
   with.hold = on_backend(a) ? never : a.duration;  // the backend says when it ends
@@ -226,14 +236,7 @@ void replay_shard::start_on_backend(const arrival& a, usec now, bool was_queued,
                                     std::int64_t cost, std::optional<std::uint64_t> ticket) {
   // The ledger holds the lease until released: the client's deadline is ours to keep.
   ledger_.renew(lease, never);
-  std::uint64_t tag;
-  if (free_running_.empty()) {
-    tag = running_.size();
-    running_.emplace_back();
-  } else {
-    tag = free_running_.back();
-    free_running_.pop_back();
-  }
+  std::uint64_t tag = take_slot(running_, free_running_);
   // Undecided until it ends (admitted at once, it arrived now: in time order).
   running_[tag] = running{a, lease, now, cost, was_queued, true,
                           ticket ? *ticket : hold_undecided(a.at)};
