@@ -317,6 +317,8 @@ struct account_metrics {
   std::vector<std::int64_t> wait_buckets;  ///< counts per live_wait_bounds_us entry, then +Inf
   std::int64_t wait_sum_us = 0;
   std::int64_t wait_count = 0;
+  /// What the plan's plug-in gates report: ("GATE.NAME", value) (policies/gate.hpp).
+  std::vector<std::pair<std::string, double>> gates;
 };
 
 /// Upper bounds (microseconds) of the queue-wait histogram in /metrics.
@@ -432,7 +434,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, account_metrics& x) {
   return f(caf::meta::type_name("account_metrics"), x.account, x.in_flight, x.used, x.limit,
            x.queued, x.connections, x.outcomes, x.enqueued, x.leases_expired, x.adopted,
-           x.adopted_over_limit, x.names, x.wait_buckets, x.wait_sum_us, x.wait_count);
+           x.adopted_over_limit, x.names, x.wait_buckets, x.wait_sum_us, x.wait_count, x.gates);
 }
 
 template <class Inspector>

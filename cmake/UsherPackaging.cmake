@@ -83,6 +83,11 @@ install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT usher
         FILES_MATCHING PATTERN "*.md" PATTERN "*.png" PATTERN "*.svg")
 install(FILES samples/serve.ini samples/gateway.ini DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT usher)
 install(DIRECTORY samples/plans DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT usher)
+# Gate libraries (docs/GATES.md) build against the policies' headers and the
+# example's sources: -DUSHER_SOURCE_DIR=<prefix>/include/usher.
+install(DIRECTORY policies/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/usher/policies COMPONENT usher
+        FILES_MATCHING PATTERN "*.hpp")
+install(DIRECTORY examples/peak_hours_gate DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT usher)
 install(FILES packaging/usher.bash-completion DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME usher COMPONENT usher)
 

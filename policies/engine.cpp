@@ -26,9 +26,21 @@ bool any_priority(const plan& p) {
 
 }  // namespace
 
-engine::engine(std::shared_ptr<const plan> p)
+engine::engine(std::shared_ptr<const plan> p, std::int64_t time_origin_unix_us)
     : plan_(std::move(p)),
-      ordered_by_share_(plan_->order_of_capacity() != capacity_order::oldest || any_priority(*plan_)) {}
+      ordered_by_share_(plan_->order_of_capacity() != capacity_order::oldest || any_priority(*plan_)) {
+  auto gates = plan_->make_gates();
+  for (std::size_t i = 0; i < gates.size(); ++i) {
+    gates[i]->set_time_origin(time_origin_unix_us);
+    gates_by_name_.emplace_back(plan_->gates()[i].name, gates[i].get());
+    if (gates[i]->when() == gate::phase::on_arrival) {
+      arrival_gates_.push_back(std::move(gates[i]));
+    } else {
+      gates_couple_ = gates_couple_ || gates[i]->couples_accounts();
+      running_gates_.push_back(std::move(gates[i]));
+    }
+  }
+}
 
 engine::account_state& engine::account(id a, std::uint16_t profile) {
   if (a >= accounts_.size()) {
@@ -87,12 +99,13 @@ std::int32_t engine::shared_pool_for(const request& r) {
 
 void engine::place(account_state& acc, const request& r, lease& l) {
   l.account = r.account;
+  if (!running_gates_.empty()) l.req = r;
   l.cost = r.cost;
   l.pool = pool_for(acc, r);
   l.shared = shared_pool_for(r);
 }
 
-bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why) {
+bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now) {
   place(acc, r, l);
   const auto& pool = pools_[l.pool];
   // An adaptive limit learns only from requests that end: an empty pool
@@ -108,10 +121,27 @@ bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& w
     why = reason::model_busy;
     return false;
   }
+  if (!running_gates_.empty() && !gates_fit(running_gates_, r, acc.profile, now)) {
+    why = reason::gate;
+    return false;
+  }
   return true;
 }
 
-void engine::charge(account_state& acc, lease& l) {
+bool engine::gates_fit(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
+                       std::uint16_t profile, usec now) {
+  for (const auto& g : gates)
+    if (!g->fits(r, profile, now)) return false;
+  return true;
+}
+
+void engine::charge_gates(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
+                          std::uint16_t profile, usec now) {
+  for (const auto& g : gates) g->charge(r, profile, now);
+}
+
+void engine::charge(account_state& acc, lease& l, usec now) {
+  if (!running_gates_.empty()) charge_gates(running_gates_, l.req, acc.profile, now);
   pools_[l.pool].charge(l.cost);
   if (l.shared >= 0) {
     shared_[l.shared].charge(l.cost);
@@ -152,6 +182,7 @@ void engine::charge_rates(account_state& acc, rate_limit_gate* model_gate, std::
 
 engine::decision engine::arrive(const request& r, std::uint16_t profile, usec now,
                                 std::uint64_t tag) {
+  latest_ = std::max(latest_, now);
   auto& acc = account(r.account, profile);
   decision d;
   switch (r.what) {
@@ -178,10 +209,13 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
       rate_limit_gate* model_gate = nullptr;
       if (auto why = rates_fit(acc, r, now, model_gate); why != reason::none)
         return refused(status::rejected, why);
+      if (!arrival_gates_.empty() && !gates_fit(arrival_gates_, r, acc.profile, now))
+        return refused(status::rejected, reason::gate);
       reason why = reason::none;
-      if (!pools_fit(acc, r, d.held, why)) return refused(status::rejected, why);
+      if (!pools_fit(acc, r, d.held, why, now)) return refused(status::rejected, why);
       charge_rates(acc, model_gate, r.tokens);
-      charge(acc, d.held);
+      if (!arrival_gates_.empty()) charge_gates(arrival_gates_, r, acc.profile, now);
+      charge(acc, d.held, now);
       d.what = verdict::admitted;
       return d;
     }
@@ -196,8 +230,10 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   rate_limit_gate* model_gate = nullptr;
   if (auto why = rates_fit(acc, r, now, model_gate); why != reason::none)
     return refused(status::rejected, why);
+  if (!arrival_gates_.empty() && !gates_fit(arrival_gates_, r, acc.profile, now))
+    return refused(status::rejected, reason::gate);
   reason why = reason::over_limit;
-  bool fits = pools_fit(acc, r, d.held, why);
+  bool fits = pools_fit(acc, r, d.held, why, now);
   // A request bigger than a whole pool can never run: refuse it now rather
   // than let it wait out max_wait.
   // (Against the plan's limit: an adaptive limit may lower the pool's capacity for a while.)
@@ -205,10 +241,13 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (limit >= 0 && r.cost > limit) return refused(status::rejected, reason::over_limit);
   if (d.held.shared >= 0 && r.cost > shared_[d.held.shared].capacity())
     return refused(status::rejected, reason::model_busy);
+  for (const auto& g : running_gates_)
+    if (!g->could_ever_fit(r, acc.profile)) return refused(status::rejected, reason::gate);
   if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
     if (acc.sessions) acc.sessions->charge();
     charge_rates(acc, model_gate, r.tokens);
-    charge(acc, d.held);
+    if (!arrival_gates_.empty()) charge_gates(arrival_gates_, r, acc.profile, now);
+    charge(acc, d.held, now);
     d.what = verdict::admitted;
     return d;
   }
@@ -216,6 +255,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
   bool was_empty = acc.queue.empty();
   charge_rates(acc, model_gate, r.tokens);
+  if (!arrival_gates_.empty()) charge_gates(arrival_gates_, r, acc.profile, now);
   acc.queue.push(r, now, tag);
   if (was_empty) on_head_changed(r.account, acc);
   d.what = verdict::queued;
@@ -236,7 +276,7 @@ engine::adoption engine::adopt(const request& r, std::uint16_t profile, lease& h
   int worst = room(pools_[l.pool]);
   if (l.shared >= 0) worst = std::max(worst, room(shared_[l.shared]));
   if (worst == 2) return adoption::refused;
-  charge(acc, l);  // over capacity too: the lease exists already
+  charge(acc, l, gate_clock_);  // over capacity too: the lease exists already
   held = l;
   return worst == 0 ? adoption::fits : adoption::over_limit;
 }
@@ -253,7 +293,8 @@ void engine::adapt(std::int32_t p, const account_profile& prof, usec held_for, s
   pool.set_capacity(static_cast<std::int64_t>(limit));
 }
 
-void engine::release(const lease& held, usec /*now*/, usec held_for) {
+void engine::release(const lease& held, usec now, usec held_for) {
+  latest_ = std::max(latest_, now);
   auto& acc = accounts_[held.account];
   if (held.holds_connection) {
     acc.connections.close(held.conn, held.conn_instance);
@@ -262,14 +303,20 @@ void engine::release(const lease& held, usec /*now*/, usec held_for) {
   if (static_cast<std::size_t>(held.pool) < adaptive_limit_.size() && adaptive_limit_[held.pool] > 0)
     adapt(held.pool, plan_->profile(acc.profile), held_for, pools_[held.pool].used());
   pools_[held.pool].release(held.cost);
+  for (const auto& g : running_gates_) g->release(held.req, acc.profile, now, held_for);
   --acc.in_flight;
   acc.used -= held.cost;
   mark_dirty(held.account, acc);
   if (held.shared >= 0) {
     shared_[held.shared].release(held.cost);
     acc.shared_held[static_cast<std::size_t>(held.shared)] -= held.cost;
-    // A provider-wide slot may unblock any account's head.
-    std::size_t keep = 0;
+  }
+  // A provider-wide slot may unblock any account's head.
+  if (held.shared >= 0 || gates_couple_) wake_all_waiting();
+}
+
+void engine::wake_all_waiting() {
+  std::size_t keep = 0;
     for (id a : waiting_accounts_) {
       auto& w = accounts_[a];
       if (w.queue.empty()) {
@@ -277,13 +324,12 @@ void engine::release(const lease& held, usec /*now*/, usec held_for) {
         continue;
       }
       waiting_accounts_[keep++] = a;
-      if (!w.dirty) {
-        w.dirty = true;
-        dirty_.push_back(a);
-      }
+    if (!w.dirty) {
+      w.dirty = true;
+      dirty_.push_back(a);
     }
-    waiting_accounts_.resize(keep);
   }
+  waiting_accounts_.resize(keep);
 }
 
 bool engine::served_before(const account_state& a, const account_state& b) {
@@ -310,6 +356,7 @@ bool engine::served_before(const account_state& a, const account_state& b) {
 }
 
 void engine::admit_waiting(usec now, std::vector<admission>& out) {
+  latest_ = std::max(latest_, now);
   // Serve the first head (served_before: priority, then the fair share when
   // the plan asks for it, then age) among the accounts a release touched,
   // until no head fits: strict FIFO within an account.
@@ -332,7 +379,7 @@ void engine::admit_waiting(usec now, std::vector<admission>& out) {
       // turns, or nothing else may ever wake this queue.
       rechecks_.push(recheck{acc.sessions->window_end(), a});
     }
-    bool fits = rate_ok && pools_fit(acc, head.req, l, why);
+    bool fits = rate_ok && pools_fit(acc, head.req, l, why, now);
     if (!fits) {
       acc.dirty = false;
       dirty_[best] = dirty_.back();
@@ -341,7 +388,7 @@ void engine::admit_waiting(usec now, std::vector<admission>& out) {
     }
     auto e = acc.queue.pop();
     if (acc.sessions) acc.sessions->charge();
-    charge(acc, l);
+    charge(acc, l, now);
     out.push_back(admission{e.tag, e.req, e.arrival, l});
     on_head_changed(a, acc);
   }
@@ -378,10 +425,22 @@ usec engine::next_queue_deadline() {
 usec engine::next_deadline() {
   while (!rechecks_.empty() && accounts_[rechecks_.top().account].queue.empty()) rechecks_.pop();
   usec t = next_queue_deadline();
-  return rechecks_.empty() ? t : std::min(t, rechecks_.top().at);
+  if (!rechecks_.empty()) t = std::min(t, rechecks_.top().at);
+  // A plug-in gate's window turning matters only to someone waiting. Due
+  // from the last expire(), which wakes them; never before the latest call.
+  if (!running_gates_.empty() && !waiting_accounts_.empty())
+    for (const auto& g : running_gates_) t = std::min(t, std::max(latest_, g->next_change(gate_clock_)));
+  return t;
 }
 
 void engine::expire(usec now, std::vector<timeout>& out) {
+  latest_ = std::max(latest_, now);
+  if (!running_gates_.empty()) {
+    bool changed = false;
+    for (const auto& g : running_gates_) changed = changed || g->next_change(gate_clock_) <= now;
+    if (changed) wake_all_waiting();
+    gate_clock_ = now;
+  }
   while (!rechecks_.empty() && rechecks_.top().at <= now) {
     id a = rechecks_.top().account;
     rechecks_.pop();
@@ -431,7 +490,7 @@ void engine::restore_lease(const request& r, std::uint16_t profile, lease& held)
   }
   lease l;
   place(acc, r, l);
-  charge(acc, l);
+  charge(acc, l, gate_clock_);
   held = l;
 }
 
@@ -486,6 +545,27 @@ void engine::restore_rates(id a, std::uint16_t profile, const rate_limit_gate::s
 void engine::restore_sessions(id a, std::uint16_t profile, const session_rate_gate::state& s) {
   auto& acc = account(a, profile);
   if (acc.sessions) acc.sessions->restore(s);
+}
+
+void engine::gate_states_of(id a, std::vector<std::pair<std::string, std::string>>& out) const {
+  if (a >= accounts_.size() || !known_[a]) return;
+  for (const auto& [name, g] : gates_by_name_)
+    if (auto bytes = g->save(a); !bytes.empty()) out.emplace_back(name, std::move(bytes));
+}
+
+void engine::restore_gate_state(id a, std::uint16_t profile, const std::string& name,
+                                const std::string& bytes) {
+  account(a, profile);
+  for (const auto& [own, g] : gates_by_name_)
+    if (own == name) g->restore(a, profile, bytes);
+}
+
+void engine::gate_report(id a, std::vector<std::pair<std::string, double>>& out) const {
+  for (const auto& [name, g] : gates_by_name_) {
+    auto first = out.size();
+    g->report(a, out);
+    for (auto i = first; i < out.size(); ++i) out[i].first = name + "." + out[i].first;
+  }
 }
 
 engine::usage engine::usage_of(id a) const {

@@ -8,7 +8,11 @@
 /// trace in any gate. Gates, in the order their refusal is reported:
 ///   session rate (1008) -> connection cap (429) -> requests and tokens per
 ///   minute (429 request_rate, token_rate) -> account pool (429)
-///   -> model capacity shared by all accounts (429 model_busy) -> queue.
+///   -> model capacity shared by all accounts (429 model_busy)
+///   -> the plan's plug-in gates, in plan order (429 gate; policies/gate.hpp)
+///   -> queue.
+/// Plug-in gates of phase on_arrival are asked with the rates (a refusal is
+/// final), those of phase while_running with the pools (a refusal may wait).
 /// Which gates apply depends on the request's kind (docs/PLANS.md, "Kinds").
 ///
 /// Time: every call takes `now` in integer microseconds, never decreasing
@@ -46,6 +50,7 @@ class engine {
     std::uint64_t conn = 0;         ///< connection held (ws_open), with its instance
     std::uint64_t conn_instance = 0;
     bool holds_connection = false;
+    request req;                    ///< the request, when the plan has while_running gates
   };
 
   enum class verdict : std::uint8_t {
@@ -85,7 +90,9 @@ class engine {
     std::int64_t limit = -1;      ///< the pool capacity (an adaptive limit: as it is now), -1 unlimited
   };
 
-  explicit engine(std::shared_ptr<const plan> p);
+  /// `time_origin_unix_us`: the Unix time of now == 0 when it is a real
+  /// clock (a live node), 0 in a simulation (gate::set_time_origin).
+  explicit engine(std::shared_ptr<const plan> p, std::int64_t time_origin_unix_us = 0);
 
   /// Decides an arriving request. `profile` comes from plan::profile_of and
   /// `r.cost` must already be resolved (plan::cost_of). `tag` is the caller's
@@ -168,6 +175,16 @@ class engine {
   const rate_limit_gate* model_rates(id account, id model) const;
   const plan& rules() const { return *plan_; }
 
+  /// The plug-in gates' state of `account` that its leases do not rebuild:
+  /// (gate name, bytes) for each gate that has some (gate::save).
+  void gate_states_of(id account, std::vector<std::pair<std::string, std::string>>& out) const;
+  /// Hands `bytes` to the plug-in gate named `name` (none: ignored).
+  void restore_gate_state(id account, std::uint16_t profile, const std::string& name,
+                          const std::string& bytes);
+  /// What the plug-in gates report of `account` (gate::report), each name
+  /// prefixed with its gate's: "peak.in_flight".
+  void gate_report(id account, std::vector<std::pair<std::string, double>>& out) const;
+
  private:
   struct account_state {
     std::uint16_t profile = 0;
@@ -201,8 +218,16 @@ class engine {
   /// Whether the pools can take `r` now; sets `why` to the first refusal.
   /// Sets the pools `r` is charged in (account pool, shared model capacity).
   void place(account_state& acc, const request& r, lease& l);
-  bool pools_fit(account_state& acc, const request& r, lease& l, reason& why);
-  void charge(account_state& acc, lease& l);
+  bool pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now);
+  void charge(account_state& acc, lease& l, usec now);
+  /// Whether every plug-in gate of `phase` takes `r` now.
+  bool gates_fit(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
+                 std::uint16_t profile, usec now);
+  void charge_gates(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
+                    std::uint16_t profile, usec now);
+  /// Marks every waiting account for a look by the next admit_waiting():
+  /// something all of them may need was freed.
+  void wake_all_waiting();
   /// The account's buckets for `r`'s model, made on first use; nullptr when
   /// the model has no rates of its own.
   rate_limit_gate* model_rate_for(account_state& acc, const request& r);
@@ -220,6 +245,13 @@ class engine {
   usec next_queue_deadline();
 
   std::shared_ptr<const plan> plan_;
+  /// The plan's plug-in gates, by phase, each in plan order.
+  std::vector<std::unique_ptr<gate>> arrival_gates_, running_gates_;
+  /// Their names, in the order of plan::gates().
+  std::vector<std::pair<std::string, gate*>> gates_by_name_;
+  bool gates_couple_ = false;  ///< a running gate ties accounts together
+  usec gate_clock_ = 0;        ///< the last expire() instant: plug-in gates' time changes
+  usec latest_ = 0;            ///< the latest `now` of any call: never wake before it
   std::vector<account_state> accounts_;   ///< by account id
   std::vector<bool> known_;               ///< accounts_ slots in use
   std::vector<pool_gate> pools_;          ///< account pools

@@ -16,7 +16,8 @@ std::int64_t ceil_seconds(usec t) { return (t + usec_per_second - 1) / usec_per_
 
 }  // namespace
 
-ledger::ledger(std::shared_ptr<const plan> p) : plan_(p), engine_(std::move(p)) {}
+ledger::ledger(std::shared_ptr<const plan> p, std::int64_t time_origin_unix_us)
+    : plan_(p), engine_(std::move(p), time_origin_unix_us) {}
 
 // -- slots ----------------------------------------------------------------------
 
@@ -347,6 +348,7 @@ ledger::account_image ledger::export_account(id account, std::uint16_t profile,
   img.has_sessions = engine_.sessions_of(account, img.sessions);
   img.has_rates = engine_.rates_of(account, img.rates);
   engine_.model_rates_of(account, img.model_rates);
+  engine_.gate_states_of(account, img.gate_states);
   if (account < accounts_.size()) img.mean_hold_us = accounts_[account].mean_hold_us;
   return img;
 }
@@ -378,6 +380,8 @@ void ledger::import_account(const account_image& img, std::vector<handle>& lease
   if (img.has_rates) engine_.restore_rates(img.account, img.profile, img.rates);
   for (const auto& [model, state] : img.model_rates)
     engine_.restore_model_rates(img.account, img.profile, model, state);
+  for (const auto& [name, bytes] : img.gate_states)
+    engine_.restore_gate_state(img.account, img.profile, name, bytes);
   stats(img.account).mean_hold_us = img.mean_hold_us;
 }
 

@@ -120,10 +120,13 @@ class ledger {
     rate_limit_gate::state rates;
     /// Its buckets for models with their own rates: (model id, state).
     std::vector<std::pair<id, rate_limit_gate::state>> model_rates;
+    /// Its plug-in gates' state beyond its leases: (gate name, bytes).
+    std::vector<std::pair<std::string, std::string>> gate_states;
     double mean_hold_us = 0;
   };
 
-  explicit ledger(std::shared_ptr<const plan> p);
+  /// `time_origin_unix_us` as for engine: the Unix time of now == 0 live.
+  explicit ledger(std::shared_ptr<const plan> p, std::int64_t time_origin_unix_us = 0);
 
   /// Decides a request arriving at `now`. REQUIRES: advance(now) ran.
   [[nodiscard]] decision arrive(const request& r, std::uint16_t profile, usec now,
@@ -171,6 +174,10 @@ class ledger {
                                            usec now) const;
 
   [[nodiscard]] engine::usage usage_of(id account) const { return engine_.usage_of(account); }
+  /// What the plan's plug-in gates report of `account` (engine::gate_report).
+  void gate_report(id account, std::vector<std::pair<std::string, double>>& out) const {
+    engine_.gate_report(account, out);
+  }
   /// The account's rate buckets as they stand; false when its plan has no rate.
   bool rates_of(id account, rate_limit_gate::state& out) const { return engine_.rates_of(account, out); }
   const rate_limit_gate* model_rates(id account, id model) const { return engine_.model_rates(account, model); }

@@ -1,6 +1,7 @@
 #include "policies/plan.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 #include <set>
@@ -68,6 +69,7 @@ const std::vector<std::string>& known_keys() {
 constexpr std::string_view cost_prefix = "cost.";
 constexpr std::string_view capacity_prefix = "model_capacity.";
 constexpr std::string_view account_prefix = "account.";
+constexpr std::string_view gate_prefix = "gate.";
 constexpr std::string_view model_rpm_prefix = "requests_per_minute.";
 constexpr std::string_view model_tpm_prefix = "tokens_per_minute.";
 
@@ -394,10 +396,34 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   std::map<std::string, entries> model_backends;  // backend.MODEL.KEY, by MODEL then KEY
   for (auto& kv : backend_keys()) backend[kv.first] = entry{kv.second, "default", 0};
 
+  // gate.NAME.KEY, by NAME in the order names first appear.
+  std::vector<std::pair<std::string, std::map<std::string, gate_params::value>>> gate_sections;
+  std::map<std::string, std::string> gate_where;  // NAME -> where its first key came from
+
   for (auto& s : settings) {
     std::string key = canonical(s.key);
     entry e{s.value, s.where, order++};
-    if (starts_with(key, backend_prefix)) {
+    if (starts_with(s.key, gate_prefix)) {
+      // gate.NAME.KEY: NAME has no dots; KEY is the gate type's business.
+      auto rest = s.key.substr(gate_prefix.size());
+      auto dot = rest.find('.');
+      auto name = rest.substr(0, dot);
+      bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+      });
+      if (dot == std::string::npos || dot + 1 == rest.size() || !name_ok)
+        throw input_error::at(s.where, 0, s.key,
+                              "expected gate.NAME.KEY, NAME of letters, digits, _ and - "
+                              "(a [gate.NAME] section)");
+      auto section = std::find_if(gate_sections.begin(), gate_sections.end(),
+                                  [&](auto& g) { return g.first == name; });
+      if (section == gate_sections.end()) {
+        gate_sections.emplace_back(name, std::map<std::string, gate_params::value>{});
+        section = std::prev(gate_sections.end());
+        gate_where[name] = s.where;
+      }
+      section->second[rest.substr(dot + 1)] = gate_params::value{s.value, s.where};
+    } else if (starts_with(key, backend_prefix)) {
       // backend.KEY or backend.MODEL.KEY: MODEL may contain dots, so match the key suffix.
       auto rest = key.substr(backend_prefix.size());
       bool known = false;
@@ -557,6 +583,36 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   if (result->profiles_.size() > 65535)
     throw input_error::in("", "too many per-account overrides (at most 65534 accounts)");
 
+  // Plug-in gates: each type's factory checks its parameters once here.
+  for (auto& [name, values] : gate_sections) {
+    gate_spec g;
+    g.name = name;
+    auto type = values.find("type");
+    if (type == values.end())
+      throw input_error::at(gate_where[name], 0, "gate." + name + ".type",
+                            "missing: a [gate." + name + "] section names its type (docs/GATES.md)");
+    g.type = type->second.text;
+    g.make = gate_registry::global().find(g.type);
+    if (!g.make) {
+      auto library = values.find("library");
+      throw input_error::at(
+          type->second.where, 0, "gate." + name + ".type",
+          "unknown gate type " + quoted(g.type) +
+              (library != values.end() ? " (its library " + quoted(library->second.text) + " did not add it)"
+                                       : "") +
+              did_you_mean(g.type, gate_registry::global().names()));
+    }
+    for (auto& [key, v] : values) result->effective_["gate." + name + "." + key] = v.text;
+    values.erase("type");
+    values.erase("library");  // loaded before the plan is built (traces/gate_library.hpp)
+    g.params = values;
+    gate_params p(name, g.params);
+    auto probe = g.make(p, *result);
+    p.check_all_used(g.type);
+    g.couples_accounts = probe->couples_accounts();
+    result->gates_.push_back(std::move(g));
+  }
+
   for (auto& kv : global) result->effective_[kv.first] = kv.second.value;
   for (auto& kv : model_costs) result->effective_["cost." + kv.first] = kv.second.value;
   for (auto& kv : model_capacities) result->effective_["model_capacity." + kv.first] = kv.second.value;
@@ -612,8 +668,18 @@ bool plan::has_backend() const {
   return std::any_of(model_backend_.begin(), model_backend_.end(), [](auto& b) { return b.replicas > 0; });
 }
 
+std::vector<std::unique_ptr<gate>> plan::make_gates() const {
+  std::vector<std::unique_ptr<gate>> out;
+  for (const auto& g : gates_) {
+    gate_params p(g.name, g.params);
+    out.push_back(g.make(p, *this));
+  }
+  return out;
+}
+
 bool plan::has_shared_gates() const {
   if (default_model_capacity_ >= 0) return true;
+  if (std::any_of(gates_.begin(), gates_.end(), [](auto& g) { return g.couples_accounts; })) return true;
   return std::any_of(model_capacity_.begin(), model_capacity_.end(), [](auto c) { return c >= 0; });
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "policies/gate.hpp"
 #include "policies/rate_limit_gate.hpp"
 #include "policies/session_rate_gate.hpp"
 #include "policies/time.hpp"
@@ -107,6 +108,15 @@ struct signal_params {
   double maxed_fraction = 0.5;       ///< pool at its limit this share of business hours
 };
 
+/// One `[gate.NAME]` section of a plan: a plug-in gate (policies/gate.hpp).
+struct gate_spec {
+  std::string name;
+  std::string type;
+  std::map<std::string, gate_params::value> params;  ///< its keys but type and library
+  gate_factory make;                                  ///< the type's factory
+  bool couples_accounts = false;
+};
+
 class plan {
  public:
   /// Builds a plan from a preset name ("streams", "streams:solo", "exclusive",
@@ -142,8 +152,15 @@ class plan {
 
   /// Provider-wide capacity of a model shared by all accounts; -1 unlimited.
   std::int64_t model_capacity(std::uint32_t model) const;
-  /// True when any model has a shared capacity: accounts are then coupled.
+  /// True when any model has a shared capacity, or a plug-in gate couples
+  /// accounts: accounts are then coupled (one simulation shard).
   bool has_shared_gates() const;
+
+  /// The plug-in gates (`[gate.NAME]` sections), in the order they are
+  /// asked, which is the order their sections first appear.
+  const std::vector<gate_spec>& gates() const { return gates_; }
+  /// Makes a fresh instance of each plug-in gate, for one engine.
+  std::vector<std::unique_ptr<gate>> make_gates() const;
   /// A model's own requests and tokens per minute (`requests_per_minute.MODEL`,
   /// `tokens_per_minute.MODEL`), kept per (account, model) beside the
   /// account's own rates; nullptr when the model has none. Its `burst` is
@@ -185,6 +202,7 @@ class plan {
   backend_params default_backend_;
   std::vector<backend_params> model_backend_;  ///< by model id
   signal_params signals_;
+  std::vector<gate_spec> gates_;
   std::map<std::string, std::string> effective_;
 };
 

@@ -41,6 +41,7 @@ std::string_view to_string(reason r) {
     case reason::no_majority: return "no_majority";
     case reason::owner_down: return "owner_down";
     case reason::recovering: return "recovering";
+    case reason::gate: return "gate";
   }
   return "?";
 }

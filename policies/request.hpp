@@ -76,6 +76,7 @@ enum class reason : std::uint8_t {
   not_owner,      ///< 503: the account's owner is moving to or from this node
   no_majority,    ///< 503: this node cannot reach a majority of its cluster
   owner_down,     ///< 503: the node that owns the account went down meanwhile
+  gate,           ///< 429: a plug-in gate of the plan refused it (policies/gate.hpp)
 };
 
 std::string_view to_string(reason r);

@@ -8,6 +8,7 @@
 
 #include "actors/http/key_hash.hpp"
 #include "policies/input_error.hpp"
+#include "traces/gate_library.hpp"
 #include "traces/ini_file.hpp"
 #include "traces/plan_file.hpp"
 
@@ -403,6 +404,7 @@ node_config read_node_config(const std::string& path, const std::string& node) {
     limits_text += "plan " + sp.spec + " preset=" + preset + "\n";
     for (auto& s : settings) limits_text += s.key + "=" + s.value + "\n";
     try {
+      traces::load_gate_libraries(settings, fs::path(path).parent_path().string());
       sp.plan = policies::plan::build(preset, settings);
     } catch (const input_error& e) {
       if (e.file().empty()) throw input_error::in(origin, e.what());

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "policies/input_error.hpp"
+#include "traces/gate_library.hpp"
 #include "traces/ini_file.hpp"
 
 namespace usher::traces {
@@ -23,6 +24,8 @@ plan_file read_plan_file(const std::string& path) {
   if (result.preset.empty())
     throw input_error::in(path, "missing `preset = ...` (the family the plan starts from, "
                                 "such as streams:team)");
+  // A gate library named in the file is found beside the file.
+  load_gate_libraries(result.settings, std::filesystem::path(path).parent_path().string());
   return result;
 }
 
@@ -89,6 +92,7 @@ std::shared_ptr<const policies::plan> load_plan(const std::string& spec_text,
   };
   for (auto& o : spec.overrides) add(o, "--plan " + spec_text);
   for (auto& o : overrides) add(o, where);
+  load_gate_libraries(pf.settings, "");  // those from the command line: beside the working directory
   try {
     return policies::plan::build(pf.preset, pf.settings);
   } catch (const input_error& e) {

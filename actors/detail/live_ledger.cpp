@@ -18,7 +18,7 @@ live_ledger::live_ledger(std::shared_ptr<const plan> p, const std::vector<std::s
                          usec lease_ttl, std::int64_t epoch_unix_ms,
                          std::size_t max_names_per_account, std::uint64_t seed)
     : plan_(p),
-      ledger_(p),
+      ledger_(p, epoch_unix_ms * 1000),
       lease_ttl_(lease_ttl),
       epoch_unix_ms_(epoch_unix_ms),
       max_names_(max_names_per_account),
@@ -73,7 +73,7 @@ void live_ledger::reload(std::shared_ptr<const plan> p, const std::vector<std::s
   for (auto& [tag, w] : waiters_) waiter_tags.emplace(w.place, tag);
 
   plan_ = std::move(p);
-  ledger_ = ledger(plan_);
+  ledger_ = ledger(plan_, epoch_unix_ms_ * 1000);
   for (auto& name : accounts)
     if (!account_ids_.count(name)) add_account(name);
   reset_names();
@@ -641,6 +641,7 @@ live_metrics live_ledger::metrics() const {
     x.wait_buckets = acc.wait_buckets;
     x.wait_sum_us = acc.wait_sum;
     x.wait_count = acc.wait_count;
+    ledger_.gate_report(static_cast<id>(a), x.gates);
     m.accounts.push_back(std::move(x));
   }
   return m;

@@ -29,6 +29,12 @@ json usage_object(const account_metrics& m) {
   j["outcomes"] = std::move(outcomes);
   j["queue_waits"] = m.wait_count;
   j["queue_wait_ms"] = m.wait_sum_us / 1000;
+  // The plan's plug-in gates, when it has any (docs/GATES.md).
+  if (!m.gates.empty()) {
+    json gates = json::object();
+    for (auto& [name, v] : m.gates) gates[name] = v;
+    j["gates"] = std::move(gates);
+  }
   return j;
 }
 

@@ -102,6 +102,9 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
         case reason::token_rate:
           return error_object(error_type::rate_limit, "token_rate",
                               "Rate limit reached for tokens per minute");
+        case reason::gate:
+          return error_object(error_type::rate_limit, "gate",
+                              "Rate limited: a gate of the account's plan has no room");
         default:
           return error_object(error_type::rate_limit, "concurrency_limit",
                               "Rate limited: the account's concurrency is in use");

@@ -31,6 +31,31 @@ namespace {
 
 // -- random scenarios -----------------------------------------------------------
 
+// A plug-in gate (policies/gate.hpp) whose answers change with time alone:
+// nothing starts in the first `length` of every `period`. Its windows
+// turning are what engine::next_deadline() asks the drivers to wake for.
+class blackout final : public gate {
+ public:
+  blackout(usec period, usec length) : period_(period), length_(length) {}
+  phase when() const override { return phase::while_running; }
+  bool fits(const request&, std::uint16_t, usec now) override { return !dark(now, period_, length_); }
+  void charge(const request&, std::uint16_t, usec) override {}
+  usec next_change(usec now) const override {
+    usec base = now - now % period_;
+    return now % period_ < length_ ? base + length_ : base + period_;
+  }
+  static bool dark(usec now, usec period, usec length) { return now % period < length; }
+
+ private:
+  usec period_, length_;
+};
+
+void register_blackout() {
+  gate_registry::global().add("test_blackout", [](gate_params& p, const plan&) -> std::unique_ptr<gate> {
+    return std::make_unique<blackout>(p.duration("period", seconds(10)), p.duration("length", seconds(1)));
+  }, "nothing starts in the first length of every period");
+}
+
 struct scenario {
   std::uint64_t seed = 0;
   std::string preset;
@@ -78,6 +103,7 @@ scenario make_scenario(std::uint64_t seed) {
   std::vector<std::string> models;  // "" = no model
   std::vector<std::string> products = {""};
   bool fails = false, connections = false, sessions = false, own_costs = false;
+  std::int64_t tokens_limit = -1;  // a tokens_in_flight gate's, when drawn
   std::int64_t max_cost = 2;
 
   switch (seed % 5) {
@@ -156,6 +182,21 @@ scenario make_scenario(std::uint64_t seed) {
       set("adaptive.backoff", "0.5");
     }
   }
+  // Plug-in gates, from a third generator: tokens in flight (rows get
+  // tokens, a few more than the gate can ever hold), and a blackout whose
+  // windows turn under waiting heads.
+  std::mt19937_64 gate_rng(seed ^ 0x67617465ULL);
+  if (seed % 5 != 1 && chance(gate_rng, 0.25)) {
+    tokens_limit = uniform_int(gate_rng, 5, 40);
+    set("gate.tif.type", "tokens_in_flight");
+    set("gate.tif.limit", std::to_string(tokens_limit));
+  }
+  if (chance(gate_rng, 0.15)) {
+    register_blackout();
+    set("gate.dark.type", "test_blackout");
+    set("gate.dark.period", std::to_string(uniform_int(gate_rng, 3, 12)));
+    set("gate.dark.length", std::to_string(uniform_int(gate_rng, 1, 2)));
+  }
   s.p = plan::build(s.preset, s.settings);
 
   trace_builder t(s.p);
@@ -195,6 +236,11 @@ scenario make_scenario(std::uint64_t seed) {
     s.row_text.push_back(line.str());
   }
   s.rows = t.rows();
+  if (tokens_limit >= 0)
+    for (std::size_t i = 0; i < s.rows.size(); ++i) {
+      s.rows[i].req.tokens = static_cast<std::uint32_t>(uniform_int(gate_rng, 0, tokens_limit + 2));
+      s.row_text[i] += ", tokens " + std::to_string(s.rows[i].req.tokens);
+    }
   return s;
 }
 
@@ -296,7 +342,7 @@ std::string broken_invariants(const scenario& s, const std::vector<outcome>& out
     return bad.str();
   }
   std::map<std::tuple<int, id, id>, gate_use>
-      gates;  // (0, account, model or product) / (1, model, 0)
+      gates;  // (0, account, model or product) / (1, model, 0) / (2, account, 0): tokens in flight
   std::map<id, std::vector<std::size_t>> queued_by_account;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
@@ -329,7 +375,7 @@ std::string broken_invariants(const scenario& s, const std::vector<outcome>& out
         break;
       case status::rejected:
         if (!one_of(o.why, {reason::queue_full, reason::over_limit, reason::model_busy,
-                            reason::connection_cap}) ||
+                            reason::connection_cap, reason::gate}) ||
             o.queued || o.start != -1 || o.wait != 0)
           fail("429 is refused at once");
         if (o.why == reason::queue_full && prof.queue_max_depth == 0)
@@ -371,13 +417,26 @@ std::string broken_invariants(const scenario& s, const std::vector<outcome>& out
         g.capacity = s.p->model_capacity(r.req.model);
         g.held.emplace_back(o.start, o.end, o.cost);
       }
+      // Plug-in gates: tokens in flight per account; nothing starts in a blackout.
+      for (const auto& spec : s.p->gates()) {
+        if (spec.type == "tokens_in_flight") {
+          auto& g = gates[{2, o.account, 0}];
+          g.capacity = std::stoll(spec.params.at("limit").text);
+          g.held.emplace_back(o.start, o.end, r.req.tokens);
+        } else if (spec.type == "test_blackout" &&
+                   blackout::dark(o.start, seconds(std::stoll(spec.params.at("period").text)),
+                                  seconds(std::stoll(spec.params.at("length").text)))) {
+          fail("started in a blackout");
+        }
+      }
     }
   }
   // In use never exceeds any gate's capacity.
   for (auto& [key, g] : gates) {
     auto excess = over_capacity(g);
     if (!excess.empty())
-      bad << (std::get<0>(key) == 0 ? "account " : "shared model ") << std::get<1>(key) << " pool "
+      bad << (std::get<0>(key) == 0 ? "account " : std::get<0>(key) == 1 ? "shared model " : "tokens of account ")
+          << std::get<1>(key) << " pool "
           << std::get<2>(key) << ": " << excess << '\n';
   }
   // Open WebSocket connections never exceed the account's cap. Rebuilt in the
@@ -443,7 +502,8 @@ std::string broken_invariants(const scenario& s, const std::vector<outcome>& out
     const auto& prof = s.p->profile(r.profile);
     single_gate = single_gate && r.req.what == kind::request && r.req.cost == 1 &&
                   prof.scope == pool_scope::account && !prof.sessions_limited && prof.limit >= 0 &&
-                  !prof.adaptive;  // (an adaptive limit lowers the capacity below limit)
+                  !prof.adaptive &&  // (an adaptive limit lowers the capacity below limit)
+                  s.p->gates().empty();
   }
   if (single_gate) {
     for (auto& [account, seqs] : queued_by_account) {
@@ -592,13 +652,15 @@ std::vector<outcome> reference(const scenario& s, std::string& leaks) {
 // quietly stop exercising a case.
 struct coverage {
   std::map<status, int> seen;
-  std::size_t queued = 0, zero_length = 0, coupled = 0;
+  std::size_t queued = 0, zero_length = 0, coupled = 0, by_gate = 0, gate_waits = 0;
 
   void add(const scenario& s, const std::vector<outcome>& out) {
     for (auto& o : out) {
       ++seen[o.code];
       queued += o.queued;
       zero_length += o.start >= 0 && o.start == o.end;
+      by_gate += o.why == reason::gate;
+      gate_waits += o.queued && o.start >= 0 && !s.p->gates().empty();
     }
     coupled += s.p->has_shared_gates();
   }
@@ -611,6 +673,8 @@ struct coverage {
     CHECK(queued > 0);
     CHECK(zero_length > 0);
     CHECK(coupled > 0);
+    CHECK(by_gate > 0);     // plug-in gates refuse ...
+    CHECK(gate_waits > 0);  // ... and let waiters in
   }
 };
 

@@ -64,7 +64,8 @@ TEST_CASE(
   CHECK((fs::status(usher).permissions() & fs::perms::owner_exec) != fs::perms::none);
   CHECK(fs::is_regular_file(p / "share/bash-completion/completions/usher"));
   for (auto doc : {"README.md", "LICENSE", "docs/SERVE.md", "docs/PLANS.md",
-                   "docs/serve-dashboard.png", "examples/serve.ini", "examples/plans/team.ini"}) {
+                   "docs/serve-dashboard.png", "examples/serve.ini", "examples/plans/team.ini",
+                   "examples/peak_hours_gate/peak_hours_gate.cpp"}) {
     INFO(doc);
     CHECK(fs::is_regular_file(p / "share/doc/usher" / doc));
   }
@@ -102,6 +103,30 @@ TEST_CASE("the installed usher prints its version and accepts the installed exam
   INFO(check.err);
   CHECK(check.code == 0);
   CHECK(check.out.find("is valid (1 accounts, 1 plans)") != std::string::npos);
+}
+
+TEST_CASE("a gate library builds against the installed headers and the installed usher loads it") {
+  // As a user outside the project would: the installed example, its own
+  // CMake project, the installed policies/ headers.
+  auto source = installed() / "share/doc/usher/examples/peak_hours_gate";
+  auto build = scratch("gate-build");
+  auto configure = run_shell("'" + std::string(USHER_CMAKE) + "' -S '" + source.string() + "' -B '" +
+                             build.string() + "' -DUSHER_SOURCE_DIR='" +
+                             (installed() / "include/usher").string() + "'");
+  INFO(configure.out << configure.err);
+  REQUIRE(configure.code == 0);
+  auto make = run_shell("'" + std::string(USHER_CMAKE) + "' --build '" + build.string() + "'");
+  INFO(make.out << make.err);
+  REQUIRE(make.code == 0);
+  auto library = build / "libpeak_hours_gate.so";
+  REQUIRE(fs::is_regular_file(library));
+  auto out = scratch("gate-run");
+  auto run = run_shell("cd '" + std::string(USHER_SOURCE_DIR) + "' && '" + (installed() / "bin/usher").string() +
+                       "' simulate -q --trace samples/sample-trace.csv --plan '" + (source / "plan.ini").string() +
+                       "' --set gate.peak.library='" + library.string() + "' --out '" + out.string() + "'");
+  INFO(run.err);
+  CHECK(run.code == 0);
+  CHECK(fs::is_regular_file(out / "outcomes.csv"));
 }
 
 TEST_CASE("the installed bash completion offers commands, options and presets") {
