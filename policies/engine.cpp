@@ -1,6 +1,7 @@
 #include "policies/engine.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace usher::policies {
 
@@ -99,7 +100,6 @@ std::int32_t engine::shared_pool_for(const request& r) {
 
 void engine::place(account_state& acc, const request& r, lease& l) {
   l.account = r.account;
-  if (!running_gates_.empty()) l.req = r;
   l.cost = r.cost;
   l.pool = pool_for(acc, r);
   l.shared = shared_pool_for(r);
@@ -140,8 +140,20 @@ void engine::charge_gates(const std::vector<std::unique_ptr<gate>>& gates, const
   for (const auto& g : gates) g->charge(r, profile, now);
 }
 
-void engine::charge(account_state& acc, lease& l, usec now) {
-  if (!running_gates_.empty()) charge_gates(running_gates_, l.req, acc.profile, now);
+void engine::charge(account_state& acc, const request& r, lease& l, usec now) {
+  if (!running_gates_.empty()) {
+    // The gates are released with the request they were charged with: kept
+    // here, so a lease stays small for the plans without plug-in gates.
+    if (free_gate_slots_.empty()) {
+      l.gate_slot = static_cast<std::uint32_t>(gate_requests_.size());
+      gate_requests_.push_back(r);
+    } else {
+      l.gate_slot = free_gate_slots_.back();
+      free_gate_slots_.pop_back();
+      gate_requests_[l.gate_slot] = r;
+    }
+    charge_gates(running_gates_, r, acc.profile, now);
+  }
   pools_[l.pool].charge(l.cost);
   if (l.shared >= 0) {
     shared_[l.shared].charge(l.cost);
@@ -215,7 +227,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
       if (!pools_fit(acc, r, d.held, why, now)) return refused(status::rejected, why);
       charge_rates(acc, model_gate, r.tokens);
       if (!arrival_gates_.empty()) charge_gates(arrival_gates_, r, acc.profile, now);
-      charge(acc, d.held, now);
+      charge(acc, r, d.held, now);
       d.what = verdict::admitted;
       return d;
     }
@@ -247,7 +259,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
     if (acc.sessions) acc.sessions->charge();
     charge_rates(acc, model_gate, r.tokens);
     if (!arrival_gates_.empty()) charge_gates(arrival_gates_, r, acc.profile, now);
-    charge(acc, d.held, now);
+    charge(acc, r, d.held, now);
     d.what = verdict::admitted;
     return d;
   }
@@ -276,7 +288,7 @@ engine::adoption engine::adopt(const request& r, std::uint16_t profile, lease& h
   int worst = room(pools_[l.pool]);
   if (l.shared >= 0) worst = std::max(worst, room(shared_[l.shared]));
   if (worst == 2) return adoption::refused;
-  charge(acc, l, gate_clock_);  // over capacity too: the lease exists already
+  charge(acc, r, l, gate_clock_);  // over capacity too: the lease exists already
   held = l;
   return worst == 0 ? adoption::fits : adoption::over_limit;
 }
@@ -303,7 +315,11 @@ void engine::release(const lease& held, usec now, usec held_for) {
   if (static_cast<std::size_t>(held.pool) < adaptive_limit_.size() && adaptive_limit_[held.pool] > 0)
     adapt(held.pool, plan_->profile(acc.profile), held_for, pools_[held.pool].used());
   pools_[held.pool].release(held.cost);
-  for (const auto& g : running_gates_) g->release(held.req, acc.profile, now, held_for);
+  if (!running_gates_.empty()) {
+    const request& r = gate_requests_[held.gate_slot];
+    for (const auto& g : running_gates_) g->release(r, acc.profile, now, held_for);
+    free_gate_slots_.push_back(held.gate_slot);
+  }
   --acc.in_flight;
   acc.used -= held.cost;
   mark_dirty(held.account, acc);
@@ -311,19 +327,22 @@ void engine::release(const lease& held, usec now, usec held_for) {
     shared_[held.shared].release(held.cost);
     acc.shared_held[static_cast<std::size_t>(held.shared)] -= held.cost;
   }
-  // A provider-wide slot may unblock any account's head.
-  if (held.shared >= 0 || gates_couple_) wake_all_waiting();
+  // A provider-wide slot may unblock another account's head.
+  if (gates_couple_) wake_waiting(-1);
+  else if (held.shared >= 0) wake_waiting(held.shared);
 }
 
-void engine::wake_all_waiting() {
+void engine::wake_waiting(std::int32_t shared) {
   std::size_t keep = 0;
-    for (id a : waiting_accounts_) {
-      auto& w = accounts_[a];
-      if (w.queue.empty()) {
-        w.waiting_listed = false;
-        continue;
-      }
-      waiting_accounts_[keep++] = a;
+  for (id a : waiting_accounts_) {
+    auto& w = accounts_[a];
+    if (w.queue.empty()) {
+      w.waiting_listed = false;
+      continue;
+    }
+    waiting_accounts_[keep++] = a;
+    // A freed unit of one model's capacity helps only heads that ask for it.
+    if (shared >= 0 && shared_pool_for(w.queue.head().req) != shared) continue;
     if (!w.dirty) {
       w.dirty = true;
       dirty_.push_back(a);
@@ -360,14 +379,34 @@ void engine::admit_waiting(usec now, std::vector<admission>& out) {
   // Serve the first head (served_before: priority, then the fair share when
   // the plan asks for it, then age) among the accounts a release touched,
   // until no head fits: strict FIFO within an account.
+  //
+  // Nothing is released meanwhile, so once a head of cost c found no room in
+  // a model capacity, no head asking it for c or more can fit: such heads
+  // are dropped unasked (each would be refused in its turn, with no other
+  // effect), which keeps a release O(waiting accounts), not their square,
+  // when a thousand accounts wait for one busy model.
+  if (!shared_.empty()) full_at_.assign(shared_.size(), std::numeric_limits<std::int64_t>::max());
+  auto hopeless = [&](const account_state& acc) {
+    if (acc.sessions || full_at_.empty()) return false;  // (a session rate's recheck is its own)
+    const auto& r = acc.queue.head().req;
+    auto s = shared_pool_for(r);
+    return s >= 0 && r.cost >= full_at_[static_cast<std::size_t>(s)];
+  };
+  constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
   while (!dirty_.empty()) {
-    std::size_t best = dirty_.size();
-    for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    std::size_t best = none;  // (always below i: dropping swaps in one not yet seen)
+    for (std::size_t i = 0; i < dirty_.size();) {
       auto& acc = accounts_[dirty_[i]];
-      if (acc.queue.empty()) continue;
-      if (best == dirty_.size() || served_before(acc, accounts_[dirty_[best]])) best = i;
+      if (acc.queue.empty() || hopeless(acc)) {
+        acc.dirty = false;
+        dirty_[i] = dirty_.back();
+        dirty_.pop_back();
+        continue;
+      }
+      if (best == none || served_before(acc, accounts_[dirty_[best]])) best = i;
+      ++i;
     }
-    if (best == dirty_.size()) break;
+    if (best == none) break;
     id a = dirty_[best];
     auto& acc = accounts_[a];
     const auto& head = acc.queue.head();
@@ -381,6 +420,9 @@ void engine::admit_waiting(usec now, std::vector<admission>& out) {
     }
     bool fits = rate_ok && pools_fit(acc, head.req, l, why, now);
     if (!fits) {
+      if (why == reason::model_busy)
+        full_at_[static_cast<std::size_t>(l.shared)] =
+            std::min(full_at_[static_cast<std::size_t>(l.shared)], head.req.cost);
       acc.dirty = false;
       dirty_[best] = dirty_.back();
       dirty_.pop_back();
@@ -388,7 +430,7 @@ void engine::admit_waiting(usec now, std::vector<admission>& out) {
     }
     auto e = acc.queue.pop();
     if (acc.sessions) acc.sessions->charge();
-    charge(acc, l, now);
+    charge(acc, e.req, l, now);
     out.push_back(admission{e.tag, e.req, e.arrival, l});
     on_head_changed(a, acc);
   }
@@ -438,7 +480,7 @@ void engine::expire(usec now, std::vector<timeout>& out) {
   if (!running_gates_.empty()) {
     bool changed = false;
     for (const auto& g : running_gates_) changed = changed || g->next_change(gate_clock_) <= now;
-    if (changed) wake_all_waiting();
+    if (changed) wake_waiting(-1);
     gate_clock_ = now;
   }
   while (!rechecks_.empty() && rechecks_.top().at <= now) {
@@ -490,7 +532,7 @@ void engine::restore_lease(const request& r, std::uint16_t profile, lease& held)
   }
   lease l;
   place(acc, r, l);
-  charge(acc, l, gate_clock_);
+  charge(acc, r, l, gate_clock_);
   held = l;
 }
 

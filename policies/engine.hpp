@@ -50,7 +50,7 @@ class engine {
     std::uint64_t conn = 0;         ///< connection held (ws_open), with its instance
     std::uint64_t conn_instance = 0;
     bool holds_connection = false;
-    request req;                    ///< the request, when the plan has while_running gates
+    std::uint32_t gate_slot = 0;    ///< its request in the engine, when the plan has while_running gates
   };
 
   enum class verdict : std::uint8_t {
@@ -219,15 +219,15 @@ class engine {
   /// Sets the pools `r` is charged in (account pool, shared model capacity).
   void place(account_state& acc, const request& r, lease& l);
   bool pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now);
-  void charge(account_state& acc, lease& l, usec now);
+  void charge(account_state& acc, const request& r, lease& l, usec now);
   /// Whether every plug-in gate of `phase` takes `r` now.
   bool gates_fit(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
                  std::uint16_t profile, usec now);
   void charge_gates(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
                     std::uint16_t profile, usec now);
-  /// Marks every waiting account for a look by the next admit_waiting():
-  /// something all of them may need was freed.
-  void wake_all_waiting();
+  /// Marks waiting accounts for a look by the next admit_waiting(): those
+  /// whose head asks for the model capacity `shared`, or (-1) all of them.
+  void wake_waiting(std::int32_t shared);
   /// The account's buckets for `r`'s model, made on first use; nullptr when
   /// the model has no rates of its own.
   rate_limit_gate* model_rate_for(account_state& acc, const request& r);
@@ -250,6 +250,10 @@ class engine {
   /// Their names, in the order of plan::gates().
   std::vector<std::pair<std::string, gate*>> gates_by_name_;
   bool gates_couple_ = false;  ///< a running gate ties accounts together
+  /// The requests of the leases held, by lease::gate_slot (while_running
+  /// gates only), and the free slots.
+  std::vector<request> gate_requests_;
+  std::vector<std::uint32_t> free_gate_slots_;
   usec gate_clock_ = 0;        ///< the last expire() instant: plug-in gates' time changes
   usec latest_ = 0;            ///< the latest `now` of any call: never wake before it
   std::vector<account_state> accounts_;   ///< by account id
@@ -262,6 +266,9 @@ class engine {
   bool ordered_by_share_;
   std::vector<id> waiting_accounts_;      ///< accounts with a non-empty queue
   std::vector<id> dirty_;                 ///< accounts whose head may now fit
+  /// By model capacity, during one admit_waiting(): the smallest cost it
+  /// had no room for.
+  std::vector<std::int64_t> full_at_;
   std::priority_queue<deadline_entry, std::vector<deadline_entry>, std::greater<>> deadlines_;
   struct recheck {
     usec at;

@@ -311,6 +311,35 @@ TEST_CASE("capacity_order fair counts units, and a head that does not fit lets t
   CHECK(in[0].req.account == 1);
 }
 
+TEST_CASE("a head too big for a model's capacity lets a smaller one behind it in, and no bigger one") {
+  // Capacity 3: accounts 0 (2 units) and 4 (1 unit) fill it; 1 (2), 2 (1)
+  // and 3 (2) wait in that order. One unit frees: 1 is too big, 2 fits, and
+  // 3 is as big as 1 (the engine drops it unasked: it could not fit either).
+  bench b("weighted", {{"model_capacity.m", "3", "t"}, {"limit", "none", "t"}, {"queue.max_depth", "5", "t"}});
+  auto two = b.arrive(0, 0, kind::request, 0, 2);
+  auto one = b.arrive(4, 0, kind::request, 0, 1);
+  REQUIRE(two.what == engine::verdict::admitted);
+  REQUIRE(one.what == engine::verdict::admitted);
+  REQUIRE(b.arrive(1, 1, kind::request, 0, 2).what == engine::verdict::queued);
+  REQUIRE(b.arrive(2, 2, kind::request, 0, 1).what == engine::verdict::queued);
+  REQUIRE(b.arrive(3, 3, kind::request, 0, 2).what == engine::verdict::queued);
+  std::vector<engine::admission> in;
+  b.e.release(one.held, 5);
+  b.e.admit_waiting(5, in);
+  REQUIRE(in.size() == 1);
+  CHECK(in[0].req.account == 2);
+  // Two units free: the oldest head, account 1's, goes first; 3 still waits.
+  in.clear();
+  b.e.release(two.held, 6);
+  b.e.admit_waiting(6, in);
+  REQUIRE(in.size() == 1);
+  CHECK(in[0].req.account == 1);
+  CHECK(b.e.usage_of(3).queued == 1);
+  // Account 2's unit frees: 1 unit, and account 3's 2 still do not fit.
+  auto small = b.e.usage_of(2);
+  CHECK(small.used == 1);
+}
+
 namespace {
 
 // Eight accounts send one-unit requests, 10 s long, to model 0 of capacity 12,
