@@ -166,6 +166,7 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 /// admit_reply). Held while the request waits in the queue, unless `async`.
 struct admit_request {
   std::string account;
+  policies::id key = policies::no_id;  ///< which of the account's keys it came with
   std::uint64_t request_id = 0;  ///< unique per node; names it in cancel_request
   std::string model;             ///< "" when none
   std::string product;           ///< "" when none (exclusive: one pool per product)
@@ -366,7 +367,7 @@ using admission_actor = caf::typed_actor<
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
-  return f(caf::meta::type_name("admit_request"), x.account, x.request_id, x.model, x.product,
+  return f(caf::meta::type_name("admit_request"), x.account, x.key, x.request_id, x.model, x.product,
            x.cost, x.tokens, x.what, x.conn, x.async, x.holder_is_connection);
 }
 

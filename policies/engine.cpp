@@ -105,7 +105,8 @@ void engine::place(account_state& acc, const request& r, lease& l) {
   l.shared = shared_pool_for(r);
 }
 
-bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now) {
+bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now,
+                       bool* final_refusal) {
   place(acc, r, l);
   const auto& pool = pools_[l.pool];
   // An adaptive limit learns only from requests that end: an empty pool
@@ -121,10 +122,12 @@ bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& w
     why = reason::model_busy;
     return false;
   }
-  if (!running_gates_.empty() && !gates_fit(running_gates_, r, acc.profile, now)) {
-    why = reason::gate;
-    return false;
-  }
+  for (const auto& g : running_gates_)
+    if (!g->fits(r, acc.profile, now)) {
+      why = reason::gate;
+      if (final_refusal) *final_refusal = !g->refusal_waits();
+      return false;
+    }
   return true;
 }
 
@@ -245,7 +248,8 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (!arrival_gates_.empty() && !gates_fit(arrival_gates_, r, acc.profile, now))
     return refused(status::rejected, reason::gate);
   reason why = reason::over_limit;
-  bool fits = pools_fit(acc, r, d.held, why, now);
+  bool final_refusal = false;
+  bool fits = pools_fit(acc, r, d.held, why, now, &final_refusal);
   // A request bigger than a whole pool can never run: refuse it now rather
   // than let it wait out max_wait.
   // (Against the plan's limit: an adaptive limit may lower the pool's capacity for a while.)
@@ -255,6 +259,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
     return refused(status::rejected, reason::model_busy);
   for (const auto& g : running_gates_)
     if (!g->could_ever_fit(r, acc.profile)) return refused(status::rejected, reason::gate);
+  if (!fits && final_refusal) return refused(status::rejected, reason::gate);
   if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
     if (acc.sessions) acc.sessions->charge();
     charge_rates(acc, model_gate, r.tokens);

@@ -218,7 +218,9 @@ class engine {
   /// Whether the pools can take `r` now; sets `why` to the first refusal.
   /// Sets the pools `r` is charged in (account pool, shared model capacity).
   void place(account_state& acc, const request& r, lease& l);
-  bool pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now);
+  /// `final_refusal`, when given, is set when a gate refused that lets no one wait.
+  bool pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now,
+                 bool* final_refusal = nullptr);
   void charge(account_state& acc, const request& r, lease& l, usec now);
   /// Whether every plug-in gate of `phase` takes `r` now.
   bool gates_fit(const std::vector<std::unique_ptr<gate>>& gates, const request& r,

@@ -73,6 +73,12 @@ class gate {
 
   virtual phase when() const = 0;
 
+  /// while_running gates: whether a request this gate refuses may wait in
+  /// its account's queue (true), or is refused at once (false: 429 `gate`,
+  /// as a provider's per-key concurrency limit answers). A request that
+  /// waits (FIFO) holds back its account's requests behind it.
+  virtual bool refusal_waits() const { return true; }
+
   /// True when what one account does changes what another may do (a
   /// provider-wide cap): a release then wakes every waiting account, not
   /// only the releasing one.

@@ -61,7 +61,9 @@ std::unordered_map<std::string, actors::http::account_route> serve_actors::keys(
     const node_config& node) const {
   std::unordered_map<std::string, actors::http::account_route> out;
   for (auto& acc : node.accounts)
-    for (auto& k : acc.key_hashes) out[k] = actors::http::account_route{acc.name, actor_of_.at(acc.name)};
+    for (std::size_t i = 0; i < acc.key_hashes.size(); ++i)
+      out[acc.key_hashes[i]] =
+          actors::http::account_route{acc.name, actor_of_.at(acc.name), static_cast<policies::id>(i)};
   return out;
 }
 

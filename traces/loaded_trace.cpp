@@ -105,6 +105,7 @@ bool read_rows(trace_reader& reader, Emit emit, std::string& error,
       r.model = a.req.model;
       r.product = a.req.product;
       r.conn = static_cast<std::uint32_t>(a.req.conn);
+      r.key = a.req.key;
       r.tokens = a.req.tokens;
       r.output_tokens = a.output_tokens;
       r.what = a.req.what;
@@ -169,10 +170,8 @@ void loaded_trace::read_serially(bool labels) {
   rows_ = allocate(rows.size());
   std::uninitialized_copy(rows.begin(), rows.end(), rows_.get());
   size_ = rows.size();
-  if (labels) {
-    for (std::uint32_t i = 0; i < reader.keys().size(); ++i) keys_.intern(reader.keys().name(i));
-    labels_.push_back(std::move(kept));
-  }
+  for (std::uint32_t i = 0; i < reader.keys().size(); ++i) keys_.intern(reader.keys().name(i));
+  if (labels) labels_.push_back(std::move(kept));
   for (std::uint32_t i = 0; i < reader.accounts().size(); ++i) accounts_.intern(reader.accounts().name(i));
   for (std::uint32_t i = 0; i < reader.models().size(); ++i) models_.intern(reader.models().name(i));
 }
@@ -276,7 +275,7 @@ bool loaded_trace::read_in_pieces(std::size_t threads, bool labels) {
     auto& r = *pieces[k].reader;
     maps[k] = renumbering{map(r.accounts(), accounts_), map(r.models(), models_),
                           map(r.products(), products), map(r.connections(), connections),
-                          labels ? map(r.keys(), keys_) : std::vector<id>{}};
+                          map(r.keys(), keys_)};
   }
   run_at_once(pieces.size(), [&](std::size_t k) {
     auto& m = maps[k];
@@ -288,6 +287,7 @@ bool loaded_trace::read_in_pieces(std::size_t threads, bool labels) {
       if (r.model != no_id) r.model = m.model[r.model];
       if (r.product != no_id) r.product = m.product[r.product];
       if (on_connection(r.what)) r.conn = m.conn[r.conn];
+      if (r.key != no_id) r.key = m.key[r.key];
     }
     for (auto& key : p.labels.key) key = m.key[key];
     p.reader.reset();
@@ -339,6 +339,7 @@ void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
     a.req.model = r.model == no_id ? no_id : model_id_[r.model];
     a.req.product = r.product;
     a.req.conn = r.conn;
+    a.req.key = r.key;
     a.req.tokens = r.tokens;
     a.output_tokens = r.output_tokens;
     a.req.what = r.what;

@@ -40,6 +40,7 @@ class loaded_trace {
     policies::id model = policies::no_id;    ///< id in models()
     policies::id product = policies::no_id;
     std::uint32_t conn = 0;
+    policies::id key = policies::no_id;  ///< id in keys(); no_id when the row has none
     std::uint32_t tokens = 0;        ///< input_tokens + output_tokens
     std::uint32_t output_tokens = policies::no_output_tokens;
     policies::kind what = policies::kind::request;

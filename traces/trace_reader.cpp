@@ -257,8 +257,9 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
   a.req.conn = needs_conn ? conns_.intern(text(conn)) : 0;
   a.req.cost = plan_->cost_of(a.profile, a.req.model, own_cost);
   last_at_ = a.at;
-  labels_.push_back(row_label{std::string(text(id)), a.req.account,
-                              keys_.intern(text(key)), a.req.model, a.at});
+  auto key_id = keys_.intern(text(key));
+  a.req.key = text(key).empty() ? no_id : key_id;
+  labels_.push_back(row_label{std::string(text(id)), a.req.account, key_id, a.req.model, a.at});
   return true;
 }
 

@@ -35,6 +35,9 @@ namespace usher::actors::http {
 struct account_route {
   std::string account;
   admission_actor actor;
+  /// Which of the account's `key` lines matched (0, 1, ...): the request's
+  /// key for per-key gates (docs/GATES.md, key_cap).
+  policies::id key = policies::no_id;
 };
 
 struct edge_config {

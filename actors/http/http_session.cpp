@@ -621,6 +621,7 @@ class http_session : public edge::impl::tracked_conn,
     if (!read_body(names, f, 5)) return;
     admit_request msg;
     msg.account = r.account;
+    msg.key = r.key;
     msg.request_id = edge_->next_request++;
     const char* field = nullptr;
     if (auto e = take_admit_fields(f[0], f[1], f[2], msg, &field); !e.empty())
@@ -820,6 +821,7 @@ class http_session : public edge::impl::tracked_conn,
     }
     admit_request msg;
     msg.account = r.account;
+    msg.key = r.key;
     msg.request_id = edge_->next_request++;
     msg.what = policies::kind::ws_open;
     msg.conn = edge_->next_conn++;
@@ -918,6 +920,7 @@ class http_session : public edge::impl::tracked_conn,
                                  req_.version(), req_.keep_alive(), "model"));
     admit_request msg;
     msg.account = r.account;
+    msg.key = r.key;
     msg.request_id = edge_->next_request++;
     msg.model = model;
     msg.what = policies::kind::request;

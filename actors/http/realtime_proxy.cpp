@@ -320,6 +320,7 @@ class realtime_proxy : public edge::impl::stream_conn,
   admit_request slot_request() {
     admit_request msg;
     msg.account = route_.account;
+    msg.key = route_.key;
     msg.request_id = edge_->next_request++;
     msg.model = model_;
     msg.what = policies::kind::ws_request;

@@ -128,6 +128,7 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
     if (type == "request") {
       admit_request msg;
       msg.account = route_.account;
+      msg.key = route_.key;
       msg.request_id = edge_->next_request++;
       msg.what = policies::kind::ws_request;
       msg.conn = conn_;

@@ -5,3 +5,4 @@
 /// to register them.
 
 USHER_BUILTIN_GATE(tokens_in_flight, "the input and output tokens of an account's running requests, capped")
+USHER_BUILTIN_GATE(key_cap, "the units each API key of an account may hold of its pool, capped")

@@ -297,3 +297,38 @@ TEST_CASE("plug-in gates: the effective plan lists every gate key, gates keep th
   CHECK(p->effective().at("gate.z.type") == "test_quota");
   CHECK_FALSE(p->has_shared_gates());
 }
+
+TEST_CASE("key_cap: each key of an account holds at most its cap of the pool, a request without a key any") {
+  bench b({set("queue.max_depth", "0"), set("limit", "5"), set("gate.k.type", "key_cap"), set("gate.k.limit", "2")},
+          "streams");
+  auto with_key = [&](id account, id key, std::int64_t cost = 1) {
+    request r;
+    r.seq = b.seq++;
+    r.account = account;
+    r.key = key;
+    r.cost = cost;
+    return b.e.arrive(r, 0, 0, r.seq);
+  };
+  auto first = with_key(0, 7);
+  REQUIRE(first.what == engine::verdict::admitted);
+  REQUIRE(with_key(0, 7).what == engine::verdict::admitted);
+  auto third = with_key(0, 7);
+  CHECK(third.what == engine::verdict::done);
+  CHECK(third.why == reason::gate);
+  CHECK(with_key(0, 8).what == engine::verdict::admitted);  // another key of the account
+  CHECK(with_key(1, 7).what == engine::verdict::admitted);  // the same key id of another account
+  CHECK(with_key(0, no_id).what == engine::verdict::admitted);  // no key: the pool alone
+  CHECK(b.report(0, "k.keys_holding") == 2);
+  CHECK(b.report(0, "k.keys_at_cap") == 1);
+  // The account's pool of 5 still bounds them all: 4 held, one more fits.
+  CHECK(with_key(0, 9).what == engine::verdict::admitted);
+  CHECK(with_key(0, 10).why == reason::over_limit);
+  // Released, the key has room again (and the pool: 4 of 5 held).
+  b.e.release(first.held, 1);
+  CHECK(with_key(0, 7).what == engine::verdict::admitted);
+  // A request bigger than a key's cap never fits: refused at once.
+  auto big = with_key(2, 1, 3);
+  CHECK(big.what == engine::verdict::done);
+  CHECK(big.why == reason::gate);
+  CHECK(b.e.usage_of(2).in_flight == 0);
+}

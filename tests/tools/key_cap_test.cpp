@@ -1,0 +1,92 @@
+// Per-key caps end to end (issue #13 part 2, docs/GATES.md "key_cap"): a
+// simulation caps each key of the trace's `key` column inside its account's
+// pool, the same at any --threads; a live node caps each of an account's
+// API keys.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "support/live_node.hpp"
+#include "support/usher_cli.hpp"
+
+using usher::testing::key_line;
+using usher::testing::live_node;
+using usher::testing::run_usher;
+using usher::testing::scratch;
+using usher::testing::slurp;
+
+namespace {
+
+// (key, start_s, status) of each outcomes.csv row, in trace order.
+std::vector<std::string> starts(const std::filesystem::path& outcomes) {
+  std::istringstream in(slurp(outcomes));
+  std::string line;
+  std::getline(in, line);  // id,account,key,model,arrival_s,start_s,end_s,wait_s,status,...
+  std::vector<std::string> out;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream s(line);
+    std::string x;
+    while (std::getline(s, x, ',')) f.push_back(x);
+    out.push_back(f[2] + " " + f[5] + " " + f[8]);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a simulation caps each key of an account inside the account's pool") {
+  auto trace = scratch("key-cap-trace.csv");
+  {
+    std::ofstream out(trace);
+    out << "arrival_s,account,duration_s,key\n"
+        // The script's key sends three at once: one runs.
+        << "0,team,10,script\n0,team,10,script\n0,team,10,script\n"
+        // A person's key of the same account is not held back by the script.
+        << "1,team,10,alice\n"
+        // A row without a key meets the account's pool alone.
+        << "2,team,10,\n2,team,10,\n";
+  }
+  auto run = [&](const std::string& threads, const std::string& on_full = "refuse") {
+    auto out = scratch("key-cap-out" + threads + on_full);
+    auto r = run_usher("simulate -q --trace " + trace.string() +
+                       " --plan streams:team@gate.k.type=key_cap,gate.k.limit=1,gate.k.on_full=" + on_full +
+                       " --threads " + threads + " --out " + out.string());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return starts(out / "outcomes.csv");
+  };
+  // The others of the script's key are refused at once (429); alice's and
+  // the keyless rows run beside the script's one.
+  auto one = run("1");
+  CHECK(one == std::vector<std::string>{"script 0 200", "script  429", "script  429", "alice 1 200",
+                                        " 2 200", " 2 200"});
+  CHECK(run("2") == one);
+  // on_full = wait: they wait their turn instead, and hold back the
+  // account's queue behind them (FIFO): alice starts only when they have.
+  CHECK(run("1", "wait") == std::vector<std::string>{"script 0 200", "script 10 200", "script 20 200",
+                                                     "alice 20 200", " 20 200", " 20 200"});
+  // Without the gate all six run at once (Team: 10 streams).
+  auto out = scratch("key-cap-plain");
+  REQUIRE(run_usher("simulate -q --trace " + trace.string() + " --plan streams:team --out " + out.string()).code == 0);
+  CHECK(starts(out / "outcomes.csv") == std::vector<std::string>{"script 0 200", "script 0 200", "script 0 200",
+                                                                 "alice 1 200", " 2 200", " 2 200"});
+}
+
+TEST_CASE("a live node caps each API key of an account") {
+  live_node node("[plan.per-key]\npreset = streams\nlimit = 10\nqueue.max_depth = 0\n"
+                 "gate.k.type = key_cap\ngate.k.limit = 1\n"
+                 "[account.team]\nplan = per-key\n" + key_line("script-key") + key_line("alice-key"));
+  auto script = node.admit("script-key");
+  REQUIRE(script.status == 200);
+  auto again = node.admit("script-key");
+  CHECK(again.status == 429);
+  CHECK(again.json()["error"]["code"] == "gate");
+  CHECK(node.admit("alice-key").status == 200);  // the account's other key has its own cap
+  auto released = node.call(boost::beast::http::verb::delete_,
+                            "/v1/leases/" + script.json()["lease"].get<std::string>(), "script-key");
+  REQUIRE(released.status / 100 == 2);
+  CHECK(node.admit("script-key").status == 200);
+}
