@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace usher::testing {
 
@@ -54,6 +56,32 @@ inline cli_result run_usher(const std::string& args) {
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+/// The rows of a CSV file usher wrote (outcomes.csv: no quoted fields), each
+/// as column name -> text.
+inline std::vector<std::map<std::string, std::string>> csv_rows(const std::filesystem::path& p) {
+  std::istringstream in(slurp(p));
+  auto split = [](const std::string& line) {
+    std::vector<std::string> f;
+    std::stringstream s(line);
+    std::string x;
+    while (std::getline(s, x, ',')) f.push_back(x);
+    if (!line.empty() && line.back() == ',') f.emplace_back();
+    return f;
+  };
+  std::string line;
+  std::getline(in, line);
+  auto header = split(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    auto f = split(line);
+    f.resize(header.size());
+    std::map<std::string, std::string> row;
+    for (std::size_t i = 0; i < header.size(); ++i) row[header[i]] = f[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 inline std::string source_path(const std::string& relative) {

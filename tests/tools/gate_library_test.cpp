@@ -19,7 +19,6 @@ using usher::testing::key_line;
 using usher::testing::live_node;
 using usher::testing::run_usher;
 using usher::testing::scratch;
-using usher::testing::slurp;
 
 namespace {
 
@@ -29,28 +28,14 @@ struct row {
 };
 
 std::vector<row> outcomes(const std::filesystem::path& file) {
-  std::istringstream in(slurp(file));
-  std::string line;
-  std::getline(in, line);
-  std::map<std::string, std::size_t> column;
-  {
-    std::stringstream s(line);
-    std::string x;
-    for (std::size_t i = 0; std::getline(s, x, ','); ++i) column[x] = i;
-  }
   std::vector<row> out;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream s(line);
-    std::string x;
-    while (std::getline(s, x, ',')) f.push_back(x);
-    f.resize(column.size());
+  for (auto& f : usher::testing::csv_rows(file)) {
     row r;
-    r.arrival = std::stod(f[column.at("arrival_s")]);
-    r.status = f[column.at("status")];
+    r.arrival = std::stod(f["arrival_s"]);
+    r.status = f["status"];
     if (r.status == "200") {
-      r.start = std::stod(f[column.at("start_s")]);
-      r.end = std::stod(f[column.at("end_s")]);
+      r.start = std::stod(f["start_s"]);
+      r.end = std::stod(f["end_s"]);
     }
     out.push_back(r);
   }

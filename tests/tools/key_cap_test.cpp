@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "support/live_node.hpp"
@@ -15,23 +14,14 @@ using usher::testing::key_line;
 using usher::testing::live_node;
 using usher::testing::run_usher;
 using usher::testing::scratch;
-using usher::testing::slurp;
 
 namespace {
 
-// (key, start_s, status) of each outcomes.csv row, in trace order.
+// "key start_s status" of each outcomes.csv row, in trace order.
 std::vector<std::string> starts(const std::filesystem::path& outcomes) {
-  std::istringstream in(slurp(outcomes));
-  std::string line;
-  std::getline(in, line);  // id,account,key,model,arrival_s,start_s,end_s,wait_s,status,...
   std::vector<std::string> out;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream s(line);
-    std::string x;
-    while (std::getline(s, x, ',')) f.push_back(x);
-    out.push_back(f[2] + " " + f[5] + " " + f[8]);
-  }
+  for (auto& row : usher::testing::csv_rows(outcomes))
+    out.push_back(row["key"] + " " + row["start_s"] + " " + row["status"]);
   return out;
 }
 
