@@ -38,10 +38,10 @@ void merge(account_metrics& into, const account_metrics& x) {
   for (std::size_t i = 0; i < x.wait_buckets.size(); ++i) into.wait_buckets[i] += x.wait_buckets[i];
   into.wait_sum_us += x.wait_sum_us;
   into.wait_count += x.wait_count;
-  for (auto& [name, v] : x.gates) {
-    auto same = std::find_if(into.gates.begin(), into.gates.end(), [&](auto& g) { return g.first == name; });
-    if (same == into.gates.end()) into.gates.emplace_back(name, v);
-    else same->second += v;
+  for (const auto& g : x.gates) {
+    auto same = std::find_if(into.gates.begin(), into.gates.end(), [&](auto& h) { return h.first == g.first; });
+    if (same == into.gates.end()) into.gates.push_back(g);
+    else same->second += g.second;
   }
 }
 
