@@ -122,20 +122,19 @@ bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& w
     why = reason::model_busy;
     return false;
   }
-  for (const auto& g : running_gates_)
-    if (!g->fits(r, acc.profile, now)) {
-      why = reason::gate;
-      if (final_refusal) *final_refusal = !g->refusal_waits();
-      return false;
-    }
+  if (const gate* g = refusing_gate(running_gates_, r, acc.profile, now)) {
+    why = reason::gate;
+    if (final_refusal) *final_refusal = !g->refusal_waits();
+    return false;
+  }
   return true;
 }
 
-bool engine::gates_fit(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
-                       std::uint16_t profile, usec now) {
+const gate* engine::refusing_gate(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
+                                  std::uint16_t profile, usec now) {
   for (const auto& g : gates)
-    if (!g->fits(r, profile, now)) return false;
-  return true;
+    if (!g->fits(r, profile, now)) return g.get();
+  return nullptr;
 }
 
 void engine::charge_gates(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
@@ -224,12 +223,11 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
       rate_limit_gate* model_gate = nullptr;
       if (auto why = rates_fit(acc, r, now, model_gate); why != reason::none)
         return refused(status::rejected, why);
-      if (!arrival_gates_.empty() && !gates_fit(arrival_gates_, r, acc.profile, now))
-        return refused(status::rejected, reason::gate);
+      if (refusing_gate(arrival_gates_, r, acc.profile, now)) return refused(status::rejected, reason::gate);
       reason why = reason::none;
       if (!pools_fit(acc, r, d.held, why, now)) return refused(status::rejected, why);
       charge_rates(acc, model_gate, r.tokens);
-      if (!arrival_gates_.empty()) charge_gates(arrival_gates_, r, acc.profile, now);
+      charge_gates(arrival_gates_, r, acc.profile, now);
       charge(acc, r, d.held, now);
       d.what = verdict::admitted;
       return d;
@@ -245,8 +243,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   rate_limit_gate* model_gate = nullptr;
   if (auto why = rates_fit(acc, r, now, model_gate); why != reason::none)
     return refused(status::rejected, why);
-  if (!arrival_gates_.empty() && !gates_fit(arrival_gates_, r, acc.profile, now))
-    return refused(status::rejected, reason::gate);
+  if (refusing_gate(arrival_gates_, r, acc.profile, now)) return refused(status::rejected, reason::gate);
   reason why = reason::over_limit;
   bool final_refusal = false;
   bool fits = pools_fit(acc, r, d.held, why, now, &final_refusal);
@@ -263,7 +260,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
     if (acc.sessions) acc.sessions->charge();
     charge_rates(acc, model_gate, r.tokens);
-    if (!arrival_gates_.empty()) charge_gates(arrival_gates_, r, acc.profile, now);
+    charge_gates(arrival_gates_, r, acc.profile, now);
     charge(acc, r, d.held, now);
     d.what = verdict::admitted;
     return d;
@@ -272,7 +269,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
   bool was_empty = acc.queue.empty();
   charge_rates(acc, model_gate, r.tokens);
-  if (!arrival_gates_.empty()) charge_gates(arrival_gates_, r, acc.profile, now);
+  charge_gates(arrival_gates_, r, acc.profile, now);
   acc.queue.push(r, now, tag);
   if (was_empty) on_head_changed(r.account, acc);
   d.what = verdict::queued;

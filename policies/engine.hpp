@@ -222,9 +222,9 @@ class engine {
   bool pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now,
                  bool* final_refusal = nullptr);
   void charge(account_state& acc, const request& r, lease& l, usec now);
-  /// Whether every plug-in gate of `phase` takes `r` now.
-  bool gates_fit(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
-                 std::uint16_t profile, usec now);
+  /// The first of `gates` that does not take `r` now, or nullptr.
+  const gate* refusing_gate(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
+                            std::uint16_t profile, usec now);
   void charge_gates(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
                     std::uint16_t profile, usec now);
   /// Marks waiting accounts for a look by the next admit_waiting(): those

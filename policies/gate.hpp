@@ -76,7 +76,8 @@ class gate {
   /// while_running gates: whether a request this gate refuses may wait in
   /// its account's queue (true), or is refused at once (false: 429 `gate`,
   /// as a provider's per-key concurrency limit answers). A request that
-  /// waits (FIFO) holds back its account's requests behind it.
+  /// waits (FIFO) holds back its account's requests behind it; one already
+  /// waiting (for the pool) that this gate then refuses waits on.
   virtual bool refusal_waits() const { return true; }
 
   /// True when what one account does changes what another may do (a

@@ -40,12 +40,13 @@ struct request {
   id account = 0;          ///< interned account name
   id model = no_id;        ///< interned model, or no_id
   id product = no_id;      ///< interned product (exclusive family), or no_id
-  id key = no_id;          ///< interned API key of its account (a trace's `key`, the live
-                           ///< node's matched key), or no_id: for per-key gates
   std::uint32_t tokens = 0;  ///< input + output tokens, for a tokens-per-minute rate
   std::uint64_t conn = 0;  ///< interned connection (ws_* kinds)
   std::int64_t cost = -1;  ///< cost in pool units; -1: take it from the plan
   kind what = kind::request;
+  id key = no_id;          ///< interned API key of its account (a trace's `key`, the live
+                           ///< node's matched key), or no_id: for per-key gates. Here, in
+                           ///< what's padding, so that a request stays 48 bytes.
 };
 
 /// The status a client sees. These are ordinary outcomes, not errors.

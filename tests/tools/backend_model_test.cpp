@@ -20,17 +20,9 @@ namespace {
 
 // (start_s, end_s, status) of each outcomes.csv row, in trace order.
 std::vector<std::string> spans(const std::filesystem::path& outcomes) {
-  std::istringstream in(slurp(outcomes));
-  std::string line;
-  std::getline(in, line);
   std::vector<std::string> out;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream s(line);
-    std::string x;
-    while (std::getline(s, x, ',')) f.push_back(x);
-    out.push_back(f[5] + "-" + f[6] + " " + f[8]);
-  }
+  for (auto& row : usher::testing::csv_rows(outcomes))
+    out.push_back(row["start_s"] + "-" + row["end_s"] + " " + row["status"]);
   return out;
 }
 

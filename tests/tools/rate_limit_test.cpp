@@ -24,11 +24,8 @@ namespace {
 
 // The `reason` column of outcomes.csv, in trace order.
 std::vector<std::string> reasons(const std::filesystem::path& outcomes) {
-  std::istringstream in(slurp(outcomes));
-  std::string line;
-  std::getline(in, line);  // header; reason is the last column
   std::vector<std::string> out;
-  while (std::getline(in, line)) out.push_back(line.substr(line.rfind(',') + 1));
+  for (auto& row : usher::testing::csv_rows(outcomes)) out.push_back(row["reason"]);
   return out;
 }
 
