@@ -239,6 +239,9 @@ struct lease_request {
   std::string model;       ///< renew, adopted: "" when none
   std::string product;     ///< renew, adopted: "" when none
   std::int64_t cost = -1;  ///< renew, adopted: -1: the plan's cost for the model
+  /// renew, adopted: which of the account's keys renews it (a per-key gate
+  /// counts an adopted lease against that key)
+  policies::id key = policies::no_id;
 };
 
 struct lease_reply {
@@ -260,6 +263,9 @@ struct moved_lease {
   std::string product;  ///< "" when none
   std::int64_t cost = 0;
   std::int64_t ttl_left_us = 0;  ///< its TTL from the handoff on
+  /// which of the account's keys it was granted to (its place among the
+  /// account's key lines: the same on every member, whose configs match)
+  policies::id key = policies::no_id;
 };
 
 /// Edge -> admission actor: how a ticket stands (answer: admit_reply, held
@@ -385,7 +391,7 @@ typename Inspector::result_type inspect(Inspector& f, cancel_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
   return f(caf::meta::type_name("lease_request"), x.account, x.lease, x.op, x.model, x.product,
-           x.cost);
+           x.cost, x.key);
 }
 
 template <class Inspector>
@@ -396,7 +402,7 @@ typename Inspector::result_type inspect(Inspector& f, lease_reply& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, moved_lease& x) {
   return f(caf::meta::type_name("moved_lease"), x.account, x.lease, x.model, x.product, x.cost,
-           x.ttl_left_us);
+           x.ttl_left_us, x.key);
 }
 
 template <class Inspector>

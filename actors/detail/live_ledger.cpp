@@ -500,6 +500,7 @@ lease_reply live_ledger::adopt(id a, const lease_request& req, usec now) {
   auto& acc = accounts_[a];
   request q;
   q.account = a;
+  q.key = req.key;
   if (!req.model.empty() && (q.model = take_name(a, 0, req.model)) == no_id) {
     r.code = 400;
     return r;
@@ -724,6 +725,7 @@ std::vector<moved_lease> live_ledger::hand_off(usec now, std::vector<answer>& ou
       m.model = held.model;
       if (held.product_id != no_id) m.product = names_[1].names[held.product_id];
       m.cost = rec->req.cost;
+      m.key = rec->req.key;
       m.ttl_left_us = std::max<usec>(1, rec->ends - now);
       moved.push_back(std::move(m));
       gone.push_back(name);
@@ -741,6 +743,7 @@ void live_ledger::take_in(const std::vector<moved_lease>& leases, usec now) {
     q.model = m.model;
     q.product = m.product;
     q.cost = m.cost < 0 ? -1 : m.cost;  // from another process: a bad value is the plan's cost
+    q.key = m.key;
     auto& acc = accounts_[a];
     auto adopted = acc.adopted;
     auto over = acc.adopted_over_limit;

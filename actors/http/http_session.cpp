@@ -687,6 +687,7 @@ class http_session : public edge::impl::tracked_conn,
 
   void lease(const account_route& r, const std::string& id, lease_op op) {
     lease_request msg{r.account, id, op};
+    msg.key = r.key;
     if (op == lease_op::renew && !req_.body().empty()) {
       // What the lease was granted for ({"model":..,"cost":..,"product":..},
       // every field optional): a node recovering after a restart adopts an

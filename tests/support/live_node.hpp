@@ -26,6 +26,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -628,6 +629,9 @@ class live_node {
   ~live_node() {
     if (child_.pid() <= 0) return;
     int code = stop();
+    // The lines that say why first: a CI log keeps the head of a failure's
+    // output and may cut a long stderr before a sanitizer's report.
+    INFO("why: " << failure_lines(stopped_stderr));
     INFO("usher serve's stderr: " << stopped_stderr);
     CHECK(code == 0);
   }
@@ -698,6 +702,18 @@ class live_node {
 
   std::uint16_t port = 0;
   std::string stopped_stderr;  ///< what the node wrote to stderr, once stopped
+
+  /// The lines of a stderr that report a failure: a sanitizer's ERROR and
+  /// SUMMARY lines, the node's own [error] lines.
+  static std::string failure_lines(const std::string& err) {
+    std::istringstream in(err);
+    std::string line, out;
+    while (std::getline(in, line))
+      if (line.find("ERROR:") != std::string::npos || line.find("SUMMARY:") != std::string::npos ||
+          line.find("[error]") != std::string::npos || line.find("WARNING: ThreadSanitizer") != std::string::npos)
+        out += line + "\n";
+    return out.empty() ? "(no error line)" : out;
+  }
 
  private:
   fs::path dir_;

@@ -1,10 +1,12 @@
 // Per-key caps end to end (issue #13 part 2, docs/GATES.md "key_cap"): a
 // simulation caps each key of the trace's `key` column inside its account's
 // pool, the same at any --threads; a live node caps each of an account's
-// API keys.
+// API keys, also for a lease adopted after a restart.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "support/live_node.hpp"
@@ -79,4 +81,42 @@ TEST_CASE("a live node caps each API key of an account") {
                             "/v1/leases/" + script.json()["lease"].get<std::string>(), "script-key");
   REQUIRE(released.status / 100 == 2);
   CHECK(node.admit("script-key").status == 200);
+}
+
+TEST_CASE("a restarted node counts an adopted lease against the key that renews it") {
+  const std::string plan = "[plan.per-key]\npreset = streams\nlimit = 10\nqueue.max_depth = 0\n"
+                           "gate.k.type = key_cap\ngate.k.limit = 1\n"
+                           "[account.team]\nplan = per-key\n" +
+                           key_line("script-key") + key_line("alice-key");
+  std::string lease;
+  std::uint16_t port = 0;
+  {
+    live_node first("[node]\nlease_ttl = 2s\n" + plan);  // the fixture adds recovery = off
+    port = first.port;
+    auto r = first.admit("script-key");
+    REQUIRE(r.status == 200);
+    lease = r.json()["lease"].get<std::string>();
+    first.kill_hard();  // the lease, and which key holds it, are gone with it
+  }
+  live_node second("[node]\nlisten = 127.0.0.1:" + std::to_string(port) +
+                   "\nlease_ttl = 2s\nrecovery = ttl\n" + plan);
+  auto renew = [&] {
+    return second.call(boost::beast::http::verb::post, "/v1/leases/" + lease + "/renew",
+                       "script-key", R"({"cost":1})");
+  };
+  REQUIRE(renew().status == 200);  // adopted, and charged to script-key
+  CHECK(second.metric("usher_recovery_adopted_total{account=\"team\"}") == 1);
+  // Once the recovery window is over, the account's other key is granted...
+  usher::testing::http_result alice;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    REQUIRE(renew().status == 200);
+    alice = second.admit("alice-key");
+    if (alice.status == 503) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (alice.status == 503 && std::chrono::steady_clock::now() < give_up);
+  CHECK(alice.status == 200);
+  // ...and the key whose lease was adopted is at its cap.
+  auto again = second.admit("script-key");
+  CHECK(again.status == 429);
+  CHECK(again.json()["error"]["code"] == "gate");
 }
