@@ -605,9 +605,10 @@ void engine::restore_gate_state(id a, std::uint16_t profile, const std::string& 
 }
 
 void engine::gate_report(id a, std::vector<std::pair<std::string, double>>& out) const {
+  const std::uint16_t profile = a < accounts_.size() && known_[a] ? accounts_[a].profile : 0;
   for (const auto& [name, g] : gates_by_name_) {
     auto first = out.size();
-    g->report(a, out);
+    g->report(a, profile, out);
     for (auto i = first; i < out.size(); ++i) out[i].first = name + "." + out[i].first;
   }
 }

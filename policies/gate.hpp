@@ -53,7 +53,9 @@ class plan;
 /// Bumped whenever this header changes in a way that breaks a gate library
 /// built against an older one; a library built for another version is
 /// refused when it loads.
-inline constexpr int gate_abi_version = 1;
+/// 2: report() takes the account's profile; gate_params reads per-account
+/// values (count_by_profile, duration_by_profile).
+inline constexpr int gate_abi_version = 2;
 
 class gate {
  public:
@@ -118,8 +120,9 @@ class gate {
   /// any other call.
   virtual void set_time_origin(std::int64_t /*unix_us*/) {}
 
-  /// Numbers worth showing for one account, as (name, value) pairs.
-  virtual void report(id /*account*/, std::vector<std::pair<std::string, double>>& /*out*/) const {}
+  /// Numbers worth showing for one account of `profile`, as (name, value) pairs.
+  virtual void report(id /*account*/, std::uint16_t /*profile*/,
+                      std::vector<std::pair<std::string, double>>& /*out*/) const {}
 
   /// The state of `account` that its leases do not rebuild (restoring an
   /// account charges its leases again), as bytes only this gate type reads;
@@ -136,15 +139,32 @@ class gate {
 /// Each getter takes a key, parses its value or returns the default, and
 /// throws input_error naming the file, line and key of a bad value; a key
 /// no getter asked for is an error too (check_all_used, called by the plan).
+///
+/// A key may also be set for one account (`account.NAME.gate.G.KEY`, which
+/// gives the account a profile of its own): a type that allows that reads
+/// the key with a *_by_profile getter, which returns the value of each
+/// profile (plan::profile). An account's value for a key the type reads
+/// plan-wide only is an error.
 class gate_params {
  public:
   struct value {
     std::string text;
     std::string where;  ///< "plan.ini:12", "--set"
   };
+  /// One account's value of a key.
+  struct account_value {
+    std::string account;
+    std::uint16_t profile = 0;
+    value v;
+  };
+  using account_values = std::map<std::string, std::vector<account_value>>;  ///< by key
 
-  gate_params(std::string name, std::map<std::string, value> values)
-      : name_(std::move(name)), values_(std::move(values)) {}
+  gate_params(std::string name, std::map<std::string, value> values, account_values by_account = {},
+              std::size_t profiles = 1)
+      : name_(std::move(name)),
+        values_(std::move(values)),
+        by_account_(std::move(by_account)),
+        profiles_(profiles) {}
 
   /// The section's NAME.
   const std::string& name() const { return name_; }
@@ -160,26 +180,25 @@ class gate_params {
   std::int64_t count(const std::string& key, std::int64_t fallback, std::int64_t min,
                      std::int64_t max, bool allow_none = false) {
     const auto* v = take(key);
-    if (!v) return fallback;
-    if (allow_none && v->text == "none") return -1;
-    std::int64_t n = 0;
-    const char* end = v->text.data() + v->text.size();
-    auto res = std::from_chars(v->text.data(), end, n);
-    if (v->text.empty() || res.ec != std::errc() || res.ptr != end || n < min || n > max)
-      bad(key, *v, "an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-                       (allow_none ? " or \"none\"" : ""));
-    return n;
+    return v ? parse_count(field(key), *v, min, max, allow_none) : fallback;
+  }
+  /// count() for each profile: the account's own value where one is set.
+  std::vector<std::int64_t> count_by_profile(const std::string& key, std::int64_t fallback,
+                                             std::int64_t min, std::int64_t max,
+                                             bool allow_none = false) {
+    return by_profile(count(key, fallback, min, max, allow_none), key, [&](const std::string& f, const value& v) {
+      return parse_count(f, v, min, max, allow_none);
+    });
   }
 
   /// A duration: seconds, or with a unit s, ms, m, h ("30", "250ms", "2m").
   usec duration(const std::string& key, usec fallback) {
     const auto* v = take(key);
-    if (!v) return fallback;
-    usec t = 0;
-    bool unit_error = false;
-    if (!parse_duration(v->text, t, unit_error))
-      bad(key, *v, "a duration such as 60, 60s, 500ms or 2m");
-    return t;
+    return v ? parse_time(field(key), *v) : fallback;
+  }
+  /// duration() for each profile: the account's own value where one is set.
+  std::vector<usec> duration_by_profile(const std::string& key, usec fallback) {
+    return by_profile(duration(key, fallback), key, [&](const std::string& f, const value& v) { return parse_time(f, v); });
   }
 
   /// One of `words`.
@@ -191,7 +210,7 @@ class gate_params {
       if (v->text == w) return w;
     std::string list;
     for (const auto& w : words) list += (list.empty() ? "" : " or ") + w;
-    bad(key, *v, list);
+    bad(field(key), *v, list);
   }
 
   /// Throws input_error for a value the factory asked for and found wrong
@@ -201,30 +220,77 @@ class gate_params {
     throw input_error::at(i == values_.end() ? std::string() : i->second.where, 0, field(key), why);
   }
 
-  /// Throws input_error for the first key no getter asked for.
+  /// Throws input_error for the first key no getter asked for, and for the
+  /// first account's value of a key read plan-wide only.
   void check_all_used(const std::string& type) const {
     for (const auto& [key, v] : values_)
       if (!used_.count(key))
         throw input_error::at(v.where, 0, field(key),
                               "unknown key for a gate of type " + quoted(type) +
                                   " (docs/GATES.md lists each type's keys)");
+    for (const auto& [key, list] : by_account_)
+      if (!used_by_profile_.count(key))
+        for (const auto& a : list)
+          throw input_error::at(a.v.where, 0, account_field(a.account, key),
+                                asked_.count(key) ? "a gate of type " + quoted(type) + " takes " +
+                                                       quoted(key) + " plan-wide only, not per account"
+                                                 : "unknown key for a gate of type " + quoted(type) +
+                                                       " (docs/GATES.md lists each type's keys)");
   }
 
  private:
   const value* take(const std::string& key) {
+    asked_.insert(key);
     auto i = values_.find(key);
     if (i == values_.end()) return nullptr;
     used_.insert(key);
     return &i->second;
   }
+  /// `plan_wide` for every profile, then each account's own value (parsed
+  /// by `parse(field, value)`) for its profile.
+  template <class T, class Parse>
+  std::vector<T> by_profile(T plan_wide, const std::string& key, Parse parse) {
+    std::vector<T> out(profiles_, plan_wide);
+    used_.insert(key);
+    used_by_profile_.insert(key);
+    auto i = by_account_.find(key);
+    if (i != by_account_.end())
+      for (const auto& a : i->second)
+        if (a.profile < out.size()) out[a.profile] = parse(account_field(a.account, key), a.v);
+    return out;
+  }
   std::string field(const std::string& key) const { return "gate." + name_ + "." + key; }
-  [[noreturn]] void bad(const std::string& key, const value& v, const std::string& expected) const {
-    throw input_error::at(v.where, 0, field(key), "expected " + expected + ", got " + quoted(v.text));
+  std::string account_field(const std::string& account, const std::string& key) const {
+    return "account." + account + "." + field(key);
+  }
+  std::int64_t parse_count(const std::string& field, const value& v, std::int64_t min, std::int64_t max,
+                           bool allow_none) const {
+    if (allow_none && v.text == "none") return -1;
+    std::int64_t n = 0;
+    const char* end = v.text.data() + v.text.size();
+    auto res = std::from_chars(v.text.data(), end, n);
+    if (v.text.empty() || res.ec != std::errc() || res.ptr != end || n < min || n > max)
+      bad(field, v, "an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+                        (allow_none ? " or \"none\"" : ""));
+    return n;
+  }
+  usec parse_time(const std::string& field, const value& v) const {
+    usec t = 0;
+    bool unit_error = false;
+    if (!parse_duration(v.text, t, unit_error)) bad(field, v, "a duration such as 60, 60s, 500ms or 2m");
+    return t;
+  }
+  [[noreturn]] void bad(const std::string& field, const value& v, const std::string& expected) const {
+    throw input_error::at(v.where, 0, field, "expected " + expected + ", got " + quoted(v.text));
   }
 
   std::string name_;
   std::map<std::string, value> values_;
-  std::set<std::string> used_;
+  account_values by_account_;
+  std::size_t profiles_;
+  std::set<std::string> used_;             ///< keys of values_ read
+  std::set<std::string> asked_;            ///< keys a getter asked for, set or not
+  std::set<std::string> used_by_profile_;  ///< keys read per profile
 };
 
 /// Makes a gate from its parameters (throws input_error for bad ones). Called

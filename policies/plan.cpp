@@ -81,6 +81,25 @@ std::string canonical(const std::string& key) {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+/// account.ACCOUNT.gate.NAME.KEY split (ACCOUNT may contain dots; NAME and
+/// KEY may not), or an empty account when `k` is not of that form.
+struct account_gate_setting {
+  std::string account, gate, key;
+};
+account_gate_setting account_gate_key(const std::string& k) {
+  constexpr std::string_view marker = ".gate.";
+  if (!starts_with(k, account_prefix)) return {};
+  auto last = k.rfind('.');
+  auto mid = k.rfind('.', last - 1);
+  if (last == std::string::npos || mid == std::string::npos || last + 1 == k.size() || mid + 1 == last ||
+      mid < marker.size())
+    return {};
+  auto at = mid + 1 - marker.size();  // where ".gate." would start
+  if (k.compare(at, marker.size(), marker) != 0 || at <= account_prefix.size()) return {};
+  return {k.substr(account_prefix.size(), at - account_prefix.size()), k.substr(mid + 1, last - mid - 1),
+          k.substr(last + 1)};
+}
+
 // -- values -------------------------------------------------------------------
 
 struct entry {
@@ -399,6 +418,8 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   // gate.NAME.KEY, by NAME in the order names first appear.
   std::vector<std::pair<std::string, std::map<std::string, gate_params::value>>> gate_sections;
   std::map<std::string, std::string> gate_where;  // NAME -> where its first key came from
+  // account.ACCOUNT.gate.NAME.KEY: by NAME, then KEY; profiles resolved below.
+  std::map<std::string, gate_params::account_values> gate_accounts;
 
   for (auto& s : settings) {
     std::string key = canonical(s.key);
@@ -470,6 +491,9 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
       if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
       parse_count(s.key, e, true, 1);
       model_capacities[model] = e;
+    } else if (auto g = account_gate_key(s.key); !g.account.empty()) {
+      gate_accounts[g.gate][g.key].push_back(gate_params::account_value{g.account, 0, {s.value, s.where}});
+      per_account[g.account];  // the account gets a profile of its own
     } else if (starts_with(key, account_prefix)) {
       // account.NAME.KEY: NAME may itself contain dots, so match the key suffix.
       auto rest = key.substr(account_prefix.size());
@@ -584,6 +608,20 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
     throw input_error::in("", "too many per-account overrides (at most 65534 accounts)");
 
   // Plug-in gates: each type's factory checks its parameters once here.
+  for (auto& [name, keys] : gate_accounts) {
+    bool known = std::any_of(gate_sections.begin(), gate_sections.end(),
+                             [&, n = name](auto& sec) { return sec.first == n; });
+    auto& first = keys.begin()->second.front();
+    if (!known)
+      throw input_error::at(first.v.where, 0,
+                            "account." + first.account + ".gate." + name + "." + keys.begin()->first,
+                            "no gate " + quoted(name) + " in the plan (a [gate." + name + "] section)");
+    for (auto& [key, list] : keys)
+      for (auto& a : list) {
+        a.profile = result->profile_by_account_.at(a.account);
+        result->effective_["account." + a.account + ".gate." + name + "." + key] = a.v.text;
+      }
+  }
   for (auto& [name, values] : gate_sections) {
     gate_spec g;
     g.name = name;
@@ -606,7 +644,8 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
     values.erase("type");
     values.erase("library");  // loaded before the plan is built (traces/gate_library.hpp)
     g.params = values;
-    gate_params p(name, g.params);
+    if (auto i = gate_accounts.find(name); i != gate_accounts.end()) g.by_account = i->second;
+    gate_params p(name, g.params, g.by_account, result->profiles_.size());
     auto probe = g.make(p, *result);
     p.check_all_used(g.type);
     g.couples_accounts = probe->couples_accounts();
@@ -671,7 +710,7 @@ bool plan::has_backend() const {
 std::vector<std::unique_ptr<gate>> plan::make_gates() const {
   std::vector<std::unique_ptr<gate>> out;
   for (const auto& g : gates_) {
-    gate_params p(g.name, g.params);
+    gate_params p(g.name, g.params, g.by_account, profiles_.size());
     out.push_back(g.make(p, *this));
   }
   return out;

@@ -113,6 +113,7 @@ struct gate_spec {
   std::string name;
   std::string type;
   std::map<std::string, gate_params::value> params;  ///< its keys but type and library
+  gate_params::account_values by_account;            ///< accounts' own values (profiles set)
   gate_factory make;                                  ///< the type's factory
   bool couples_accounts = false;
 };

@@ -5,7 +5,8 @@
 /// every part of a gate (policies/gate.hpp, docs/GATES.md): a while_running
 /// gate, a window that turns by time alone (next_change), the time of day
 /// from set_time_origin, a report, and a state of its own that save/restore
-/// carries (how many requests each account had refused, for the report).
+/// carries (how many requests each account had refused, for the report),
+/// and a key an account may set apart (`account.NAME.gate.peak.peak_limit`).
 ///
 /// Built as its own shared library against usher's headers; a plan names it:
 ///   [gate.peak]
@@ -16,6 +17,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "policies/gate.hpp"
@@ -29,15 +31,15 @@ constexpr usec day = 24 * hour;
 
 class peak_hours final : public gate {
  public:
-  peak_hours(std::int64_t peak_limit, int start_hour, int end_hour)
-      : peak_limit_(peak_limit), start_(start_hour * hour), end_(end_hour * hour) {}
+  peak_hours(std::vector<std::int64_t> peak_limits, int start_hour, int end_hour)
+      : peak_limits_(std::move(peak_limits)), start_(start_hour * hour), end_(end_hour * hour) {}
 
   phase when() const override { return phase::while_running; }
 
   void set_time_origin(std::int64_t unix_us) override { origin_ = unix_us; }
 
-  bool fits(const request& r, std::uint16_t, usec now) override {
-    if (!in_peak(now) || running(r.account) < peak_limit_) return true;
+  bool fits(const request& r, std::uint16_t profile, usec now) override {
+    if (!in_peak(now) || running(r.account) < peak_limits_[profile]) return true;
     ++grow(refused_, r.account);  // counted when asked: a waiting head asks again (see report)
     return false;
   }
@@ -53,9 +55,10 @@ class peak_hours final : public gate {
     return base + day + start_;
   }
 
-  void report(id account, std::vector<std::pair<std::string, double>>& out) const override {
+  void report(id account, std::uint16_t profile,
+              std::vector<std::pair<std::string, double>>& out) const override {
     out.emplace_back("running", static_cast<double>(running(account)));
-    out.emplace_back("peak_limit", static_cast<double>(peak_limit_));
+    out.emplace_back("peak_limit", static_cast<double>(peak_limits_[profile]));
     out.emplace_back("refusals", static_cast<double>(at(refused_, account)));
   }
 
@@ -88,21 +91,22 @@ class peak_hours final : public gate {
   }
   std::int64_t running(id account) const { return at(running_, account); }
 
-  std::int64_t peak_limit_;
+  std::vector<std::int64_t> peak_limits_;  ///< by profile (plan::profile)
   usec start_, end_;
   std::int64_t origin_ = 0;
   std::vector<std::int64_t> running_, refused_;  ///< by account id
 };
 
 std::unique_ptr<gate> make_peak_hours(gate_params& p, const plan&) {
-  auto limit = p.count("peak_limit", 1, 0, 1'000'000);
+  // Per account too: the value of each profile (gate_params::count_by_profile).
+  auto limits = p.count_by_profile("peak_limit", 1, 0, 1'000'000);
   // hours = START-END, whole hours of the day (UTC), START < END.
   auto hours = p.text("hours", "9-17");
   int start = -1, end = -1, used = 0;
   if (std::sscanf(hours.c_str(), "%d-%d%n", &start, &end, &used) != 2 ||
       used != static_cast<int>(hours.size()) || start < 0 || end > 24 || start >= end)
     p.reject("hours", "expected whole hours START-END within 0-24, such as 9-17, got \"" + hours + "\"");
-  return std::make_unique<peak_hours>(limit, start, end);
+  return std::make_unique<peak_hours>(std::move(limits), start, end);
 }
 
 }  // namespace

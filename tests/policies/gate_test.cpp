@@ -4,6 +4,7 @@
 // state copied with its account.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 
 #include "policies/engine.hpp"
@@ -23,7 +24,7 @@ class quota final : public gate {
   phase when() const override { return phase::on_arrival; }
   bool fits(const request& r, std::uint16_t, usec) override { return taken(r.account) < max_; }
   void charge(const request& r, std::uint16_t, usec) override { ++grow(r.account); }
-  void report(id a, std::vector<std::pair<std::string, double>>& out) const override {
+  void report(id a, std::uint16_t, std::vector<std::pair<std::string, double>>& out) const override {
     out.emplace_back("taken", static_cast<double>(taken(a)));
   }
   std::string save(id a) const override { return taken(a) ? std::to_string(taken(a)) : ""; }
@@ -63,7 +64,7 @@ class global_cap final : public gate {
   bool fits(const request&, std::uint16_t, usec) override { return running_ < cap_; }
   void charge(const request&, std::uint16_t, usec) override { ++running_; }
   void release(const request&, std::uint16_t, usec, usec) override { --running_; }
-  void report(id, std::vector<std::pair<std::string, double>>& out) const override {
+  void report(id, std::uint16_t, std::vector<std::pair<std::string, double>>& out) const override {
     out.emplace_back("running", static_cast<double>(running_));
   }
 
@@ -112,6 +113,16 @@ struct bench {
 };
 
 plan::setting set(const std::string& key, const std::string& value) { return {key, value, "test"}; }
+
+// What plan::build says of `s`, or "no error".
+std::string error_of(const std::vector<plan::setting>& s) {
+  try {
+    plan::build("streams", s);
+  } catch (const input_error& e) {
+    return e.what();
+  }
+  return "no error";
+}
 
 }  // namespace
 
@@ -258,14 +269,6 @@ TEST_CASE("plug-in gates: a gate's own state moves with its account, its leases 
 
 TEST_CASE("plug-in gates: a plan's gate sections are checked where they stand") {
   register_test_gates();
-  auto error_of = [](std::vector<plan::setting> s) {
-    try {
-      plan::build("streams", s);
-    } catch (const input_error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   CHECK_THAT(error_of({{"gate.t.type", "tokens_in_flite", "p.ini:3"}, {"gate.t.limit", "5", "p.ini:4"}}),
              Catch::Contains("p.ini:3") && Catch::Contains("unknown gate type \"tokens_in_flite\"") &&
                  Catch::Contains("tokens_in_flight"));
@@ -331,4 +334,56 @@ TEST_CASE("key_cap: each key of an account holds at most its cap of the pool, a 
   CHECK(big.what == engine::verdict::done);
   CHECK(big.why == reason::gate);
   CHECK(b.e.usage_of(2).in_flight == 0);
+}
+
+TEST_CASE("plug-in gates: an account may have its own value of a gate's key") {
+  auto p = plan::build("streams", {set("queue.max_depth", "0"), set("gate.t.type", "tokens_in_flight"),
+                                   set("gate.t.limit", "100"), set("account.big.co.gate.t.limit", "300")});
+  auto big = p->profile_of("big.co");  // an account name may contain dots
+  REQUIRE(big != 0);
+  CHECK(p->profile_of("small") == 0);
+  CHECK(p->effective().at("account.big.co.gate.t.limit") == "300");
+  engine e(p);
+  auto arrive = [&](id account, std::uint16_t profile, std::uint32_t tokens) {
+    request r;
+    r.seq = static_cast<std::uint64_t>(account);
+    r.account = account;
+    r.tokens = tokens;
+    r.cost = 1;
+    return e.arrive(r, profile, 0, r.seq);
+  };
+  auto in_big = arrive(0, big, 250);
+  CHECK(in_big.what == engine::verdict::admitted);  // 250 of its own 300
+  auto in_small = arrive(1, 0, 250);
+  CHECK(in_small.what == engine::verdict::done);  // over the plan's 100: never fits
+  CHECK(in_small.why == reason::gate);
+  std::vector<std::pair<std::string, double>> report;
+  e.gate_report(0, report);
+  CHECK(std::find(report.begin(), report.end(), std::make_pair(std::string("t.tokens_in_flight_limit"), 300.0)) !=
+        report.end());
+}
+
+TEST_CASE("plug-in gates: an account's value of a gate's key is checked where it stands") {
+  register_test_gates();
+  const std::vector<plan::setting> k{{"gate.k.type", "key_cap", "p.ini:2"}, {"gate.k.limit", "2", "p.ini:3"}};
+  auto with = [&](plan::setting s) {
+    auto all = k;
+    all.push_back(std::move(s));
+    return error_of(all);
+  };
+  CHECK(with({"account.acme.gate.k.limit", "4", "p.ini:9"}) == "no error");
+  CHECK_THAT(with({"account.acme.gate.k.limit", "0", "p.ini:9"}),
+             Catch::Contains("p.ini:9") && Catch::Contains("account.acme.gate.k.limit") &&
+                 Catch::Contains("\"0\""));
+  CHECK_THAT(with({"account.acme.gate.nope.limit", "4", "p.ini:9"}),
+             Catch::Contains("p.ini:9") && Catch::Contains("no gate \"nope\""));
+  CHECK_THAT(with({"account.acme.gate.k.on_full", "wait", "p.ini:9"}),
+             Catch::Contains("p.ini:9") && Catch::Contains("account.acme.gate.k.on_full") &&
+                 Catch::Contains("plan-wide only"));
+  CHECK_THAT(with({"account.acme.gate.k.limt", "4", "p.ini:9"}),
+             Catch::Contains("p.ini:9") && Catch::Contains("account.acme.gate.k.limt") &&
+                 Catch::Contains("unknown key"));
+  // A gate type that reads a key plan-wide only (count, not count_by_profile).
+  CHECK_THAT(error_of({{"gate.q.type", "test_quota", "p.ini:2"}, {"account.a.gate.q.max", "2", "p.ini:4"}}),
+             Catch::Contains("p.ini:4") && Catch::Contains("plan-wide only"));
 }

@@ -1,9 +1,9 @@
 // An out-of-tree gate type end to end (issue #13 part 1, docs/GATES.md): the
 // example library examples/peak_hours_gate, built as its own target, loaded
-// by a plan's `library` key, caps peak hours and leaves off-peak alone; a
-// library beside a plan file is found there; a library that does not load
-// is refused with its place; a live node runs plug-in gates from its config
-// and reports them.
+// by a plan's `library` key, caps peak hours (an account may have its own
+// cap) and leaves off-peak alone; a library beside a plan file is found
+// there; a library that does not load is refused with its place; a live
+// node runs plug-in gates from its config and reports them.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -88,6 +88,15 @@ TEST_CASE("an out-of-tree gate library caps peak hours and leaves off-peak alone
   REQUIRE(run_usher("simulate -q --trace " + trace.string() + " --plan streams:team --out " + plain.string())
               .code == 0);
   CHECK(most_running(outcomes(plain / "outcomes.csv"), 10 * 3600, 11 * 3600) == 6);
+  // An account's own peak_limit (the library reads it with count_by_profile).
+  auto own = scratch("peak-own");
+  auto o = run_usher("simulate -q --trace " + trace.string() +
+                     " --plan examples/peak_hours_gate/plan.ini --set gate.peak.library=" +
+                     PEAK_HOURS_GATE_LIBRARY + " --set account.acme.gate.peak.peak_limit=4 --out " +
+                     own.string());
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  CHECK(most_running(outcomes(own / "outcomes.csv"), 10 * 3600, 11 * 3600) == 4);
 }
 
 TEST_CASE("a gate library named in a plan file is found beside the file") {

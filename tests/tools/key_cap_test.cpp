@@ -120,3 +120,17 @@ TEST_CASE("a restarted node counts an adopted lease against the key that renews 
   CHECK(again.status == 429);
   CHECK(again.json()["error"]["code"] == "gate");
 }
+
+TEST_CASE("a live node takes an account's own cap per key from the account's section of its config") {
+  live_node node("[plan.per-key]\npreset = streams\nlimit = 10\nqueue.max_depth = 0\n"
+                 "gate.k.type = key_cap\ngate.k.limit = 1\n"
+                 "[account.team]\nplan = per-key\n" + key_line("team-key") +
+                 "[account.vip]\nplan = per-key\ngate.k.limit = 2\n" + key_line("vip-key"));
+  CHECK(node.admit("team-key").status == 200);
+  CHECK(node.admit("team-key").status == 429);  // the plan's cap of 1 per key
+  CHECK(node.admit("vip-key").status == 200);
+  CHECK(node.admit("vip-key").status == 200);  // its own cap of 2
+  auto third = node.admit("vip-key");
+  CHECK(third.status == 429);
+  CHECK(third.json()["error"]["code"] == "gate");
+}
