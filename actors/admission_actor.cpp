@@ -166,6 +166,13 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         settle(self, now);
         return m;
       },
+      [=](const metrics_query& q) {
+        auto& s = self->state;
+        usec now = begin(self);
+        auto m = s.ledger->metrics(q.account);
+        settle(self, now);
+        return m;
+      },
       [=](live_tick_atom) {
         // Forget the timer even if this tick is stale: settle() sets a fresh
         // one for the next deadline, so no deadline is left without one.

@@ -24,6 +24,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<concurrency_snapshot>("usher::concurrency_snapshot");
   cfg.add_message_type<account_metrics>("usher::account_metrics");
   cfg.add_message_type<live_metrics>("usher::live_metrics");
+  cfg.add_message_type<metrics_query>("usher::metrics_query");
   // cluster (issue #10)
   cfg.add_message_type<moved_lease>("usher::moved_lease");
   cfg.add_message_type<std::vector<moved_lease>>("std::vector<usher::moved_lease>");

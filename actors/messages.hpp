@@ -338,6 +338,17 @@ inline const std::vector<std::int64_t>& live_wait_bounds_us() {
 
 struct live_metrics {
   std::vector<account_metrics> accounts;
+  /// metrics_query in a cluster: why the account's owner could not answer
+  /// (no_majority, owner_down, not_owner), answered 503 as an admission is;
+  /// none when it did.
+  policies::reason unavailable = policies::reason::none;
+};
+
+/// Edge -> admission actor (in a cluster: -> cluster actor -> the owner's):
+/// one account's counters, for GET /account/metrics. Answer: live_metrics
+/// with that account, or none when the actor does not have it.
+struct metrics_query {
+  std::string account;
 };
 
 // -- A cluster's control of its admission actors (docs/CLUSTER.md) -----------
@@ -366,7 +377,8 @@ using admission_actor = caf::typed_actor<
     caf::replies_to<ticket_poll>::with<admit_reply>,
     caf::replies_to<ticket_cancel>::with<lease_reply>,
     caf::replies_to<usage_query>::with<concurrency_snapshot>,
-    caf::replies_to<metrics_atom>::with<live_metrics>, caf::reacts_to<live_tick_atom>,
+    caf::replies_to<metrics_atom>::with<live_metrics>,
+    caf::replies_to<metrics_query>::with<live_metrics>, caf::reacts_to<live_tick_atom>,
     caf::replies_to<drain_atom>::with<std::int64_t>, caf::reacts_to<plan_update>,
     caf::reacts_to<resign_atom>, caf::replies_to<hand_off_atom>::with<std::vector<moved_lease>>,
     caf::reacts_to<group_activate>>;
@@ -446,7 +458,12 @@ typename Inspector::result_type inspect(Inspector& f, account_metrics& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, live_metrics& x) {
-  return f(caf::meta::type_name("live_metrics"), x.accounts);
+  return f(caf::meta::type_name("live_metrics"), x.accounts, x.unavailable);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metrics_query& x) {
+  return f(caf::meta::type_name("metrics_query"), x.account);
 }
 
 // == end of live node (issue #5) ==============================================

@@ -261,6 +261,12 @@ lease_reply lease_unavailable(policies::reason why) {
   return r;
 }
 
+live_metrics metrics_unavailable(policies::reason why) {
+  live_metrics m;
+  m.unavailable = why;
+  return m;
+}
+
 // A request from the edge: to the local admission actor or the owner.
 template <class Reply, class Msg>
 caf::result<Reply> dispatch(self_ptr self, const Msg& msg, Reply unknown, Reply refused_no_majority,
@@ -426,6 +432,10 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         if (*r.to == s.view->self()) return self->delegate(s.cfg.groups[r.group].actor, m);
         return forward<concurrency_snapshot>(self, *r.to, m, concurrency_snapshot{});
       },
+      [=](const metrics_query& m) -> caf::result<live_metrics> {
+        return dispatch<live_metrics>(self, m, live_metrics{}, metrics_unavailable(reason::no_majority),
+                                      metrics_unavailable(reason::owner_down));
+      },
       // -- from other members ---------------------------------------------
       [=](forward_atom, const admit_request& m) -> caf::result<admit_reply> {
         admit_reply unknown;
@@ -458,6 +468,10 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
       [=](forward_atom, const usage_query& m) -> caf::result<concurrency_snapshot> {
         return serve_forwarded<concurrency_snapshot>(self, m, concurrency_snapshot{},
                                                      concurrency_snapshot{});
+      },
+      [=](forward_atom, const metrics_query& m) -> caf::result<live_metrics> {
+        return serve_forwarded<live_metrics>(self, m, live_metrics{},
+                                             metrics_unavailable(reason::not_owner));
       },
   };
 }

@@ -624,29 +624,37 @@ concurrency_snapshot live_ledger::snapshot(const std::string& account, usec now)
 
 live_metrics live_ledger::metrics() const {
   live_metrics m;
-  for (std::size_t a = 0; a < accounts_.size(); ++a) {
-    const auto& acc = accounts_[a];
-    auto u = ledger_.usage_of(static_cast<id>(a));
-    account_metrics x;
-    x.account = acc.name;
-    x.in_flight = u.in_flight;
-    x.used = u.used;
-    x.limit = ledger_.limit_of(static_cast<id>(a), acc.profile);
-    x.queued = u.queued;
-    x.connections = u.connections;
-    for (auto& [code, n] : acc.outcomes) x.outcomes.emplace_back(code, n);
-    x.enqueued = acc.enqueued;
-    x.leases_expired = acc.expired;
-    x.adopted = acc.adopted;
-    x.adopted_over_limit = acc.adopted_over_limit;
-    x.names = static_cast<std::int64_t>(acc.uses[0].size() + acc.uses[1].size());
-    x.wait_buckets = acc.wait_buckets;
-    x.wait_sum_us = acc.wait_sum;
-    x.wait_count = acc.wait_count;
-    ledger_.gate_report(static_cast<id>(a), x.gates);
-    m.accounts.push_back(std::move(x));
-  }
+  for (std::size_t a = 0; a < accounts_.size(); ++a) m.accounts.push_back(metrics_of(static_cast<id>(a)));
   return m;
+}
+
+live_metrics live_ledger::metrics(const std::string& account) const {
+  live_metrics m;
+  if (id a = 0; find(account, a)) m.accounts.push_back(metrics_of(a));
+  return m;
+}
+
+account_metrics live_ledger::metrics_of(id a) const {
+  const auto& acc = accounts_[a];
+  auto u = ledger_.usage_of(a);
+  account_metrics x;
+  x.account = acc.name;
+  x.in_flight = u.in_flight;
+  x.used = u.used;
+  x.limit = ledger_.limit_of(a, acc.profile);
+  x.queued = u.queued;
+  x.connections = u.connections;
+  for (auto& [code, n] : acc.outcomes) x.outcomes.emplace_back(code, n);
+  x.enqueued = acc.enqueued;
+  x.leases_expired = acc.expired;
+  x.adopted = acc.adopted;
+  x.adopted_over_limit = acc.adopted_over_limit;
+  x.names = static_cast<std::int64_t>(acc.uses[0].size() + acc.uses[1].size());
+  x.wait_buckets = acc.wait_buckets;
+  x.wait_sum_us = acc.wait_sum;
+  x.wait_count = acc.wait_count;
+  ledger_.gate_report(a, x.gates);
+  return x;
 }
 
 usec live_ledger::next_deadline() {

@@ -116,7 +116,10 @@ class live_ledger {
 
   [[nodiscard]] concurrency_snapshot snapshot(const std::string& account,
                                               policies::usec now) const;
+  /// Every account's counters (GET /metrics), or one account's (GET
+  /// /account/metrics: none when this ledger does not have it).
   [[nodiscard]] live_metrics metrics() const;
+  [[nodiscard]] live_metrics metrics(const std::string& account) const;
 
   /// The earliest time advance() has work: a queue timeout or a lease TTL.
   [[nodiscard]] policies::usec next_deadline();
@@ -234,6 +237,7 @@ class live_ledger {
   std::string grant(policies::id a, policies::ledger::handle h, const std::string& model,
                     policies::id model_id, policies::id product_id, std::string name = "");
   lease_reply adopt(policies::id a, const lease_request& req, policies::usec now);
+  account_metrics metrics_of(policies::id a) const;
   /// Takes every waiter out of the queue, answering sync waiters and
   /// pollers `r`; tickets stay decided as `r` for a lease TTL.
   void evict_waiters(const admit_reply& r, policies::usec now, std::vector<answer>& out);

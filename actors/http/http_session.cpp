@@ -1120,17 +1120,25 @@ class http_session : public edge::impl::tracked_conn,
                    });
   }
 
-  // GET /account/metrics: the caller's account, for the dashboard.
+  // GET /account/metrics: the caller's account, for the dashboard. In a
+  // cluster the owner answers (forwarded like /account/concurrency).
   void account_usage(const account_route& r) {
     await_answer();
-    gather_metrics(
-        *edge_, {r.actor}, socket_.get_executor(),
-        [self = shared_from_this(), account = r.account](std::vector<account_metrics> all) {
+    edge_->to_actors.ask<live_metrics>(
+        r.actor, metrics_query{r.account}, socket_.get_executor(),
+        [self = shared_from_this(), account = r.account](std::optional<live_metrics> m) {
           if (!self->answered()) return;
-          for (auto& m : all)
-            if (m.account == account) return self->send_usage(account_usage_json(m, unix_ms_now()));
-          // No answer: the node stops. An answer without it: a reload removed it.
-          if (all.empty()) return self->unavailable(false);
+          if (!m) return self->unavailable(false);  // the node stops
+          if (m->unavailable != policies::reason::none) {  // a cluster's owner could not answer
+            admit_reply refused;
+            refused.code = 503;
+            refused.why = m->unavailable;
+            refused.retry_after_s = 1;
+            return self->send(admission_response(refused, self->req_.version(), self->req_.keep_alive()));
+          }
+          for (auto& x : m->accounts)
+            if (x.account == account) return self->send_usage(account_usage_json(x, unix_ms_now()));
+          // An answer without it: a reload removed it.
           self->unauthorized("Missing or unknown API key (Authorization: Bearer KEY)");
         });
   }

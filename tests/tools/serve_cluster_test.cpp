@@ -184,6 +184,14 @@ TEST_CASE("three members share an account's limit: any member grants, renews and
   }
   for (std::size_t i = 0; i < 3; ++i) CHECK(c[i].admit("acme-key", {{"model", "m"}}).status == 429);
   for (std::size_t i = 0; i < 3; ++i) CHECK(c[i].usage("acme-key")["used_cost"] == 3);
+  // The dashboard's figures are the owner's, whichever member is asked.
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto m = c[i].call(verb::get, "/account/metrics", "acme-key");
+    INFO("member " << i << ": " << m.body);
+    REQUIRE(m.status == 200);
+    CHECK(m.json()["in_use"] == 3);
+    CHECK(m.json()["outcomes"]["429"] == 3);
+  }
   // A lease granted through one member is renewed and released through another.
   auto renewed = c[2].call(verb::post, "/v1/leases/" + held[0] + "/renew", "acme-key");
   CHECK(renewed.status == 200);
