@@ -337,14 +337,7 @@ class http_session : public edge::impl::tracked_conn,
   // The line of the request being answered `status`; an error's code is
   // read from its body (the last member of every error object).
   void log_access(unsigned status, std::string_view body, std::string_view code = {}) {
-    if (code.empty() && status >= 400) {
-      constexpr std::string_view key = "\"code\":\"";
-      auto at = body.rfind(key);
-      if (at != std::string_view::npos) {
-        auto v = body.substr(at + key.size());
-        code = v.substr(0, v.find('"'));
-      }
-    }
+    if (code.empty() && status >= 400) code = error_code_of(body);
     access_entry e;
     e.request_id = rid_;
     e.client = client_;

@@ -21,6 +21,11 @@
 // Every other frame passes unchanged, in order, both ways; a frame is read
 // from one side only once the last one was written to the other, so a slow
 // reader slows its peer (TCP pushes back) instead of filling memory.
+//
+// With an access log, each response asked for or begun over the session has
+// a line of its own when it ends or is refused (route
+// gateway_realtime_response), beside the upgrade's line: the same
+// request_id, its lease, and how it ended.
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <map>
@@ -133,6 +138,11 @@ class realtime_proxy : public edge::impl::stream_conn,
     started_ = true;
     ++edge_->ws_open;
     edge_->add_stream(shared_from_this());
+    if (edge_->access) {
+      beast::error_code ec;
+      auto peer = client.socket().remote_endpoint(ec);
+      if (!ec) client_address_ = peer.address().to_string();
+    }
     client_.emplace(std::move(client));
     beast::get_lowest_layer(*client_).expires_never();
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
@@ -290,6 +300,7 @@ class realtime_proxy : public edge::impl::stream_conn,
     if (slots_.size() >= max_slots_per_session) {
       to_client_error(error_type::rate_limit, "too_many_responses",
                       "Too many responses asked for over one session", event_id);
+      log_response(429, "too_many_responses", "", clock::now());
       return read_client();
     }
     if (event_id.empty()) {  // so that the model server's error can name it
@@ -299,19 +310,20 @@ class realtime_proxy : public edge::impl::stream_conn,
     edge_->to_actors.ask<admit_reply>(
         route_.actor, slot_request(), ex_,
         [self = shared_from_this(), frame = std::move(frame), event_id = std::move(event_id),
-         text](std::optional<admit_reply> r) mutable {
+         text, asked = clock::now()](std::optional<admit_reply> r) mutable {
           lease_handle held;
           if (r && r->code == 200)
             held = lease_handle(self->route_.actor, self->route_.account, r->lease,
                                 &self->edge_->to_actors);
           if (self->ended_ || self->closing_) return;  // the handle releases it
           if (!r || r->code != 200) {
-            self->refused(r, event_id, "");
+            self->refused(r, event_id, "", asked);
             return self->read_client();
           }
           if (self->slots_.size() == 0) self->watch_since_ = clock::now();
-          self->slots_.asked(held.id(), event_id);
-          self->leases_.emplace(held.id(), std::move(held));
+          auto lease = held.id();
+          self->slots_.asked(lease, event_id);
+          self->leases_.emplace(std::move(lease), held_slot{std::move(held), asked});
           self->watch_stall();
           self->to_upstream(std::move(frame), text, true);
         });
@@ -332,13 +344,15 @@ class realtime_proxy : public edge::impl::stream_conn,
   // A slot refused (or no answer: the node stops): an error event in the
   // Realtime API's shape, naming the client event it answers.
   void refused(const std::optional<admit_reply>& r, const std::string& event_id,
-               const std::string& response_id) {
+               const std::string& response_id, clock::time_point asked) {
     if (!r) {
       to_client_error(error_type::server, "unavailable", "The node cannot admit now", event_id);
+      log_response(503, "unavailable", "", asked);
       return;
     }
     unsigned status = 0;
     auto object = refusal_object(*r, status);
+    log_response(status, error_code_of(object), "", asked);
     if (r->code == 1008) edge_->count_refusal_as_429(route_.account);
     if (!response_id.empty()) {
       // The model server began this response on its own: it is cancelled.
@@ -388,9 +402,10 @@ class realtime_proxy : public edge::impl::stream_conn,
       if (e.type == "response.created" && !e.response_id.empty()) {
         if (!slots_.created(e.response_id)) admit_server_response(e.response_id);
       } else if (e.type == "response.done") {
-        free_slot(slots_.done(e.response_id));
+        free_slot(slots_.done(e.response_id), "-");
       } else if (e.type == "error") {
-        free_slot(slots_.refused(e.error_event_id));
+        // The model server refused a response.create the account admitted.
+        free_slot(slots_.refused(e.error_event_id), "upstream_error");
       }
     }
     to_client(std::move(frame), text, true);
@@ -403,7 +418,7 @@ class realtime_proxy : public edge::impl::stream_conn,
     watch_stall();
     edge_->to_actors.ask<admit_reply>(
         route_.actor, slot_request(), ex_,
-        [self = shared_from_this(), response_id](std::optional<admit_reply> r) {
+        [self = shared_from_this(), response_id, asked = clock::now()](std::optional<admit_reply> r) {
           lease_handle held;
           if (r && r->code == 200)
             held = lease_handle(self->route_.actor, self->route_.account, r->lease,
@@ -411,18 +426,45 @@ class realtime_proxy : public edge::impl::stream_conn,
           if (self->ended_ || self->closing_) return;
           if (r && r->code == 200) {
             // Ended meanwhile (its response.done came first): the handle frees it.
-            if (self->slots_.adopt(response_id, held.id()))
-              self->leases_.emplace(held.id(), std::move(held));
+            auto lease = held.id();
+            if (self->slots_.adopt(response_id, lease))
+              self->leases_.emplace(std::move(lease), held_slot{std::move(held), asked});
+            else
+              self->log_response(200, "-", lease, asked);
             return;
           }
           if (!self->slots_.unadmitted(response_id)) return;  // over already
           self->slots_.forget(response_id);
-          self->refused(r, "", response_id);
+          self->refused(r, "", response_id, asked);
         });
   }
 
-  void free_slot(const std::string& lease) {
-    if (!lease.empty()) leases_.erase(lease);  // the handle releases it
+  // A response's slot is free: `code` says how it ended ("-": its
+  // response.done). The handle releases it.
+  void free_slot(const std::string& lease, std::string_view code) {
+    auto i = lease.empty() ? leases_.end() : leases_.find(lease);
+    if (i == leases_.end()) return;
+    log_response(200, code, lease, i->second.since);
+    leases_.erase(i);
+  }
+
+  // The access log's line of one response (route gateway_realtime_response):
+  // `status` 200 once admitted (`code` then says how it ended), else the
+  // refusal's; its time from the ask to now.
+  void log_response(unsigned status, std::string_view code, std::string_view lease,
+                    clock::time_point since) {
+    if (!edge_->access) return;
+    access_entry e;
+    e.request_id = request_id_;
+    e.client = client_address_;
+    e.account = route_.account;
+    e.route = "gateway_realtime_response";
+    e.status = status;
+    e.code = code;
+    e.lease = lease;
+    e.duration_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - since).count();
+    edge_->access->add(e);
   }
 
   // While a slot is held, the model server silent for idle_timeout (a
@@ -438,7 +480,7 @@ class realtime_proxy : public edge::impl::stream_conn,
       if (ec || self->ended_ || self->slots_.size() == 0) return;
       auto idle = self->edge_->cfg.gateway->idle_timeout;
       if (clock::now() - self->watch_since_ < idle) return self->watch_stall();
-      for (auto& lease : self->slots_.take_all()) self->free_slot(lease);
+      for (auto& lease : self->slots_.take_all()) self->free_slot(lease, "upstream_stalled");
       ++self->edge_->call_ends[gateway::call_end_index("upstream_stalled")];
       self->to_client_error(error_type::server, "upstream_stalled",
                             "The model server sent nothing for " +
@@ -537,8 +579,10 @@ class realtime_proxy : public edge::impl::stream_conn,
     client_->async_close(why, [self = shared_from_this()](beast::error_code) { self->end(); });
   }
 
+  // The session ends (`session_ended` for the responses under way).
   void free_all() {
     slots_.take_all();
+    for (auto& [lease, held] : leases_) log_response(200, "session_ended", lease, held.since);
     leases_.clear();  // every handle releases its slot
     connection_.release();
   }
@@ -575,7 +619,12 @@ class realtime_proxy : public edge::impl::stream_conn,
   std::size_t own_waiting_ = 0;  ///< the node's own frames queued to the client
   std::uint64_t own_events_ = 0;
   gateway::response_slots slots_;
-  std::map<std::string, lease_handle> leases_;  ///< by lease id
+  struct held_slot {
+    lease_handle handle;
+    clock::time_point since;  ///< asked for (the access log's duration)
+  };
+  std::map<std::string, held_slot> leases_;  ///< by lease id
+  std::string client_address_;               ///< with an access log
   asio::steady_timer stall_timer_;
   clock::time_point watch_since_{};  ///< the model server's last frame, or the first slot
   bool stall_armed_ = false;

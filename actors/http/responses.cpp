@@ -154,6 +154,14 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
   }
 }
 
+std::string_view error_code_of(std::string_view body) {
+  constexpr std::string_view key = "\"code\":\"";
+  auto at = body.rfind(key);
+  if (at == std::string_view::npos) return {};
+  auto v = body.substr(at + key.size());
+  return v.substr(0, v.find('"'));
+}
+
 void append_json_string(std::string_view text, std::string& out) {
   static const char* hex = "0123456789abcdef";
   out += '"';

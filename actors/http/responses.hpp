@@ -38,6 +38,10 @@ string_response error_response(unsigned status, const std::string& type, const s
 std::string error_object(const std::string& type, const std::string& code,
                          const std::string& message, const char* param = nullptr);
 
+/// The `code` of an error object or body (its last member), for the access
+/// log; empty when it has none.
+std::string_view error_code_of(std::string_view error_body);
+
 /// An admission (or ticket) reply as the client sees it. `code` 1008 over
 /// HTTP becomes 429 with the seed's reason text, and 499 (a ticket given up
 /// while polled) 410 `ticket_cancelled`: no non-standard status on the wire.

@@ -84,6 +84,26 @@ inline std::vector<std::map<std::string, std::string>> csv_rows(const std::files
   return rows;
 }
 
+/// The key=value fields of one logfmt line usher wrote (an access log line;
+/// values there hold no space: a quoted one keeps its quotes).
+inline std::map<std::string, std::string> logfmt_fields(const std::string& line) {
+  std::map<std::string, std::string> f;
+  std::istringstream in(line);
+  for (std::string kv; in >> kv;) {
+    auto eq = kv.find('=');
+    f[kv.substr(0, eq)] = eq == std::string::npos ? std::string() : kv.substr(eq + 1);
+  }
+  return f;
+}
+
+/// Each line of a logfmt file, as logfmt_fields reads it.
+inline std::vector<std::map<std::string, std::string>> logfmt_lines(const std::filesystem::path& p) {
+  std::vector<std::map<std::string, std::string>> out;
+  std::istringstream in(slurp(p));
+  for (std::string line; std::getline(in, line);) out.push_back(logfmt_fields(line));
+  return out;
+}
+
 inline std::string source_path(const std::string& relative) {
   return (std::filesystem::path(USHER_SOURCE_DIR) / relative).string();
 }

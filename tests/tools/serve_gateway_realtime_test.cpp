@@ -7,6 +7,8 @@
 // (or, for one the server began itself, its response.created) to its
 // response.done; nothing is held once a session ends, however it ends.
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -405,4 +407,71 @@ TEST_CASE("gateway realtime: a key given as the subprotocol openai-insecure-api-
   auto s = mock.stats();
   CHECK(s["authorizations"].size() == 1);
   CHECK(s["authorizations"].contains("Bearer upstream-secret"));
+}
+
+TEST_CASE("gateway realtime: the access log has a line for each response, beside the session's",
+          "[serve][gateway]") {
+  mock_model_process mock;
+  auto log = usher::testing::scratch("realtime-access.log");
+  std::filesystem::remove(log);
+  live_node node("access_log = " + log.string() + "\n" +
+                 realtime_config(mock.port, "idle_timeout = 300ms\n"));
+  ws_client a(node.port, "tts-key", realtime_target);
+  open_session(a);
+  auto rid_a = a.answer["X-Request-Id"];
+  const std::string session_a(rid_a.data(), rid_a.size());
+  // One runs to its response.done.
+  a.send(response_create("done", 3).dump());
+  REQUIRE(next_of(a, "response.done")["response"]["status"] == "completed");
+  REQUIRE(eventually([&] { return held(node.port, "tts-key") == 0; }));
+  // One stalls past idle_timeout.
+  json stalled = response_create("stalls", 10);
+  stalled["mock"]["stall_after"] = 1;
+  REQUIRE(a.exchange(stalled)["type"] == "response.created");
+  REQUIRE(next_of(a, "error")["error"]["code"] == "upstream_stalled");
+  REQUIRE(eventually([&] { return held(node.port, "tts-key") == 0; }));
+  // Another session's long response holds the account's one slot: a's next
+  // one is refused, and that session ends while its response runs.
+  ws_client b(node.port, "tts-key", realtime_target);
+  open_session(b);
+  auto rid_b = b.answer["X-Request-Id"];
+  const std::string session_b(rid_b.data(), rid_b.size());
+  REQUIRE(b.exchange(response_create("long", 100000, 50))["type"] == "response.created");
+  auto refusal = a.exchange(response_create("refused", 3));
+  REQUIRE(refusal["type"] == "error");
+  b.close();
+  REQUIRE(eventually([&] { return held(node.port, "tts-key") == 0; }));
+  a.close();
+
+  auto responses = [&] {
+    std::vector<std::map<std::string, std::string>> out;
+    for (auto& f : usher::testing::logfmt_lines(log))
+      if (f["route"] == "gateway_realtime_response") out.push_back(f);
+    return out;
+  };
+  REQUIRE(eventually([&] { return responses().size() >= 4; }));
+  auto lines = responses();
+  INFO(usher::testing::slurp(log));
+  REQUIRE(lines.size() == 4);
+  // In the order they ended, each with its session's request id.
+  CHECK(lines[0]["request_id"] == session_a);
+  CHECK(lines[0]["status"] == "200");
+  CHECK(lines[0]["code"] == "-");
+  CHECK(lines[0]["lease"] != "-");
+  CHECK(lines[0]["account"] == "tts");
+  CHECK(lines[1]["status"] == "200");
+  CHECK(lines[1]["code"] == "upstream_stalled");
+  CHECK(lines[2]["request_id"] == session_a);
+  CHECK(lines[2]["status"] == "429");
+  CHECK(lines[2]["code"] == refusal["error"]["code"].get<std::string>());
+  CHECK(lines[2]["lease"] == "-");
+  CHECK(lines[3]["request_id"] == session_b);
+  CHECK(lines[3]["status"] == "200");
+  CHECK(lines[3]["code"] == "session_ended");
+  CHECK(lines[3]["lease"] != lines[0]["lease"]);
+  // The sessions' own lines: their upgrades.
+  int upgrades = 0;
+  for (auto& f : usher::testing::logfmt_lines(log))
+    if (f["route"] == "gateway_realtime") upgrades += f["status"] == "101";
+  CHECK(upgrades == 2);
 }

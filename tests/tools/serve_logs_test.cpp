@@ -5,6 +5,7 @@
 #include <map>
 
 #include "support/live_node.hpp"
+#include "support/usher_cli.hpp"
 
 using usher::testing::eventually;
 using usher::testing::http_client;
@@ -40,18 +41,6 @@ std::vector<std::string> lines_of(const fs::path& p) {
   std::istringstream in(read_text(p));
   for (std::string l; std::getline(in, l);) out.push_back(l);
   return out;
-}
-
-// key=value pairs of a logfmt line (no value here holds a space).
-std::map<std::string, std::string> fields_of(const std::string& line) {
-  std::map<std::string, std::string> f;
-  std::istringstream in(line);
-  for (std::string kv; in >> kv;) {
-    auto eq = kv.find('=');
-    REQUIRE(eq != std::string::npos);
-    f[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return f;
 }
 
 // A request with an X-Request-Id, so its line can be found.
@@ -91,7 +80,7 @@ TEST_CASE("the access log has one logfmt line per request with its fields and ne
   CHECK(lines.size() == 6);
   std::map<std::string, std::map<std::string, std::string>> by_id;
   for (auto& l : lines) {
-    auto f = fields_of(l);
+    auto f = usher::testing::logfmt_fields(l);
     for (auto k : {"time", "request_id", "client", "account", "method", "route", "status", "code",
                    "wait_ms", "lease", "ticket", "duration_ms"})
       CHECK(f.count(k) == 1);
