@@ -183,6 +183,7 @@ struct admit_reply {
   std::uint16_t code = 200;      ///< 200 admitted, 202 queued (ticket), 400, 404, 408, 429, 499, 503, 1008
                                  ///< (503 with reason recovering: the node recovers after a restart)
   policies::reason why = policies::reason::none;
+  std::string gate;              ///< reason gate: the name of the plug-in gate that refused
   std::string lease;             ///< 200: the lease id
   std::string ticket;            ///< 202: the ticket id
   std::int64_t waited_us = 0;    ///< time spent queued
@@ -391,7 +392,7 @@ typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_reply& x) {
-  return f(caf::meta::type_name("admit_reply"), x.code, x.why, x.lease, x.ticket, x.waited_us,
+  return f(caf::meta::type_name("admit_reply"), x.code, x.why, x.gate, x.lease, x.ticket, x.waited_us,
            x.retry_after_s, x.lease_ttl_ms, x.limit, x.in_use, x.requests, x.tokens);
 }
 

@@ -106,7 +106,7 @@ void engine::place(account_state& acc, const request& r, lease& l) {
 }
 
 bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now,
-                       bool* final_refusal) {
+                       const gate** refuser) {
   place(acc, r, l);
   const auto& pool = pools_[l.pool];
   // An adaptive limit learns only from requests that end: an empty pool
@@ -124,7 +124,7 @@ bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& w
   }
   if (const gate* g = refusing_gate(running_gates_, r, acc.profile, now)) {
     why = reason::gate;
-    if (final_refusal) *final_refusal = !g->refusal_waits();
+    if (refuser) *refuser = g;
     return false;
   }
   return true;
@@ -135,6 +135,13 @@ const gate* engine::refusing_gate(const std::vector<std::unique_ptr<gate>>& gate
   for (const auto& g : gates)
     if (!g->fits(r, profile, now)) return g.get();
   return nullptr;
+}
+
+engine::decision engine::refused_by(const gate* g) const {
+  auto d = refused(status::rejected, reason::gate);
+  for (std::size_t i = 0; i < gates_by_name_.size() && i < no_gate; ++i)
+    if (gates_by_name_[i].second == g) d.gate = static_cast<std::uint16_t>(i);
+  return d;
 }
 
 void engine::charge_gates(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
@@ -223,9 +230,11 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
       rate_limit_gate* model_gate = nullptr;
       if (auto why = rates_fit(acc, r, now, model_gate); why != reason::none)
         return refused(status::rejected, why);
-      if (refusing_gate(arrival_gates_, r, acc.profile, now)) return refused(status::rejected, reason::gate);
+      if (const gate* g = refusing_gate(arrival_gates_, r, acc.profile, now)) return refused_by(g);
       reason why = reason::none;
-      if (!pools_fit(acc, r, d.held, why, now)) return refused(status::rejected, why);
+      const gate* refuser = nullptr;
+      if (!pools_fit(acc, r, d.held, why, now, &refuser))
+        return refuser ? refused_by(refuser) : refused(status::rejected, why);
       charge_rates(acc, model_gate, r.tokens);
       charge_gates(arrival_gates_, r, acc.profile, now);
       charge(acc, r, d.held, now);
@@ -243,10 +252,10 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   rate_limit_gate* model_gate = nullptr;
   if (auto why = rates_fit(acc, r, now, model_gate); why != reason::none)
     return refused(status::rejected, why);
-  if (refusing_gate(arrival_gates_, r, acc.profile, now)) return refused(status::rejected, reason::gate);
+  if (const gate* g = refusing_gate(arrival_gates_, r, acc.profile, now)) return refused_by(g);
   reason why = reason::over_limit;
-  bool final_refusal = false;
-  bool fits = pools_fit(acc, r, d.held, why, now, &final_refusal);
+  const gate* refuser = nullptr;
+  bool fits = pools_fit(acc, r, d.held, why, now, &refuser);
   // A request bigger than a whole pool can never run: refuse it now rather
   // than let it wait out max_wait.
   // (Against the plan's limit: an adaptive limit may lower the pool's capacity for a while.)
@@ -255,8 +264,8 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (d.held.shared >= 0 && r.cost > shared_[d.held.shared].capacity())
     return refused(status::rejected, reason::model_busy);
   for (const auto& g : running_gates_)
-    if (!g->could_ever_fit(r, acc.profile)) return refused(status::rejected, reason::gate);
-  if (!fits && final_refusal) return refused(status::rejected, reason::gate);
+    if (!g->could_ever_fit(r, acc.profile)) return refused_by(g.get());
+  if (!fits && refuser && !refuser->refusal_waits()) return refused_by(refuser);
   if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
     if (acc.sessions) acc.sessions->charge();
     charge_rates(acc, model_gate, r.tokens);
@@ -265,7 +274,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
     d.what = verdict::admitted;
     return d;
   }
-  if (!acc.queue.enabled()) return refused(status::rejected, why);
+  if (!acc.queue.enabled()) return refuser ? refused_by(refuser) : refused(status::rejected, why);
   if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
   bool was_empty = acc.queue.empty();
   charge_rates(acc, model_gate, r.tokens);

@@ -63,6 +63,9 @@ class engine {
     verdict what = verdict::done;
     policies::status code = policies::status::ok;
     policies::reason why = policies::reason::none;
+    /// Reason gate: the plug-in gate that refused, its index in
+    /// plan::gates(); no_gate otherwise.
+    std::uint16_t gate = no_gate;
     lease held;
   };
 
@@ -218,15 +221,17 @@ class engine {
   /// Whether the pools can take `r` now; sets `why` to the first refusal.
   /// Sets the pools `r` is charged in (account pool, shared model capacity).
   void place(account_state& acc, const request& r, lease& l);
-  /// `final_refusal`, when given, is set when a gate refused that lets no one wait.
+  /// `refuser`, when given, is set to the plug-in gate that refused (why = gate).
   bool pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now,
-                 bool* final_refusal = nullptr);
+                 const gate** refuser = nullptr);
   void charge(account_state& acc, const request& r, lease& l, usec now);
   /// The first of `gates` that does not take `r` now, or nullptr.
   const gate* refusing_gate(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
                             std::uint16_t profile, usec now);
   void charge_gates(const std::vector<std::unique_ptr<gate>>& gates, const request& r,
                     std::uint16_t profile, usec now);
+  /// A refusal by plug-in gate `g` (reason gate, naming it).
+  decision refused_by(const gate* g) const;
   /// Marks waiting accounts for a look by the next admit_waiting(): those
   /// whose head asks for the model capacity `shared`, or (-1) all of them.
   void wake_waiting(std::int32_t shared);

@@ -204,6 +204,7 @@ ledger::decision ledger::arrive(const request& r, std::uint16_t profile, usec no
   out.what = d.what;
   out.code = d.code;
   out.why = d.why;
+  out.gate = d.gate;
   switch (d.what) {
     case engine::verdict::queued:
       out.waiter = add_waiter(r, profile, now, with);

@@ -72,6 +72,7 @@ class ledger {
     engine::verdict what = engine::verdict::done;
     status code = status::ok;
     reason why = reason::none;
+    std::uint16_t gate = no_gate;  ///< reason gate: which (engine::decision::gate)
     handle lease = no_handle;   ///< admitted: its lease
     handle waiter = no_handle;  ///< queued: its place
     std::int64_t retry_after_s = 0;  ///< refused (429, 1008): when to try again; 0: never fits

@@ -51,6 +51,7 @@ struct outcome {
   id model = no_id;
   std::int64_t cost = 0;
   kind what = kind::request;
+  std::uint16_t gate = no_gate;  ///< reason gate: the refusing gate's index in plan::gates()
   // Generated attempts only.
   std::uint32_t client = no_client;
   std::uint64_t request_no = 0;

@@ -14,6 +14,8 @@ namespace usher::policies {
 
 using id = std::uint32_t;
 constexpr id no_id = static_cast<id>(-1);
+/// No plug-in gate: the index of a refusal not made by one (a plan's gates are numbered in order).
+constexpr std::uint16_t no_gate = 0xFFFF;
 
 /// What a request does to the plan's gates (see docs/PLANS.md, "Kinds").
 enum class kind : std::uint8_t {

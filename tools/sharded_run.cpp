@@ -175,7 +175,7 @@ void run_shard(std::size_t k, const traces::loaded_trace& trace,
     return true;
   };
   cfg.io.write_outcome = [&](const outcome& o) {
-    traces::outcome_fields(outcomes, o, view.models(), no_clients);
+    traces::outcome_fields(outcomes, o, view.models(), the_plan->gates(), no_clients);
     outcomes.end_row();
     if (outcomes.size() >= text_chunk)
       outcomes.adopt_text(s.outcomes.pass(outcomes.take_text()));

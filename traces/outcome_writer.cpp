@@ -52,11 +52,12 @@ void outcome_writer::write(const outcome& o) {
     out_.field(account);
     out_.field(reader_.keys().name(label.key));
   }
-  outcome_fields(out_, o, reader_.models(), client_names_);
+  outcome_fields(out_, o, reader_.models(), reader_.gates(), client_names_);
   out_.end_row();
 }
 
 void outcome_fields(csv_out& out, const outcome& o, const interner& models,
+                    const std::vector<gate_spec>& gates,
                     const std::vector<std::string>& client_names) {
   if (o.model == no_id)
     out.empty();
@@ -73,7 +74,10 @@ void outcome_fields(csv_out& out, const outcome& o, const interner& models,
   out.seconds(o.wait);
   out.field(static_cast<std::int64_t>(o.code));
   out.field(std::int64_t{o.queued ? 1 : 0});
-  out.field(to_string(o.why));
+  if (o.why == reason::gate && o.gate < gates.size())
+    out.field("gate:" + gates[o.gate].name);
+  else
+    out.field(to_string(o.why));
   if (!client_names.empty()) {
     if ((o.seq & generated_seq_bit) != 0) {
       out.field(client_names[o.client]);

@@ -38,8 +38,10 @@ class outcome_writer {
 };
 
 /// The fields of an outcomes.csv row after id, account and key (the last
-/// four only with `client_names`).
+/// four only with `client_names`). `gates`: the plan's plug-in gates, whose
+/// names a refusal by one gives as its reason (`gate:NAME`).
 void outcome_fields(csv_out& out, const policies::outcome& o, const interner& models,
+                    const std::vector<policies::gate_spec>& gates,
                     const std::vector<std::string>& client_names);
 
 /// The fields of one timeseries.csv row.

@@ -78,6 +78,8 @@ class trace_reader {
   std::uint32_t intern_account(const std::string& name) { return accounts_.intern(name); }
   std::uint32_t intern_model(const std::string& name) { return models_.intern(name); }
 
+  /// The plan's plug-in gates (outcomes.csv names the one that refused).
+  const std::vector<policies::gate_spec>& gates() const { return plan_->gates(); }
   const interner& accounts() const { return accounts_; }
   const interner& keys() const { return keys_; }
   const interner& models() const { return models_; }

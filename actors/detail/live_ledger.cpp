@@ -412,6 +412,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
   drop_name(a, 1, r.product);
   reply.code = static_cast<std::uint16_t>(d.code);
   reply.why = d.why;
+  if (d.gate != no_gate) reply.gate = plan_->gates()[d.gate].name;
   reply.retry_after_s = d.retry_after_s;
   count(acc, reply.code);
   report_usage(a, r.model, reply);

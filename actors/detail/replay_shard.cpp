@@ -183,6 +183,7 @@ void replay_shard::arrive(const arrival& a, usec now) {
       outcome o;
       o.code = d.code;
       o.why = d.why;
+      o.gate = d.gate;
       if (d.code == status::ok) o.start = o.end = now;  // a ws_close
       decide(o, a, now);
       break;

@@ -104,7 +104,9 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
                               "Rate limit reached for tokens per minute");
         case reason::gate:
           return error_object(error_type::rate_limit, "gate",
-                              "Rate limited: a gate of the account's plan has no room");
+                              r.gate.empty()
+                                  ? "Rate limited: a gate of the account's plan has no room"
+                                  : "Rate limited: the plan's gate " + r.gate + " has no room");
         default:
           return error_object(error_type::rate_limit, "concurrency_limit",
                               "Rate limited: the account's concurrency is in use");

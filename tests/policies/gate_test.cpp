@@ -141,6 +141,7 @@ TEST_CASE("plug-in gates: a request any gate refuses is charged in none") {
     CHECK(refused.what == engine::verdict::done);
     CHECK(refused.code == status::rejected);
     CHECK(refused.why == reason::gate);
+    CHECK(refused.gate == 0);  // q, the plan's first gate
     CHECK(b.e.usage_of(0).in_flight == 0);
     CHECK(b.report(0, "t.tokens_in_flight") == 0);
   }
@@ -150,6 +151,7 @@ TEST_CASE("plug-in gates: a request any gate refuses is charged in none") {
     CHECK(b.report(0, "q.taken") == 3);
     auto full = b.arrive(0, 1, 10);
     CHECK(full.why == reason::over_limit);
+    CHECK(full.gate == no_gate);
     CHECK(b.report(0, "q.taken") == 3);
     CHECK(b.report(0, "t.tokens_in_flight") == 30);
   }
@@ -159,6 +161,7 @@ TEST_CASE("plug-in gates: a request any gate refuses is charged in none") {
     auto over = b.arrive(0, 1, 20);
     CHECK(over.what == engine::verdict::done);
     CHECK(over.why == reason::gate);
+    CHECK(over.gate == 1);  // t
     CHECK(b.e.usage_of(0).in_flight == 1);
     CHECK(b.report(0, "q.taken") == 1);
     CHECK(b.report(0, "t.tokens_in_flight") == 90);
@@ -196,6 +199,7 @@ TEST_CASE("plug-in gates: a request bigger than a gate's whole room is refused a
   auto d = b.arrive(0, 0, 101);
   CHECK(d.what == engine::verdict::done);
   CHECK(d.why == reason::gate);
+  CHECK(d.gate == 0);
   CHECK(b.e.usage_of(0).queued == 0);
 }
 

@@ -155,10 +155,13 @@ TEST_CASE("a live node runs a plan's plug-in gates, a library's too, and reports
   auto refused = node.admit("acme-key", {{"tokens", 50}});
   CHECK(refused.status == 429);
   CHECK(refused.json()["error"]["code"] == "gate");
+  CHECK(refused.json()["error"]["message"] == "Rate limited: the plan's gate tif has no room");
   auto second = node.admit("acme-key", {{"tokens", 40}});
   REQUIRE(second.status == 200);
   // Two running: the peak cap of the library's gate (all day long) refuses a third.
-  CHECK(node.admit("acme-key").json()["error"]["code"] == "gate");
+  auto third = node.admit("acme-key").json();
+  CHECK(third["error"]["code"] == "gate");
+  CHECK(third["error"]["message"] == "Rate limited: the plan's gate peak has no room");
   auto usage = node.call(boost::beast::http::verb::get, "/account/metrics", "acme-key").json();
   INFO(usage.dump());
   CHECK(usage["gates"]["tif.tokens_in_flight"] == 100);

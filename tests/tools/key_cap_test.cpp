@@ -19,11 +19,13 @@ using usher::testing::scratch;
 
 namespace {
 
-// "key start_s status" of each outcomes.csv row, in trace order.
+// "key start_s status" of each outcomes.csv row, in trace order, and its
+// reason when it has one.
 std::vector<std::string> starts(const std::filesystem::path& outcomes) {
   std::vector<std::string> out;
   for (auto& row : usher::testing::csv_rows(outcomes))
-    out.push_back(row["key"] + " " + row["start_s"] + " " + row["status"]);
+    out.push_back(row["key"] + " " + row["start_s"] + " " + row["status"] +
+                  (row["reason"].empty() ? "" : " " + row["reason"]));
   return out;
 }
 
@@ -50,10 +52,10 @@ TEST_CASE("a simulation caps each key of an account inside the account's pool") 
     REQUIRE(r.code == 0);
     return starts(out / "outcomes.csv");
   };
-  // The others of the script's key are refused at once (429); alice's and
-  // the keyless rows run beside the script's one.
+  // The others of the script's key are refused at once (429, by gate k);
+  // alice's and the keyless rows run beside the script's one.
   auto one = run("1");
-  CHECK(one == std::vector<std::string>{"script 0 200", "script  429", "script  429", "alice 1 200",
+  CHECK(one == std::vector<std::string>{"script 0 200", "script  429 gate:k", "script  429 gate:k", "alice 1 200",
                                         " 2 200", " 2 200"});
   CHECK(run("2") == one);
   // on_full = wait: they wait their turn instead, and hold back the
