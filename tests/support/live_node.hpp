@@ -709,8 +709,12 @@ class live_node {
     std::istringstream in(err);
     std::string line, out;
     while (std::getline(in, line))
+      // Sanitizer reports and their own failures ("LeakSanitizer has
+      // encountered a fatal error", after "Tracer caught signal"), UBSan's
+      // "runtime error:", and the node's error log.
       if (line.find("ERROR:") != std::string::npos || line.find("SUMMARY:") != std::string::npos ||
-          line.find("[error]") != std::string::npos || line.find("WARNING: ThreadSanitizer") != std::string::npos)
+          line.find("Sanitizer") != std::string::npos || line.find("runtime error:") != std::string::npos ||
+          line.find("Tracer caught") != std::string::npos || line.find("[error]") != std::string::npos)
         out += line + "\n";
     return out.empty() ? "(no error line)" : out;
   }

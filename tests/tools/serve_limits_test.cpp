@@ -170,9 +170,14 @@ TEST_CASE(
           64);
       // Hundreds held idle, 10,000 attempts in all.
       auto idle = flood(node.port, 10'000, 300);
-      // Once the node answers again it has worked through its backlog; a
-      // quiet second follows in which it must not burn a core on accept().
-      CHECK(served_metric(node.port, "usher_connections_shed_total") > 0);
+      // Once the node answers again it has worked through its backlog, or
+      // through what the kernel let in: connections whose handshake it
+      // dropped under the flood come back by retransmission, seconds later
+      // on a loaded machine (an ASan run saw none shed yet at its first
+      // answer), and are shed then. A quiet second follows in which the
+      // node must not burn a core on accept().
+      CHECK(eventually([&] { return served_metric(node.port, "usher_connections_shed_total") > 0; },
+                       30s));
       auto before = cpu_ticks(node.pid());
       std::this_thread::sleep_for(1s);
       auto used = cpu_ticks(node.pid()) - before;
