@@ -35,7 +35,10 @@ void configure(caf::actor_system_config& cfg) {
   // core from the variants (work stealing's idle threads poll).
   cfg.set("scheduler.max-threads", 1);
   cfg.set("scheduler.policy", caf::atom("sharing"));
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+  // A tick every 5 s: each tick may close a connection still in its
+  // handshake (see connect_to_worker), and 5 s is small beside the 30 s a
+  // silent worker gets.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(5)});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(30)});
 }
 
@@ -44,6 +47,22 @@ void configure(caf::actor_system_config& cfg) {
 namespace {
 
 using namespace remote;
+
+// CAF 0.17.6's BASP broker leaves an outgoing connection's last_seen at the
+// clock's epoch until the server's handshake arrives, so a heartbeat tick
+// falling inside the handshake closes it as timed out (sec::connection_timeout)
+// however young it is. Each try meets a tick with the chance handshake time /
+// heartbeat interval, so a few tries make that loss negligible; a worker that
+// really does not answer fails otherwise (refused, unreachable) and is not
+// tried again.
+caf::expected<caf::actor> connect_to_worker(caf::actor_system& sys, const std::string& host,
+                                            std::uint16_t port) {
+  constexpr int tries = 5;
+  auto handle = sys.middleman().remote_actor(host, port);
+  for (int i = 1; i < tries && !handle && handle.error() == caf::sec::connection_timeout; ++i)
+    handle = sys.middleman().remote_actor(host, port);
+  return handle;
+}
 
 // A trace is streamed in pieces of this size, one at a time per worker:
 // each answered before the next goes, so a slow link holds one piece in
@@ -105,7 +124,7 @@ void run_on_workers(const std::vector<std::string>& addresses, const worker_swee
     std::string host;
     std::uint16_t port = 0;
     actors::cluster::parse_host_port(address, host, port);
-    auto handle = sys.middleman().remote_actor(host, port);
+    auto handle = connect_to_worker(sys, host, port);
     if (!handle) {
       warn("worker " + address + " cannot be reached (" + sys.render(handle.error()) + "); going on without it");
       continue;
