@@ -207,7 +207,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         auto& s = self->state;
         usec now = begin(self);
         s.active_gen = a.generation;
-        s.ledger->take_in(a.leases, now);
+        s.ledger->take_in(a.moved, now);
         if (a.recover_until > now) s.ledger->recover_until(a.recover_until);
         settle(self, now);
       },

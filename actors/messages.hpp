@@ -269,6 +269,45 @@ struct moved_lease {
   policies::id key = policies::no_id;
 };
 
+/// A rate bucket pair of a moved account: its own (model "") or a model's.
+/// `at_us` counts from the handoff, as every time of a moved_account does.
+struct moved_bucket {
+  std::string model;
+  std::int64_t requests = 0;  ///< bucket levels, scaled (policies/rate_limit_gate.hpp)
+  std::int64_t tokens = 0;
+  std::int64_t at_us = 0;     ///< last refilled, before the handoff (<= 0)
+};
+
+/// A plug-in gate's state of a moved account (policies/gate.hpp, save).
+struct moved_gate_state {
+  std::string gate;
+  std::string bytes;
+};
+
+/// The state of an account beyond its leases as it moves with a handoff
+/// (docs/CLUSTER.md, "Handoff"). Its times count from the instant of the
+/// handoff, so the members' clocks (each counts from its own start) need not
+/// agree; the time the message travels is lost, which only makes a bucket
+/// refill and a window turn later: never more admitted than on one node.
+struct moved_account {
+  std::string account;
+  std::vector<moved_bucket> buckets;
+  bool has_sessions = false;
+  std::int64_t sessions_cap = 0;
+  std::int64_t sessions_opened = 0;
+  std::int64_t sessions_window_end_us = 0;
+  std::vector<moved_gate_state> gates;
+  double mean_hold_us = 0;    ///< behind Retry-After
+  double adaptive_limit = 0;  ///< as learned; 0: a fixed limit
+};
+
+/// What a handoff carries of a group: the leases held and the accounts'
+/// state beyond them.
+struct handed_over {
+  std::vector<moved_lease> leases;
+  std::vector<moved_account> accounts;
+};
+
 /// Edge -> admission actor: how a ticket stands (answer: admit_reply, held
 /// until the ticket is decided; 404 when the account has no such ticket).
 struct ticket_poll {
@@ -358,17 +397,17 @@ struct metrics_query {
 /// voted out: what it held may be granted elsewhere now). Waiters get 503.
 using resign_atom = caf::atom_constant<caf::atom("resign")>;
 /// Cluster actor -> admission actor: the accounts move to another node
-/// (answer: std::vector<moved_lease>, the leases to send it; waiters 503).
+/// (answer: handed_over, what to send it; waiters 503).
 using hand_off_atom = caf::atom_constant<caf::atom("hand_off")>;
 
 /// Cluster actor -> admission actor: grant for the accounts from now on, as
 /// the node at `generation` (while its grant window is open). With
 /// `recover_until` > 0 the node recovers until then (a takeover whose
-/// leases are unknown); `leases` come from a handoff.
+/// leases are unknown); `moved` comes from a handoff.
 struct group_activate {
   std::uint64_t generation = 0;
   std::int64_t recover_until = 0;
-  std::vector<moved_lease> leases;
+  handed_over moved;
 };
 
 /// Owns the live policy state (one policies::engine) of a set of accounts.
@@ -381,7 +420,7 @@ using admission_actor = caf::typed_actor<
     caf::replies_to<metrics_atom>::with<live_metrics>,
     caf::replies_to<metrics_query>::with<live_metrics>, caf::reacts_to<live_tick_atom>,
     caf::replies_to<drain_atom>::with<std::int64_t>, caf::reacts_to<plan_update>,
-    caf::reacts_to<resign_atom>, caf::replies_to<hand_off_atom>::with<std::vector<moved_lease>>,
+    caf::reacts_to<resign_atom>, caf::replies_to<hand_off_atom>::with<handed_over>,
     caf::reacts_to<group_activate>>;
 
 template <class Inspector>
@@ -419,8 +458,29 @@ typename Inspector::result_type inspect(Inspector& f, moved_lease& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, moved_bucket& x) {
+  return f(caf::meta::type_name("moved_bucket"), x.model, x.requests, x.tokens, x.at_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, moved_gate_state& x) {
+  return f(caf::meta::type_name("moved_gate_state"), x.gate, x.bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, moved_account& x) {
+  return f(caf::meta::type_name("moved_account"), x.account, x.buckets, x.has_sessions, x.sessions_cap,
+           x.sessions_opened, x.sessions_window_end_us, x.gates, x.mean_hold_us, x.adaptive_limit);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handed_over& x) {
+  return f(caf::meta::type_name("handed_over"), x.leases, x.accounts);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_activate& x) {
-  return f(caf::meta::type_name("group_activate"), x.generation, x.recover_until, x.leases);
+  return f(caf::meta::type_name("group_activate"), x.generation, x.recover_until, x.moved);
 }
 
 template <class Inspector>

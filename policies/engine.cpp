@@ -600,6 +600,23 @@ void engine::restore_sessions(id a, std::uint16_t profile, const session_rate_ga
   if (acc.sessions) acc.sessions->restore(s);
 }
 
+double engine::adaptive_limit_of(id a) const {
+  if (a >= accounts_.size() || !known_[a]) return 0;
+  auto p = static_cast<std::size_t>(accounts_[a].pool);
+  return accounts_[a].pool >= 0 && p < adaptive_limit_.size() ? adaptive_limit_[p] : 0;
+}
+
+void engine::restore_adaptive_limit(id a, std::uint16_t profile, double limit) {
+  auto& acc = account(a, profile);
+  const auto& prof = plan_->profile(acc.profile);
+  if (!prof.adaptive || prof.scope != pool_scope::account || !(limit > 0)) return;
+  request r;
+  r.account = a;
+  auto p = static_cast<std::size_t>(pool_for(acc, r));
+  adaptive_limit_[p] = std::clamp(limit, static_cast<double>(prof.adaptive_min), static_cast<double>(prof.limit));
+  pools_[p].set_capacity(static_cast<std::int64_t>(adaptive_limit_[p]));
+}
+
 void engine::gate_states_of(id a, std::vector<std::pair<std::string, std::string>>& out) const {
   if (a >= accounts_.size() || !known_[a]) return;
   for (const auto& [name, g] : gates_by_name_)

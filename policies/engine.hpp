@@ -167,6 +167,12 @@ class engine {
   /// Its request and token buckets; false when its plan has no rate.
   bool rates_of(id account, rate_limit_gate::state& out) const;
   void restore_rates(id account, std::uint16_t profile, const rate_limit_gate::state& s);
+  /// Its adaptive limit as it has learned it (of its account-wide pool); 0
+  /// when that limit is fixed or it has no pool yet.
+  double adaptive_limit_of(id account) const;
+  /// Sets it, cut to the plan's adaptive.min..limit (a reload may have moved
+  /// them); nothing when the plan's limit is fixed or is not account-wide.
+  void restore_adaptive_limit(id account, std::uint16_t profile, double limit);
   /// Its buckets for models with their own rates, by model id.
   void model_rates_of(id account, std::vector<std::pair<id, rate_limit_gate::state>>& out) const;
   void restore_model_rates(id account, std::uint16_t profile, id model, const rate_limit_gate::state& s);

@@ -269,9 +269,12 @@ std::int64_t ledger::retry_after_s(const request& r, std::uint16_t profile, reas
   const auto& prof = plan_->profile(profile);
   switch (why) {
     case reason::session_rate: {
-      // The session window rolls at multiples of its length since the epoch.
+      // The window's end as the gate has it (one moved from another node
+      // keeps that node's phase), else the next multiple of its length.
       usec w = prof.sessions.window;
-      return std::max<std::int64_t>(1, ceil_seconds((now / w + 1) * w - now));
+      session_rate_gate::state s;
+      usec end = engine_.sessions_of(r.account, s) && s.window_end > now ? s.window_end : (now / w + 1) * w;
+      return std::max<std::int64_t>(1, ceil_seconds(end - now));
     }
     case reason::request_rate:
     case reason::token_rate: {
@@ -351,6 +354,7 @@ ledger::account_image ledger::export_account(id account, std::uint16_t profile,
   engine_.model_rates_of(account, img.model_rates);
   engine_.gate_states_of(account, img.gate_states);
   if (account < accounts_.size()) img.mean_hold_us = accounts_[account].mean_hold_us;
+  img.adaptive_limit = engine_.adaptive_limit_of(account);
   return img;
 }
 
@@ -383,6 +387,7 @@ void ledger::import_account(const account_image& img, std::vector<handle>& lease
     engine_.restore_model_rates(img.account, img.profile, model, state);
   for (const auto& [name, bytes] : img.gate_states)
     engine_.restore_gate_state(img.account, img.profile, name, bytes);
+  if (img.adaptive_limit > 0) engine_.restore_adaptive_limit(img.account, img.profile, img.adaptive_limit);
   stats(img.account).mean_hold_us = img.mean_hold_us;
 }
 

@@ -124,6 +124,7 @@ class ledger {
     /// Its plug-in gates' state beyond its leases: (gate name, bytes).
     std::vector<std::pair<std::string, std::string>> gate_states;
     double mean_hold_us = 0;
+    double adaptive_limit = 0;  ///< as learned; 0: a fixed limit
   };
 
   /// `time_origin_unix_us` as for engine: the Unix time of now == 0 live.
@@ -194,8 +195,11 @@ class ledger {
                                              std::vector<handle>& leases,
                                              std::vector<handle>& waiters) const;
   /// Takes in a copied account. Returns the handles of its leases and
-  /// waiters, in the image's order. REQUIRES: the account is unknown here
-  /// (no lease, no waiter) and the image's ids mean what they mean here.
+  /// waiters, in the image's order. Its buckets, session window, plug-in
+  /// gates' state, mean hold and adaptive limit replace those here. REQUIRES:
+  /// the image's ids mean what they mean here, and the account has no lease
+  /// or waiter here, unless the image has none (a cluster's handoff adopts
+  /// the leases first, then brings the rest).
   void import_account(const account_image& image, std::vector<handle>& leases,
                       std::vector<handle>& waiters);
 

@@ -128,7 +128,7 @@ void act(self_ptr self, usec now) {
         auto g = a.group;
         auto to = a.to;
         self->request(st.cfg.groups[g].actor, caf::infinite, hand_off_atom::value)
-            .then([=](std::vector<moved_lease>& leases) {
+            .then([=](handed_over& moved) {
               auto& s = self->state;
               if (!s.peer[to] || s.view->generation() != gen) {
                 // It cannot leave: the owner to be takes it over instead.
@@ -138,8 +138,8 @@ void act(self_ptr self, usec now) {
               ++s.cfg.stats->handoffs_out;
               say(self, false,
                   "cluster: handed " + s.cfg.groups[g].key + " to " + member_name(self, to) + " (" +
-                      std::to_string(leases.size()) + " leases)");
-              self->send(s.peer[to], handoff_msg{g, s.view->self(), gen, std::move(leases)});
+                      std::to_string(moved.leases.size()) + " leases)");
+              self->send(s.peer[to], handoff_msg{g, s.view->self(), gen, std::move(moved)});
             });
         break;
       }
@@ -380,9 +380,9 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         ++s.cfg.stats->handoffs_in;
         say(self, false,
             "cluster: took " + s.cfg.groups[h.group].key + " from " + member_name(self, h.from) +
-                " (" + std::to_string(h.leases.size()) + " leases)");
+                " (" + std::to_string(h.moved.leases.size()) + " leases)");
         self->send(s.cfg.groups[h.group].actor,
-                   group_activate{s.view->generation(), 0, h.leases});
+                   group_activate{s.view->generation(), 0, h.moved});
         act(self, now);
       },
       [=](cluster_status_atom) { return status_of(self); },

@@ -113,7 +113,7 @@ struct handoff_msg {
   std::uint32_t group = 0;
   std::uint32_t from = 0;
   std::uint64_t from_gen = 0;
-  std::vector<moved_lease> leases;
+  handed_over moved;
 };
 
 template <class Inspector>
@@ -129,7 +129,7 @@ typename Inspector::result_type inspect(Inspector& f, beat& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handoff_msg& x) {
-  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.leases);
+  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.moved);
 }
 
 template <class Inspector>

@@ -95,11 +95,8 @@ void live_ledger::reload(std::shared_ptr<const plan> p, const std::vector<std::s
     // Per-model rates belong to models the plan names (permanent ids): kept
     // for a model the new plan still names, dropped otherwise.
     std::vector<std::pair<id, rate_limit_gate::state>> model_rates;
-    for (auto& [model, state] : m.image.model_rates) {
-      auto found = names_[0].ids.find(name_of(0, model));
-      if (found != names_[0].ids.end() && found->second < names_[0].permanent)
-        model_rates.emplace_back(found->second, state);
-    }
+    for (auto& [model, state] : m.image.model_rates)
+      if (id now_id = plan_model(name_of(0, model)); now_id != no_id) model_rates.emplace_back(now_id, state);
     m.image.model_rates = std::move(model_rates);
     std::vector<ledger::handle> leases, waiters;
     ledger_.import_account(m.image, leases, waiters);
@@ -122,6 +119,11 @@ void live_ledger::reload(std::shared_ptr<const plan> p, const std::vector<std::s
 }
 
 // -- ids ------------------------------------------------------------------------
+
+id live_ledger::plan_model(const std::string& name) const {
+  auto found = names_[0].ids.find(name);
+  return found != names_[0].ids.end() && found->second < names_[0].permanent ? found->second : no_id;
+}
 
 std::string live_ledger::new_id() {
   // A version 4 UUID, as in the weighted seed's example.
@@ -715,20 +717,43 @@ void live_ledger::evict_waiters(const admit_reply& r, usec now, std::vector<answ
   waiters_.clear();
 }
 
-std::vector<moved_lease> live_ledger::hand_off(usec now, std::vector<answer>& out) {
+handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
+  handed_over moved;
+  // The state beyond the leases first, as it stands: their release below
+  // would teach the mean hold and an adaptive limit holds cut short.
+  for (id a = 0; a < accounts_.size(); ++a) {
+    auto img = ledger_.export_account(a, accounts_[a].profile);
+    moved_account m;
+    m.account = accounts_[a].name;
+    auto bucket = [&](std::string model, const rate_limit_gate::state& st) {
+      m.buckets.push_back(moved_bucket{std::move(model), st.requests, st.tokens, st.at - now});
+    };
+    if (img.has_rates) bucket("", img.rates);
+    for (auto& [model, st] : img.model_rates) bucket(names_[0].names[model], st);
+    m.has_sessions = img.has_sessions;
+    if (img.has_sessions) {
+      m.sessions_cap = img.sessions.cap;
+      m.sessions_opened = img.sessions.opened;
+      m.sessions_window_end_us = img.sessions.window_end - now;
+    }
+    for (auto& [gate, bytes] : img.gate_states) m.gates.push_back(moved_gate_state{gate, bytes});
+    m.mean_hold_us = img.mean_hold_us;
+    m.adaptive_limit = img.adaptive_limit;
+    if (!m.buckets.empty() || m.has_sessions || !m.gates.empty() || m.mean_hold_us > 0 || m.adaptive_limit > 0)
+      moved.accounts.push_back(std::move(m));
+  }
   admit_reply r;
   r.code = 503;
   r.why = reason::not_owner;
   r.retry_after_s = 1;
   evict_waiters(r, now, out);
-  std::vector<moved_lease> moved;
   for (id a = 0; a < accounts_.size(); ++a) {
     auto& acc = accounts_[a];
     std::vector<std::string> gone;
     for (auto& [name, held] : acc.leases) {
       const auto* rec = ledger_.find(held.handle);
       if (!rec || rec->ends == never) continue;  // a WebSocket connection's stays
-      moved_lease m;
+      moved_lease& m = moved.leases.emplace_back();
       m.account = acc.name;
       m.lease = name;
       m.model = held.model;
@@ -736,7 +761,6 @@ std::vector<moved_lease> live_ledger::hand_off(usec now, std::vector<answer>& ou
       m.cost = rec->req.cost;
       m.key = rec->req.key;
       m.ttl_left_us = std::max<usec>(1, rec->ends - now);
-      moved.push_back(std::move(m));
       gone.push_back(name);
     }
     for (auto& name : gone) release(a, name, now);
@@ -744,8 +768,8 @@ std::vector<moved_lease> live_ledger::hand_off(usec now, std::vector<answer>& ou
   return moved;
 }
 
-void live_ledger::take_in(const std::vector<moved_lease>& leases, usec now) {
-  for (auto& m : leases) {
+void live_ledger::take_in(const handed_over& moved, usec now) {
+  for (auto& m : moved.leases) {
     id a = 0;
     if (!find(m.account, a) || accounts_[a].leases.count(m.lease)) continue;
     lease_request q{m.account, m.lease, lease_op::renew};
@@ -763,6 +787,31 @@ void live_ledger::take_in(const std::vector<moved_lease>& leases, usec now) {
     // A moved lease never has more than a TTL left (and now + a huge value
     // would overflow).
     ledger_.renew(acc.leases.at(m.lease).handle, now + std::clamp<usec>(m.ttl_left_us, 1, lease_ttl_));
+  }
+  for (auto& m : moved.accounts) {
+    id a = 0;
+    if (!find(m.account, a)) continue;
+    ledger::account_image img;
+    img.account = a;
+    img.profile = accounts_[a].profile;
+    // Times from the handoff on, here: never later than now for a refill
+    // (a bucket from the future would refill nothing for a while).
+    for (auto& b : m.buckets) {
+      rate_limit_gate::state st{b.requests, b.tokens, now + std::min<usec>(b.at_us, 0)};
+      if (b.model.empty()) {
+        img.has_rates = true;
+        img.rates = st;
+      } else if (id model = plan_model(b.model); model != no_id) {
+        img.model_rates.emplace_back(model, st);
+      }
+    }
+    img.has_sessions = m.has_sessions;
+    img.sessions = session_rate_gate::state{m.sessions_cap, m.sessions_opened, now + m.sessions_window_end_us};
+    for (auto& g : m.gates) img.gate_states.emplace_back(g.gate, g.bytes);
+    img.mean_hold_us = m.mean_hold_us;
+    img.adaptive_limit = m.adaptive_limit;
+    std::vector<ledger::handle> no_leases, no_waiters;
+    ledger_.import_account(img, no_leases, no_waiters);
   }
 }
 

@@ -146,14 +146,18 @@ class live_ledger {
 
   /// The accounts move to another node: every queued request leaves with
   /// 503 (reason not_owner, Retry-After 1), its tickets stay decided so; the
-  /// leases held are returned and forgotten here (not a WebSocket
-  /// connection's: docs/CLUSTER.md, "Known gaps"). Counters stay.
-  [[nodiscard]] std::vector<moved_lease> hand_off(policies::usec now, std::vector<answer>& out);
+  /// leases held (not a WebSocket connection's: docs/CLUSTER.md, "Known
+  /// gaps") and each account's state beyond them (buckets, session window,
+  /// plug-in gates' state, mean hold, adaptive limit, as they stood before
+  /// the leases left) are returned, the leases forgotten here. Counters stay.
+  [[nodiscard]] handed_over hand_off(policies::usec now, std::vector<answer>& out);
 
-  /// Takes in leases moved from another node, under their names, each
-  /// ending `ttl_left_us` from now unless renewed. Leases of accounts not
-  /// known here are dropped (the configs differ: the cluster refuses that).
-  void take_in(const std::vector<moved_lease>& leases, policies::usec now);
+  /// Takes in what another node handed over: its leases under their names,
+  /// each ending `ttl_left_us` from now unless renewed, then each account's
+  /// state beyond them, in place of what this node had of it. What belongs
+  /// to accounts or plan models not known here is dropped (the configs
+  /// differ: the cluster refuses that).
+  void take_in(const handed_over& moved, policies::usec now);
 
   /// Leases held now (WebSocket connections included), over all accounts.
   [[nodiscard]] std::size_t lease_count() const;
@@ -225,6 +229,9 @@ class live_ledger {
   void add_account(const std::string& name);
   /// Empty name tables, with the plan's models at their ids.
   void reset_names();
+  /// The id of a model the plan names (which alone have rates of their
+  /// own), or no_id.
+  policies::id plan_model(const std::string& name) const;
   /// Gives back one use of id x (no_id or a plan's model: nothing).
   void drop_name(policies::id a, int k, policies::id x);
   /// Runs the ledger's loop at `now` (without its timeouts: after a

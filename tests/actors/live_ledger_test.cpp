@@ -533,3 +533,97 @@ TEST_CASE("a reload moves every lease, waiter and name to the new plan") {
   REQUIRE(l.admit(ask("beta", 9), seconds(2), r, out));
   CHECK(r.code == 200);
 }
+
+TEST_CASE("a handoff carries an account's buckets, session window and adaptive limit to the new owner") {
+  // Two members whose clocks started apart: the giver hands over at 61 s of
+  // its own, the taker takes in at 500 s of its own.
+  auto handed = [](const std::vector<policies::plan::setting>& settings, auto&& on_giver) {
+    auto p = policies::plan::build("streams:solo", settings);
+    live_ledger giver(p, {"acme"}, seconds(10), 1'700'000'000'000, 16, 42);
+    std::vector<live_ledger::answer> out;
+    on_giver(giver, out);
+    auto moved = giver.hand_off(seconds(61), out);
+    auto taker = std::make_unique<live_ledger>(p, std::vector<std::string>{"acme"}, seconds(10),
+                                                1'700'000'400'000, 16, 43);
+    taker->take_in(moved, seconds(500));
+    return std::make_pair(std::move(taker), moved);
+  };
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  // Starts and ends one request of model `model` at `at` on `l`, held `hold`.
+  auto run = [&](live_ledger& l, std::uint64_t id, const std::string& model, policies::usec at,
+                 policies::usec hold) {
+    auto q = ask("acme", id);
+    q.model = model;
+    REQUIRE(l.admit(q, at, r, out));
+    REQUIRE(r.code == 200);
+    REQUIRE(l.lease({"acme", r.lease, lease_op::release}, at + hold, out).code == 200);
+  };
+
+  SECTION("request buckets, the account's and a model's") {
+    auto [taker, moved] = handed({{"requests_per_minute", "3", "t"}, {"requests_per_minute.llama", "1", "t"}},
+                                 [&](live_ledger& l, auto&) {
+                                   run(l, 1, "llama", seconds(60), seconds(1) / 2);
+                                   run(l, 2, "m", seconds(60), seconds(1) / 2);
+                                 });
+    REQUIRE(moved.accounts.size() == 1);
+    CHECK(moved.accounts[0].buckets.size() == 2);
+    auto q = ask("acme", 3);
+    q.model = "llama";
+    REQUIRE(taker->admit(q, seconds(500), r, out));
+    CHECK(r.code == 429);  // llama's one a minute is taken
+    CHECK(r.why == policies::reason::request_rate);
+    CHECK(r.retry_after_s >= 55);  // refills from the giver's 60 s, a minute's
+    REQUIRE(taker->admit(ask("acme", 4), seconds(500), r, out));
+    CHECK(r.code == 200);  // the third of the account's three
+    REQUIRE(taker->admit(ask("acme", 5), seconds(500), r, out));
+    CHECK(r.code == 429);
+    CHECK(r.why == policies::reason::request_rate);
+  }
+  SECTION("the session window") {
+    auto [taker, moved] = handed({{"sessions_per_minute", "2", "t"}}, [&](live_ledger& l, auto&) {
+      // In the giver's window 60-120 s, which ends 59 s after the handoff.
+      run(l, 1, "m", seconds(60) + seconds(1) / 2, seconds(1) / 10);
+      run(l, 2, "m", seconds(60) + seconds(1) / 2, seconds(1) / 10);
+    });
+    REQUIRE(moved.accounts.size() == 1);
+    CHECK(moved.accounts[0].has_sessions);
+    REQUIRE(taker->admit(ask("acme", 3), seconds(500), r, out));
+    CHECK(r.code != 200);
+    CHECK(r.why == policies::reason::session_rate);
+    CHECK(r.retry_after_s == 59);
+  }
+  SECTION("an adaptive limit as learned, and the mean hold behind Retry-After") {
+    auto [taker, moved] = handed({{"adaptive", "aimd", "t"}, {"adaptive.target", "1", "t"},
+                                  {"adaptive.backoff", "0.5", "t"}, {"queue.max_depth", "0", "t"}},
+                                 [&](live_ledger& l, auto&) { run(l, 1, "m", 0, seconds(5)); });
+    REQUIRE(moved.accounts.size() == 1);
+    CHECK(moved.accounts[0].adaptive_limit == 1.5);  // 3 halved by one slow request
+    CHECK(moved.accounts[0].mean_hold_us == seconds(5));
+    REQUIRE(taker->admit(ask("acme", 2), seconds(500), r, out));
+    CHECK(r.code == 200);
+    CHECK(r.limit == 1);
+    REQUIRE(taker->admit(ask("acme", 3), seconds(500), r, out));
+    CHECK(r.code == 429);
+    CHECK(r.retry_after_s == 5);  // one lease ahead, held 5 s on average
+  }
+}
+
+TEST_CASE("a reload keeps an adaptive limit as learned, cut to the new plan's range") {
+  auto before = policies::plan::build(
+      "streams:solo", {{"streams", "8", "t"}, {"adaptive", "aimd", "t"}, {"adaptive.target", "1", "t"},
+                       {"adaptive.backoff", "0.5", "t"}});
+  live_ledger l(before, {"acme"}, seconds(10), 0, 16, 42);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  REQUIRE(l.admit(ask("acme", 1), 0, r, out));
+  REQUIRE(l.lease({"acme", r.lease, lease_op::release}, seconds(5), out).code == 200);  // 8 -> 4
+  auto keep = policies::plan::build(
+      "streams:solo", {{"streams", "6", "t"}, {"adaptive", "aimd", "t"}, {"adaptive.target", "2", "t"}});
+  l.reload(keep, {"acme"}, seconds(6), out);
+  CHECK(l.snapshot("acme", seconds(6)).limit == 4);
+  auto lower = policies::plan::build(
+      "streams:solo", {{"streams", "2", "t"}, {"adaptive", "aimd", "t"}, {"adaptive.min", "1", "t"}});
+  l.reload(lower, {"acme"}, seconds(7), out);
+  CHECK(l.snapshot("acme", seconds(7)).limit == 2);
+}

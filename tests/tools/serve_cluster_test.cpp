@@ -55,9 +55,10 @@ class cluster {
   /// `members` in the peers list, the first `started` of them running, each
   /// with `node_text` in its [node] section.
   explicit cluster(std::size_t members = 3, std::size_t started = 3,
-                   const std::string& node_text = "") {
+                   const std::string& node_text = "", const std::string& account_text = accounts)
+      : groups_(count_accounts(account_text)) {
     for (std::size_t i = 0; i < members; ++i) caf_ports_.push_back(free_port());
-    for (std::size_t i = 0; i < std::min(members, started); ++i) start(i, accounts, node_text);
+    for (std::size_t i = 0; i < std::min(members, started); ++i) start(i, account_text, node_text);
   }
 
   std::string config_for(std::size_t i, const std::string& account_text = accounts,
@@ -94,12 +95,12 @@ class cluster {
     return true;
   }
 
-  /// formed(), and every account group (2: acme, beta) has started on its owner.
+  /// formed(), and every account group (one per account) has started on its owner.
   bool settled(const std::vector<std::size_t>& which) const {
     if (!formed(which)) return false;
     double held = 0;
     for (auto i : which) held += nodes_[i]->metric("usher_cluster_groups_held");
-    return held == 2;
+    return held == static_cast<double>(groups_);
   }
 
   /// The index of the member that owns `account`, as member `i` sees it.
@@ -110,6 +111,13 @@ class cluster {
   }
 
  private:
+  static std::size_t count_accounts(const std::string& text) {
+    std::size_t n = 0;
+    for (auto at = text.find("[account."); at != std::string::npos; at = text.find("[account.", at + 1)) ++n;
+    return n;
+  }
+
+  std::size_t groups_;
   std::vector<std::uint16_t> caf_ports_;
   std::vector<std::unique_ptr<live_node>> nodes_;
 };
@@ -437,6 +445,32 @@ TEST_CASE("a member drained with SIGTERM hands its accounts over, leases with th
     if (i != owner) takeovers += c[i].metric("usher_cluster_takeovers_total");
   CHECK(takeovers == 0);
   if (more.status == 200) CHECK(c[other].release("acme-key", lease_of(more)).status == 200);
+}
+
+TEST_CASE("a drained member hands its accounts' rate buckets over: no fresh burst on the new owner") {
+  // One request a minute: the one taken must still be missing on the new
+  // owner (a bucket that moved refills at the same pace, so the test has a
+  // minute, not a window to hit).
+  cluster c(3, 3, "drain_timeout = 2s\n",
+            accounts + "[account.gamma]\nplan = streams:solo\nlimit = 5\nrequests_per_minute = 1\n" +
+                key_line("gamma-key"));
+  REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }));
+  auto owner = *c.owner("gamma");
+  auto other = (owner + 1) % 3;
+  auto first = c[other].admit("gamma-key", {{"model", "m"}});
+  REQUIRE(first.status == 200);
+  CHECK(c[other].release("gamma-key", lease_of(first)).status == 200);
+  auto second = c[other].admit("gamma-key", {{"model", "m"}});
+  REQUIRE(second.status == 429);
+  CHECK(second.json()["error"]["code"] == "request_rate");
+  CHECK(c[owner].stop() == 0);  // SIGTERM: drains, hands off, stops
+  INFO("the drained member said: " << c[owner].stopped_stderr);
+  REQUIRE(c.owner("gamma", other) != owner);
+  auto after = c[other].admit("gamma-key", {{"model", "m"}});
+  INFO("the member asked sees: " << c.view(other).dump());
+  CHECK(after.status == 429);
+  CHECK(after.json()["error"]["code"] == "request_rate");
+  CHECK(c[other].metric("usher_cluster_takeovers_total") == 0);
 }
 
 TEST_CASE("the gateway on every member: proxied calls share the account's limit at its owner") {

@@ -66,14 +66,38 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   h.group = 7;
   h.from = 1;
   h.from_gen = 4;
-  h.leases = {moved_lease{"acme", "lease-1", "gpt", "prod", 3, 1500000}};
+  h.moved.leases = {moved_lease{"acme", "lease-1", "gpt", "prod", 3, 1500000}};
+  moved_account a;
+  a.account = "acme";
+  a.buckets = {moved_bucket{"", 5, 70, -2000}, moved_bucket{"gpt", 1, 2, -3}};
+  a.has_sessions = true;
+  a.sessions_cap = 11;
+  a.sessions_opened = 9;
+  a.sessions_window_end_us = 59000000;
+  a.gates = {moved_gate_state{"peak", std::string("7\0x", 3)}};
+  a.mean_hold_us = 2.5e6;
+  a.adaptive_limit = 1.5;
+  h.moved.accounts = {a};
   auto y = round_trip(sys, h);
   CHECK(y.group == 7);
   CHECK(y.from == 1);
   CHECK(y.from_gen == 4);
-  REQUIRE(y.leases.size() == 1);
-  auto& l = y.leases[0];
+  REQUIRE(y.moved.leases.size() == 1);
+  auto& l = y.moved.leases[0];
   CHECK((l.account == "acme" && l.lease == "lease-1" && l.model == "gpt" && l.product == "prod"));
   CHECK(l.cost == 3);
   CHECK(l.ttl_left_us == 1500000);
+  REQUIRE(y.moved.accounts.size() == 1);
+  auto& m = y.moved.accounts[0];
+  CHECK(m.account == "acme");
+  REQUIRE(m.buckets.size() == 2);
+  CHECK((m.buckets[0].model == "" && m.buckets[0].requests == 5 && m.buckets[0].tokens == 70 &&
+         m.buckets[0].at_us == -2000));
+  CHECK((m.buckets[1].model == "gpt" && m.buckets[1].at_us == -3));
+  CHECK((m.has_sessions && m.sessions_cap == 11 && m.sessions_opened == 9 &&
+         m.sessions_window_end_us == 59000000));
+  REQUIRE(m.gates.size() == 1);
+  CHECK((m.gates[0].gate == "peak" && m.gates[0].bytes == std::string("7\0x", 3)));
+  CHECK(m.mean_hold_us == 2.5e6);
+  CHECK(m.adaptive_limit == 1.5);
 }
