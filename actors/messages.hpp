@@ -267,6 +267,13 @@ struct moved_lease {
   /// which of the account's keys it was granted to (its place among the
   /// account's key lines: the same on every member, whose configs match)
   policies::id key = policies::no_id;
+  /// Held by a WebSocket connection (on the member whose edge has it): no
+  /// TTL, it ends when the connection releases it or closes.
+  bool held_by_connection = false;
+  /// The connection's own slot (its ws_open lease), `conn` as `conn_instance`.
+  bool holds_connection = false;
+  std::uint64_t conn = 0;
+  std::uint64_t conn_instance = 0;
 };
 
 /// A rate bucket pair of a moved account: its own (model "") or a model's.
@@ -454,7 +461,7 @@ typename Inspector::result_type inspect(Inspector& f, lease_reply& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, moved_lease& x) {
   return f(caf::meta::type_name("moved_lease"), x.account, x.lease, x.model, x.product, x.cost,
-           x.ttl_left_us, x.key);
+           x.ttl_left_us, x.key, x.held_by_connection, x.holds_connection, x.conn, x.conn_instance);
 }
 
 template <class Inspector>

@@ -388,7 +388,7 @@ void ledger::import_account(const account_image& img, std::vector<handle>& lease
   for (const auto& [name, bytes] : img.gate_states)
     engine_.restore_gate_state(img.account, img.profile, name, bytes);
   if (img.adaptive_limit > 0) engine_.restore_adaptive_limit(img.account, img.profile, img.adaptive_limit);
-  stats(img.account).mean_hold_us = img.mean_hold_us;
+  if (img.mean_hold_us > 0) stats(img.account).mean_hold_us = img.mean_hold_us;
 }
 
 }  // namespace usher::policies

@@ -196,7 +196,8 @@ class ledger {
                                              std::vector<handle>& waiters) const;
   /// Takes in a copied account. Returns the handles of its leases and
   /// waiters, in the image's order. Its buckets, session window, plug-in
-  /// gates' state, mean hold and adaptive limit replace those here. REQUIRES:
+  /// gates' state, mean hold and adaptive limit (those it has) replace
+  /// those here. REQUIRES:
   /// the image's ids mean what they mean here, and the account has no lease
   /// or waiter here, unless the image has none (a cluster's handoff adopts
   /// the leases first, then brings the rest).

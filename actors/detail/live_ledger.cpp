@@ -752,7 +752,7 @@ handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
     std::vector<std::string> gone;
     for (auto& [name, held] : acc.leases) {
       const auto* rec = ledger_.find(held.handle);
-      if (!rec || rec->ends == never) continue;  // a WebSocket connection's stays
+      if (!rec) continue;
       moved_lease& m = moved.leases.emplace_back();
       m.account = acc.name;
       m.lease = name;
@@ -760,7 +760,11 @@ handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
       if (held.product_id != no_id) m.product = names_[1].names[held.product_id];
       m.cost = rec->req.cost;
       m.key = rec->req.key;
-      m.ttl_left_us = std::max<usec>(1, rec->ends - now);
+      m.held_by_connection = rec->ends == never;
+      m.ttl_left_us = m.held_by_connection ? 0 : std::max<usec>(1, rec->ends - now);
+      m.holds_connection = rec->units.holds_connection;
+      m.conn = rec->req.conn;
+      m.conn_instance = rec->units.conn_instance;
       gone.push_back(name);
     }
     for (auto& name : gone) release(a, name, now);
@@ -772,6 +776,10 @@ void live_ledger::take_in(const handed_over& moved, usec now) {
   for (auto& m : moved.leases) {
     id a = 0;
     if (!find(m.account, a) || accounts_[a].leases.count(m.lease)) continue;
+    if (m.held_by_connection) {
+      take_in_connection_lease(a, m, now);
+      continue;
+    }
     lease_request q{m.account, m.lease, lease_op::renew};
     q.model = m.model;
     q.product = m.product;
@@ -813,6 +821,29 @@ void live_ledger::take_in(const handed_over& moved, usec now) {
     std::vector<ledger::handle> no_leases, no_waiters;
     ledger_.import_account(img, no_leases, no_waiters);
   }
+}
+
+void live_ledger::take_in_connection_lease(id a, const moved_lease& m, usec now) {
+  // Taken as it was held there, without asking a gate (engine::restore_lease),
+  // like every moved lease: no TTL, the connection's slot or its units.
+  auto& acc = accounts_[a];
+  ledger::account_image img;
+  img.account = a;
+  img.profile = acc.profile;
+  auto& h = img.leases.emplace_back();
+  h.req.account = a;
+  h.req.key = m.key;
+  h.req.conn = m.conn;
+  h.req.what = m.holds_connection ? kind::ws_open : kind::ws_request;
+  h.req.model = m.model.empty() ? no_id : take_name(a, 0, m.model, true);
+  h.req.product = m.product.empty() ? no_id : take_name(a, 1, m.product, true);
+  h.req.cost = plan_->cost_of(acc.profile, h.req.model, m.cost < 0 ? -1 : m.cost);
+  h.start = now;
+  h.holds_connection = m.holds_connection;
+  h.conn_instance = m.conn_instance;
+  std::vector<ledger::handle> leases, waiters;
+  ledger_.import_account(img, leases, waiters);
+  grant(a, leases.at(0), m.model, h.req.model, h.req.product, m.lease);
 }
 
 std::size_t live_ledger::lease_count() const {

@@ -229,6 +229,8 @@ class live_ledger {
   void add_account(const std::string& name);
   /// Empty name tables, with the plan's models at their ids.
   void reset_names();
+  /// take_in of a lease held by a WebSocket connection (no TTL).
+  void take_in_connection_lease(policies::id a, const moved_lease& m, policies::usec now);
   /// The id of a model the plan names (which alone have rates of their
   /// own), or no_id.
   policies::id plan_model(const std::string& name) const;

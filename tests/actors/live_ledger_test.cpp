@@ -627,3 +627,49 @@ TEST_CASE("a reload keeps an adaptive limit as learned, cut to the new plan's ra
   l.reload(lower, {"acme"}, seconds(7), out);
   CHECK(l.snapshot("acme", seconds(7)).limit == 2);
 }
+
+TEST_CASE("a handoff moves the leases WebSocket connections hold: their slots and units count on the new owner") {
+  // Two connections of at most two (limit 1 x ws.per_concurrency 2), one
+  // holding the product's one unit.
+  auto p = policies::plan::build("exclusive", {{"ws.per_concurrency", "2", "t"}});
+  live_ledger giver(p, {"acme"}, seconds(10), 0, 16, 42);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  auto ws = [](std::uint64_t id, policies::kind what, std::uint64_t conn) {
+    auto q = ask("acme", id);
+    q.what = what;
+    q.conn = conn;
+    q.product = "p";
+    q.holder_is_connection = true;
+    return q;
+  };
+  std::vector<std::string> leases;
+  for (auto [id, what, conn] : {std::tuple{1, policies::kind::ws_open, 7}, {2, policies::kind::ws_open, 8},
+                                {3, policies::kind::ws_request, 7}}) {
+    REQUIRE(giver.admit(ws(id, what, conn), 0, r, out));
+    REQUIRE(r.code == 200);
+    leases.push_back(r.lease);
+  }
+  auto moved = giver.hand_off(seconds(10), out);
+  CHECK(giver.lease_count() == 0);
+  REQUIRE(moved.leases.size() == 3);
+  for (auto& m : moved.leases) CHECK(m.held_by_connection);
+
+  live_ledger taker(p, {"acme"}, seconds(10), 0, 16, 43);
+  taker.take_in(moved, seconds(500));
+  CHECK(taker.lease_count() == 3);
+  auto snap = taker.snapshot("acme", seconds(500));
+  CHECK(snap.connections == 2);
+  CHECK(snap.used_cost == 1);
+  // Full on both counts: a third connection and a second unit are refused.
+  CHECK_FALSE((taker.admit(ws(4, policies::kind::ws_open, 9), seconds(500), r, out) && r.code == 200));
+  CHECK_FALSE((taker.admit(ws(5, policies::kind::ws_request, 8), seconds(500), r, out) && r.code == 200));
+  // Released under their names there (no TTL ends them), they make room.
+  CHECK(taker.lease({"acme", leases[2], lease_op::release}, seconds(501), out).code == 200);
+  CHECK(taker.lease({"acme", leases[0], lease_op::release}, seconds(501), out).code == 200);
+  CHECK(taker.lease_count() == 1);
+  taker.advance(seconds(600), out);  // no TTL: still held
+  CHECK(taker.lease_count() == 1);
+  REQUIRE(taker.admit(ws(6, policies::kind::ws_open, 9), seconds(600), r, out));
+  CHECK(r.code == 200);
+}

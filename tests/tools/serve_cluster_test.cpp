@@ -473,6 +473,29 @@ TEST_CASE("a drained member hands its accounts' rate buckets over: no fresh burs
   CHECK(c[other].metric("usher_cluster_takeovers_total") == 0);
 }
 
+TEST_CASE("a drained member hands over the slots of open WebSocket connections: the cap holds on the new owner") {
+  // Two connections at most (limit 1 x ws.per_concurrency 2), both open at
+  // a member that does not own the account.
+  cluster c(3, 3, "drain_timeout = 2s\n",
+            accounts + "[account.ex]\nplan = exclusive\nws.per_concurrency = 2\n" + key_line("ex-key"));
+  REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }));
+  auto owner = *c.owner("ex");
+  auto other = (owner + 1) % 3;
+  auto first = std::make_unique<usher::testing::ws_client>(c[other].port, "ex-key");
+  usher::testing::ws_client second(c[other].port, "ex-key");
+  REQUIRE(first->status == 101);
+  REQUIRE(second.status == 101);
+  CHECK(usher::testing::ws_client(c[other].port, "ex-key").status != 101);
+  CHECK(c[owner].stop() == 0);  // SIGTERM: drains, hands off, stops
+  INFO("the drained member said: " << c[owner].stopped_stderr);
+  REQUIRE(c.owner("ex", other) != owner);
+  CHECK(usher::testing::ws_client(c[other].port, "ex-key").status != 101);
+  // A connection that closes frees its slot on the new owner.
+  first->close();
+  first.reset();
+  CHECK(eventually([&] { return usher::testing::ws_client(c[other].port, "ex-key").status == 101; }));
+}
+
 TEST_CASE("the gateway on every member: proxied calls share the account's limit at its owner") {
   // docs/GATEWAY.md, "In a cluster": admitted at the owner, proxied from the
   // member the customer reached, released at the owner when the answer ends.

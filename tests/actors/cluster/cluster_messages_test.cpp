@@ -67,6 +67,11 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   h.from = 1;
   h.from_gen = 4;
   h.moved.leases = {moved_lease{"acme", "lease-1", "gpt", "prod", 3, 1500000}};
+  auto& socket_held = h.moved.leases.emplace_back();
+  socket_held.account = "acme";
+  socket_held.held_by_connection = socket_held.holds_connection = true;
+  socket_held.conn = (std::uint64_t{2} << 56) | 17;
+  socket_held.conn_instance = 5;
   moved_account a;
   a.account = "acme";
   a.buckets = {moved_bucket{"", 5, 70, -2000}, moved_bucket{"gpt", 1, 2, -3}};
@@ -82,7 +87,11 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   CHECK(y.group == 7);
   CHECK(y.from == 1);
   CHECK(y.from_gen == 4);
-  REQUIRE(y.moved.leases.size() == 1);
+  REQUIRE(y.moved.leases.size() == 2);
+  CHECK_FALSE(y.moved.leases[0].held_by_connection);
+  auto& c = y.moved.leases[1];
+  CHECK((c.held_by_connection && c.holds_connection && c.conn == ((std::uint64_t{2} << 56) | 17) &&
+         c.conn_instance == 5));
   auto& l = y.moved.leases[0];
   CHECK((l.account == "acme" && l.lease == "lease-1" && l.model == "gpt" && l.product == "prod"));
   CHECK(l.cost == 3);
