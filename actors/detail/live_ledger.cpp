@@ -1,6 +1,7 @@
 #include "actors/detail/live_ledger.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace usher::actors::detail {
 
@@ -802,10 +803,14 @@ void live_ledger::take_in(const handed_over& moved, usec now) {
     ledger::account_image img;
     img.account = a;
     img.profile = accounts_[a].profile;
-    // Times from the handoff on, here: never later than now for a refill
-    // (a bucket from the future would refill nothing for a while).
+    // Bytes from another process: each value is cut to what an honest
+    // member sends, so none can overflow a time or stall a window's roll.
+    // Times from the handoff on, here: a refill never later than now (a
+    // bucket from the future would refill nothing for a while), nor earlier
+    // than an hour (rate.burst's most: an older one is full anyway).
     for (auto& b : m.buckets) {
-      rate_limit_gate::state st{b.requests, b.tokens, now + std::min<usec>(b.at_us, 0)};
+      rate_limit_gate::state st{std::max<std::int64_t>(b.requests, 0), std::max<std::int64_t>(b.tokens, 0),
+                                now + std::clamp<usec>(b.at_us, -seconds(3600), 0)};
       if (b.model.empty()) {
         img.has_rates = true;
         img.rates = st;
@@ -813,10 +818,17 @@ void live_ledger::take_in(const handed_over& moved, usec now) {
         img.model_rates.emplace_back(model, st);
       }
     }
+    // A session window ends within one window from now, or ended at most a
+    // day ago (each window since is rolled one by one); its cap never falls
+    // below the plan's.
+    const auto& sessions = plan_->profile(img.profile).sessions;
     img.has_sessions = m.has_sessions;
-    img.sessions = session_rate_gate::state{m.sessions_cap, m.sessions_opened, now + m.sessions_window_end_us};
+    img.sessions = session_rate_gate::state{
+        std::max(m.sessions_cap, sessions.per_window), std::max<std::int64_t>(m.sessions_opened, 0),
+        now + std::clamp<usec>(m.sessions_window_end_us, -seconds(86400), sessions.window)};
     for (auto& g : m.gates) img.gate_states.emplace_back(g.gate, g.bytes);
-    img.mean_hold_us = m.mean_hold_us;
+    // (The adaptive limit is cut to the plan's range where it is restored.)
+    img.mean_hold_us = std::isfinite(m.mean_hold_us) ? std::clamp(m.mean_hold_us, 0.0, 86400e6) : 0;
     img.adaptive_limit = m.adaptive_limit;
     std::vector<ledger::handle> no_leases, no_waiters;
     ledger_.import_account(img, no_leases, no_waiters);

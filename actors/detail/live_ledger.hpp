@@ -146,10 +146,10 @@ class live_ledger {
 
   /// The accounts move to another node: every queued request leaves with
   /// 503 (reason not_owner, Retry-After 1), its tickets stay decided so; the
-  /// leases held (not a WebSocket connection's: docs/CLUSTER.md, "Known
-  /// gaps") and each account's state beyond them (buckets, session window,
-  /// plug-in gates' state, mean hold, adaptive limit, as they stood before
-  /// the leases left) are returned, the leases forgotten here. Counters stay.
+  /// leases held (a WebSocket connection's too) and each account's state
+  /// beyond them (buckets, session window, plug-in gates' state, mean hold,
+  /// adaptive limit, as they stood before the leases left) are returned,
+  /// the leases forgotten here. Counters stay.
   [[nodiscard]] handed_over hand_off(policies::usec now, std::vector<answer>& out);
 
   /// Takes in what another node handed over: its leases under their names,

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <set>
 
 using namespace usher;
@@ -672,4 +673,45 @@ TEST_CASE("a handoff moves the leases WebSocket connections hold: their slots an
   CHECK(taker.lease_count() == 1);
   REQUIRE(taker.admit(ws(6, policies::kind::ws_open, 9), seconds(600), r, out));
   CHECK(r.code == 200);
+}
+
+TEST_CASE("values a handoff brings are cut to what a member could send: none overflows or blocks for ever") {
+  auto p = policies::plan::build("streams:solo", {{"requests_per_minute", "3", "t"},
+                                                   {"sessions_per_minute", "2", "t"},
+                                                   {"adaptive", "aimd", "t"}});
+  constexpr auto lowest = std::numeric_limits<std::int64_t>::min();
+  constexpr auto highest = std::numeric_limits<std::int64_t>::max();
+  handed_over moved;
+  moved_account m;
+  m.account = "acme";
+  m.buckets = {moved_bucket{"", lowest, highest, lowest}};
+  m.has_sessions = true;
+  m.sessions_cap = lowest;
+  m.sessions_opened = lowest;
+  m.sessions_window_end_us = lowest;
+  m.mean_hold_us = std::numeric_limits<double>::infinity();
+  m.adaptive_limit = std::numeric_limits<double>::quiet_NaN();
+  moved.accounts = {m};
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  {
+    // Times from far in the past: an hour-old bucket is full, a day-old
+    // window has rolled; the request is admitted at once.
+    live_ledger l(p, {"acme"}, seconds(10), 0, 16, 42);
+    l.take_in(moved, seconds(5));
+    REQUIRE(l.admit(ask("acme", 1), seconds(5), r, out));
+    CHECK(r.code == 200);
+    CHECK(r.limit == 3);  // the NaN limit was not taken
+  }
+  {
+    // A bucket emptied below zero just now: empty, not owed for ever.
+    moved.accounts[0].buckets[0] = moved_bucket{"", lowest, 0, 0};
+    moved.accounts[0].sessions_window_end_us = highest;
+    live_ledger l(p, {"acme"}, seconds(10), 0, 16, 42);
+    l.take_in(moved, seconds(5));
+    REQUIRE(l.admit(ask("acme", 1), seconds(5), r, out));
+    CHECK(r.code == 429);
+    CHECK(r.why == policies::reason::request_rate);
+    CHECK(r.retry_after_s == 20);  // one request of three a minute
+  }
 }
