@@ -86,6 +86,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
                                                     cfg.epoch_unix_ms, cfg.max_names_per_account,
                                                     seed);
   st.ledger->recover_until(cfg.recovery);
+  st.ledger->expire_connection_leases(cfg.window != nullptr);
   st.window = cfg.window;
   // Held promises are never dropped: when the node stops, each gets 503.
   self->set_exit_handler([=](const caf::exit_msg& msg) {

@@ -175,7 +175,10 @@ struct admit_request {
   policies::kind what = policies::kind::request;  ///< request, session, ws_open, ws_request
   std::uint64_t conn = 0;        ///< ws_open / ws_request: the edge's connection id
   bool async = false;            ///< queued: answer 202 with a ticket at once
-  bool holder_is_connection = false;  ///< the lease ends with a WebSocket, not a TTL
+  /// The lease ends with a WebSocket, not a TTL; in a cluster it has a TTL
+  /// too, which the edge renews while the socket is open (admit_reply's
+  /// lease_ttl_ms says which).
+  bool holder_is_connection = false;
 };
 
 /// Admission actor -> edge: how an admission (or a ticket) stands.
@@ -188,7 +191,7 @@ struct admit_reply {
   std::string ticket;            ///< 202: the ticket id
   std::int64_t waited_us = 0;    ///< time spent queued
   std::int64_t retry_after_s = 0;  ///< 429, 503 recovering: seconds for Retry-After; 0: waiting would not help
-  std::int64_t lease_ttl_ms = 0;   ///< 200: the lease's TTL (0: held by its connection)
+  std::int64_t lease_ttl_ms = 0;   ///< 200: the lease's TTL (0: none, held by its connection)
   /// The account's concurrency limit and the units it has in use once this
   /// answer is decided (-1: not known); the gateway's x-ratelimit-* fields.
   std::int64_t limit = -1;
@@ -243,6 +246,12 @@ struct lease_request {
   /// renew, adopted: which of the account's keys renews it (a per-key gate
   /// counts an adopted lease against that key)
   policies::id key = policies::no_id;
+  /// renew, adopted: a lease a WebSocket connection holds (its TTL is a
+  /// cluster member's: docs/CLUSTER.md), so a member recovering after a
+  /// takeover adopts it as it was: `conn` the edge's connection id, and
+  /// `holds_connection` for the connection's own slot (its ws_open lease).
+  std::uint64_t conn = 0;
+  bool holds_connection = false;
 };
 
 struct lease_reply {
@@ -450,7 +459,7 @@ typename Inspector::result_type inspect(Inspector& f, cancel_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
   return f(caf::meta::type_name("lease_request"), x.account, x.lease, x.op, x.model, x.product,
-           x.cost, x.key);
+           x.cost, x.key, x.conn, x.holds_connection);
 }
 
 template <class Inspector>

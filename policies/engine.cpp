@@ -288,6 +288,20 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
 
 engine::adoption engine::adopt(const request& r, std::uint16_t profile, lease& held) {
   auto& acc = account(r.account, profile);
+  if (r.what == kind::ws_open) {
+    // A connection's own slot counts against the connection cap, not a pool,
+    // with the same bound: twice the cap.
+    auto& open = acc.connections;
+    bool fits = open.is_open(r.conn) || open.has_room();
+    if (!fits && open.open_count() >= 2 * open.max_open()) return adoption::refused;
+    open.open(r.conn, r.seq);
+    held = lease{};
+    held.account = r.account;
+    held.conn = r.conn;
+    held.conn_instance = r.seq;
+    held.holds_connection = true;
+    return fits ? adoption::fits : adoption::over_limit;
+  }
   lease l;
   place(acc, r, l);
   // 0: fits, 1: over the capacity, 2: refused.

@@ -111,7 +111,8 @@ class engine {
                  ///< over a pool's capacity), or a pool would pass twice its capacity
   };
 
-  /// Charges `r` (kind request or session) as if admitted, without asking a
+  /// Charges `r` (kind request, session or ws_request; a ws_open takes its
+  /// connection's slot, bounded the same way) as if admitted, without asking a
   /// gate: a lease that exists already, adopted by the live node after a
   /// restart (docs/SERVE.md, "Restarts and recovery"). No session is
   /// counted and no queue is passed. A pool may go over its capacity; then

@@ -218,10 +218,15 @@ void live_ledger::record_wait(account_state& acc, usec wait) {
 ledger::terms live_ledger::terms_for(std::uint64_t request_id, bool holder_is_connection) const {
   ledger::terms with;
   with.tag = request_id;
-  // A lease held by a connection lasts until the connection closes; any
-  // other until its TTL runs out unrenewed.
-  with.hold = holder_is_connection ? never : lease_ttl_;
+  with.hold = hold_for(holder_is_connection);
   return with;
+}
+
+usec live_ledger::hold_for(bool holder_is_connection) const {
+  // A lease held by a connection lasts until the connection closes (and in
+  // a cluster until its TTL runs out unrenewed too); any other until its
+  // TTL runs out unrenewed.
+  return holder_is_connection && !connection_leases_expire_ ? never : lease_ttl_;
 }
 
 std::string live_ledger::grant(id a, ledger::handle h, const std::string& model, id model_id,
@@ -299,7 +304,7 @@ void live_ledger::serve(usec now, std::vector<answer>& out, bool timeouts) {
       r.code = 200;
       // The waiter's names go to its lease.
       r.lease = grant(w.account, e.lease, w.model, w.model_id, w.product_id);
-      r.lease_ttl_ms = w.holder_is_connection ? 0 : lease_ttl_ / 1000;
+      r.lease_ttl_ms = hold_for(w.holder_is_connection) == never ? 0 : lease_ttl_ / 1000;
     } else {
       drop_name(w.account, 0, w.model_id);
       drop_name(w.account, 1, w.product_id);
@@ -382,7 +387,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
     case engine::verdict::admitted:
       reply.code = 200;
       reply.lease = grant(a, d.lease, req.model, r.model, r.product);
-      reply.lease_ttl_ms = req.holder_is_connection ? 0 : lease_ttl_ / 1000;
+      reply.lease_ttl_ms = hold_for(req.holder_is_connection) == never ? 0 : lease_ttl_ / 1000;
       if (req.what != kind::ws_open) record_wait(acc, 0);
       count(acc, 200);
       report_usage(a, r.model, reply);
@@ -515,8 +520,14 @@ lease_reply live_ledger::adopt(id a, const lease_request& req, usec now) {
     return r;
   }
   q.cost = plan_->cost_of(acc.profile, q.model, req.cost);
+  // A WebSocket connection's lease: its own slot, or a request's units.
+  bool by_connection = req.holds_connection || req.conn != 0;
+  if (by_connection) {
+    q.conn = req.conn;
+    q.what = req.holds_connection ? kind::ws_open : kind::ws_request;
+  }
   ledger::handle h = ledger::no_handle;
-  auto how = ledger_.adopt(q, acc.profile, now, terms_for(0, false), h);
+  auto how = ledger_.adopt(q, acc.profile, now, terms_for(0, by_connection), h);
   if (how == engine::adoption::refused) {
     // It could never have been granted, or clients claim twice a pool: not
     // taken (the holder is told its lease is unknown).
@@ -761,8 +772,8 @@ handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
       if (held.product_id != no_id) m.product = names_[1].names[held.product_id];
       m.cost = rec->req.cost;
       m.key = rec->req.key;
-      m.held_by_connection = rec->ends == never;
-      m.ttl_left_us = m.held_by_connection ? 0 : std::max<usec>(1, rec->ends - now);
+      m.held_by_connection = rec->req.what == kind::ws_open || rec->req.what == kind::ws_request;
+      m.ttl_left_us = rec->ends == never ? 0 : std::max<usec>(1, rec->ends - now);
       m.holds_connection = rec->units.holds_connection;
       m.conn = rec->req.conn;
       m.conn_instance = rec->units.conn_instance;
@@ -837,7 +848,8 @@ void live_ledger::take_in(const handed_over& moved, usec now) {
 
 void live_ledger::take_in_connection_lease(id a, const moved_lease& m, usec now) {
   // Taken as it was held there, without asking a gate (engine::restore_lease),
-  // like every moved lease: no TTL, the connection's slot or its units.
+  // like every moved lease: the connection's slot or its units, with the
+  // TTL it had left (none on a node alone).
   auto& acc = accounts_[a];
   ledger::account_image img;
   img.account = a;
@@ -853,6 +865,9 @@ void live_ledger::take_in_connection_lease(id a, const moved_lease& m, usec now)
   h.start = now;
   h.holds_connection = m.holds_connection;
   h.conn_instance = m.conn_instance;
+  // Never more than a TTL left (now + a huge value would overflow).
+  if (hold_for(true) != never)
+    h.ends = now + std::clamp<usec>(m.ttl_left_us > 0 ? m.ttl_left_us : lease_ttl_, 1, lease_ttl_);
   std::vector<ledger::handle> leases, waiters;
   ledger_.import_account(img, leases, waiters);
   grant(a, leases.at(0), m.model, h.req.model, h.req.product, m.lease);

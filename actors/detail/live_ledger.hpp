@@ -82,6 +82,13 @@ class live_ledger {
   /// Recovers until `until` (see above); call before anything else. No
   /// effect when `until` <= 0.
   void recover_until(policies::usec until) { recovering_until_ = until; }
+
+  /// A cluster member's leases held by WebSocket connections get a lease
+  /// TTL too, renewed by the member whose edge has the socket: so they end
+  /// if that member dies, and a member recovering after a takeover adopts
+  /// them from the renewals (docs/CLUSTER.md). A node alone leaves them to
+  /// the connection (its edge dies with it). Call before anything else.
+  void expire_connection_leases(bool on) { connection_leases_expire_ = on; }
   [[nodiscard]] bool recovering(policies::usec now) const { return now < recovering_until_; }
 
   /// Releases expired leases, admits waiters that now fit, times out waiters.
@@ -229,8 +236,11 @@ class live_ledger {
   void add_account(const std::string& name);
   /// Empty name tables, with the plan's models at their ids.
   void reset_names();
-  /// take_in of a lease held by a WebSocket connection (no TTL).
+  /// take_in of a lease held by a WebSocket connection.
   void take_in_connection_lease(policies::id a, const moved_lease& m, policies::usec now);
+  /// The TTL a lease granted now gets: none (`never`) for one a WebSocket
+  /// holds, unless connection_leases_expire_.
+  policies::usec hold_for(bool holder_is_connection) const;
   /// The id of a model the plan names (which alone have rates of their
   /// own), or no_id.
   policies::id plan_model(const std::string& name) const;
@@ -276,6 +286,7 @@ class live_ledger {
   std::size_t max_names_;  ///< per account
   policies::usec recovering_until_ = 0;
   bool draining_ = false;
+  bool connection_leases_expire_ = false;
   policies::reason held_why_ = policies::reason::none;
   std::mt19937_64 rng_;
   std::vector<account_state> accounts_;

@@ -104,7 +104,9 @@ upstream_call::upstream_call(const call_context& ctx, tcp::socket& client, const
       resolver_(ex_),
       timer_(ex_),
       client_http10_(req_.version() < 11),
-      client_keep_alive_(req_.keep_alive()) {}
+      client_keep_alive_(req_.keep_alive()) {
+  lease_.terms().model = model_;  // so that a node recovering adopts it
+}
 
 void upstream_call::start() {
   // The request as the model server sees it: the same method, path and
@@ -405,7 +407,7 @@ void upstream_call::on_timer(beast::error_code ec) {
   if (phase_ == phase::finished) return;
   auto now = clock::now();
   if (now >= next_renewal_) {
-    lease_.renew(model_);
+    lease_.renew();
     next_renewal_ = lease_.held() ? now + renew_every_ : clock::time_point::max();
   }
   if (client_writing_ && now >= client_write_since_ + ctx_.write_timeout) {

@@ -830,8 +830,13 @@ class http_session : public edge::impl::tracked_conn,
         [self = shared_from_this(), r, conn, to, model = model.value_or("")](
             std::optional<admit_reply> reply) mutable {
           lease_handle held;
-          if (reply && reply->code == 200)
+          if (reply && reply->code == 200) {
             held = lease_handle(r.actor, r.account, reply->lease, &self->edge_->to_actors);
+            held.terms().key = r.key;
+            held.terms().conn = conn;
+            held.terms().holds_connection = true;
+            held.set_ttl(std::chrono::milliseconds(reply->lease_ttl_ms));
+          }
           if (!self->answered()) return;
           if (reply && reply->code == 200 && to)
             return self->open_realtime(r, conn, std::move(held), std::move(model), *to);

@@ -6,6 +6,7 @@
 /// Move-only; used on I/O threads.
 
 #include <caf/all.hpp>
+#include <chrono>
 #include <string>
 
 #include "actors/http/bridge.hpp"
@@ -21,17 +22,21 @@ class lease_handle {
   /// anonymous sends.
   lease_handle(admission_actor actor, std::string account, std::string lease,
                bridge* via = nullptr)
-      : actor_(std::move(actor)), account_(std::move(account)), lease_(std::move(lease)),
-        via_(via) {}
+      : actor_(std::move(actor)), via_(via) {
+    renewal_.account = std::move(account);
+    renewal_.lease = std::move(lease);
+    renewal_.op = lease_op::renew;
+  }
   lease_handle(lease_handle&& o) noexcept { *this = std::move(o); }
   lease_handle& operator=(lease_handle&& o) noexcept {
     if (this != &o) {
       release();
       actor_ = std::move(o.actor_);
-      account_ = std::move(o.account_);
-      lease_ = std::move(o.lease_);
+      renewal_ = std::move(o.renewal_);
       via_ = o.via_;
-      o.lease_.clear();
+      ttl_ = o.ttl_;
+      since_ = o.since_;
+      o.renewal_.lease.clear();
     }
     return *this;
   }
@@ -39,29 +44,46 @@ class lease_handle {
   lease_handle& operator=(const lease_handle&) = delete;
   ~lease_handle() { release(); }
 
-  const std::string& id() const { return lease_; }
+  const std::string& id() const { return renewal_.lease; }
 
   /// The client owns the lease now: do not release it here.
-  void keep() { lease_.clear(); }
+  void keep() { renewal_.lease.clear(); }
+
+  /// What renewals say the lease holds (model, product, cost, key, the
+  /// WebSocket connection), so that a node or cluster member recovering
+  /// adopts it as it was. Set it before renewing.
+  lease_request& terms() { return renewal_; }
+
+  /// The lease's TTL as granted (admit_reply's lease_ttl_ms: zero when its
+  /// connection holds it without one), and when it was granted as the edge
+  /// saw it (the answer's arrival: the grant was no later).
+  void set_ttl(std::chrono::milliseconds ttl) {
+    ttl_ = ttl;
+    since_ = std::chrono::steady_clock::now();
+  }
+  std::chrono::milliseconds ttl() const { return ttl_; }
+  std::chrono::steady_clock::time_point since() const { return since_; }
 
   /// Renews now (no answer awaited): a holder that keeps the lease past its
-  /// TTL (a proxied call, docs/GATEWAY.md). `model`: what it was granted
-  /// for, so a node recovering after a restart adopts it.
-  void renew(const std::string& model) const {
-    if (lease_.empty() || !actor_) return;
-    lease_request r{account_, lease_, lease_op::renew};
-    r.model = model;
-    send(std::move(r));
+  /// TTL (a proxied call, docs/GATEWAY.md).
+  void renew() const {
+    if (renewal_.lease.empty() || !actor_) return;
+    send(renewal_);
   }
 
+  /// The renewal to send and where to, for a holder that waits for the
+  /// answer (lease_keeper).
+  const lease_request& renewal() const { return renewal_; }
+  const admission_actor& owner() const { return actor_; }
+
   /// Held (not yet released or handed to the client).
-  bool held() const { return !lease_.empty(); }
+  bool held() const { return !renewal_.lease.empty(); }
 
   /// Releases now (no answer awaited).
   void release() {
-    if (lease_.empty() || !actor_) return;
-    send(lease_request{account_, lease_, lease_op::release});
-    lease_.clear();
+    if (renewal_.lease.empty() || !actor_) return;
+    send(lease_request{renewal_.account, renewal_.lease, lease_op::release});
+    renewal_.lease.clear();
   }
 
  private:
@@ -71,9 +93,10 @@ class lease_handle {
   }
 
   admission_actor actor_;
-  std::string account_;
-  std::string lease_;
+  lease_request renewal_;  ///< account, lease and terms; op renew
   bridge* via_ = nullptr;
+  std::chrono::milliseconds ttl_{0};
+  std::chrono::steady_clock::time_point since_{};
 };
 
 }  // namespace usher::actors::http

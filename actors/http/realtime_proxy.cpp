@@ -32,6 +32,7 @@
 
 #include "actors/gateway/realtime_events.hpp"
 #include "actors/http/bridge.hpp"
+#include "actors/http/lease_keeper.hpp"
 #include "actors/http/responses.hpp"
 #include "actors/http/sessions.hpp"
 
@@ -78,7 +79,8 @@ class realtime_proxy : public edge::impl::stream_conn,
         ex_(ex),
         resolver_(ex),
         up_(beast::tcp_stream(ex)),
-        stall_timer_(ex) {}
+        stall_timer_(ex),
+        keeper_(ex, edge_->to_actors) {}
 
   ~realtime_proxy() override {
     if (!started_) return;
@@ -159,6 +161,7 @@ class realtime_proxy : public edge::impl::stream_conn,
       if (ec) return self->end();
       self->accepted_ = true;
       if (self->going_away_) return self->close_both(websocket::close_code::going_away);
+      self->keep_leases();
       self->watch_since_ = clock::now();
       self->read_client();
       self->read_upstream();
@@ -311,10 +314,7 @@ class realtime_proxy : public edge::impl::stream_conn,
         route_.actor, slot_request(), ex_,
         [self = shared_from_this(), frame = std::move(frame), event_id = std::move(event_id),
          text, asked = clock::now()](std::optional<admit_reply> r) mutable {
-          lease_handle held;
-          if (r && r->code == 200)
-            held = lease_handle(self->route_.actor, self->route_.account, r->lease,
-                                &self->edge_->to_actors);
+          auto held = self->slot_lease(r);
           if (self->ended_ || self->closing_) return;  // the handle releases it
           if (!r || r->code != 200) {
             self->refused(r, event_id, "", asked);
@@ -327,6 +327,19 @@ class realtime_proxy : public edge::impl::stream_conn,
           self->watch_stall();
           self->to_upstream(std::move(frame), text, true);
         });
+  }
+
+  // The lease of a granted slot_request(), renewed (in a cluster) saying
+  // what it holds.
+  lease_handle slot_lease(const std::optional<admit_reply>& r) {
+    lease_handle held;
+    if (!r || r->code != 200) return held;
+    held = lease_handle(route_.actor, route_.account, r->lease, &edge_->to_actors);
+    held.terms().model = model_;
+    held.terms().key = route_.key;
+    held.terms().conn = conn_;
+    held.set_ttl(std::chrono::milliseconds(r->lease_ttl_ms));
+    return held;
   }
 
   admit_request slot_request() {
@@ -419,10 +432,7 @@ class realtime_proxy : public edge::impl::stream_conn,
     edge_->to_actors.ask<admit_reply>(
         route_.actor, slot_request(), ex_,
         [self = shared_from_this(), response_id, asked = clock::now()](std::optional<admit_reply> r) {
-          lease_handle held;
-          if (r && r->code == 200)
-            held = lease_handle(self->route_.actor, self->route_.account, r->lease,
-                                &self->edge_->to_actors);
+          auto held = self->slot_lease(r);
           if (self->ended_ || self->closing_) return;
           if (r && r->code == 200) {
             // Ended meanwhile (its response.done came first): the handle frees it.
@@ -570,17 +580,38 @@ class realtime_proxy : public edge::impl::stream_conn,
     client_->async_close(why, [self = shared_from_this()](beast::error_code) { self->end(); });
   }
 
-  void close_both(websocket::close_code code) {
+  // In a cluster the session's leases have a TTL: renewed while it is open;
+  // one the owner no longer holds closes both sides with 1013 (try again
+  // later), the client reconnecting to a member that can admit it
+  // (lease_keeper.hpp).
+  void keep_leases() {
+    std::weak_ptr<realtime_proxy> w = shared_from_this();
+    keeper_.start(
+        connection_.ttl(),
+        [w](const std::function<void(const lease_handle&)>& visit) {
+          auto self = w.lock();
+          if (!self) return;
+          visit(self->connection_);
+          for (auto& [id, held] : self->leases_) visit(held.handle);
+        },
+        [w] {
+          auto self = w.lock();
+          if (self) self->close_both(websocket::close_code::try_again_later, lease_lost_reason);
+        });
+  }
+
+  void close_both(websocket::close_code code, const char* reason = "going away") {
     if (closing_ || ended_) return;
     free_all();
     closing_ = true;
-    websocket::close_reason why(code, "going away");
+    websocket::close_reason why(code, reason);
     up_.async_close(why, [self = shared_from_this()](beast::error_code) {});
     client_->async_close(why, [self = shared_from_this()](beast::error_code) { self->end(); });
   }
 
   // The session ends (`session_ended` for the responses under way).
   void free_all() {
+    keeper_.stop();
     slots_.take_all();
     for (auto& [lease, held] : leases_) log_response(200, "session_ended", lease, held.since);
     leases_.clear();  // every handle releases its slot
@@ -626,6 +657,7 @@ class realtime_proxy : public edge::impl::stream_conn,
   std::map<std::string, held_slot> leases_;  ///< by lease id
   std::string client_address_;               ///< with an access log
   asio::steady_timer stall_timer_;
+  lease_keeper keeper_;
   clock::time_point watch_since_{};  ///< the model server's last frame, or the first slot
   bool stall_armed_ = false;
   bool started_ = false;

@@ -26,6 +26,11 @@ inline constexpr const char* server = "server_error";                  ///< 500 
 inline constexpr const char* session_rate_reason =
     "Unauthorized connection: Too many concurrent sessions";
 
+/// The reason of a WebSocket closed with 1013 (try again later) because a
+/// cluster member could not renew the leases its connection holds
+/// (lease_keeper.hpp).
+inline constexpr const char* lease_lost_reason = "Admission lost: reconnect";
+
 string_response json_response(unsigned status, const std::string& body, unsigned version,
                               bool keep_alive);
 

@@ -17,6 +17,7 @@
 #include <map>
 
 #include "actors/http/bridge.hpp"
+#include "actors/http/lease_keeper.hpp"
 #include "actors/http/request_fields.hpp"
 #include "actors/http/responses.hpp"
 #include "actors/http/sessions.hpp"
@@ -36,7 +37,7 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
   ws_session(beast::tcp_stream stream, std::shared_ptr<edge::impl> edge, account_route route,
              std::uint64_t conn, lease_handle connection)
       : ws_(std::move(stream)), edge_(std::move(edge)), route_(std::move(route)), conn_(conn),
-        connection_(std::move(connection)) {}
+        connection_(std::move(connection)), keeper_(ws_.get_executor(), edge_->to_actors) {}
 
   ~ws_session() override {
     edge_->remove_stream(this);
@@ -79,19 +80,45 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
         return self->ws_.async_close(why, [self](beast::error_code) { self->end(); });
       }
       if (self->going_away_) return self->close_going_away();
+      self->keep_leases();
       self->read();
     });
   }
 
  private:
+  void close_going_away() { close_with(websocket::close_code::going_away, "going away"); }
+
   // Beast suspends the close behind a pending write and read; the close's
   // handler ends the session. A closing socket takes no more requests, so
   // its leases go now: the close completes only once the client ends TCP.
-  void close_going_away() {
+  void close_with(websocket::close_code code, const char* reason) {
+    keeper_.stop();
     leases_.clear();
     connection_.release();
-    websocket::close_reason why(websocket::close_code::going_away, "going away");
+    websocket::close_reason why(code, reason);
     ws_.async_close(why, [self = shared_from_this()](beast::error_code) { self->end(); });
+  }
+
+  // In a cluster the connection's leases have a TTL: renewed while the
+  // socket is open; one the owner no longer holds closes the socket with
+  // 1013 (try again later), the client reconnecting to a member that can
+  // admit it (lease_keeper.hpp).
+  void keep_leases() {
+    std::weak_ptr<ws_session> w = shared_from_this();
+    keeper_.start(
+        connection_.ttl(),
+        [w](const std::function<void(const lease_handle&)>& visit) {
+          auto self = w.lock();
+          if (!self) return;
+          visit(self->connection_);
+          for (auto& [id, held] : self->leases_) visit(held);
+        },
+        [w] {
+          auto self = w.lock();
+          if (!self || self->closed_ || self->going_away_) return;
+          self->going_away_ = true;  // takes no more frames
+          self->close_with(websocket::close_code::try_again_later, lease_lost_reason);
+        });
   }
 
   void read() {
@@ -140,11 +167,22 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
       if (leases_.size() >= max_leases_per_socket)
         return error_frame(429, error_object(error_type::rate_limit, "too_many_leases",
                                              "Too many leases held over one connection"));
+      lease_request renewal_terms{msg.account, "", lease_op::renew};
+      renewal_terms.model = msg.model;
+      renewal_terms.product = msg.product;
+      renewal_terms.cost = msg.cost;
+      renewal_terms.key = msg.key;
+      renewal_terms.conn = conn_;
       edge_->to_actors.ask<admit_reply>(route_.actor, std::move(msg), ws_.get_executor(),
-                       [self = shared_from_this()](std::optional<admit_reply> r) {
+                       [self = shared_from_this(), renewal_terms = std::move(renewal_terms)](
+                           std::optional<admit_reply> r) {
                          lease_handle held;
-                         if (r && r->code == 200)
+                         if (r && r->code == 200) {
                            held = lease_handle(self->route_.actor, self->route_.account, r->lease);
+                           held.terms() = renewal_terms;
+                           held.terms().lease = r->lease;
+                           held.set_ttl(std::chrono::milliseconds(r->lease_ttl_ms));
+                         }
                          if (self->closed_) return;  // the handle releases it
                          if (!r) return self->end();
                          if (r->code == 200) {
@@ -198,6 +236,7 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
   void end() {
     if (closed_) return;
     closed_ = true;
+    keeper_.stop();
     leases_.clear();
     connection_.release();
     beast::error_code ec;
@@ -210,6 +249,7 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
   std::uint64_t conn_;
   lease_handle connection_;
   std::map<std::string, lease_handle> leases_;
+  lease_keeper keeper_;
   beast::flat_buffer in_;
   std::deque<std::string> outbox_;
   bool closed_ = false;

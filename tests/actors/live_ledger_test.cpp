@@ -629,21 +629,41 @@ TEST_CASE("a reload keeps an adaptive limit as learned, cut to the new plan's ra
   CHECK(l.snapshot("acme", seconds(7)).limit == 2);
 }
 
+namespace {
+
+// acme's WebSocket frames: at most two connections (limit 1 x
+// ws.per_concurrency 2) and one unit of product p.
+std::shared_ptr<const policies::plan> two_connections() {
+  return policies::plan::build("exclusive", {{"ws.per_concurrency", "2", "t"}});
+}
+
+admit_request ws_frame(std::uint64_t id, policies::kind what, std::uint64_t conn) {
+  auto q = ask("acme", id);
+  q.what = what;
+  q.conn = conn;
+  q.product = "p";
+  q.holder_is_connection = true;
+  return q;
+}
+
+// A renewal from the edge of a member whose socket holds `lease`.
+lease_request ws_renewal(const std::string& lease, std::uint64_t conn, bool holds_connection) {
+  lease_request q{"acme", lease, lease_op::renew};
+  q.conn = conn;
+  q.holds_connection = holds_connection;
+  if (!holds_connection) q.product = "p";
+  return q;
+}
+
+}  // namespace
+
 TEST_CASE("a handoff moves the leases WebSocket connections hold: their slots and units count on the new owner") {
-  // Two connections of at most two (limit 1 x ws.per_concurrency 2), one
-  // holding the product's one unit.
-  auto p = policies::plan::build("exclusive", {{"ws.per_concurrency", "2", "t"}});
+  // Two connections of at most two, one holding the product's one unit.
+  auto p = two_connections();
   live_ledger giver(p, {"acme"}, seconds(10), 0, 16, 42);
   std::vector<live_ledger::answer> out;
   admit_reply r;
-  auto ws = [](std::uint64_t id, policies::kind what, std::uint64_t conn) {
-    auto q = ask("acme", id);
-    q.what = what;
-    q.conn = conn;
-    q.product = "p";
-    q.holder_is_connection = true;
-    return q;
-  };
+  auto ws = ws_frame;
   std::vector<std::string> leases;
   for (auto [id, what, conn] : {std::tuple{1, policies::kind::ws_open, 7}, {2, policies::kind::ws_open, 8},
                                 {3, policies::kind::ws_request, 7}}) {
@@ -714,4 +734,101 @@ TEST_CASE("values a handoff brings are cut to what a member could send: none ove
     CHECK(r.why == policies::reason::request_rate);
     CHECK(r.retry_after_s == 20);  // one request of three a minute
   }
+}
+
+
+TEST_CASE("in a cluster the leases WebSocket connections hold have a TTL: renewed they stay, unrenewed they end") {
+  live_ledger l(two_connections(), {"acme"}, seconds(10), 0, 16, 42);
+  l.expire_connection_leases(true);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  std::vector<std::string> leases;
+  for (auto [id, what, conn] : {std::tuple{1, policies::kind::ws_open, 7}, {2, policies::kind::ws_open, 8},
+                                {3, policies::kind::ws_request, 7}}) {
+    REQUIRE(l.admit(ws_frame(id, what, conn), 0, r, out));
+    REQUIRE(r.code == 200);
+    CHECK(r.lease_ttl_ms == 10'000);  // the edge renews what has one
+    leases.push_back(r.lease);
+  }
+  // Connection 7 is renewed with its request; connection 8's member died.
+  auto renewed = l.lease(ws_renewal(leases[0], 7, true), seconds(6), out);
+  CHECK(renewed.code == 200);
+  CHECK(renewed.ttl_ms == 10'000);
+  CHECK(l.lease(ws_renewal(leases[2], 7, false), seconds(6), out).code == 200);
+  l.advance(seconds(10), out);
+  CHECK(l.lease_count() == 2);
+  CHECK(l.snapshot("acme", seconds(10)).connections == 1);
+  CHECK(l.metrics().accounts[0].leases_expired == 1);
+  // The dead member's connection no longer counts: a new one fits, and the
+  // cap holds.
+  REQUIRE(l.admit(ws_frame(4, policies::kind::ws_open, 9), seconds(10), r, out));
+  CHECK(r.code == 200);
+  CHECK_FALSE((l.admit(ws_frame(5, policies::kind::ws_open, 10), seconds(10), r, out) && r.code == 200));
+  l.advance(seconds(16), out);  // 7 and its request, last renewed at 6 s
+  CHECK(l.lease_count() == 1);
+  CHECK(l.snapshot("acme", seconds(16)).used_cost == 0);
+  // A node alone keeps them without a TTL.
+  live_ledger alone(two_connections(), {"acme"}, seconds(10), 0, 16, 42);
+  REQUIRE(alone.admit(ws_frame(1, policies::kind::ws_open, 7), 0, r, out));
+  CHECK(r.lease_ttl_ms == 0);
+  alone.advance(seconds(100), out);
+  CHECK(alone.lease_count() == 1);
+}
+
+TEST_CASE("a member recovering after a takeover adopts WebSocket leases from their renewals, the connection's slot included") {
+  live_ledger l(two_connections(), {"acme"}, seconds(10), 0, 16, 43);
+  l.expire_connection_leases(true);
+  l.recover_until(seconds(10));
+  std::vector<live_ledger::answer> out;
+  CHECK(l.lease(ws_renewal("c7", 7, true), seconds(1), out).code == 200);
+  CHECK(l.lease(ws_renewal("r7", 7, false), seconds(1), out).code == 200);
+  CHECK(l.lease(ws_renewal("c8", 8, true), seconds(1), out).code == 200);
+  auto snap = l.snapshot("acme", seconds(1));
+  CHECK(snap.connections == 2);
+  CHECK(snap.used_cost == 1);
+  // Claims past the cap are adopted up to twice it (the connections exist).
+  CHECK(l.lease(ws_renewal("c9", 9, true), seconds(1), out).code == 200);
+  CHECK(l.lease(ws_renewal("c10", 10, true), seconds(1), out).code == 200);
+  CHECK(l.lease(ws_renewal("c11", 11, true), seconds(1), out).code == 404);
+  auto m = l.metrics().accounts[0];
+  CHECK(m.adopted == 5);
+  CHECK(m.adopted_over_limit == 2);
+  // Recovered: no new connection while four are open of two.
+  admit_reply r;
+  for (std::uint64_t c : {9, 10}) {
+    auto close = ws_renewal(c == 9 ? "c9" : "c10", c, true);
+    close.op = lease_op::release;
+    CHECK(l.lease(close, seconds(10), out).code == 200);
+  }
+  CHECK_FALSE((l.admit(ws_frame(1, policies::kind::ws_open, 12), seconds(10), r, out) && r.code == 200));
+  // Adopted leases live by their renewals like the rest.
+  CHECK(l.lease(ws_renewal("c7", 7, true), seconds(10), out).code == 200);
+  l.advance(seconds(11), out);
+  CHECK(l.lease_count() == 1);
+  CHECK(l.snapshot("acme", seconds(11)).connections == 1);
+  REQUIRE(l.admit(ws_frame(2, policies::kind::ws_open, 12), seconds(11), r, out));
+  CHECK(r.code == 200);
+}
+
+TEST_CASE("a handoff in a cluster moves WebSocket leases with the TTL they have left") {
+  live_ledger giver(two_connections(), {"acme"}, seconds(10), 0, 16, 42);
+  giver.expire_connection_leases(true);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  REQUIRE(giver.admit(ws_frame(1, policies::kind::ws_open, 7), 0, r, out));
+  REQUIRE(giver.admit(ws_frame(2, policies::kind::ws_request, 7), seconds(2), r, out));
+  auto moved = giver.hand_off(seconds(4), out);
+  REQUIRE(moved.leases.size() == 2);
+  for (auto& m : moved.leases) CHECK(m.held_by_connection);
+  live_ledger taker(two_connections(), {"acme"}, seconds(10), 0, 16, 43);
+  taker.expire_connection_leases(true);
+  taker.take_in(moved, seconds(500));
+  CHECK(taker.snapshot("acme", seconds(500)).connections == 1);
+  taker.advance(seconds(505), out);  // 6 s were left of the slot, 8 s of the request
+  CHECK(taker.lease_count() == 2);
+  taker.advance(seconds(506), out);
+  CHECK(taker.lease_count() == 1);
+  CHECK(taker.snapshot("acme", seconds(506)).connections == 0);
+  taker.advance(seconds(508), out);
+  CHECK(taker.lease_count() == 0);
 }

@@ -192,6 +192,14 @@ class ws_client {
     return std::make_pair(beast::buffers_to_string(b.data()), ws_.got_text());
   }
 
+  /// Whether the server sends something (a frame, a close) within `within`:
+  /// a test that waits for a frame asks this first, so that a server that
+  /// never sends fails the test instead of hanging it.
+  bool sends_within(std::chrono::milliseconds within) {
+    pollfd p{beast::get_lowest_layer(ws_).native_handle(), POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(within.count())) > 0;
+  }
+
   /// Drops the TCP connection without a closing handshake.
   void drop() {
     boost::system::error_code ec;
