@@ -572,6 +572,61 @@ TEST_CASE("kill -9 of the owner: the member that takes the account over counts i
   CHECK(t.first_closed_frees_its_slot());  // an adopted slot too
 }
 
+TEST_CASE("a gateway realtime session outlives the kill -9 of its account's owner: its response's slot is adopted") {
+  // The session's leases (its connection, its response's slot) are renewed
+  // by the member it reached; the member that takes the account over adopts
+  // them, so another session's response waits (without them it would run).
+  mock_model_process mock;
+#ifdef USHER_SANITIZER_BUILD
+  const std::string ttl = "15s";
+#else
+  const std::string ttl = "6s";
+#endif
+  const std::string text = "[gateway]\nupstream = http://127.0.0.1:" + std::to_string(mock.port) +
+                           "/v1\n[account.tts]\nplan = exclusive\n" + key_line("tts-key");
+  cluster c(3, 3, "", text, ttl);
+  REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }));
+  auto owner = *c.owner("tts");
+  auto edge = (owner + 1) % 3, third = (owner + 2) % 3;
+  const std::string target = "/v1/realtime?model=mock-model";
+  auto create = [](const std::string& id, long tokens, double per_s) {
+    return nlohmann::json{{"type", "response.create"},
+                          {"event_id", id},
+                          {"mock", {{"tokens", tokens}, {"tokens_per_s", per_s}}}};
+  };
+  auto next_of = [](usher::testing::ws_client& ws, const std::string& type) {
+    for (;;) {
+      auto event = ws.read();
+      if (event.is_null() || event["type"] == type) return event;
+    }
+  };
+  usher::testing::ws_client a(c[edge].port, "tts-key", target);
+  REQUIRE(a.status == 101);
+  REQUIRE(a.read()["type"] == "session.created");
+  REQUIRE(a.exchange(create("long", 100000, 50))["type"] == "response.created");
+  c[owner].kill_hard();
+  REQUIRE(eventually([&] {
+    auto o = c.owner("tts", edge);
+    return o && *o != owner;
+  }, std::chrono::seconds(30)));
+  // A session at the third member, once the new owner has recovered.
+  std::unique_ptr<usher::testing::ws_client> b;
+  REQUIRE(eventually([&] {
+    b = std::make_unique<usher::testing::ws_client>(c[third].port, "tts-key", target);
+    return b->status == 101;
+  }, std::chrono::seconds(60)));
+  REQUIRE(b->read()["type"] == "session.created");
+  auto refused = b->exchange(create("second", 3, 1000));
+  INFO(refused.dump());
+  CHECK(refused["type"] == "error");
+  CHECK(refused["error"]["type"] == "rate_limit_error");
+  // The first session lived through it: its response ends, the slot is free.
+  a.send(R"({"type":"response.cancel"})");
+  CHECK(next_of(a, "response.done")["response"]["status"] == "cancelled");
+  CHECK(eventually([&] { return b->exchange(create("third", 3, 1000))["type"] == "response.created"; }));
+  CHECK(mock.stats()["realtime_responses"]["max_in_flight"] == 1);
+}
+
 TEST_CASE("the gateway on every member: proxied calls share the account's limit at its owner") {
   // docs/GATEWAY.md, "In a cluster": admitted at the owner, proxied from the
   // member the customer reached, released at the owner when the answer ends.
