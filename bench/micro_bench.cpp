@@ -10,6 +10,10 @@
 ///   parse_seconds           policies::parse_seconds on trace-like fields
 ///   csv_out_row             one outcomes.csv row through traces::csv_out
 ///                           (to /dev/null), fields as outcome_writer writes them
+///   export_accounts/N       policies::ledger: the images of N accounts holding
+///                           3 leases each, in one pass (a reload, a handoff)
+///   export_one_by_one/N     the same, one export_account per account (a pass
+///                           over every lease for each: what a reload did)
 ///
 /// Run: build-bench/bench/usher_micro_bench [--benchmark_repetitions=5
 ///      --benchmark_report_aggregates_only=true]
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "policies/engine.hpp"
+#include "policies/ledger.hpp"
 #include "policies/plan.hpp"
 #include "policies/time.hpp"
 #include "traces/csv_out.hpp"
@@ -124,6 +129,50 @@ void csv_out_row(benchmark::State& state) {
 }
 BENCHMARK(csv_out_row);
 
+// A ledger of N streams:solo accounts holding 3 leases each.
+ledger three_leases_each(std::size_t accounts) {
+  ledger l(plan::build("streams:solo", {}));
+  std::uint64_t seq = 0;
+  for (std::size_t a = 0; a < accounts; ++a)
+    for (int k = 0; k < 3; ++k) {
+      request r;
+      r.seq = ++seq;
+      r.account = static_cast<id>(a);
+      r.cost = 1;
+      ledger::terms t;
+      t.tag = seq;
+      t.hold = seconds(30);
+      (void)l.arrive(r, 0, 0, t);
+    }
+  return l;
+}
+
+void export_accounts(benchmark::State& state) {
+  auto n = static_cast<std::size_t>(state.range(0));
+  auto l = three_leases_each(n);
+  std::vector<std::uint16_t> profiles(n, 0);
+  for (auto _ : state) {
+    std::vector<std::vector<ledger::handle>> leases, waiters;
+    auto images = l.export_accounts(profiles, leases, waiters);
+    benchmark::DoNotOptimize(images);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+BENCHMARK(export_accounts)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+void export_one_by_one(benchmark::State& state) {
+  auto n = static_cast<std::size_t>(state.range(0));
+  auto l = three_leases_each(n);
+  for (auto _ : state)
+    for (std::size_t a = 0; a < n; ++a) {
+      auto image = l.export_account(static_cast<id>(a), 0);
+      benchmark::DoNotOptimize(image);
+    }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+BENCHMARK(export_one_by_one)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
 }  // namespace
+
 
 BENCHMARK_MAIN();

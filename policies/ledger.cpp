@@ -313,27 +313,50 @@ ledger::account_image ledger::export_account(id account, std::uint16_t profile) 
   return export_account(account, profile, leases, waiters);
 }
 
+ledger::held_here ledger::held_at(std::uint32_t s) const {
+  const auto& rec = leases_[s].rec;
+  account_image::held h;
+  h.req = rec.req;
+  h.start = rec.start;
+  h.ends = rec.ends;
+  h.cut = rec.cut;
+  h.tag = rec.tag;
+  h.holds_connection = rec.units.holds_connection;
+  h.conn_instance = rec.units.conn_instance;
+  return {h, make_handle(s, leases_[s].generation)};
+}
+
 ledger::account_image ledger::export_account(id account, std::uint16_t profile,
                                              std::vector<handle>& lease_handles,
                                              std::vector<handle>& waiter_handles) const {
+  std::vector<held_here> held;
+  for (std::uint32_t s = 0; s < leases_.size(); ++s)
+    if (leases_[s].used && leases_[s].rec.req.account == account) held.push_back(held_at(s));
+  return image_of(account, profile, held, lease_handles, waiter_handles);
+}
+
+std::vector<ledger::account_image> ledger::export_accounts(
+    const std::vector<std::uint16_t>& profiles, std::vector<std::vector<handle>>& leases,
+    std::vector<std::vector<handle>>& waiters) const {
+  std::vector<std::vector<held_here>> held(profiles.size());
+  for (std::uint32_t s = 0; s < leases_.size(); ++s)
+    if (leases_[s].used && leases_[s].rec.req.account < profiles.size())
+      held[leases_[s].rec.req.account].push_back(held_at(s));
+  std::vector<account_image> images;
+  leases.assign(profiles.size(), {});
+  waiters.assign(profiles.size(), {});
+  for (id a = 0; a < profiles.size(); ++a)
+    images.push_back(image_of(a, profiles[a], held[a], leases[a], waiters[a]));
+  return images;
+}
+
+ledger::account_image ledger::image_of(id account, std::uint16_t profile,
+                                       std::vector<held_here>& held,
+                                       std::vector<handle>& lease_handles,
+                                       std::vector<handle>& waiter_handles) const {
   account_image img;
   img.account = account;
   img.profile = profile;
-  std::vector<std::pair<account_image::held, handle>> held;
-  for (std::uint32_t s = 0; s < leases_.size(); ++s) {
-    const auto& slot = leases_[s];
-    if (!slot.used || slot.rec.req.account != account) continue;
-    const auto& rec = slot.rec;
-    account_image::held h;
-    h.req = rec.req;
-    h.start = rec.start;
-    h.ends = rec.ends;
-    h.cut = rec.cut;
-    h.tag = rec.tag;
-    h.holds_connection = rec.units.holds_connection;
-    h.conn_instance = rec.units.conn_instance;
-    held.emplace_back(h, make_handle(s, slot.generation));
-  }
   // Oldest first, ties by sequence: the order does not change the state
   // (pools add up), but it makes an image of one state always the same bytes.
   std::sort(held.begin(), held.end(), [](const auto& x, const auto& y) {

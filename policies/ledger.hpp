@@ -194,6 +194,13 @@ class ledger {
   [[nodiscard]] account_image export_account(id account, std::uint16_t profile,
                                              std::vector<handle>& leases,
                                              std::vector<handle>& waiters) const;
+  /// Every account 0..profiles.size()-1 at once (account a of plan profile
+  /// profiles[a]), in one pass over the leases where one export_account per
+  /// account would pass over them all for each (a reload, a handoff of a
+  /// group of many accounts). `leases[a]`, `waiters[a]`: as above.
+  [[nodiscard]] std::vector<account_image> export_accounts(
+      const std::vector<std::uint16_t>& profiles, std::vector<std::vector<handle>>& leases,
+      std::vector<std::vector<handle>>& waiters) const;
   /// Takes in a copied account. Returns the handles of its leases and
   /// waiters, in the image's order. Its buckets, session window, plug-in
   /// gates' state, mean hold and adaptive limit (those it has) replace
@@ -213,6 +220,12 @@ class ledger {
     std::uint32_t generation = 0;
     bool used = false;
   };
+  using held_here = std::pair<account_image::held, handle>;
+  /// The image of slot s's lease, with its handle.
+  held_here held_at(std::uint32_t s) const;
+  /// export_account once `held` has the account's leases (in any order).
+  account_image image_of(id account, std::uint16_t profile, std::vector<held_here>& held,
+                         std::vector<handle>& lease_handles, std::vector<handle>& waiter_handles) const;
   struct waiter_slot {
     request req;
     std::uint16_t profile = 0;

@@ -28,6 +28,13 @@ live_ledger::live_ledger(std::shared_ptr<const plan> p, const std::vector<std::s
   reset_names();
 }
 
+std::vector<std::uint16_t> live_ledger::profiles() const {
+  std::vector<std::uint16_t> out;
+  out.reserve(accounts_.size());
+  for (auto& acc : accounts_) out.push_back(acc.profile);
+  return out;
+}
+
 void live_ledger::add_account(const std::string& name) {
   account_state acc;
   acc.name = name;
@@ -65,9 +72,12 @@ void live_ledger::reload(std::shared_ptr<const plan> p, const std::vector<std::s
     std::vector<ledger::handle> leases, waiters;
   };
   std::vector<moving> all(accounts_.size());
-  for (std::size_t a = 0; a < accounts_.size(); ++a)
-    all[a].image = ledger_.export_account(static_cast<id>(a), accounts_[a].profile, all[a].leases,
-                                          all[a].waiters);
+  {
+    std::vector<std::vector<ledger::handle>> leases, waiters;
+    auto images = ledger_.export_accounts(profiles(), leases, waiters);
+    for (std::size_t a = 0; a < accounts_.size(); ++a)
+      all[a] = moving{std::move(images[a]), std::move(leases[a]), std::move(waiters[a])};
+  }
   name_table old_names[2] = {names_[0], names_[1]};
   auto name_of = [&](int k, id x) { return x == no_id ? std::string() : old_names[k].names[x]; };
   std::unordered_map<ledger::handle, std::uint64_t> waiter_tags;  // old place -> request id
@@ -733,8 +743,10 @@ handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
   handed_over moved;
   // The state beyond the leases first, as it stands: their release below
   // would teach the mean hold and an adaptive limit holds cut short.
+  std::vector<std::vector<ledger::handle>> lease_handles, waiter_handles;
+  auto images = ledger_.export_accounts(profiles(), lease_handles, waiter_handles);
   for (id a = 0; a < accounts_.size(); ++a) {
-    auto img = ledger_.export_account(a, accounts_[a].profile);
+    const auto& img = images[a];
     moved_account m;
     m.account = accounts_[a].name;
     auto bucket = [&](std::string model, const rate_limit_gate::state& st) {

@@ -234,6 +234,8 @@ class live_ledger {
   /// (unless `unbounded`: a name held before a reload).
   policies::id take_name(policies::id a, int k, const std::string& s, bool unbounded = false);
   void add_account(const std::string& name);
+  /// Each account's plan profile, by id (ledger::export_accounts).
+  std::vector<std::uint16_t> profiles() const;
   /// Empty name tables, with the plan's models at their ids.
   void reset_names();
   /// take_in of a lease held by a WebSocket connection.

@@ -234,3 +234,38 @@ TEST_CASE("ledger: an account copied mid-run to another ledger decides exactly a
     }
   }
 }
+
+TEST_CASE("ledger: exporting every account at once gives each the image exporting it alone gives") {
+  // Three accounts, leases and waiters interleaved across them in the slots.
+  ledger l(streams_plan());
+  std::uint64_t seq = 0;
+  for (int round = 0; round < 4; ++round)
+    for (id a : {2u, 0u, 1u}) {
+      ++seq;
+      (void)l.arrive(ask(seq, a), 0, seconds(round), lasting(seq, seconds(30)));
+    }
+  std::vector<std::vector<ledger::handle>> leases, waiters;
+  auto all = l.export_accounts({0, 0, 0, 0}, leases, waiters);
+  REQUIRE(all.size() == 4);
+  for (id a = 0; a < 4; ++a) {
+    std::vector<ledger::handle> one_leases, one_waiters;
+    auto one = l.export_account(a, 0, one_leases, one_waiters);
+    CHECK(all[a].account == a);
+    CHECK(leases[a] == one_leases);
+    CHECK(waiters[a] == one_waiters);
+    REQUIRE(all[a].leases.size() == one.leases.size());
+    for (std::size_t i = 0; i < one.leases.size(); ++i) {
+      CHECK(all[a].leases[i].req.seq == one.leases[i].req.seq);
+      CHECK(all[a].leases[i].start == one.leases[i].start);
+      CHECK(all[a].leases[i].ends == one.leases[i].ends);
+    }
+    REQUIRE(all[a].queue.size() == one.queue.size());
+    for (std::size_t i = 0; i < one.queue.size(); ++i) CHECK(all[a].queue[i].req.seq == one.queue[i].req.seq);
+  }
+  // streams:solo holds 3 at once and queues 2: each real account has both.
+  for (id a = 0; a < 3; ++a) {
+    CHECK(all[a].leases.size() == 3);
+    CHECK(all[a].queue.size() == 1);
+  }
+  CHECK(all[3].leases.empty());
+}
