@@ -46,6 +46,8 @@
 #include <string>
 #include <vector>
 
+#include "pacer.hpp"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -83,37 +85,7 @@ std::int64_t micros(steady::duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
 
-// When a client's next call starts: at once (closed loop), or at its turn in
-// a fixed schedule (open loop), each client offset so that together they
-// start calls evenly. `start(due)` gets the time the call was due.
-class pacer {
- public:
-  pacer(asio::io_context& io, const options& o, int index) : timer_(io) {
-    if (o.rate <= 0) return;
-    interval_ = std::chrono::duration_cast<steady::duration>(
-        std::chrono::duration<double>(o.clients / o.rate));
-    next_ = steady::now() + interval_ * index / o.clients;
-  }
-
-  bool open_loop() const { return interval_ != steady::duration::zero(); }
-  steady::time_point peek() const { return open_loop() ? next_ : steady::now(); }
-  void skip() { next_ += interval_; }
-
-  template <class F>
-  void next(F start) {
-    if (!open_loop()) return start(steady::now());
-    auto due = next_;
-    next_ += interval_;
-    if (due <= steady::now()) return start(due);
-    timer_.expires_at(due);
-    timer_.async_wait([due, start](beast::error_code) { start(due); });
-  }
-
- private:
-  asio::steady_timer timer_;
-  steady::duration interval_{};
-  steady::time_point next_;
-};
+using usher::bench::pacer;
 
 // One keep-alive connection: writes a request, reads its whole answer with
 // Beast's parser, notes when the first byte of the body came. Reconnects
@@ -201,7 +173,7 @@ std::string post(const std::string& target, const std::string& key, const std::s
 class client : public std::enable_shared_from_this<client> {
  public:
   client(asio::io_context& io, const options& o, stats& s, int index)
-      : pace_(io, o, index), o_(o), s_(s) {
+      : pace_(io, o.clients, o.rate, index), o_(o), s_(s) {
     std::string body = R"({"model":")" + o.model +
                        R"(","messages":[{"role":"user","content":"Say hi."}],"stream":)" +
                        (o.stream ? "true" : "false") + "}";

@@ -32,6 +32,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pacer.hpp"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -62,33 +64,7 @@ std::int64_t micros(steady::duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
 
-// When a client's next pair starts: at once (closed loop), or at its turn
-// in a fixed schedule (open loop), each client offset so that together they
-// start pairs evenly. `start(t0)` gets the time the pair was due.
-class pacer {
- public:
-  pacer(asio::io_context& io, const options& o, int index) : timer_(io) {
-    if (o.rate <= 0) return;
-    interval_ = std::chrono::duration_cast<steady::duration>(
-        std::chrono::duration<double>(o.clients / o.rate));
-    next_ = steady::now() + interval_ * index / o.clients;
-  }
-
-  template <class F>
-  void next(F start) {
-    if (interval_ == steady::duration::zero()) return start(steady::now());
-    auto due = next_;
-    next_ += interval_;
-    if (due <= steady::now()) return start(due);
-    timer_.expires_at(due);
-    timer_.async_wait([due, start](beast::error_code) { start(due); });
-  }
-
- private:
-  asio::steady_timer timer_;
-  steady::duration interval_{};
-  steady::time_point next_;
-};
+using usher::bench::pacer;
 
 // -- usher ------------------------------------------------------------------------
 
@@ -97,7 +73,7 @@ class pacer {
 class usher_client : public std::enable_shared_from_this<usher_client> {
  public:
   usher_client(asio::io_context& io, const options& o, stats& s, int index)
-      : socket_(io), pace_(io, o, index), o_(o), s_(s) {
+      : socket_(io), pace_(io, o.clients, o.rate, index), o_(o), s_(s) {
     auto auth = "Host: 127.0.0.1\r\nAuthorization: Bearer " + o_.key + "\r\n";
     std::string body = R"({"model":"m"})";
     admit_ = "POST /v1/admit HTTP/1.1\r\n" + auth +
@@ -201,7 +177,7 @@ class redis_client : public std::enable_shared_from_this<redis_client> {
   // Commands are written from prefixes built once (only the id and the time
   // vary), as for usher.
   redis_client(asio::io_context& io, const options& o, stats& s, std::string sha, int n)
-      : socket_(io), pace_(io, o, n), o_(o), s_(s), n_(n) {
+      : socket_(io), pace_(io, o.clients, o.rate, n), o_(o), s_(s), n_(n) {
     auto key = "limiter:" + o_.key;
     acquire_ = "*8\r\n";
     for (std::string a : {std::string("EVALSHA"), sha, std::string("1"), key,
