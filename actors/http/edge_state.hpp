@@ -185,6 +185,8 @@ struct edge::impl : std::enable_shared_from_this<edge::impl> {
   /// Responses sent, by HTTP status (index: status - 100; 1008 closes counted apart).
   std::array<std::atomic<std::int64_t>, 500> responses{};
   std::atomic<std::int64_t> ws_policy_closes{0};
+  /// WebSockets closed with 1013: a cluster member could not keep their leases.
+  std::atomic<std::int64_t> ws_leases_lost{0};
   std::atomic<std::int64_t> sse_streams{0};
   std::atomic<std::int64_t> ws_open{0};
 

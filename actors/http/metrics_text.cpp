@@ -172,6 +172,10 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
   o << "# HELP usher_ws_policy_closes_total WebSockets closed with 1008 (session rate).\n"
        "# TYPE usher_ws_policy_closes_total counter\n"
     << "usher_ws_policy_closes_total " << edge.ws_policy_closes.load() << "\n";
+  o << "# HELP usher_ws_leases_lost_total WebSockets closed with 1013: their leases could not "
+       "be kept (a cluster member's).\n"
+       "# TYPE usher_ws_leases_lost_total counter\n"
+    << "usher_ws_leases_lost_total " << edge.ws_leases_lost.load() << "\n";
   o << "# HELP usher_sse_streams Open concurrency streams.\n# TYPE usher_sse_streams gauge\n"
     << "usher_sse_streams " << edge.sse_streams.load() << "\n";
   o << "# HELP usher_ws_open Open WebSocket sessions at the edge.\n# TYPE usher_ws_open gauge\n"

@@ -596,7 +596,9 @@ class realtime_proxy : public edge::impl::stream_conn,
         },
         [w] {
           auto self = w.lock();
-          if (self) self->close_both(websocket::close_code::try_again_later, lease_lost_reason);
+          if (!self || self->closing_ || self->ended_) return;
+          ++self->edge_->ws_leases_lost;
+          self->close_both(websocket::close_code::try_again_later, lease_lost_reason);
         });
   }
 

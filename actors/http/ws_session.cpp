@@ -116,6 +116,7 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
         [w] {
           auto self = w.lock();
           if (!self || self->closed_ || self->going_away_) return;
+          ++self->edge_->ws_leases_lost;
           self->going_away_ = true;  // takes no more frames
           self->close_with(websocket::close_code::try_again_later, lease_lost_reason);
         });

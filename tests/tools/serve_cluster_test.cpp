@@ -543,6 +543,7 @@ TEST_CASE("a member paused past a lease TTL: the owner frees its WebSocket slots
     CHECK(ws->close_code == 1013);
     CHECK(ws->close_reason == "Admission lost: reconnect");
   }
+  CHECK(t.c[t.edge].metric("usher_ws_leases_lost_total") == 2);
 }
 
 TEST_CASE("kill -9 of the owner: the member that takes the account over counts its open WebSocket connections") {
