@@ -66,7 +66,7 @@ void gate(self_ptr self, usec now) {
   auto why = policies::reason::none;
   if (!st.active_gen) why = policies::reason::not_owner;
   else if (!st.window->open(*st.active_gen, now)) why = policies::reason::no_majority;
-  st.ledger->hold_grants(why);
+  st.ledger->hold_grants(why, now, st.answers);
 }
 
 // Brings the ledger up to now (TTL releases, admissions, timeouts).

@@ -706,6 +706,16 @@ void live_ledger::drain(std::vector<answer>& out) {
   waiters_.clear();
 }
 
+void live_ledger::hold_grants(reason why, usec now, std::vector<answer>& out) {
+  held_why_ = why;
+  if (why == reason::none || waiters_.empty()) return;
+  admit_reply r;
+  r.code = 503;
+  r.why = why;
+  r.retry_after_s = 1;
+  evict_waiters(r, now, out);
+}
+
 void live_ledger::start_draining(usec now, std::vector<answer>& out) {
   draining_ = true;
   admit_reply r;

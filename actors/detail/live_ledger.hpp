@@ -147,8 +147,12 @@ class live_ledger {
 
   /// While `why` is not none, admissions, ticket polls still queued and
   /// renewals are answered 503 with it: this node does not own these
-  /// accounts now, or cannot reach a majority. Releases still free.
-  void hold_grants(policies::reason why) { held_why_ = why; }
+  /// accounts now, or cannot reach a majority. Releases still free. The
+  /// requests queued here leave at once with the same 503 (Retry-After 1):
+  /// none may be let in while grants are held, not even into a slot a
+  /// release or an expiry frees, and the owner that takes the accounts
+  /// over knows nothing of this node's queue.
+  void hold_grants(policies::reason why, policies::usec now, std::vector<answer>& out);
   [[nodiscard]] policies::reason grants_held() const { return held_why_; }
 
   /// The accounts move to another node: every queued request leaves with

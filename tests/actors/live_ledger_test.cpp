@@ -832,3 +832,37 @@ TEST_CASE("a handoff in a cluster moves WebSocket leases with the TTL they have 
   taker.advance(seconds(508), out);
   CHECK(taker.lease_count() == 0);
 }
+
+TEST_CASE("a member that loses its majority lets no waiter in: its queue leaves with 503 at once") {
+  // Found by usher cluster-sim: a member cut off kept its queue and let a
+  // waiter into the slot an expiring lease freed, while the member taking
+  // its accounts over knew nothing of that grant (over the limit).
+  auto l = solo(seconds(10));
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  auto leases = fill_streams(l, out);
+  CHECK_FALSE(l.admit(ask("acme", 4), seconds(1), r, out));                // queued
+  CHECK(l.admit(ask("acme", 5, true), seconds(1), r, out));                // queued, a ticket
+  REQUIRE(r.code == 202);
+  auto ticket = r.ticket;
+  CHECK(out.empty());
+  l.hold_grants(policies::reason::no_majority, seconds(2), out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].tag == 4);
+  CHECK(out[0].reply.code == 503);
+  CHECK(out[0].reply.why == policies::reason::no_majority);
+  CHECK(out[0].reply.retry_after_s == 1);
+  out.clear();
+  // The ticket says so to whoever polls it.
+  CHECK(l.poll({"acme", ticket}, 77, r, out));
+  CHECK(r.code == 503);
+  // A release and the TTL of the others free slots: nobody is let in.
+  CHECK(l.lease({"acme", leases[0], lease_op::release}, seconds(3), out).code == 200);
+  l.advance(seconds(11), out);
+  CHECK(out.empty());
+  CHECK(l.lease_count() == 0);
+  // Once it may grant again, new requests are admitted as before.
+  l.hold_grants(policies::reason::none, seconds(12), out);
+  CHECK(l.admit(ask("acme", 6), seconds(12), r, out));
+  CHECK(r.code == 200);
+}
