@@ -23,6 +23,13 @@ bool lists(const std::vector<std::uint32_t>& v, std::uint32_t g) {
   return std::find(v.begin(), v.end(), g) != v.end();
 }
 
+// The same for a peer's latest beat, whose lists receive() keeps sorted: a
+// member decides each group against every peer's lists at every beat, which
+// with linear searches costs groups squared (1,000 accounts: a million steps).
+bool listed(const std::vector<std::uint32_t>& sorted, std::uint32_t g) {
+  return std::binary_search(sorted.begin(), sorted.end(), g);
+}
+
 }  // namespace
 
 cluster_view::cluster_view(settings s, std::uint64_t incarnation, usec now)
@@ -41,10 +48,12 @@ cluster_view::cluster_view(settings s, std::uint64_t incarnation, usec now)
       promised_(groups_.size()),
       group_(groups_.size()) {
   home_.reserve(groups_.size());
+  weights_.reserve(groups_.size() * names_.size());
   for (auto& g : groups_) {
     auto home = owner_of(g, names_);
     home_.push_back(static_cast<std::uint32_t>(
         std::find(names_.begin(), names_.end(), home) - names_.begin()));
+    for (auto& m : names_) weights_.push_back(rendezvous_weight(m, g));
   }
   if (names_.size() == 1) valid_until_ = policies::never;  // a cluster of one is its own majority
 }
@@ -111,6 +120,14 @@ bool cluster_view::receive(const beat& b, usec now) {
   // one, so it is voted out at once.
   if (p.ever_heard && b.incarnation != p.incarnation)
     gens_[b.from] = std::max(gens_[b.from], p.self_gen + 1);
+  // A member voted out as never joined (this process never heard it) that
+  // turns out to have run at that generation or a later one all along (it
+  // was cut off from this process since it started): it may hold groups
+  // that members here started as nobody's meanwhile, so it is out as well.
+  // (Found by usher cluster-sim: its "never joined" generation 1 was the
+  // generation it had, so it came back valid and granted on old state.)
+  if (!p.ever_heard && p.raised_unheard && b.gens[b.from] >= gens_[b.from])
+    gens_[b.from] = b.gens[b.from] + 1;
   p.incarnation = b.incarnation;
   p.ever_heard = true;
 
@@ -157,6 +174,7 @@ bool cluster_view::receive(const beat& b, usec now) {
   for (auto g : b.lost)
     if (group_[g].handing_to == b.from) group_[g].handing_to.reset();  // it arrived, and was lost
   p.latest = b;
+  for (auto* v : {&p.latest->held, &p.latest->lost, &p.latest->claims}) std::sort(v->begin(), v->end());
   update_validity();
   return true;
 }
@@ -189,6 +207,7 @@ void cluster_view::suspect_silent(usec now) {
       p.last_seq = 0;
     } else if (!p.ever_heard && gens_[m] == 0 && now - started_ >= failure_timeout_) {
       gens_[m] = 1;  // never joined
+      p.raised_unheard = true;
     }
   }
 }
@@ -230,7 +249,7 @@ std::optional<std::uint32_t> cluster_view::owner(std::uint32_t g) const {
     if (m != self_ && !up(m)) continue;
     ++members;  // a member that leaves still counts for the majority, but owns nothing new
     if (m == self_ ? leaving_ : peers_[m].latest && peers_[m].latest->leaving) continue;
-    auto w = rendezvous_weight(names_[m], groups_[g]);
+    auto w = weights_[g * names_.size() + m];
     if (!best || w > best_weight || (w == best_weight && names_[m] < names_[*best])) {
       best = m;
       best_weight = w;
@@ -282,7 +301,7 @@ bool cluster_view::may_start(std::uint32_t g, usec now, action::kind& how) const
   if (!nobody_else_holds(g, now)) return false;
   bool lost_somewhere = lists(lost_, g);
   for (std::uint32_t q = 0; q < names_.size() && !lost_somewhere; ++q)
-    if (q != self_ && peers_[q].latest && up(q) && lists(peers_[q].latest->lost, g))
+    if (q != self_ && peers_[q].latest && up(q) && listed(peers_[q].latest->lost, g))
       lost_somewhere = true;
   if (lost_somewhere) {
     how = kind::activate_recovering;
@@ -326,7 +345,7 @@ bool cluster_view::nobody_else_holds(std::uint32_t g, usec now) const {
     if (q == self_ || !peers_[q].latest) continue;
     auto& b = *peers_[q].latest;
     // It lists it (and is not out): it hands it over, or comes back.
-    if (lists(b.held, g) && !decided_out(q, b.gens[q], now)) return false;
+    if (listed(b.held, g) && !decided_out(q, b.gens[q], now)) return false;
     // It handed it to a member whose beats since then have not reached here.
     for (auto& h : b.handed)
       if (h.group == g && h.member != self_ && h.member < names_.size() &&
@@ -368,7 +387,7 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
   // until its beat saying so is the one here).
   if (auto w = promised_[g]) {
     auto& b = peers_[*w].latest;
-    if (!up(*w) || !b || !(lists(b->claims, g))) promised_[g].reset();
+    if (!up(*w) || !b || !listed(b->claims, g)) promised_[g].reset();
   }
   auto how = action::kind::activate_fresh;
   claiming_[g] = want && *want == self_ && !promised_[g] && may_start(g, now, how);
@@ -394,7 +413,7 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
   // Promise g to a member that claims it, if nobody else may hold it.
   if (promised_[g] || !nobody_else_holds(g, now)) return;
   for (std::uint32_t q = 0; q < names_.size(); ++q)
-    if (q != self_ && up(q) && peers_[q].latest && lists(peers_[q].latest->claims, g)) {
+    if (q != self_ && up(q) && peers_[q].latest && listed(peers_[q].latest->claims, g)) {
       promised_[g] = q;
       break;
     }

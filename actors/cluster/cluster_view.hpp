@@ -174,6 +174,7 @@ class cluster_view {
  private:
   struct peer_info {
     bool ever_heard = false;
+    bool raised_unheard = false;     ///< voted out as never joined, before it was heard
     bool wrong_digest = false;
     policies::usec last_heard = 0;   ///< last beat at its current generation
     policies::usec last_any = -1;    ///< last beat at all (joining)
@@ -214,6 +215,7 @@ class cluster_view {
   policies::usec failure_timeout_;
   std::vector<std::string> groups_;
   std::vector<std::uint32_t> home_;  ///< by group: its owner when every member is up
+  std::vector<std::uint64_t> weights_;  ///< [group * members + member]: rendezvous weights
   std::string digest_;
   std::uint64_t incarnation_;
   policies::usec started_;
