@@ -80,8 +80,11 @@ usec begin(self_ptr self) {
 admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor_config cfg) {
   auto& st = self->state;
   st.epoch = cfg.epoch;
-  std::random_device rd;
-  std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+  std::uint64_t seed = cfg.seed;
+  if (seed == 0) {
+    std::random_device rd;
+    seed = (std::uint64_t{rd()} << 32) ^ rd();
+  }
   st.ledger = std::make_unique<detail::live_ledger>(cfg.plan, cfg.accounts, cfg.lease_ttl,
                                                     cfg.epoch_unix_ms, cfg.max_names_per_account,
                                                     seed);

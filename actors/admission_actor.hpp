@@ -60,6 +60,9 @@ struct admission_actor_config {
   /// and only while the window is open at the generation it was activated
   /// at. nullptr: a node alone, always granting.
   std::shared_ptr<const cluster::grant_window> window;
+  /// Seeds the lease and ticket ids; 0: from the system's random device.
+  /// `usher cluster-sim` sets it so that a seed replays byte for byte.
+  std::uint64_t seed = 0;
 };
 
 /// Spawns an admission actor.

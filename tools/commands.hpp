@@ -22,6 +22,8 @@ int worker_command(const std::vector<std::string>& args);
 int advise_command(const std::vector<std::string>& args);
 int plot_command(const std::vector<std::string>& args);
 int serve_command(const std::vector<std::string>& args);
+// A cluster of serve members under the virtual clock, with faults (issue #11).
+int cluster_sim_command(const std::vector<std::string>& args);
 int key_command(const std::vector<std::string>& args);
 // An OpenAI-compatible model server stand-in (docs/GATEWAY.md).
 int mock_model_command(const std::vector<std::string>& args);

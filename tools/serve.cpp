@@ -115,6 +115,7 @@ std::string start_cluster(caf::actor_system& sys, const node_config& node, serve
   cc.stats = std::make_shared<actors::cluster::cluster_stats>();
   cc.lease_ttl = node.lease_ttl;
   cc.start_recovery_until = node.recovery;
+  cc.fresh_recovery = node.recovery > 0 ? node.recovery + cl.failure_timeout : 0;
   cc.epoch = epoch;
   cc.log = [log](bool error, const std::string& text) {
     if (error) log->warn("{}", text);

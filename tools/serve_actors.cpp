@@ -27,6 +27,7 @@ actors::admission_actor serve_actors::spawn(const group& g, policies::usec recov
   c.epoch = epoch_;
   c.epoch_unix_ms = epoch_unix_ms_;
   c.window = window_;
+  if (seed_ != 0) c.seed = seed_ + all_.size();
   auto a = actors::spawn_admission_actor(sys_, std::move(c));
   all_.push_back(a);
   for (auto& n : g.accounts) {
@@ -38,13 +39,15 @@ actors::admission_actor serve_actors::spawn(const group& g, policies::usec recov
 
 serve_actors::serve_actors(caf::actor_system& sys, const node_config& node,
                            caf::actor_clock::time_point epoch, std::int64_t epoch_unix_ms,
-                           std::shared_ptr<const actors::cluster::grant_window> window)
+                           std::shared_ptr<const actors::cluster::grant_window> window,
+                           std::uint64_t seed)
     : sys_(sys),
       epoch_(epoch),
       epoch_unix_ms_(epoch_unix_ms),
       lease_ttl_(node.lease_ttl),
       max_names_(node.max_names_per_account),
-      window_(std::move(window)) {
+      window_(std::move(window)),
+      seed_(seed) {
   // In a cluster the cluster actor starts each group, recovering or not.
   for (auto& g : groups_of(node)) spawn(g, window_ ? 0 : node.recovery);
 }

@@ -28,10 +28,12 @@ class serve_actors {
  public:
   /// Spawns the actors of `node`. `recovery` as node.recovery (start only).
   /// `window`: the node's grant window in a cluster (admission_actor_config),
-  /// nullptr for a node alone.
+  /// nullptr for a node alone. `seed`: the actors' lease ids come from it
+  /// (admission_actor_config::seed; 0: random).
   serve_actors(caf::actor_system& sys, const node_config& node, caf::actor_clock::time_point epoch,
                std::int64_t epoch_unix_ms,
-               std::shared_ptr<const actors::cluster::grant_window> window = nullptr);
+               std::shared_ptr<const actors::cluster::grant_window> window = nullptr,
+               std::uint64_t seed = 0);
 
   /// The account groups in placement order with their actors: the same keys
   /// in the same order on every node with the same config (docs/CLUSTER.md).
@@ -62,6 +64,7 @@ class serve_actors {
   policies::usec lease_ttl_;
   std::size_t max_names_;
   std::shared_ptr<const actors::cluster::grant_window> window_;
+  std::uint64_t seed_;
   std::vector<actors::admission_actor> all_;
   std::map<std::string, actors::admission_actor> actor_of_;               ///< by account
   std::map<actors::admission_actor, std::vector<std::string>> members_;  ///< accounts it holds

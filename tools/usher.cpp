@@ -27,6 +27,7 @@ const char* usage =
     "  advise     per account: upgrade signals and the smallest tier or limit that clears them\n"
     "  plot       draw SVG pictures and an index.html of a run, sweep or comparison\n"
     "  serve      run a live admission node over HTTP (usher serve --help, docs/SERVE.md)\n"
+    "  cluster-sim  a cluster of serve members under a virtual clock, with faults (docs/CLUSTER-SIM.md)\n"
     "  key        hash or make API keys for a node config (usher key --help)\n"
     "  mock-model  an OpenAI-compatible model server stand-in for tests, demos and benchmarks (docs/GATEWAY.md)\n"
     "  help CMD   the options of a command (the same as usher CMD --help)\n"
@@ -61,11 +62,12 @@ int main(int argc, char** argv) {
   if (command == "advise") return usher::tools::advise_command(args);
   if (command == "plot") return usher::tools::plot_command(args);
   if (command == "serve") return usher::tools::serve_command(args);
+  if (command == "cluster-sim") return usher::tools::cluster_sim_command(args);
   if (command == "key") return usher::tools::key_command(args);
   if (command == "mock-model") return usher::tools::mock_model_command(args);
   std::string hint =
       usher::policies::did_you_mean(command, {"simulate", "trace", "compare", "sweep", "worker", "advise",
-                                              "plot", "serve", "key", "mock-model", "version",
+                                              "plot", "serve", "cluster-sim", "key", "mock-model", "version",
                                               "help"});
   std::fprintf(stderr, "usher: unknown command %s%s\n\n%s",
                usher::policies::quoted(command).c_str(), hint.c_str(), usage);

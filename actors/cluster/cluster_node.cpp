@@ -34,6 +34,8 @@ struct cluster_state {
   std::vector<std::unordered_map<std::uint64_t, std::function<void()>>> pending;
   std::uint64_t next_forward = 0;
   std::vector<member_state> shown;   ///< member states last logged
+  std::vector<bool> held;            ///< groups held when on_hold was last told
+  std::vector<usec> recovering_until;  ///< by group: node time its admission actor recovers until
   std::vector<cluster_view::action> actions;  ///< scratch
   bool had_majority = false;
   static inline const char* name = "usher.cluster";
@@ -66,6 +68,11 @@ void fail_pending(self_ptr self, std::uint32_t m) {
 void connect(self_ptr self, std::uint32_t m) {
   auto& st = self->state;
   if (st.peer[m] || st.connecting[m]) return;
+  if (st.cfg.link) {  // a simulated network: reachable now or not
+    st.peer[m] = st.cfg.link(m);
+    if (st.peer[m]) self->monitor(st.peer[m]);
+    return;
+  }
   st.connecting[m] = true;
   const auto& p = st.cfg.cluster.peers[m];
   auto mm = self->home_system().middleman().actor_handle();
@@ -115,12 +122,15 @@ void act(self_ptr self, usec now) {
         group_activate msg;
         msg.generation = gen;
         if (st.cfg.start_recovery_until > now) msg.recover_until = st.cfg.start_recovery_until;
+        if (a.what == kind::activate_fresh && st.cfg.fresh_recovery > 0)
+          msg.recover_until = std::max<usec>(msg.recover_until, now + st.cfg.fresh_recovery);
         if (a.what == kind::activate_recovering) {
           msg.recover_until = now + st.cfg.lease_ttl;
           ++st.cfg.stats->takeovers;
           say(self, false,
               "cluster: took over " + st.cfg.groups[a.group].key + " (recovering for one lease TTL)");
         }
+        st.recovering_until[a.group] = msg.recover_until;
         self->send(st.cfg.groups[a.group].actor, std::move(msg));
         break;
       }
@@ -139,7 +149,8 @@ void act(self_ptr self, usec now) {
               say(self, false,
                   "cluster: handed " + s.cfg.groups[g].key + " to " + member_name(self, to) + " (" +
                       std::to_string(moved.leases.size()) + " leases)");
-              self->send(s.peer[to], handoff_msg{g, s.view->self(), gen, std::move(moved)});
+              auto left = std::max<usec>(0, s.recovering_until[g] - now_of(self));
+              self->send(s.peer[to], handoff_msg{g, s.view->self(), gen, std::move(moved), left});
             });
         break;
       }
@@ -158,7 +169,13 @@ void act(self_ptr self, usec now) {
     }
   }
   std::int64_t held = 0;
-  for (std::uint32_t g = 0; g < v.groups().size(); ++g) held += v.holds(g) ? 1 : 0;
+  for (std::uint32_t g = 0; g < v.groups().size(); ++g) {
+    held += v.holds(g) ? 1 : 0;
+    if (st.cfg.on_hold && v.holds(g) != st.held[g]) {
+      st.held[g] = v.holds(g);
+      st.cfg.on_hold(g, v.holds(g), gen);
+    }
+  }
   st.cfg.stats->groups_held = held;
   st.cfg.stats->groups_in_hand = static_cast<std::int64_t>(v.groups_in_hand());
 }
@@ -214,6 +231,36 @@ route route_of(self_ptr self, const std::string& account) {
   return r;
 }
 
+// A grant that comes back late (this process or the network held it: a
+// pause) has run part of its TTL at the owner already: it was granted
+// `waited_us` after the request reached the owner, so no earlier than `sent`
+// + waited_us, and its holder must renew it before the owner counts it
+// free. So the client is told the TTL it has left, and a grant older than
+// two thirds of its TTL (one its holder would already have to give up: the
+// lease keeper's rule) is released and answered 503 (`down`) instead.
+// Returns false for that.
+bool keep_grant(self_ptr self, std::uint32_t m, const std::string& account, admit_reply& r,
+                usec sent) {
+  if (r.code != 200 || r.lease_ttl_ms <= 0) return true;
+  auto age_at_most = std::max<usec>(0, now_of(self) - sent - r.waited_us);
+  auto ttl = r.lease_ttl_ms * 1000;
+  if (age_at_most < ttl * 2 / 3) {
+    r.lease_ttl_ms = (ttl - age_at_most) / 1000;
+    return true;
+  }
+  auto& st = self->state;
+  ++st.cfg.stats->grants_too_late;
+  say(self, true,
+      "cluster: a grant for " + account + " from " + member_name(self, m) + " came " +
+          policies::format_seconds(age_at_most) +
+          " s late, too late to keep its lease: answered 503 and released");
+  if (st.peer[m])
+    self->request(st.peer[m], caf::infinite, forward_atom::value,
+                  lease_request(account, r.lease, lease_op::release))
+        .then([](const lease_reply&) {}, [](caf::error&) {});
+  return false;
+}
+
 // Sends `msg` to member m's cluster actor and relays its answer; `down`
 // answers it if m goes down first.
 template <class Reply, class Msg>
@@ -230,10 +277,15 @@ caf::result<Reply> forward(self_ptr self, std::uint32_t m, Msg msg, Reply down) 
     ++self->state.cfg.stats->forwarded_failed;
     rp.deliver(down);
   });
+  auto sent = now_of(self);
+  std::string account = msg.account;
   self->request(st.peer[m], caf::infinite, forward_atom::value, std::move(msg))
       .then(
           [=](Reply& r) mutable {
-            if (self->state.pending[m].erase(id)) rp.deliver(std::move(r));
+            if (!self->state.pending[m].erase(id)) return;
+            if constexpr (std::is_same_v<Msg, admit_request>)
+              if (!keep_grant(self, m, account, r, sent)) r = down;
+            rp.deliver(std::move(r));
           },
           [=](caf::error&) mutable {
             auto& p = self->state.pending[m];
@@ -327,13 +379,18 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
   }
   auto n = s.names.size();
   st.cfg = std::move(cfg);
-  std::random_device rd;
-  std::uint64_t incarnation = (std::uint64_t{rd()} << 32) ^ rd();
+  std::uint64_t incarnation = st.cfg.incarnation;
+  if (incarnation == 0) {
+    std::random_device rd;
+    incarnation = (std::uint64_t{rd()} << 32) ^ rd();
+  }
   st.view = std::make_unique<cluster_view>(std::move(s), incarnation, now_of(self));
   st.peer.resize(n);
   st.connecting.assign(n, false);
   st.pending.resize(n);
   st.shown.assign(n, member_state::down);
+  st.held.assign(st.cfg.groups.size(), false);
+  st.recovering_until.assign(st.cfg.groups.size(), 0);
   self->set_down_handler([=](const caf::down_msg& d) {
     auto& s = self->state;
     for (std::uint32_t m = 0; m < s.peer.size(); ++m)
@@ -380,9 +437,15 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         ++s.cfg.stats->handoffs_in;
         say(self, false,
             "cluster: took " + s.cfg.groups[h.group].key + " from " + member_name(self, h.from) +
-                " (" + std::to_string(h.moved.leases.size()) + " leases)");
+                " (" + std::to_string(h.moved.leases.size()) + " leases" +
+                (h.recover_left_us > 0 ? ", recovering for " + policies::format_seconds(h.recover_left_us) + " s more" : "") + ")");
+        // Recovery goes on where the sender left it, never longer than this
+        // node's own windows (the value comes over the network).
+        auto left = std::clamp<usec>(h.recover_left_us, 0,
+                                     std::max(s.cfg.lease_ttl, s.cfg.start_recovery_until));
+        s.recovering_until[h.group] = left > 0 ? now + left : 0;
         self->send(s.cfg.groups[h.group].actor,
-                   group_activate{s.view->generation(), 0, h.moved});
+                   group_activate{s.view->generation(), s.recovering_until[h.group], h.moved});
         act(self, now);
       },
       [=](cluster_status_atom) { return status_of(self); },

@@ -42,6 +42,8 @@ struct cluster_stats {
   std::atomic<bool> majority{false};              ///< may grant now
   std::atomic<std::int64_t> forwarded{0};         ///< requests sent to an owner elsewhere
   std::atomic<std::int64_t> forwarded_failed{0};  ///< of those, answered 503 (owner down)
+  /// Of those, grants that came back too late to be kept (answered 503, released).
+  std::atomic<std::int64_t> grants_too_late{0};
   std::atomic<std::int64_t> received{0};          ///< requests taken from other members
   std::atomic<std::int64_t> takeovers{0};         ///< groups taken over from a member out
   std::atomic<std::int64_t> handoffs_out{0};
@@ -68,10 +70,30 @@ struct cluster_node_config {
   /// `recovery`): the whole cluster may have restarted while clients held
   /// leases, as a node alone may.
   policies::usec start_recovery_until = 0;
+  /// A group started fresh (no holder known: docs/CLUSTER.md) recovers this
+  /// long from its start too: a process cannot tell a cluster's first start
+  /// from a member it has not heard since it started, which may have granted
+  /// until failure_timeout ago. serve: `recovery` + failure_timeout (0 when
+  /// recovery is off).
+  policies::usec fresh_recovery = 0;
   caf::actor_clock::time_point epoch{};  ///< the node's epoch (admission_actor_config's)
   /// Says what changed (a member up or down, a takeover, a refused peer);
   /// `error`: the operator should look. Called on the actor's thread.
   std::function<void(bool error, const std::string&)> log;
+
+  // -- the seams of `usher cluster-sim` (docs/CLUSTER-SIM.md); unset in serve --
+
+  /// Random per process start (beat::incarnation); 0: from the random device.
+  std::uint64_t incarnation = 0;
+  /// How this node reaches member m. Unset: over CAF networking (the
+  /// middleman connects to m's listen address). Set: the actor that carries
+  /// messages to m (a simulated network: actors/cluster/sim_network.hpp), or
+  /// an invalid handle when m cannot be reached now. Either way the handle is
+  /// monitored: its down message is a lost connection.
+  std::function<caf::actor(std::uint32_t member)> link;
+  /// Told whenever the node starts or stops holding `group` (at the node's
+  /// `generation`). Called on the actor's thread.
+  std::function<void(std::uint32_t group, bool holds, std::uint64_t generation)> on_hold;
 };
 
 /// GET /v1/cluster: this node's view.
@@ -114,6 +136,11 @@ struct handoff_msg {
   std::uint32_t from = 0;
   std::uint64_t from_gen = 0;
   handed_over moved;
+  /// The sender was still recovering the group (after a takeover or its
+  /// start) for this long: the receiver goes on recovering until then, since
+  /// leases granted before the takeover may still run that nobody has
+  /// renewed here yet (0: not recovering).
+  std::int64_t recover_left_us = 0;
 };
 
 template <class Inspector>
@@ -129,7 +156,8 @@ typename Inspector::result_type inspect(Inspector& f, beat& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handoff_msg& x) {
-  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.moved);
+  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.moved,
+           x.recover_left_us);
 }
 
 template <class Inspector>

@@ -236,6 +236,10 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
     o << "# HELP usher_cluster_forwarded_failed_total Of those, answered 503 because the owner "
          "went down.\n# TYPE usher_cluster_forwarded_failed_total counter\n"
       << "usher_cluster_forwarded_failed_total " << c->forwarded_failed.load() << "\n";
+    o << "# HELP usher_cluster_grants_too_late_total Of those, grants that came back too late "
+         "to be kept (this member was paused, or the network held them): answered 503 and "
+         "released.\n# TYPE usher_cluster_grants_too_late_total counter\n"
+      << "usher_cluster_grants_too_late_total " << c->grants_too_late.load() << "\n";
     o << "# HELP usher_cluster_received_total Requests other members sent to this one.\n"
          "# TYPE usher_cluster_received_total counter\n"
       << "usher_cluster_received_total " << c->received.load() << "\n";

@@ -1,0 +1,945 @@
+#include "tools/cluster_sim.hpp"
+
+#include <caf/all.hpp>
+#include <caf/detail/test_actor_clock.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <queue>
+#include <set>
+#include <sstream>
+
+#include "actors/cluster/cluster_node.hpp"
+#include "actors/cluster/sim_network.hpp"
+#include "policies/input_error.hpp"
+#include "policies/random.hpp"
+#include "tools/serve_actors.hpp"
+#include "tools/serve_config.hpp"
+#include "traces/csv_out.hpp"
+#include "traces/ini_file.hpp"
+#include "traces/outcome_writer.hpp"
+#include "traces/trace_reader.hpp"
+
+namespace usher::tools {
+
+using policies::input_error;
+using policies::never;
+using policies::usec;
+
+// -- fault schedules ------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> words_of(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::string seconds_text(usec t) { return policies::format_seconds(t) + "s"; }
+
+}  // namespace
+
+std::vector<sim_fault> parse_faults(const std::string& name, const std::string& text,
+                                    const std::vector<std::string>& members) {
+  std::vector<sim_fault> out;
+  std::size_t next_pair = 0;
+  std::istringstream in(text);
+  std::size_t line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    auto w = words_of(line);
+    if (w.empty()) continue;
+    auto bad = [&](const std::string& field, const std::string& why) {
+      return input_error::at(name, line_no, field, why);
+    };
+    auto time = [&](const std::string& word) {
+      usec t = 0;
+      bool unit_error = false;
+      if (!policies::parse_duration(word, t, unit_error))
+        throw bad(word, "expected a time such as 30s, 500ms or 2m, got " + policies::quoted(word));
+      return t;
+    };
+    auto range = [&](const std::string& word) {
+      auto dots = word.find("..");
+      if (dots == std::string::npos)
+        throw bad(word, "expected FROM..TO such as 20s..26s, got " + policies::quoted(word));
+      auto a = time(word.substr(0, dots)), b = time(word.substr(dots + 2));
+      if (b < a) throw bad(word, "the range ends before it starts");
+      return std::make_pair(a, b);
+    };
+    auto member = [&](const std::string& word) {
+      auto i = std::find(members.begin(), members.end(), word);
+      if (i == members.end())
+        throw bad(word, "no member " + policies::quoted(word) + " among the [cluster] peers");
+      return static_cast<std::uint32_t>(i - members.begin());
+    };
+    auto expect_words = [&](std::size_t n, const char* form) {
+      if (w.size() != n) throw bad(w[0], std::string("expected: ") + form);
+    };
+    sim_fault f;
+    f.text = line;
+    while (!f.text.empty() && std::isspace(static_cast<unsigned char>(f.text.back()))) f.text.pop_back();
+    f.text.erase(0, f.text.find_first_not_of(" \t"));
+    using kind = sim_fault::kind;
+    const auto& verb = w[0];
+    if (verb == "crash" || verb == "restart") {
+      expect_words(4, verb == "crash" ? "crash NAME at TIME" : "restart NAME at TIME");
+      if (w[2] != "at") throw bad(w[2], "expected \"at\"");
+      f.what = verb == "crash" ? kind::crash : kind::restart;
+      f.member = member(w[1]);
+      f.at = time(w[3]);
+      out.push_back(f);
+    } else if (verb == "pause") {
+      expect_words(3, "pause NAME FROM..TO");
+      auto [a, b] = range(w[2]);
+      f.what = kind::pause;
+      f.member = member(w[1]);
+      f.at = a;
+      out.push_back(f);
+      f.what = kind::resume;
+      f.at = b;
+      f.text = "resume " + w[1] + " (end of: " + f.text + ")";
+      out.push_back(f);
+    } else if (verb == "partition") {
+      if (w.size() < 5) throw bad(verb, "expected: partition NAME... | NAME... FROM..TO");
+      auto [a, b] = range(w.back());
+      // Members not named stay on the first side.
+      f.side.assign(members.size(), 0);
+      int side = 0;
+      std::set<std::uint32_t> named;
+      for (std::size_t i = 1; i + 1 < w.size(); ++i) {
+        if (w[i] == "|") {
+          ++side;
+          continue;
+        }
+        auto m = member(w[i]);
+        if (!named.insert(m).second) throw bad(w[i], "a member on two sides");
+        f.side[m] = side;
+      }
+      if (side == 0) throw bad(verb, "expected two sides split by |");
+      f.what = kind::partition;
+      f.at = a;
+      f.pair = next_pair++;
+      out.push_back(f);
+      f.what = kind::heal;
+      f.at = b;
+      f.text = "heal (end of: " + f.text + ")";
+      out.push_back(f);
+    } else if (verb == "delay") {
+      expect_words(2, "delay MIN..MAX");
+      auto [a, b] = range(w[1]);
+      f.what = kind::delay;
+      f.min = a;
+      f.max = b;
+      out.push_back(f);
+    } else if (verb == "drop") {
+      expect_words(2, "drop PERCENT% (or a fraction)");
+      auto v = w[1];
+      bool percent = !v.empty() && v.back() == '%';
+      if (percent) v.pop_back();
+      char* end = nullptr;
+      double p = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(p >= 0)) throw bad(w[1], "expected a share such as 0.1% or 0.001");
+      if (percent) p /= 100;
+      if (p > 1) throw bad(w[1], "a share is at most 100%");
+      f.what = kind::drop;
+      f.probability = p;
+      out.push_back(f);
+    } else {
+      throw bad(verb, "unknown fault " + policies::quoted(verb) +
+                          " (crash, restart, pause, partition, delay, drop)");
+    }
+  }
+  // Applied in time order; ties in the order written.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const sim_fault& a, const sim_fault& b) { return a.at < b.at; });
+  return out;
+}
+
+std::vector<sim_fault> read_faults(const std::string& path, const std::vector<std::string>& members) {
+  std::ifstream in(path);
+  if (!in) throw input_error::in(path, "cannot open the fault schedule");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_faults(path, text.str(), members);
+}
+
+std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
+                                     const std::vector<std::string>& members, usec span,
+                                     usec failure_timeout) {
+  policies::rng g(policies::substream_seed(seed, policies::stable_hash("faults")));
+  std::string text;
+  if (n > 0) {
+    // Messages take up to a few milliseconds, as on a busy network.
+    auto max_us = 100 + static_cast<usec>(policies::uniform_below(g, 5000));
+    text += "delay 0ms.." + policies::format_seconds(max_us) + "s\n";
+  }
+  auto length = [&](double lo, double hi) {
+    return static_cast<usec>((lo + (hi - lo) * policies::uniform01(g)) *
+                             static_cast<double>(failure_timeout));
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    auto what = policies::uniform_below(g, 3);
+    const auto& m = members[policies::uniform_below(g, members.size())];
+    usec at = static_cast<usec>(policies::uniform01(g) * static_cast<double>(span));
+    switch (what) {
+      case 0:  // a crash, and the member back a while later
+        text += "crash " + m + " at " + seconds_text(at) + "\n";
+        text += "restart " + m + " at " + seconds_text(at + length(0.5, 6)) + "\n";
+        break;
+      case 1:  // SIGSTOP: short ones go unnoticed, long ones get it voted out
+        text += "pause " + m + " " + seconds_text(at) + ".." + seconds_text(at + length(0.2, 4)) + "\n";
+        break;
+      default: {  // cut off from the others
+        text += "partition " + m + " |";
+        for (auto& o : members)
+          if (o != m) text += " " + o;
+        text += " " + seconds_text(at) + ".." + seconds_text(at + length(0.2, 4)) + "\n";
+      }
+    }
+  }
+  return parse_faults("(random faults, seed " + std::to_string(seed) + ")", text, members);
+}
+
+// -- the run ----------------------------------------------------------------------
+
+namespace {
+
+using go_atom = caf::atom_constant<caf::atom("sim_go")>;
+using actors::admit_reply;
+using actors::admit_request;
+using actors::lease_op;
+using actors::lease_reply;
+using actors::lease_request;
+
+/// One member of the simulated cluster, as `usher serve` builds it.
+struct member_run {
+  tools::node_config config;
+  std::unique_ptr<serve_actors> admission;
+  caf::actor cluster;
+  std::set<caf::actor_id> actors;  ///< its actors (a pause holds them)
+  std::vector<bool> holds;         ///< by group, as its cluster actor said
+  std::shared_ptr<actors::cluster::grant_window> window;
+  caf::actor_clock::time_point epoch;  ///< its process start (node time 0)
+  std::uint64_t generation = 0;
+  std::uint32_t starts = 0;
+  bool up = false;
+  int pauses = 0;  ///< pauses holding it now (they may overlap)
+};
+
+/// One trace row and what became of it (names stay in the reader's
+/// interners: an hour at 1,000 requests/s is 3.6 million of these).
+struct row_run {
+  policies::arrival a;
+  std::string id;  ///< the trace's id; "": its row number
+  std::int64_t own_cost = -1;
+  std::int64_t units = 1;  ///< what it holds of its account's pool
+  std::uint32_t group = 0;
+  std::uint32_t node = 0;  ///< where it entered
+  int owner = -1;          ///< the member that granted it
+  bool answered = false;
+  std::uint16_t code = 0;
+  std::string_view why;    ///< a reason's name, or the harness's own (entry_crashed)
+  usec start = -1, end = -1, wait = 0;
+  usec answered_at = -1;
+};
+
+/// One grant, as its holder lived it.
+struct lease_run {
+  std::size_t row = 0;
+  std::string lease;
+  int owner = -1;
+  std::uint64_t epoch = 0;
+  usec granted = 0, released = -1;
+  usec ttl = 0;        ///< 0: none
+  usec last_ok = 0;    ///< its last 200 (grant or renewal)
+  std::string_view how;  ///< released; lost: the holder stopped, its renewals failing
+};
+
+struct event {
+  enum class kind : std::uint8_t { fault, release, renew, check };
+  usec at;
+  std::uint64_t seq;
+  kind what;
+  std::size_t index;
+  bool operator>(const event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+class cluster_run {
+ public:
+  cluster_run(const cluster_sim_request& r) : request_(r) {
+    load_configs();
+    load_trace();
+    faults_ = r.faults.empty() ? std::vector<sim_fault>{} : read_faults(r.faults, names_);
+    if (r.random_faults > 0) {
+      auto span = rows_.empty() ? policies::seconds(60) : rows_.back().a.at;
+      auto more = random_faults(r.random_faults, r.seed, names_, span,
+                                members_[0].config.cluster.failure_timeout);
+      for (auto& f : more) f.pair += 1'000'000;  // apart from the file's partitions
+      faults_.insert(faults_.end(), more.begin(), more.end());
+      std::stable_sort(faults_.begin(), faults_.end(),
+                       [](const sim_fault& a, const sim_fault& b) { return a.at < b.at; });
+    }
+  }
+
+  cluster_sim_totals run();
+
+ private:
+  void load_configs();
+  void load_trace();
+  usec now() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(clock_->now() - origin_).count();
+  }
+  void log(const std::string& who, const std::string& text) {
+    log_ << policies::format_seconds(now()) << " " << who << " " << text << "\n";
+  }
+  void start(std::uint32_t m, bool fresh);
+  void crash(std::uint32_t m);
+  void apply(const sim_fault& f);
+  void unpark(std::uint32_t m);
+  void run_ready();
+  void push(usec at, event::kind what, std::size_t index) {
+    events_.push(event{at, next_event_++, what, index});
+  }
+  /// The member a client reaches: `preferred` when up, else the next up
+  /// (a load balancer skips a member whose process is gone).
+  std::optional<std::uint32_t> reach(std::uint32_t preferred) const;
+  int owner_of(std::uint32_t group, std::uint64_t* epoch) const;
+  const std::string& account(const row_run& r) const { return reader_->accounts().name(r.a.req.account); }
+  std::string model(const row_run& r) const {
+    return r.a.req.model == policies::no_id ? "" : reader_->models().name(r.a.req.model);
+  }
+  std::string product(const row_run& r) const {
+    return r.a.req.product == policies::no_id ? "" : reader_->products().name(r.a.req.product);
+  }
+  const std::string& member_name(int m) const {
+    static const std::string none;
+    return m < 0 ? none : names_[static_cast<std::size_t>(m)];
+  }
+
+  void arrive(std::size_t r);
+  void answered(std::size_t r, const admit_reply& reply);
+  void holder_event(const event& e);
+  void stop_holding(std::size_t l, const char* how);
+  void send(std::uint32_t node, std::function<void(caf::event_based_actor*, const caf::actor&)> f) {
+    outbox_.emplace_back(node, std::move(f));
+  }
+
+  cluster_sim_totals finish();
+  /// The command that replays this run, writing to DIR (so that the file is
+  /// the same whatever --out was).
+  std::string summary_replay() const {
+    auto r = request_;
+    r.out_name = "DIR";
+    return replay_command(r);
+  }
+
+  const cluster_sim_request& request_;
+  std::vector<std::string> names_;
+  std::vector<member_run> members_;
+  std::map<std::string, std::uint32_t> group_of_;  ///< account -> group
+  std::map<std::string, std::shared_ptr<const policies::plan>> plan_of_;
+  std::vector<row_run> rows_;
+  std::unique_ptr<traces::trace_reader> reader_;
+  std::vector<sim_fault> faults_;
+  std::vector<lease_run> leases_;
+  std::vector<std::int64_t> limit_of_;  ///< by account id: its limit, as answers said (-1: none)
+  std::priority_queue<event, std::vector<event>, std::greater<event>> events_;
+  std::uint64_t next_event_ = 0;
+  std::ostringstream log_;
+  std::vector<std::pair<std::uint32_t, std::function<void(caf::event_based_actor*, const caf::actor&)>>>
+      outbox_;
+  std::vector<std::set<std::size_t>> waiting_at_;  ///< by member: rows not answered yet
+
+  std::unique_ptr<caf::actor_system_config> sys_cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  caf::scheduler::test_coordinator* sched_ = nullptr;
+  caf::detail::test_actor_clock* clock_ = nullptr;
+  caf::actor_clock::time_point origin_;
+  std::unique_ptr<actors::cluster::sim_network> net_;
+  caf::actor driver_;
+  std::vector<caf::resumable*> parked_;
+};
+
+void cluster_run::load_configs() {
+  auto ini = traces::read_ini_file(request_.config, "node config");
+  std::string first;
+  for (auto& e : ini.entries)
+    if (e.key == "cluster.peers") {
+      std::vector<actors::cluster::peer> peers;
+      std::string error;
+      if (actors::cluster::parse_peers(e.value, peers, error) && !peers.empty()) first = peers[0].name;
+    }
+  if (first.empty())
+    throw input_error::in(request_.config,
+                          "cluster-sim needs a [cluster] section with peers (docs/CLUSTER.md)");
+  auto one = read_node_config(request_.config, first);
+  if (one.cluster.replicas != 0)
+    throw input_error::in(one.cluster.where,
+                          "replicas = 1 is not available yet (as in usher serve): set replicas = 0");
+  names_ = one.cluster.member_names();
+  for (auto& n : names_) {
+    member_run m;
+    m.config = read_node_config(request_.config, n);
+    members_.push_back(std::move(m));
+  }
+  auto groups = serve_actors::groups_of(one);
+  for (std::uint32_t g = 0; g < groups.size(); ++g)
+    for (auto& a : groups[g].accounts) {
+      group_of_[a] = g;
+      plan_of_[a] = groups[g].plan;
+    }
+  for (auto& m : members_) m.holds.assign(groups.size(), false);
+  waiting_at_.resize(members_.size());
+}
+
+void cluster_run::load_trace() {
+  if (request_.trace.empty()) throw input_error::in("--trace", "a trace is required");
+  auto plan = members_[0].config.plans.front().plan;
+  reader_ = std::make_unique<traces::trace_reader>(request_.trace, plan);
+  std::vector<policies::arrival> batch;
+  std::vector<std::int64_t> costs;
+  std::string error;
+  std::uint32_t next_node = 0;
+  for (;;) {
+    batch.clear();
+    costs.clear();
+    if (!reader_->read(batch, 4096, error, &costs)) throw input_error::in(request_.trace, error);
+    if (batch.empty()) break;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      row_run r;
+      r.a = batch[i];
+      r.own_cost = costs[i];
+      r.id = reader_->take_label().id;
+      const auto& name = account(r);
+      auto g = group_of_.find(name);
+      if (g == group_of_.end())
+        throw input_error::at(request_.trace, rows_.size() + 2, "account",
+                              "no [account." + name + "] in " + request_.config);
+      r.group = g->second;
+      // Its units in its own plan (the reader resolved them in the first plan's).
+      const auto& p = *plan_of_[name];
+      const auto& named = p.named_models();
+      auto mi = std::find(named.begin(), named.end(), model(r));
+      std::uint32_t model_id = mi == named.end() ? policies::no_id
+                                                 : static_cast<std::uint32_t>(mi - named.begin());
+      r.units = p.cost_of(p.profile_of(name), model_id, r.own_cost);
+      // Entering members in turn, as a round-robin load balancer sends them.
+      r.node = next_node;
+      next_node = (next_node + 1) % members_.size();
+      rows_.push_back(std::move(r));
+    }
+  }
+}
+
+std::optional<std::uint32_t> cluster_run::reach(std::uint32_t preferred) const {
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    auto m = static_cast<std::uint32_t>((preferred + i) % members_.size());
+    if (members_[m].up) return m;
+  }
+  return std::nullopt;
+}
+
+int cluster_run::owner_of(std::uint32_t group, std::uint64_t* epoch) const {
+  // The member holding the group that may grant now; one cut off may still
+  // hold it (it grants nothing until it is voted out or reconnects).
+  for (int pass = 0; pass < 2; ++pass)
+    for (std::uint32_t m = 0; m < members_.size(); ++m) {
+      auto& mr = members_[m];
+      if (!mr.up || !mr.holds[group]) continue;
+      auto node_now = std::chrono::duration_cast<std::chrono::microseconds>(clock_->now() - mr.epoch);
+      if (pass == 0 && !mr.window->open(mr.generation, node_now.count())) continue;
+      if (epoch) *epoch = mr.generation;
+      return static_cast<int>(m);
+    }
+  return -1;
+}
+
+void cluster_run::start(std::uint32_t m, bool fresh) {
+  auto& mr = members_[m];
+  auto& node = mr.config;
+  auto epoch = clock_->now();
+  auto window = std::make_shared<actors::cluster::grant_window>();
+  mr.window = window;
+  mr.epoch = epoch;
+  auto seed = policies::substream_seed(request_.seed, m, mr.starts) | 1;
+  mr.admission = std::make_unique<serve_actors>(*sys_, node, epoch, 0, window, seed);
+  actors::cluster::cluster_node_config cc;
+  cc.cluster = node.cluster;
+  cc.groups = mr.admission->placement_groups(node);
+  cc.window = window;
+  cc.stats = std::make_shared<actors::cluster::cluster_stats>();
+  cc.lease_ttl = node.lease_ttl;
+  // The cluster's first start has no clients yet; a member restarting after
+  // a crash recovers as its config says (serve's `recovery`).
+  cc.start_recovery_until = fresh ? 0 : node.recovery;
+  cc.fresh_recovery =
+      fresh || node.recovery <= 0 ? 0 : node.recovery + node.cluster.failure_timeout;
+  cc.epoch = epoch;
+  cc.incarnation = policies::substream_seed(request_.seed, 1000 + m, mr.starts) | 1;
+  auto name = names_[m];
+  cc.log = [this, name](bool, const std::string& text) { log(name, text); };
+  cc.link = [this, m](std::uint32_t to) { return net_->link(m, to); };
+  cc.on_hold = [this, m](std::uint32_t group, bool holds, std::uint64_t generation) {
+    members_[m].holds[group] = holds;
+    members_[m].generation = generation;
+  };
+  ++mr.starts;
+  mr.cluster = actors::cluster::spawn_cluster_node(*sys_, std::move(cc));
+  mr.actors.clear();
+  mr.actors.insert(mr.cluster.id());
+  for (auto& a : mr.admission->all()) mr.actors.insert(a.id());
+  std::fill(mr.holds.begin(), mr.holds.end(), false);
+  mr.up = true;
+  mr.pauses = 0;
+  net_->started(m, mr.cluster);
+}
+
+void cluster_run::crash(std::uint32_t m) {
+  auto& mr = members_[m];
+  if (!mr.up) return;
+  unpark(m);  // a paused process is killed all the same
+  caf::anon_send_exit(mr.cluster, caf::exit_reason::kill);
+  for (auto& a : mr.admission->all()) caf::anon_send_exit(a, caf::exit_reason::kill);
+  net_->crashed(m);
+  mr.up = false;
+  mr.pauses = 0;
+  std::fill(mr.holds.begin(), mr.holds.end(), false);
+  // Its clients' connections are reset: what they waited for never comes.
+  for (auto r : waiting_at_[m]) {
+    auto& row = rows_[r];
+    row.answered = true;
+    row.answered_at = now();
+    row.code = 502;
+    row.why = "entry_crashed";
+  }
+  waiting_at_[m].clear();
+}
+
+void cluster_run::unpark(std::uint32_t m) {
+  auto& ids = members_[m].actors;
+  std::vector<caf::resumable*> keep;
+  for (auto* job : parked_) {
+    auto* actor = dynamic_cast<caf::abstract_actor*>(job);
+    if (actor && ids.count(actor->id())) sched_->jobs.push_back(job);
+    else keep.push_back(job);
+  }
+  parked_ = std::move(keep);
+}
+
+void cluster_run::apply(const sim_fault& f) {
+  using kind = sim_fault::kind;
+  log("fault", f.text);
+  switch (f.what) {
+    case kind::crash: crash(f.member); break;
+    case kind::restart:
+      if (!members_[f.member].up) start(f.member, false);
+      break;
+    case kind::pause:
+      if (members_[f.member].up) ++members_[f.member].pauses;
+      break;
+    case kind::resume:  // the end of one pause; another may still hold it
+      if (members_[f.member].pauses > 0 && --members_[f.member].pauses == 0) unpark(f.member);
+      break;
+    case kind::partition: net_->partition(f.pair, f.side); break;
+    case kind::heal: net_->heal(f.pair); break;
+    case kind::delay: net_->set_delay(f.min, f.max); break;
+    case kind::drop: net_->set_drop(f.probability); break;
+  }
+}
+
+// Runs every actor that has messages, except a paused member's: its jobs
+// wait, their mailboxes filling, as a stopped process's sockets do.
+void cluster_run::run_ready() {
+  std::set<caf::actor_id> paused;
+  for (auto& m : members_)
+    if (m.pauses > 0) paused.insert(m.actors.begin(), m.actors.end());
+  while (!sched_->jobs.empty()) {
+    auto* job = sched_->jobs.front();
+    if (!paused.empty()) {
+      auto* actor = dynamic_cast<caf::abstract_actor*>(job);
+      if (actor && paused.count(actor->id())) {
+        sched_->jobs.pop_front();
+        parked_.push_back(job);
+        continue;
+      }
+    }
+    sched_->run_once();
+  }
+}
+
+void cluster_run::arrive(std::size_t r) {
+  auto& row = rows_[r];
+  auto to = reach(row.node);
+  if (!to) {
+    row.answered = true;
+    row.answered_at = now();
+    row.code = 502;
+    row.why = "no_member_up";
+    return;
+  }
+  row.node = *to;
+  waiting_at_[*to].insert(r);
+  admit_request req;
+  req.account = account(row);
+  req.request_id = (std::uint64_t{*to + 1} << 48) + r;
+  req.model = model(row);
+  req.product = product(row);
+  req.cost = row.own_cost;
+  req.tokens = row.a.req.tokens;
+  send(*to, [this, r, req](caf::event_based_actor* self, const caf::actor& node) {
+    self->request(node, caf::infinite, req)
+        .then([this, r](const admit_reply& reply) { answered(r, reply); }, [](caf::error&) {});
+  });
+}
+
+void cluster_run::answered(std::size_t r, const admit_reply& reply) {
+  auto& row = rows_[r];
+  if (row.answered) return;  // its entry member crashed first: the client saw that
+  waiting_at_[row.node].erase(r);
+  row.answered = true;
+  row.answered_at = now();
+  row.code = reply.code;
+  row.why = policies::to_string(reply.why);
+  row.wait = reply.waited_us;
+  if (reply.code != 200) return;
+  auto t = now();
+  row.start = t;
+  row.end = t + row.a.duration;
+  if (reply.limit >= 0) {
+    if (limit_of_.size() <= row.a.req.account) limit_of_.resize(row.a.req.account + 1, -1);
+    auto& limit = limit_of_[row.a.req.account];
+    limit = std::max(limit, reply.limit);
+  }
+  lease_run l;
+  l.row = r;
+  l.lease = reply.lease;
+  l.owner = owner_of(row.group, &l.epoch);
+  row.owner = l.owner;
+  l.granted = t;
+  l.last_ok = t;
+  l.ttl = reply.lease_ttl_ms * 1000;
+  auto index = leases_.size();
+  leases_.push_back(std::move(l));
+  push(row.end, event::kind::release, index);
+  // A holder renews every third of its TTL, as the edge's lease keeper does.
+  if (leases_[index].ttl > 0) {
+    push(t + leases_[index].ttl / 3, event::kind::renew, index);
+    push(t + leases_[index].ttl * 2 / 3, event::kind::check, index);
+  }
+}
+
+void cluster_run::stop_holding(std::size_t l, const char* how) {
+  auto& lease = leases_[l];
+  // A holder that ignores the API's rules goes on to its end.
+  if (request_.holders_keep_going && std::string_view(how) == "lost") return;
+  lease.released = now();
+  lease.how = how;
+  auto& row = rows_[lease.row];
+  row.end = std::min(row.end, lease.released);
+}
+
+void cluster_run::holder_event(const event& e) {
+  auto l = e.index;
+  auto& lease = leases_[l];
+  if (lease.released >= 0) return;  // it stopped already
+  auto& row = rows_[lease.row];
+  auto to = reach(row.node);
+  switch (e.what) {
+    case event::kind::release: {
+      stop_holding(l, "released");
+      if (!to) return;
+      lease_request rel(account(row), lease.lease, lease_op::release);
+      send(*to, [rel](caf::event_based_actor* self, const caf::actor& node) {
+        self->request(node, caf::infinite, rel).then([](const lease_reply&) {}, [](caf::error&) {});
+      });
+      return;
+    }
+    case event::kind::renew: {
+      push(now() + lease.ttl / 3, event::kind::renew, l);
+      if (!to) return;
+      lease_request renew(account(row), lease.lease, lease_op::renew);
+      renew.model = model(row);
+      renew.product = product(row);
+      renew.cost = row.own_cost;
+      // Counted from when it was sent, as the lease keeper counts: the owner
+      // renewed it no earlier.
+      auto sent = now();
+      send(*to, [this, l, renew, sent](caf::event_based_actor* self, const caf::actor& node) {
+        self->request(node, caf::infinite, renew)
+            .then(
+                [this, l, sent](const lease_reply& reply) {
+                  auto& lease = leases_[l];
+                  if (lease.released >= 0) return;
+                  if (reply.code == 200) {
+                    if (reply.ttl_ms > 0) lease.ttl = reply.ttl_ms * 1000;
+                    lease.last_ok = std::max(lease.last_ok, sent);
+                    push(lease.last_ok + lease.ttl * 2 / 3, event::kind::check, l);
+                  } else if (reply.code == 404) {
+                    stop_holding(l, "lost");  // the owner no longer knows it: stop at once
+                  }
+                },
+                [](caf::error&) {});
+      });
+      return;
+    }
+    case event::kind::check:
+      // No 200 for two thirds of a TTL: the holder stops (the lease keeper's rule).
+      if (now() - lease.last_ok >= lease.ttl * 2 / 3) stop_holding(l, "lost");
+      return;
+    case event::kind::fault: return;
+  }
+}
+
+cluster_sim_totals cluster_run::run() {
+  sys_cfg_ = std::make_unique<caf::actor_system_config>();
+  actors::add_message_types(*sys_cfg_);
+  actors::cluster::add_cluster_message_types(*sys_cfg_);
+  sys_cfg_->set("scheduler.policy", caf::atom("testing"));
+  sys_cfg_->set("logger.verbosity", caf::atom("quiet"));
+  sys_ = std::make_unique<caf::actor_system>(*sys_cfg_);
+  sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_->scheduler());
+  clock_ = &sched_->clock();
+  // The members start two failure timeouts before the trace's time 0, so
+  // that the cluster has formed when the first request comes.
+  origin_ = clock_->now() + std::chrono::microseconds(2 * members_[0].config.cluster.failure_timeout);
+  net_ = std::make_unique<actors::cluster::sim_network>(
+      *sys_, members_.size(), policies::substream_seed(request_.seed, policies::stable_hash("net")));
+  driver_ = sys_->spawn([this](caf::event_based_actor* self) -> caf::behavior {
+    return {[this, self](go_atom) {
+      auto out = std::move(outbox_);
+      outbox_.clear();
+      for (auto& [m, f] : out)
+        if (members_[m].up) f(self, members_[m].cluster);
+    }};
+  });
+  for (std::uint32_t m = 0; m < members_.size(); ++m) start(m, true);
+  for (std::size_t f = 0; f < faults_.size(); ++f) push(faults_[f].at, event::kind::fault, f);
+
+  // Runs until every row is answered and every holder is done, then a few
+  // seconds more for the last releases to reach their owners. A request
+  // never answered (its message lost) waits at most an hour past the last row.
+  usec last_row = rows_.empty() ? 0 : rows_.back().a.at;
+  usec settle_until = never;
+  std::size_t next_row = 0;
+  for (;;) {
+    run_ready();
+    if (!outbox_.empty()) {
+      caf::anon_send(driver_, go_atom::value);
+      continue;
+    }
+    usec t_row = next_row < rows_.size() ? rows_[next_row].a.at : never;
+    usec t_event = events_.empty() ? never : events_.top().at;
+    usec t_timer = clock_->has_pending_timeout()
+                       ? std::chrono::duration_cast<std::chrono::microseconds>(
+                             clock_->schedule().begin()->first - origin_).count()
+                       : never;
+    if (next_row == rows_.size() && events_.empty()) {
+      bool waiting = false;
+      for (auto& w : waiting_at_) waiting = waiting || !w.empty();
+      if (!waiting && settle_until == never) settle_until = now() + policies::seconds(5);
+      usec limit = waiting ? last_row + policies::seconds(3600) : settle_until;
+      if (t_timer == never || t_timer > limit) break;
+    }
+    usec t = std::min({t_row, t_event, t_timer});
+    if (t == never) break;
+    if (t > now()) clock_->current_time = origin_ + std::chrono::microseconds(t);
+    if (t_timer == t) {
+      clock_->trigger_timeout();
+    } else if (t_event == t) {
+      auto e = events_.top();
+      events_.pop();
+      if (e.what == event::kind::fault) apply(faults_[e.index]);
+      else holder_event(e);
+    } else {
+      arrive(next_row++);
+    }
+  }
+  auto totals = finish();
+  // Every member stops; nothing is left running.
+  for (std::uint32_t m = 0; m < members_.size(); ++m) crash(m);
+  caf::anon_send_exit(driver_, caf::exit_reason::kill);
+  for (auto* job : parked_) sched_->jobs.push_back(job);
+  parked_.clear();
+  sched_->run();
+  net_.reset();
+  sched_->run();
+  return totals;
+}
+
+cluster_sim_totals cluster_run::finish() {
+  cluster_sim_totals t;
+  t.messages_lost = net_->lost();
+  for (auto& f : faults_) t.faults.push_back(policies::format_seconds(f.at) + " " + f.text);
+  struct account_stats {
+    std::uint64_t requests = 0, admitted = 0, refused_503 = 0, unanswered = 0, leases = 0, lost = 0;
+    std::int64_t max_held = 0, max_over = 0;
+    double unit_seconds_over = 0;
+    std::vector<std::pair<usec, std::int64_t>> changes;  ///< (time, units + or -)
+    usec outage_from = -1;  ///< the first request refused by the cluster since the last 200
+    usec unavailable = 0, longest = 0;
+    void outage_ends(usec at) {
+      if (outage_from < 0) return;
+      unavailable += at - outage_from;
+      longest = std::max(longest, at - outage_from);
+      outage_from = -1;
+    }
+  };
+  std::vector<account_stats> by_id(reader_->accounts().size());
+  // Unavailable: from the moment the cluster refused a request (503, or
+  // lost it with the member it entered at) to the arrival of the account's
+  // next request its plan answers (200, 429, 408: the cluster works for it
+  // again), in arrival order. A request queued before a fault and refused
+  // at it counts from the refusal.
+  for (auto& row : rows_) {
+    auto& a = by_id[row.a.req.account];
+    ++a.requests;
+    if (!row.answered) ++a.unanswered;
+    else if (row.code == 200) ++a.admitted;
+    else if (row.code == 503) ++a.refused_503;
+    bool refused = row.answered && (row.code == 503 || row.code == 502);
+    if (refused && a.outage_from < 0) a.outage_from = row.answered_at;
+    if (row.answered && !refused && row.a.at > a.outage_from) a.outage_ends(row.a.at);
+  }
+  usec end = rows_.empty() ? 0 : rows_.back().a.at;
+  for (auto& a : by_id) a.outage_ends(end);
+  for (auto& l : leases_) {
+    auto& row = rows_[l.row];
+    auto& a = by_id[row.a.req.account];
+    ++a.leases;
+    if (l.how == "lost") ++a.lost;
+    a.changes.emplace_back(l.granted, row.units);
+    a.changes.emplace_back(l.released, -row.units);
+  }
+  // The units each account's holders used at once, from the leases alone
+  // (what anyone can recompute from leases.csv): a holder that stops at the
+  // instant another starts does not overlap it.
+  auto json_accounts = nlohmann::json::object();
+  std::map<std::string, std::uint32_t> by_name;  // summary.json lists them by name
+  for (std::uint32_t id = 0; id < by_id.size(); ++id) by_name[reader_->accounts().name(id)] = id;
+  for (auto& [name, id] : by_name) {
+    auto& a = by_id[id];
+    std::sort(a.changes.begin(), a.changes.end());
+    std::int64_t limit = id < limit_of_.size() ? limit_of_[id] : -1;
+    std::int64_t held = 0;
+    for (std::size_t i = 0; i < a.changes.size(); ++i) {
+      held += a.changes[i].second;
+      a.max_held = std::max(a.max_held, held);
+      if (limit < 0 || held <= limit || i + 1 == a.changes.size()) continue;
+      auto over = held - limit;
+      a.max_over = std::max(a.max_over, over);
+      a.unit_seconds_over +=
+          static_cast<double>(over) * static_cast<double>(a.changes[i + 1].first - a.changes[i].first) / 1e6;
+    }
+    t.requests += a.requests;
+    t.admitted += a.admitted;
+    t.refused_503 += a.refused_503;
+    t.unanswered += a.unanswered;
+    t.leases += a.leases;
+    t.leases_lost += a.lost;
+    t.unit_seconds_over += a.unit_seconds_over;
+    t.max_over = std::max(t.max_over, a.max_over);
+    t.unavailable_s += static_cast<double>(a.unavailable) / 1e6;
+    t.longest_unavailable_s = std::max(t.longest_unavailable_s, static_cast<double>(a.longest) / 1e6);
+    json_accounts[name] = {{"limit", limit},
+                           {"max_units_held", a.max_held},
+                           {"max_units_over_limit", a.max_over},
+                           {"unit_seconds_over_limit", a.unit_seconds_over},
+                           {"requests", a.requests},
+                           {"admitted", a.admitted},
+                           {"refused_503", a.refused_503},
+                           {"unavailable_s", static_cast<double>(a.unavailable) / 1e6},
+                           {"longest_unavailable_s", static_cast<double>(a.longest) / 1e6},
+                           {"unanswered", a.unanswered},
+                           {"leases", a.leases},
+                           {"leases_lost", a.lost}};
+  }
+  if (request_.out_dir.empty()) return t;
+  namespace fs = std::filesystem;
+  fs::path dir(request_.out_dir);
+  {
+    traces::csv_out out((dir / "outcomes.csv").string());
+    for (auto* h : {"id", "account", "key", "model", "arrival_s", "start_s", "end_s", "wait_s",
+                    "status", "queued", "reason", "node", "owner"})
+      out.field(h);
+    out.end_row();
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      const auto& row = rows_[i];
+      if (row.id.empty()) out.field(static_cast<std::int64_t>(i + 1));
+      else out.field(row.id);
+      out.field(account(row)).empty().field(model(row)).seconds(row.a.at);
+      if (row.start >= 0) out.seconds(row.start).seconds(row.end);
+      else out.empty().empty();
+      out.seconds(row.wait);
+      if (row.answered) out.field(std::int64_t{row.code});
+      else out.empty();
+      out.field(std::int64_t{row.wait > 0 ? 1 : 0});
+      out.field(row.answered ? row.why : "unanswered");
+      out.field(names_[row.node]).field(member_name(row.owner));
+      out.end_row();
+    }
+    out.close();
+  }
+  {
+    traces::csv_out out((dir / "leases.csv").string());
+    for (auto* h : {"lease", "account", "owner", "epoch", "granted_s", "released_s", "how", "units", "id"})
+      out.field(h);
+    out.end_row();
+    for (auto& l : leases_) {
+      auto& row = rows_[l.row];
+      out.field(l.lease).field(account(row)).field(member_name(l.owner));
+      out.field(static_cast<std::int64_t>(l.epoch));
+      out.seconds(l.granted).seconds(l.released).field(l.how).field(row.units);
+      if (row.id.empty()) out.field(static_cast<std::int64_t>(l.row + 1));
+      else out.field(row.id);
+      out.end_row();
+    }
+    out.close();
+  }
+  nlohmann::json overall = {{"requests", t.requests},
+                            {"admitted", t.admitted},
+                            {"refused_503", t.refused_503},
+                            {"unavailable_s", t.unavailable_s},
+                            {"longest_unavailable_s", t.longest_unavailable_s},
+                            {"unanswered", t.unanswered},
+                            {"leases", t.leases},
+                            {"leases_lost", t.leases_lost},
+                            {"unit_seconds_over_limit", t.unit_seconds_over},
+                            {"max_units_over_limit", t.max_over},
+                            {"messages_lost", t.messages_lost}};
+  nlohmann::json summary = {{"seed", request_.seed},
+                            {"members", names_},
+                            {"faults", t.faults},
+                            {"replay", summary_replay()},
+                            {"overall", overall},
+                            {"accounts", json_accounts}};
+  std::ofstream((dir / "summary.json").string()) << summary.dump(2) << "\n";
+  std::ofstream((dir / "events.log").string()) << log_.str();
+  return t;
+}
+
+}  // namespace
+
+cluster_sim_totals run_cluster_sim(const cluster_sim_request& request) {
+  cluster_run run(request);
+  return run.run();
+}
+
+std::string replay_command(const cluster_sim_request& r) {
+  std::string out = "usher cluster-sim --config " + r.config + " --trace " + r.trace;
+  if (!r.faults.empty()) out += " --faults " + r.faults;
+  if (r.random_faults > 0) out += " --random-faults " + std::to_string(r.random_faults);
+  if (r.holders_keep_going) out += " --holders-keep-going";
+  out += " --seed " + std::to_string(r.seed) + " --out " +
+         (!r.out_name.empty() ? r.out_name : r.out_dir.empty() ? "OUT" : r.out_dir);
+  return out;
+}
+
+}  // namespace usher::tools

@@ -1,0 +1,88 @@
+#pragma once
+/// `usher cluster-sim` (issue #11, docs/CLUSTER-SIM.md): a whole cluster of
+/// `usher serve` members (their admission actors and cluster actors, the
+/// serve's code, unchanged) in one process under CAF's virtual clock, the
+/// network between them simulated (actors/cluster/sim_network.hpp), a trace
+/// played against it by clients that hold, renew and release their leases
+/// as the admission API asks, while a schedule of faults crashes, restarts,
+/// pauses and cuts off members. It writes what every request got
+/// (outcomes.csv), every lease's life as its holder saw it (leases.csv:
+/// enough to recompute, without trusting usher, the units each account had
+/// in use at every instant), summary.json and an event log; a seed replays
+/// byte for byte.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "policies/time.hpp"
+
+namespace usher::tools {
+
+/// One step of a fault schedule.
+struct sim_fault {
+  enum class kind : std::uint8_t { crash, restart, pause, resume, partition, heal, delay, drop };
+  kind what = kind::crash;
+  policies::usec at = 0;
+  std::uint32_t member = 0;  ///< crash, restart, pause, resume
+  std::vector<int> side;     ///< partition: each member's side
+  std::size_t pair = 0;      ///< partition, heal: which partition (they may overlap)
+  policies::usec min = 0, max = 0;  ///< delay
+  double probability = 0;           ///< drop
+  std::string text;          ///< as written (or generated), for the event log
+};
+
+/// Reads a fault schedule (docs/CLUSTER-SIM.md, "Faults"): one fault per
+/// line, `#` starts a comment. `members` are the [cluster] peers' names.
+/// Throws policies::input_error naming the file, line and word.
+std::vector<sim_fault> read_faults(const std::string& path, const std::vector<std::string>& members);
+/// The same from text (`name` for messages).
+std::vector<sim_fault> parse_faults(const std::string& name, const std::string& text,
+                                    const std::vector<std::string>& members);
+
+/// `n` faults drawn from `seed`: crashes (with a restart), pauses and
+/// partitions of one member at a time, each within [0, span], plus message
+/// delays; in the schedule's own words (sim_fault::text).
+std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
+                                     const std::vector<std::string>& members,
+                                     policies::usec span, policies::usec failure_timeout);
+
+struct cluster_sim_request {
+  std::string config;  ///< a serve config with a [cluster] section
+  std::string trace;   ///< the workload: a trace (docs/FORMATS.md); optional `node` column
+  std::string faults;  ///< a fault schedule file, or ""
+  std::size_t random_faults = 0;
+  std::uint64_t seed = 1;
+  /// Holders go on to their request's end even once their lease is lost (a
+  /// renewal answered 404, or none answered for two thirds of a TTL), as
+  /// clients that ignore the admission API's rules would: usher's guarantee
+  /// does not cover them, and the run shows what they cost.
+  bool holders_keep_going = false;
+  std::string out_dir;  ///< where the files go; "" writes none
+  std::string out_name;  ///< --out as the user gave it (out_dir may be a staging directory)
+};
+
+/// What the run found, over all accounts (summary.json has it per account).
+struct cluster_sim_totals {
+  std::uint64_t requests = 0, admitted = 0, refused_503 = 0, unanswered = 0;
+  std::uint64_t leases = 0, leases_lost = 0;
+  /// Units held at once above an account's limit, by the holders' own
+  /// account (leases.csv), integrated over time; 0 where usher is strict.
+  double unit_seconds_over = 0;
+  std::int64_t max_over = 0;  ///< the most units above a limit at one instant
+  /// Seconds accounts could not be admitted because of the cluster: from a
+  /// request refused 503 (or lost with its member) to the account's next
+  /// request its plan answers (200, 429, 408), summed over accounts; and the
+  /// longest such stretch of one account.
+  double unavailable_s = 0, longest_unavailable_s = 0;
+  std::uint64_t messages_lost = 0;
+  std::vector<std::string> faults;  ///< the schedule as applied
+};
+
+/// Runs it. Throws policies::input_error on bad input.
+cluster_sim_totals run_cluster_sim(const cluster_sim_request& request);
+
+/// The command line that replays `request` (for a failing property test).
+std::string replay_command(const cluster_sim_request& request);
+
+}  // namespace usher::tools

@@ -1,0 +1,61 @@
+/// `usher cluster-sim`: a cluster of serve members under the virtual clock
+/// with a fault schedule (tools/cluster_sim.hpp does the run; this file is
+/// the command line). --out is replaced whole or not at all.
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "tools/cluster_sim.hpp"
+#include "tools/command_line.hpp"
+#include "tools/commands.hpp"
+#include "tools/staged_files.hpp"
+
+namespace usher::tools {
+
+namespace po = boost::program_options;
+
+int cluster_sim_command(const std::vector<std::string>& args) {
+  cluster_sim_request r;
+  bool quiet = false;
+  po::options_description d(
+      "usher cluster-sim --config FILE --trace FILE.csv [--faults FILE] [--random-faults N] "
+      "[--seed S] --out DIR");
+  d.add_options()("help,h", "show this help")(
+      "config", po::value(&r.config)->required(),
+      "a serve config with a [cluster] section: every member runs it (docs/CLUSTER.md)")(
+      "trace", po::value(&r.trace)->required(),
+      "the requests, CSV (docs/FORMATS.md); they enter the members in turn")(
+      "faults", po::value(&r.faults),
+      "a fault schedule: crash, restart, pause, partition, delay, drop (docs/CLUSTER-SIM.md)")(
+      "random-faults", po::value(&r.random_faults),
+      "N more faults drawn from the seed: crashes, pauses, partitions of one member at a time")(
+      "holders-keep-going", po::bool_switch(&r.holders_keep_going),
+      "clients go on using a lease they lost (their renewals failing) to their request's end: "
+      "what breaking the admission API's rules costs")(
+      "seed", po::value(&r.seed), "random seed (default 1): the same seed gives the same files")(
+      "out", po::value(&r.out_name)->required(),
+      "directory for outcomes.csv, leases.csv, summary.json, events.log")(
+      "quiet,q", po::bool_switch(&quiet), "print nothing on success");
+  po::variables_map vm;
+  if (auto done = parse_options("cluster-sim", args, d, vm)) return *done;
+  return report_errors("cluster-sim", [&] {
+    staged_files files(r.out_name,
+                       std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json", "events.log"});
+    r.out_dir = files.staging().string();
+    auto t = run_cluster_sim(r);
+    files.commit();
+    if (!quiet)
+      std::cout << "requests " << t.requests << ", admitted " << t.admitted << ", refused 503 "
+                << t.refused_503 << ", unanswered " << t.unanswered << "\n"
+                << "unavailable " << t.unavailable_s << " account-seconds (longest "
+                << t.longest_unavailable_s << " s)\n"
+                << "leases " << t.leases << ", lost " << t.leases_lost
+                << "; unit-seconds over a limit " << t.unit_seconds_over << " (most at once "
+                << t.max_over << ")\n"
+                << t.faults.size() << " faults; " << t.messages_lost << " messages lost; files in "
+                << r.out_name << "\n";
+    return exit_ok;
+  });
+}
+
+}  // namespace usher::tools
