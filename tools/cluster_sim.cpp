@@ -274,7 +274,7 @@ struct event {
 
 class cluster_run {
  public:
-  cluster_run(const cluster_sim_request& r) : request_(r) {
+  explicit cluster_run(const cluster_sim_request& r) : request_(r) {
     load_configs();
     load_trace();
     faults_ = r.faults.empty() ? std::vector<sim_fault>{} : read_faults(r.faults, names_);
@@ -342,6 +342,9 @@ class cluster_run {
   }
 
   const cluster_sim_request& request_;
+  // The actor system first: destroyed last, after every handle below.
+  std::unique_ptr<caf::actor_system_config> sys_cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
   std::vector<std::string> names_;
   std::vector<member_run> members_;
   std::map<std::string, std::uint32_t> group_of_;  ///< account -> group
@@ -358,8 +361,6 @@ class cluster_run {
       outbox_;
   std::vector<std::set<std::size_t>> waiting_at_;  ///< by member: rows not answered yet
 
-  std::unique_ptr<caf::actor_system_config> sys_cfg_;
-  std::unique_ptr<caf::actor_system> sys_;
   caf::scheduler::test_coordinator* sched_ = nullptr;
   caf::detail::test_actor_clock* clock_ = nullptr;
   caf::actor_clock::time_point origin_;
@@ -712,14 +713,18 @@ cluster_sim_totals cluster_run::run() {
   origin_ = clock_->now() + std::chrono::microseconds(2 * members_[0].config.cluster.failure_timeout);
   net_ = std::make_unique<actors::cluster::sim_network>(
       *sys_, members_.size(), policies::substream_seed(request_.seed, policies::stable_hash("net")));
-  driver_ = sys_->spawn([this](caf::event_based_actor* self) -> caf::behavior {
-    return {[this, self](go_atom) {
-      auto out = std::move(outbox_);
-      outbox_.clear();
-      for (auto& [m, f] : out)
-        if (members_[m].up) f(self, members_[m].cluster);
-    }};
-  });
+  // (The run goes in as an argument: CAF 0.17 binds a reference to a null
+  // pointer for a function actor spawned without one, which UBSan reports.)
+  driver_ = sys_->spawn(
+      [](caf::event_based_actor* self, cluster_run* run) -> caf::behavior {
+        return {[run, self](go_atom) {
+          auto out = std::move(run->outbox_);
+          run->outbox_.clear();
+          for (auto& [m, f] : out)
+            if (run->members_[m].up) f(self, run->members_[m].cluster);
+        }};
+      },
+      this);
   for (std::uint32_t m = 0; m < members_.size(); ++m) start(m, true);
   for (std::size_t f = 0; f < faults_.size(); ++f) push(faults_[f].at, event::kind::fault, f);
 
