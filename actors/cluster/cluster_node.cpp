@@ -1,6 +1,7 @@
 #include "actors/cluster/cluster_node.hpp"
 
 #include <caf/io/all.hpp>
+#include <limits>
 #include <random>
 
 #include "actors/cluster/cluster_view.hpp"
@@ -242,8 +243,11 @@ route route_of(self_ptr self, const std::string& account) {
 bool keep_grant(self_ptr self, std::uint32_t m, const std::string& account, admit_reply& r,
                 usec sent) {
   if (r.code != 200 || r.lease_ttl_ms <= 0) return true;
-  auto age_at_most = std::max<usec>(0, now_of(self) - sent - r.waited_us);
-  auto ttl = r.lease_ttl_ms * 1000;
+  // Both figures come from another process: cut to what can be, so that no
+  // sum overflows whatever a peer sends.
+  auto elapsed = std::max<usec>(0, now_of(self) - sent);
+  auto age_at_most = elapsed - std::clamp<usec>(r.waited_us, 0, elapsed);
+  auto ttl = std::min<std::int64_t>(r.lease_ttl_ms, std::numeric_limits<usec>::max() / 1000) * 1000;
   if (age_at_most < ttl * 2 / 3) {
     r.lease_ttl_ms = (ttl - age_at_most) / 1000;
     return true;
@@ -277,8 +281,13 @@ caf::result<Reply> forward(self_ptr self, std::uint32_t m, Msg msg, Reply down) 
     ++self->state.cfg.stats->forwarded_failed;
     rp.deliver(down);
   });
-  auto sent = now_of(self);
-  std::string account = msg.account;
+  // For a grant's age and its release (keep_grant); other requests need neither.
+  usec sent = 0;
+  std::string account;
+  if constexpr (std::is_same_v<Msg, admit_request>) {
+    sent = now_of(self);
+    account = msg.account;
+  }
   self->request(st.peer[m], caf::infinite, forward_atom::value, std::move(msg))
       .then(
           [=](Reply& r) mutable {
