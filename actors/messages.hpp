@@ -172,6 +172,7 @@ struct admit_request {
   std::string product;           ///< "" when none (exclusive: one pool per product)
   std::int64_t cost = -1;        ///< -1: the plan's cost for the model
   std::uint32_t tokens = 0;      ///< input + output tokens, for a tokens-per-minute rate
+  std::int16_t priority = -1;    ///< the level asked for; -1: the account's (policies::request)
   policies::kind what = policies::kind::request;  ///< request, session, ws_open, ws_request
   std::uint64_t conn = 0;        ///< ws_open / ws_request: the edge's connection id
   bool async = false;            ///< queued: answer 202 with a ticket at once
@@ -442,7 +443,7 @@ using admission_actor = caf::typed_actor<
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
   return f(caf::meta::type_name("admit_request"), x.account, x.key, x.request_id, x.model, x.product,
-           x.cost, x.tokens, x.what, x.conn, x.async, x.holder_is_connection);
+           x.cost, x.tokens, x.priority, x.what, x.conn, x.async, x.holder_is_connection);
 }
 
 template <class Inspector>

@@ -21,8 +21,14 @@ namespace {
 
 bool any_priority(const plan& p) {
   for (std::size_t i = 0; i < p.profile_count(); ++i)
-    if (p.profile(static_cast<std::uint16_t>(i)).priority != 0) return true;
+    if (p.profile(static_cast<std::uint16_t>(i)).priority_max != 0) return true;
   return false;
+}
+
+// The level a waiting request is served at: what it asked for, cut to its
+// account's ceiling, or its account's own.
+std::int64_t priority_of(const account_profile& prof, const request& r) {
+  return r.priority < 0 ? prof.priority : std::min<std::int64_t>(r.priority, prof.priority_max);
 }
 
 }  // namespace
@@ -380,8 +386,8 @@ bool engine::served_before(const account_state& a, const account_state& b) {
   const auto& x = a.queue.head();
   const auto& y = b.queue.head();
   if (ordered_by_share_) {
-    auto px = plan_->profile(a.profile).priority;
-    auto py = plan_->profile(b.profile).priority;
+    auto px = priority_of(plan_->profile(a.profile), x.req);
+    auto py = priority_of(plan_->profile(b.profile), y.req);
     if (px != py) return px > py;
     if (plan_->order_of_capacity() == capacity_order::fair) {
       // Max-min fair share: units of the model capacity the head asks for

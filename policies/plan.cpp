@@ -22,7 +22,7 @@ const std::set<std::string>& account_keys() {
       "retry_after",
       "ws.per_concurrency", "sessions_per_minute", "sessions.window", "sessions.scale_up_at",
       "sessions.scale_up_pct", "sessions.scale_down_below", "sessions.scale_down_pct",
-      "requests_per_minute", "tokens_per_minute", "rate.burst", "priority", "adaptive",
+      "requests_per_minute", "tokens_per_minute", "rate.burst", "priority", "priority.max", "adaptive",
       "adaptive.target", "adaptive.min", "adaptive.backoff"};
   return keys;
 }
@@ -251,6 +251,7 @@ const std::map<std::string, preset_info>& presets() {
         {"model_capacity", "none"},
         {"capacity_order", "oldest"},
         {"priority", "0"},
+        {"priority.max", "0"},
         {"adaptive", "none"},
         {"adaptive.target", "10"},
         {"adaptive.min", "1"},
@@ -353,6 +354,9 @@ account_profile resolve(const std::string& name, const entries& merged) {
   if (p.rates.burst <= 0 || p.rates.burst > max_rate_burst)
     bad_value("rate.burst", get("rate.burst"), "a duration above 0 and at most 1h");
   p.priority = parse_count("priority", get("priority"), false, 0, max_priority);
+  // Never below the account's own level: a plan-wide ceiling does not
+  // take an account's priority away.
+  p.priority_max = std::max(p.priority, parse_count("priority.max", get("priority.max"), false, 0, max_priority));
   const entry& adaptive = get("adaptive");
   if (adaptive.value == "aimd") p.adaptive = true;
   else if (adaptive.value != "none") bad_value("adaptive", adaptive, "none or aimd");

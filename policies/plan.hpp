@@ -66,6 +66,9 @@ struct account_profile {
   /// Which waiting requests get freed model capacity first: higher first
   /// (docs/PLANS.md, "Sharing a model's capacity").
   std::int64_t priority = 0;
+  /// The most a request may ask for (request::priority): the plan's
+  /// `priority.max`, or `priority` when that is higher.
+  std::int64_t priority_max = 0;
   /// An adaptive limit (AIMD, as Netflix's concurrency-limits): each pool's
   /// capacity moves between `adaptive_min` and `limit` with the holds of the
   /// requests that end (docs/PLANS.md, "Adaptive limits").

@@ -46,10 +46,16 @@ struct request {
   std::uint64_t conn = 0;  ///< interned connection (ws_* kinds)
   std::int64_t cost = -1;  ///< cost in pool units; -1: take it from the plan
   kind what = kind::request;
+  /// The priority level the request asks for (a trace's `priority`, the
+  /// admission's), or -1: its account's `priority`. The engine cuts it to
+  /// the account's `priority.max` (docs/PLANS.md, "Sharing a model's
+  /// capacity"). In what's padding, as `key` is.
+  std::int16_t priority = -1;
   id key = no_id;          ///< interned API key of its account (a trace's `key`, the live
                            ///< node's matched key), or no_id: for per-key gates. Here, in
                            ///< what's padding, so that a request stays 48 bytes.
 };
+static_assert(sizeof(request) == 48, "a request is copied into every queue entry and lease");
 
 /// The status a client sees. These are ordinary outcomes, not errors.
 enum class status : std::uint16_t {

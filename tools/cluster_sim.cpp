@@ -595,6 +595,7 @@ void cluster_run::arrive(std::size_t r) {
   req.product = product(row);
   req.cost = row.own_cost;
   req.tokens = row.a.req.tokens;
+  req.priority = row.a.req.priority;
   send(*to, [this, r, req](caf::event_based_actor* self, const caf::actor& node) {
     self->request(node, caf::infinite, req)
         .then([this, r](const admit_reply& reply) { answered(r, reply); }, [](caf::error&) {});

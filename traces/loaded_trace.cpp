@@ -107,6 +107,7 @@ bool read_rows(trace_reader& reader, Emit emit, std::string& error,
       r.conn = static_cast<std::uint32_t>(a.req.conn);
       r.key = a.req.key;
       r.tokens = a.req.tokens;
+      r.priority = a.req.priority;
       r.output_tokens = a.output_tokens;
       r.what = a.req.what;
       r.fail = a.fail;
@@ -341,6 +342,7 @@ void loaded_trace::plan_view::read(std::vector<arrival>& out, std::size_t max) {
     a.req.conn = r.conn;
     a.req.key = r.key;
     a.req.tokens = r.tokens;
+    a.req.priority = r.priority;
     a.output_tokens = r.output_tokens;
     a.req.what = r.what;
     a.at = r.at;

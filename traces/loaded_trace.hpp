@@ -45,6 +45,7 @@ class loaded_trace {
     std::uint32_t output_tokens = policies::no_output_tokens;
     policies::kind what = policies::kind::request;
     bool fail = false;
+    std::int16_t priority = -1;      ///< the trace's priority column, -1 when empty
   };
 
   /// Reads all of `path` (docs/FORMATS.md). Throws policies::input_error

@@ -25,7 +25,7 @@ using namespace policies;
 
 namespace {
 
-constexpr unsigned column_count = 13;
+constexpr unsigned column_count = 14;
 using csv_parser = io::CSVReader<column_count, io::trim_chars<' ', '\t'>,
                                  io::double_quote_escape<',', '"'>, io::throw_on_overflow,
                                  io::empty_line_comment>;
@@ -115,6 +115,12 @@ class line_source : public io::ByteSourceBase {
   bool newline_due_ = false;  ///< the current line's '\n' is not yet handed out
 };
 
+// A field that must be a whole number from 0 to `most`, digits only.
+bool whole_number(std::string_view field, std::int64_t most, std::int64_t& out) {
+  auto res = std::from_chars(field.data(), field.data() + field.size(), out);
+  return res.ec == std::errc() && res.ptr == field.data() + field.size() && out >= 0 && out <= most;
+}
+
 }  // namespace
 
 struct trace_reader::csv {
@@ -146,7 +152,8 @@ void trace_reader::open(MakeBytes make_bytes) {
     in_ = std::make_unique<csv>(path_, make_bytes());
     in_->parser.read_header(io::ignore_extra_column | io::ignore_missing_column, "arrival_s",
                             "account", "duration_s", "id", "key", "model", "product", "cost",
-                            "kind", "conn", "fail", "input_tokens", "output_tokens");
+                            "kind", "conn", "fail", "input_tokens", "output_tokens",
+                            "priority");
   } catch (const io::error::base& e) {
     throw describe(e, path_);
   }
@@ -180,10 +187,11 @@ row_label trace_reader::take_label() {
 bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_cost) {
   char *arrival_s = nullptr, *account = nullptr, *duration_s = nullptr, *id = nullptr,
        *key = nullptr, *model = nullptr, *product = nullptr, *cost = nullptr, *kind_s = nullptr,
-       *conn = nullptr, *fail = nullptr, *input_tokens = nullptr, *output_tokens = nullptr;
+       *conn = nullptr, *fail = nullptr, *input_tokens = nullptr, *output_tokens = nullptr,
+       *priority = nullptr;
   try {
     if (!in_->parser.read_row(arrival_s, account, duration_s, id, key, model, product, cost,
-                              kind_s, conn, fail, input_tokens, output_tokens)) {
+                              kind_s, conn, fail, input_tokens, output_tokens, priority)) {
       done_ = true;
       return true;
     }
@@ -218,9 +226,7 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
   else return bad("fail", "expected 0 or 1, got " + quoted(std::string(f)));
   own_cost = -1;
   if (auto c = text(cost); !c.empty()) {
-    auto res = std::from_chars(c.data(), c.data() + c.size(), own_cost);
-    if (res.ec != std::errc() || res.ptr != c.data() + c.size() || own_cost < 0 ||
-        own_cost > max_cost)
+    if (!whole_number(c, max_cost, own_cost))
       return bad("cost", "expected an integer from 0 to " + std::to_string(max_cost) + ", got " +
                              quoted(std::string(c)));
   }
@@ -231,8 +237,7 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
     auto t = text(field);
     if (t.empty()) continue;
     std::int64_t n = -1;
-    auto res = std::from_chars(t.data(), t.data() + t.size(), n);
-    if (res.ec != std::errc() || res.ptr != t.data() + t.size() || n < 0 || n > max_request_tokens)
+    if (!whole_number(t, max_request_tokens, n))
       return bad(column, "expected an integer from 0 to " + std::to_string(max_request_tokens) +
                              ", got " + quoted(std::string(t)));
     tokens += n;
@@ -242,6 +247,13 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
     return bad("output_tokens", "input_tokens + output_tokens must be at most " +
                                     std::to_string(max_request_tokens));
   a.req.tokens = static_cast<std::uint32_t>(tokens);
+  if (auto p = text(priority); !p.empty()) {
+    std::int64_t level = -1;
+    if (!whole_number(p, max_priority, level))
+      return bad("priority", "expected an integer from 0 to " + std::to_string(max_priority) +
+                                 " (or empty: the account's priority), got " + quoted(std::string(p)));
+    a.req.priority = static_cast<std::int16_t>(level);
+  }
   bool needs_conn = on_connection(a.req.what);
   if (needs_conn && text(conn).empty())
     return bad("conn", "required for kind " + std::string(to_string(a.req.what)));

@@ -390,6 +390,7 @@ bool live_ledger::admit(const admit_request& req, usec now, admit_reply& reply,
   r.conn = req.conn;
   r.what = req.what;
   r.tokens = req.tokens;
+  r.priority = req.priority;
   r.key = req.key;
   r.cost = plan_->cost_of(acc.profile, r.model, req.cost);
   auto d = ledger_.arrive(r, acc.profile, now, terms_for(req.request_id, req.holder_is_connection));

@@ -609,9 +609,9 @@ class http_session : public edge::impl::tracked_conn,
   }
 
   void admit(const account_route& r) {
-    static constexpr std::string_view names[] = {"model", "product", "cost", "kind", "tokens"};
-    json_member f[5];
-    if (!read_body(names, f, 5)) return;
+    static constexpr std::string_view names[] = {"model", "product", "cost", "kind", "tokens", "priority"};
+    json_member f[6];
+    if (!read_body(names, f, 6)) return;
     admit_request msg;
     msg.account = r.account;
     msg.key = r.key;
@@ -620,6 +620,8 @@ class http_session : public edge::impl::tracked_conn,
     if (auto e = take_admit_fields(f[0], f[1], f[2], msg, &field); !e.empty())
       return bad_request("invalid_field", e, field);
     if (auto e = take_tokens(f[4], msg); !e.empty()) return bad_request("invalid_field", e, "tokens");
+    if (auto e = take_priority(f[5], msg); !e.empty())
+      return bad_request("invalid_field", e, "priority");
     auto& kind = f[3];
     bool is_text = kind.is == json_member::type::string;
     if (kind.is == json_member::type::absent || kind.is == json_member::type::null ||

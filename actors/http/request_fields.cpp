@@ -95,6 +95,19 @@ class member_reader {
   bool malformed_ = false;
 };
 
+// An optional integer member from `lo` to `hi` into `out` (absent or null:
+// `out` stays as it is). Returns the error message, or "".
+template <class T>
+std::string take_integer(const json_member& m, const char* name, std::int64_t lo, std::int64_t hi,
+                         T& out) {
+  if (m.is == json_member::type::absent || m.is == json_member::type::null) return "";
+  if (m.is != json_member::type::integer || m.number < lo || m.number > hi)
+    return std::string("'") + name + "' must be an integer from " + std::to_string(lo) + " to " +
+           std::to_string(hi);
+  out = static_cast<T>(m.number);
+  return "";
+}
+
 }  // namespace
 
 json_read read_members(std::string_view text, const std::string_view* names, json_member* out,
@@ -121,23 +134,19 @@ std::string take_admit_fields(json_member& model, json_member& product, const js
   };
   if (auto e = text(model, "model", msg.model); !e.empty()) return e;
   if (auto e = text(product, "product", msg.product); !e.empty()) return e;
-  if (cost.is != json_member::type::absent && cost.is != json_member::type::null) {
-    if (cost.is != json_member::type::integer || cost.number < 1 || cost.number > max_cost) {
-      at_fault("cost");
-      return "'cost' must be an integer from 1 to " + std::to_string(max_cost);
-    }
-    msg.cost = cost.number;
+  if (auto e = take_integer(cost, "cost", 1, max_cost, msg.cost); !e.empty()) {
+    at_fault("cost");
+    return e;
   }
   return "";
 }
 
+std::string take_priority(const json_member& priority, admit_request& msg) {
+  return take_integer(priority, "priority", 0, policies::max_priority, msg.priority);
+}
+
 std::string take_tokens(const json_member& tokens, admit_request& msg) {
-  if (tokens.is == json_member::type::absent || tokens.is == json_member::type::null) return "";
-  if (tokens.is != json_member::type::integer || tokens.number < 0 ||
-      tokens.number > policies::max_request_tokens)
-    return "'tokens' must be an integer from 0 to " + std::to_string(policies::max_request_tokens);
-  msg.tokens = static_cast<std::uint32_t>(tokens.number);
-  return "";
+  return take_integer(tokens, "tokens", 0, policies::max_request_tokens, msg.tokens);
 }
 
 }  // namespace usher::actors::http

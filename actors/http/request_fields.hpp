@@ -44,6 +44,11 @@ std::string take_admit_fields(json_member& model, json_member& product, const js
 /// it into `msg`. Returns the error message, or "" when it is good.
 std::string take_tokens(const json_member& tokens, admit_request& msg);
 
+/// Checks priority (an integer from 0 to policies::max_priority, or null:
+/// the account's level; a level above the account's `priority.max` is cut
+/// to it) and moves it into `msg`. Returns the error message, or "".
+std::string take_priority(const json_member& priority, admit_request& msg);
+
 inline constexpr std::size_t max_name = 256;
 inline constexpr std::int64_t max_cost = 1'000'000'000;
 

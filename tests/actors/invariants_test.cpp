@@ -182,6 +182,11 @@ scenario make_scenario(std::uint64_t seed) {
       set("adaptive.backoff", "0.5");
     }
   }
+  // Levels asked for by requests (a trace's priority column), from a
+  // generator of their own: cut to a ceiling some accounts may reach.
+  std::mt19937_64 level_rng(seed ^ 0x6c6576656cULL);
+  bool levels = accounts > 1 && chance(level_rng, 0.3);
+  if (levels) set("priority.max", std::to_string(uniform_int(level_rng, 0, 3)));
   // Plug-in gates, from a third generator: tokens in flight (rows get
   // tokens, a few more than the gate can ever hold), and a blackout whose
   // windows turn under waiting heads.
@@ -236,6 +241,12 @@ scenario make_scenario(std::uint64_t seed) {
     s.row_text.push_back(line.str());
   }
   s.rows = t.rows();
+  if (levels)
+    for (std::size_t i = 0; i < s.rows.size(); ++i)
+      if (chance(level_rng, 0.5)) {
+        s.rows[i].req.priority = static_cast<std::int16_t>(uniform_int(level_rng, 0, 5));
+        s.row_text[i] += ", priority " + std::to_string(s.rows[i].req.priority);
+      }
   if (tokens_limit >= 0)
     for (std::size_t i = 0; i < s.rows.size(); ++i) {
       s.rows[i].req.tokens = static_cast<std::uint32_t>(uniform_int(gate_rng, 0, tokens_limit + 2));

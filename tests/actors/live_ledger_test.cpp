@@ -866,3 +866,28 @@ TEST_CASE("a member that loses its majority lets no waiter in: its queue leaves 
   CHECK(l.admit(ask("acme", 6), seconds(12), r, out));
   CHECK(r.code == 200);
 }
+
+TEST_CASE("live: a waiting request's own priority decides who gets a model's freed capacity") {
+  // Two accounts share a model's capacity of 1; each may ask for a level up
+  // to 3. acme holds the unit, beta waits (asking for none: level 0), then
+  // acme waits asking for 2 (and its extra one for 9, cut to 3).
+  auto p = policies::plan::build("per-model", {{"model_capacity.m", "1", "t"},
+                                               {"queue.max_depth", "5", "t"},
+                                               {"priority.max", "3", "t"}});
+  live_ledger l(p, {"acme", "beta"}, seconds(30), 0, 16, 42);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  REQUIRE(l.admit(ask_model("acme", 1, "m"), 0, r, out));
+  REQUIRE(r.code == 200);
+  auto held = r.lease;
+  CHECK_FALSE(l.admit(ask_model("beta", 2, "m"), seconds(1), r, out));
+  auto urgent = ask_model("acme", 3, "m");
+  urgent.priority = 2;
+  CHECK_FALSE(l.admit(urgent, seconds(2), r, out));
+  REQUIRE(out.empty());
+  CHECK(l.lease(lease_request("acme", held, lease_op::release), seconds(3), out).code == 200);
+  // The unit goes to acme's request of level 2, not to beta's older one.
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].tag == 3);
+  CHECK(out[0].reply.code == 200);
+}

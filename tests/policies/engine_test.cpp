@@ -16,9 +16,11 @@ struct bench {
       : p(plan::build(preset, s)), e(p) {}
 
   engine::decision arrive(id account, usec now, kind what = kind::request, id model = no_id,
-                          std::int64_t cost = -1, std::uint64_t conn = 0, id product = no_id) {
+                          std::int64_t cost = -1, std::uint64_t conn = 0, id product = no_id,
+                          std::int16_t priority = -1) {
     request r;
     r.seq = seq++;
+    r.priority = priority;
     r.account = account;
     r.what = what;
     r.model = model;
@@ -282,6 +284,48 @@ TEST_CASE("priority: a waiting account of a higher priority gets a freed unit fi
     auto in = one_unit_frees({{"capacity_order", "fair", "t"}, {"account.a0.priority", "2", "t"}});
     REQUIRE(in.size() == 1);
     CHECK(in[0].req.account == 0);
+  }
+}
+
+namespace {
+
+// Model 0 has a capacity of 2: account 0 takes both at t=0, account 1
+// queues at t=1 asking for `first`, account 0 queues at t=2 asking for
+// `second` (-1: asks for none). Returns the account a freed unit goes to.
+id freed_unit_goes_to(std::vector<plan::setting> s, std::int16_t first, std::int16_t second) {
+  s.push_back({"model_capacity.m", "2", "t"});
+  s.push_back({"queue.max_depth", "5", "t"});
+  bench b("per-model", s);
+  auto held = b.arrive(0, 0, kind::request, 0);
+  REQUIRE(b.arrive(0, 0, kind::request, 0).what == engine::verdict::admitted);
+  REQUIRE(b.arrive(1, 1, kind::request, 0, -1, 0, no_id, first).what == engine::verdict::queued);
+  REQUIRE(b.arrive(0, 2, kind::request, 0, -1, 0, no_id, second).what == engine::verdict::queued);
+  b.e.release(held.held, 5);
+  std::vector<engine::admission> in;
+  b.e.admit_waiting(5, in);
+  REQUIRE(in.size() == 1);
+  return in[0].req.account;
+}
+
+}  // namespace
+
+TEST_CASE("priority per request: a request's own level, cut to its account's priority.max") {
+  // Without any level, the older head (account 1's) goes first.
+  CHECK(freed_unit_goes_to({}, -1, -1) == 1);
+  SECTION("a request may ask for a higher level up to priority.max") {
+    CHECK(freed_unit_goes_to({{"priority.max", "2", "t"}}, -1, 1) == 0);
+    CHECK(freed_unit_goes_to({{"priority.max", "2", "t"}}, 2, 1) == 1);
+  }
+  SECTION("a level above priority.max counts as priority.max") {
+    // priority.max defaults to the account's priority (0): asking 5 is asking 0.
+    CHECK(freed_unit_goes_to({}, -1, 5) == 1);
+    CHECK(freed_unit_goes_to({{"account.a0.priority.max", "1", "t"}}, 0, 5) == 0);
+    // Two heads cut to one level: the older goes first.
+    CHECK(freed_unit_goes_to({{"priority.max", "1", "t"}}, 3, 7) == 1);
+  }
+  SECTION("a request asking for none gets its account's priority; it may ask for less") {
+    CHECK(freed_unit_goes_to({{"account.a0.priority", "1", "t"}}, -1, -1) == 0);
+    CHECK(freed_unit_goes_to({{"account.a0.priority", "1", "t"}}, -1, 0) == 1);
   }
 }
 

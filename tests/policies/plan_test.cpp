@@ -68,6 +68,30 @@ TEST_CASE("bad plan input names the place and the setting") {
         "--set: limit: expected an integer >= 0 or \"none\", got \"-3\"");
   CHECK(message("streams", {{"tier", "gold", "--set"}}) ==
         "--set: tier: expected one of solo, team, platform, got \"gold\"");
+  CHECK(message("per-model", {{"priority.max", "1001", "--set"}}) ==
+        "--set: priority.max: expected an integer from 0 to 1000, got \"1001\"");
   CHECK(message("stream", {}).find("unknown plan \"stream\"") != std::string::npos);
   CHECK(message("stream", {}).find("; did you mean \"streams\"?") != std::string::npos);
+}
+
+TEST_CASE("priority.max: the most a request may ask for, never below its account's priority") {
+  auto p = plan::build("per-model", {{"priority", "2", "t"},
+                                     {"account.vip.priority", "5", "t"},
+                                     {"priority.max", "3", "t"},
+                                     {"account.batch.priority.max", "9", "t"}});
+  const auto& plain = p->profile(p->profile_of("anyone"));
+  CHECK(plain.priority == 2);
+  CHECK(plain.priority_max == 3);
+  const auto& vip = p->profile(p->profile_of("vip"));
+  CHECK(vip.priority == 5);
+  CHECK(vip.priority_max == 5);  // a ceiling of 3 does not lower vip's own 5
+  const auto& batch = p->profile(p->profile_of("batch"));
+  CHECK(batch.priority == 2);
+  CHECK(batch.priority_max == 9);
+}
+
+TEST_CASE("priority.max defaults to its account's priority") {
+  auto p = plan::build("per-model", {{"account.vip.priority", "4", "t"}});
+  CHECK(p->profile(p->profile_of("vip")).priority_max == 4);
+  CHECK(p->profile(p->profile_of("other")).priority_max == 0);
 }

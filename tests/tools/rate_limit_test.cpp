@@ -185,3 +185,30 @@ TEST_CASE("a live node's adaptive limit learns from its leases' holds and report
   CHECK(over.status == 429);
   CHECK(over.json()["error"]["code"] == "concurrency_limit");
 }
+
+TEST_CASE("a live node serves a waiting request at the priority it asks for, cut to priority.max") {
+  live_node node("[plan.shared]\npreset = per-model\nmodel_capacity.m = 1\nqueue.max_depth = 5\n"
+                 "priority.max = 3\n[account.acme]\nplan = shared\n" + key_line("acme-key") +
+                 "[account.beta]\nplan = shared\n" + key_line("beta-key"));
+  auto held = node.admit("acme-key", {{"model", "m"}});
+  REQUIRE(held.status == 200);
+  auto ask = [](const std::string& key, const std::string& body) {
+    return "POST /v1/admit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  // beta waits first at its account's level (0), then acme at level 2.
+  usher::testing::raw_conn older(node.port);
+  REQUIRE(older.send(ask("beta-key", R"({"model":"m"})")));
+  REQUIRE(usher::testing::eventually([&] { return node.metric("usher_queued{account=\"beta\"}") == 1; }));
+  usher::testing::raw_conn urgent(node.port);
+  REQUIRE(urgent.send(ask("acme-key", R"({"model":"m","priority":2})")));
+  REQUIRE(usher::testing::eventually([&] { return node.metric("usher_queued{account=\"acme\"}") == 1; }));
+  CHECK(node.release("acme-key", held.json()["lease"]).status == 200);
+  auto first = urgent.read_response();
+  REQUIRE(first);
+  CHECK(first->status == 200);
+  CHECK(node.metric("usher_queued{account=\"beta\"}") == 1);  // still waiting
+  auto bad = node.admit("acme-key", {{"model", "m"}, {"priority", 1001}});
+  CHECK(bad.status == 400);
+  CHECK(bad.json()["error"]["param"] == "priority");
+}

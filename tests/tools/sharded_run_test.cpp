@@ -3,9 +3,12 @@
 // the one of `--threads 1`, under every plan family, with a plan whose
 // accounts share a model's capacity (one shard), and with bad input.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <sstream>
 
 #include "policies/plan.hpp"
 #include "support/random_trace.hpp"
@@ -160,4 +163,45 @@ TEST_CASE("accounts that share a model's capacity are dealt to one shard, the ot
   // Every model shared: one shard for all who name a model (e only names "big").
   auto all = deal("per-model@model_capacity=3", 2);
   for (auto* n : {"a", "b", "c", "d", "e"}) CHECK(all[id(n)] == all[id("a")]);
+}
+
+TEST_CASE("a trace's priority column decides who gets a model's freed capacity, on any thread count") {
+  // The model's capacity is 2; a holds both (until 10 and 20 s); b waits
+  // from 1 s asking for no level, a from 2 s asking for 2. When a unit frees
+  // at 10 s the older request goes first unless a's level counts.
+  auto trace = scratch_root() / "priority.csv";
+  std::ofstream(trace) << "id,arrival_s,account,duration_s,model,priority\n"
+                          "r1,0,a,10,m,\nr2,0,a,20,m,\nr3,1,b,1,m,\nr4,2,a,1,m,2\n";
+  auto starts = [&](const std::string& extra, const std::string& name) {
+    auto out = scratch(name);
+    auto r = run_usher("simulate -q --plan per-model@limit=5 --set model_capacity.m=2 --set "
+                       "queue.max_depth=5 " + extra + " --trace " + trace.string() + " --out " +
+                       out.string());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::istringstream rows(slurp(out / "outcomes.csv"));
+    std::string line;
+    std::getline(rows, line);
+    std::vector<std::string> header;
+    {
+      std::istringstream h(line);
+      for (std::string c; std::getline(h, c, ',');) header.push_back(c);
+    }
+    auto start_col = std::find(header.begin(), header.end(), "start_s") - header.begin();
+    std::map<std::string, std::string> start;
+    while (std::getline(rows, line)) {
+      std::vector<std::string> f;
+      std::istringstream l(line);
+      for (std::string c; std::getline(l, c, ',');) f.push_back(c);
+      start[f.at(0)] = f.at(static_cast<std::size_t>(start_col));
+    }
+    return start;
+  };
+  auto fifo = starts("", "priority-none");
+  CHECK(std::stod(fifo.at("r3")) == 10);
+  CHECK(std::stod(fifo.at("r4")) == 11);
+  auto ranked = starts("--set priority.max=2", "priority-max");
+  CHECK(std::stod(ranked.at("r4")) == 10);
+  CHECK(std::stod(ranked.at("r3")) == 11);
+  CHECK(starts("--set priority.max=2 --threads 2", "priority-two") == ranked);
 }

@@ -81,6 +81,29 @@ TEST_CASE("a bad row stops reading with the file, line and column, and earlier r
   CHECK(error == path + ":3: column 'kind': expected request, ws_open, ws_request, ws_close or session, got \"teleport\"");
 }
 
+TEST_CASE("a row's priority is read: empty asks for none, anything but 0 to 1000 is refused") {
+  auto path = write_temp("usher-reader-priority.csv",
+                         "arrival_s,account,duration_s,priority\n0,a,1,3\n1,a,1,\n2,a,1,1000\n3,a,1,1001\n");
+  traces::trace_reader reader(path, plan::build("per-model", {}));
+  std::vector<arrival> rows;
+  std::string error;
+  CHECK_FALSE(reader.read(rows, 10, error));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].req.priority == 3);
+  CHECK(rows[1].req.priority == -1);
+  CHECK(rows[2].req.priority == 1000);
+  CHECK(error == path + ":5: column 'priority': expected an integer from 0 to 1000 (or empty: the "
+                        "account's priority), got \"1001\"");
+  for (auto bad : {"-1", "high", "2.5"}) {
+    auto p2 = write_temp("usher-reader-priority-bad.csv",
+                         std::string("arrival_s,account,duration_s,priority\n0,a,1,") + bad + "\n");
+    traces::trace_reader r2(p2, plan::build("per-model", {}));
+    std::vector<arrival> none;
+    CHECK_FALSE(r2.read(none, 10, error));
+    CHECK(error.find(p2 + ":2: column 'priority'") == 0);
+  }
+}
+
 TEST_CASE("an arrival or a duration too large to add up is refused with its line") {
   // 9e12 s + 9e12 s in microseconds passes 2^63: once read, its end time
   // overflowed (UBSan) and printed a negative end_s.

@@ -114,3 +114,26 @@ TEST_CASE("request fields: a refused field is named, for the error's param") {
   CHECK(field_of(R"({"model":"m","cost":0})") == "cost");
   CHECK(field_of(R"({"model":"m","cost":2})") == "(none)");
 }
+
+TEST_CASE("request fields: priority is an integer from 0 to 1000, or null for the account's") {
+  auto take = [](std::string_view text, admit_request& msg) {
+    static constexpr std::string_view names[] = {"priority"};
+    json_member m[1];
+    REQUIRE(read_members(text, names, m, 1) == json_read::ok);
+    return usher::actors::http::take_priority(m[0], msg);
+  };
+  admit_request none;
+  CHECK(take(R"({"priority":null})", none).empty());
+  CHECK(none.priority == -1);
+  admit_request top;
+  CHECK(take(R"({"priority":1000})", top).empty());
+  CHECK(top.priority == 1000);
+  admit_request zero;
+  CHECK(take(R"({"priority":0})", zero).empty());
+  CHECK(zero.priority == 0);
+  admit_request bad;
+  for (auto text : {R"({"priority":1001})", R"({"priority":-1})", R"({"priority":"high"})",
+                    R"({"priority":1.5})"})
+    CHECK(take(text, bad) == "'priority' must be an integer from 0 to 1000");
+  CHECK(bad.priority == -1);
+}
