@@ -99,6 +99,14 @@ void print_gateway(const actors::gateway::gateway_config& g, std::ostream& out) 
   else out << "only the models listed";
   for (auto& [model, to] : g.by_model) out << "; " << model << " to " << to.text;
   out << (g.upstream_key.empty() ? "; no key upstream" : "; upstream_key sent upstream") << "\n";
+  if (g.service_tiers.empty()) return;
+  out << "gateway: service tiers";
+  const char* sep = " ";
+  for (auto& [tier, level] : g.service_tiers) {
+    out << sep << tier << " = priority " << level;
+    sep = ", ";
+  }
+  out << "\n";
 }
 
 // A cluster member (docs/CLUSTER.md): spawns and publishes the cluster

@@ -220,10 +220,17 @@ void gateway_key(const ini_entry& e, actors::gateway::gateway_config& g) {
     g.max_body = static_cast<std::size_t>(parse_int(e, 64, std::int64_t{1} << 30));
   } else if (key == "pool_size") {
     g.pool_size = static_cast<std::size_t>(parse_int(e, 0, 100000));
+  } else if (key.rfind("service_tier.", 0) == 0) {
+    auto tier = key.substr(std::string("service_tier.").size());
+    if (tier.empty() || tier.size() > 256)
+      throw input_error::at(e.where, 0, e.key, "expected service_tier.NAME = LEVEL (0 to " +
+                                                   std::to_string(policies::max_priority) + ")");
+    g.service_tiers[tier] = static_cast<std::int16_t>(parse_int(e, 0, policies::max_priority));
   } else {
     throw input_error::at(e.where, 0, e.key,
                           "unknown key (gateway keys: upstream, upstream.MODEL, upstream_key, "
-                          "connect_timeout, response_timeout, idle_timeout, max_body, pool_size)");
+                          "connect_timeout, response_timeout, idle_timeout, max_body, pool_size, "
+                          "service_tier.NAME)");
   }
 }
 

@@ -49,6 +49,11 @@ struct gateway_config {
   std::size_t max_body = 32u << 20;
   /// Idle keep-alive connections kept per upstream for reuse.
   std::size_t pool_size = 64;
+  /// `service_tier.NAME = LEVEL`: a request whose JSON body says
+  /// "service_tier": "NAME" asks for that priority level (admit_request's
+  /// priority, cut to its account's priority.max); a tier not listed, or
+  /// none, asks for none. The body goes upstream unchanged.
+  std::map<std::string, std::int16_t> service_tiers;
 
   /// The upstream of `model`, or nullptr: none (404 model_not_found).
   const upstream* upstream_of(const std::string& model) const {

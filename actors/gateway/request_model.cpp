@@ -93,7 +93,8 @@ bool multipart_field(std::string_view body, std::string_view boundary, std::stri
   return false;
 }
 
-model_read read_model(std::string_view content_type, std::string_view body, std::string& model) {
+model_read read_model(std::string_view content_type, std::string_view body, std::string& model,
+                     std::string* service_tier) {
   if (iequals_prefix(trim(content_type), "multipart/form-data")) {
     auto boundary = multipart_boundary(content_type);
     if (boundary.empty()) return model_read::bad_multipart;
@@ -101,9 +102,9 @@ model_read read_model(std::string_view content_type, std::string_view body, std:
     if (model.empty()) return model_read::missing;
     return model.size() <= http::max_name ? model_read::ok : model_read::not_string;
   }
-  static constexpr std::string_view names[] = {"model"};
-  http::json_member m[1];
-  switch (http::read_members(body, names, m, 1)) {
+  static constexpr std::string_view names[] = {"model", "service_tier"};
+  http::json_member m[2];
+  switch (http::read_members(body, names, m, service_tier ? 2 : 1)) {
     case http::json_read::malformed:
     case http::json_read::not_object: return model_read::malformed_json;
     case http::json_read::ok: break;
@@ -114,6 +115,8 @@ model_read read_model(std::string_view content_type, std::string_view body, std:
       m[0].text.empty())
     return model_read::not_string;
   model = std::move(m[0].text);
+  if (service_tier && m[1].is == http::json_member::type::string && m[1].text.size() <= http::max_name)
+    *service_tier = std::move(m[1].text);
   return model_read::ok;
 }
 

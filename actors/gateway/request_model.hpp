@@ -19,8 +19,11 @@ enum class model_read {
 
 /// Reads the model of `body` sent with `content_type` into `model`.
 /// A content type of multipart/form-data reads the form; anything else is
-/// read as JSON.
-model_read read_model(std::string_view content_type, std::string_view body, std::string& model);
+/// read as JSON. With `service_tier`, also the JSON body's top-level
+/// "service_tier" when it is a string (OpenAI's per-request tier: "flex",
+/// "priority", ...; left as it is otherwise), in the same pass.
+model_read read_model(std::string_view content_type, std::string_view body, std::string& model,
+                     std::string* service_tier = nullptr);
 
 /// The tokens a request may use, for a plan's tokens_per_minute, estimated
 /// before it runs as OpenAI does: its characters (the JSON body's bytes, a

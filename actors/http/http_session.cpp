@@ -897,7 +897,8 @@ class http_session : public edge::impl::tracked_conn,
     const auto& g = *edge_->cfg.gateway;
     std::string model;
     auto type = field_value(req_, bhttp::field::content_type);
-    switch (gateway::read_model(type, req_.body(), model)) {
+    std::string tier;
+    switch (gateway::read_model(type, req_.body(), model, g.service_tiers.empty() ? nullptr : &tier)) {
       case gateway::model_read::malformed_json:
         return bad_request("malformed_json",
                            "We could not parse the JSON body of your request: it must be a JSON "
@@ -926,6 +927,8 @@ class http_session : public edge::impl::tracked_conn,
     msg.model = model;
     msg.what = policies::kind::request;
     msg.tokens = gateway::estimate_tokens(type, req_.body());
+    if (auto t = g.service_tiers.find(tier); !tier.empty() && t != g.service_tiers.end())
+      msg.priority = t->second;
     auto request_id = msg.request_id;
     await_answer(gone_action{r.actor, cancel_request{r.account, request_id}});
     edge_->to_actors.ask<admit_reply>(

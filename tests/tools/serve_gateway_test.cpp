@@ -388,6 +388,13 @@ TEST_CASE("gateway: a bad [gateway] section is refused naming its line and key",
   r = check("[gateway]\nconnect_timeout = 1s\n");
   CHECK(r.code == 2);
   CHECK(r.err.find("no upstream") != std::string::npos);
+  r = check("[gateway]\nupstream = http://127.0.0.1:8000\nservice_tier.priority = 1001\n");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("node.ini:3") != std::string::npos);
+  CHECK(r.err.find("service_tier.priority") != std::string::npos);
+  r = check("[gateway]\nupstream = http://127.0.0.1:8000\nservice_tier.flex = 0\nservice_tier.priority = 2\n");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("gateway: service tiers flex = priority 0, priority = priority 2") != std::string::npos);
   r = check("[gateway]\nupstream.m1 = http://10.0.0.5:8000\n");
   CHECK(r.code == 0);
   CHECK(r.out.find("gateway: only the models listed; m1 to http://10.0.0.5:8000") !=
@@ -518,4 +525,38 @@ TEST_CASE("gateway: GET /v1/models lists the default upstream's models, then tho
   CHECK(std::string(r.json()["error"]["message"]).find("127.0.0.1:" + std::to_string(closed)) !=
         std::string::npos);
   CHECK(d.call(verb::get, "/v1/models", "wrong-key").status == 401);
+}
+
+TEST_CASE("gateway: a request's service_tier asks for its priority level while it waits for a model's capacity",
+          "[serve][gateway]") {
+  // Answers take 2 s: long enough to see who holds the capacity meanwhile.
+  mock_model_process mock({"--tokens", "10", "--tokens-per-s", "5"});
+  // Two accounts share mock-model's capacity of 1; acme holds it through
+  // /v1/admit while beta (no tier) and then acme ("priority": level 2) wait.
+  live_node node(gateway_section(mock.port, "service_tier.flex = 0\nservice_tier.priority = 2\n") +
+                 "[plan.shared]\npreset = per-model\nmodel_capacity.mock-model = 1\n"
+                 "queue.max_depth = 5\nqueue.max_wait = 30\npriority.max = 3\n"
+                 "[account.acme]\nplan = shared\n" + key_line("acme-key") +
+                 "[account.beta]\nplan = shared\n" + key_line("beta-key"));
+  auto held = node.admit("acme-key", {{"model", "mock-model"}});
+  REQUIRE(held.status == 200);
+  raw_conn older(node.port);
+  REQUIRE(older.send(raw_post("/v1/chat/completions", "beta-key", chat("beta", false))));
+  REQUIRE(eventually([&] { return node.metric("usher_queued{account=\"beta\"}") == 1; }));
+  auto body = json::parse(chat("acme", false));
+  body["service_tier"] = "priority";
+  raw_conn urgent(node.port);
+  REQUIRE(urgent.send(raw_post("/v1/chat/completions", "acme-key", body.dump())));
+  REQUIRE(eventually([&] { return node.metric("usher_queued{account=\"acme\"}") == 1; }));
+  CHECK(node.release("acme-key", held.json()["lease"]).status == 200);
+  // The freed unit goes to acme's request, beta's older one keeps waiting.
+  CHECK(eventually([&] { return node.metric("usher_queued{account=\"acme\"}") == 0; }));
+  CHECK(node.metric("usher_queued{account=\"beta\"}") == 1);
+  auto first = urgent.read_response();
+  REQUIRE(first);
+  CHECK(first->status == 200);
+  // beta's turn comes once acme's answer ended.
+  auto second = older.read_response();
+  REQUIRE(second);
+  CHECK(second->status == 200);
 }

@@ -25,6 +25,19 @@ TEST_CASE("the model of a JSON request is its top-level string member", "[gatewa
   CHECK(read_model("application/json", "", m) == model_read::malformed_json);
 }
 
+TEST_CASE("a JSON request's service_tier is read with its model, when it is a string", "[gateway]") {
+  std::string m, tier;
+  CHECK(read_model("application/json", R"({"model":"gpt-x","service_tier":"flex","n":{"service_tier":"x"}})",
+                   m, &tier) == model_read::ok);
+  CHECK(tier == "flex");
+  std::string none;
+  CHECK(read_model("application/json", R"({"model":"gpt-x","service_tier":3})", m, &none) == model_read::ok);
+  CHECK(none.empty());  // not a string: left to the upstream to refuse
+  CHECK(read_model("application/json", R"({"model":"gpt-x"})", m, &none) == model_read::ok);
+  CHECK(none.empty());
+  CHECK(read_model("application/json", R"({"service_tier":"flex"})", m, &none) == model_read::missing);
+}
+
 TEST_CASE("the model of a multipart form is its model field", "[gateway]") {
   const std::string form =
       "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model.wav\"\r\n"
