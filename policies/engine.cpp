@@ -272,7 +272,9 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   for (const auto& g : running_gates_)
     if (!g->could_ever_fit(r, acc.profile)) return refused_by(g.get());
   if (!fits && refuser && !refuser->refusal_waits()) return refused_by(refuser);
-  if (fits && acc.queue.empty()) {  // FIFO: nobody overtakes a waiter
+  const auto level = priority_of(plan_->profile(acc.profile), r);
+  // FIFO: nobody overtakes a waiter of its level or higher.
+  if (fits && (acc.queue.empty() || acc.queue.head().level < level)) {
     if (acc.sessions) acc.sessions->charge();
     charge_rates(acc, model_gate, r.tokens);
     charge_gates(arrival_gates_, r, acc.profile, now);
@@ -282,11 +284,9 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   }
   if (!acc.queue.enabled()) return refuser ? refused_by(refuser) : refused(status::rejected, why);
   if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
-  bool was_empty = acc.queue.empty();
   charge_rates(acc, model_gate, r.tokens);
   charge_gates(arrival_gates_, r, acc.profile, now);
-  acc.queue.push(r, now, tag);
-  if (was_empty) on_head_changed(r.account, acc);
+  if (acc.queue.push(r, now, tag, level)) on_head_changed(r.account, acc);
   d.what = verdict::queued;
   d.code = status::ok;
   return d;
@@ -386,9 +386,7 @@ bool engine::served_before(const account_state& a, const account_state& b) {
   const auto& x = a.queue.head();
   const auto& y = b.queue.head();
   if (ordered_by_share_) {
-    auto px = priority_of(plan_->profile(a.profile), x.req);
-    auto py = priority_of(plan_->profile(b.profile), y.req);
-    if (px != py) return px > py;
+    if (x.level != y.level) return x.level > y.level;
     if (plan_->order_of_capacity() == capacity_order::fair) {
       // Max-min fair share: units of the model capacity the head asks for
       // that its account holds now (0 for a head that asks for none).
@@ -477,8 +475,9 @@ void engine::mark_dirty(id a, account_state& acc) {
 
 void engine::on_head_changed(id a, account_state& acc) {
   if (acc.queue.empty()) return;
-  const auto& head = acc.queue.head();
-  if (head.deadline != never) deadlines_.push(deadline_entry{head.deadline, head.req.seq, a});
+  // The next to time out: the head, unless levels put a later arrival ahead.
+  const auto& oldest = acc.queue.oldest();
+  if (oldest.deadline != never) deadlines_.push(deadline_entry{oldest.deadline, oldest.req.seq, a});
   if (!acc.waiting_listed) {
     acc.waiting_listed = true;
     waiting_accounts_.push_back(a);
@@ -489,8 +488,8 @@ usec engine::next_queue_deadline() {
   while (!deadlines_.empty()) {
     const auto& top = deadlines_.top();
     const auto& q = accounts_[top.account].queue;
-    if (!q.empty() && q.head().req.seq == top.seq) return top.deadline;
-    deadlines_.pop();  // stale: that head was admitted, cancelled or timed out
+    if (!q.empty() && q.oldest().req.seq == top.seq) return top.deadline;
+    deadlines_.pop();  // stale: that waiter was admitted, cancelled or timed out
   }
   return never;
 }
@@ -523,7 +522,7 @@ void engine::expire(usec now, std::vector<timeout>& out) {
     id a = deadlines_.top().account;
     deadlines_.pop();
     auto& acc = accounts_[a];
-    auto e = acc.queue.pop();
+    auto e = acc.queue.pop_oldest();
     out.push_back(timeout{e.tag, e.req, e.arrival});
     on_head_changed(a, acc);
     mark_dirty(a, acc);  // the new head may fit where the old one did not
@@ -534,7 +533,9 @@ bool engine::cancel(id a, std::uint64_t tag) {
   if (a >= accounts_.size() || !known_[a]) return false;
   auto& acc = accounts_[a];
   bool was_head = !acc.queue.empty() && acc.queue.head().tag == tag;
+  bool was_oldest = !acc.queue.empty() && acc.queue.oldest().tag == tag;
   if (!acc.queue.remove(tag)) return false;
+  if (was_oldest && !was_head) on_head_changed(a, acc);  // the next to time out changed
   if (was_head) {
     on_head_changed(a, acc);
     mark_dirty(a, acc);
@@ -570,9 +571,8 @@ void engine::restore_lease(const request& r, std::uint16_t profile, lease& held)
 void engine::restore_waiter(const request& r, std::uint16_t profile, usec arrival,
                             std::uint64_t tag) {
   auto& acc = account(r.account, profile);
-  bool was_empty = acc.queue.empty();
-  acc.queue.push(r, arrival, tag);
-  if (was_empty) on_head_changed(r.account, acc);
+  if (acc.queue.push(r, arrival, tag, priority_of(plan_->profile(profile), r)))
+    on_head_changed(r.account, acc);
   mark_dirty(r.account, acc);  // it may fit here where it did not there
 }
 

@@ -489,18 +489,26 @@ std::string broken_invariants(const scenario& s, const std::vector<outcome>& out
       }
     }
   }
-  // FIFO per account: a queued row leaves the queue (admitted or timed out)
-  // no later than any queued row behind it is admitted. (At one instant
-  // admissions run before timeouts, so a head timing out at t lets the next
-  // in at t: hence <=.)
+  // FIFO per account and priority level: a queued row leaves the queue
+  // (admitted or timed out) no later than any queued row of its level or a
+  // lower one behind it is admitted. (At one instant admissions run before
+  // timeouts, so a head timing out at t lets the next in at t: hence <=.)
+  auto level = [&](const arrival& r) -> std::int64_t {
+    const auto& prof = s.p->profile(r.profile);
+    return r.req.priority < 0 ? prof.priority : std::min<std::int64_t>(r.req.priority, prof.priority_max);
+  };
   for (auto& [account, seqs] : queued_by_account) {
-    usec left_last = -1;
     for (std::size_t k = 0; k < seqs.size(); ++k) {
       const auto& o = out[seqs[k]];
-      if (o.start >= 0 && o.start < left_last)
-        bad << "account " << account << ": row " << seqs[k] << " admitted at " << o.start
-            << " before an earlier waiter left at " << left_last << '\n';
-      left_last = std::max(left_last, o.at + o.wait);
+      if (o.start < 0) continue;
+      for (std::size_t j = 0; j < k; ++j) {
+        const auto& earlier = out[seqs[j]];
+        auto left = earlier.at + earlier.wait;
+        if (level(rows[seqs[j]]) >= level(rows[seqs[k]]) && o.start < left)
+          bad << "account " << account << ": row " << seqs[k] << " admitted at " << o.start
+              << " before an earlier waiter of its level or higher (row " << seqs[j] << ") left at "
+              << left << '\n';
+      }
     }
   }
   // No one waits beside a free slot. Where the account pool is the only gate

@@ -101,6 +101,63 @@ TEST_CASE("streams: a newcomer never overtakes a waiter (strict FIFO)") {
   CHECK(b.e.usage_of(0).used == 3);
 }
 
+TEST_CASE("levels in one account: a higher level stands ahead of lower ones, FIFO within a level") {
+  bench b("streams", {{"limit", "1", "t"}, {"queue.max_depth", "5", "t"}, {"priority.max", "3", "t"}});
+  auto held = b.arrive(0, 0);
+  REQUIRE(held.what == engine::verdict::admitted);
+  // Rows 1..4 wait: levels none (0), 2, 0, 2.
+  for (std::int16_t level : {-1, 2, 0, 2})
+    REQUIRE(b.arrive(0, 1, kind::request, no_id, -1, 0, no_id, level).what == engine::verdict::queued);
+  std::vector<std::uint64_t> order;
+  auto release = held.held;
+  for (int i = 0; i < 4; ++i) {
+    b.e.release(release, 2 + i);
+    std::vector<engine::admission> in;
+    b.e.admit_waiting(2 + i, in);
+    REQUIRE(in.size() == 1);
+    order.push_back(in[0].req.seq);
+    release = in[0].held;
+  }
+  CHECK(order == std::vector<std::uint64_t>{2, 4, 1, 3});
+}
+
+TEST_CASE("levels in one account: a higher level that fits is admitted past blocked lower ones") {
+  bench b("weighted", {{"limit", "4", "t"}, {"queue.max_depth", "5", "t"}, {"priority.max", "1", "t"}});
+  REQUIRE(b.arrive(0, 0, kind::request, no_id, 3).what == engine::verdict::admitted);
+  CHECK(b.arrive(0, 1, kind::request, no_id, 2).what == engine::verdict::queued);
+  // Level 0 (as the waiter): FIFO, it waits. Level 1: it goes first, and fits.
+  CHECK(b.arrive(0, 2, kind::request, no_id, 1, 0, no_id, 0).what == engine::verdict::queued);
+  CHECK(b.arrive(0, 3, kind::request, no_id, 1, 0, no_id, 1).what == engine::verdict::admitted);
+  CHECK(b.e.usage_of(0).used == 4);
+}
+
+TEST_CASE("levels in one account: a waiter times out at its max_wait wherever it stands") {
+  bench b("streams", {{"limit", "1", "t"}, {"queue.max_depth", "5", "t"}, {"queue.max_wait", "5", "t"},
+                      {"priority.max", "1", "t"}});
+  REQUIRE(b.arrive(0, 0).what == engine::verdict::admitted);
+  auto urgent = [&](usec at) { return b.arrive(0, at, kind::request, no_id, -1, 0, no_id, 1).what; };
+  REQUIRE(b.arrive(0, seconds(1)).what == engine::verdict::queued);  // row 1, level 0
+  REQUIRE(urgent(seconds(2)) == engine::verdict::queued);            // row 2, ahead of it
+  REQUIRE(b.arrive(0, seconds(3)).what == engine::verdict::queued);  // row 3, level 0
+  CHECK(b.e.next_deadline() == seconds(6));
+  // Row 1 (behind row 2, the first to time out) leaves: row 2 is next.
+  REQUIRE(b.e.cancel(0, 1));
+  CHECK(b.e.next_deadline() == seconds(7));
+  std::vector<engine::timeout> out;
+  b.e.expire(seconds(7), out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].req.seq == 2);
+  // Row 4 stands ahead of row 3, which still times out first, from behind it.
+  REQUIRE(urgent(seconds(7)) == engine::verdict::queued);
+  CHECK(b.e.waiting(0).front().req.seq == 4);
+  CHECK(b.e.next_deadline() == seconds(8));
+  out.clear();
+  b.e.expire(seconds(8), out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].req.seq == 3);
+  CHECK(b.e.next_deadline() == seconds(12));
+}
+
 TEST_CASE("streams: queue.max_depth 0 turns a full pool into 429 over_limit") {
   bench b("streams:solo", {{"queue.max_depth", "0", "t"}});
   for (int i = 0; i < 3; ++i) (void)b.arrive(0, 0);
