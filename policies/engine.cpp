@@ -272,9 +272,11 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   for (const auto& g : running_gates_)
     if (!g->could_ever_fit(r, acc.profile)) return refused_by(g.get());
   if (!fits && refuser && !refuser->refusal_waits()) return refused_by(refuser);
-  const auto level = priority_of(plan_->profile(acc.profile), r);
+  // The level it waits at, kept in the waiter's copy of the request.
+  request waiter = r;
+  waiter.priority = static_cast<std::int16_t>(priority_of(plan_->profile(acc.profile), r));
   // FIFO: nobody overtakes a waiter of its level or higher.
-  if (fits && (acc.queue.empty() || acc.queue.head().level < level)) {
+  if (fits && (acc.queue.empty() || acc.queue.head().req.priority < waiter.priority)) {
     if (acc.sessions) acc.sessions->charge();
     charge_rates(acc, model_gate, r.tokens);
     charge_gates(arrival_gates_, r, acc.profile, now);
@@ -286,7 +288,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
   charge_rates(acc, model_gate, r.tokens);
   charge_gates(arrival_gates_, r, acc.profile, now);
-  if (acc.queue.push(r, now, tag, level)) on_head_changed(r.account, acc);
+  if (acc.queue.push(waiter, now, tag)) on_head_changed(r.account, acc);
   d.what = verdict::queued;
   d.code = status::ok;
   return d;
@@ -386,7 +388,7 @@ bool engine::served_before(const account_state& a, const account_state& b) {
   const auto& x = a.queue.head();
   const auto& y = b.queue.head();
   if (ordered_by_share_) {
-    if (x.level != y.level) return x.level > y.level;
+    if (x.req.priority != y.req.priority) return x.req.priority > y.req.priority;
     if (plan_->order_of_capacity() == capacity_order::fair) {
       // Max-min fair share: units of the model capacity the head asks for
       // that its account holds now (0 for a head that asks for none).
@@ -571,8 +573,9 @@ void engine::restore_lease(const request& r, std::uint16_t profile, lease& held)
 void engine::restore_waiter(const request& r, std::uint16_t profile, usec arrival,
                             std::uint64_t tag) {
   auto& acc = account(r.account, profile);
-  if (acc.queue.push(r, arrival, tag, priority_of(plan_->profile(profile), r)))
-    on_head_changed(r.account, acc);
+  request waiter = r;  // (its level, once resolved, resolves to itself)
+  waiter.priority = static_cast<std::int16_t>(priority_of(plan_->profile(profile), r));
+  if (acc.queue.push(waiter, arrival, tag)) on_head_changed(r.account, acc);
   mark_dirty(r.account, acc);  // it may fit here where it did not there
 }
 

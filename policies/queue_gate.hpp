@@ -30,7 +30,6 @@ class queue_gate {
     usec arrival = 0;
     usec deadline = never;   ///< arrival + max_wait
     std::uint64_t tag = 0;   ///< opaque to the queue: the caller's handle
-    std::int64_t level = 0;  ///< its priority level: higher stands ahead
   };
 
   /// REQUIRES: max_depth >= 0 or unbounded; max_wait >= 0 (never: no limit).
@@ -44,15 +43,20 @@ class queue_gate {
 
   /// REQUIRES: has_room(), except when restoring a copied queue (then
   /// `now` is the waiter's own arrival, which gives its deadline back).
-  /// Stands behind every waiter of `level` or higher. Returns true when it
+  /// Stands behind every waiter of its level (r.priority: the level it
+  /// waits at, as the engine resolved it) or higher. Returns true when it
   /// stands at the head.
-  bool push(const request& r, usec now, std::uint64_t tag, std::int64_t level = 0) {
+  bool push(const request& r, usec now, std::uint64_t tag) {
     usec deadline = max_wait_ == never ? never : now + max_wait_;
-    auto at = waiting_.end();
-    while (at != waiting_.begin() && std::prev(at)->level < level) --at;
-    if (at != waiting_.end()) ranked_ = true;  // arrival order no longer holds
+    if (waiting_.empty() || waiting_.back().req.priority >= r.priority) {  // the usual case
+      waiting_.push_back(entry{r, now, deadline, tag});
+      return waiting_.size() == 1;
+    }
+    auto at = std::prev(waiting_.end());
+    while (at != waiting_.begin() && std::prev(at)->req.priority < r.priority) --at;
+    ranked_ = true;  // arrival order no longer holds
     bool first = at == waiting_.begin();
-    waiting_.insert(at, entry{r, now, deadline, tag, level});
+    waiting_.insert(at, entry{r, now, deadline, tag});
     return first;
   }
 

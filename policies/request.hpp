@@ -49,7 +49,8 @@ struct request {
   /// The priority level the request asks for (a trace's `priority`, the
   /// admission's), or -1: its account's `priority`. The engine cuts it to
   /// the account's `priority.max` (docs/PLANS.md, "Sharing a model's
-  /// capacity"). In what's padding, as `key` is.
+  /// capacity") and keeps the level it waits at here in a waiter's copy.
+  /// In what's padding, as `key` is.
   std::int16_t priority = -1;
   id key = no_id;          ///< interned API key of its account (a trace's `key`, the live
                            ///< node's matched key), or no_id: for per-key gates. Here, in
