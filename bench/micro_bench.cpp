@@ -7,6 +7,9 @@
 ///   engine_queue_path       one arrival that queues, one release, the queue
 ///                           admission it allows, and the deadline look-up
 ///                           replay_shard makes each event
+///   engine_ranked_backlog/N one arrival, one timeout and the deadline
+///                           look-up with N waiters of two priority levels
+///                           queued in one account (the cost of levels)
 ///   parse_seconds           policies::parse_seconds on trace-like fields
 ///   csv_out_row             one outcomes.csv row through traces::csv_out
 ///                           (to /dev/null), fields as outcome_writer writes them
@@ -89,6 +92,40 @@ void engine_queue_path(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(engine_queue_path);
+
+// One account's stream busy and a backlog of N waiters alternating between
+// levels 0 and 1 (one arrival a millisecond, max_wait N ms: the backlog
+// stays N deep). Each step: an arrival, the oldest waiter's timeout, the
+// deadline look-up. Should not grow with N.
+void engine_ranked_backlog(benchmark::State& state) {
+  const auto depth = state.range(0);
+  auto p = plan::build("streams", {{"streams", "1", "bench"},
+                                   {"queue.max_depth", "none", "bench"},
+                                   {"queue.max_wait", std::to_string(depth / 1000.0), "bench"},
+                                   {"priority.max", "1", "bench"}});
+  engine e(p);
+  request r = first_request(*p);
+  usec now = 0;
+  auto arrive = [&] {
+    ++r.seq;
+    r.priority = static_cast<std::int16_t>(r.seq % 2);
+    return e.arrive(r, 0, now, r.seq);
+  };
+  arrive();  // takes the stream for good
+  for (std::int64_t i = 0; i < depth; ++i, now += 1000) arrive();
+  std::vector<engine::timeout> timed_out;
+  for (auto _ : state) {
+    auto d = arrive();
+    if (d.what != engine::verdict::queued) state.SkipWithError("expected the arrival to queue");
+    timed_out.clear();
+    e.expire(now, timed_out);
+    benchmark::DoNotOptimize(e.next_deadline());
+    now += 1000;
+  }
+  if (e.usage_of(0).queued < depth) state.SkipWithError("the backlog drained");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(engine_ranked_backlog)->Arg(10)->Arg(1000)->Arg(10000);
 
 void parse_seconds_fields(benchmark::State& state) {
   const std::vector<std::string> fields = {"1234.567890", "12.345678", "0.25", "60",

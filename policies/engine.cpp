@@ -545,12 +545,6 @@ bool engine::cancel(id a, std::uint64_t tag) {
   return true;
 }
 
-const std::deque<queue_gate::entry>& engine::waiting(id a) const {
-  static const std::deque<queue_gate::entry> none;
-  if (a >= accounts_.size() || !known_[a]) return none;
-  return accounts_[a].queue.entries();
-}
-
 bool engine::sessions_of(id a, session_rate_gate::state& out) const {
   if (a >= accounts_.size() || !known_[a] || !accounts_[a].sessions) return false;
   out = accounts_[a].sessions->save();

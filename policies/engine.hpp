@@ -152,8 +152,12 @@ class engine {
 
   // -- Copying an account's state (policies/ledger.hpp, account_image) -------
 
-  /// The waiters of `account`, head first (empty for an unknown account).
-  const std::deque<queue_gate::entry>& waiting(id account) const;
+  /// Calls visit(queue_gate::entry) for each waiter of `account`, head
+  /// first (none for an unknown account).
+  template <class Visit>
+  void each_waiting(id account, Visit&& visit) const {
+    if (account < accounts_.size() && known_[account]) accounts_[account].queue.each(visit);
+  }
   /// Its session window; false when its plan has no session rate.
   bool sessions_of(id account, session_rate_gate::state& out) const;
 

@@ -367,11 +367,11 @@ ledger::account_image ledger::image_of(id account, std::uint16_t profile,
     img.leases.push_back(h);
     lease_handles.push_back(handle);
   }
-  for (const auto& e : engine_.waiting(account)) {
+  engine_.each_waiting(account, [&](const queue_gate::entry& e) {
     const auto& w = waiters_[slot_of(e.tag)];
     img.queue.push_back(account_image::waiting{w.req, w.arrival, w.with});
     waiter_handles.push_back(e.tag);
-  }
+  });
   img.has_sessions = engine_.sessions_of(account, img.sessions);
   img.has_rates = engine_.rates_of(account, img.rates);
   engine_.model_rates_of(account, img.model_rates);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <iterator>
+#include <vector>
 
 #include "policies/request.hpp"
 
@@ -38,7 +39,7 @@ class queue_gate {
   /// True when the queue takes waiters at all (max_depth != 0).
   bool enabled() const { return max_depth_ != 0; }
   [[nodiscard]] bool has_room() const {
-    return max_depth_ == unbounded || static_cast<std::int64_t>(waiting_.size()) < max_depth_;
+    return max_depth_ == unbounded || static_cast<std::int64_t>(size_) < max_depth_;
   }
 
   /// REQUIRES: has_room(), except when restoring a copied queue (then
@@ -48,37 +49,49 @@ class queue_gate {
   /// stands at the head.
   bool push(const request& r, usec now, std::uint64_t tag) {
     usec deadline = max_wait_ == never ? never : now + max_wait_;
-    if (waiting_.empty() || waiting_.back().req.priority >= r.priority) {  // the usual case
-      waiting_.push_back(entry{r, now, deadline, tag});
-      return waiting_.size() == 1;
+    std::size_t b = 0;
+    while (b < levels_.size() && levels_[b].level > r.priority) ++b;
+    if (b == levels_.size() || levels_[b].level != r.priority) {
+      if (size_ == 0 && levels_.size() == 1) {
+        b = 0;  // the idle lone level (kept to spare an allocation) takes this one
+        levels_[0].level = r.priority;
+      } else {
+        levels_.insert(levels_.begin() + static_cast<std::ptrdiff_t>(b), level_fifo{r.priority, {}});
+      }
     }
-    auto at = std::prev(waiting_.end());
-    while (at != waiting_.begin() && std::prev(at)->req.priority < r.priority) --at;
-    ranked_ = true;  // arrival order no longer holds
-    bool first = at == waiting_.begin();
-    waiting_.insert(at, entry{r, now, deadline, tag});
-    return first;
+    levels_[b].fifo.push_back(entry{r, now, deadline, tag});
+    ++size_;
+    return b == 0 && levels_[0].fifo.size() == 1;
   }
 
-  bool empty() const { return waiting_.empty(); }
-  std::size_t depth() const { return waiting_.size(); }
-  const entry& head() const { return waiting_.front(); }
+  bool empty() const { return size_ == 0; }
+  std::size_t depth() const { return size_; }
+  /// The next to be admitted. REQUIRES: !empty().
+  const entry& head() const { return levels_.front().fifo.front(); }
   /// The waiter that arrived first (then by seq): the next to time out
   /// (one max_wait per queue). REQUIRES: !empty().
-  const entry& oldest() const { return waiting_[oldest_index()]; }
-  /// Every waiter, head first.
-  const std::deque<entry>& entries() const { return waiting_; }
-  entry pop() { return take(waiting_.begin()); }
-  entry pop_oldest() { return take(waiting_.begin() + static_cast<std::ptrdiff_t>(oldest_index())); }
+  const entry& oldest() const { return levels_[oldest_level()].fifo.front(); }
+  /// Calls visit(entry) for every waiter, head first.
+  template <class Visit>
+  void each(Visit&& visit) const {
+    for (const auto& l : levels_)
+      for (const auto& e : l.fifo) visit(e);
+  }
+  entry pop() { return pop_front_of(0); }
+  entry pop_oldest() { return pop_front_of(oldest_level()); }
 
   /// Removes a waiter by tag wherever it stands (a client that left).
   /// Returns false when no waiter has that tag.
   bool remove(std::uint64_t tag) {
-    for (auto i = waiting_.begin(); i != waiting_.end(); ++i)
-      if (i->tag == tag) {
-        take(i);
-        return true;
-      }
+    for (std::size_t b = 0; b < levels_.size(); ++b) {
+      auto& fifo = levels_[b].fifo;
+      for (auto i = fifo.begin(); i != fifo.end(); ++i)
+        if (i->tag == tag) {
+          fifo.erase(i);
+          left(b);
+          return true;
+        }
+    }
     return false;
   }
 
@@ -86,28 +99,43 @@ class queue_gate {
   usec max_wait() const { return max_wait_; }
 
  private:
-  entry take(std::deque<entry>::iterator i) {
-    entry e = *i;
-    waiting_.erase(i);
-    if (waiting_.empty()) ranked_ = false;
+  // The waiters of one level, in arrival order.
+  struct level_fifo {
+    std::int16_t level;
+    std::deque<entry> fifo;
+  };
+
+  entry pop_front_of(std::size_t b) {
+    auto& fifo = levels_[b].fifo;
+    entry e = fifo.front();
+    fifo.pop_front();
+    left(b);
     return e;
   }
-  // The head, unless levels put a later arrival ahead of an earlier one
-  // (then a scan: queues are short, and only plans with levels pay it).
-  std::size_t oldest_index() const {
-    if (!ranked_) return 0;
+  // A waiter of level b left: drop the level once empty, unless it is the
+  // only one (most plans have one level; its queue empties all the time).
+  void left(std::size_t b) {
+    --size_;
+    if (levels_[b].fifo.empty() && levels_.size() > 1)
+      levels_.erase(levels_.begin() + static_cast<std::ptrdiff_t>(b));
+  }
+  // Each level waits in arrival order, so the oldest is some level's
+  // first: one look per level waiting, however deep the queue.
+  std::size_t oldest_level() const {
     std::size_t best = 0;
-    for (std::size_t i = 1; i < waiting_.size(); ++i)
-      if (waiting_[i].arrival < waiting_[best].arrival ||
-          (waiting_[i].arrival == waiting_[best].arrival && waiting_[i].req.seq < waiting_[best].req.seq))
-        best = i;
+    for (std::size_t b = 1; b < levels_.size(); ++b) {
+      const entry& x = levels_[b].fifo.front();
+      const entry& y = levels_[best].fifo.front();
+      if (x.arrival < y.arrival || (x.arrival == y.arrival && x.req.seq < y.req.seq)) best = b;
+    }
     return best;
   }
 
   std::int64_t max_depth_;
   usec max_wait_;
-  std::deque<entry> waiting_;
-  bool ranked_ = false;  ///< a waiter stands ahead of one that arrived before it
+  /// Highest level first; none empty, but a lone one may be.
+  std::vector<level_fifo> levels_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace usher::policies

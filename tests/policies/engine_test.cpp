@@ -149,7 +149,9 @@ TEST_CASE("levels in one account: a waiter times out at its max_wait wherever it
   CHECK(out[0].req.seq == 2);
   // Row 4 stands ahead of row 3, which still times out first, from behind it.
   REQUIRE(urgent(seconds(7)) == engine::verdict::queued);
-  CHECK(b.e.waiting(0).front().req.seq == 4);
+  std::vector<std::uint64_t> order;
+  b.e.each_waiting(0, [&](const queue_gate::entry& e) { order.push_back(e.req.seq); });
+  CHECK(order == std::vector<std::uint64_t>{4, 3});
   CHECK(b.e.next_deadline() == seconds(8));
   out.clear();
   b.e.expire(seconds(8), out);
