@@ -16,10 +16,11 @@
 /// cluster_node_config::link, its only seam: the protocol code is the
 /// serve's, line for line.
 ///
-/// What a link carries is the message as sent, with its sender and request
-/// id: an answer goes straight back to the asker (answers are not delayed;
-/// a request lost is never answered, as over a dead connection, until its
-/// asker counts the member down). Everything is driven by the
+/// What a link carries is the message as sent; a request's answer crosses
+/// back over the same link and suffers what the way back does (a delay drawn
+/// for it, a partition, a drop), so a grant can reach its asker late. A
+/// request or answer lost is never answered, as over a dead connection,
+/// until its asker counts the member down. Everything is driven by the
 /// virtual clock and one seeded generator: a seed replays exactly.
 
 #include <caf/all.hpp>
