@@ -8,7 +8,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <random>
 #include <set>
 
@@ -18,6 +17,7 @@
 #include "tools/cluster_sim.hpp"
 
 using namespace usher;
+using usher::testing::csv_rows;
 using usher::testing::key_line;
 using usher::testing::scratch;
 using usher::testing::slurp;
@@ -214,31 +214,6 @@ TEST_CASE("cluster-sim: a crashed owner's accounts move, and no grant names it w
                       Catch::Contains("took over") && Catch::Contains("member b is down"));
 }
 
-namespace {
-
-// The rows of a CSV file with a header, each as column -> field.
-std::vector<std::map<std::string, std::string>> read_rows(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  auto split = [](const std::string& line) {
-    std::vector<std::string> f;
-    std::stringstream s(line);
-    for (std::string x; std::getline(s, x, ',');) f.push_back(x);
-    return f;
-  };
-  std::string line;
-  std::getline(in, line);
-  auto header = split(line);
-  std::vector<std::map<std::string, std::string>> rows;
-  while (std::getline(in, line)) {
-    auto f = split(line);
-    auto& row = rows.emplace_back();
-    for (std::size_t i = 0; i < header.size() && i < f.size(); ++i) row[header[i]] = f[i];
-  }
-  return rows;
-}
-
-}  // namespace
-
 TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and released once too old") {
   // Answers cross the simulated network as requests do. One request enters a
   // member that does not own its account; 100 ms each way; a partition
@@ -257,7 +232,7 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
   for (const char* a : {"acme", "beta", "gamma", "s0", "s1", "s2"}) {
     std::ofstream(r.trace) << "arrival_s,account,duration_s\n10," << a << ",1\n";
     tools::run_cluster_sim(r);
-    auto rows = read_rows(dir / "out" / "outcomes.csv");
+    auto rows = csv_rows(dir / "out" / "outcomes.csv");
     REQUIRE(rows.size() == 1);
     REQUIRE(rows[0]["status"] == "200");
     if (rows[0]["node"] != rows[0]["owner"]) {
@@ -271,7 +246,7 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
                                     << " 10.05s..11.55s\n";
   r.faults = (dir / "faults.txt").string();
   auto t = tools::run_cluster_sim(r);
-  auto rows = read_rows(dir / "out" / "outcomes.csv");
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0]["status"] == "503");
   CHECK(rows[0]["reason"] == "owner_down");
@@ -281,7 +256,7 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
   // The same delays without the partition: granted, 200 ms after it was sent.
   std::ofstream(dir / "faults.txt") << "delay 100ms..100ms\n";
   t = tools::run_cluster_sim(r);
-  rows = read_rows(dir / "out" / "outcomes.csv");
+  rows = csv_rows(dir / "out" / "outcomes.csv");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0]["status"] == "200");
   CHECK(t.leases == 1);
