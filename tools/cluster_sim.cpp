@@ -425,6 +425,12 @@ void cluster_run::load_trace() {
         throw input_error::at(request_.trace, rows_.size() + 2, "account",
                               "no [account." + name + "] in " + request_.config);
       r.group = g->second;
+      if (r.a.req.what != policies::kind::request)
+        throw input_error::at(request_.trace, rows_.size() + 2, "kind",
+                              "cluster-sim plays HTTP requests only; a " +
+                                  std::string(policies::to_string(r.a.req.what)) +
+                                  " row (WebSocket connections, sessions) is not simulated "
+                                  "(docs/CLUSTER-SIM.md, \"Limits\")");
       // Its units in its own plan (the reader resolved them in the first plan's).
       const auto& p = *plan_of_[name];
       const auto& named = p.named_models();
@@ -884,10 +890,12 @@ cluster_sim_totals cluster_run::finish() {
       if (row.start >= 0) out.seconds(row.start).seconds(row.end);
       else out.empty().empty();
       out.seconds(row.wait);
-      if (row.answered) out.field(std::int64_t{row.code});
+      // A row the trace marks `fail` ran its time and failed, as in simulate.
+      bool failed = row.answered && row.code == 200 && row.a.fail;
+      if (row.answered) out.field(std::int64_t{failed ? 500 : row.code});
       else out.empty();
       out.field(std::int64_t{row.wait > 0 ? 1 : 0});
-      out.field(row.answered ? row.why : "unanswered");
+      out.field(!row.answered ? "unanswered" : failed ? "failed" : row.why);
       out.field(names_[row.node]).field(member_name(row.owner));
       out.end_row();
     }

@@ -262,6 +262,32 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
   CHECK(t.leases == 1);
 }
 
+TEST_CASE("cluster-sim: a fail row holds its lease and ends 500; a WebSocket row is refused by line") {
+  auto dir = scratch("cluster-sim-rows");
+  tools::cluster_sim_request r;
+  r.config = write_config(dir, 3);
+  r.trace = (dir / "rows.csv").string();
+  r.out_dir = (dir / "out").string();
+  std::filesystem::create_directories(r.out_dir);
+  std::ofstream(r.trace) << "arrival_s,account,duration_s,fail\n1,acme,4,1\n2,acme,1,0\n";
+  auto t = tools::run_cluster_sim(r);
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["status"] == "500");
+  CHECK(rows[0]["reason"] == "failed");
+  CHECK(rows[0]["end_s"] == "5");
+  CHECK(rows[1]["status"] == "200");
+  CHECK(t.leases == 2);
+  std::ofstream(r.trace) << "arrival_s,account,duration_s,kind,conn\n1,acme,4,,\n2,acme,9,ws_open,c1\n";
+  try {
+    tools::run_cluster_sim(r);
+    FAIL("a ws_open row was played");
+  } catch (const policies::input_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("rows.csv:3") && Catch::Contains("kind") &&
+                             Catch::Contains("ws_open"));
+  }
+}
+
 TEST_CASE("cluster-sim finds over-admission where holders break the rules") {
   // Holders that go on using a lease they could not renew (their member
   // paused far longer than a TTL) are over their account's limit once the
