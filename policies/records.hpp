@@ -57,6 +57,8 @@ struct outcome {
   std::uint64_t request_no = 0;
   std::uint32_t attempt_no = 0;
   bool final = true;          ///< the last attempt of its logical request
+  /// The level the row asked for (the trace's `priority`), -1: none.
+  std::int16_t priority = -1;
 };
 
 }  // namespace usher::policies

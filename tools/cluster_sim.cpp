@@ -881,6 +881,8 @@ cluster_sim_totals cluster_run::finish() {
     for (auto* h : {"id", "account", "key", "model", "arrival_s", "start_s", "end_s", "wait_s",
                     "status", "queued", "reason", "node", "owner"})
       out.field(h);
+    bool with_priority = reader_->has_priority();
+    if (with_priority) out.field("priority");
     out.end_row();
     for (std::size_t i = 0; i < rows_.size(); ++i) {
       const auto& row = rows_[i];
@@ -897,6 +899,10 @@ cluster_sim_totals cluster_run::finish() {
       out.field(std::int64_t{row.wait > 0 ? 1 : 0});
       out.field(!row.answered ? "unanswered" : failed ? "failed" : row.why);
       out.field(names_[row.node]).field(member_name(row.owner));
+      if (with_priority) {
+        if (row.a.req.priority < 0) out.empty();
+        else out.field(std::int64_t{row.a.req.priority});
+      }
       out.end_row();
     }
     out.close();

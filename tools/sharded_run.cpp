@@ -175,7 +175,8 @@ void run_shard(std::size_t k, const traces::loaded_trace& trace,
     return true;
   };
   cfg.io.write_outcome = [&](const outcome& o) {
-    traces::outcome_fields(outcomes, o, view.models(), the_plan->gates(), no_clients);
+    traces::outcome_fields(outcomes, o, view.models(), the_plan->gates(), no_clients,
+                           trace.has_priority());
     outcomes.end_row();
     if (outcomes.size() >= text_chunk)
       outcomes.adopt_text(s.outcomes.pass(outcomes.take_text()));
@@ -399,7 +400,7 @@ simulation_output run_sharded(const simulation_request& request,
 
     // outcomes.csv in trace order: each row's id, account and key, then
     // the next row of the shard that holds its account.
-    traces::outcome_header(outcomes, false);
+    traces::outcome_header(outcomes, false, trace.has_priority());
     traces::series_header(series);
     const auto& rows = trace.rows();
     bool failed = false;

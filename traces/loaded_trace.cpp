@@ -172,6 +172,7 @@ void loaded_trace::read_serially(bool labels) {
   std::uninitialized_copy(rows.begin(), rows.end(), rows_.get());
   size_ = rows.size();
   for (std::uint32_t i = 0; i < reader.keys().size(); ++i) keys_.intern(reader.keys().name(i));
+  has_priority_ = reader.has_priority();
   if (labels) labels_.push_back(std::move(kept));
   for (std::uint32_t i = 0; i < reader.accounts().size(); ++i) accounts_.intern(reader.accounts().name(i));
   for (std::uint32_t i = 0; i < reader.models().size(); ++i) models_.intern(reader.models().name(i));
@@ -271,6 +272,7 @@ bool loaded_trace::read_in_pieces(std::size_t threads, bool labels) {
     return ids;
   };
   interner products, connections;
+  has_priority_ = pieces[0].reader->has_priority();  // one header for all
   std::vector<renumbering> maps(pieces.size());
   for (std::size_t k = 0; k < pieces.size(); ++k) {
     auto& r = *pieces[k].reader;

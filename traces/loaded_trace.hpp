@@ -84,6 +84,8 @@ class loaded_trace {
   row_span rows() const { return {rows_.get(), size_}; }
   const interner& accounts() const { return accounts_; }
   const interner& models() const { return models_; }
+  /// Whether the trace's header names a `priority` column.
+  bool has_priority() const { return has_priority_; }
 
   /// Row `i`'s id column (empty when the row has none), and its key's id in
   /// keys(). REQUIRES: read with `labels`.
@@ -161,6 +163,7 @@ class loaded_trace {
   std::unique_ptr<row, free_rows> rows_;
   std::size_t size_ = 0;
   interner accounts_, models_, keys_;
+  bool has_priority_ = false;
   std::vector<label_store> labels_;  ///< one per piece read, by first_row
 };
 

@@ -7,15 +7,16 @@ using namespace policies;
 outcome_writer::outcome_writer(const std::string& path, trace_reader& reader,
                                std::vector<std::string> client_names)
     : out_(path), reader_(reader), client_names_(std::move(client_names)) {
-  outcome_header(out_, !client_names_.empty());
+  outcome_header(out_, !client_names_.empty(), reader_.has_priority());
 }
 
-void outcome_header(csv_out& out, bool with_clients) {
+void outcome_header(csv_out& out, bool with_clients, bool with_priority) {
   for (auto* h : {"id", "account", "key", "model", "arrival_s", "start_s", "end_s", "wait_s",
                   "status", "queued", "reason"})
     out.field(h);
   if (with_clients)
     for (auto* h : {"client", "request", "attempt", "final"}) out.field(h);
+  if (with_priority) out.field("priority");
   out.end_row();
 }
 
@@ -52,13 +53,13 @@ void outcome_writer::write(const outcome& o) {
     out_.field(account);
     out_.field(reader_.keys().name(label.key));
   }
-  outcome_fields(out_, o, reader_.models(), reader_.gates(), client_names_);
+  outcome_fields(out_, o, reader_.models(), reader_.gates(), client_names_, reader_.has_priority());
   out_.end_row();
 }
 
 void outcome_fields(csv_out& out, const outcome& o, const interner& models,
                     const std::vector<gate_spec>& gates,
-                    const std::vector<std::string>& client_names) {
+                    const std::vector<std::string>& client_names, bool with_priority) {
   if (o.model == no_id)
     out.empty();
   else
@@ -87,6 +88,10 @@ void outcome_fields(csv_out& out, const outcome& o, const interner& models,
     } else {
       out.empty().empty().empty().empty();
     }
+  }
+  if (with_priority) {
+    if (o.priority < 0) out.empty();
+    else out.field(std::int64_t{o.priority});
   }
 }
 

@@ -38,18 +38,19 @@ class outcome_writer {
 };
 
 /// The fields of an outcomes.csv row after id, account and key (the last
-/// four only with `client_names`). `gates`: the plan's plug-in gates, whose
+/// four only with `client_names`), then `priority` when `with_priority`
+/// (the trace has that column). `gates`: the plan's plug-in gates, whose
 /// names a refusal by one gives as its reason (`gate:NAME`).
 void outcome_fields(csv_out& out, const policies::outcome& o, const interner& models,
                     const std::vector<policies::gate_spec>& gates,
-                    const std::vector<std::string>& client_names);
+                    const std::vector<std::string>& client_names, bool with_priority);
 
 /// The fields of one timeseries.csv row.
 void series_fields(csv_out& out, const policies::interval_row& r, const interner& accounts,
                    policies::usec interval);
 
 /// The header rows of the two files.
-void outcome_header(csv_out& out, bool with_clients);
+void outcome_header(csv_out& out, bool with_clients, bool with_priority);
 void series_header(csv_out& out);
 
 class series_writer {

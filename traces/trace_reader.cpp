@@ -157,6 +157,7 @@ void trace_reader::open(MakeBytes make_bytes) {
   } catch (const io::error::base& e) {
     throw describe(e, path_);
   }
+  has_priority_ = in_->parser.has_column("priority");
   for (const char* required : {"arrival_s", "account", "duration_s"})
     if (!in_->parser.has_column(required))
       throw input_error::at(path_, 1, std::string("column '") + required + "'",

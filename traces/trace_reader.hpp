@@ -86,6 +86,9 @@ class trace_reader {
   const interner& products() const { return products_; }
   const interner& connections() const { return conns_; }
   std::uint64_t rows_read() const { return next_seq_; }
+  /// Whether the header names a `priority` column (outcomes.csv then
+  /// prints each row's).
+  bool has_priority() const { return has_priority_; }
 
  private:
   template <class MakeBytes>
@@ -102,6 +105,7 @@ class trace_reader {
   std::uint64_t next_seq_ = 0;
   policies::usec last_at_ = 0;
   bool done_ = false;
+  bool has_priority_ = false;
 };
 
 }  // namespace usher::traces

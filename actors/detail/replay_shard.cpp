@@ -92,6 +92,7 @@ void replay_shard::decide(outcome o, const arrival& a, usec now) {
   o.model = a.req.model;
   o.cost = a.req.cost;
   o.what = a.req.what;
+  o.priority = a.req.priority;
   meters_[a.req.account]->decided(now, o.code, o.queued, o.wait);
   if (a.client != no_client) {
     auto local = a.client;

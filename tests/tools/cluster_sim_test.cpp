@@ -262,14 +262,14 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
   CHECK(t.leases == 1);
 }
 
-TEST_CASE("cluster-sim: a fail row holds its lease and ends 500; a WebSocket row is refused by line") {
+TEST_CASE("cluster-sim: a fail row holds its lease and ends 500, priority is printed, a WebSocket row is refused by line") {
   auto dir = scratch("cluster-sim-rows");
   tools::cluster_sim_request r;
   r.config = write_config(dir, 3);
   r.trace = (dir / "rows.csv").string();
   r.out_dir = (dir / "out").string();
   std::filesystem::create_directories(r.out_dir);
-  std::ofstream(r.trace) << "arrival_s,account,duration_s,fail\n1,acme,4,1\n2,acme,1,0\n";
+  std::ofstream(r.trace) << "arrival_s,account,duration_s,fail,priority\n1,acme,4,1,\n2,acme,1,0,1\n";
   auto t = tools::run_cluster_sim(r);
   auto rows = csv_rows(dir / "out" / "outcomes.csv");
   REQUIRE(rows.size() == 2);
@@ -277,6 +277,9 @@ TEST_CASE("cluster-sim: a fail row holds its lease and ends 500; a WebSocket row
   CHECK(rows[0]["reason"] == "failed");
   CHECK(rows[0]["end_s"] == "5");
   CHECK(rows[1]["status"] == "200");
+  // The level each row asked for, as simulate prints it.
+  CHECK(rows[0]["priority"] == "");
+  CHECK(rows[1]["priority"] == "1");
   CHECK(t.leases == 2);
   std::ofstream(r.trace) << "arrival_s,account,duration_s,kind,conn\n1,acme,4,,\n2,acme,9,ws_open,c1\n";
   try {
