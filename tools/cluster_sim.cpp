@@ -381,14 +381,15 @@ void cluster_run::load_configs() {
   if (first.empty())
     throw input_error::in(request_.config,
                           "cluster-sim needs a [cluster] section with peers (docs/CLUSTER.md)");
-  auto one = read_node_config(request_.config, first);
+  // Its clients name accounts, not keys: `key` lines may be left out.
+  auto one = read_node_config(request_.config, first, false);
   if (one.cluster.replicas != 0)
     throw input_error::in(one.cluster.where,
                           "replicas = 1 is not available yet (as in usher serve): set replicas = 0");
   names_ = one.cluster.member_names();
   for (auto& n : names_) {
     member_run m;
-    m.config = read_node_config(request_.config, n);
+    m.config = read_node_config(request_.config, n, false);
     members_.push_back(std::move(m));
   }
   auto groups = serve_actors::groups_of(one);

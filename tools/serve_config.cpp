@@ -260,7 +260,7 @@ std::pair<std::string, std::string> split_section(const std::string& section,
 
 }  // namespace
 
-node_config read_node_config(const std::string& path, const std::string& node) {
+node_config read_node_config(const std::string& path, const std::string& node, bool keys_required) {
   auto file = traces::read_ini_file(path, "node config");
   node_config c;
   std::map<std::string, named_plan> plans;
@@ -358,7 +358,7 @@ node_config read_node_config(const std::string& path, const std::string& node) {
     if (a.plan.empty())
       throw input_error::at(a.where, 0, "[account." + name + "]",
                             "missing `plan = ...` (a preset, a [plan.NAME] or a plan file)");
-    if (a.keys.empty())
+    if (a.keys.empty() && keys_required)
       throw input_error::at(a.where, 0, "[account." + name + "]",
                             "missing `key = ...` (usher key hash KEY prints one)");
     for (auto& k : a.keys) {

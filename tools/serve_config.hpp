@@ -78,6 +78,9 @@ struct node_config {
 /// Reads and checks `path`, building every plan. Throws policies::input_error
 /// naming the file, line and setting at fault.
 /// `node` (usher serve --node) names this node among [cluster] peers.
-node_config read_node_config(const std::string& path, const std::string& node = "");
+/// `keys_required`: every account needs a `key` (a live node authenticates
+/// by it); usher cluster-sim, whose clients name accounts, passes false.
+node_config read_node_config(const std::string& path, const std::string& node = "",
+                             bool keys_required = true);
 
 }  // namespace usher::tools
