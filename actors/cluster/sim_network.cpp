@@ -1,5 +1,7 @@
 #include "actors/cluster/sim_network.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "actors/messages.hpp"
@@ -92,6 +94,13 @@ caf::behavior answer_behavior(link_ptr self, sim_network* net, std::uint32_t fro
           [=](concurrency_snapshot& r) { back(caf::make_message(std::move(r))); },
           [=](live_metrics& r) { back(caf::make_message(std::move(r))); },
           [=](caf::error& e) {
+            // An answer of a type not listed above: a member answers
+            // something new, which this network must learn to carry (or
+            // every such answer would turn into a silent 503).
+            if (e == caf::sec::unexpected_response) {
+              std::fprintf(stderr, "usher.sim_link: an answer of a type answer_behavior does not carry\n");
+              std::abort();
+            }
             // The receiver died first: its links go down with it and the
             // asker hears that; this only ends the request.
             auto rp = promise();
