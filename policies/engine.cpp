@@ -265,18 +265,17 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   // A request bigger than a whole pool can never run: refuse it now rather
   // than let it wait out max_wait.
   // (Against the plan's limit: an adaptive limit may lower the pool's capacity for a while.)
-  const auto limit = plan_->profile(acc.profile).limit;
+  const auto& prof = plan_->profile(acc.profile);
+  const auto limit = prof.limit;
   if (limit >= 0 && r.cost > limit) return refused(status::rejected, reason::over_limit);
   if (d.held.shared >= 0 && r.cost > shared_[d.held.shared].capacity())
     return refused(status::rejected, reason::model_busy);
   for (const auto& g : running_gates_)
     if (!g->could_ever_fit(r, acc.profile)) return refused_by(g.get());
   if (!fits && refuser && !refuser->refusal_waits()) return refused_by(refuser);
-  // The level it waits at, kept in the waiter's copy of the request.
-  request waiter = r;
-  waiter.priority = static_cast<std::int16_t>(priority_of(plan_->profile(acc.profile), r));
+  const auto level = static_cast<std::int16_t>(priority_of(prof, r));
   // FIFO: nobody overtakes a waiter of its level or higher.
-  if (fits && (acc.queue.empty() || acc.queue.head().req.priority < waiter.priority)) {
+  if (fits && (acc.queue.empty() || acc.queue.head().req.priority < level)) {
     if (acc.sessions) acc.sessions->charge();
     charge_rates(acc, model_gate, r.tokens);
     charge_gates(arrival_gates_, r, acc.profile, now);
@@ -288,7 +287,7 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   if (!acc.queue.has_room()) return refused(status::rejected, reason::queue_full);
   charge_rates(acc, model_gate, r.tokens);
   charge_gates(arrival_gates_, r, acc.profile, now);
-  if (acc.queue.push(waiter, now, tag)) on_head_changed(r.account, acc);
+  if (acc.queue.push(r, level, now, tag)) on_head_changed(r.account, acc);
   d.what = verdict::queued;
   d.code = status::ok;
   return d;
@@ -567,9 +566,9 @@ void engine::restore_lease(const request& r, std::uint16_t profile, lease& held)
 void engine::restore_waiter(const request& r, std::uint16_t profile, usec arrival,
                             std::uint64_t tag) {
   auto& acc = account(r.account, profile);
-  request waiter = r;  // (its level, once resolved, resolves to itself)
-  waiter.priority = static_cast<std::int16_t>(priority_of(plan_->profile(profile), r));
-  if (acc.queue.push(waiter, arrival, tag)) on_head_changed(r.account, acc);
+  // (A copied waiter's level, once resolved, resolves to itself.)
+  const auto level = static_cast<std::int16_t>(priority_of(plan_->profile(profile), r));
+  if (acc.queue.push(r, level, arrival, tag)) on_head_changed(r.account, acc);
   mark_dirty(r.account, acc);  // it may fit here where it did not there
 }
 

@@ -44,22 +44,23 @@ class queue_gate {
 
   /// REQUIRES: has_room(), except when restoring a copied queue (then
   /// `now` is the waiter's own arrival, which gives its deadline back).
-  /// Stands behind every waiter of its level (r.priority: the level it
-  /// waits at, as the engine resolved it) or higher. Returns true when it
-  /// stands at the head.
-  bool push(const request& r, usec now, std::uint64_t tag) {
+  /// Waits at `level` (as the engine resolved it; kept in the entry's
+  /// req.priority), behind every waiter of that level or higher. Returns
+  /// true when it stands at the head.
+  bool push(const request& r, std::int16_t level, usec now, std::uint64_t tag) {
     usec deadline = max_wait_ == never ? never : now + max_wait_;
     std::size_t b = 0;
-    while (b < levels_.size() && levels_[b].level > r.priority) ++b;
-    if (b == levels_.size() || levels_[b].level != r.priority) {
+    while (b < levels_.size() && levels_[b].level > level) ++b;
+    if (b == levels_.size() || levels_[b].level != level) {
       if (size_ == 0 && levels_.size() == 1) {
         b = 0;  // the idle lone level (kept to spare an allocation) takes this one
-        levels_[0].level = r.priority;
+        levels_[0].level = level;
       } else {
-        levels_.insert(levels_.begin() + static_cast<std::ptrdiff_t>(b), level_fifo{r.priority, {}});
+        levels_.insert(levels_.begin() + static_cast<std::ptrdiff_t>(b), level_fifo{level, {}});
       }
     }
     levels_[b].fifo.push_back(entry{r, now, deadline, tag});
+    levels_[b].fifo.back().req.priority = level;
     ++size_;
     return b == 0 && levels_[0].fifo.size() == 1;
   }

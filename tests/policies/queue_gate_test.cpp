@@ -59,9 +59,10 @@ TEST_CASE("queue_gate: head, oldest and order agree with a plain model under ran
       if (what < 5 || m.empty()) {
         request r;
         r.seq = ++seq;
-        r.priority = static_cast<std::int16_t>(rng() % static_cast<unsigned>(levels));
-        bool at_head = q.push(r, now, r.seq);
-        model_push(m, modelled{r.priority, now, r.seq});
+        auto level = static_cast<std::int16_t>(rng() % static_cast<unsigned>(levels));
+        r.priority = -1;  // as asked: the queue keeps the level it waits at
+        bool at_head = q.push(r, level, now, r.seq);
+        model_push(m, modelled{level, now, r.seq});
         CHECK(at_head == (m.front().seq == r.seq));
       } else if (what < 7) {
         CHECK(q.pop().req.seq == m.front().seq);
@@ -85,6 +86,7 @@ TEST_CASE("queue_gate: head, oldest and order agree with a plain model under ran
       REQUIRE(order_of(q) == expected);
       if (!m.empty()) {
         CHECK(q.head().req.seq == m.front().seq);
+        CHECK(q.head().req.priority == m.front().level);
         CHECK(q.oldest().req.seq == m[model_oldest(m)].seq);
       }
     }
@@ -96,9 +98,9 @@ TEST_CASE("queue_gate: max_depth counts waiters of every level") {
   request r;
   r.priority = 0;
   REQUIRE(q.has_room());
-  q.push(r, 0, 1);
+  q.push(r, r.priority, 0, 1);
   r.priority = 3;
-  CHECK(q.push(r, 0, 2));  // a higher level stands at the head
+  CHECK(q.push(r, r.priority, 0, 2));  // a higher level stands at the head
   CHECK_FALSE(q.has_room());
   q.pop();
   CHECK(q.has_room());
