@@ -900,10 +900,7 @@ cluster_sim_totals cluster_run::finish() {
       out.field(std::int64_t{row.wait > 0 ? 1 : 0});
       out.field(!row.answered ? "unanswered" : failed ? "failed" : row.why);
       out.field(names_[row.node]).field(member_name(row.owner));
-      if (with_priority) {
-        if (row.a.req.priority < 0) out.empty();
-        else out.field(std::int64_t{row.a.req.priority});
-      }
+      if (with_priority) traces::priority_field(out, row.a.req.priority);
       out.end_row();
     }
     out.close();

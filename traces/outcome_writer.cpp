@@ -89,10 +89,12 @@ void outcome_fields(csv_out& out, const outcome& o, const interner& models,
       out.empty().empty().empty().empty();
     }
   }
-  if (with_priority) {
-    if (o.priority < 0) out.empty();
-    else out.field(std::int64_t{o.priority});
-  }
+  if (with_priority) priority_field(out, o.priority);
+}
+
+void priority_field(csv_out& out, std::int16_t asked) {
+  if (asked < 0) out.empty();
+  else out.field(std::int64_t{asked});
 }
 
 series_writer::series_writer(const std::string& path, const interner& accounts, usec interval)

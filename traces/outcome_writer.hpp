@@ -49,6 +49,10 @@ void outcome_fields(csv_out& out, const policies::outcome& o, const interner& mo
 void series_fields(csv_out& out, const policies::interval_row& r, const interner& accounts,
                    policies::usec interval);
 
+/// outcomes.csv's `priority` field: the level a row asked for, empty for
+/// none (-1).
+void priority_field(csv_out& out, std::int16_t asked);
+
 /// The header rows of the two files.
 void outcome_header(csv_out& out, bool with_clients, bool with_priority);
 void series_header(csv_out& out);
