@@ -30,17 +30,26 @@ cli_result run_shell(const std::string& command) {
   return r;
 }
 
-/// A prefix with this build installed into it (once per test process).
+/// A prefix with this build installed into it (once per test process),
+/// removed when the process ends: half a gigabyte with debug information,
+/// which every run would otherwise leave in the temp directory.
 const fs::path& installed() {
-  static const fs::path prefix = [] {
+  struct removed_at_exit {
+    fs::path path;
+    ~removed_at_exit() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  };
+  static const removed_at_exit prefix{[] {
     auto p = scratch("prefix");
     auto r = run_shell(std::string("'") + USHER_CMAKE + "' --install '" + USHER_BUILD_DIR +
                        "' --prefix '" + p.string() + "'");
     INFO(r.out << r.err);
     REQUIRE(r.code == 0);
     return p;
-  }();
-  return prefix;
+  }()};
+  return prefix.path;
 }
 
 /// What the completion script offers for `line` (the cursor at its end).
