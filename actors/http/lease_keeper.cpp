@@ -22,9 +22,15 @@ struct lease_keeper::state : std::enable_shared_from_this<state> {
   /// later instant, so counting from here errs on the safe side.
   std::unordered_map<std::string, clock::time_point> renewed;
   bool stopped = false;
+  /// After a failed renewal, rounds come every TTL/12 until one is
+  /// answered: a few tries within the two thirds of a TTL a lease may go
+  /// unrenewed, without flooding a member that is taking the account over.
+  static constexpr int retries_per_ttl = 12;
 
-  void arm() {
-    timer.expires_after(ttl / 3);
+  /// The next round in `after` (a wait in progress is cancelled: its
+  /// handler sees operation_aborted and does nothing).
+  void arm(clock::duration after) {
+    timer.expires_after(after);
     timer.async_wait([w = weak_from_this()](boost::system::error_code ec) {
       auto s = w.lock();
       if (s && !ec && !s->stopped) s->tick();
@@ -45,12 +51,25 @@ struct lease_keeper::state : std::enable_shared_from_this<state> {
           h.owner(), h.renewal(), ex,
           [w = weak_from_this(), id = h.id(), sent = now](std::optional<lease_reply> r) {
             auto s = w.lock();
-            if (s && !s->stopped && r) s->answered(id, sent, *r);
+            if (!s || s->stopped) return;
+            if (r)
+              s->answered(id, sent, *r);
+            else
+              s->retry_soon();  // the local actor is gone, or the bridge closed
           });
     });
     renewed.swap(held);
     if (overdue) return lose();
-    arm();
+    arm(ttl / 3);
+  }
+
+  /// A renewal went unanswered or was answered 503 (the owner down and not
+  /// yet replaced, or recovering): ask again well before the usual round,
+  /// so that a takeover finished anywhere within two thirds of a TTL keeps
+  /// the socket (at TTL/3 rounds alone it had to finish within one third).
+  void retry_soon() {
+    auto soon = ttl / retries_per_ttl;
+    if (timer.expiry() > clock::now() + soon) arm(soon);
   }
 
   void answered(const std::string& id, clock::time_point sent, const lease_reply& r) {
@@ -64,7 +83,7 @@ struct lease_keeper::state : std::enable_shared_from_this<state> {
     // this lease yet): the next round asks again. Else (404) it holds the
     // lease no longer (it expired there, or a recovering member could not
     // adopt it), unless the session released it meanwhile.
-    if (r.code == 503) return;
+    if (r.code == 503) return retry_soon();
     bool still_held = false;
     each([&](const lease_handle& h) { still_held = still_held || (h.held() && h.id() == id); });
     if (still_held) lose();
@@ -87,7 +106,7 @@ void lease_keeper::start(std::chrono::milliseconds ttl, each_fn each, std::funct
   s_->ttl = ttl;
   s_->each = std::move(each);
   s_->lost = std::move(lost);
-  s_->arm();
+  s_->arm(ttl / 3);
 }
 
 void lease_keeper::stop() {

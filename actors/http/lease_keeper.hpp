@@ -1,8 +1,9 @@
 #pragma once
 /// Keeps alive the leases a WebSocket session holds when they carry a TTL
 /// (a cluster member's: docs/CLUSTER.md, "WebSocket connections"; on a node
-/// alone they have none and a keeper is never started). Every TTL/3 it
-/// renews each lease the session lists, saying what the lease holds
+/// alone they have none and a keeper is never started). Every TTL/3 (every
+/// TTL/12 after a renewal answered 503 or not at all, until one is
+/// answered) it renews each lease the session lists, saying what the lease holds
 /// (lease_handle::terms) so that a member recovering after a takeover
 /// adopts it as it was. It tells the session its hold is lost when the
 /// owner no longer knows a lease (404), or when no renewal of one was
