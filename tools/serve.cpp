@@ -42,24 +42,104 @@ namespace po = boost::program_options;
 
 namespace {
 
+// What a reload needs, shared by the signal thread (SIGHUP) and, in a
+// cluster, the cluster actor's thread (the switch to limits every member has
+// read: docs/CLUSTER.md, "Configuration changes").
+struct reloads {
+  std::mutex mutex;
+  /// Applies a config that passed its checks: the admission actors' plans
+  /// and the edge's keys. Set once the edge runs; cleared before it ends.
+  std::function<std::string(const node_config&)> apply;
+  /// Cluster: the limits digest applied, and the config read to apply with
+  /// the other members.
+  std::string applied_digest;
+  std::optional<node_config> proposed;
+};
+
+// The [cluster] settings a reload cannot change (a member restarts for them).
+std::string cluster_changes(const actors::cluster::cluster_config& now,
+                            const actors::cluster::cluster_config& next) {
+  std::string out;
+  auto differs = [&](bool changed, const char* key) {
+    if (changed) out += std::string(out.empty() ? "" : ", ") + key;
+  };
+  differs(now.name != next.name, "name");
+  differs(now.listen_host != next.listen_host || now.listen_port != next.listen_port, "listen");
+  bool peers = now.peers.size() != next.peers.size();
+  for (std::size_t i = 0; !peers && i < now.peers.size(); ++i)
+    peers = now.peers[i].name != next.peers[i].name || now.peers[i].host != next.peers[i].host ||
+            now.peers[i].port != next.peers[i].port;
+  differs(peers, "peers");
+  differs(now.replicas != next.replicas, "replicas");
+  differs(now.heartbeat != next.heartbeat, "heartbeat");
+  differs(now.failure_timeout != next.failure_timeout, "failure_timeout");
+  return out;
+}
+
+// Whether two configs place the same accounts in the same groups, in the
+// same order: the cluster's account groups are numbered by that.
+bool same_groups(const node_config& a, const node_config& b) {
+  auto x = serve_actors::groups_of(a), y = serve_actors::groups_of(b);
+  if (x.size() != y.size()) return false;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (x[i].key != y[i].key || x[i].accounts != y[i].accounts) return false;
+  return true;
+}
+
 // SIGHUP: reads the config again and applies its accounts, keys and plans
 // (tools/serve_actors.hpp). A config that does not read, or would need a
-// restart, is refused and the running one stays.
+// restart, is refused and the running one stays. A cluster member applies
+// new limits only together with the other members: it proposes them, and
+// the cluster actor says when every member up has read them (switched()).
 void reload(const std::string& path, const std::string& node_name, const node_config& started,
-            serve_actors& admission, actors::http::edge& edge, spdlog::logger& log) {
+            reloads& state, const caf::actor& cluster, spdlog::logger& log) {
   try {
     auto next = read_node_config(path, node_name);
-    if (next.cluster.enabled) {
-      log.error("reload refused: {}: a [cluster] section needs a restart; the running config stays",
-                path);
+    if (next.cluster.enabled != started.cluster.enabled) {
+      log.error("reload refused: {}: a [cluster] section {} needs a restart; the running config "
+                "stays",
+                path, next.cluster.enabled ? "added" : "removed");
       return;
     }
-    if (auto why = admission.reload(next); !why.empty()) {
-      log.error("reload refused: {}: restart the node to apply it; the running config stays", why);
-      return;
-    }
-    edge.replace_routes(admission.keys(next), admission.all());
     auto changes = node_changes(started, next);
+    std::lock_guard<std::mutex> guard(state.mutex);
+    if (!next.cluster.enabled) {
+      if (auto why = state.apply(next); !why.empty()) {
+        log.error("reload refused: {}: restart the node to apply it; the running config stays",
+                  why);
+        return;
+      }
+    } else {
+      if (auto why = cluster_changes(started.cluster, next.cluster); !why.empty()) {
+        log.error("reload refused: {}: [cluster] changes need a restart of this member: {}; the "
+                  "running config stays",
+                  path, why);
+        return;
+      }
+      if (!same_groups(started, next)) {
+        log.error("reload refused: {}: accounts added, removed or moved into or out of a shared "
+                  "gate; a cluster applies that only when every member restarts "
+                  "(docs/CLUSTER.md, \"Configuration changes\"); the running config stays",
+                  path);
+        return;
+      }
+      const auto& digest = next.cluster.limits_digest;
+      if (digest == state.applied_digest) {
+        state.proposed.reset();
+      } else {
+        state.proposed = next;
+        log.info("reload of {}: new limits (digest {}); the cluster applies them once every "
+                 "member up has read them",
+                 path, digest.substr(0, 12));
+      }
+      // The digest applied now withdraws what an earlier reload proposed.
+      caf::anon_send(cluster, actors::cluster::propose_limits_atom::value, digest);
+      if (digest != state.applied_digest) {
+        if (!changes.empty())
+          log.warn("[node] and [gateway] changes need a restart and were not applied: {}", changes);
+        return;
+      }
+    }
     if (changes.empty())
       log.info("reloaded {} ({} accounts, {} plans)", path, next.accounts.size(), next.plans.size());
     else
@@ -69,6 +149,21 @@ void reload(const std::string& path, const std::string& node_name, const node_co
   } catch (const policies::input_error& e) {
     log.error("reload refused: {}; the running config stays", e.what());
   }
+}
+
+// The cluster actor switched to limits a reload proposed: apply them.
+void switched(const std::string& digest, reloads& state, spdlog::logger& log) {
+  std::lock_guard<std::mutex> guard(state.mutex);
+  if (!state.proposed || state.proposed->cluster.limits_digest != digest || !state.apply) return;
+  if (auto why = state.apply(*state.proposed); !why.empty()) {
+    // Checked at the reload (same groups): not expected.
+    log.error("cluster: cannot apply the limits every member switched to: {}", why);
+    return;
+  }
+  state.applied_digest = digest;
+  log.info("reloaded limits applied with the cluster ({} accounts, {} plans)",
+           state.proposed->accounts.size(), state.proposed->plans.size());
+  state.proposed.reset();
 }
 
 // What --check says of a [cluster] section: the members, what a majority
@@ -109,12 +204,21 @@ void print_gateway(const actors::gateway::gateway_config& g, std::ostream& out) 
   out << "\n";
 }
 
+// Every account request of a cluster member goes through the cluster actor:
+// here or to the owner.
+void route_through_cluster(std::unordered_map<std::string, actors::http::account_route>& keys,
+                           const caf::actor& cluster) {
+  auto via = caf::actor_cast<actors::admission_actor>(cluster);
+  for (auto& [key, route] : keys) route.actor = via;
+}
+
 // A cluster member (docs/CLUSTER.md): spawns and publishes the cluster
 // actor, and routes every key through it. Returns "" or why it cannot.
 std::string start_cluster(caf::actor_system& sys, const node_config& node, serve_actors& admission,
                           std::shared_ptr<actors::cluster::grant_window> window,
                           caf::actor_clock::time_point epoch,
-                          std::shared_ptr<spdlog::logger> log, actors::http::edge_config& ec) {
+                          std::shared_ptr<spdlog::logger> log, std::shared_ptr<reloads> state,
+                          actors::http::edge_config& ec) {
   const auto& cl = node.cluster;
   actors::cluster::cluster_node_config cc;
   cc.cluster = cl;
@@ -129,6 +233,8 @@ std::string start_cluster(caf::actor_system& sys, const node_config& node, serve
     if (error) log->warn("{}", text);
     else log->info("{}", text);
   };
+  state->applied_digest = cl.limits_digest;
+  cc.on_limits = [state, log](const std::string& digest) { switched(digest, *state, *log); };
   auto stats = cc.stats;
   auto actor = actors::cluster::spawn_cluster_node(sys, std::move(cc));
   if (auto why = actors::cluster::publish_cluster_node(sys, actor, cl); !why.empty()) {
@@ -142,10 +248,8 @@ std::string start_cluster(caf::actor_system& sys, const node_config& node, serve
               "until it is back (three or more members survive a loss)");
   log->info("cluster: member {} of {} listening on {}:{} for its peers; a majority is {}",
             cl.name, members.size(), cl.listen_host, cl.listen_port, cl.majority());
-  // Every account request goes through the cluster actor: here or to the owner.
-  auto via = caf::actor_cast<actors::admission_actor>(actor);
-  for (auto& [key, route] : ec.keys) route.actor = via;
   ec.cluster = actor;
+  route_through_cluster(ec.keys, actor);
   ec.cluster_stats = stats;
   ec.not_ready = [stats]() -> const char* { return stats->majority ? nullptr : "no_majority"; };
   // Lease, ticket and request ids are unique across the cluster.
@@ -315,8 +419,10 @@ int serve_command(const std::vector<std::string>& args) {
   ec.keys = admission.keys(node);
   caf::actor cluster;
   std::shared_ptr<const actors::cluster::cluster_stats> cluster_stats;
+  auto reload_state = std::make_shared<reloads>();
   if (node.cluster.enabled) {
-    if (auto why = start_cluster(sys, node, admission, window, epoch, logs.error, ec); !why.empty()) {
+    if (auto why = start_cluster(sys, node, admission, window, epoch, logs.error, reload_state, ec);
+        !why.empty()) {
       log.error("{}", why);
       for (auto& a : admission.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
       return exit_failure;
@@ -329,6 +435,24 @@ int serve_command(const std::vector<std::string>& args) {
   try {
     auto n_actors = ec.actors.size();
     actors::http::edge edge(sys, std::move(ec));
+    {
+      std::lock_guard<std::mutex> guard(reload_state->mutex);
+      reload_state->apply = [&admission, &edge, cluster](const node_config& next) {
+        if (auto why = admission.reload(next); !why.empty()) return why;
+        auto keys = admission.keys(next);
+        if (cluster) route_through_cluster(keys, cluster);
+        edge.replace_routes(std::move(keys), admission.all());
+        return std::string();
+      };
+    }
+    // Before the edge ends: a cluster's switch applies nothing after that.
+    struct forget_apply {
+      reloads& state;
+      ~forget_apply() {
+        std::lock_guard<std::mutex> guard(state.mutex);
+        state.apply = nullptr;
+      }
+    } forget{*reload_state};
     std::cout << "usher serve: listening on " << node.host << ":" << edge.port() << " ("
               << node.accounts.size() << " accounts, " << n_actors << " admission actors, "
               << edge.max_connections() << " connections at most)" << std::endl;
@@ -359,7 +483,7 @@ int serve_command(const std::vector<std::string>& args) {
           continue;
         }
         if (sig == SIGHUP) {
-          reload(config, node_name, node, admission, edge, log);
+          reload(config, node_name, node, *reload_state, cluster, log);
           continue;
         }
         if (draining) {

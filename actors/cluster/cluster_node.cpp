@@ -167,6 +167,12 @@ void act(self_ptr self, usec now) {
                   " account groups, which other members take over");
         for (auto g : a.groups) self->send(st.cfg.groups[g].actor, resign_atom::value);
         break;
+      case kind::switch_limits:
+        say(self, false,
+            "cluster: every member up has read limits " + v.limits_digest().substr(0, 12) +
+                ": applying them");
+        if (st.cfg.on_limits) st.cfg.on_limits(v.limits_digest());
+        break;
     }
   }
   std::int64_t held = 0;
@@ -370,6 +376,9 @@ cluster_status status_of(self_ptr self) {
     else if (auto o = v.owner(g)) owner = v.names()[*o];
     for (auto& a : st.cfg.groups[g].accounts) s.owners.emplace_back(a, owner);
   }
+  s.limits = v.limits_digest();
+  s.limits_next = v.next_limits();
+  for (auto m : v.limits_waiting_for(now)) s.limits_waiting.push_back(v.names()[m]);
   return s;
 }
 
@@ -458,6 +467,22 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         act(self, now);
       },
       [=](cluster_status_atom) { return status_of(self); },
+      [=](propose_limits_atom, std::string& digest) {
+        auto& s = self->state;
+        auto now = now_of(self);
+        s.view->propose_limits(std::move(digest));
+        if (!s.view->next_limits().empty()) {
+          std::string waiting;
+          for (auto m : s.view->limits_waiting_for(now))
+            waiting += (waiting.empty() ? "" : ", ") + member_name(self, m);
+          say(self, false,
+              "cluster: read limits " + s.view->next_limits().substr(0, 12) +
+                  "; the cluster switches to them once every member up has read them" +
+                  (waiting.empty() ? "" : " (waiting for " + waiting + ")"));
+        }
+        act(self, now);
+        send_beat(self, now);  // the others may be waiting for this one
+      },
       [=](leave_atom) {
         say(self, false, "cluster: draining: handing every account to the other members");
         auto now = now_of(self);

@@ -80,6 +80,10 @@ struct cluster_node_config {
   /// Says what changed (a member up or down, a takeover, a refused peer);
   /// `error`: the operator should look. Called on the actor's thread.
   std::function<void(bool error, const std::string&)> log;
+  /// Told when the node switches to the limits it was given by
+  /// propose_limits_atom, with every member up (cluster_view, "Limits"):
+  /// apply them now. Called on the actor's thread.
+  std::function<void(const std::string& digest)> on_limits;
 
   // -- the seams of `usher cluster-sim` (docs/CLUSTER-SIM.md); unset in serve --
 
@@ -108,6 +112,9 @@ struct cluster_status {
   bool majority = false;
   std::vector<cluster_member_status> members;
   std::vector<std::pair<std::string, std::string>> owners;  ///< account -> member; "" none
+  std::string limits;       ///< the limits digest applied
+  std::string limits_next;  ///< read by a reload, applied with the others; "" none
+  std::vector<std::string> limits_waiting;  ///< members up that have not read limits_next yet
 };
 
 /// Edge -> cluster actor: answer cluster_status.
@@ -116,6 +123,9 @@ using cluster_status_atom = caf::atom_constant<caf::atom("cl_status")>;
 /// the other members (cluster_view::leave); cluster_stats::groups_in_hand
 /// says when that is done.
 using leave_atom = caf::atom_constant<caf::atom("cl_leave")>;
+/// serve -> cluster actor after a reload (SIGHUP) read other limits: switch
+/// to this limits digest together with every member up (on_limits says when).
+using propose_limits_atom = caf::atom_constant<caf::atom("cl_limits")>;
 
 /// Spawns the cluster actor; publish it on the node's CAF port with
 /// publish_cluster_node().
@@ -151,7 +161,7 @@ typename Inspector::result_type inspect(Inspector& f, group_note& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, beat& x) {
   return f(caf::meta::type_name("beat"), x.from, x.incarnation, x.seq, x.gens, x.over, x.acks,
-           x.heard, x.held, x.lost, x.claims, x.promises, x.handed, x.digest, x.leaving);
+           x.heard, x.held, x.lost, x.claims, x.promises, x.handed, x.digest, x.next_digest, x.leaving);
 }
 
 template <class Inspector>
@@ -168,7 +178,7 @@ typename Inspector::result_type inspect(Inspector& f, cluster_member_status& x) 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
   return f(caf::meta::type_name("cluster_status"), x.node, x.epoch, x.majority, x.members,
-           x.owners);
+           x.owners, x.limits, x.limits_next, x.limits_waiting);
 }
 
 }  // namespace usher::actors::cluster

@@ -88,6 +88,7 @@ beat cluster_view::next_beat(usec now) {
   for (auto& h : handed_) b.handed.push_back(h.first);
   b.lost = lost_;
   b.digest = digest_;
+  b.next_digest = next_digest_;
   b.leaving = leaving_;
   leave_said_ = leaving_;
   return b;
@@ -100,7 +101,7 @@ bool cluster_view::receive(const beat& b, usec now) {
     return false;
   auto& p = peers_[b.from];
   p.last_any = now;
-  if (b.digest != digest_) {
+  if (!limits_match(b)) {
     p.wrong_digest = true;
     return false;
   }
@@ -281,6 +282,36 @@ void cluster_view::resign_all(std::vector<action>& out) {
   out.push_back(std::move(a));
 }
 
+bool cluster_view::limits_match(const beat& b) const {
+  return b.digest == digest_ || (!next_digest_.empty() && b.digest == next_digest_) ||
+         (!b.next_digest.empty() && b.next_digest == digest_);
+}
+
+void cluster_view::propose_limits(std::string digest) {
+  if (digest == digest_) digest.clear();
+  next_digest_ = std::move(digest);
+}
+
+std::vector<std::uint32_t> cluster_view::limits_waiting_for(usec now) const {
+  std::vector<std::uint32_t> out;
+  if (next_digest_.empty()) return out;
+  for (std::uint32_t m = 0; m < names_.size(); ++m) {
+    if (!counted_up(m, now)) continue;
+    auto& b = *peers_[m].latest;
+    if (b.digest != next_digest_ && b.next_digest != next_digest_) out.push_back(m);
+  }
+  return out;
+}
+
+void cluster_view::switch_limits(usec now, std::vector<action>& out) {
+  if (next_digest_.empty() || valid_until_ <= now || !limits_waiting_for(now).empty()) return;
+  digest_ = std::move(next_digest_);
+  next_digest_.clear();
+  // A member that matched only through the old digest no longer does; it
+  // is counted down at its next beat (receive() checks every beat).
+  out.push_back(action{action::kind::switch_limits, 0, 0, {}});
+}
+
 void cluster_view::decide(usec now, std::vector<action>& out) {
   update_validity();
   suspect_silent(now);
@@ -289,6 +320,7 @@ void cluster_view::decide(usec now, std::vector<action>& out) {
     std::fill(claiming_.begin(), claiming_.end(), false);
     return;
   }
+  switch_limits(now, out);
   for (std::uint32_t g = 0; g < groups_.size(); ++g) decide_group(g, now, out);
 }
 

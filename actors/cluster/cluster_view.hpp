@@ -50,6 +50,17 @@
 /// Beats list the groups each node holds (or is handing off) and those it
 /// gave up, so a new owner knows when no one else can hold a group.
 ///
+/// Limits. Members whose limits digests differ never count each other up.
+/// A reload (SIGHUP) proposes new limits (propose_limits): the member says
+/// them in its beats beside those it applies, and two members match while
+/// one's applied digest is the other's applied or proposed one. A member
+/// switches (action switch_limits) once it and every member it counts up
+/// say the new digest, applied or proposed, and it has a majority: so the
+/// cluster switches together, within a few heartbeats of the last member's
+/// reload, and no member is counted down for it. Accounts are decided by
+/// their owner alone, so each account goes from the old limits to the new
+/// ones once, when its owner switches.
+///
 /// Owner. The owner a node wants for a group is the placement owner among
 /// the members it counts as up (itself included while valid). Views differ
 /// for a moment after a change; that costs only waiting (a forward to a node
@@ -90,7 +101,10 @@ struct beat {
   std::vector<std::uint32_t> claims;   ///< groups the sender would start (needs promises)
   std::vector<group_note> promises;    ///< claims the sender backs: one member per group
   std::vector<group_note> handed;      ///< handoffs the sender finished lately
-  std::string digest;              ///< the limits digest (cluster_config): must be equal
+  std::string digest;              ///< the limits digest (cluster_config) the sender applies
+  /// The limits the sender has read and switches to with the others (a
+  /// reload: propose_limits()); "" none.
+  std::string next_digest;
   bool leaving = false;            ///< the sender drains: it hands everything off
 };
 
@@ -115,6 +129,7 @@ class cluster_view {
       activate_recovering,  ///< start granting for `group` after a recovery window
       hand_off,             ///< stop `group`, send its state to member `to`
       resign,               ///< stop every group it held (listed in `groups`); voted out
+      switch_limits,        ///< apply the proposed limits (limits_digest() is theirs now)
     };
     kind what;
     std::uint32_t group = 0;
@@ -140,6 +155,16 @@ class cluster_view {
   /// from now on); false when the sender is not up at that generation here
   /// (a member being voted out: its groups are taken over instead).
   bool accept_handoff(std::uint32_t group, std::uint32_t from, std::uint64_t from_gen);
+
+  /// This node has read other limits (a reload): it switches to them with
+  /// the cluster (switch_limits). The digest it applies now withdraws a
+  /// proposal.
+  void propose_limits(std::string digest);
+  /// The limits digest this node applies, and the one it proposed ("" none).
+  [[nodiscard]] const std::string& limits_digest() const { return digest_; }
+  [[nodiscard]] const std::string& next_limits() const { return next_digest_; }
+  /// Members up that have not said `next_limits()` yet (the switch waits for them).
+  [[nodiscard]] std::vector<std::uint32_t> limits_waiting_for(policies::usec now) const;
 
   /// This node drains (SIGTERM): from now on no group is placed on it, so it
   /// hands each of its groups to the member that ranks next, leases and all,
@@ -208,6 +233,9 @@ class cluster_view {
   bool may_start(std::uint32_t g, policies::usec now, action::kind& how) const;
   bool nobody_else_holds(std::uint32_t g, policies::usec now) const;
   void resign_all(std::vector<action>& out);
+  /// Whether a peer's beat says limits this node can count up with.
+  bool limits_match(const beat& b) const;
+  void switch_limits(policies::usec now, std::vector<action>& out);
 
   std::vector<std::string> names_;
   std::uint32_t self_;
@@ -217,6 +245,7 @@ class cluster_view {
   std::vector<std::uint32_t> home_;  ///< by group: its owner when every member is up
   std::vector<std::uint64_t> weights_;  ///< [group * members + member]: rendezvous weights
   std::string digest_;
+  std::string next_digest_;
   std::uint64_t incarnation_;
   policies::usec started_;
   std::uint64_t seq_ = 0;

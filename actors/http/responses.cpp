@@ -327,6 +327,11 @@ std::string cluster_status_json(const cluster::cluster_status& s) {
     if (owner.empty()) j["owners"][account] = nullptr;
     else j["owners"][account] = owner;
   }
+  j["limits"] = s.limits;
+  if (!s.limits_next.empty()) {
+    j["limits_next"] = s.limits_next;
+    j["limits_waiting_for"] = s.limits_waiting;
+  }
   return dump(j);
 }
 

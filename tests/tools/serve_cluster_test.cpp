@@ -431,6 +431,72 @@ TEST_CASE("a member whose limits differ is refused and grants nothing") {
   CHECK(c[0].admit("acme-key", {{"model", "m"}}).status == 200);
 }
 
+// Rewrites member i's config with `account_text`, sends SIGHUP and waits
+// for its log to say how the reload went; returns what it said.
+std::string reload_member(cluster& c, std::size_t i, const std::string& account_text) {
+  auto before = c[i].stderr_text().size();
+  c[i].rewrite_config(c.config_for(i, account_text));
+  REQUIRE(::kill(c[i].pid(), SIGHUP) == 0);
+  std::string said;
+  REQUIRE(eventually([&] {
+    said = c[i].stderr_text().substr(before);
+    return said.find("reload") != std::string::npos && said.find('\n') != std::string::npos;
+  }));
+  return said;
+}
+
+TEST_CASE("a rolling reload: the members apply new limits together, once every one has read them") {
+  cluster c(3, 3, "", accounts, "30s");  // leases outlive the test: no renewals needed
+  REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }));
+  auto owner = *c.owner("acme");
+  auto edge = (owner + 1) % 3, third = (owner + 2) % 3;
+  for (int i = 0; i < 3; ++i) REQUIRE(c[edge].admit("acme-key", {{"model", "m"}}).status == 200);
+  REQUIRE(c[edge].admit("acme-key", {{"model", "m"}}).status == 429);
+  auto before = c.view(owner)["limits"];
+
+  // Accounts added: refused in a cluster (the groups would differ).
+  CHECK(reload_member(c, owner, accounts + "[account.new]\nplan = weighted\n" + key_line("new-key"))
+            .find("reload refused") != std::string::npos);
+
+  auto raised = accounts;
+  raised.replace(raised.find("limit = 3"), 9, "limit = 5");
+  // Two members have read the new limits, the owner among them: every
+  // member goes on applying the old ones, and counts the others up.
+  for (auto i : {owner, edge})
+    CHECK(reload_member(c, i, raised).find("new limits") != std::string::npos);
+  REQUIRE(eventually([&] {
+    auto v = c.view(owner);
+    return v["limits_waiting_for"] == nlohmann::json::array({cluster::name(third)});
+  }));
+  CHECK(c.view(owner)["limits"] == before);
+  CHECK(c[edge].admit("acme-key", {{"model", "m"}}).status == 429);
+  CHECK(c[third].usage("acme-key")["limit"] == 3);
+  CHECK(c.formed({0, 1, 2}));
+
+  // The third reads them: all three switch, nobody was counted down, the
+  // leases held stay, and the account has 5 units.
+  CHECK(reload_member(c, third, raised).find("new limits") != std::string::npos);
+  REQUIRE(eventually([&] {
+    for (std::size_t i = 0; i < 3; ++i) {
+      auto v = c.view(i);
+      if (v["limits"] == before || v.contains("limits_next")) return false;
+    }
+    return true;
+  }));
+  REQUIRE(eventually([&] { return c[owner].usage("acme-key")["limit"] == 5; }));
+  CHECK(c.formed({0, 1, 2}));
+  CHECK(c[third].usage("acme-key")["used_cost"] == 3);
+  CHECK(c[third].admit("acme-key", {{"model", "m"}}).status == 200);
+  CHECK(c[owner].admit("acme-key", {{"model", "m"}}).status == 200);
+  CHECK(c[edge].admit("acme-key", {{"model", "m"}}).status == 429);
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO("member " << cluster::name(i) << " said: " << c[i].stderr_text());
+    CHECK(c[i].stderr_text().find("reloaded limits applied with the cluster") != std::string::npos);
+    CHECK(c[i].stderr_text().find("differ") == std::string::npos);
+    CHECK(c[i].stderr_text().find("is down") == std::string::npos);
+  }
+}
+
 TEST_CASE("a member drained with SIGTERM hands its accounts over, leases with them, and exits 0") {
   cluster c(3, 3, "drain_timeout = 2s\n");
   REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }));

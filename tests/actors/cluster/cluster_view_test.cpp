@@ -77,9 +77,10 @@ class sim_cluster {
     nodes_[m].alive = false;
     nodes_[m].view.reset();
   }
-  void restart(std::uint32_t m) {
+  /// `digest`: the limits it starts with ("": the others' first ones).
+  void restart(std::uint32_t m, const std::string& digest = "") {
     trace("restart", m);
-    start(m);
+    start(m, digest);
   }
   /// Drains: says so in a beat at once, as the cluster actor does.
   void leave(std::uint32_t m) {
@@ -156,9 +157,10 @@ class sim_cluster {
     std::vector<message> inbox;  ///< held while paused
   };
 
-  void start(std::uint32_t m) {
+  void start(std::uint32_t m, const std::string& digest = "") {
     auto s = base_;
     s.self = m;
+    if (!digest.empty()) s.digest = digest;
     nodes_[m].view = std::make_unique<cluster_view>(s, rng_(), now_);
     nodes_[m].alive = true;
     nodes_[m].paused = false;
@@ -476,4 +478,100 @@ TEST_CASE("random crashes, restarts, pauses, drains and partitions never give a 
     ++runs;
   }
   CHECK(runs == static_cast<int>(last - first));
+}
+
+namespace {
+
+// Every running member counts every other running one up.
+bool all_up(sim_cluster& c) {
+  for (std::uint32_t m = 0; m < c.members(); ++m)
+    for (std::uint32_t q = 0; q < c.members(); ++q)
+      if (c.running(m) && c.running(q) && c.view(m).state_of(q, c.now()) != member_state::up)
+        return false;
+  return true;
+}
+
+// Runs until `until` in steps of 10 ms; false if a step found a member
+// counting another running one not up.
+bool run_all_up(sim_cluster& c, usec until) {
+  bool ok = true;
+  while (c.now() < until) {
+    c.run_until(std::min(until, c.now() + 10 * ms));
+    ok = ok && all_up(c);
+  }
+  return ok;
+}
+
+}  // namespace
+
+TEST_CASE("a reload's limits are switched to once every member up has read them, by all together") {
+  sim_cluster c(3, 30, 11);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  // a and b read new limits; c has not yet: nobody switches, nobody is counted down.
+  c.view(0).propose_limits("d2");
+  CHECK(run_all_up(c, 1'500 * ms));
+  c.view(1).propose_limits("d2");
+  CHECK(run_all_up(c, 3'000 * ms));
+  for (std::uint32_t m = 0; m < 3; ++m) CHECK(c.view(m).limits_digest() == "d");
+  CHECK(c.actions[kind::switch_limits] == 0);
+  CHECK(c.view(0).limits_waiting_for(c.now()) == std::vector<std::uint32_t>{2});
+  CHECK(c.view(1).next_limits() == "d2");
+  CHECK(c.view(2).next_limits().empty());
+  // The last one reads them: all three switch, within a few heartbeats.
+  c.view(2).propose_limits("d2");
+  CHECK(run_all_up(c, 3'400 * ms));
+  for (std::uint32_t m = 0; m < 3; ++m) {
+    CHECK(c.view(m).limits_digest() == "d2");
+    CHECK(c.view(m).next_limits().empty());
+  }
+  CHECK(c.actions[kind::switch_limits] == 3);
+  // The groups stayed where they were: no handoff, no recovery.
+  REQUIRE(c.violation.empty());
+  CHECK(settled(c));
+  CHECK(c.actions[kind::hand_off] == 0);
+  CHECK(c.actions[kind::activate_recovering] == 0);
+
+  SECTION("a member that reads back the limits it applies withdraws what it proposed") {
+    c.view(0).propose_limits("d3");
+    CHECK(c.view(0).next_limits() == "d3");
+    c.view(0).propose_limits("d2");
+    CHECK(c.view(0).next_limits().empty());
+    c.view(1).propose_limits("d3");
+    c.view(2).propose_limits("d3");
+    CHECK(run_all_up(c, 4'000 * ms));
+    for (std::uint32_t m = 0; m < 3; ++m) CHECK(c.view(m).limits_digest() == "d2");
+  }
+}
+
+TEST_CASE("a member down does not hold a switch back: restarted with the old limits it cannot join") {
+  sim_cluster c(3, 30, 12);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  c.crash(2);
+  c.run_until(3'000 * ms);
+  REQUIRE(settled(c));
+  c.view(0).propose_limits("d2");
+  c.view(1).propose_limits("d2");
+  c.run_until(3'500 * ms);
+  CHECK(c.view(0).limits_digest() == "d2");
+  CHECK(c.view(1).limits_digest() == "d2");
+  // Restarted with the file it had: the others do not count it up.
+  c.restart(2, "d");
+  c.run_until(5'000 * ms);
+  REQUIRE(c.violation.empty());
+  CHECK(settled(c));
+  CHECK(c.view(0).digest_mismatch(2));
+  CHECK(c.view(0).state_of(2, c.now()) != member_state::up);
+  for (std::uint32_t g = 0; g < c.groups(); ++g) CHECK(holder(c, g) != 2);
+  // Restarted with the new one: it joins and gets its groups back.
+  c.crash(2);
+  c.restart(2, "d2");
+  c.run_until(8'000 * ms);
+  REQUIRE(c.violation.empty());
+  CHECK(settled(c));
+  CHECK(c.view(0).state_of(2, c.now()) == member_state::up);
+  std::vector<std::string> all = {"a", "b", "c"};
+  for (std::uint32_t g = 0; g < c.groups(); ++g)
+    CHECK(c.view(0).names()[holder(c, g)] == usher::actors::cluster::owner_of(c.view(0).groups()[g], all));
 }
