@@ -104,6 +104,13 @@ std::int32_t engine::shared_pool_for(const request& r) {
   return slot;
 }
 
+bool engine::shared_fits(std::int32_t shared, const account_state& acc, const request& r) const {
+  const auto& pool = shared_[static_cast<std::size_t>(shared)];
+  if (!plan_->has_capacity_reserves() || pool.capacity() < 0) return pool.fits(r.cost);
+  auto room = plan_->capacity_for_level(pool.capacity(), priority_of(plan_->profile(acc.profile), r));
+  return pool.used() + r.cost <= room;
+}
+
 void engine::place(account_state& acc, const request& r, lease& l) {
   l.account = r.account;
   l.cost = r.cost;
@@ -124,7 +131,7 @@ bool engine::pools_fit(account_state& acc, const request& r, lease& l, reason& w
     why = reason::over_limit;
     return false;
   }
-  if (l.shared >= 0 && !shared_[l.shared].fits(r.cost)) {
+  if (l.shared >= 0 && !shared_fits(l.shared, acc, r)) {
     why = reason::model_busy;
     return false;
   }
@@ -268,12 +275,13 @@ engine::decision engine::arrive(const request& r, std::uint16_t profile, usec no
   const auto& prof = plan_->profile(acc.profile);
   const auto limit = prof.limit;
   if (limit >= 0 && r.cost > limit) return refused(status::rejected, reason::over_limit);
-  if (d.held.shared >= 0 && r.cost > shared_[d.held.shared].capacity())
+  const auto level = static_cast<std::int16_t>(priority_of(prof, r));
+  if (d.held.shared >= 0 && shared_[d.held.shared].capacity() >= 0 &&
+      r.cost > plan_->capacity_for_level(shared_[d.held.shared].capacity(), level))
     return refused(status::rejected, reason::model_busy);
   for (const auto& g : running_gates_)
     if (!g->could_ever_fit(r, acc.profile)) return refused_by(g.get());
   if (!fits && refuser && !refuser->refusal_waits()) return refused_by(refuser);
-  const auto level = static_cast<std::int16_t>(priority_of(prof, r));
   // FIFO: nobody overtakes a waiter of its level or higher.
   if (fits && (acc.queue.empty() || acc.queue.head().req.priority < level)) {
     if (acc.sessions) acc.sessions->charge();

@@ -233,6 +233,9 @@ class engine {
   /// Sets the pools `r` is charged in (account pool, shared model capacity).
   void place(account_state& acc, const request& r, lease& l);
   /// `refuser`, when given, is set to the plug-in gate that refused (why = gate).
+  /// Whether `r` fits in model capacity `shared` now: the units kept for
+  /// levels above its own (capacity_reserve) stay free.
+  bool shared_fits(std::int32_t shared, const account_state& acc, const request& r) const;
   bool pools_fit(account_state& acc, const request& r, lease& l, reason& why, usec now,
                  const gate** refuser = nullptr);
   void charge(account_state& acc, const request& r, lease& l, usec now);

@@ -68,6 +68,7 @@ const std::vector<std::string>& known_keys() {
 // Prefixes whose remainder is a model name.
 constexpr std::string_view cost_prefix = "cost.";
 constexpr std::string_view capacity_prefix = "model_capacity.";
+constexpr std::string_view reserve_prefix = "capacity_reserve.";
 constexpr std::string_view account_prefix = "account.";
 constexpr std::string_view gate_prefix = "gate.";
 constexpr std::string_view model_rpm_prefix = "requests_per_minute.";
@@ -414,7 +415,7 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   entries global;
   for (auto& kv : pi->second.defaults) global[kv.first] = entry{kv.second, "preset " + preset, order++};
   std::map<std::string, entries> per_account;
-  std::map<std::string, entry> model_costs, model_capacities, model_rpm, model_tpm;
+  std::map<std::string, entry> model_costs, model_capacities, model_rpm, model_tpm, reserves;
   entries backend;  // backend.KEY, by KEY
   std::map<std::string, entries> model_backends;  // backend.MODEL.KEY, by MODEL then KEY
   for (auto& kv : backend_keys()) backend[kv.first] = entry{kv.second, "default", 0};
@@ -490,6 +491,9 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
       if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
       parse_count(s.key, e, true, 1, max_rate_per_minute);
       (tokens ? model_tpm : model_rpm)[model] = e;
+    } else if (starts_with(key, reserve_prefix)) {
+      auto level = key.substr(reserve_prefix.size());
+      reserves[level] = e;
     } else if (starts_with(key, capacity_prefix)) {
       auto model = key.substr(capacity_prefix.size());
       if (model.empty()) throw input_error::at(s.where, 0, s.key, "missing model name");
@@ -568,6 +572,41 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
     if (order.value == "oldest") result->capacity_order_ = capacity_order::oldest;
     else if (order.value == "fair") result->capacity_order_ = capacity_order::fair;
     else bad_value("capacity_order", order, "oldest or fair");
+  }
+  for (auto& [level_text, e] : reserves) {
+    const auto key = std::string(reserve_prefix) + level_text;
+    capacity_reserve r;
+    r.level = parse_count(key + " (its LEVEL)", entry{level_text, e.where, e.order}, false, 1, max_priority);
+    std::string amount = e.value;
+    r.percent = !amount.empty() && amount.back() == '%';
+    if (r.percent) amount.pop_back();
+    r.amount = parse_count(key, entry{amount, e.where, e.order}, false, 0, r.percent ? 100 : std::numeric_limits<std::int64_t>::max());
+    for (auto& other : result->reserves_)
+      if (other.level == r.level)
+        throw input_error::at(e.where, 0, key, "level " + std::to_string(r.level) + " is reserved twice");
+    result->reserves_.push_back(r);
+  }
+  std::sort(result->reserves_.begin(), result->reserves_.end(),
+            [](auto& a, auto& b) { return a.level < b.level; });
+  if (!reserves.empty()) {
+    const auto& first = reserves.begin()->second;
+    const auto key = std::string(reserve_prefix) + reserves.begin()->first;
+    if (result->default_model_capacity_ < 0 &&
+        std::none_of(result->model_capacity_.begin(), result->model_capacity_.end(),
+                     [](auto c) { return c >= 0; }))
+      throw input_error::at(first.where, 0, key,
+                            "reserves part of a model's capacity, but the plan sets no "
+                            "model_capacity");
+    // Level 0 must keep a unit of every capacity, or it could never run.
+    auto check = [&](const std::string& what, std::int64_t c) {
+      if (c >= 0 && result->capacity_for_level(c, 0) < 1)
+        throw input_error::at(first.where, 0, key,
+                              "the reserves leave nothing of " + what + " (" + std::to_string(c) +
+                                  ") to requests of level 0");
+    };
+    check("model_capacity", result->default_model_capacity_);
+    for (std::size_t m = 0; m < result->models_.size(); ++m)
+      check("model_capacity." + result->models_[m], result->model_capacity_[m]);
   }
 
   // The backend model: plan-wide keys, then each model's own.
@@ -659,6 +698,7 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
   for (auto& kv : global) result->effective_[kv.first] = kv.second.value;
   for (auto& kv : model_costs) result->effective_["cost." + kv.first] = kv.second.value;
   for (auto& kv : model_capacities) result->effective_["model_capacity." + kv.first] = kv.second.value;
+  for (auto& kv : reserves) result->effective_[std::string(reserve_prefix) + kv.first] = kv.second.value;
   for (auto& kv : model_rpm) result->effective_["requests_per_minute." + kv.first] = kv.second.value;
   for (auto& kv : model_tpm) result->effective_["tokens_per_minute." + kv.first] = kv.second.value;
   // Backend keys only once any is set, so plans without the model read as before.

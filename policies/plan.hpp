@@ -13,6 +13,7 @@
 /// named in an override); models the plan names get the first model ids, so
 /// per-model tables are plain vectors.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -175,6 +176,17 @@ class plan {
   bool has_model_rates() const { return has_model_rates_; }
   /// How freed model capacity is shared among waiting accounts.
   capacity_order order_of_capacity() const { return capacity_order_; }
+  /// What a request of `level` may fill of a model capacity of `capacity`
+  /// units (>= 0): all of it, less the units kept for higher levels
+  /// (`capacity_reserve.LEVEL`: docs/PLANS.md, "Reserving capacity for
+  /// higher levels").
+  std::int64_t capacity_for_level(std::int64_t capacity, std::int64_t level) const {
+    std::int64_t room = capacity;
+    for (auto& r : reserves_)
+      if (r.level > level) room -= std::min(room, r.units_of(capacity));
+    return room;
+  }
+  bool has_capacity_reserves() const { return !reserves_.empty(); }
 
   /// The servers requests of `model` run on in a simulation, or nullptr
   /// when they keep their trace durations (no backend model for it).
@@ -201,6 +213,17 @@ class plan {
   std::vector<std::int64_t> model_capacity_;  ///< by model id; -1 unlimited
   std::int64_t default_model_capacity_ = -1;
   capacity_order capacity_order_ = capacity_order::oldest;
+  /// `capacity_reserve.LEVEL`: units (or a percent) of every model capacity
+  /// that only requests of LEVEL or higher may take.
+  struct capacity_reserve {
+    std::int64_t level = 0;
+    std::int64_t amount = 0;
+    bool percent = false;
+    std::int64_t units_of(std::int64_t capacity) const {
+      return percent ? capacity / 100 * amount + capacity % 100 * amount / 100 : amount;  // no overflow
+    }
+  };
+  std::vector<capacity_reserve> reserves_;  ///< by level, ascending
   std::vector<rate_limit_params> model_rates_;  ///< by model id
   bool has_model_rates_ = false;
   backend_params default_backend_;

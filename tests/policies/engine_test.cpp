@@ -388,6 +388,85 @@ TEST_CASE("priority per request: a request's own level, cut to its account's pri
   }
 }
 
+TEST_CASE("capacity_reserve: units of a model kept for higher levels, by arrival and by freed unit") {
+  // Model 0 of 4 units, 1 of them (25 %, or 1 unit) kept for level 1 and up.
+  for (std::string amount : {"1", "25%"}) {
+    INFO("capacity_reserve.1 = " << amount);
+    bench b("per-model", {{"model_capacity.m", "4", "t"}, {"queue.max_depth", "5", "t"},
+                          {"priority.max", "1", "t"}, {"capacity_reserve.1", amount, "t"}});
+    // Level 0 fills 3 units, not the fourth.
+    engine::decision low[3];
+    for (auto& d : low) {
+      d = b.arrive(0, 0, kind::request, 0);
+      REQUIRE(d.what == engine::verdict::admitted);
+    }
+    CHECK(b.arrive(1, 1, kind::request, 0).what == engine::verdict::queued);
+    // Level 1 takes it at once, past the level-0 waiter of another account.
+    auto high = b.arrive(2, 2, kind::request, 0, -1, 0, no_id, 1);
+    CHECK(high.what == engine::verdict::admitted);
+    // Full: a level-1 arrival waits too, and a freed unit goes to it first.
+    CHECK(b.arrive(2, 3, kind::request, 0, -1, 0, no_id, 1).what == engine::verdict::queued);
+    b.e.release(low[0].held, 5);
+    std::vector<engine::admission> in;
+    b.e.admit_waiting(5, in);
+    REQUIRE(in.size() == 1);
+    CHECK(in[0].req.account == 2);
+    // The level-1 unit frees: level 0 may not have it (3 units in use).
+    in.clear();
+    b.e.release(high.held, 6);
+    b.e.admit_waiting(6, in);
+    CHECK(in.empty());
+    CHECK(b.e.usage_of(1).queued == 1);
+    // A level-0 unit frees: the level-0 waiter runs.
+    b.e.release(low[1].held, 7);
+    b.e.admit_waiting(7, in);
+    REQUIRE(in.size() == 1);
+    CHECK(in[0].req.account == 1);
+  }
+}
+
+TEST_CASE("capacity_reserve: reserves of several levels add up, and a request bigger than its room is refused") {
+  // 10 units: 2 kept for level 1 and up, 3 more for level 2: level 0 may fill
+  // 5, level 1 may fill 7, level 2 all 10.
+  bench b("weighted", {{"model_capacity.m", "10", "t"}, {"limit", "none", "t"}, {"queue.max_depth", "5", "t"},
+                       {"priority.max", "2", "t"}, {"capacity_reserve.1", "2", "t"},
+                       {"capacity_reserve.2", "3", "t"}});
+  CHECK(b.p->capacity_for_level(10, 0) == 5);
+  CHECK(b.p->capacity_for_level(10, 1) == 7);
+  CHECK(b.p->capacity_for_level(10, 2) == 10);
+  // More than its level could ever fill: refused at once (429), not left to time out.
+  auto big = b.arrive(0, 0, kind::request, 0, 6, 0, no_id, 0);
+  CHECK(big.what == engine::verdict::done);
+  CHECK(big.code == status::rejected);
+  CHECK(big.why == reason::model_busy);
+  CHECK(b.arrive(0, 0, kind::request, 0, 5, 0, no_id, 0).what == engine::verdict::admitted);
+  CHECK(b.arrive(1, 0, kind::request, 0, 3, 0, no_id, 1).what == engine::verdict::queued);
+  CHECK(b.arrive(1, 0, kind::request, 0, 2, 0, no_id, 1).what == engine::verdict::queued);  // FIFO
+  CHECK(b.arrive(2, 0, kind::request, 0, 5, 0, no_id, 2).what == engine::verdict::admitted);
+}
+
+TEST_CASE("capacity_reserve: mistakes are named where they are written") {
+  auto error_of = [](std::vector<plan::setting> s) {
+    try {
+      plan::build("per-model", s);
+    } catch (const input_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("built");
+  };
+  CHECK_THAT(error_of({{"capacity_reserve.1", "2", "f:3"}}), Catch::Contains("no model_capacity"));
+  CHECK_THAT(error_of({{"model_capacity", "4", "f:1"}, {"capacity_reserve.1", "4", "f:3"}}),
+             Catch::Contains("f:3") && Catch::Contains("nothing of model_capacity (4)"));
+  CHECK_THAT(error_of({{"model_capacity", "4", "f:1"}, {"capacity_reserve.0", "1", "f:3"}}),
+             Catch::Contains("capacity_reserve.0"));
+  CHECK_THAT(error_of({{"model_capacity", "4", "f:1"}, {"capacity_reserve.1", "120%", "f:3"}}),
+             Catch::Contains("capacity_reserve.1"));
+  CHECK_THAT(error_of({{"model_capacity", "4", "f:1"}, {"capacity_reserve.1", "1", "f:3"},
+                       {"capacity_reserve.01", "1", "f:4"}}),
+             Catch::Contains("reserved twice"));
+  CHECK(error_of({{"model_capacity", "4", "f:1"}, {"capacity_reserve.1", "50%", "f:3"}}) == "built");
+}
+
 TEST_CASE("capacity_order fair counts units, and a head that does not fit lets the next account in") {
   // Weighted: capacity 4, account 0 holds 3 units (one request of 3), account 1
   // holds 1 and waits for 2 more; account 2 holds nothing and waits for 3.
