@@ -15,6 +15,7 @@
 #include <caf/io/middleman.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <iostream>
 #include <sstream>
 #include <map>
@@ -50,10 +51,11 @@ struct reloads {
   /// Applies a config that passed its checks: the admission actors' plans
   /// and the edge's keys. Set once the edge runs; cleared before it ends.
   std::function<std::string(const node_config&)> apply;
-  /// Cluster: the limits digest applied, and the config read to apply with
-  /// the other members.
+  /// Cluster: the limits digest applied, and the configs read to apply with
+  /// the other members, newest last. Two: the cluster actor may switch to
+  /// the one before while a newer reload replaces it.
   std::string applied_digest;
-  std::optional<node_config> proposed;
+  std::deque<node_config> proposed;
 };
 
 // The [cluster] settings a reload cannot change (a member restarts for them).
@@ -124,10 +126,13 @@ void reload(const std::string& path, const std::string& node_name, const node_co
         return;
       }
       const auto& digest = next.cluster.limits_digest;
-      if (digest == state.applied_digest) {
-        state.proposed.reset();
-      } else {
-        state.proposed = next;
+      auto& p = state.proposed;
+      p.erase(std::remove_if(p.begin(), p.end(),
+                             [&](auto& c) { return c.cluster.limits_digest == digest; }),
+              p.end());
+      if (digest != state.applied_digest) {
+        p.push_back(next);
+        if (p.size() > 2) p.pop_front();
         log.info("reload of {}: new limits (digest {}); the cluster applies them once every "
                  "member up has read them",
                  path, digest.substr(0, 12));
@@ -154,16 +159,19 @@ void reload(const std::string& path, const std::string& node_name, const node_co
 // The cluster actor switched to limits a reload proposed: apply them.
 void switched(const std::string& digest, reloads& state, spdlog::logger& log) {
   std::lock_guard<std::mutex> guard(state.mutex);
-  if (!state.proposed || state.proposed->cluster.limits_digest != digest || !state.apply) return;
-  if (auto why = state.apply(*state.proposed); !why.empty()) {
+  auto& p = state.proposed;
+  auto read = std::find_if(p.begin(), p.end(),
+                           [&](auto& c) { return c.cluster.limits_digest == digest; });
+  if (read == p.end() || !state.apply) return;
+  if (auto why = state.apply(*read); !why.empty()) {
     // Checked at the reload (same groups): not expected.
     log.error("cluster: cannot apply the limits every member switched to: {}", why);
     return;
   }
   state.applied_digest = digest;
   log.info("reloaded limits applied with the cluster ({} accounts, {} plans)",
-           state.proposed->accounts.size(), state.proposed->plans.size());
-  state.proposed.reset();
+           read->accounts.size(), read->plans.size());
+  p.erase(p.begin(), read + 1);  // it, and what it replaced
 }
 
 // What --check says of a [cluster] section: the members, what a majority
