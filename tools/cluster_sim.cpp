@@ -600,6 +600,9 @@ void cluster_run::arrive(std::size_t r) {
   req.request_id = (std::uint64_t{*to + 1} << 48) + r;
   req.model = model(row);
   req.product = product(row);
+  // The trace's key, as a live node's edge gives the key a request came
+  // with: per-key gates (key_cap) count by it.
+  req.key = row.a.req.key;
   req.cost = row.own_cost;
   req.tokens = row.a.req.tokens;
   req.priority = row.a.req.priority;
@@ -889,7 +892,10 @@ cluster_sim_totals cluster_run::finish() {
       const auto& row = rows_[i];
       if (row.id.empty()) out.field(static_cast<std::int64_t>(i + 1));
       else out.field(row.id);
-      out.field(account(row)).empty().field(model(row)).seconds(row.a.at);
+      out.field(account(row));
+      if (row.a.req.key == policies::no_id) out.empty();
+      else out.field(reader_->keys().name(row.a.req.key));
+      out.field(model(row)).seconds(row.a.at);
       if (row.start >= 0) out.seconds(row.start).seconds(row.end);
       else out.empty().empty();
       out.seconds(row.wait);

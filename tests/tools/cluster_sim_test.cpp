@@ -290,6 +290,38 @@ TEST_CASE("cluster-sim: a fail row holds its lease and ends 500, priority is pri
   }
 }
 
+TEST_CASE("cluster-sim: a trace's key reaches per-key gates, as a live node's API key does") {
+  auto dir = scratch("cluster-sim-keys");
+  std::filesystem::create_directories(dir);
+  tools::cluster_sim_request r;
+  r.config = (dir / "cluster.ini").string();
+  std::ofstream(r.config) << "[node]\nlease_ttl = 6s\n[cluster]\n"
+                             "peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n"
+                             "replicas = 0\nheartbeat = 500ms\nfailure_timeout = 2s\n"
+                             "[plan.per-key]\npreset = streams\nlimit = 10\nqueue.max_depth = 0\n"
+                             "gate.k.type = key_cap\ngate.k.limit = 1\n"
+                             "[account.team]\nplan = per-key\n";
+  r.trace = (dir / "keys.csv").string();
+  r.out_dir = (dir / "out").string();
+  std::filesystem::create_directories(r.out_dir);
+  // The script key's second request finds its key at its cap; alice's and
+  // a row without a key are not capped by it.
+  std::ofstream(r.trace) << "arrival_s,account,key,duration_s\n1,team,script,9\n2,team,script,9\n"
+                            "3,team,alice,9\n4,team,,9\n5,team,,9\n";
+  tools::run_cluster_sim(r);
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0]["key"] == "script");
+  CHECK(rows[0]["status"] == "200");
+  CHECK(rows[1]["status"] == "429");
+  CHECK(rows[1]["reason"] == "gate");
+  CHECK(rows[2]["key"] == "alice");
+  CHECK(rows[2]["status"] == "200");
+  CHECK(rows[3]["key"] == "");
+  CHECK(rows[3]["status"] == "200");
+  CHECK(rows[4]["status"] == "200");
+}
+
 TEST_CASE("cluster-sim finds over-admission where holders break the rules") {
   // Holders that go on using a lease they could not renew (their member
   // paused far longer than a TTL) are over their account's limit once the
