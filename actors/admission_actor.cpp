@@ -140,7 +140,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         usec now = begin(self);
         admit_reply reply;
         auto tag = s.next_poll_tag++;
-        if (s.ledger->poll(req, tag, reply, s.answers)) {
+        if (s.ledger->poll(req, tag, now, reply, s.answers)) {
           settle(self, now);
           return reply;
         }

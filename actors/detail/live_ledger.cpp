@@ -588,8 +588,8 @@ lease_reply live_ledger::cancel_ticket(const ticket_cancel& req, usec now,
   return r;
 }
 
-bool live_ledger::poll(const ticket_poll& req, std::uint64_t poll_tag, admit_reply& reply,
-                       std::vector<answer>& out) {
+bool live_ledger::poll(const ticket_poll& req, std::uint64_t poll_tag, usec now,
+                       admit_reply& reply, std::vector<answer>& out) {
   reply = admit_reply{};
   id a = 0;
   auto* found = find_entry(req.account, req.ticket, &account_state::tickets, a);
@@ -600,6 +600,20 @@ bool live_ledger::poll(const ticket_poll& req, std::uint64_t poll_tag, admit_rep
   auto& t = *found;
   if (t.decided) {
     reply = t.result;
+    if (reply.code == 200 && reply.lease_ttl_ms > 0) {
+      // Its TTL has run since the grant (or the last renewal): the holder
+      // must renew by then. An ended lease is nobody's to use any more.
+      const auto& leases = accounts_[a].leases;
+      auto l = leases.find(reply.lease);
+      const auto* rec = l == leases.end() ? nullptr : ledger_.find(l->second.handle);
+      if (!rec) {
+        reply = admit_reply{};
+        reply.code = 410;
+        reply.ticket = req.ticket;
+      } else {
+        reply.lease_ttl_ms = std::max<usec>(0, rec->ends - now) / 1000;
+      }
+    }
     return true;
   }
   if (t.pollers.size() >= max_pollers) {

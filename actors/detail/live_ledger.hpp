@@ -117,9 +117,11 @@ class live_ledger {
                                           std::vector<answer>& out);
 
   /// Returns true with `reply` set when the ticket is decided (or unknown:
-  /// 404); false when the poller is held under `poll_tag` until it is.
-  [[nodiscard]] bool poll(const ticket_poll& req, std::uint64_t poll_tag, admit_reply& reply,
-                          std::vector<answer>& out);
+  /// 404); false when the poller is held under `poll_tag` until it is. A
+  /// decided ticket's lease says the TTL it has left; once the lease has
+  /// ended (released, expired) the ticket answers 410.
+  [[nodiscard]] bool poll(const ticket_poll& req, std::uint64_t poll_tag, policies::usec now,
+                          admit_reply& reply, std::vector<answer>& out);
 
   [[nodiscard]] concurrency_snapshot snapshot(const std::string& account,
                                               policies::usec now) const;

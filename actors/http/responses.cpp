@@ -121,6 +121,10 @@ std::string refusal_object(const admit_reply& r, unsigned& status) {
     case 404:
       return error_object(error_type::not_found, "not_found",
                           "No such lease or ticket for this account");
+    case 410:
+      return error_object(error_type::invalid_request, "lease_ended",
+                          "Gone: the lease granted to this ticket has ended (released, or not "
+                          "renewed within lease_ttl); admit again");
     case 499:
       // Counted 499 (left the queue) inside; on the wire only a poller of a
       // ticket given up meanwhile sees it (a sync waiter that left is gone).

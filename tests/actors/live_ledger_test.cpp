@@ -106,23 +106,43 @@ TEST_CASE("an async request that queues gets a ticket that reports its outcome")
   auto l = solo();
   std::vector<live_ledger::answer> out;
   admit_reply r;
-  std::string first;
-  for (std::uint64_t i = 1; i <= 3; ++i) {
-    REQUIRE(l.admit(ask("acme", i), 0, r, out));
-    if (i == 1) first = r.lease;
-  }
+  auto first = fill_streams(l, out)[0];
   REQUIRE(l.admit(ask("acme", 4, true), 0, r, out));
   REQUIRE(r.code == 202);
   auto ticket = r.ticket;
-  CHECK_FALSE(l.poll({"acme", ticket}, 1000, r, out));
-  CHECK(l.poll({"beta", ticket}, 1001, r, out));  // another account: 404
+  CHECK_FALSE(l.poll({"acme", ticket}, 1000, 0, r, out));
+  CHECK(l.poll({"beta", ticket}, 1001, seconds(1), r, out));  // another account: 404
   CHECK(r.code == 404);
   CHECK(l.lease({"acme", first, lease_op::release}, seconds(1), out).code == 200);
   REQUIRE(out.size() == 1);
   CHECK(out[0].tag == 1000);
   CHECK(out[0].reply.code == 200);
-  CHECK(l.poll({"acme", ticket}, 1002, r, out));  // decided: answered at once
+  CHECK(l.poll({"acme", ticket}, 1002, seconds(1), r, out));  // decided: answered at once
   CHECK(r.lease == out[0].reply.lease);
+}
+
+TEST_CASE("a ticket's lease read late says the TTL it has left, and once it has ended the ticket says 410") {
+  auto l = solo(seconds(10));
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  auto first = fill_streams(l, out)[0];
+  REQUIRE(l.admit(ask("acme", 4, true), 0, r, out));
+  auto ticket = r.ticket;
+  // Granted at 1 s with a 10 s TTL; nobody polls until 7 s: 4 s are left.
+  CHECK(l.lease({"acme", first, lease_op::release}, seconds(1), out).code == 200);
+  CHECK(l.poll({"acme", ticket}, 1000, seconds(7), r, out));
+  CHECK(r.code == 200);
+  CHECK(r.lease_ttl_ms == 4000);
+  auto lease = r.lease;
+  // Renewed, the lease runs a whole TTL from the renewal, and a later read says so.
+  CHECK(l.lease({"acme", lease, lease_op::renew}, seconds(8), out).code == 200);
+  CHECK(l.poll({"acme", ticket}, 1001, seconds(9), r, out));
+  CHECK(r.lease_ttl_ms == 9000);
+  // Once the lease has ended, a read of the ticket no longer hands it out: 410.
+  CHECK(l.lease({"acme", lease, lease_op::release}, seconds(10), out).code == 200);
+  CHECK(l.poll({"acme", ticket}, 1002, seconds(10), r, out));
+  CHECK(r.code == 410);
+  CHECK(r.lease.empty());
 }
 
 TEST_CASE("a ticket given up leaves the queue once, and a granted one gives its lease back") {
@@ -132,7 +152,7 @@ TEST_CASE("a ticket given up leaves the queue once, and a granted one gives its 
   auto leases = fill_streams(l, out);
   REQUIRE(l.admit(ask("acme", 4, true), 0, r, out));
   auto queued = r.ticket;
-  CHECK_FALSE(l.poll({"acme", queued}, 1000, r, out));
+  CHECK_FALSE(l.poll({"acme", queued}, 1000, 0, r, out));
   CHECK(l.cancel_ticket({"beta", queued}, seconds(1), out).code == 404);
   CHECK(l.cancel_ticket({"acme", queued}, seconds(1), out).code == 200);
   REQUIRE(out.size() == 1);  // the poller, once, with 499
@@ -153,7 +173,7 @@ TEST_CASE("a ticket given up leaves the queue once, and a granted one gives its 
   CHECK(l.lease_count() == 3);  // the ticket's lease holds the stream
   CHECK(l.cancel_ticket({"acme", granted}, seconds(5), out).code == 200);
   CHECK(l.lease_count() == 2);
-  CHECK(l.poll({"acme", granted}, 1001, r, out));
+  CHECK(l.poll({"acme", granted}, 1001, seconds(5), r, out));
   CHECK(r.code == 404);
 }
 
@@ -181,7 +201,7 @@ TEST_CASE("drain answers every held request with 503") {
   for (std::uint64_t i = 1; i <= 3; ++i) REQUIRE(l.admit(ask("acme", i), 0, r, out));
   CHECK_FALSE(l.admit(ask("acme", 4), 0, r, out));
   REQUIRE(l.admit(ask("acme", 5, true), 0, r, out));
-  CHECK_FALSE(l.poll({"acme", r.ticket}, 99, r, out));
+  CHECK_FALSE(l.poll({"acme", r.ticket}, 99, 0, r, out));
   l.drain(out);
   REQUIRE(out.size() == 2);
   for (auto& a : out) CHECK(a.reply.code == 503);
@@ -465,7 +485,7 @@ TEST_CASE("a drain empties every queue at once, answers 503, and lets holders fi
   REQUIRE(r.code == 202);
   auto ticket = r.ticket;
   admit_reply polled;
-  CHECK_FALSE(l.poll({"acme", ticket}, 900, polled, out));  // a poller held
+  CHECK_FALSE(l.poll({"acme", ticket}, 900, 200, polled, out));  // a poller held
   l.start_draining(seconds(1), out);
   REQUIRE(out.size() == 2);
   for (auto& a : out) {
@@ -482,7 +502,7 @@ TEST_CASE("a drain empties every queue at once, answers 503, and lets holders fi
   // New admissions get 503; a later poll of the drained ticket too.
   REQUIRE(l.admit(ask("beta", 6), seconds(2), r, out));
   CHECK(r.code == 503);
-  REQUIRE(l.poll({"acme", ticket}, 901, polled, out));
+  REQUIRE(l.poll({"acme", ticket}, 901, seconds(2), polled, out));
   CHECK(polled.code == 503);
   // Renewals still work, so holders can finish.
   CHECK(l.lease({"acme", leases[1], lease_op::renew}, seconds(3), out).code == 200);
@@ -854,7 +874,7 @@ TEST_CASE("a member that loses its majority lets no waiter in: its queue leaves 
   CHECK(out[0].reply.retry_after_s == 1);
   out.clear();
   // The ticket says so to whoever polls it.
-  CHECK(l.poll({"acme", ticket}, 77, r, out));
+  CHECK(l.poll({"acme", ticket}, 77, seconds(2), r, out));
   CHECK(r.code == 503);
   // A release and the TTL of the others free slots: nobody is let in.
   CHECK(l.lease({"acme", leases[0], lease_op::release}, seconds(3), out).code == 200);

@@ -84,6 +84,15 @@ TEST_CASE("streams admits up to its tier then queues, times out with 408 and ref
     CHECK(done.json()["lease"].is_string());
     // Another account cannot read it.
     CHECK(node.call(verb::get, "/v1/tickets/" + ticket, "beta-key").status == 404);
+    // Read again, it says the TTL its lease has left; once released, 410.
+    auto again = node.call(verb::get, "/v1/tickets/" + ticket, "acme-key");
+    CHECK(again.status == 200);
+    CHECK(again.json()["lease"] == done.json()["lease"]);
+    CHECK(again.json()["ttl_ms"] <= done.json()["ttl_ms"]);
+    REQUIRE(node.release("acme-key", done.json()["lease"]).status == 200);
+    auto ended = node.call(verb::get, "/v1/tickets/" + ticket, "acme-key");
+    CHECK(ended.status == 410);
+    CHECK(ended.json()["error"]["code"] == "lease_ended");
   }
   SECTION("DELETE gives up a ticket: a queued one leaves the queue and its poller gets 410") {
     auto r = node.admit("acme-key", json::object(), "respond-async");
