@@ -4,6 +4,9 @@
 #include <caf/detail/test_actor_clock.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include <algorithm>
+#include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -96,6 +99,14 @@ std::vector<sim_fault> parse_faults(const std::string& name, const std::string& 
       f.member = member(w[1]);
       f.at = time(w[3]);
       out.push_back(f);
+    } else if (verb == "reload") {
+      expect_words(5, "reload NAME at TIME FILE");
+      if (w[2] != "at") throw bad(w[2], "expected \"at\"");
+      f.what = kind::reload;
+      f.member = member(w[1]);
+      f.at = time(w[3]);
+      f.file = w[4];
+      out.push_back(f);
     } else if (verb == "pause") {
       expect_words(3, "pause NAME FROM..TO");
       auto [a, b] = range(w[2]);
@@ -154,7 +165,7 @@ std::vector<sim_fault> parse_faults(const std::string& name, const std::string& 
       out.push_back(f);
     } else {
       throw bad(verb, "unknown fault " + policies::quoted(verb) +
-                          " (crash, restart, pause, partition, delay, drop)");
+                          " (crash, restart, pause, partition, delay, drop, reload)");
     }
   }
   // Applied in time order; ties in the order written.
@@ -232,6 +243,9 @@ struct member_run {
   std::uint32_t starts = 0;
   bool up = false;
   int pauses = 0;  ///< pauses holding it now (they may overlap)
+  /// Configs a `reload` fault made it read, to apply when its cluster
+  /// actor switches to their limits with the others (newest last).
+  std::deque<tools::node_config> proposed;
 };
 
 /// One trace row and what became of it (names stay in the reader's
@@ -287,6 +301,7 @@ class cluster_run {
       std::stable_sort(faults_.begin(), faults_.end(),
                        [](const sim_fault& a, const sim_fault& b) { return a.at < b.at; });
     }
+    load_reloads();
   }
 
   cluster_sim_totals run();
@@ -294,6 +309,10 @@ class cluster_run {
  private:
   void load_configs();
   void load_trace();
+  /// Reads and checks each `reload` fault's config now: a bad one is an
+  /// error before the run, as `usher serve` refuses it at SIGHUP.
+  void load_reloads();
+  void reload(std::uint32_t m, const std::string& file);
   usec now() const {
     return std::chrono::duration_cast<std::chrono::microseconds>(clock_->now() - origin_).count();
   }
@@ -352,6 +371,7 @@ class cluster_run {
   std::vector<row_run> rows_;
   std::unique_ptr<traces::trace_reader> reader_;
   std::vector<sim_fault> faults_;
+  std::map<std::pair<std::uint32_t, std::string>, tools::node_config> reload_configs_;
   std::vector<lease_run> leases_;
   std::vector<std::int64_t> limit_of_;  ///< by account id: its limit, as answers said (-1: none)
   std::priority_queue<event, std::vector<event>, std::greater<event>> events_;
@@ -470,6 +490,42 @@ int cluster_run::owner_of(std::uint32_t group, std::uint64_t* epoch) const {
   return -1;
 }
 
+void cluster_run::load_reloads() {
+  namespace fs = std::filesystem;
+  for (auto& f : faults_) {
+    if (f.what != sim_fault::kind::reload) continue;
+    // A relative FILE is next to the schedule.
+    fs::path file = f.file;
+    if (file.is_relative() && !request_.faults.empty())
+      file = fs::path(request_.faults).parent_path() / file;
+    f.file = file.string();
+    auto key = std::make_pair(f.member, f.file);
+    if (reload_configs_.count(key)) continue;
+    auto next = read_node_config(f.file, names_[f.member], false);
+    if (auto why = cluster_reload_refusal(members_[f.member].config, next); !why.empty())
+      throw input_error::in(request_.faults, "reload " + names_[f.member] + " from " + f.file +
+                                                 ": refused, as usher serve would: " + why);
+    reload_configs_.emplace(key, std::move(next));
+  }
+}
+
+// SIGHUP: the member reads `file`; its cluster actor applies the limits
+// with the others (serve's reload). Its restarts read the new file too.
+void cluster_run::reload(std::uint32_t m, const std::string& file) {
+  auto& mr = members_[m];
+  const auto& next = reload_configs_.at({m, file});
+  mr.config = next;
+  if (!mr.up) return;
+  const auto& digest = next.cluster.limits_digest;
+  auto& p = mr.proposed;
+  p.erase(std::remove_if(p.begin(), p.end(),
+                         [&](auto& c) { return c.cluster.limits_digest == digest; }),
+          p.end());
+  p.push_back(next);
+  if (p.size() > 2) p.pop_front();
+  caf::anon_send(mr.cluster, actors::cluster::propose_limits_atom::value, digest);
+}
+
 void cluster_run::start(std::uint32_t m, bool fresh) {
   auto& mr = members_[m];
   auto& node = mr.config;
@@ -499,6 +555,18 @@ void cluster_run::start(std::uint32_t m, bool fresh) {
     members_[m].holds[group] = holds;
     members_[m].generation = generation;
   };
+  cc.on_limits = [this, m](const std::string& digest) {
+    auto& p = members_[m].proposed;
+    auto read = std::find_if(p.begin(), p.end(),
+                             [&](auto& c) { return c.cluster.limits_digest == digest; });
+    if (read == p.end()) return;
+    if (auto why = members_[m].admission->reload(*read); !why.empty())
+      log(names_[m], "cannot apply the reloaded limits: " + why);
+    else
+      log(names_[m], "reloaded limits applied with the cluster");
+    p.erase(p.begin(), read + 1);
+  };
+  mr.proposed.clear();  // a new process has read nothing yet
   ++mr.starts;
   mr.cluster = actors::cluster::spawn_cluster_node(*sys_, std::move(cc));
   mr.actors.clear();
@@ -560,6 +628,7 @@ void cluster_run::apply(const sim_fault& f) {
     case kind::heal: net_->heal(f.pair); break;
     case kind::delay: net_->set_delay(f.min, f.max); break;
     case kind::drop: net_->set_drop(f.probability); break;
+    case kind::reload: reload(f.member, f.file); break;
   }
 }
 

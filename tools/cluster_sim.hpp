@@ -21,10 +21,11 @@ namespace usher::tools {
 
 /// One step of a fault schedule.
 struct sim_fault {
-  enum class kind : std::uint8_t { crash, restart, pause, resume, partition, heal, delay, drop };
+  enum class kind : std::uint8_t { crash, restart, pause, resume, partition, heal, delay, drop, reload };
   kind what = kind::crash;
   policies::usec at = 0;
-  std::uint32_t member = 0;  ///< crash, restart, pause, resume
+  std::uint32_t member = 0;  ///< crash, restart, pause, resume, reload
+  std::string file;          ///< reload: the config the member reads (SIGHUP)
   std::vector<int> side;     ///< partition: each member's side
   std::size_t pair = 0;      ///< partition, heal: which partition (they may overlap)
   policies::usec min = 0, max = 0;  ///< delay

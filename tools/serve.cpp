@@ -58,36 +58,6 @@ struct reloads {
   std::deque<node_config> proposed;
 };
 
-// The [cluster] settings a reload cannot change (a member restarts for them).
-std::string cluster_changes(const actors::cluster::cluster_config& now,
-                            const actors::cluster::cluster_config& next) {
-  std::string out;
-  auto differs = [&](bool changed, const char* key) {
-    if (changed) out += std::string(out.empty() ? "" : ", ") + key;
-  };
-  differs(now.name != next.name, "name");
-  differs(now.listen_host != next.listen_host || now.listen_port != next.listen_port, "listen");
-  bool peers = now.peers.size() != next.peers.size();
-  for (std::size_t i = 0; !peers && i < now.peers.size(); ++i)
-    peers = now.peers[i].name != next.peers[i].name || now.peers[i].host != next.peers[i].host ||
-            now.peers[i].port != next.peers[i].port;
-  differs(peers, "peers");
-  differs(now.replicas != next.replicas, "replicas");
-  differs(now.heartbeat != next.heartbeat, "heartbeat");
-  differs(now.failure_timeout != next.failure_timeout, "failure_timeout");
-  return out;
-}
-
-// Whether two configs place the same accounts in the same groups, in the
-// same order: the cluster's account groups are numbered by that.
-bool same_groups(const node_config& a, const node_config& b) {
-  auto x = serve_actors::groups_of(a), y = serve_actors::groups_of(b);
-  if (x.size() != y.size()) return false;
-  for (std::size_t i = 0; i < x.size(); ++i)
-    if (x[i].key != y[i].key || x[i].accounts != y[i].accounts) return false;
-  return true;
-}
-
 // SIGHUP: reads the config again and applies its accounts, keys and plans
 // (tools/serve_actors.hpp). A config that does not read, or would need a
 // restart, is refused and the running one stays. A cluster member applies
@@ -112,17 +82,8 @@ void reload(const std::string& path, const std::string& node_name, const node_co
         return;
       }
     } else {
-      if (auto why = cluster_changes(started.cluster, next.cluster); !why.empty()) {
-        log.error("reload refused: {}: [cluster] changes need a restart of this member: {}; the "
-                  "running config stays",
-                  path, why);
-        return;
-      }
-      if (!same_groups(started, next)) {
-        log.error("reload refused: {}: accounts added, removed or moved into or out of a shared "
-                  "gate; a cluster applies that only when every member restarts "
-                  "(docs/CLUSTER.md, \"Configuration changes\"); the running config stays",
-                  path);
+      if (auto why = cluster_reload_refusal(started, next); !why.empty()) {
+        log.error("reload refused: {}: {}; the running config stays", path, why);
         return;
       }
       const auto& digest = next.cluster.limits_digest;

@@ -144,4 +144,32 @@ std::string node_changes(const node_config& now, const node_config& next) {
   return out;
 }
 
+std::string cluster_reload_refusal(const node_config& now, const node_config& next) {
+  const auto &a = now.cluster, &b = next.cluster;
+  std::string changed;
+  auto differs = [&](bool d, const char* key) {
+    if (d) changed += std::string(changed.empty() ? "" : ", ") + key;
+  };
+  differs(a.name != b.name, "name");
+  differs(a.listen_host != b.listen_host || a.listen_port != b.listen_port, "listen");
+  bool peers = a.peers.size() != b.peers.size();
+  for (std::size_t i = 0; !peers && i < a.peers.size(); ++i)
+    peers = a.peers[i].name != b.peers[i].name || a.peers[i].host != b.peers[i].host ||
+            a.peers[i].port != b.peers[i].port;
+  differs(peers, "peers");
+  differs(a.replicas != b.replicas, "replicas");
+  differs(a.heartbeat != b.heartbeat, "heartbeat");
+  differs(a.failure_timeout != b.failure_timeout, "failure_timeout");
+  if (!changed.empty()) return "[cluster] changes need a restart of this member: " + changed;
+  // The members number the account groups by the config: all must have the same.
+  auto x = serve_actors::groups_of(now), y = serve_actors::groups_of(next);
+  bool same = x.size() == y.size();
+  for (std::size_t i = 0; same && i < x.size(); ++i)
+    same = x[i].key == y[i].key && x[i].accounts == y[i].accounts;
+  if (!same)
+    return "accounts added, removed or moved into or out of a shared gate; a cluster applies "
+           "that only when every member restarts (docs/CLUSTER.md, \"Configuration changes\")";
+  return "";
+}
+
 }  // namespace usher::tools

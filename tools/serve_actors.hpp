@@ -74,4 +74,9 @@ class serve_actors {
 /// apply them ("" when none differs).
 std::string node_changes(const node_config& now, const node_config& next);
 
+/// Why a cluster member may not reload from `now` to `next` ("" when it
+/// may): its [cluster] section changed, or its account groups did
+/// (docs/CLUSTER.md, "Configuration changes").
+std::string cluster_reload_refusal(const node_config& now, const node_config& next);
+
 }  // namespace usher::tools
