@@ -5,7 +5,6 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include <algorithm>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -243,9 +242,9 @@ struct member_run {
   std::uint32_t starts = 0;
   bool up = false;
   int pauses = 0;  ///< pauses holding it now (they may overlap)
-  /// Configs a `reload` fault made it read, to apply when its cluster
-  /// actor switches to their limits with the others (newest last).
-  std::deque<tools::node_config> proposed;
+  /// What its `reload` faults read, applied when its cluster actor
+  /// switches with the others; a new process starts with its config's.
+  cluster_reloads reloads;
 };
 
 /// One trace row and what became of it (names stay in the reader's
@@ -516,14 +515,8 @@ void cluster_run::reload(std::uint32_t m, const std::string& file) {
   const auto& next = reload_configs_.at({m, file});
   mr.config = next;
   if (!mr.up) return;
-  const auto& digest = next.cluster.limits_digest;
-  auto& p = mr.proposed;
-  p.erase(std::remove_if(p.begin(), p.end(),
-                         [&](auto& c) { return c.cluster.limits_digest == digest; }),
-          p.end());
-  p.push_back(next);
-  if (p.size() > 2) p.pop_front();
-  caf::anon_send(mr.cluster, actors::cluster::propose_limits_atom::value, digest);
+  mr.reloads.read(next);
+  caf::anon_send(mr.cluster, actors::cluster::propose_limits_atom::value, next.cluster.limits_digest);
 }
 
 void cluster_run::start(std::uint32_t m, bool fresh) {
@@ -556,17 +549,14 @@ void cluster_run::start(std::uint32_t m, bool fresh) {
     members_[m].generation = generation;
   };
   cc.on_limits = [this, m](const std::string& digest) {
-    auto& p = members_[m].proposed;
-    auto read = std::find_if(p.begin(), p.end(),
-                             [&](auto& c) { return c.cluster.limits_digest == digest; });
-    if (read == p.end()) return;
+    auto read = members_[m].reloads.switched(digest);
+    if (!read) return;
     if (auto why = members_[m].admission->reload(*read); !why.empty())
       log(names_[m], "cannot apply the reloaded limits: " + why);
     else
       log(names_[m], "reloaded limits applied with the cluster");
-    p.erase(p.begin(), read + 1);
   };
-  mr.proposed.clear();  // a new process has read nothing yet
+  mr.reloads = cluster_reloads(node.cluster.limits_digest);  // a new process has read nothing
   ++mr.starts;
   mr.cluster = actors::cluster::spawn_cluster_node(*sys_, std::move(cc));
   mr.actors.clear();

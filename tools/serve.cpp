@@ -15,7 +15,6 @@
 #include <caf/io/middleman.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <iostream>
 #include <sstream>
 #include <map>
@@ -51,11 +50,8 @@ struct reloads {
   /// Applies a config that passed its checks: the admission actors' plans
   /// and the edge's keys. Set once the edge runs; cleared before it ends.
   std::function<std::string(const node_config&)> apply;
-  /// Cluster: the limits digest applied, and the configs read to apply with
-  /// the other members, newest last. Two: the cluster actor may switch to
-  /// the one before while a newer reload replaces it.
-  std::string applied_digest;
-  std::deque<node_config> proposed;
+  /// Cluster: the configs read, to apply with the other members.
+  cluster_reloads cluster;
 };
 
 // SIGHUP: reads the config again and applies its accounts, keys and plans
@@ -87,20 +83,14 @@ void reload(const std::string& path, const std::string& node_name, const node_co
         return;
       }
       const auto& digest = next.cluster.limits_digest;
-      auto& p = state.proposed;
-      p.erase(std::remove_if(p.begin(), p.end(),
-                             [&](auto& c) { return c.cluster.limits_digest == digest; }),
-              p.end());
-      if (digest != state.applied_digest) {
-        p.push_back(next);
-        if (p.size() > 2) p.pop_front();
+      bool new_limits = state.cluster.read(next);
+      if (new_limits)
         log.info("reload of {}: new limits (digest {}); the cluster applies them once every "
                  "member up has read them",
                  path, digest.substr(0, 12));
-      }
       // The digest applied now withdraws what an earlier reload proposed.
       caf::anon_send(cluster, actors::cluster::propose_limits_atom::value, digest);
-      if (digest != state.applied_digest) {
+      if (new_limits) {
         if (!changes.empty())
           log.warn("[node] and [gateway] changes need a restart and were not applied: {}", changes);
         return;
@@ -120,19 +110,16 @@ void reload(const std::string& path, const std::string& node_name, const node_co
 // The cluster actor switched to limits a reload proposed: apply them.
 void switched(const std::string& digest, reloads& state, spdlog::logger& log) {
   std::lock_guard<std::mutex> guard(state.mutex);
-  auto& p = state.proposed;
-  auto read = std::find_if(p.begin(), p.end(),
-                           [&](auto& c) { return c.cluster.limits_digest == digest; });
-  if (read == p.end() || !state.apply) return;
+  if (!state.apply) return;
+  auto read = state.cluster.switched(digest);
+  if (!read) return;
   if (auto why = state.apply(*read); !why.empty()) {
     // Checked at the reload (same groups): not expected.
     log.error("cluster: cannot apply the limits every member switched to: {}", why);
     return;
   }
-  state.applied_digest = digest;
   log.info("reloaded limits applied with the cluster ({} accounts, {} plans)",
            read->accounts.size(), read->plans.size());
-  p.erase(p.begin(), read + 1);  // it, and what it replaced
 }
 
 // What --check says of a [cluster] section: the members, what a majority
@@ -202,7 +189,7 @@ std::string start_cluster(caf::actor_system& sys, const node_config& node, serve
     if (error) log->warn("{}", text);
     else log->info("{}", text);
   };
-  state->applied_digest = cl.limits_digest;
+  state->cluster = cluster_reloads(cl.limits_digest);
   cc.on_limits = [state, log](const std::string& digest) { switched(digest, *state, *log); };
   auto stats = cc.stats;
   auto actor = actors::cluster::spawn_cluster_node(sys, std::move(cc));

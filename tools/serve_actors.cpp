@@ -172,4 +172,25 @@ std::string cluster_reload_refusal(const node_config& now, const node_config& ne
   return "";
 }
 
+bool cluster_reloads::read(const node_config& next) {
+  const auto& digest = next.cluster.limits_digest;
+  read_.erase(std::remove_if(read_.begin(), read_.end(),
+                             [&](auto& c) { return c.cluster.limits_digest == digest; }),
+              read_.end());
+  if (digest == applied_) return false;
+  read_.push_back(next);
+  if (read_.size() > 2) read_.pop_front();
+  return true;
+}
+
+std::optional<node_config> cluster_reloads::switched(const std::string& digest) {
+  auto it = std::find_if(read_.begin(), read_.end(),
+                         [&](auto& c) { return c.cluster.limits_digest == digest; });
+  if (it == read_.end()) return std::nullopt;
+  std::optional<node_config> out(std::move(*it));
+  read_.erase(read_.begin(), it + 1);  // it, and what it replaced
+  applied_ = digest;
+  return out;
+}
+
 }  // namespace usher::tools

@@ -12,7 +12,9 @@
 /// reload that would move an account between actors (into or out of a group
 /// that shares a gate) is refused: that needs a restart.
 
+#include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -78,5 +80,27 @@ std::string node_changes(const node_config& now, const node_config& next);
 /// may): its [cluster] section changed, or its account groups did
 /// (docs/CLUSTER.md, "Configuration changes").
 std::string cluster_reload_refusal(const node_config& now, const node_config& next);
+
+/// The configs a cluster member's reloads read, each applied when the
+/// member's cluster actor switches to its limits with the other members
+/// (docs/CLUSTER.md, "Configuration changes"): serve's SIGHUP and
+/// cluster-sim's `reload` fault. It keeps the two newest: the actor may
+/// switch to the one before while a newer reload replaces it.
+class cluster_reloads {
+ public:
+  explicit cluster_reloads(std::string applied = "") : applied_(std::move(applied)) {}
+  /// A reload read `next`. False when its limits are the ones applied
+  /// (the cluster actor, told so, withdraws its proposal; what was read
+  /// stays, should the actor have switched to it meanwhile).
+  bool read(const node_config& next);
+  /// The cluster actor switched to `digest`: the config read with it, to
+  /// apply now (older ones are dropped); nullopt when none was read.
+  std::optional<node_config> switched(const std::string& digest);
+  const std::string& applied() const { return applied_; }
+
+ private:
+  std::string applied_;
+  std::deque<node_config> read_;  ///< newest last
+};
 
 }  // namespace usher::tools

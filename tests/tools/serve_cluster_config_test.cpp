@@ -6,6 +6,7 @@
 #include "support/live_node.hpp"
 #include "support/usher_cli.hpp"
 #include "policies/input_error.hpp"
+#include "tools/serve_actors.hpp"
 #include "tools/serve_config.hpp"
 
 using usher::testing::key_line;
@@ -121,4 +122,30 @@ TEST_CASE("cluster config: usher serve --check shows the placement, and replicas
   auto two = write("two.ini", "[cluster]\npeers = a@h:1, b@h:2\n" + accounts(1));
   CHECK(run_usher("serve --config '" + two + "' --node a --check").out.find("two members have no majority") !=
         std::string::npos);
+}
+
+TEST_CASE("a member's reloads: the config switched to is applied, even the one a newer reload replaced") {
+  auto with = [](const std::string& digest) {
+    usher::tools::node_config c;
+    c.cluster.limits_digest = digest;
+    return c;
+  };
+  usher::tools::cluster_reloads r("d1");
+  CHECK_FALSE(r.read(with("d1")));  // the limits applied: nothing to switch to
+  CHECK_FALSE(r.switched("d1"));
+  CHECK(r.read(with("d2")));
+  CHECK(r.read(with("d3")));  // read while the cluster may be switching to d2
+  auto d2 = r.switched("d2");
+  REQUIRE(d2);
+  CHECK(d2->cluster.limits_digest == "d2");
+  CHECK(r.applied() == "d2");
+  auto d3 = r.switched("d3");  // still there: newer than the one applied
+  REQUIRE(d3);
+  CHECK(r.applied() == "d3");
+  CHECK_FALSE(r.switched("d2"));  // dropped with it
+  // Reading the applied limits again is nothing to switch to; what was read
+  // stays, for the cluster actor may have switched to it meanwhile.
+  CHECK(r.read(with("d4")));
+  CHECK_FALSE(r.read(with("d3")));
+  CHECK(r.switched("d4"));
 }
