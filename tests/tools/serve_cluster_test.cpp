@@ -29,11 +29,24 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-// A port free now on 127.0.0.1 (the CAF ports must be known before start).
+// A port free now on 127.0.0.1 (the CAF ports must be known before start),
+// drawn below Linux's ephemeral range (32768 and up by default): a port the
+// kernel hands out for port 0 could be given again, between this check and
+// the member's bind, to a listener or an outgoing connection of a test
+// running beside this one; one from here is never handed out that way.
 std::uint16_t free_port() {
+  static std::mt19937 draw(std::random_device{}());
+  std::uniform_int_distribution<int> port(20000, 32767);
   boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
+  for (;;) {
+    boost::asio::ip::tcp::acceptor a(io);
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::endpoint at(boost::asio::ip::make_address("127.0.0.1"),
+                                      static_cast<std::uint16_t>(port(draw)));
+    a.open(at.protocol(), ec);
+    if (!ec) a.bind(at, ec);
+    if (!ec) return at.port();
+  }
 }
 
 // Under a sanitizer three slowed members share two cores: a member starved
