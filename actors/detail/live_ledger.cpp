@@ -285,7 +285,10 @@ void live_ledger::decided(id a, std::uint64_t tag, const waiter& w, admit_reply 
   reply.ticket = w.ticket;
   t.decided = true;
   t.result = reply;
-  t.ttl = timers_.emplace(now + lease_ttl_, timed_key{a, w.ticket});
+  // Kept for two TTLs: a lease nobody collects runs out after one, and a
+  // client that comes for it later is told so (410), not that its ticket
+  // never was (404).
+  t.ttl = timers_.emplace(now + 2 * lease_ttl_, timed_key{a, w.ticket});
   for (auto p : t.pollers) out.push_back(answer{p, reply});
   t.pollers.clear();
 }

@@ -42,6 +42,17 @@ std::vector<std::string> fill_streams(live_ledger& l, std::vector<live_ledger::a
   return leases;
 }
 
+// acme's three streams taken at 0, and a ticket queued behind them that is
+// granted at 1 s, when the first of them is released.
+std::string ticket_granted_at_1s(live_ledger& l, std::vector<live_ledger::answer>& out) {
+  admit_reply r;
+  auto first = fill_streams(l, out)[0];
+  REQUIRE(l.admit(ask("acme", 4, true), 0, r, out));
+  REQUIRE(r.code == 202);
+  CHECK(l.lease({"acme", first, lease_op::release}, seconds(1), out).code == 200);
+  return r.ticket;
+}
+
 }  // namespace
 
 TEST_CASE("a queued waiter is answered once when a lease is released") {
@@ -125,11 +136,8 @@ TEST_CASE("a ticket's lease read late says the TTL it has left, and once it has 
   auto l = solo(seconds(10));
   std::vector<live_ledger::answer> out;
   admit_reply r;
-  auto first = fill_streams(l, out)[0];
-  REQUIRE(l.admit(ask("acme", 4, true), 0, r, out));
-  auto ticket = r.ticket;
-  // Granted at 1 s with a 10 s TTL; nobody polls until 7 s: 4 s are left.
-  CHECK(l.lease({"acme", first, lease_op::release}, seconds(1), out).code == 200);
+  auto ticket = ticket_granted_at_1s(l, out);
+  // Nobody polls until 7 s: 4 s of the TTL are left.
   CHECK(l.poll({"acme", ticket}, 1000, seconds(7), r, out));
   CHECK(r.code == 200);
   CHECK(r.lease_ttl_ms == 4000);
@@ -143,6 +151,25 @@ TEST_CASE("a ticket's lease read late says the TTL it has left, and once it has 
   CHECK(l.poll({"acme", ticket}, 1002, seconds(10), r, out));
   CHECK(r.code == 410);
   CHECK(r.lease.empty());
+}
+
+TEST_CASE("a ticket whose lease ran out uncollected says 410 for a TTL more, then is forgotten") {
+  auto l = solo(seconds(10));
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  auto ticket = ticket_granted_at_1s(l, out);
+  // Nobody polls, nobody renews: the lease ends at 11 s.
+  CHECK(l.lease_count() == 3);
+  l.advance(seconds(12), out);
+  CHECK(l.lease_count() == 0);  // none renewed: the streams' and the ticket's have ended
+  CHECK(l.poll({"acme", ticket}, 1000, seconds(12), r, out));
+  CHECK(r.code == 410);
+  CHECK(l.poll({"acme", ticket}, 1001, seconds(20), r, out));
+  CHECK(r.code == 410);
+  // Two TTLs after its decision the ticket is forgotten.
+  l.advance(seconds(21), out);
+  CHECK(l.poll({"acme", ticket}, 1002, seconds(21), r, out));
+  CHECK(r.code == 404);
 }
 
 TEST_CASE("a ticket given up leaves the queue once, and a granted one gives its lease back") {
