@@ -16,12 +16,18 @@ namespace {
 
 using promise = caf::typed_response_promise<admit_reply>;
 
+/// A sync waiter or a ticket poller, answered when its request is decided.
+struct held_promise {
+  promise answer;
+  usec since = 0;  ///< when it came: its answer says how long it was held (admit_reply::held_us)
+};
+
 struct admission_state {
   std::unique_ptr<detail::live_ledger> ledger;
   caf::actor_clock::time_point epoch;
   usec last_now = 0;
   usec timer_at = never;  ///< node time of the one timer in flight
-  std::unordered_map<std::uint64_t, promise> held;  ///< sync waiters and ticket pollers
+  std::unordered_map<std::uint64_t, held_promise> held;  ///< by request id or poll tag
   std::uint64_t next_poll_tag = std::uint64_t{1} << 63;  ///< apart from request ids
   std::vector<detail::live_ledger::answer> answers;  ///< scratch
   std::shared_ptr<const cluster::grant_window> window;  ///< nullptr: not in a cluster
@@ -47,7 +53,8 @@ void settle(self_ptr self, usec now) {
   for (auto& a : st.answers) {
     auto i = st.held.find(a.tag);
     if (i == st.held.end()) continue;
-    i->second.deliver(std::move(a.reply));
+    a.reply.held_us = now - i->second.since;
+    i->second.answer.deliver(std::move(a.reply));
     st.held.erase(i);
   }
   st.answers.clear();
@@ -99,7 +106,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
     for (auto& [tag, p] : s.held) {
       admit_reply r;
       r.code = 503;
-      p.deliver(r);
+      p.answer.deliver(r);
     }
     s.held.clear();
     self->quit(msg.reason);
@@ -114,7 +121,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
           return reply;
         }
         auto p = self->make_response_promise<admit_reply>();
-        s.held.emplace(req.request_id, p);
+        s.held.emplace(req.request_id, held_promise{p, now});
         settle(self, now);
         return p;
       },
@@ -145,7 +152,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
           return reply;
         }
         auto p = self->make_response_promise<admit_reply>();
-        s.held.emplace(tag, p);
+        s.held.emplace(tag, held_promise{p, now});
         settle(self, now);
         return p;
       },

@@ -193,6 +193,11 @@ struct admit_reply {
   std::int64_t waited_us = 0;    ///< time spent queued
   std::int64_t retry_after_s = 0;  ///< 429, 503 recovering: seconds for Retry-After; 0: waiting would not help
   std::int64_t lease_ttl_ms = 0;   ///< 200: the lease's TTL (0: none, held by its connection)
+  /// How long the admission actor held the request before answering (a
+  /// queued admission, a ticket poll waiting for its decision): in a
+  /// cluster, the member relaying a grant counts its TTL's age with it
+  /// (docs/CLUSTER.md, "Requests: any member, one owner").
+  std::int64_t held_us = 0;
   /// The account's concurrency limit and the units it has in use once this
   /// answer is decided (-1: not known); the gateway's x-ratelimit-* fields.
   std::int64_t limit = -1;
@@ -449,7 +454,7 @@ typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_reply& x) {
   return f(caf::meta::type_name("admit_reply"), x.code, x.why, x.gate, x.lease, x.ticket, x.waited_us,
-           x.retry_after_s, x.lease_ttl_ms, x.limit, x.in_use, x.requests, x.tokens);
+           x.retry_after_s, x.lease_ttl_ms, x.held_us, x.limit, x.in_use, x.requests, x.tokens);
 }
 
 template <class Inspector>

@@ -225,6 +225,7 @@ namespace {
 using go_atom = caf::atom_constant<caf::atom("sim_go")>;
 using actors::admit_reply;
 using actors::admit_request;
+using actors::ticket_poll;
 using actors::lease_op;
 using actors::lease_reply;
 using actors::lease_request;
@@ -276,8 +277,20 @@ struct lease_run {
   std::string_view how;  ///< released; lost: the holder stopped, its renewals failing
 };
 
+/// A ticket client gives up after this many polls in a row answered 503
+/// (about half a minute at Retry-After: 1): its last answer is its outcome.
+constexpr std::uint32_t max_ticket_retries = 30;
+
+/// A ticket client's ticket, until it is decided (--tickets).
+struct ticket_run {
+  std::string ticket;
+  std::uint64_t poll = 0;     ///< the poll in flight: answers to earlier ones are stale
+  std::uint32_t at = 0;       ///< the member it went to
+  std::uint32_t refused = 0;  ///< polls answered 503 in a row
+};
+
 struct event {
-  enum class kind : std::uint8_t { fault, release, renew, check };
+  enum class kind : std::uint8_t { fault, release, renew, check, poll };
   usec at;
   std::uint64_t seq;
   kind what;
@@ -343,7 +356,14 @@ class cluster_run {
   }
 
   void arrive(std::size_t r);
+  /// The answer to a row's admission: final, or a ticket to poll (--tickets).
   void answered(std::size_t r, const admit_reply& reply);
+  /// What the client got in the end: the row's outcome, and its lease on 200.
+  void decided(std::size_t r, const admit_reply& reply);
+  /// A ticket client asks how its ticket stands (a long poll), through the
+  /// member it entered at or the next one up.
+  void poll(std::size_t r);
+  void poll_answered(std::size_t r, std::uint64_t poll, const admit_reply& reply);
   void holder_event(const event& e);
   void stop_holding(std::size_t l, const char* how);
   void send(std::uint32_t node, std::function<void(caf::event_based_actor*, const caf::actor&)> f) {
@@ -379,6 +399,7 @@ class cluster_run {
   std::vector<std::pair<std::uint32_t, std::function<void(caf::event_based_actor*, const caf::actor&)>>>
       outbox_;
   std::vector<std::set<std::size_t>> waiting_at_;  ///< by member: rows not answered yet
+  std::unordered_map<std::size_t, ticket_run> tickets_;  ///< by row: tickets not decided yet
 
   caf::scheduler::test_coordinator* sched_ = nullptr;
   caf::detail::test_actor_clock* clock_ = nullptr;
@@ -579,7 +600,13 @@ void cluster_run::crash(std::uint32_t m) {
   mr.pauses = 0;
   std::fill(mr.holds.begin(), mr.holds.end(), false);
   // Its clients' connections are reset: what they waited for never comes.
+  // A ticket client polls again at once (the ticket lives at its owner).
   for (auto r : waiting_at_[m]) {
+    if (tickets_.count(r)) {
+      ++tickets_[r].poll;
+      push(now(), event::kind::poll, r);
+      continue;
+    }
     auto& row = rows_[r];
     row.answered = true;
     row.answered_at = now();
@@ -665,6 +692,7 @@ void cluster_run::arrive(std::size_t r) {
   req.cost = row.own_cost;
   req.tokens = row.a.req.tokens;
   req.priority = row.a.req.priority;
+  req.async = request_.tickets;
   send(*to, [this, r, req](caf::event_based_actor* self, const caf::actor& node) {
     self->request(node, caf::infinite, req)
         .then([this, r](const admit_reply& reply) { answered(r, reply); }, [](caf::error&) {});
@@ -675,6 +703,57 @@ void cluster_run::answered(std::size_t r, const admit_reply& reply) {
   auto& row = rows_[r];
   if (row.answered) return;  // its entry member crashed first: the client saw that
   waiting_at_[row.node].erase(r);
+  if (reply.code == 202 && !reply.ticket.empty()) {
+    tickets_[r].ticket = reply.ticket;
+    poll(r);
+    return;
+  }
+  decided(r, reply);
+}
+
+void cluster_run::poll(std::size_t r) {
+  auto& row = rows_[r];
+  auto& t = tickets_.at(r);
+  auto to = reach(row.node);
+  if (!to) {
+    tickets_.erase(r);
+    admit_reply none;
+    none.code = 502;
+    decided(r, none);
+    row.why = "no_member_up";
+    return;
+  }
+  t.at = *to;
+  auto seq = ++t.poll;
+  waiting_at_[*to].insert(r);
+  ticket_poll q{account(row), t.ticket};
+  send(*to, [this, r, seq, q](caf::event_based_actor* self, const caf::actor& node) {
+    self->request(node, caf::infinite, q)
+        .then([this, r, seq](const admit_reply& reply) { poll_answered(r, seq, reply); },
+              [](caf::error&) {});
+  });
+}
+
+void cluster_run::poll_answered(std::size_t r, std::uint64_t seq, const admit_reply& reply) {
+  auto i = tickets_.find(r);
+  if (i == tickets_.end() || i->second.poll != seq) return;  // stale: polled again since
+  auto& t = i->second;
+  waiting_at_[t.at].erase(r);
+  if (reply.code == 202) return poll(r);  // still queued: ask again at once
+  if (reply.code == 503 && ++t.refused <= max_ticket_retries) {
+    // Retry-After, as a client honours it: the cluster may recover, the ticket still count.
+    push(now() + policies::seconds(std::max<std::int64_t>(1, reply.retry_after_s)), event::kind::poll, r);
+    return;
+  }
+  tickets_.erase(i);
+  decided(r, reply);
+  auto& row = rows_[r];
+  if (reply.code == 404) row.why = "ticket_lost";  // its owner forgot it (a takeover)
+  if (reply.code == 410) row.why = "lease_ended";  // granted, but over before it was collected
+}
+
+void cluster_run::decided(std::size_t r, const admit_reply& reply) {
+  auto& row = rows_[r];
   row.answered = true;
   row.answered_at = now();
   row.code = reply.code;
@@ -765,7 +844,8 @@ void cluster_run::holder_event(const event& e) {
       // No 200 for two thirds of a TTL: the holder stops (the lease keeper's rule).
       if (now() - lease.last_ok >= lease.ttl * 2 / 3) stop_holding(l, "lost");
       return;
-    case event::kind::fault: return;
+    case event::kind::fault:
+    case event::kind::poll: return;
   }
 }
 
@@ -832,7 +912,11 @@ cluster_sim_totals cluster_run::run() {
       auto e = events_.top();
       events_.pop();
       if (e.what == event::kind::fault) apply(faults_[e.index]);
-      else holder_event(e);
+      else if (e.what == event::kind::poll) {
+        if (tickets_.count(e.index)) poll(e.index);
+      } else {
+        holder_event(e);
+      }
     } else {
       arrive(next_row++);
     }
@@ -1020,6 +1104,7 @@ std::string replay_command(const cluster_sim_request& r) {
   if (!r.faults.empty()) out += " --faults " + r.faults;
   if (r.random_faults > 0) out += " --random-faults " + std::to_string(r.random_faults);
   if (r.holders_keep_going) out += " --holders-keep-going";
+  if (r.tickets) out += " --tickets";
   out += " --seed " + std::to_string(r.seed) + " --out " +
          (!r.out_name.empty() ? r.out_name : r.out_dir.empty() ? "OUT" : r.out_dir);
   return out;

@@ -59,6 +59,10 @@ struct cluster_sim_request {
   /// clients that ignore the admission API's rules would: usher's guarantee
   /// does not cover them, and the run shows what they cost.
   bool holders_keep_going = false;
+  /// Clients admit asynchronously (`"async": true`: 202 and a ticket when
+  /// the request queues) and long-poll their ticket, through the member they
+  /// entered at or the next one up, until it is decided.
+  bool tickets = false;
   std::string out_dir;  ///< where the files go; "" writes none
   std::string out_name;  ///< --out as the user gave it (out_dir may be a staging directory)
 };

@@ -32,6 +32,9 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "holders-keep-going", po::bool_switch(&r.holders_keep_going),
       "clients go on using a lease they lost (their renewals failing) to their request's end: "
       "what breaking the admission API's rules costs")(
+      "tickets", po::bool_switch(&r.tickets),
+      "clients admit asynchronously (202 and a ticket when queued) and poll their ticket until "
+      "it is decided, as a client of \"async\": true does")(
       "seed", po::value(&r.seed), "random seed (default 1): the same seed gives the same files")(
       "out", po::value(&r.out_name)->required(),
       "directory for outcomes.csv, leases.csv, summary.json, events.log")(

@@ -239,20 +239,24 @@ route route_of(self_ptr self, const std::string& account) {
 }
 
 // A grant that comes back late (this process or the network held it: a
-// pause) has run part of its TTL at the owner already: it was granted
-// `waited_us` after the request reached the owner, so no earlier than `sent`
-// + waited_us, and its holder must renew it before the owner counts it
-// free. So the client is told the TTL it has left, and a grant older than
-// two thirds of its TTL (one its holder would already have to give up: the
-// lease keeper's rule) is released and answered 503 (`down`) instead.
+// pause) has run part of its TTL at the owner already. The owner's
+// admission actor answered `held_us` after the request reached it (an
+// admission: the time it queued; a ticket poll: the time the poll waited for
+// its ticket), so the TTL it gave is no older than the time since `sent`
+// less that, and its holder must renew before the owner counts it free. So
+// the client is told the TTL it has left, and a grant older than two thirds of its TTL (one its holder
+// would already have to give up: the lease keeper's rule) is answered 503
+// (`down`) instead: an admission's lease is released (nobody else knows
+// it), a ticket's is left to its ticket, which the client may poll again.
 // Returns false for that.
 bool keep_grant(self_ptr self, std::uint32_t m, const std::string& account, admit_reply& r,
-                usec sent) {
+                usec sent, bool release_late) {
   if (r.code != 200 || r.lease_ttl_ms <= 0) return true;
   // Both figures come from another process: cut to what can be, so that no
   // sum overflows whatever a peer sends.
   auto elapsed = std::max<usec>(0, now_of(self) - sent);
-  auto age_at_most = elapsed - std::clamp<usec>(r.waited_us, 0, elapsed);
+  auto age_at_most = elapsed - std::clamp<usec>(r.held_us, 0, elapsed);
+  r.held_us = 0;  // said only between members
   auto ttl = std::min<std::int64_t>(r.lease_ttl_ms, std::numeric_limits<usec>::max() / 1000) * 1000;
   if (age_at_most < ttl * 2 / 3) {
     r.lease_ttl_ms = (ttl - age_at_most) / 1000;
@@ -262,9 +266,9 @@ bool keep_grant(self_ptr self, std::uint32_t m, const std::string& account, admi
   ++st.cfg.stats->grants_too_late;
   say(self, true,
       "cluster: a grant for " + account + " from " + member_name(self, m) + " came " +
-          policies::format_seconds(age_at_most) +
-          " s late, too late to keep its lease: answered 503 and released");
-  if (st.peer[m])
+          policies::format_seconds(age_at_most) + " s late, too late to keep its lease: " +
+          (release_late ? "answered 503 and released" : "answered 503 (the ticket may be polled again)"));
+  if (release_late && st.peer[m])
     self->request(st.peer[m], caf::infinite, forward_atom::value,
                   lease_request(account, r.lease, lease_op::release))
         .then([](const lease_reply&) {}, [](caf::error&) {});
@@ -288,9 +292,10 @@ caf::result<Reply> forward(self_ptr self, std::uint32_t m, Msg msg, Reply down) 
     rp.deliver(down);
   });
   // For a grant's age and its release (keep_grant); other requests need neither.
+  constexpr bool grants = std::is_same_v<Msg, admit_request> || std::is_same_v<Msg, ticket_poll>;
   usec sent = 0;
   std::string account;
-  if constexpr (std::is_same_v<Msg, admit_request>) {
+  if constexpr (grants) {
     sent = now_of(self);
     account = msg.account;
   }
@@ -298,8 +303,9 @@ caf::result<Reply> forward(self_ptr self, std::uint32_t m, Msg msg, Reply down) 
       .then(
           [=](Reply& r) mutable {
             if (!self->state.pending[m].erase(id)) return;
-            if constexpr (std::is_same_v<Msg, admit_request>)
-              if (!keep_grant(self, m, account, r, sent)) r = down;
+            if constexpr (grants)
+              if (!keep_grant(self, m, account, r, sent, std::is_same_v<Msg, admit_request>))
+                r = down;
             rp.deliver(std::move(r));
           },
           [=](caf::error&) mutable {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -66,6 +67,30 @@ std::string write_trace(const std::filesystem::path& dir, std::uint64_t seed, do
 }
 
 const std::vector<std::string> abc = {"a", "b", "c"};
+
+// An account whose request is granted by a member other than the one it
+// entered at.
+struct remote_owner {
+  std::string account, entry, owner;
+};
+
+// Runs `r` with the trace `rows_of(account)` (arrival_s,account,duration_s
+// rows) for each of `accounts` in turn, and returns the first account whose
+// row `row` (from 0) was granted away from its entry member.
+remote_owner remote_grant(tools::cluster_sim_request r, std::initializer_list<const char*> accounts,
+                          const std::function<std::string(const std::string&)>& rows_of,
+                          std::size_t row) {
+  for (const char* a : accounts) {
+    std::ofstream(r.trace) << "arrival_s,account,duration_s\n" << rows_of(a);
+    tools::run_cluster_sim(r);
+    auto rows = csv_rows(std::filesystem::path(r.out_dir) / "outcomes.csv");
+    REQUIRE(rows.size() > row);
+    REQUIRE(rows[row]["status"] == "200");
+    if (rows[row]["node"] != rows[row]["owner"]) return {a, rows[row]["node"], rows[row]["owner"]};
+  }
+  FAIL("every account was granted where its request entered");
+  return {};
+}
 
 #ifdef USHER_SANITIZER_BUILD
 constexpr std::uint64_t default_seeds = 6;
@@ -227,20 +252,9 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
   r.trace = (dir / "one.csv").string();
   r.out_dir = (dir / "out").string();
   std::filesystem::create_directories(r.out_dir);
-  // Find an account whose owner is not the member the first request enters.
-  std::string account, entry, owner;
-  for (const char* a : {"acme", "beta", "gamma", "s0", "s1", "s2"}) {
-    std::ofstream(r.trace) << "arrival_s,account,duration_s\n10," << a << ",1\n";
-    tools::run_cluster_sim(r);
-    auto rows = csv_rows(dir / "out" / "outcomes.csv");
-    REQUIRE(rows.size() == 1);
-    REQUIRE(rows[0]["status"] == "200");
-    if (rows[0]["node"] != rows[0]["owner"]) {
-      account = a, entry = rows[0]["node"], owner = rows[0]["owner"];
-      break;
-    }
-  }
-  REQUIRE_FALSE(account.empty());
+  auto [account, entry, owner] = remote_grant(
+      r, {"acme", "beta", "gamma", "s0", "s1", "s2"},
+      [](const std::string& a) { return "10," + a + ",1\n"; }, 0);
   INFO("account " << account << " enters at " << entry << ", owned by " << owner);
   std::ofstream(dir / "faults.txt") << "delay 100ms..100ms\npartition " << entry << " | " << owner
                                     << " 10.05s..11.55s\n";
@@ -260,6 +274,82 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
   REQUIRE(rows.size() == 1);
   CHECK(rows[0]["status"] == "200");
   CHECK(t.leases == 1);
+}
+
+TEST_CASE("cluster-sim: ticket clients poll until their ticket is decided, as waiting clients would be answered") {
+  // beta: 2 streams and a queue (30 s at most). The third request queues: a
+  // ticket client gets 202 and polls; it is granted when the first request
+  // ends, exactly when a client holding its connection would be. The fourth
+  // waits past max_wait: 408 through its ticket.
+  auto dir = scratch("cluster-sim-tickets");
+  tools::cluster_sim_request r;
+  r.config = write_config(dir, 3);
+  r.trace = (dir / "queue.csv").string();
+  r.out_dir = (dir / "out").string();
+  std::filesystem::create_directories(r.out_dir);
+  std::ofstream(r.trace) << "arrival_s,account,duration_s\n"
+                            "1,beta,10\n1.1,beta,60\n1.2,beta,35\n1.3,beta,1\n";
+  auto waiting = tools::run_cluster_sim(r);
+  auto held = csv_rows(dir / "out" / "outcomes.csv");
+  r.tickets = true;
+  auto polling = tools::run_cluster_sim(r);
+  auto ticketed = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(ticketed.size() == 4);
+  CHECK(ticketed[2]["status"] == "200");
+  CHECK(ticketed[2]["queued"] == "1");
+  CHECK(std::stod(ticketed[2]["start_s"]) == Approx(11).margin(0.01));
+  CHECK(ticketed[3]["status"] == "408");
+  CHECK(polling.leases == 3);
+  CHECK(polling.unanswered == 0);
+  for (std::size_t i = 0; i < 4; ++i) {
+    INFO("row " << i + 1);
+    for (const char* column : {"status", "reason", "start_s", "end_s", "wait_s", "owner"})
+      CHECK(ticketed[i][column] == held[i][column]);
+  }
+  CHECK(waiting.leases == polling.leases);
+  CHECK_THAT(tools::replay_command(r), Catch::Contains("--tickets"));
+}
+
+TEST_CASE("cluster-sim: a ticket's grant held up on its way back is answered 503, and the lease has ended when polled again") {
+  // As a late admission's grant (above), for a grant that answers a held
+  // ticket poll: s0 has one stream and a queue; the second request queues
+  // at an owner other than its entry member, and the grant to its poll is
+  // held by a partition (1.5 s, shorter than failure_timeout; it starts just
+  // before the first request's release) until it is
+  // older than two thirds of the 1.5 s TTL. The client is told 503, polls
+  // again a second later and learns the lease ran out meanwhile (410): it
+  // never held a lease its owner had counted free.
+  auto dir = scratch("cluster-sim-late-ticket");
+  tools::cluster_sim_request r;
+  r.config = write_config(dir, 3, "1500ms");
+  r.trace = (dir / "two.csv").string();
+  r.out_dir = (dir / "out").string();
+  r.tickets = true;
+  std::filesystem::create_directories(r.out_dir);
+  // (Requests enter the members in turn: the first one enters elsewhere.)
+  auto [account, entry, owner] = remote_grant(
+      r, {"s0", "s1", "s2", "s3", "s4", "s5"},
+      [](const std::string& a) { return "10," + a + ",1\n10.1," + a + ",1\n"; }, 1);
+  INFO("account " << account << ": the second request enters at " << entry << ", owned by " << owner);
+  std::ofstream(dir / "faults.txt") << "delay 100ms..100ms\npartition " << entry << " | " << owner
+                                    << " 10.95s..12.45s\n";
+  r.faults = (dir / "faults.txt").string();
+  auto t = tools::run_cluster_sim(r);
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["status"] == "200");
+  CHECK(rows[1]["status"] == "410");
+  CHECK(rows[1]["reason"] == "lease_ended");
+  CHECK(t.leases == 1);
+  CHECK(t.unanswered == 0);
+  CHECK_THAT(slurp(dir / "out" / "events.log"), Catch::Contains("the ticket may be polled again"));
+  // The same delays without the partition: granted when the first ends.
+  std::ofstream(dir / "faults.txt") << "delay 100ms..100ms\n";
+  t = tools::run_cluster_sim(r);
+  rows = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1]["status"] == "200");
+  CHECK(t.leases == 2);
 }
 
 TEST_CASE("cluster-sim: a fail row holds its lease and ends 500, priority is printed, a WebSocket row is refused by line") {
@@ -447,6 +537,7 @@ TEST_CASE("property: through random crashes, pauses and partitions no account is
       r.trace = write_trace(dir, seed);
       r.random_faults = s.faults;
       r.seed = seed;
+      r.tickets = seed % 2 == 0;  // half the seeds: clients that poll tickets
       auto t = tools::run_cluster_sim(r);
       INFO("replay: " << tools::replay_command(r));
       CHECK(t.unit_seconds_over == 0);
