@@ -259,11 +259,14 @@ struct row_run {
   std::uint32_t node = 0;  ///< where it entered
   int owner = -1;          ///< the member that granted it
   bool answered = false;
+  bool granted = false;    ///< it got a lease (not so a ws_close, or a ws_open of an open connection)
   std::uint16_t code = 0;
   std::string_view why;    ///< a reason's name, or the harness's own (entry_crashed)
   usec start = -1, end = -1, wait = 0;
   usec answered_at = -1;
 };
+
+constexpr std::size_t no_socket = static_cast<std::size_t>(-1);
 
 /// One grant, as its holder lived it.
 struct lease_run {
@@ -274,7 +277,22 @@ struct lease_run {
   usec granted = 0, released = -1;
   usec ttl = 0;        ///< 0: none
   usec last_ok = 0;    ///< its last 200 (grant or renewal)
-  std::string_view how;  ///< released; lost: the holder stopped, its renewals failing
+  /// released; lost: the holder stopped, its renewals failing; closed: its
+  /// WebSocket closed under it (the connection ended, or its member died)
+  std::string_view how;
+  std::size_t socket = no_socket;  ///< the WebSocket holding it (ws_open, ws_request)
+};
+
+/// A WebSocket connection a ws_open row opened. Its socket is on the member
+/// the client reached, whose edge renews the leases held over it and closes
+/// it (1013) when one of them is lost (docs/CLUSTER.md, "WebSocket
+/// connections"); it drops with that member's process.
+struct socket_run {
+  std::uint64_t conn = 0;  ///< the edge's connection id, unique in the cluster
+  std::uint32_t member = 0;
+  std::size_t lease = 0;   ///< the connection's own lease (its slot under the cap)
+  std::vector<std::size_t> requests;  ///< the leases of its ws_requests, while held
+  bool open = true;
 };
 
 /// A ticket client gives up after this many polls in a row answered 503
@@ -366,6 +384,14 @@ class cluster_run {
   void poll_answered(std::size_t r, std::uint64_t poll, const admit_reply& reply);
   void holder_event(const event& e);
   void stop_holding(std::size_t l, const char* how);
+  /// Lease l's holder lets it go: a release through `member` (none when it is down).
+  void send_release(std::size_t l, std::optional<std::uint32_t> member);
+  /// Socket s closes: its requests' leases and its own end `how`, released
+  /// through its member while that is up.
+  void close_socket(std::size_t s, const char* how);
+  /// The member a lease's renewals and release go through: its socket's, or
+  /// the one its client reaches.
+  std::optional<std::uint32_t> holder_member(const lease_run& l) const;
   void send(std::uint32_t node, std::function<void(caf::event_based_actor*, const caf::actor&)> f) {
     outbox_.emplace_back(node, std::move(f));
   }
@@ -392,6 +418,10 @@ class cluster_run {
   std::vector<sim_fault> faults_;
   std::map<std::pair<std::uint32_t, std::string>, tools::node_config> reload_configs_;
   std::vector<lease_run> leases_;
+  std::vector<socket_run> sockets_;
+  /// (account, the trace's conn) -> its socket, while open.
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::size_t> socket_of_;
+  std::unordered_map<std::size_t, std::size_t> socket_asked_;  ///< ws_request row -> its socket
   std::vector<std::int64_t> limit_of_;  ///< by account id: its limit, as answers said (-1: none)
   std::priority_queue<event, std::vector<event>, std::greater<event>> events_;
   std::uint64_t next_event_ = 0;
@@ -466,12 +496,6 @@ void cluster_run::load_trace() {
         throw input_error::at(request_.trace, rows_.size() + 2, "account",
                               "no [account." + name + "] in " + request_.config);
       r.group = g->second;
-      if (r.a.req.what != policies::kind::request)
-        throw input_error::at(request_.trace, rows_.size() + 2, "kind",
-                              "cluster-sim plays HTTP requests only; a " +
-                                  std::string(policies::to_string(r.a.req.what)) +
-                                  " row (WebSocket connections, sessions) is not simulated "
-                                  "(docs/CLUSTER-SIM.md, \"Limits\")");
       // Its units in its own plan (the reader resolved them in the first plan's).
       const auto& p = *plan_of_[name];
       const auto& named = p.named_models();
@@ -479,6 +503,9 @@ void cluster_run::load_trace() {
       std::uint32_t model_id = mi == named.end() ? policies::no_id
                                                  : static_cast<std::uint32_t>(mi - named.begin());
       r.units = p.cost_of(p.profile_of(name), model_id, r.own_cost);
+      // A connection holds its slot under the cap, no pool units.
+      auto what = r.a.req.what;
+      if (what == policies::kind::ws_open || what == policies::kind::ws_close) r.units = 0;
       // Entering members in turn, as a round-robin load balancer sends them.
       r.node = next_node;
       next_node = (next_node + 1) % members_.size();
@@ -612,8 +639,13 @@ void cluster_run::crash(std::uint32_t m) {
     row.answered_at = now();
     row.code = 502;
     row.why = "entry_crashed";
+    socket_asked_.erase(r);
   }
   waiting_at_[m].clear();
+  // Its WebSockets drop: what was held over them ends now (their owner
+  // frees it a TTL after its last renewal).
+  for (std::size_t s = 0; s < sockets_.size(); ++s)
+    if (sockets_[s].open && sockets_[s].member == m) close_socket(s, "closed");
 }
 
 void cluster_run::unpark(std::uint32_t m) {
@@ -670,8 +702,40 @@ void cluster_run::run_ready() {
 }
 
 void cluster_run::arrive(std::size_t r) {
+  using policies::kind;
   auto& row = rows_[r];
-  auto to = reach(row.node);
+  auto what = row.a.req.what;
+  std::optional<std::uint32_t> to;
+  std::size_t socket = no_socket;
+  if (what == kind::ws_request || what == kind::ws_close || what == kind::ws_open) {
+    auto s = socket_of_.find({row.a.req.account, row.a.req.conn});
+    if (s != socket_of_.end()) socket = s->second;
+  }
+  if (what == kind::ws_open && socket != no_socket) {
+    // Open already: not counted again (as simulate), nothing more held.
+    admit_reply open;
+    decided(r, open);
+    return;
+  }
+  if (what == kind::ws_request || what == kind::ws_close) {
+    if (socket == no_socket) {  // no socket to send it over
+      admit_reply none;
+      none.code = 400;
+      none.why = policies::reason::no_connection;
+      decided(r, none);
+      return;
+    }
+    row.node = sockets_[socket].member;
+    if (what == kind::ws_close) {
+      admit_reply closed;
+      decided(r, closed);
+      close_socket(socket, "released");
+      return;
+    }
+    to = row.node;
+  } else {
+    to = reach(row.node);
+  }
   if (!to) {
     row.answered = true;
     row.answered_at = now();
@@ -692,7 +756,17 @@ void cluster_run::arrive(std::size_t r) {
   req.cost = row.own_cost;
   req.tokens = row.a.req.tokens;
   req.priority = row.a.req.priority;
-  req.async = request_.tickets;
+  req.what = what;
+  if (what == kind::ws_open) {
+    req.conn = req.request_id;  // unique in the cluster, as the edge's are
+    req.holder_is_connection = true;
+  } else if (what == kind::ws_request) {
+    req.conn = sockets_[socket].conn;
+    req.holder_is_connection = true;
+    socket_asked_[r] = socket;
+  } else {
+    req.async = request_.tickets;
+  }
   send(*to, [this, r, req](caf::event_based_actor* self, const caf::actor& node) {
     self->request(node, caf::infinite, req)
         .then([this, r](const admit_reply& reply) { answered(r, reply); }, [](caf::error&) {});
@@ -763,11 +837,16 @@ void cluster_run::decided(std::size_t r, const admit_reply& reply) {
   auto t = now();
   row.start = t;
   row.end = t + row.a.duration;
+  if (reply.lease.empty()) {  // a ws_close, or a ws_open of a connection open already
+    row.end = t;
+    return;
+  }
   if (reply.limit >= 0) {
     if (limit_of_.size() <= row.a.req.account) limit_of_.resize(row.a.req.account + 1, -1);
     auto& limit = limit_of_[row.a.req.account];
     limit = std::max(limit, reply.limit);
   }
+  row.granted = true;
   lease_run l;
   l.row = r;
   l.lease = reply.lease;
@@ -777,7 +856,25 @@ void cluster_run::decided(std::size_t r, const admit_reply& reply) {
   l.last_ok = t;
   l.ttl = reply.lease_ttl_ms * 1000;
   auto index = leases_.size();
+  if (row.a.req.what == policies::kind::ws_open) {
+    l.socket = sockets_.size();
+    socket_of_[{row.a.req.account, row.a.req.conn}] = l.socket;
+    sockets_.push_back(socket_run{(std::uint64_t{row.node + 1} << 48) + r, row.node, index, {}, true});
+  } else if (row.a.req.what == policies::kind::ws_request) {
+    auto asked = socket_asked_.find(r);
+    l.socket = asked->second;
+    socket_asked_.erase(asked);
+  }
   leases_.push_back(std::move(l));
+  if (leases_[index].socket != no_socket && row.a.req.what == policies::kind::ws_request) {
+    auto& socket = sockets_[leases_[index].socket];
+    if (!socket.open) {  // it closed while the request was on its way: the edge lets it go
+      stop_holding(index, "closed");
+      send_release(index, holder_member(leases_[index]));
+      return;
+    }
+    socket.requests.push_back(index);
+  }
   push(row.end, event::kind::release, index);
   // A holder renews every third of its TTL, as the edge's lease keeper does.
   if (leases_[index].ttl > 0) {
@@ -790,10 +887,53 @@ void cluster_run::stop_holding(std::size_t l, const char* how) {
   auto& lease = leases_[l];
   // A holder that ignores the API's rules goes on to its end.
   if (request_.holders_keep_going && std::string_view(how) == "lost") return;
+  if (lease.released >= 0) return;
+  // A lease lost over a WebSocket: the edge closes the socket (1013), and
+  // every lease held over it ends.
+  if (lease.socket != no_socket && std::string_view(how) == "lost" && sockets_[lease.socket].open) {
+    close_socket(lease.socket, how);
+    return;
+  }
   lease.released = now();
   lease.how = how;
   auto& row = rows_[lease.row];
   row.end = std::min(row.end, lease.released);
+}
+
+std::optional<std::uint32_t> cluster_run::holder_member(const lease_run& l) const {
+  if (l.socket == no_socket) return reach(rows_[l.row].node);
+  auto m = sockets_[l.socket].member;
+  if (!members_[m].up) return std::nullopt;
+  return m;
+}
+
+void cluster_run::send_release(std::size_t l, std::optional<std::uint32_t> member) {
+  if (!member) return;
+  lease_request rel(account(rows_[leases_[l].row]), leases_[l].lease, lease_op::release);
+  send(*member, [rel](caf::event_based_actor* self, const caf::actor& node) {
+    self->request(node, caf::infinite, rel).then([](const lease_reply&) {}, [](caf::error&) {});
+  });
+}
+
+void cluster_run::close_socket(std::size_t s, const char* how) {
+  auto& socket = sockets_[s];
+  if (!socket.open) return;
+  socket.open = false;
+  auto& opened = rows_[leases_[socket.lease].row];
+  auto key = std::make_pair(opened.a.req.account, opened.a.req.conn);
+  if (auto i = socket_of_.find(key); i != socket_of_.end() && i->second == s) socket_of_.erase(i);
+  auto member = holder_member(leases_[socket.lease]);
+  auto ends = socket.requests;
+  ends.push_back(socket.lease);
+  socket.requests.clear();
+  for (auto l : ends) {
+    if (leases_[l].released >= 0) continue;
+    leases_[l].released = now();
+    leases_[l].how = how;
+    auto& row = rows_[leases_[l].row];
+    row.end = std::min(row.end, now());
+    send_release(l, member);
+  }
 }
 
 void cluster_run::holder_event(const event& e) {
@@ -801,15 +941,16 @@ void cluster_run::holder_event(const event& e) {
   auto& lease = leases_[l];
   if (lease.released >= 0) return;  // it stopped already
   auto& row = rows_[lease.row];
-  auto to = reach(row.node);
+  auto to = holder_member(lease);
   switch (e.what) {
     case event::kind::release: {
+      if (lease.socket != no_socket) {
+        auto& socket = sockets_[lease.socket];
+        if (socket.lease == l) return close_socket(lease.socket, "released");  // the connection ends
+        socket.requests.erase(std::find(socket.requests.begin(), socket.requests.end(), l));
+      }
       stop_holding(l, "released");
-      if (!to) return;
-      lease_request rel(account(row), lease.lease, lease_op::release);
-      send(*to, [rel](caf::event_based_actor* self, const caf::actor& node) {
-        self->request(node, caf::infinite, rel).then([](const lease_reply&) {}, [](caf::error&) {});
-      });
+      send_release(l, to);
       return;
     }
     case event::kind::renew: {
@@ -819,6 +960,13 @@ void cluster_run::holder_event(const event& e) {
       renew.model = model(row);
       renew.product = product(row);
       renew.cost = row.own_cost;
+      // The terms the edge renews a WebSocket's leases with: a recovering
+      // owner adopts them as they were (docs/CLUSTER.md).
+      if (lease.socket != no_socket) {
+        renew.conn = sockets_[lease.socket].conn;
+        renew.holds_connection = sockets_[lease.socket].lease == l;
+        renew.key = row.a.req.key;
+      }
       // Counted from when it was sent, as the lease keeper counts: the owner
       // renewed it no earlier.
       auto sent = now();
@@ -933,6 +1081,25 @@ cluster_sim_totals cluster_run::run() {
   return totals;
 }
 
+// Walks (time, + or -) changes of what an account's holders had at once:
+// the most at one instant, and what was above `limit` (-1: none), the most
+// and integrated over time in seconds. A holder that stops at the instant
+// another starts does not overlap it (the stop sorts first).
+void held_over(std::vector<std::pair<usec, std::int64_t>>& changes, std::int64_t limit,
+               std::int64_t& max_held, std::int64_t& max_over, double& seconds_over) {
+  std::sort(changes.begin(), changes.end());
+  std::int64_t held = 0;
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    held += changes[i].second;
+    max_held = std::max(max_held, held);
+    if (limit < 0 || held <= limit || i + 1 == changes.size()) continue;
+    auto over = held - limit;
+    max_over = std::max(max_over, over);
+    seconds_over += static_cast<double>(over) *
+                    static_cast<double>(changes[i + 1].first - changes[i].first) / 1e6;
+  }
+}
+
 cluster_sim_totals cluster_run::finish() {
   cluster_sim_totals t;
   t.messages_lost = net_->lost();
@@ -942,6 +1109,10 @@ cluster_sim_totals cluster_run::finish() {
     std::int64_t max_held = 0, max_over = 0;
     double unit_seconds_over = 0;
     std::vector<std::pair<usec, std::int64_t>> changes;  ///< (time, units + or -)
+    // The same for open WebSocket connections, against the plan's cap.
+    std::int64_t max_connections = 0, max_connections_over = 0;
+    double connection_seconds_over = 0;
+    std::vector<std::pair<usec, std::int64_t>> connections;
     usec outage_from = -1;  ///< the first request refused by the cluster since the last 200
     usec unavailable = 0, longest = 0;
     void outage_ends(usec at) {
@@ -961,7 +1132,7 @@ cluster_sim_totals cluster_run::finish() {
     auto& a = by_id[row.a.req.account];
     ++a.requests;
     if (!row.answered) ++a.unanswered;
-    else if (row.code == 200) ++a.admitted;
+    else if (row.granted) ++a.admitted;
     else if (row.code == 503) ++a.refused_503;
     bool refused = row.answered && (row.code == 503 || row.code == 502);
     if (refused && a.outage_from < 0) a.outage_from = row.answered_at;
@@ -976,6 +1147,10 @@ cluster_sim_totals cluster_run::finish() {
     if (l.how == "lost") ++a.lost;
     a.changes.emplace_back(l.granted, row.units);
     a.changes.emplace_back(l.released, -row.units);
+    if (row.a.req.what == policies::kind::ws_open) {
+      a.connections.emplace_back(l.granted, 1);
+      a.connections.emplace_back(l.released, -1);
+    }
   }
   // The units each account's holders used at once, from the leases alone
   // (what anyone can recompute from leases.csv): a holder that stops at the
@@ -985,18 +1160,11 @@ cluster_sim_totals cluster_run::finish() {
   for (std::uint32_t id = 0; id < by_id.size(); ++id) by_name[reader_->accounts().name(id)] = id;
   for (auto& [name, id] : by_name) {
     auto& a = by_id[id];
-    std::sort(a.changes.begin(), a.changes.end());
     std::int64_t limit = id < limit_of_.size() ? limit_of_[id] : -1;
-    std::int64_t held = 0;
-    for (std::size_t i = 0; i < a.changes.size(); ++i) {
-      held += a.changes[i].second;
-      a.max_held = std::max(a.max_held, held);
-      if (limit < 0 || held <= limit || i + 1 == a.changes.size()) continue;
-      auto over = held - limit;
-      a.max_over = std::max(a.max_over, over);
-      a.unit_seconds_over +=
-          static_cast<double>(over) * static_cast<double>(a.changes[i + 1].first - a.changes[i].first) / 1e6;
-    }
+    held_over(a.changes, limit, a.max_held, a.max_over, a.unit_seconds_over);
+    const auto& plan = *plan_of_.at(name);
+    std::int64_t cap = plan.profile(plan.profile_of(name)).max_connections;
+    held_over(a.connections, cap, a.max_connections, a.max_connections_over, a.connection_seconds_over);
     t.requests += a.requests;
     t.admitted += a.admitted;
     t.refused_503 += a.refused_503;
@@ -1005,6 +1173,8 @@ cluster_sim_totals cluster_run::finish() {
     t.leases_lost += a.lost;
     t.unit_seconds_over += a.unit_seconds_over;
     t.max_over = std::max(t.max_over, a.max_over);
+    t.connection_seconds_over += a.connection_seconds_over;
+    t.max_connections_over = std::max(t.max_connections_over, a.max_connections_over);
     t.unavailable_s += static_cast<double>(a.unavailable) / 1e6;
     t.longest_unavailable_s = std::max(t.longest_unavailable_s, static_cast<double>(a.longest) / 1e6);
     json_accounts[name] = {{"limit", limit},
@@ -1019,6 +1189,13 @@ cluster_sim_totals cluster_run::finish() {
                            {"unanswered", a.unanswered},
                            {"leases", a.leases},
                            {"leases_lost", a.lost}};
+    if (!a.connections.empty()) {
+      auto& j = json_accounts[name];
+      j["connection_cap"] = cap;
+      j["max_connections_held"] = a.max_connections;
+      j["max_connections_over_cap"] = a.max_connections_over;
+      j["connection_seconds_over_cap"] = a.connection_seconds_over;
+    }
   }
   if (request_.out_dir.empty()) return t;
   namespace fs = std::filesystem;
@@ -1056,7 +1233,8 @@ cluster_sim_totals cluster_run::finish() {
   }
   {
     traces::csv_out out((dir / "leases.csv").string());
-    for (auto* h : {"lease", "account", "owner", "epoch", "granted_s", "released_s", "how", "units", "id"})
+    for (auto* h : {"lease", "account", "owner", "epoch", "granted_s", "released_s", "how", "units", "id",
+                    "kind"})
       out.field(h);
     out.end_row();
     for (auto& l : leases_) {
@@ -1066,6 +1244,7 @@ cluster_sim_totals cluster_run::finish() {
       out.seconds(l.granted).seconds(l.released).field(l.how).field(row.units);
       if (row.id.empty()) out.field(static_cast<std::int64_t>(l.row + 1));
       else out.field(row.id);
+      out.field(policies::to_string(row.a.req.what));
       out.end_row();
     }
     out.close();
@@ -1080,6 +1259,8 @@ cluster_sim_totals cluster_run::finish() {
                             {"leases_lost", t.leases_lost},
                             {"unit_seconds_over_limit", t.unit_seconds_over},
                             {"max_units_over_limit", t.max_over},
+                            {"connection_seconds_over_cap", t.connection_seconds_over},
+                            {"max_connections_over_cap", t.max_connections_over},
                             {"messages_lost", t.messages_lost}};
   nlohmann::json summary = {{"seed", request_.seed},
                             {"members", names_},

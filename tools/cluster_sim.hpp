@@ -75,6 +75,10 @@ struct cluster_sim_totals {
   /// account (leases.csv), integrated over time; 0 where usher is strict.
   double unit_seconds_over = 0;
   std::int64_t max_over = 0;  ///< the most units above a limit at one instant
+  /// The same for open WebSocket connections against each account's
+  /// max_connections (from leases.csv's ws_open rows).
+  double connection_seconds_over = 0;
+  std::int64_t max_connections_over = 0;
   /// Seconds accounts could not be admitted because of the cluster: from a
   /// request refused 503 (or lost with its member) to the account's next
   /// request its plan answers (200, 429, 408), summed over accounts; and the

@@ -13,6 +13,8 @@
 #include <random>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "policies/input_error.hpp"
 #include "support/live_node.hpp"
 #include "support/usher_cli.hpp"
@@ -38,7 +40,9 @@ std::string write_config(const std::filesystem::path& dir, std::size_t members,
                      "[account.acme]\nplan = weighted\nlimit = 3\n" +
                      "[account.beta]\nplan = streams:solo\nlimit = 2\nqueue.max_depth = 4\n"
                      "queue.max_wait = 30s\n"
-                     "[account.gamma]\nplan = streams:team\n";
+                     "[account.gamma]\nplan = streams:team\n"
+                     // Realtime: two streams, at most four open WebSocket connections.
+                     "[account.rt]\nplan = streams:solo\nlimit = 2\nws.per_concurrency = 2\n";
   for (int i = 0; i < 6; ++i)
     text += "[account.s" + std::to_string(i) + "]\nplan = streams:solo\nlimit = " +
             std::to_string(1 + i % 3) + "\nqueue.max_depth = 2\nqueue.max_wait = 5s\n";
@@ -48,19 +52,46 @@ std::string write_config(const std::filesystem::path& dir, std::size_t members,
   return path.string();
 }
 
+// A run of a 3-member cluster (write_config) over the trace `trace` in
+// `dir`, its files in dir/out.
+tools::cluster_sim_request three_members(const std::filesystem::path& dir, const std::string& trace,
+                                         const std::string& lease_ttl = "6s") {
+  tools::cluster_sim_request r;
+  r.config = write_config(dir, 3, lease_ttl);
+  r.trace = (dir / trace).string();
+  r.out_dir = (dir / "out").string();
+  std::filesystem::create_directories(r.out_dir);
+  return r;
+}
+
 // Poisson arrivals at `rate` per second for `span` seconds over the config's
-// accounts, exponential holds of mean `hold` seconds.
+// accounts, exponential holds of mean `hold` seconds. One in ten rows is
+// rt's WebSocket traffic: connections opened for 20 s on average, requests
+// over one of the last few opened (which may have closed: 400), and closes.
 std::string write_trace(const std::filesystem::path& dir, std::uint64_t seed, double rate = 12,
                         double span = 120, double hold = 3) {
   std::mt19937_64 g(seed);
-  std::exponential_distribution<double> gap(rate), length(1 / hold);
+  std::exponential_distribution<double> gap(rate), length(1 / hold), open_for(1.0 / 20);
   const char* accounts[] = {"acme", "beta", "gamma", "s0", "s1", "s2", "s3", "s4", "s5"};
   auto path = dir / ("trace-" + std::to_string(seed) + ".csv");
   std::ofstream out(path);
-  out << "arrival_s,account,duration_s\n";
+  out << "arrival_s,account,duration_s,kind,conn\n";
   char line[128];
+  std::uint64_t opened = 0;
   for (double t = gap(g); t < span; t += gap(g)) {
-    std::snprintf(line, sizeof line, "%.3f,%s,%.3f\n", t, accounts[g() % 9], length(g));
+    auto pick = g() % 10;
+    if (pick < 9) {
+      std::snprintf(line, sizeof line, "%.3f,%s,%.3f,,\n", t, accounts[pick], length(g));
+    } else {
+      auto kind = g() % 20;
+      auto recent = opened == 0 ? 0 : opened - 1 - g() % std::min<std::uint64_t>(opened, 4);
+      if (kind < 8 || opened == 0)
+        std::snprintf(line, sizeof line, "%.3f,rt,%.3f,ws_open,k%llu\n", t, open_for(g),
+                      static_cast<unsigned long long>(opened++));
+      else
+        std::snprintf(line, sizeof line, "%.3f,rt,%.3f,%s,k%llu\n", t, length(g),
+                      kind < 19 ? "ws_request" : "ws_close", static_cast<unsigned long long>(recent));
+    }
     out << line;
   }
   return path.string();
@@ -215,7 +246,7 @@ TEST_CASE("cluster-sim: a crashed owner's accounts move, and no grant names it w
   std::ifstream leases(dir / "out" / "leases.csv");
   std::string line;
   std::getline(leases, line);
-  CHECK(line == "lease,account,owner,epoch,granted_s,released_s,how,units,id");
+  CHECK(line == "lease,account,owner,epoch,granted_s,released_s,how,units,id,kind");
   std::set<std::string> owners_while_down, owners_before;
   int rows = 0;
   while (std::getline(leases, line)) {
@@ -223,10 +254,10 @@ TEST_CASE("cluster-sim: a crashed owner's accounts move, and no grant names it w
     std::vector<std::string> f;
     std::stringstream s(line);
     for (std::string x; std::getline(s, x, ',');) f.push_back(x);
-    REQUIRE(f.size() == 9);
+    REQUIRE(f.size() == 10);
     double granted = std::stod(f[4]), released = std::stod(f[5]);
     CHECK(released >= granted);
-    CHECK((f[6] == "released" || f[6] == "lost"));
+    CHECK((f[6] == "released" || f[6] == "lost" || f[6] == "closed"));
     if (granted < 30) owners_before.insert(f[2]);
     if (granted > 30 && granted < 60) owners_while_down.insert(f[2]);
   }
@@ -247,11 +278,7 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
   // voted out) and reaches the entry member older than two thirds of the
   // 1.5 s lease TTL. Its holder could not keep it: 503, released.
   auto dir = scratch("cluster-sim-late-answer");
-  tools::cluster_sim_request r;
-  r.config = write_config(dir, 3, "1500ms");
-  r.trace = (dir / "one.csv").string();
-  r.out_dir = (dir / "out").string();
-  std::filesystem::create_directories(r.out_dir);
+  auto r = three_members(dir, "one.csv", "1500ms");
   auto [account, entry, owner] = remote_grant(
       r, {"acme", "beta", "gamma", "s0", "s1", "s2"},
       [](const std::string& a) { return "10," + a + ",1\n"; }, 0);
@@ -282,11 +309,7 @@ TEST_CASE("cluster-sim: ticket clients poll until their ticket is decided, as wa
   // ends, exactly when a client holding its connection would be. The fourth
   // waits past max_wait: 408 through its ticket.
   auto dir = scratch("cluster-sim-tickets");
-  tools::cluster_sim_request r;
-  r.config = write_config(dir, 3);
-  r.trace = (dir / "queue.csv").string();
-  r.out_dir = (dir / "out").string();
-  std::filesystem::create_directories(r.out_dir);
+  auto r = three_members(dir, "queue.csv");
   std::ofstream(r.trace) << "arrival_s,account,duration_s\n"
                             "1,beta,10\n1.1,beta,60\n1.2,beta,35\n1.3,beta,1\n";
   auto waiting = tools::run_cluster_sim(r);
@@ -320,12 +343,8 @@ TEST_CASE("cluster-sim: a ticket's grant held up on its way back is answered 503
   // again a second later and learns the lease ran out meanwhile (410): it
   // never held a lease its owner had counted free.
   auto dir = scratch("cluster-sim-late-ticket");
-  tools::cluster_sim_request r;
-  r.config = write_config(dir, 3, "1500ms");
-  r.trace = (dir / "two.csv").string();
-  r.out_dir = (dir / "out").string();
+  auto r = three_members(dir, "two.csv", "1500ms");
   r.tickets = true;
-  std::filesystem::create_directories(r.out_dir);
   // (Requests enter the members in turn: the first one enters elsewhere.)
   auto [account, entry, owner] = remote_grant(
       r, {"s0", "s1", "s2", "s3", "s4", "s5"},
@@ -352,13 +371,9 @@ TEST_CASE("cluster-sim: a ticket's grant held up on its way back is answered 503
   CHECK(t.leases == 2);
 }
 
-TEST_CASE("cluster-sim: a fail row holds its lease and ends 500, priority is printed, a WebSocket row is refused by line") {
+TEST_CASE("cluster-sim: a fail row holds its lease and ends 500, priority is printed, a WebSocket row without its connection is refused by line") {
   auto dir = scratch("cluster-sim-rows");
-  tools::cluster_sim_request r;
-  r.config = write_config(dir, 3);
-  r.trace = (dir / "rows.csv").string();
-  r.out_dir = (dir / "out").string();
-  std::filesystem::create_directories(r.out_dir);
+  auto r = three_members(dir, "rows.csv");
   std::ofstream(r.trace) << "arrival_s,account,duration_s,fail,priority\n1,acme,4,1,\n2,acme,1,0,1\n";
   auto t = tools::run_cluster_sim(r);
   auto rows = csv_rows(dir / "out" / "outcomes.csv");
@@ -371,14 +386,107 @@ TEST_CASE("cluster-sim: a fail row holds its lease and ends 500, priority is pri
   CHECK(rows[0]["priority"] == "");
   CHECK(rows[1]["priority"] == "1");
   CHECK(t.leases == 2);
-  std::ofstream(r.trace) << "arrival_s,account,duration_s,kind,conn\n1,acme,4,,\n2,acme,9,ws_open,c1\n";
+  std::ofstream(r.trace) << "arrival_s,account,duration_s,kind,conn\n1,acme,4,,\n2,acme,9,ws_open,\n";
   try {
     tools::run_cluster_sim(r);
-    FAIL("a ws_open row was played");
+    FAIL("a ws_open row with no conn was played");
   } catch (const policies::input_error& e) {
-    CHECK_THAT(e.what(), Catch::Contains("rows.csv:3") && Catch::Contains("kind") &&
-                             Catch::Contains("ws_open"));
+    CHECK_THAT(e.what(), Catch::Contains("rows.csv:3") && Catch::Contains("conn"));
   }
+}
+
+TEST_CASE("cluster-sim: WebSocket connections hold a slot under the cap at the owner, their requests hold units over them") {
+  // rt: two streams, four connections. The edge with a socket is the member
+  // the client reached; its requests go through it, as frames over the socket.
+  auto dir = scratch("cluster-sim-ws");
+  auto r = three_members(dir, "ws.csv");
+  std::ofstream(r.trace) << "arrival_s,account,duration_s,kind,conn\n"
+                            "1,rt,30,ws_open,c1\n1.1,rt,30,ws_open,c2\n1.2,rt,30,ws_open,c3\n"
+                            "1.3,rt,30,ws_open,c4\n1.4,rt,30,ws_open,c5\n"  // over the cap
+                            "2,rt,5,ws_request,c1\n2.1,rt,5,ws_request,c2\n"
+                            "2.2,rt,5,ws_request,c3\n"  // the pool is full: never queued
+                            "3,rt,1,ws_request,c9\n"    // no such connection
+                            "4,rt,0,ws_close,c2\n"      // its request ends with it
+                            "4.1,rt,30,ws_open,c5\n5,rt,1,ws_request,c5\n"
+                            "6,acme,1,,\n";  // plain requests beside them
+  auto t = tools::run_cluster_sim(r);
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(rows.size() == 13);
+  std::vector<std::string> status, reason;
+  for (auto& row : rows) status.push_back(row["status"]), reason.push_back(row["reason"]);
+  CHECK(status == std::vector<std::string>{"200", "200", "200", "200", "429", "200", "200", "429",
+                                           "400", "200", "200", "200", "200"});
+  CHECK(reason[4] == "connection_cap");
+  CHECK(reason[7] == "over_limit");
+  CHECK(reason[8] == "no_connection");
+  // A request goes through its connection's member, whichever member is next in turn.
+  CHECK(rows[5]["node"] == rows[0]["node"]);
+  CHECK(rows[6]["node"] == rows[1]["node"]);
+  CHECK(rows[11]["node"] == rows[10]["node"]);
+  auto leases = csv_rows(dir / "out" / "leases.csv");
+  REQUIRE(leases.size() == 9);  // 5 connections, 3 requests, acme's
+  CHECK(leases[1]["kind"] == "ws_open");
+  CHECK(leases[1]["released_s"] == "4");  // closed by its ws_close
+  CHECK(leases[1]["units"] == "0");
+  bool c2_request_closed = false;
+  for (auto& l : leases)
+    if (l["kind"] == "ws_request" && l["id"] == "7")
+      c2_request_closed = l["released_s"] == "4" && l["how"] == "released";
+  CHECK(c2_request_closed);
+  auto summary = nlohmann::json::parse(slurp(dir / "out" / "summary.json"));
+  auto& rt = summary["accounts"]["rt"];
+  CHECK(rt["connection_cap"] == 4);
+  CHECK(rt["max_connections_held"] == 4);
+  CHECK(rt["connection_seconds_over_cap"] == 0);
+  CHECK(rt["max_units_held"] == 2);
+  CHECK(summary["accounts"]["acme"].count("connection_cap") == 0);
+  CHECK(t.connection_seconds_over == 0);
+}
+
+TEST_CASE("cluster-sim: the member with a WebSocket dies: what the socket held ends with it, and its owner keeps the slot for a TTL") {
+  auto dir = scratch("cluster-sim-ws-crash");
+  auto r = three_members(dir, "ws.csv");
+  // Three connections, one on each member; rt's owner is one of them.
+  std::ofstream(r.trace) << "arrival_s,account,duration_s,kind,conn\n"
+                            "1,rt,40,ws_open,ca\n1.1,rt,40,ws_open,cb\n1.2,rt,40,ws_open,cc\n"
+                            "5.5,rt,40,ws_open,cd\n5.6,rt,40,ws_open,ce\n20,rt,40,ws_open,cf\n";
+  tools::run_cluster_sim(r);
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(rows.size() == 6);
+  auto owner = rows[0]["owner"];
+  std::size_t victim = rows[0]["node"] != owner ? 0 : 1;  // a socket away from the owner
+  auto member = rows[victim]["node"];
+  INFO("rt is owned by " << owner << "; " << member << " crashes at 5 s with a socket");
+  std::ofstream(dir / "faults.txt") << "crash " << member << " at 5s\n";
+  r.faults = (dir / "faults.txt").string();
+  auto t = tools::run_cluster_sim(r);
+  rows = csv_rows(dir / "out" / "outcomes.csv");
+  auto leases = csv_rows(dir / "out" / "leases.csv");
+  REQUIRE(leases.size() >= 3);
+  CHECK(leases[victim]["how"] == "closed");
+  CHECK(leases[victim]["released_s"] == "5");
+  // The owner still counts the dead member's connection until its TTL runs
+  // out unrenewed: one more connection fits under the cap of four, not two.
+  CHECK(rows[3]["status"] == "200");
+  CHECK(rows[4]["status"] == "429");
+  CHECK(rows[4]["reason"] == "connection_cap");
+  CHECK(rows[5]["status"] == "200");
+  CHECK(t.connection_seconds_over == 0);
+  CHECK(t.unanswered == 0);
+
+  // Paused past a TTL instead: nothing renews the socket's slot, the owner
+  // frees it and gives it to another connection. The member's edge gives the
+  // socket up first (1013: lost); a client that went on using it anyway
+  // would put the account over its cap, and the count from leases.csv sees it.
+  std::ofstream(dir / "faults.txt") << "pause " << member << " 5s..20s\n";
+  t = tools::run_cluster_sim(r);
+  leases = csv_rows(dir / "out" / "leases.csv");
+  CHECK(leases[victim]["how"] == "lost");
+  CHECK(t.connection_seconds_over == 0);
+  r.holders_keep_going = true;
+  t = tools::run_cluster_sim(r);
+  CHECK(t.connection_seconds_over > 0);
+  CHECK(t.max_connections_over == 1);
 }
 
 TEST_CASE("cluster-sim: a trace's key reaches per-key gates, as a live node's API key does") {
@@ -508,6 +616,7 @@ TEST_CASE("cluster-sim finds over-admission where holders break the rules") {
   // paused far longer than a TTL) are over their account's limit once the
   // accounts' new owner has recovered: the count from the holders' side
   // sees it. The same run with holders that keep the rules is never over.
+  // (The WebSocket test below checks the same of connections.)
   auto dir = scratch("cluster-sim-rules");
   tools::cluster_sim_request r;
   r.config = write_config(dir, 3);
@@ -516,6 +625,7 @@ TEST_CASE("cluster-sim finds over-admission where holders break the rules") {
   r.faults = (dir / "faults.txt").string();
   auto kept = tools::run_cluster_sim(r);
   CHECK(kept.unit_seconds_over == 0);
+  CHECK(kept.connection_seconds_over == 0);
   CHECK(kept.leases_lost > 0);
   r.holders_keep_going = true;
   auto broken = tools::run_cluster_sim(r);
@@ -542,6 +652,8 @@ TEST_CASE("property: through random crashes, pauses and partitions no account is
       INFO("replay: " << tools::replay_command(r));
       CHECK(t.unit_seconds_over == 0);
       CHECK(t.max_over == 0);
+      CHECK(t.connection_seconds_over == 0);
+      CHECK(t.max_connections_over == 0);
       CHECK(t.unanswered == 0);
       CHECK(t.leases == t.admitted);
       CHECK(t.admitted > 0);
