@@ -150,7 +150,8 @@ std::vector<sim_fault> parse_faults(const std::string& name, const std::string& 
       f.max = b;
       out.push_back(f);
     } else if (verb == "drop") {
-      expect_words(2, "drop PERCENT% (or a fraction)");
+      // For the whole run, or a window of losses: drop 2% 20s..25s.
+      if (w.size() != 2 && w.size() != 3) throw bad(w[0], "expected: drop PERCENT% [FROM..TO]");
       auto v = w[1];
       bool percent = !v.empty() && v.back() == '%';
       if (percent) v.pop_back();
@@ -161,6 +162,15 @@ std::vector<sim_fault> parse_faults(const std::string& name, const std::string& 
       if (p > 1) throw bad(w[1], "a share is at most 100%");
       f.what = kind::drop;
       f.probability = p;
+      if (w.size() == 3) {
+        auto [a, b] = range(w[2]);
+        f.at = a;
+        f.window = true;
+        out.push_back(f);
+        f.what = kind::drop_end;
+        f.at = b;
+        f.text = "end of: " + f.text;
+      }
       out.push_back(f);
     } else {
       throw bad(verb, "unknown fault " + policies::quoted(verb) +
@@ -183,7 +193,7 @@ std::vector<sim_fault> read_faults(const std::string& path, const std::vector<st
 
 std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
                                      const std::vector<std::string>& members, usec span,
-                                     usec failure_timeout) {
+                                     usec failure_timeout, bool losses) {
   policies::rng g(policies::substream_seed(seed, policies::stable_hash("faults")));
   std::string text;
   if (n > 0) {
@@ -196,7 +206,7 @@ std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
                              static_cast<double>(failure_timeout));
   };
   for (std::size_t i = 0; i < n; ++i) {
-    auto what = policies::uniform_below(g, 3);
+    auto what = policies::uniform_below(g, losses ? 4 : 3);
     const auto& m = members[policies::uniform_below(g, members.size())];
     usec at = static_cast<usec>(policies::uniform01(g) * static_cast<double>(span));
     switch (what) {
@@ -207,11 +217,17 @@ std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
       case 1:  // SIGSTOP: short ones go unnoticed, long ones get it voted out
         text += "pause " + m + " " + seconds_text(at) + ".." + seconds_text(at + length(0.2, 4)) + "\n";
         break;
-      default: {  // cut off from the others
+      case 2: {  // cut off from the others
         text += "partition " + m + " |";
         for (auto& o : members)
           if (o != m) text += " " + o;
         text += " " + seconds_text(at) + ".." + seconds_text(at + length(0.2, 4)) + "\n";
+        break;
+      }
+      default: {  // a lossy moment of the network: 0.5 % to 5 % of all messages lost
+        auto permille = 5 + policies::uniform_below(g, 46);
+        text += "drop " + std::to_string(permille / 10) + "." + std::to_string(permille % 10) + "% " +
+                seconds_text(at) + ".." + seconds_text(at + length(0.2, 4)) + "\n";
       }
     }
   }
@@ -308,7 +324,7 @@ struct ticket_run {
 };
 
 struct event {
-  enum class kind : std::uint8_t { fault, release, renew, check, poll };
+  enum class kind : std::uint8_t { fault, release, renew, check, poll, give_up };
   usec at;
   std::uint64_t seq;
   kind what;
@@ -325,7 +341,7 @@ class cluster_run {
     if (r.random_faults > 0) {
       auto span = rows_.empty() ? policies::seconds(60) : rows_.back().a.at;
       auto more = random_faults(r.random_faults, r.seed, names_, span,
-                                members_[0].config.cluster.failure_timeout);
+                                members_[0].config.cluster.failure_timeout, r.client_timeout > 0);
       for (auto& f : more) f.pair += 1'000'000;  // apart from the file's partitions
       faults_.insert(faults_.end(), more.begin(), more.end());
       std::stable_sort(faults_.begin(), faults_.end(),
@@ -382,10 +398,18 @@ class cluster_run {
   /// member it entered at or the next one up.
   void poll(std::size_t r);
   void poll_answered(std::size_t r, std::uint64_t poll, const admit_reply& reply);
+  /// The client's timeout (--client-timeout): no answer yet, it gives up
+  /// (499): its member cancels what it waits for at the owner, as the edge
+  /// does when a client disconnects; a ticket client gives its ticket up.
+  void give_up(std::size_t r);
   void holder_event(const event& e);
   void stop_holding(std::size_t l, const char* how);
-  /// Lease l's holder lets it go: a release through `member` (none when it is down).
-  void send_release(std::size_t l, std::optional<std::uint32_t> member);
+  /// A holder lets a lease go: a release through `member` (none when it is down).
+  void send_release(const std::string& account, const std::string& lease,
+                    std::optional<std::uint32_t> member);
+  void send_release(std::size_t l, std::optional<std::uint32_t> member) {
+    send_release(account(rows_[leases_[l].row]), leases_[l].lease, member);
+  }
   /// Socket s closes: its requests' leases and its own end `how`, released
   /// through its member while that is up.
   void close_socket(std::size_t s, const char* how);
@@ -430,6 +454,12 @@ class cluster_run {
       outbox_;
   std::vector<std::set<std::size_t>> waiting_at_;  ///< by member: rows not answered yet
   std::unordered_map<std::size_t, ticket_run> tickets_;  ///< by row: tickets not decided yet
+  double base_drop_ = 0;               ///< the schedule's `drop` for the whole run
+  std::multiset<double> drop_windows_;  ///< the windows of loss open now
+  /// The network loses what the worst of them says.
+  void set_drop() {
+    net_->set_drop(std::max(base_drop_, drop_windows_.empty() ? 0.0 : *drop_windows_.rbegin()));
+  }
 
   caf::scheduler::test_coordinator* sched_ = nullptr;
   caf::detail::test_actor_clock* clock_ = nullptr;
@@ -676,7 +706,15 @@ void cluster_run::apply(const sim_fault& f) {
     case kind::partition: net_->partition(f.pair, f.side); break;
     case kind::heal: net_->heal(f.pair); break;
     case kind::delay: net_->set_delay(f.min, f.max); break;
-    case kind::drop: net_->set_drop(f.probability); break;
+    case kind::drop:
+      if (f.window) drop_windows_.insert(f.probability);
+      else base_drop_ = f.probability;
+      set_drop();
+      break;
+    case kind::drop_end:
+      drop_windows_.erase(drop_windows_.find(f.probability));
+      set_drop();
+      break;
     case kind::reload: reload(f.member, f.file); break;
   }
 }
@@ -745,6 +783,7 @@ void cluster_run::arrive(std::size_t r) {
   }
   row.node = *to;
   waiting_at_[*to].insert(r);
+  if (request_.client_timeout > 0) push(now() + request_.client_timeout, event::kind::give_up, r);
   admit_request req;
   req.account = account(row);
   req.request_id = (std::uint64_t{*to + 1} << 48) + r;
@@ -775,7 +814,12 @@ void cluster_run::arrive(std::size_t r) {
 
 void cluster_run::answered(std::size_t r, const admit_reply& reply) {
   auto& row = rows_[r];
-  if (row.answered) return;  // its entry member crashed first: the client saw that
+  if (row.answered) {
+    // Its client gave up first (or its member crashed: then nothing comes).
+    // A grant nobody takes is let go at once, as the edge's lease handle does.
+    if (reply.code == 200 && !reply.lease.empty()) send_release(account(row), reply.lease, reach(row.node));
+    return;
+  }
   waiting_at_[row.node].erase(r);
   if (reply.code == 202 && !reply.ticket.empty()) {
     tickets_[r].ticket = reply.ticket;
@@ -824,6 +868,35 @@ void cluster_run::poll_answered(std::size_t r, std::uint64_t seq, const admit_re
   auto& row = rows_[r];
   if (reply.code == 404) row.why = "ticket_lost";  // its owner forgot it (a takeover)
   if (reply.code == 410) row.why = "lease_ended";  // granted, but over before it was collected
+}
+
+void cluster_run::give_up(std::size_t r) {
+  auto& row = rows_[r];
+  if (row.answered) return;
+  const auto& name = account(row);
+  if (auto t = tickets_.find(r); t != tickets_.end()) {
+    waiting_at_[t->second.at].erase(r);
+    if (auto to = reach(row.node)) {
+      actors::ticket_cancel cancel{name, t->second.ticket};
+      send(*to, [cancel](caf::event_based_actor* self, const caf::actor& node) {
+        self->request(node, caf::infinite, cancel).then([](const lease_reply&) {}, [](caf::error&) {});
+      });
+    }
+    tickets_.erase(t);
+  } else {
+    waiting_at_[row.node].erase(r);
+    socket_asked_.erase(r);
+    if (members_[row.node].up) {
+      actors::cancel_request cancel{name, (std::uint64_t{row.node + 1} << 48) + r};
+      send(row.node, [cancel](caf::event_based_actor* self, const caf::actor& node) {
+        self->send(node, cancel);
+      });
+    }
+  }
+  row.answered = true;
+  row.answered_at = now();
+  row.code = 499;
+  row.why = "client_timeout";
 }
 
 void cluster_run::decided(std::size_t r, const admit_reply& reply) {
@@ -907,9 +980,10 @@ std::optional<std::uint32_t> cluster_run::holder_member(const lease_run& l) cons
   return m;
 }
 
-void cluster_run::send_release(std::size_t l, std::optional<std::uint32_t> member) {
+void cluster_run::send_release(const std::string& account, const std::string& lease,
+                               std::optional<std::uint32_t> member) {
   if (!member) return;
-  lease_request rel(account(rows_[leases_[l].row]), leases_[l].lease, lease_op::release);
+  lease_request rel(account, lease, lease_op::release);
   send(*member, [rel](caf::event_based_actor* self, const caf::actor& node) {
     self->request(node, caf::infinite, rel).then([](const lease_reply&) {}, [](caf::error&) {});
   });
@@ -993,7 +1067,8 @@ void cluster_run::holder_event(const event& e) {
       if (now() - lease.last_ok >= lease.ttl * 2 / 3) stop_holding(l, "lost");
       return;
     case event::kind::fault:
-    case event::kind::poll: return;
+    case event::kind::poll:
+    case event::kind::give_up: return;
   }
 }
 
@@ -1062,6 +1137,8 @@ cluster_sim_totals cluster_run::run() {
       if (e.what == event::kind::fault) apply(faults_[e.index]);
       else if (e.what == event::kind::poll) {
         if (tickets_.count(e.index)) poll(e.index);
+      } else if (e.what == event::kind::give_up) {
+        give_up(e.index);
       } else {
         holder_event(e);
       }
@@ -1286,6 +1363,7 @@ std::string replay_command(const cluster_sim_request& r) {
   if (r.random_faults > 0) out += " --random-faults " + std::to_string(r.random_faults);
   if (r.holders_keep_going) out += " --holders-keep-going";
   if (r.tickets) out += " --tickets";
+  if (r.client_timeout > 0) out += " --client-timeout " + policies::format_seconds(r.client_timeout) + "s";
   out += " --seed " + std::to_string(r.seed) + " --out " +
          (!r.out_name.empty() ? r.out_name : r.out_dir.empty() ? "OUT" : r.out_dir);
   return out;

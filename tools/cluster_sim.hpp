@@ -21,7 +21,9 @@ namespace usher::tools {
 
 /// One step of a fault schedule.
 struct sim_fault {
-  enum class kind : std::uint8_t { crash, restart, pause, resume, partition, heal, delay, drop, reload };
+  enum class kind : std::uint8_t {
+    crash, restart, pause, resume, partition, heal, delay, drop, drop_end, reload
+  };
   kind what = kind::crash;
   policies::usec at = 0;
   std::uint32_t member = 0;  ///< crash, restart, pause, resume, reload
@@ -29,7 +31,8 @@ struct sim_fault {
   std::vector<int> side;     ///< partition: each member's side
   std::size_t pair = 0;      ///< partition, heal: which partition (they may overlap)
   policies::usec min = 0, max = 0;  ///< delay
-  double probability = 0;           ///< drop
+  double probability = 0;           ///< drop, drop_end (a window of losses: its end)
+  bool window = false;              ///< drop: a window's start (a drop_end follows)
   std::string text;          ///< as written (or generated), for the event log
 };
 
@@ -43,10 +46,13 @@ std::vector<sim_fault> parse_faults(const std::string& name, const std::string& 
 
 /// `n` faults drawn from `seed`: crashes (with a restart), pauses and
 /// partitions of one member at a time, each within [0, span], plus message
-/// delays; in the schedule's own words (sim_fault::text).
+/// delays; with `losses`, windows of message loss among them too (clients
+/// must have a timeout: a lost request never ends otherwise). In the
+/// schedule's own words (sim_fault::text).
 std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
                                      const std::vector<std::string>& members,
-                                     policies::usec span, policies::usec failure_timeout);
+                                     policies::usec span, policies::usec failure_timeout,
+                                     bool losses = false);
 
 struct cluster_sim_request {
   std::string config;  ///< a serve config with a [cluster] section
@@ -63,6 +69,11 @@ struct cluster_sim_request {
   /// the request queues) and long-poll their ticket, through the member they
   /// entered at or the next one up, until it is decided.
   bool tickets = false;
+  /// A client with no answer after this long gives up (499 client_timeout):
+  /// its request leaves the owner's queue, a grant that comes later is
+  /// released. 0: clients wait for ever (a request whose message was lost
+  /// stays unanswered). With it, --random-faults draws message losses too.
+  policies::usec client_timeout = 0;
   std::string out_dir;  ///< where the files go; "" writes none
   std::string out_name;  ///< --out as the user gave it (out_dir may be a staging directory)
 };

@@ -17,9 +17,10 @@ namespace po = boost::program_options;
 int cluster_sim_command(const std::vector<std::string>& args) {
   cluster_sim_request r;
   bool quiet = false;
+  std::string client_timeout;
   po::options_description d(
       "usher cluster-sim --config FILE --trace FILE.csv [--faults FILE] [--random-faults N] "
-      "[--seed S] --out DIR");
+      "[--client-timeout T] [--tickets] [--holders-keep-going] [--seed S] --out DIR");
   d.add_options()("help,h", "show this help")(
       "config", po::value(&r.config)->required(),
       "a serve config with a [cluster] section: every member runs it (docs/CLUSTER.md)")(
@@ -32,6 +33,9 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "holders-keep-going", po::bool_switch(&r.holders_keep_going),
       "clients go on using a lease they lost (their renewals failing) to their request's end: "
       "what breaking the admission API's rules costs")(
+      "client-timeout", po::value(&client_timeout),
+      "a client with no answer after this long gives up (499): 65s as the OpenAI SDK's; default "
+      "none. With it, --random-faults draws message losses too")(
       "tickets", po::bool_switch(&r.tickets),
       "clients admit asynchronously (202 and a ticket when queued) and poll their ticket until "
       "it is decided, as a client of \"async\": true does")(
@@ -42,6 +46,7 @@ int cluster_sim_command(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto done = parse_options("cluster-sim", args, d, vm)) return *done;
   return report_errors("cluster-sim", [&] {
+    if (!client_timeout.empty()) r.client_timeout = duration_option("--client-timeout", client_timeout);
     staged_files files(r.out_name,
                        std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json", "events.log"});
     r.out_dir = files.staging().string();
@@ -54,7 +59,8 @@ int cluster_sim_command(const std::vector<std::string>& args) {
                 << t.longest_unavailable_s << " s)\n"
                 << "leases " << t.leases << ", lost " << t.leases_lost
                 << "; unit-seconds over a limit " << t.unit_seconds_over << " (most at once "
-                << t.max_over << ")\n"
+                << t.max_over << "), connection-seconds over a cap " << t.connection_seconds_over
+                << "\n"
                 << t.faults.size() << " faults; " << t.messages_lost << " messages lost; files in "
                 << r.out_name << "\n";
     return exit_ok;

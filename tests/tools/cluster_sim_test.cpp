@@ -169,6 +169,27 @@ TEST_CASE("a fault schedule reads every kind of fault, in time order") {
   CHECK(f[7].pair == f[6].pair);
 }
 
+TEST_CASE("a window of message loss reads as its start and its end") {
+  auto f = tools::parse_faults("f.txt", "drop 2% 20s..25s\ndrop 0.1%\n", abc);
+  using kind = tools::sim_fault::kind;
+  REQUIRE(f.size() == 3);
+  CHECK(f[0].what == kind::drop);
+  CHECK_FALSE(f[0].window);
+  CHECK(f[1].what == kind::drop);
+  CHECK(f[1].window);
+  CHECK(f[1].probability == Approx(0.02));
+  CHECK(f[1].at == policies::seconds(20));
+  CHECK(f[2].what == kind::drop_end);
+  CHECK(f[2].at == policies::seconds(25));
+  // Drawn among random faults only when clients have a timeout.
+  auto has_loss = [](const std::vector<tools::sim_fault>& faults) {
+    return std::any_of(faults.begin(), faults.end(),
+                       [](const tools::sim_fault& x) { return x.what == kind::drop; });
+  };
+  CHECK_FALSE(has_loss(tools::random_faults(40, 1, abc, policies::seconds(100), policies::seconds(2))));
+  CHECK(has_loss(tools::random_faults(40, 1, abc, policies::seconds(100), policies::seconds(2), true)));
+}
+
 TEST_CASE("a bad fault schedule is refused naming its line and word") {
   auto refused = [](const std::string& text) {
     try {
@@ -369,6 +390,49 @@ TEST_CASE("cluster-sim: a ticket's grant held up on its way back is answered 503
   REQUIRE(rows.size() == 2);
   CHECK(rows[1]["status"] == "200");
   CHECK(t.leases == 2);
+}
+
+TEST_CASE("cluster-sim: a client with a timeout gives up a lost request, and a queued one leaves the queue") {
+  // A request whose message is lost on its way to the owner: without a
+  // timeout its client waits for ever (unanswered); with one it gives up, 499.
+  auto dir = scratch("cluster-sim-client-timeout");
+  auto r = three_members(dir, "lost.csv");
+  auto [account, entry, owner] = remote_grant(
+      r, {"acme", "beta", "gamma", "s0", "s1", "s2"},
+      [](const std::string& a) { return "10," + a + ",1\n"; }, 0);
+  INFO("account " << account << " enters at " << entry << ", owned by " << owner);
+  std::ofstream(dir / "faults.txt") << "drop 100% 9.99s..10.01s\n";
+  r.faults = (dir / "faults.txt").string();
+  auto t = tools::run_cluster_sim(r);
+  CHECK(t.unanswered == 1);
+  r.client_timeout = policies::seconds(5);
+  t = tools::run_cluster_sim(r);
+  CHECK(t.unanswered == 0);
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["status"] == "499");
+  CHECK(rows[0]["reason"] == "client_timeout");
+  CHECK_THAT(tools::replay_command(r), Catch::Contains("--client-timeout 5s"));
+
+  // beta: two streams, a queue. The third request's client gives up after
+  // 10 s in the queue: it leaves it, and the fourth gets the first free slot
+  // (at 31 s: had the third stayed, the fourth would have waited for the
+  // second, at 41 s, and given up too).
+  for (bool tickets : {false, true}) {
+    INFO((tickets ? "ticket clients" : "clients holding their connection"));
+    auto q = three_members(dir, "queue.csv");
+    q.client_timeout = policies::seconds(10);
+    q.tickets = tickets;
+    std::ofstream(q.trace) << "arrival_s,account,duration_s\n"
+                              "1,beta,30\n1.1,beta,40\n1.2,beta,5\n25,beta,1\n";
+    auto u = tools::run_cluster_sim(q);
+    rows = csv_rows(dir / "out" / "outcomes.csv");
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[2]["status"] == "499");
+    CHECK(rows[3]["status"] == "200");
+    CHECK(std::stod(rows[3]["start_s"]) == Approx(31).margin(0.01));
+    CHECK(u.leases == 3);
+  }
 }
 
 TEST_CASE("cluster-sim: a fail row holds its lease and ends 500, priority is printed, a WebSocket row without its connection is refused by line") {
@@ -648,6 +712,8 @@ TEST_CASE("property: through random crashes, pauses and partitions no account is
       r.random_faults = s.faults;
       r.seed = seed;
       r.tickets = seed % 2 == 0;  // half the seeds: clients that poll tickets
+      // Clients give up after a minute, so losses are drawn among the faults.
+      r.client_timeout = policies::seconds(60);
       auto t = tools::run_cluster_sim(r);
       INFO("replay: " << tools::replay_command(r));
       CHECK(t.unit_seconds_over == 0);
