@@ -38,6 +38,11 @@ struct cluster_state {
   std::vector<bool> held;            ///< groups held when on_hold was last told
   std::vector<usec> recovering_until;  ///< by group: node time its admission actor recovers until
   std::vector<cluster_view::action> actions;  ///< scratch
+  /// Handoffs sent and not yet seen arrive (the receiver's beats do not
+  /// list the group yet), by group: sent again when the view says
+  /// (handoffs_due).
+  std::map<std::uint32_t, std::pair<std::uint32_t, handoff_msg>> handing;  ///< (to, message)
+  std::vector<std::uint32_t> due;  ///< scratch
   bool had_majority = false;
   static inline const char* name = "usher.cluster";
 };
@@ -138,6 +143,7 @@ void act(self_ptr self, usec now) {
       case kind::hand_off: {
         auto g = a.group;
         auto to = a.to;
+        auto id = a.id;
         self->request(st.cfg.groups[g].actor, caf::infinite, hand_off_atom::value)
             .then([=](handed_over& moved) {
               auto& s = self->state;
@@ -151,7 +157,9 @@ void act(self_ptr self, usec now) {
                   "cluster: handed " + s.cfg.groups[g].key + " to " + member_name(self, to) + " (" +
                       std::to_string(moved.leases.size()) + " leases)");
               auto left = std::max<usec>(0, s.recovering_until[g] - now_of(self));
-              self->send(s.peer[to], handoff_msg{g, s.view->self(), gen, std::move(moved), left});
+              handoff_msg msg{g, s.view->self(), gen, s.view->generation_of(to), id, std::move(moved), left};
+              self->send(s.peer[to], msg);
+              s.handing[g] = {to, std::move(msg)};
             });
         break;
       }
@@ -192,6 +200,16 @@ void send_beat(self_ptr self, usec now) {
   auto b = s.view->next_beat(now);
   for (std::uint32_t m = 0; m < s.peer.size(); ++m)
     if (s.peer[m]) self->send(s.peer[m], b);
+  // Handoffs the receiver has not listed yet may have been lost: sent again.
+  for (auto i = s.handing.begin(); i != s.handing.end();)
+    i = s.view->handing_to(i->first) == i->second.first ? std::next(i) : s.handing.erase(i);
+  s.due.clear();
+  s.view->handoffs_due(now, s.due);
+  for (auto g : s.due) {
+    auto i = s.handing.find(g);
+    if (i != s.handing.end() && s.peer[i->second.first])
+      self->send(s.peer[i->second.first], i->second.second);
+  }
 }
 
 // Member states: logged when they change; forwards to a member no longer up fail.
@@ -453,10 +471,15 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         auto& s = self->state;
         auto now = now_of(self);
         if (h.group >= s.cfg.groups.size()) return;
-        if (!s.view->accept_handoff(h.group, h.from, h.from_gen)) {
-          say(self, true, "cluster: refused a handoff of " + s.cfg.groups[h.group].key +
-                              " from a member voted out; its new owner takes it over");
-          return;
+        using answer = cluster_view::handoff_answer;
+        switch (s.view->accept_handoff(h.group, h.from, h.from_gen, h.to_gen, h.id)) {
+          case answer::again: return;  // a copy of one taken
+          case answer::refused:
+            say(self, true, "cluster: refused a handoff of " + s.cfg.groups[h.group].key +
+                                " from a member voted out (or meant for this node before it was); "
+                                "its new owner takes it over");
+            return;
+          case answer::taken: break;
         }
         ++s.cfg.stats->handoffs_in;
         say(self, false,

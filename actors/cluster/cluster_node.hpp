@@ -21,6 +21,7 @@
 #include <caf/all.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -145,6 +146,11 @@ struct handoff_msg {
   std::uint32_t group = 0;
   std::uint32_t from = 0;
   std::uint64_t from_gen = 0;
+  std::uint64_t to_gen = 0;  ///< the receiver's generation as the sender knew it
+  /// The same in every copy: the sender sends it again until it hears the
+  /// group held (a handoff lost with a connection would leave the group to
+  /// nobody), and the receiver takes one copy (cluster_view::accept_handoff).
+  handoff_id id;
   handed_over moved;
   /// The sender was still recovering the group (after a takeover or its
   /// start) for this long: the receiver goes on recovering until then, since
@@ -166,8 +172,8 @@ typename Inspector::result_type inspect(Inspector& f, beat& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handoff_msg& x) {
-  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.moved,
-           x.recover_left_us);
+  return f(caf::meta::type_name("handoff_msg"), x.group, x.from, x.from_gen, x.to_gen, x.id.incarnation,
+           x.id.seq, x.moved, x.recover_left_us);
 }
 
 template <class Inspector>

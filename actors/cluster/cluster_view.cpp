@@ -46,7 +46,8 @@ cluster_view::cluster_view(settings s, std::uint64_t incarnation, usec now)
       held_(groups_.size(), false),
       claiming_(groups_.size(), false),
       promised_(groups_.size()),
-      group_(groups_.size()) {
+      group_(groups_.size()),
+      taken_(groups_.size() * names_.size()) {
   home_.reserve(groups_.size());
   weights_.reserve(groups_.size() * names_.size());
   for (auto& g : groups_) {
@@ -269,7 +270,7 @@ member_state cluster_view::state_of(std::uint32_t m, usec now) const {
 }
 
 void cluster_view::resign_all(std::vector<action>& out) {
-  action a{action::kind::resign, 0, 0, {}};
+  action a{action::kind::resign, 0, 0, {}, {}};
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
     if (!held_[g] && !group_[g].handing_to) continue;
     if (held_[g]) {
@@ -309,7 +310,7 @@ void cluster_view::switch_limits(usec now, std::vector<action>& out) {
   next_digest_.clear();
   // A member that matched only through the old digest no longer does; it
   // is counted down at its next beat (receive() checks every beat).
-  out.push_back(action{action::kind::switch_limits, 0, 0, {}});
+  out.push_back(action{action::kind::switch_limits, 0, 0, {}, {}});
 }
 
 void cluster_view::decide(usec now, std::vector<action>& out) {
@@ -411,7 +412,8 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
     if (want && *want != self_) {
       held_[g] = false;
       gi.handing_to = *want;
-      out.push_back(action{action::kind::hand_off, g, *want, {}});
+      gi.handoff_sent = now;
+      out.push_back(action{action::kind::hand_off, g, *want, {}, handoff_id{incarnation_, ++handoffs_}});
     }
     return;
   }
@@ -439,7 +441,7 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
     gi.last_holder_gen = gens_[self_];
     lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
     if (how == action::kind::activate_recovering) ++takeovers_;
-    out.push_back(action{how, g, 0, {}});
+    out.push_back(action{how, g, 0, {}, {}});
     return;
   }
   // Promise g to a member that claims it, if nobody else may hold it.
@@ -457,18 +459,33 @@ std::size_t cluster_view::groups_in_hand() const {
   return n;
 }
 
+void cluster_view::handoffs_due(usec now, std::vector<std::uint32_t>& out) {
+  for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+    auto& gi = group_[g];
+    if (!gi.handing_to || now - gi.handoff_sent < failure_timeout_ / 2) continue;
+    gi.handoff_sent = now;
+    out.push_back(g);
+  }
+}
+
 void cluster_view::handoff_failed(std::uint32_t g) {
   if (g >= groups_.size() || !group_[g].handing_to) return;
   group_[g].handing_to.reset();
   if (!lists(lost_, g)) lost_.push_back(g);
 }
 
-bool cluster_view::accept_handoff(std::uint32_t g, std::uint32_t from, std::uint64_t from_gen) {
-  if (g >= groups_.size() || from >= names_.size() || from == self_ ||
-      peers_[from].wrong_digest || gens_[from] != from_gen) {
-    if (g < groups_.size() && !lists(lost_, g)) lost_.push_back(g);
-    return false;
+cluster_view::handoff_answer cluster_view::accept_handoff(std::uint32_t g, std::uint32_t from,
+                                                          std::uint64_t from_gen, std::uint64_t to_gen,
+                                                          handoff_id id) {
+  if (g >= groups_.size() || from >= names_.size() || from == self_) return handoff_answer::refused;
+  auto& last = taken_[g * names_.size() + from];
+  if (id.incarnation == last.incarnation && id.seq <= last.seq)
+    return handoff_answer::again;  // a copy of one taken, or older
+  if (peers_[from].wrong_digest || gens_[from] != from_gen || to_gen != gens_[self_]) {
+    if (!lists(lost_, g)) lost_.push_back(g);
+    return handoff_answer::refused;
   }
+  last = id;
   held_[g] = true;
   claiming_[g] = false;
   auto& gi = group_[g];
@@ -477,7 +494,7 @@ bool cluster_view::accept_handoff(std::uint32_t g, std::uint32_t from, std::uint
   gi.last_holder = self_;
   gi.last_holder_gen = gens_[self_];
   lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
-  return true;
+  return handoff_answer::taken;
 }
 
 }  // namespace usher::actors::cluster

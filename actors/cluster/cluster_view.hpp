@@ -84,6 +84,14 @@ struct group_note {
   std::uint64_t seq = 0;
 };
 
+/// Names one handoff, the same in each of its sends: the sender's process
+/// (incarnation) and its count of handoffs. A receiver takes a handoff of a
+/// group once, and never one older than the last it took from that sender.
+struct handoff_id {
+  std::uint64_t incarnation = 0;
+  std::uint64_t seq = 0;
+};
+
 /// What a member tells every other each heartbeat. Also the answer to one:
 /// every beat acknowledges the last beat received from each member.
 struct beat {
@@ -127,7 +135,7 @@ class cluster_view {
     enum class kind : std::uint8_t {
       activate_fresh,       ///< start granting for `group` with empty state
       activate_recovering,  ///< start granting for `group` after a recovery window
-      hand_off,             ///< stop `group`, send its state to member `to`
+      hand_off,             ///< stop `group`, send its state to member `to` (handoff `id`)
       resign,               ///< stop every group it held (listed in `groups`); voted out
       switch_limits,        ///< apply the proposed limits (limits_digest() is theirs now)
     };
@@ -135,6 +143,7 @@ class cluster_view {
     std::uint32_t group = 0;
     std::uint32_t to = 0;
     std::vector<std::uint32_t> groups;
+    handoff_id id;  ///< hand_off: the same in every copy sent (handoffs_due())
   };
 
   cluster_view(settings s, std::uint64_t incarnation, policies::usec now);
@@ -151,10 +160,26 @@ class cluster_view {
   void decide(policies::usec now, std::vector<action>& out);
 
   /// A handoff of `group` arrived from member `from` at its generation
-  /// `from_gen`. Returns true when the node takes it (it holds the group
-  /// from now on); false when the sender is not up at that generation here
-  /// (a member being voted out: its groups are taken over instead).
-  bool accept_handoff(std::uint32_t group, std::uint32_t from, std::uint64_t from_gen);
+  /// `from_gen`, meant for this node at generation `to_gen`. `taken`: the
+  /// node holds the group from now on; `again`: a copy of a handoff taken
+  /// already, or older than one (the sender sends it until it hears the
+  /// group held: a lost one would leave the group with nobody), ignored;
+  /// `refused`: the sender is not up at that generation here (a member being
+  /// voted out: its groups are taken over instead), or it was meant for this
+  /// node before it was voted out.
+  enum class handoff_answer : std::uint8_t { taken, again, refused };
+  handoff_answer accept_handoff(std::uint32_t group, std::uint32_t from, std::uint64_t from_gen,
+                                std::uint64_t to_gen, handoff_id id);
+  /// Groups whose handoff the node must send again now: the receiver has
+  /// not listed the group for half a failure_timeout since the last send.
+  /// One lost (a connection that broke while it carried it) would otherwise
+  /// leave the group with nobody, both members up, for good; the receiver
+  /// takes one copy (accept_handoff). Call each heartbeat.
+  void handoffs_due(policies::usec now, std::vector<std::uint32_t>& out);
+  /// The member this node is handing `group` to; nullopt when none.
+  [[nodiscard]] std::optional<std::uint32_t> handing_to(std::uint32_t group) const {
+    return group_[group].handing_to;
+  }
 
   /// This node has read other limits (a reload): it switches to them with
   /// the cluster (switch_limits). The digest it applies now withdraws a
@@ -181,6 +206,8 @@ class cluster_view {
   /// The node may grant until then (node time); 0: not now.
   [[nodiscard]] policies::usec valid_until() const { return valid_until_; }
   [[nodiscard]] std::uint64_t generation() const { return gens_[self_]; }
+  /// Member m's generation as this node knows it.
+  [[nodiscard]] std::uint64_t generation_of(std::uint32_t m) const { return gens_[m]; }
   [[nodiscard]] bool holds(std::uint32_t group) const { return held_[group]; }
   /// The member this node would forward `group` to: the owner among those
   /// it counts up; nullopt when none (no majority).
@@ -214,6 +241,7 @@ class cluster_view {
   };
   struct group_info {
     std::optional<std::uint32_t> handing_to;
+    policies::usec handoff_sent = 0;    ///< while handing_to: when it was last sent
     bool ever_listed = false;           ///< some member was seen to hold it
     std::uint32_t last_holder = 0;      ///< valid when ever_listed
     std::uint64_t last_holder_gen = 0;  ///< its generation then
@@ -247,6 +275,7 @@ class cluster_view {
   std::string digest_;
   std::string next_digest_;
   std::uint64_t incarnation_;
+  std::uint64_t handoffs_ = 0;  ///< handoffs started (their ids)
   policies::usec started_;
   std::uint64_t seq_ = 0;
   std::deque<std::pair<std::uint64_t, policies::usec>> sent_;  ///< (seq, send time), recent
@@ -257,6 +286,8 @@ class cluster_view {
   std::vector<std::optional<std::uint32_t>> promised_;  ///< by group: the member it is promised to
   std::deque<std::pair<group_note, policies::usec>> handed_;  ///< finished handoffs, said until then
   std::vector<group_info> group_;
+  /// [group * members + sender]: the last handoff taken (accept_handoff).
+  std::vector<handoff_id> taken_;
   std::vector<std::uint32_t> lost_;   ///< groups resigned, until someone else lists them
   std::uint64_t resigned_gen_ = 0;    ///< the generation of the last resign
   policies::usec valid_until_ = 0;

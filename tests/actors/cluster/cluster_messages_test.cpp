@@ -66,6 +66,8 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   h.group = 7;
   h.from = 1;
   h.from_gen = 4;
+  h.to_gen = 6;
+  h.id = handoff_id{0xfeedull, 12};
   h.moved.leases = {moved_lease{"acme", "lease-1", "gpt", "prod", 3, 1500000}};
   auto& socket_held = h.moved.leases.emplace_back();
   socket_held.account = "acme";
@@ -87,6 +89,8 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   CHECK(y.group == 7);
   CHECK(y.from == 1);
   CHECK(y.from_gen == 4);
+  CHECK(y.to_gen == 6);
+  CHECK((y.id.incarnation == 0xfeedull && y.id.seq == 12));
   REQUIRE(y.moved.leases.size() == 2);
   CHECK_FALSE(y.moved.leases[0].held_by_connection);
   auto& c = y.moved.leases[1];

@@ -23,6 +23,7 @@
 
 using usher::actors::cluster::beat;
 using usher::actors::cluster::cluster_view;
+using usher::actors::cluster::handoff_id;
 using usher::actors::cluster::member_state;
 using usher::policies::usec;
 using kind = cluster_view::action::kind;
@@ -141,7 +142,8 @@ class sim_cluster {
     bool is_beat = true;
     beat b;
     std::uint32_t group = 0;
-    std::uint64_t gen = 0;
+    std::uint64_t gen = 0, to_gen = 0;
+    handoff_id id;
     message with_at(usec t) const {
       auto m = *this;
       m.at = t;
@@ -155,6 +157,7 @@ class sim_cluster {
     bool paused = false;
     usec next_beat = 0;
     std::vector<message> inbox;  ///< held while paused
+    std::map<std::uint32_t, message> handing;  ///< handoffs sent, by group (as cluster_node keeps them)
   };
 
   void start(std::uint32_t m, const std::string& digest = "") {
@@ -165,6 +168,7 @@ class sim_cluster {
     nodes_[m].alive = true;
     nodes_[m].paused = false;
     nodes_[m].inbox.clear();
+    nodes_[m].handing.clear();
     nodes_[m].next_beat = now_;
   }
 
@@ -187,7 +191,8 @@ class sim_cluster {
     }
     if (msg.is_beat) {
       n.view->receive(msg.b, now_);
-    } else if (!n.view->accept_handoff(msg.group, msg.from, msg.gen)) {
+    } else if (n.view->accept_handoff(msg.group, msg.from, msg.gen, msg.to_gen, msg.id) ==
+               cluster_view::handoff_answer::refused) {
       ++refused_handoffs_;
     }
     act(msg.to);
@@ -195,6 +200,11 @@ class sim_cluster {
 
   void tick(std::uint32_t m) {
     act(m);
+    // Handoffs not listed by their receiver yet are sent again, as cluster_node does.
+    std::vector<std::uint32_t> due;
+    nodes_[m].view->handoffs_due(now_, due);
+    for (auto g : due)
+      if (auto i = nodes_[m].handing.find(g); i != nodes_[m].handing.end()) send(i->second);
     auto b = nodes_[m].view->next_beat(now_);
     for (std::uint32_t q = 0; q < nodes_.size(); ++q)
       if (q != m) {
@@ -224,6 +234,9 @@ class sim_cluster {
       msg.is_beat = false;
       msg.group = a.group;
       msg.gen = v.generation();
+      msg.to_gen = v.generation_of(a.to);
+      msg.id = a.id;
+      nodes_[m].handing[a.group] = msg;
       send(std::move(msg));
     }
   }
