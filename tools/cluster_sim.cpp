@@ -191,9 +191,9 @@ std::vector<sim_fault> read_faults(const std::string& path, const std::vector<st
   return parse_faults(path, text.str(), members);
 }
 
-std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
-                                     const std::vector<std::string>& members, usec span,
-                                     usec failure_timeout, bool losses) {
+std::string random_fault_schedule(std::size_t n, std::uint64_t seed,
+                                  const std::vector<std::string>& members, usec span,
+                                  usec failure_timeout, bool losses) {
   policies::rng g(policies::substream_seed(seed, policies::stable_hash("faults")));
   std::string text;
   if (n > 0) {
@@ -231,7 +231,14 @@ std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
       }
     }
   }
-  return parse_faults("(random faults, seed " + std::to_string(seed) + ")", text, members);
+  return text;
+}
+
+std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
+                                     const std::vector<std::string>& members, usec span,
+                                     usec failure_timeout, bool losses) {
+  return parse_faults("(random faults, seed " + std::to_string(seed) + ")",
+                      random_fault_schedule(n, seed, members, span, failure_timeout, losses), members);
 }
 
 // -- the run ----------------------------------------------------------------------
@@ -1216,7 +1223,10 @@ cluster_sim_totals cluster_run::finish() {
     if (row.answered && !refused && row.a.at > a.outage_from) a.outage_ends(row.a.at);
   }
   usec end = rows_.empty() ? 0 : rows_.back().a.at;
-  for (auto& a : by_id) a.outage_ends(end);
+  for (auto& a : by_id) {
+    if (a.outage_from >= 0) ++t.unavailable_at_end;
+    a.outage_ends(end);
+  }
   for (auto& l : leases_) {
     auto& row = rows_[l.row];
     auto& a = by_id[row.a.req.account];
@@ -1331,6 +1341,7 @@ cluster_sim_totals cluster_run::finish() {
                             {"refused_503", t.refused_503},
                             {"unavailable_s", t.unavailable_s},
                             {"longest_unavailable_s", t.longest_unavailable_s},
+                            {"accounts_unavailable_at_end", t.unavailable_at_end},
                             {"unanswered", t.unanswered},
                             {"leases", t.leases},
                             {"leases_lost", t.leases_lost},

@@ -53,6 +53,10 @@ std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
                                      const std::vector<std::string>& members,
                                      policies::usec span, policies::usec failure_timeout,
                                      bool losses = false);
+/// The same as a schedule's text (one fault a line), to write to a file.
+std::string random_fault_schedule(std::size_t n, std::uint64_t seed,
+                                  const std::vector<std::string>& members, policies::usec span,
+                                  policies::usec failure_timeout, bool losses = false);
 
 struct cluster_sim_request {
   std::string config;  ///< a serve config with a [cluster] section
@@ -95,6 +99,9 @@ struct cluster_sim_totals {
   /// request its plan answers (200, 429, 408), summed over accounts; and the
   /// longest such stretch of one account.
   double unavailable_s = 0, longest_unavailable_s = 0;
+  /// Accounts whose last request the cluster refused (503, or lost with its
+  /// member): an outage still open when the trace ended.
+  std::uint64_t unavailable_at_end = 0;
   std::uint64_t messages_lost = 0;
   std::vector<std::string> faults;  ///< the schedule as applied
 };
