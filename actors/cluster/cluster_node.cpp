@@ -144,6 +144,7 @@ void act(self_ptr self, usec now) {
         auto g = a.group;
         auto to = a.to;
         auto id = a.id;
+        auto to_gen = a.to_gen;
         self->request(st.cfg.groups[g].actor, caf::infinite, hand_off_atom::value)
             .then([=](handed_over& moved) {
               auto& s = self->state;
@@ -157,7 +158,7 @@ void act(self_ptr self, usec now) {
                   "cluster: handed " + s.cfg.groups[g].key + " to " + member_name(self, to) + " (" +
                       std::to_string(moved.leases.size()) + " leases)");
               auto left = std::max<usec>(0, s.recovering_until[g] - now_of(self));
-              handoff_msg msg{g, s.view->self(), gen, s.view->generation_of(to), id, std::move(moved), left};
+              handoff_msg msg{g, s.view->self(), gen, to_gen, id, std::move(moved), left};
               self->send(s.peer[to], msg);
               s.handing[g] = {to, std::move(msg)};
             });

@@ -400,6 +400,16 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
       gi.last_holder = q;
       gi.last_holder_gen = peers_[q].self_gen;
       gi.handing_to.reset();
+    } else if (gens_[q] != gi.handoff_to_gen || gens_[self_] != gi.handoff_from_gen) {
+      // The receiver's generation moved on (it restarted, or was voted out
+      // and came back: the handoff was meant for the one before, gone with
+      // what it took), or this node's did (voted out meanwhile): the
+      // receiver refuses it. Given up: lost here, so that its owner takes it
+      // over, recovering, as from a failed member. (Waiting for the receiver
+      // to list it as lost does not end: this node's own beats, listing the
+      // group while it hands it off, clear that there.)
+      gi.handing_to.reset();
+      if (!lists(lost_, g)) lost_.push_back(g);
     }
     return;
   }
@@ -413,7 +423,10 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
       held_[g] = false;
       gi.handing_to = *want;
       gi.handoff_sent = now;
-      out.push_back(action{action::kind::hand_off, g, *want, {}, handoff_id{incarnation_, ++handoffs_}});
+      gi.handoff_to_gen = gens_[*want];
+      gi.handoff_from_gen = gens_[self_];
+      out.push_back(action{action::kind::hand_off, g, *want, {}, handoff_id{incarnation_, ++handoffs_},
+                           gi.handoff_to_gen});
     }
     return;
   }
@@ -479,8 +492,8 @@ cluster_view::handoff_answer cluster_view::accept_handoff(std::uint32_t g, std::
                                                           handoff_id id) {
   if (g >= groups_.size() || from >= names_.size() || from == self_) return handoff_answer::refused;
   auto& last = taken_[g * names_.size() + from];
-  if (id.incarnation == last.incarnation && id.seq <= last.seq)
-    return handoff_answer::again;  // a copy of one taken, or older
+  if (held_[g] || (id.incarnation == last.incarnation && id.seq <= last.seq))
+    return handoff_answer::again;  // held here already; a copy of one taken, or older
   if (peers_[from].wrong_digest || gens_[from] != from_gen || to_gen != gens_[self_]) {
     if (!lists(lost_, g)) lost_.push_back(g);
     return handoff_answer::refused;

@@ -144,6 +144,7 @@ class cluster_view {
     std::uint32_t to = 0;
     std::vector<std::uint32_t> groups;
     handoff_id id;  ///< hand_off: the same in every copy sent (handoffs_due())
+    std::uint64_t to_gen = 0;  ///< hand_off: the receiver's generation it is meant for
   };
 
   cluster_view(settings s, std::uint64_t incarnation, policies::usec now);
@@ -163,7 +164,8 @@ class cluster_view {
   /// `from_gen`, meant for this node at generation `to_gen`. `taken`: the
   /// node holds the group from now on; `again`: a copy of a handoff taken
   /// already, or older than one (the sender sends it until it hears the
-  /// group held: a lost one would leave the group with nobody), ignored;
+  /// group held: a lost one would leave the group with nobody), or of a
+  /// group this node holds already (it took it over meanwhile), ignored;
   /// `refused`: the sender is not up at that generation here (a member being
   /// voted out: its groups are taken over instead), or it was meant for this
   /// node before it was voted out.
@@ -206,8 +208,6 @@ class cluster_view {
   /// The node may grant until then (node time); 0: not now.
   [[nodiscard]] policies::usec valid_until() const { return valid_until_; }
   [[nodiscard]] std::uint64_t generation() const { return gens_[self_]; }
-  /// Member m's generation as this node knows it.
-  [[nodiscard]] std::uint64_t generation_of(std::uint32_t m) const { return gens_[m]; }
   [[nodiscard]] bool holds(std::uint32_t group) const { return held_[group]; }
   /// The member this node would forward `group` to: the owner among those
   /// it counts up; nullopt when none (no majority).
@@ -242,6 +242,8 @@ class cluster_view {
   struct group_info {
     std::optional<std::uint32_t> handing_to;
     policies::usec handoff_sent = 0;    ///< while handing_to: when it was last sent
+    std::uint64_t handoff_to_gen = 0;   ///< while handing_to: the receiver's generation
+    std::uint64_t handoff_from_gen = 0; ///< while handing_to: this node's generation
     bool ever_listed = false;           ///< some member was seen to hold it
     std::uint32_t last_holder = 0;      ///< valid when ever_listed
     std::uint64_t last_holder_gen = 0;  ///< its generation then

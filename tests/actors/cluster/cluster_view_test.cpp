@@ -234,7 +234,7 @@ class sim_cluster {
       msg.is_beat = false;
       msg.group = a.group;
       msg.gen = v.generation();
-      msg.to_gen = v.generation_of(a.to);
+      msg.to_gen = a.to_gen;
       msg.id = a.id;
       nodes_[m].handing[a.group] = msg;
       send(std::move(msg));
@@ -431,10 +431,15 @@ TEST_CASE("two members have no majority once one is lost: the other grants nothi
 }
 
 TEST_CASE("random crashes, restarts, pauses, drains and partitions never give a group two granting holders") {
+  // Seeds 100 to 159, and those that once found a bug outside them: 12 and
+  // 35 left a group with no holder after everything healed (a handoff its
+  // receiver refused, waited for by its sender for good). USHER_SIM_SEED=N
+  // runs seed N alone.
+  std::vector<std::uint64_t> seeds = {12, 35};
+  for (std::uint64_t seed = 100; seed < 160; ++seed) seeds.push_back(seed);
+  if (const char* one = std::getenv("USHER_SIM_SEED")) seeds = {std::stoull(one)};
   int runs = 0;
-  std::uint64_t first = std::getenv("USHER_SIM_SEED") ? std::stoull(std::getenv("USHER_SIM_SEED")) : 100;
-  std::uint64_t last = std::getenv("USHER_SIM_SEED") ? first + 1 : 160;
-  for (std::uint64_t seed = first; seed < last; ++seed) {
+  for (auto seed : seeds) {
     std::mt19937_64 rng(seed);
     std::size_t members = 3 + rng() % 3;  // 3 to 5
     sim_cluster c(members, 12, seed);
@@ -490,7 +495,7 @@ TEST_CASE("random crashes, restarts, pauses, drains and partitions never give a 
     CHECK(settled(c));
     ++runs;
   }
-  CHECK(runs == static_cast<int>(last - first));
+  CHECK(runs == static_cast<int>(seeds.size()));
 }
 
 namespace {
