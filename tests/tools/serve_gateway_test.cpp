@@ -217,7 +217,9 @@ TEST_CASE("gateway: the upstream never sees more of an account at once than its 
   auto s = stats(mock.port);
   INFO(s.dump());
   CHECK(s["users"]["team"]["requests"] == 10);
-  CHECK(s["users"]["team"]["max_in_flight"] == 2);
+  // At most the limit (2 when the clients overlap; a loaded machine may
+  // start them one after another: a loaded run failed an exact 2 once).
+  CHECK(s["users"]["team"]["max_in_flight"] <= 2);
   CHECK(held(node.port, "team-key") == 0);
 }
 
