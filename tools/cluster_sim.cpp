@@ -396,6 +396,9 @@ class cluster_run {
     return m < 0 ? none : names_[static_cast<std::size_t>(m)];
   }
 
+  /// Row r's request id at the member it entered: unique in the cluster, as
+  /// the edge's are (a ws_open's is its connection id too).
+  std::uint64_t request_id(std::size_t r) const { return (std::uint64_t{rows_[r].node + 1} << 48) + r; }
   void arrive(std::size_t r);
   /// The answer to a row's admission: final, or a ticket to poll (--tickets).
   void answered(std::size_t r, const admit_reply& reply);
@@ -411,6 +414,8 @@ class cluster_run {
   void give_up(std::size_t r);
   void holder_event(const event& e);
   void stop_holding(std::size_t l, const char* how);
+  /// Lease l ends now, `how`: its holder stops using it.
+  void end_lease(std::size_t l, const char* how);
   /// A holder lets a lease go: a release through `member` (none when it is down).
   void send_release(const std::string& account, const std::string& lease,
                     std::optional<std::uint32_t> member);
@@ -719,7 +724,7 @@ void cluster_run::apply(const sim_fault& f) {
       set_drop();
       break;
     case kind::drop_end:
-      drop_windows_.erase(drop_windows_.find(f.probability));
+      if (auto w = drop_windows_.find(f.probability); w != drop_windows_.end()) drop_windows_.erase(w);
       set_drop();
       break;
     case kind::reload: reload(f.member, f.file); break;
@@ -793,7 +798,7 @@ void cluster_run::arrive(std::size_t r) {
   if (request_.client_timeout > 0) push(now() + request_.client_timeout, event::kind::give_up, r);
   admit_request req;
   req.account = account(row);
-  req.request_id = (std::uint64_t{*to + 1} << 48) + r;
+  req.request_id = request_id(r);
   req.model = model(row);
   req.product = product(row);
   // The trace's key, as a live node's edge gives the key a request came
@@ -804,7 +809,7 @@ void cluster_run::arrive(std::size_t r) {
   req.priority = row.a.req.priority;
   req.what = what;
   if (what == kind::ws_open) {
-    req.conn = req.request_id;  // unique in the cluster, as the edge's are
+    req.conn = req.request_id;
     req.holder_is_connection = true;
   } else if (what == kind::ws_request) {
     req.conn = sockets_[socket].conn;
@@ -894,7 +899,7 @@ void cluster_run::give_up(std::size_t r) {
     waiting_at_[row.node].erase(r);
     socket_asked_.erase(r);
     if (members_[row.node].up) {
-      actors::cancel_request cancel{name, (std::uint64_t{row.node + 1} << 48) + r};
+      actors::cancel_request cancel{name, request_id(r)};
       send(row.node, [cancel](caf::event_based_actor* self, const caf::actor& node) {
         self->send(node, cancel);
       });
@@ -939,7 +944,7 @@ void cluster_run::decided(std::size_t r, const admit_reply& reply) {
   if (row.a.req.what == policies::kind::ws_open) {
     l.socket = sockets_.size();
     socket_of_[{row.a.req.account, row.a.req.conn}] = l.socket;
-    sockets_.push_back(socket_run{(std::uint64_t{row.node + 1} << 48) + r, row.node, index, {}, true});
+    sockets_.push_back(socket_run{request_id(r), row.node, index, {}, true});
   } else if (row.a.req.what == policies::kind::ws_request) {
     auto asked = socket_asked_.find(r);
     l.socket = asked->second;
@@ -974,6 +979,11 @@ void cluster_run::stop_holding(std::size_t l, const char* how) {
     close_socket(lease.socket, how);
     return;
   }
+  end_lease(l, how);
+}
+
+void cluster_run::end_lease(std::size_t l, const char* how) {
+  auto& lease = leases_[l];
   lease.released = now();
   lease.how = how;
   auto& row = rows_[lease.row];
@@ -1009,10 +1019,7 @@ void cluster_run::close_socket(std::size_t s, const char* how) {
   socket.requests.clear();
   for (auto l : ends) {
     if (leases_[l].released >= 0) continue;
-    leases_[l].released = now();
-    leases_[l].how = how;
-    auto& row = rows_[leases_[l].row];
-    row.end = std::min(row.end, now());
+    end_lease(l, how);
     send_release(l, member);
   }
 }
@@ -1028,7 +1035,8 @@ void cluster_run::holder_event(const event& e) {
       if (lease.socket != no_socket) {
         auto& socket = sockets_[lease.socket];
         if (socket.lease == l) return close_socket(lease.socket, "released");  // the connection ends
-        socket.requests.erase(std::find(socket.requests.begin(), socket.requests.end(), l));
+        auto& on = socket.requests;
+        on.erase(std::remove(on.begin(), on.end(), l), on.end());
       }
       stop_holding(l, "released");
       send_release(l, to);

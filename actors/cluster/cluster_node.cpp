@@ -263,10 +263,11 @@ route route_of(self_ptr self, const std::string& account) {
 // admission: the time it queued; a ticket poll: the time the poll waited for
 // its ticket), so the TTL it gave is no older than the time since `sent`
 // less that, and its holder must renew before the owner counts it free. So
-// the client is told the TTL it has left, and a grant older than two thirds of its TTL (one its holder
-// would already have to give up: the lease keeper's rule) is answered 503
-// (`down`) instead: an admission's lease is released (nobody else knows
-// it), a ticket's is left to its ticket, which the client may poll again.
+// the client is told the TTL it has left, and a grant older than two thirds
+// of its TTL (one its holder would already have to give up: the lease
+// keeper's rule) is answered 503 (`down`) instead: an admission's lease is
+// released (nobody else knows it), a ticket's is left to its ticket, which
+// the client may poll again.
 // Returns false for that.
 bool keep_grant(self_ptr self, std::uint32_t m, const std::string& account, admit_reply& r,
                 usec sent, bool release_late) {

@@ -64,6 +64,14 @@ tools::cluster_sim_request three_members(const std::filesystem::path& dir, const
   return r;
 }
 
+// Runs `r` with the fault schedule `faults`, written next to its trace.
+tools::cluster_sim_totals run_with_faults(tools::cluster_sim_request& r, const std::string& faults) {
+  auto path = std::filesystem::path(r.trace).parent_path() / "faults.txt";
+  std::ofstream(path) << faults;
+  r.faults = path.string();
+  return tools::run_cluster_sim(r);
+}
+
 // Poisson arrivals at `rate` per second for `span` seconds over the config's
 // accounts, exponential holds of mean `hold` seconds. One in ten rows is
 // rt's WebSocket traffic: connections opened for 20 s on average, requests
@@ -312,10 +320,8 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
       r, {"acme", "beta", "gamma", "s0", "s1", "s2"},
       [](const std::string& a) { return "10," + a + ",1\n"; }, 0);
   INFO("account " << account << " enters at " << entry << ", owned by " << owner);
-  std::ofstream(dir / "faults.txt") << "delay 100ms..100ms\npartition " << entry << " | " << owner
-                                    << " 10.05s..11.55s\n";
-  r.faults = (dir / "faults.txt").string();
-  auto t = tools::run_cluster_sim(r);
+  auto t = run_with_faults(
+      r, "delay 100ms..100ms\npartition " + entry + " | " + owner + " 10.05s..11.55s\n");
   auto rows = csv_rows(dir / "out" / "outcomes.csv");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0]["status"] == "503");
@@ -324,8 +330,7 @@ TEST_CASE("cluster-sim: a grant held up on its way back is answered 503 and rele
   CHECK(t.unanswered == 0);
   CHECK_THAT(slurp(dir / "out" / "events.log"), Catch::Contains("too late to keep its lease"));
   // The same delays without the partition: granted, 200 ms after it was sent.
-  std::ofstream(dir / "faults.txt") << "delay 100ms..100ms\n";
-  t = tools::run_cluster_sim(r);
+  t = run_with_faults(r, "delay 100ms..100ms\n");
   rows = csv_rows(dir / "out" / "outcomes.csv");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0]["status"] == "200");
@@ -379,10 +384,8 @@ TEST_CASE("cluster-sim: a ticket's grant held up on its way back is answered 503
       r, {"s0", "s1", "s2", "s3", "s4", "s5"},
       [](const std::string& a) { return "10," + a + ",1\n10.1," + a + ",1\n"; }, 1);
   INFO("account " << account << ": the second request enters at " << entry << ", owned by " << owner);
-  std::ofstream(dir / "faults.txt") << "delay 100ms..100ms\npartition " << entry << " | " << owner
-                                    << " 10.95s..12.45s\n";
-  r.faults = (dir / "faults.txt").string();
-  auto t = tools::run_cluster_sim(r);
+  auto t = run_with_faults(
+      r, "delay 100ms..100ms\npartition " + entry + " | " + owner + " 10.95s..12.45s\n");
   auto rows = csv_rows(dir / "out" / "outcomes.csv");
   REQUIRE(rows.size() == 2);
   CHECK(rows[0]["status"] == "200");
@@ -392,8 +395,7 @@ TEST_CASE("cluster-sim: a ticket's grant held up on its way back is answered 503
   CHECK(t.unanswered == 0);
   CHECK_THAT(slurp(dir / "out" / "events.log"), Catch::Contains("the ticket may be polled again"));
   // The same delays without the partition: granted when the first ends.
-  std::ofstream(dir / "faults.txt") << "delay 100ms..100ms\n";
-  t = tools::run_cluster_sim(r);
+  t = run_with_faults(r, "delay 100ms..100ms\n");
   rows = csv_rows(dir / "out" / "outcomes.csv");
   REQUIRE(rows.size() == 2);
   CHECK(rows[1]["status"] == "200");
@@ -409,9 +411,7 @@ TEST_CASE("cluster-sim: a client with a timeout gives up a lost request, and a q
       r, {"acme", "beta", "gamma", "s0", "s1", "s2"},
       [](const std::string& a) { return "10," + a + ",1\n"; }, 0);
   INFO("account " << account << " enters at " << entry << ", owned by " << owner);
-  std::ofstream(dir / "faults.txt") << "drop 100% 9.99s..10.01s\n";
-  r.faults = (dir / "faults.txt").string();
-  auto t = tools::run_cluster_sim(r);
+  auto t = run_with_faults(r, "drop 100% 9.99s..10.01s\n");
   CHECK(t.unanswered == 1);
   r.client_timeout = policies::seconds(5);
   t = tools::run_cluster_sim(r);
@@ -529,9 +529,7 @@ TEST_CASE("cluster-sim: the member with a WebSocket dies: what the socket held e
   std::size_t victim = rows[0]["node"] != owner ? 0 : 1;  // a socket away from the owner
   auto member = rows[victim]["node"];
   INFO("rt is owned by " << owner << "; " << member << " crashes at 5 s with a socket");
-  std::ofstream(dir / "faults.txt") << "crash " << member << " at 5s\n";
-  r.faults = (dir / "faults.txt").string();
-  auto t = tools::run_cluster_sim(r);
+  auto t = run_with_faults(r, "crash " + member + " at 5s\n");
   rows = csv_rows(dir / "out" / "outcomes.csv");
   auto leases = csv_rows(dir / "out" / "leases.csv");
   REQUIRE(leases.size() >= 3);
@@ -550,8 +548,7 @@ TEST_CASE("cluster-sim: the member with a WebSocket dies: what the socket held e
   // frees it and gives it to another connection. The member's edge gives the
   // socket up first (1013: lost); a client that went on using it anyway
   // would put the account over its cap, and the count from leases.csv sees it.
-  std::ofstream(dir / "faults.txt") << "pause " << member << " 5s..20s\n";
-  t = tools::run_cluster_sim(r);
+  t = run_with_faults(r, "pause " + member + " 5s..20s\n");
   leases = csv_rows(dir / "out" / "leases.csv");
   CHECK(leases[victim]["how"] == "lost");
   CHECK(t.connection_seconds_over == 0);
