@@ -605,19 +605,30 @@ class child_process {
 /// `nofile` > 0: the child's open-file limit (RLIMIT_NOFILE, soft and hard).
 class live_node {
  public:
-  explicit live_node(const std::string& config_text, unsigned long nofile = 0) {
+  /// A node that must start: the test fails here, with what it said, if not.
+  explicit live_node(const std::string& config_text, unsigned long nofile = 0)
+      : live_node(config_text, nofile, may_fail{}) {
+    INFO("usher serve said: " << first_line_ << " / stderr: " << stderr_text());
+    REQUIRE(started());
+  }
+
+  /// A node that may fail to start (see started()); a fixture that can
+  /// retry, e.g. with another port, reads why in stderr_text().
+  struct may_fail {};
+  live_node(const std::string& config_text, unsigned long nofile, may_fail) {
     static int n = 0;
     dir_ = fs::temp_directory_path() /
            ("usher-live-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     fs::create_directories(dir_);
     auto config = dir_ / "node.ini";
     rewrite_config(config_text);
-    auto line = child_.start({"serve", "--config", config.string()}, dir_ / "stderr", nofile);
-    auto at = line.find("127.0.0.1:");
-    INFO("usher serve said: " << line << " / stderr: " << stderr_text());
-    REQUIRE(at != std::string::npos);
-    port = static_cast<std::uint16_t>(std::stoi(line.substr(at + 10)));
+    first_line_ = child_.start({"serve", "--config", config.string()}, dir_ / "stderr", nofile);
+    auto at = first_line_.find("127.0.0.1:");
+    if (at != std::string::npos) port = static_cast<std::uint16_t>(std::stoi(first_line_.substr(at + 10)));
   }
+
+  /// It said where it listens (it runs, unless it exited since).
+  bool started() const { return port != 0; }
 
   /// Writes the node's config file (what a reload, SIGHUP, reads next):
   /// `config_text` after the test defaults of [node].
@@ -636,6 +647,10 @@ class live_node {
   /// sanitizer build also means no leak and no error at shutdown.
   ~live_node() {
     if (child_.pid() <= 0) return;
+    if (!started()) {  // it never ran: the fixture or the constructor said why
+      stop();
+      return;
+    }
     int code = stop();
     // The lines that say why first: a CI log keeps the head of a failure's
     // output and may cut a long stderr before a sanitizer's report.
@@ -730,6 +745,7 @@ class live_node {
  private:
   fs::path dir_;
   child_process child_;
+  std::string first_line_;  ///< what it wrote first: where it listens, or nothing
 };
 
 }  // namespace usher::testing

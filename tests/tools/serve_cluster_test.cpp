@@ -72,8 +72,19 @@ class cluster {
                    const std::string& node_text = "", const std::string& account_text = accounts,
                    std::string lease_ttl = "2s")
       : groups_(count_accounts(account_text)), lease_ttl_(std::move(lease_ttl)) {
-    for (std::size_t i = 0; i < members; ++i) caf_ports_.push_back(free_port());
-    for (std::size_t i = 0; i < std::min(members, started); ++i) start(i, account_text, node_text);
+    // A CAF port free when drawn may be taken before the member binds it
+    // (by another test's node or connection): draw every port again and
+    // start over, as the peers list names them all.
+    for (int attempt = 1;; ++attempt) {
+      caf_ports_.clear();
+      for (std::size_t i = 0; i < members; ++i) caf_ports_.push_back(free_port());
+      bool all = true;
+      for (std::size_t i = 0; all && i < std::min(members, started); ++i)
+        all = try_start(i, account_text, node_text);
+      if (all) break;
+      REQUIRE(attempt < 5);
+      nodes_.clear();
+    }
   }
 
   std::string config_for(std::size_t i, const std::string& account_text = accounts,
@@ -85,10 +96,13 @@ class cluster {
            "\nreplicas = 0\n" + timing + account_text;
   }
 
+  /// Starts member i (again); its CAF port stays the one the peers list
+  /// names, so a start that could not bind it is tried again a few times.
   void start(std::size_t i, const std::string& account_text = accounts,
              const std::string& node_text = "") {
-    if (nodes_.size() <= i) nodes_.resize(i + 1);
-    nodes_[i] = std::make_unique<live_node>(config_for(i, account_text, node_text));
+    for (int attempt = 1; !try_start(i, account_text, node_text) && attempt < 10; ++attempt)
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    REQUIRE(nodes_[i]->started());
   }
 
   static std::string name(std::size_t i) { return std::string(1, static_cast<char>('a' + i)); }
@@ -126,6 +140,20 @@ class cluster {
   }
 
  private:
+  /// Starts member i; false if it could not listen on its CAF port (taken
+  /// meanwhile); any other failure to start fails the test.
+  bool try_start(std::size_t i, const std::string& account_text, const std::string& node_text) {
+    if (nodes_.size() <= i) nodes_.resize(i + 1);
+    nodes_[i] = std::make_unique<live_node>(config_for(i, account_text, node_text), 0,
+                                            live_node::may_fail{});
+    if (nodes_[i]->started()) return true;
+    auto said = nodes_[i]->stderr_text();
+    INFO("usher serve (member " << name(i) << ") did not start: " << said);
+    REQUIRE(said.find("for the cluster") != std::string::npos);
+    WARN("member " << name(i) << " could not bind its CAF port: " << said);
+    return false;
+  }
+
   static std::size_t count_accounts(const std::string& text) {
     std::size_t n = 0;
     for (auto at = text.find("[account."); at != std::string::npos; at = text.find("[account.", at + 1)) ++n;
