@@ -297,6 +297,10 @@ class gate_params {
 /// once when the plan is built, to check them, and once per engine.
 using gate_factory = std::function<std::unique_ptr<gate>(gate_params&, const plan&)>;
 
+/// The type that turns a gate off (`gate.NAME.type = none`): a plan with
+/// it has no such gate. Not a name a type may register under.
+inline const std::string gate_type_off = "none";
+
 /// Gate types by name. Built-in types are there from the start; libraries
 /// add theirs when they load (traces/gate_library.hpp).
 class gate_registry {

@@ -673,6 +673,13 @@ std::shared_ptr<const plan> plan::build(const std::string& preset,
       throw input_error::at(gate_where[name], 0, "gate." + name + ".type",
                             "missing: a [gate." + name + "] section names its type (docs/GATES.md)");
     g.type = type->second.text;
+    // `none`: the gate is off in this plan (a variant of a plan file that
+    // has it, or a sweep's baseline beside the values it tries); its other
+    // keys, the accounts' ones too, are not read.
+    if (g.type == gate_type_off) {
+      result->effective_["gate." + name + ".type"] = gate_type_off;
+      continue;
+    }
     g.make = gate_registry::global().find(g.type);
     if (!g.make) {
       auto library = values.find("library");

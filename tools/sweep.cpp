@@ -160,8 +160,9 @@ int sweep_command(const std::vector<std::string>& args) {
     std::vector<vary_axis> axes;
     for (auto& v : o.vary) axes.push_back(parse_vary(v));
     auto grid = make_grid(axes);
-    // Every variant's plan is built (and so checked) before anything runs.
-    traces::load_plan(o.plan, o.sets);
+    // Every variant's plan is built (and so checked) before anything runs;
+    // not the base plan with --set alone: a gate's keys may be set there
+    // for a type that only --vary names (gate.NAME.type=none,TYPE).
     std::vector<std::shared_ptr<const policies::plan>> plans;
     std::vector<std::string> specs;
     // For workers: each variant as the base plan and every setting after it.
@@ -172,7 +173,7 @@ int sweep_command(const std::vector<std::string>& args) {
       auto settings = o.sets;
       auto varied = settings_of(axes, point);
       settings.insert(settings.end(), varied.begin(), varied.end());
-      plans.push_back(traces::load_plan(o.plan, settings, "--vary"));
+      plans.push_back(traces::load_plan(o.plan, o.sets, "--set", varied, "--vary"));
       remote.settings.push_back(split.overrides);
       remote.settings.back().insert(remote.settings.back().end(), settings.begin(), settings.end());
       // The variant as one plan spec (PLAN@KEY=VALUE,...), for its summary.

@@ -70,7 +70,9 @@ plan_spec split_plan_spec(const std::string& spec) {
 
 std::shared_ptr<const policies::plan> load_plan(const std::string& spec_text,
                                                 const std::vector<std::string>& overrides,
-                                                const std::string& where) {
+                                                const std::string& where,
+                                                const std::vector<std::string>& then,
+                                                const std::string& then_where) {
   auto spec = split_plan_spec(spec_text);
   plan_file pf;
   if (is_preset(spec.base)) {
@@ -92,6 +94,7 @@ std::shared_ptr<const policies::plan> load_plan(const std::string& spec_text,
   };
   for (auto& o : spec.overrides) add(o, "--plan " + spec_text);
   for (auto& o : overrides) add(o, where);
+  for (auto& o : then) add(o, then_where);
   load_gate_libraries(pf.settings, "");  // those from the command line: beside the working directory
   try {
     return policies::plan::build(pf.preset, pf.settings);

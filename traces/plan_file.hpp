@@ -41,9 +41,12 @@ plan_spec split_plan_spec(const std::string& spec);
 
 /// Builds the plan for `spec`: a preset name or the path of a plan file,
 /// optionally followed by @KEY=VALUE,... overrides; `overrides` (from --set
-/// KEY=VALUE; `where` names them in errors) apply last. Throws input_error.
+/// KEY=VALUE; `where` names them in errors) apply next, and `then` (a
+/// sweep's varied values, named `then_where`) last. Throws input_error.
 std::shared_ptr<const policies::plan> load_plan(const std::string& spec,
                                                 const std::vector<std::string>& overrides,
-                                                const std::string& where = "--set");
+                                                const std::string& where = "--set",
+                                                const std::vector<std::string>& then = {},
+                                                const std::string& then_where = "--vary");
 
 }  // namespace usher::traces

@@ -391,3 +391,26 @@ TEST_CASE("plug-in gates: an account's value of a gate's key is checked where it
   CHECK_THAT(error_of({{"gate.q.type", "test_quota", "p.ini:2"}, {"account.a.gate.q.max", "2", "p.ini:4"}}),
              Catch::Contains("p.ini:4") && Catch::Contains("plan-wide only"));
 }
+
+TEST_CASE("plug-in gates: type none turns a plan's gate off, its keys and accounts' keys unread") {
+  register_test_gates();
+  // A plan file's gate, then the variant's `gate.q.type=none` (set later: it wins).
+  std::vector<plan::setting> on = {set("queue.max_depth", "0"), set("limit", "5"), set("gate.q.type", "test_quota"),
+                                   set("gate.q.max", "1")};
+  auto off = on;
+  off.push_back(set("gate.q.type", "none"));
+  off.push_back(set("account.acme.gate.q.max", "2"));  // test_quota would refuse it: plan-wide only
+  bench with(on, "streams"), without(off, "streams");
+  CHECK(with.p->gates().size() == 1);
+  CHECK(without.p->gates().empty());
+  CHECK(without.p->effective().at("gate.q.type") == "none");
+  // The quota's one request per account holds only where the gate is on;
+  // off, the pool's limit of 5 is all there is.
+  CHECK(with.arrive(0, 0).what == engine::verdict::admitted);
+  CHECK(with.arrive(0, 0).what == engine::verdict::done);
+  for (int i = 0; i < 5; ++i) CHECK(without.arrive(0, 0).what == engine::verdict::admitted);
+  CHECK(without.arrive(0, 0).what == engine::verdict::done);
+  // A key the gate's type would refuse is not read while it is off.
+  off.push_back(set("gate.q.max", "many"));
+  CHECK(error_of(off) == "no error");
+}

@@ -120,6 +120,21 @@ TEST_CASE("sweep rows equal single simulate runs of the same variants") {
   }
 }
 
+TEST_CASE("a sweep tries a plan with and without a gate: type none is the gate off") {
+  auto out = scratch("sweep-gate-off");
+  auto r = run_usher("sweep " + trace + " --plan streams:team --vary gate.k.type=none,key_cap --set gate.k.limit=1 "
+                     "--out " + out.string());
+  REQUIRE(r.code == 0);
+  auto rows = lines_of(slurp(out / "sweep.csv"));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].rfind("variant,gate.k.type,requests,", 0) == 0);
+  auto off = simulate_summary("--plan streams:team");
+  auto on = simulate_summary("--plan streams:team@gate.k.type=key_cap,gate.k.limit=1");
+  CHECK(rows[1] == "1,none," + joined(tools::outcome_metrics::of(off["overall"]).csv_fields()));
+  CHECK(rows[2] == "2,key_cap," + joined(tools::outcome_metrics::of(on["overall"]).csv_fields()));
+  CHECK(rows[1].substr(7) != rows[2].substr(10));  // one key at a time changes what the trace gets
+}
+
 TEST_CASE("sweep and advise take a workload, its clients beside the trace in every variant") {
   auto dir = scratch("sweep-workload");
   fs::create_directories(dir);
