@@ -82,6 +82,7 @@ beat cluster_view::next_beat(usec now) {
   }
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
     if (held_[g] || group_[g].handing_to) b.held.push_back(g);
+    if (group_[g].handing_to) b.handing.push_back(group_note{g, *group_[g].handing_to, 0});
     if (claiming_[g]) b.claims.push_back(g);
     if (promised_[g]) b.promises.push_back(group_note{g, *promised_[g], gens_[*promised_[g]]});
   }
@@ -114,6 +115,8 @@ bool cluster_view::receive(const beat& b, usec now) {
   for (auto& p : b.promises)
     if (p.group >= groups_.size() || p.member >= n) return false;
   for (auto& h : b.handed)
+    if (h.group >= groups_.size() || h.member >= n) return false;
+  for (auto& h : b.handing)
     if (h.group >= groups_.size() || h.member >= n) return false;
   for (auto g : b.lost)
     if (g >= groups_.size()) return false;
@@ -160,21 +163,40 @@ bool cluster_view::receive(const beat& b, usec now) {
         break;
       }
   }
+  // A sender behind its own generation (voted out, and this is a beat of
+  // before it knew: one held up by a pause or a partition) says nothing of
+  // who holds a group now.
+  const bool current = b.gens[b.from] == gens_[b.from];
   for (auto g : b.held) {
     auto& gi = group_[g];
-    gi.ever_listed = true;
-    gi.last_holder = b.from;
-    gi.last_holder_gen = b.gens[b.from];
-    if (gi.handing_to == b.from) {  // the handoff arrived
+    if (gi.handing_to == b.from && b.gens[b.from] == gi.handoff_to_gen) {  // the handoff arrived
       gi.handing_to.reset();
       // Said for a while, so that nobody takes the group meanwhile from
       // beats of the receiver older than this one.
       handed_.emplace_back(group_note{g, b.from, b.seq}, now + failure_timeout_);
     }
+    // A group the sender hands to this node: the handoff says whether this
+    // node takes it (accept_handoff), not the listing. It is not the
+    // sender's any more, and this node's own resign of it still stands: a
+    // handoff sent just before this node was voted out is refused here, and
+    // the group must still be taken over (found by usher cluster-sim: the
+    // sender then named this node its last holder, this node the sender,
+    // and neither started it again, both members up).
+    bool to_me = std::any_of(b.handing.begin(), b.handing.end(),
+                             [&](const group_note& h) { return h.group == g && h.member == self_; });
+    if (to_me || !current) continue;
+    gi.ever_listed = true;
+    gi.last_holder = b.from;
+    gi.last_holder_gen = b.gens[b.from];
     lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
   }
-  for (auto g : b.lost)
-    if (group_[g].handing_to == b.from) group_[g].handing_to.reset();  // it arrived, and was lost
+  // A receiver listing a group handed to it as lost does not end the
+  // handoff: the listing may predate the handoff (the receiver gave the
+  // group up before, when voted out), and then the handoff was neither taken
+  // nor refused yet; ending it here left the group with nobody, both members
+  // up (found by usher cluster-sim, with the handoff lost on its way). A
+  // receiver that took the group and gave it up since was voted out, which
+  // ends the handoff in decide_group().
   p.latest = b;
   for (auto* v : {&p.latest->held, &p.latest->lost, &p.latest->claims}) std::sort(v->begin(), v->end());
   update_validity();
@@ -393,21 +415,18 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
   auto& gi = group_[g];
   if (gi.handing_to) {
     claiming_[g] = false;
-    // A handoff to a member voted out meanwhile: it may or may not have
-    // arrived; that member counts as its last holder.
     auto q = *gi.handing_to;
-    if (decided_out(q, peers_[q].self_gen, now)) {
-      gi.last_holder = q;
-      gi.last_holder_gen = peers_[q].self_gen;
-      gi.handing_to.reset();
-    } else if (gens_[q] != gi.handoff_to_gen || gens_[self_] != gi.handoff_from_gen) {
-      // The receiver's generation moved on (it restarted, or was voted out
-      // and came back: the handoff was meant for the one before, gone with
-      // what it took), or this node's did (voted out meanwhile): the
-      // receiver refuses it. Given up: lost here, so that its owner takes it
-      // over, recovering, as from a failed member. (Waiting for the receiver
-      // to list it as lost does not end: this node's own beats, listing the
-      // group while it hands it off, clear that there.)
+    if (gens_[q] != gi.handoff_to_gen || gens_[self_] != gi.handoff_from_gen) {
+      // The receiver's generation moved on (it restarted, or was voted out:
+      // the handoff was meant for the one before, gone with what it took or
+      // never got), or this node's did (voted out meanwhile): the receiver
+      // refuses it. Given up: lost here, so that its owner takes it over,
+      // recovering, as from a failed member. (Waiting for the receiver to
+      // list it as lost does not end: this node's own beats, listing the
+      // group while it hands it off, clear that there. Counting the receiver
+      // as its last holder, as this did for a receiver voted out, did not end
+      // either once that receiver came back as the group's owner: it counts
+      // this node as the last holder. Found by usher cluster-sim.)
       gi.handing_to.reset();
       if (!lists(lost_, g)) lost_.push_back(g);
     }

@@ -105,6 +105,9 @@ struct beat {
                                    ///< sender: raised, and no answer it gave keeps them valid
   std::vector<std::uint8_t> heard; ///< per member: 1 if the sender ever heard it
   std::vector<std::uint32_t> held; ///< groups the sender holds or is handing off
+  /// Of those, the ones it is handing off, and to whom (`seq` unused): the
+  /// member a group is handed to does not count the sender as its holder.
+  std::vector<group_note> handing;
   std::vector<std::uint32_t> lost; ///< groups the sender gave up without a handoff
   std::vector<std::uint32_t> claims;   ///< groups the sender would start (needs promises)
   std::vector<group_note> promises;    ///< claims the sender backs: one member per group

@@ -38,6 +38,7 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   b.acks = {5, 0, 9};
   b.heard = {1, 1, 0};
   b.held = {4, 8};
+  b.handing = {group_note{8, 1, 0}};
   b.lost = {15};
   b.claims = {16, 23};
   b.promises = {group_note{16, 1, 3}};
@@ -53,6 +54,8 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   CHECK(x.acks == b.acks);
   CHECK(x.heard == b.heard);
   CHECK(x.held == b.held);
+  REQUIRE(x.handing.size() == 1);
+  CHECK((x.handing[0].group == 8 && x.handing[0].member == 1));
   CHECK(x.lost == b.lost);
   CHECK(x.claims == b.claims);
   REQUIRE(x.promises.size() == 1);
