@@ -20,6 +20,7 @@ using promise = caf::typed_response_promise<admit_reply>;
 struct held_promise {
   promise answer;
   usec since = 0;  ///< when it came: its answer says how long it was held (admit_reply::held_us)
+  std::string account;  ///< replicas = 1: whose lease a grant describes
 };
 
 struct admission_state {
@@ -32,6 +33,7 @@ struct admission_state {
   std::vector<detail::live_ledger::answer> answers;  ///< scratch
   std::shared_ptr<const cluster::grant_window> window;  ///< nullptr: not in a cluster
   std::optional<std::uint64_t> active_gen;  ///< in a cluster: activated, at this generation
+  bool replicate = false;  ///< admission_actor_config::replicate
   static inline const char* name = "usher.admission";
 };
 
@@ -45,6 +47,13 @@ usec now_of(self_ptr self) {
   return st.last_now;
 }
 
+// replicas = 1: a grant says what its backup must copy (admit_reply::replica).
+void describe_grant(self_ptr self, const std::string& account, admit_reply& r, usec now) {
+  auto& st = self->state;
+  if (st.replicate && r.code == 200 && !r.lease.empty())
+    st.ledger->describe_lease(account, r.lease, now, r.replica);
+}
+
 // Answers held promises, then sets the timer for the next deadline if it is
 // earlier than the one in flight (a delayed_send cannot be cancelled: a stale
 // tick only runs advance() early, which is harmless).
@@ -54,6 +63,7 @@ void settle(self_ptr self, usec now) {
     auto i = st.held.find(a.tag);
     if (i == st.held.end()) continue;
     a.reply.held_us = now - i->second.since;
+    describe_grant(self, i->second.account, a.reply, now);
     i->second.answer.deliver(std::move(a.reply));
     st.held.erase(i);
   }
@@ -98,6 +108,7 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
   st.ledger->recover_until(cfg.recovery);
   st.ledger->expire_connection_leases(cfg.window != nullptr);
   st.window = cfg.window;
+  st.replicate = cfg.replicate;
   // Held promises are never dropped: when the node stops, each gets 503.
   self->set_exit_handler([=](const caf::exit_msg& msg) {
     auto& s = self->state;
@@ -118,10 +129,11 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         admit_reply reply;
         if (s.ledger->admit(req, now, reply, s.answers)) {
           settle(self, now);
+          describe_grant(self, req.account, reply, now);
           return reply;
         }
         auto p = self->make_response_promise<admit_reply>();
-        s.held.emplace(req.request_id, held_promise{p, now});
+        s.held.emplace(req.request_id, held_promise{p, now, s.replicate ? req.account : ""});
         settle(self, now);
         return p;
       },
@@ -140,6 +152,8 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         s.ledger->advance(std::max<usec>(0, now - 1), s.answers);
         auto r = s.ledger->lease(req, now, s.answers);
         settle(self, now);
+        if (s.replicate && r.code == 200 && req.op == lease_op::renew)
+          s.ledger->describe_lease(req.account, req.lease, now, r.replica);
         return r;
       },
       [=](const ticket_poll& req) -> caf::result<admit_reply> {
@@ -149,10 +163,11 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         auto tag = s.next_poll_tag++;
         if (s.ledger->poll(req, tag, now, reply, s.answers)) {
           settle(self, now);
+          describe_grant(self, req.account, reply, now);
           return reply;
         }
         auto p = self->make_response_promise<admit_reply>();
-        s.held.emplace(tag, held_promise{p, now});
+        s.held.emplace(tag, held_promise{p, now, s.replicate ? req.account : ""});
         settle(self, now);
         return p;
       },
@@ -205,6 +220,12 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         s.active_gen.reset();
         (void)s.ledger->hand_off(now, s.answers);
         settle(self, now);
+      },
+      [=](replica_atom) {
+        auto& s = self->state;
+        usec now = begin(self);
+        settle(self, now);
+        return s.ledger->leases_now(now);
       },
       [=](hand_off_atom) {
         auto& s = self->state;

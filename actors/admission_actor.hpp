@@ -30,6 +30,8 @@
 /// out and in on a handoff (hand_off_atom, group_activate) and makes it
 /// resign when the node is voted out; before every admission and renewal
 /// the actor checks the node's grant window (cluster/grant_window.hpp).
+/// With replicas = 1 it describes each lease it grants or renews, for the
+/// cluster actor to copy to the backup before the client hears of it.
 ///
 /// Owned state is private to the actor; callers talk to it only through the
 /// messages of actors/messages.hpp ("live node").
@@ -60,6 +62,10 @@ struct admission_actor_config {
   /// and only while the window is open at the generation it was activated
   /// at. nullptr: a node alone, always granting.
   std::shared_ptr<const cluster::grant_window> window;
+  /// In a cluster with replicas = 1: every grant and renewal answered 200
+  /// carries the lease as the backup copies it (admit_reply::replica,
+  /// lease_reply::replica), and replica_atom answers a copy of every lease.
+  bool replicate = false;
   /// Seeds the lease and ticket ids; 0: from the system's random device.
   /// `usher cluster-sim` sets it so that a seed replays byte for byte.
   std::uint64_t seed = 0;

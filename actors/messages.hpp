@@ -162,6 +162,28 @@ using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 /// connections included; the edge asks again until none is left.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
+/// One lease as it moves to another node when an account changes owner in
+/// a cluster (docs/CLUSTER.md, "Handoff"): what the holder was granted and
+/// how long it still runs unless renewed.
+struct moved_lease {
+  std::string account;
+  std::string lease;
+  std::string model;    ///< "" when none
+  std::string product;  ///< "" when none
+  std::int64_t cost = 0;
+  std::int64_t ttl_left_us = 0;  ///< its TTL from the handoff on
+  /// which of the account's keys it was granted to (its place among the
+  /// account's key lines: the same on every member, whose configs match)
+  policies::id key = policies::no_id;
+  /// Held by a WebSocket connection (on the member whose edge has it): no
+  /// TTL, it ends when the connection releases it or closes.
+  bool held_by_connection = false;
+  /// The connection's own slot (its ws_open lease), `conn` as `conn_instance`.
+  bool holds_connection = false;
+  std::uint64_t conn = 0;
+  std::uint64_t conn_instance = 0;
+};
+
 /// Edge -> admission actor: admit one request of `account` (answer:
 /// admit_reply). Held while the request waits in the queue, unless `async`.
 struct admit_request {
@@ -209,6 +231,11 @@ struct admit_reply {
     std::int64_t limit = -1, remaining = 0, reset_us = 0;
   };
   rate_fields requests, tokens;
+  /// A grant of a cluster member with replicas = 1: the lease as its backup
+  /// must copy it before the client may hear of it (docs/CLUSTER.md,
+  /// "Replicas"); said only between the admission actor and its cluster
+  /// actor, which clears it.
+  std::vector<moved_lease> replica;
 };
 
 template <class Inspector>
@@ -267,29 +294,11 @@ struct lease_reply {
   std::int64_t ttl_ms = 0;    ///< renew: the lease's TTL from now
   /// 503 (a cluster's: docs/CLUSTER.md): why the owner could not answer.
   policies::reason why = policies::reason::none;
+  /// A renewal of a cluster member with replicas = 1: the lease as its
+  /// backup must copy it (admit_reply::replica); a release: its name alone.
+  std::vector<moved_lease> replica;
 };
 
-/// One lease as it moves to another node when an account changes owner in
-/// a cluster (docs/CLUSTER.md, "Handoff"): what the holder was granted and
-/// how long it still runs unless renewed.
-struct moved_lease {
-  std::string account;
-  std::string lease;
-  std::string model;    ///< "" when none
-  std::string product;  ///< "" when none
-  std::int64_t cost = 0;
-  std::int64_t ttl_left_us = 0;  ///< its TTL from the handoff on
-  /// which of the account's keys it was granted to (its place among the
-  /// account's key lines: the same on every member, whose configs match)
-  policies::id key = policies::no_id;
-  /// Held by a WebSocket connection (on the member whose edge has it): no
-  /// TTL, it ends when the connection releases it or closes.
-  bool held_by_connection = false;
-  /// The connection's own slot (its ws_open lease), `conn` as `conn_instance`.
-  bool holds_connection = false;
-  std::uint64_t conn = 0;
-  std::uint64_t conn_instance = 0;
-};
 
 /// A rate bucket pair of a moved account: its own (model "") or a model's.
 /// `at_us` counts from the handoff, as every time of a moved_account does.
@@ -421,6 +430,10 @@ using resign_atom = caf::atom_constant<caf::atom("resign")>;
 /// Cluster actor -> admission actor: the accounts move to another node
 /// (answer: handed_over, what to send it; waiters 503).
 using hand_off_atom = caf::atom_constant<caf::atom("hand_off")>;
+/// Cluster actor -> admission actor, replicas = 1: a copy of every lease
+/// held now, the actor unchanged (answer: std::vector<moved_lease>), for
+/// the backup's first copy of the group (docs/CLUSTER.md, "Replicas").
+using replica_atom = caf::atom_constant<caf::atom("replica")>;
 
 /// Cluster actor -> admission actor: grant for the accounts from now on, as
 /// the node at `generation` (while its grant window is open). With
@@ -443,7 +456,7 @@ using admission_actor = caf::typed_actor<
     caf::replies_to<metrics_query>::with<live_metrics>, caf::reacts_to<live_tick_atom>,
     caf::replies_to<drain_atom>::with<std::int64_t>, caf::reacts_to<plan_update>,
     caf::reacts_to<resign_atom>, caf::replies_to<hand_off_atom>::with<handed_over>,
-    caf::reacts_to<group_activate>>;
+    caf::replies_to<replica_atom>::with<std::vector<moved_lease>>, caf::reacts_to<group_activate>>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
@@ -454,7 +467,8 @@ typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_reply& x) {
   return f(caf::meta::type_name("admit_reply"), x.code, x.why, x.gate, x.lease, x.ticket, x.waited_us,
-           x.retry_after_s, x.lease_ttl_ms, x.held_us, x.limit, x.in_use, x.requests, x.tokens);
+           x.retry_after_s, x.lease_ttl_ms, x.held_us, x.limit, x.in_use, x.requests, x.tokens,
+           x.replica);
 }
 
 template <class Inspector>
@@ -470,7 +484,7 @@ typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_reply& x) {
-  return f(caf::meta::type_name("lease_reply"), x.code, x.ttl_ms, x.why);
+  return f(caf::meta::type_name("lease_reply"), x.code, x.ttl_ms, x.why, x.replica);
 }
 
 template <class Inspector>

@@ -2,8 +2,8 @@
 # What a member's failure costs, by cluster settings (docs/CLUSTER.md,
 # "What each failure costs, simulated"): usher cluster-sim on three members,
 # 30 accounts (streams:team, limit 5), 30 requests/s for 300 s, holds of
-# mean 5 s; for each setting of heartbeat / failure_timeout / lease_ttl and
-# each fault, the 503s, the account-seconds unavailable, the longest outage
+# mean 5 s; for each setting of heartbeat / failure_timeout / lease_ttl /
+# replicas and each fault, the 503s, the account-seconds unavailable, the longest outage
 # of one account, the leases their holders lost, and the unit-seconds over a
 # limit (always 0). Deterministic: the same table every run.
 #
@@ -15,26 +15,26 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$usher" trace gen --out "$work/trace.csv" --span 300 --rate 30 --accounts 30 --zipf 0 \
   --mean-duration 5 --seed 3 -q
-config() {  # config HEARTBEAT FAILURE_TIMEOUT LEASE_TTL
+config() {  # config HEARTBEAT FAILURE_TIMEOUT LEASE_TTL REPLICAS
   printf '[node]\nlease_ttl = %s\n[cluster]\n' "$3"
   printf 'peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n'
-  printf 'replicas = 0\nheartbeat = %s\nfailure_timeout = %s\n' "$1" "$2"
+  printf 'replicas = %s\nheartbeat = %s\nfailure_timeout = %s\n' "$4" "$1" "$2"
   for i in $(seq -w 1 30); do
     printf '[account.acct-%s]\nkey = %s\nplan = streams:team\nlimit = 5\n' \
       "$i" "$(printf 'k%s' "$i" | sha256sum | cut -d' ' -f1)"
   done
 }
-echo "| heartbeat / failure_timeout / lease_ttl | fault | 503s | unavailable (account-s) | longest outage (s) | leases lost | unit-s over limit |"
+echo "| heartbeat / failure_timeout / lease_ttl / replicas | fault | 503s | unavailable (account-s) | longest outage (s) | leases lost | unit-s over limit |"
 echo "|---|---|---|---|---|---|---|"
-for setting in "500ms 2s 6s" "500ms 2s 30s" "200ms 1s 10s" "1s 5s 30s"; do
-  read -r hb ft ttl <<< "$setting"
-  config "$hb" "$ft" "$ttl" > "$work/cluster.ini"
+for setting in "500ms 2s 6s 0" "500ms 2s 30s 0" "200ms 1s 10s 0" "1s 5s 30s 0" "500ms 2s 30s 1" "200ms 1s 10s 1"; do
+  read -r hb ft ttl rep <<< "$setting"
+  config "$hb" "$ft" "$ttl" "$rep" > "$work/cluster.ini"
   for fault in "crash b at 100s" "pause b 100s..130s" "partition b | a c 100s..130s" "pause b 100s..100.8s"; do
     printf 'delay 0.1ms..2ms\n%s\n' "$fault" > "$work/faults.txt"
     [[ $fault == crash* ]] && echo "restart b at 160s" >> "$work/faults.txt"
     "$usher" cluster-sim --config "$work/cluster.ini" --trace "$work/trace.csv" \
       --faults "$work/faults.txt" --out "$work/out" -q
-    python3 - "$work/out/summary.json" "$hb / $ft / $ttl" "$fault" <<'PY'
+    python3 - "$work/out/summary.json" "$hb / $ft / $ttl / $rep" "$fault" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[1]))["overall"]
 fault = sys.argv[3].replace("|", "\\|")

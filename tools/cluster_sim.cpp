@@ -447,6 +447,8 @@ class cluster_run {
   std::unique_ptr<caf::actor_system> sys_;
   std::vector<std::string> names_;
   std::vector<member_run> members_;
+  /// Every member process's cluster counters (takeovers), restarts included.
+  std::vector<std::shared_ptr<actors::cluster::cluster_stats>> stats_;
   std::map<std::string, std::uint32_t> group_of_;  ///< account -> group
   std::map<std::string, std::shared_ptr<const policies::plan>> plan_of_;
   std::vector<row_run> rows_;
@@ -495,9 +497,6 @@ void cluster_run::load_configs() {
                           "cluster-sim needs a [cluster] section with peers (docs/CLUSTER.md)");
   // Its clients name accounts, not keys: `key` lines may be left out.
   auto one = read_node_config(request_.config, first, false);
-  if (one.cluster.replicas != 0)
-    throw input_error::in(one.cluster.where,
-                          "replicas = 1 is not available yet (as in usher serve): set replicas = 0");
   names_ = one.cluster.member_names();
   for (auto& n : names_) {
     member_run m;
@@ -623,6 +622,7 @@ void cluster_run::start(std::uint32_t m, bool fresh) {
   cc.groups = mr.admission->placement_groups(node);
   cc.window = window;
   cc.stats = std::make_shared<actors::cluster::cluster_stats>();
+  stats_.push_back(cc.stats);
   cc.lease_ttl = node.lease_ttl;
   // The cluster's first start has no clients yet; a member restarting after
   // a crash recovers as its config says (serve's `recovery`).
@@ -1344,6 +1344,10 @@ cluster_sim_totals cluster_run::finish() {
     }
     out.close();
   }
+  for (auto& st : stats_) {
+    t.takeovers += static_cast<std::uint64_t>(st->takeovers.load());
+    t.takeovers_from_copy += static_cast<std::uint64_t>(st->takeovers_from_copy.load());
+  }
   nlohmann::json overall = {{"requests", t.requests},
                             {"admitted", t.admitted},
                             {"refused_503", t.refused_503},
@@ -1357,7 +1361,9 @@ cluster_sim_totals cluster_run::finish() {
                             {"max_units_over_limit", t.max_over},
                             {"connection_seconds_over_cap", t.connection_seconds_over},
                             {"max_connections_over_cap", t.max_connections_over},
-                            {"messages_lost", t.messages_lost}};
+                            {"messages_lost", t.messages_lost},
+                            {"takeovers", t.takeovers},
+                            {"takeovers_from_copy", t.takeovers_from_copy}};
   nlohmann::json summary = {{"seed", request_.seed},
                             {"members", names_},
                             {"faults", t.faults},

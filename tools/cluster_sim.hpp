@@ -103,6 +103,9 @@ struct cluster_sim_totals {
   /// member): an outage still open when the trace ended.
   std::uint64_t unavailable_at_end = 0;
   std::uint64_t messages_lost = 0;
+  /// Account groups a member took over from a member lost, and of those
+  /// the ones started from the member's copy (replicas = 1: no recovery).
+  std::uint64_t takeovers = 0, takeovers_from_copy = 0;
   std::vector<std::string> faults;  ///< the schedule as applied
 };
 

@@ -286,13 +286,6 @@ int serve_command(const std::vector<std::string>& args) {
     if (node.gateway.enabled) print_gateway(node.gateway, std::cout);
     return exit_ok;
   }
-  if (node.cluster.enabled && node.cluster.replicas != 0) {
-    std::cerr << "usher serve: " << config << ": " << node.cluster.where
-              << ": replicas = 1 (a copy of every account on a second member) is not available "
-                 "yet: set replicas = 0, where a new owner recovers a lost member's leases for "
-                 "one lease TTL (docs/CLUSTER.md)\n";
-    return exit_bad_input;
-  }
   node_logs logs;
   try {
     logs = open_node_logs(node);

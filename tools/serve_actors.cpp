@@ -27,6 +27,7 @@ actors::admission_actor serve_actors::spawn(const group& g, policies::usec recov
   c.epoch = epoch_;
   c.epoch_unix_ms = epoch_unix_ms_;
   c.window = window_;
+  c.replicate = replicate_;
   if (seed_ != 0) c.seed = seed_ + all_.size();
   auto a = actors::spawn_admission_actor(sys_, std::move(c));
   all_.push_back(a);
@@ -47,7 +48,8 @@ serve_actors::serve_actors(caf::actor_system& sys, const node_config& node,
       lease_ttl_(node.lease_ttl),
       max_names_(node.max_names_per_account),
       window_(std::move(window)),
-      seed_(seed) {
+      seed_(seed),
+      replicate_(node.cluster.enabled && node.cluster.replicas == 1) {
   // In a cluster the cluster actor starts each group, recovering or not.
   for (auto& g : groups_of(node)) spawn(g, window_ ? 0 : node.recovery);
 }

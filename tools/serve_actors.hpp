@@ -67,6 +67,7 @@ class serve_actors {
   std::size_t max_names_;
   std::shared_ptr<const actors::cluster::grant_window> window_;
   std::uint64_t seed_;
+  bool replicate_;  ///< a cluster with replicas = 1 (admission_actor_config::replicate)
   std::vector<actors::admission_actor> all_;
   std::map<std::string, actors::admission_actor> actor_of_;               ///< by account
   std::map<actors::admission_actor, std::vector<std::string>> members_;  ///< accounts it holds

@@ -1,6 +1,7 @@
 #include "actors/cluster/cluster_node.hpp"
 
 #include <caf/io/all.hpp>
+#include <algorithm>
 #include <limits>
 #include <random>
 
@@ -13,6 +14,8 @@ using policies::usec;
 void add_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<beat>("usher::beat");
   cfg.add_message_type<handoff_msg>("usher::handoff_msg");
+  cfg.add_message_type<replica_msg>("usher::replica_msg");
+  cfg.add_message_type<replica_ack>("usher::replica_ack");
   cfg.add_message_type<cluster_member_status>("usher::cluster_member_status");
   cfg.add_message_type<cluster_status>("usher::cluster_status");
 }
@@ -23,6 +26,52 @@ namespace {
 using forward_atom = caf::atom_constant<caf::atom("cl_forward")>;
 /// The actor's own heartbeat.
 using beat_atom = caf::atom_constant<caf::atom("cl_beat")>;
+
+/// An answer held until the backup has its change (replicas = 1): `true`
+/// delivers it, `false` answers 503 (the group left this node meanwhile).
+using held_answer = std::function<void(bool)>;
+
+/// replicas = 1: a handoff waiting for the backup to drop its copy first.
+struct drop_wait {
+  std::uint32_t backup = 0;
+  std::uint64_t backup_gen = 0;
+  replica_msg msg;  ///< the drop, sent again each heartbeat until acknowledged
+};
+
+/// replicas = 1: the copy of a group this node holds, at its backup.
+struct copy_out {
+  std::optional<std::uint32_t> backup;
+  std::uint64_t backup_gen = 0;
+  std::uint64_t copy = 0;        ///< the copy under way; 0: none
+  bool asked = false;            ///< the leases for its sync were asked of the admission actor
+  bool synced = false;           ///< its sync went out
+  std::uint64_t seq = 0;         ///< the last change sent
+  std::vector<held_answer> before_sync;  ///< answers the sync covers (decided before it)
+  /// Answers waiting for the backup's ack of a change, by its seq (with
+  /// when they began to wait).
+  std::multimap<std::uint64_t, std::pair<usec, held_answer>> waiting;
+  /// Moving to another backup: the one before drops its copy first
+  /// (sent again each heartbeat until acknowledged).
+  std::optional<drop_wait> leaving;
+  usec drop_sent = 0;
+};
+
+/// replicas = 1: a copy this node keeps of another member's group.
+struct copy_in {
+  std::uint32_t from = 0;
+  std::uint64_t from_gen = 0;
+  std::uint64_t copy = 0;
+  bool synced = false;
+  struct entry {
+    std::uint64_t seq = 0;
+    bool removed = false;
+    moved_lease lease;
+    usec ends = 0;  ///< node time its TTL runs out here at the latest; 0: its connection holds it
+  };
+  std::map<std::pair<std::string, std::string>, entry> leases;  ///< by (account, lease)
+  usec recover_until = 0;
+};
+
 
 struct cluster_state {
   cluster_node_config cfg;
@@ -43,6 +92,11 @@ struct cluster_state {
   /// (handoffs_due).
   std::map<std::uint32_t, std::pair<std::uint32_t, handoff_msg>> handing;  ///< (to, message)
   std::vector<std::uint32_t> due;  ///< scratch
+  // replicas = 1 (docs/CLUSTER.md, "Replicas")
+  std::vector<copy_out> copies;                   ///< by group: this node's copy at its backup
+  std::vector<std::optional<copy_in>> copies_in;  ///< by group: copies kept here
+  std::map<std::uint32_t, std::vector<drop_wait>> dropping;  ///< by group
+  std::uint64_t next_copy = 0;
   bool had_majority = false;
   static inline const char* name = "usher.cluster";
 };
@@ -69,6 +123,169 @@ void fail_pending(self_ptr self, std::uint32_t m) {
   auto pending = std::move(st.pending[m]);
   st.pending[m].clear();
   for (auto& [id, fail] : pending) fail();
+}
+
+// -- replicas = 1: the copy of each held group at its backup ------------------
+
+bool replicating(self_ptr self) { return self->state.cfg.cluster.replicas == 1; }
+
+// Sends a change of g's copy to its backup; returns its seq (0: the sync).
+std::uint64_t send_change(self_ptr self, std::uint32_t g, std::uint8_t what,
+                          std::vector<moved_lease> leases, std::int64_t recover_left_us = 0) {
+  auto& st = self->state;
+  auto& c = st.copies[g];
+  replica_msg m;
+  m.what = what;
+  m.group = g;
+  m.from = st.view->self();
+  m.from_gen = st.view->generation();
+  m.to_gen = c.backup_gen;
+  m.copy = c.copy;
+  m.seq = what == replica_msg::sync ? 0 : ++c.seq;
+  m.leases = std::move(leases);
+  m.recover_left_us = recover_left_us;
+  if (st.peer[*c.backup]) self->send(st.peer[*c.backup], m);
+  return m.seq;
+}
+
+// Starts g's copy over (another backup, or a change not acknowledged in
+// time): the answers waiting are covered by the next sync, whose leases the
+// admission actor reads after it decided them.
+void restart_copy(self_ptr self, std::uint32_t g, bool other_backup) {
+  auto& c = self->state.copies[g];
+  for (auto& [seq, w] : c.waiting) c.before_sync.push_back(std::move(w.second));
+  c.waiting.clear();
+  c.copy = 0;
+  c.asked = false;
+  c.synced = false;
+  c.seq = 0;
+  if (other_backup) c.backup.reset();
+}
+
+// The group left this node: every answer waiting on its copy gets 503.
+void end_copy(self_ptr self, std::uint32_t g) {
+  auto& c = self->state.copies[g];
+  auto before = std::move(c.before_sync);
+  auto waiting = std::move(c.waiting);
+  c = copy_out{};
+  for (auto& answer : before) answer(false);
+  for (auto& [seq, w] : waiting) w.second(false);
+}
+
+// A drop of g's copy at member `at` (its generation `gen`), named by a new id.
+drop_wait drop_of(self_ptr self, std::uint32_t g, std::uint32_t at, std::uint64_t gen) {
+  auto& st = self->state;
+  drop_wait d{at, gen, {}};
+  d.msg.what = replica_msg::drop;
+  d.msg.group = g;
+  d.msg.from = st.view->self();
+  d.msg.from_gen = st.view->generation();
+  d.msg.to_gen = gen;
+  d.msg.copy = ++st.next_copy;
+  if (st.peer[at]) self->send(st.peer[at], d.msg);
+  return d;
+}
+
+// Keeps g's copy going while this node holds g: at its backup, the member
+// that would take g over (placement among the members up, this one left
+// out); a sync, then each change; a new copy when a change went
+// unacknowledged for half a failure_timeout (lost on the way). A backup
+// that is no longer the one to take g over drops its copy before another
+// member gets one, unless it is out for good (then it can no longer start g
+// from its copy): a copy that stops getting changes must never start it.
+void keep_copy(self_ptr self, std::uint32_t g, usec now) {
+  auto& st = self->state;
+  auto& v = *st.view;
+  auto& c = st.copies[g];
+  if (!v.holds(g)) {
+    if (c.backup || c.leaving || !c.before_sync.empty() || !c.waiting.empty()) end_copy(self, g);
+    return;
+  }
+  if (c.leaving) {
+    if (!v.out_for_good(c.leaving->backup, c.leaving->backup_gen, now)) {
+      if (now - c.drop_sent >= st.cfg.cluster.heartbeat && st.peer[c.leaving->backup]) {
+        c.drop_sent = now;
+        self->send(st.peer[c.leaving->backup], c.leaving->msg);
+      }
+      return;
+    }
+    c.leaving.reset();
+  }
+  if (c.backup && v.out_for_good(*c.backup, c.backup_gen, now))
+    restart_copy(self, g, true);
+  else if (!c.waiting.empty() && now - c.waiting.begin()->second.first >= st.cfg.cluster.failure_timeout / 2)
+    restart_copy(self, g, false);
+  auto want = v.backup_for(g, now);
+  if (c.backup && want && *want != *c.backup) {
+    c.leaving = drop_of(self, g, *c.backup, c.backup_gen);
+    c.drop_sent = now;
+    restart_copy(self, g, true);
+    return;
+  }
+  if (!c.backup) {
+    if (!want) return;
+    c.backup = *want;
+    c.backup_gen = v.generation_of(*want);
+  }
+  if (c.asked || !st.peer[*c.backup]) return;
+  c.asked = true;
+  c.copy = ++st.next_copy;
+  auto copy = c.copy;
+  self->request(st.cfg.groups[g].actor, caf::infinite, replica_atom::value)
+      .then([=](std::vector<moved_lease>& leases) {
+        auto& s = self->state;
+        auto& c = s.copies[g];
+        if (c.copy != copy || !s.view->holds(g)) return;
+        auto now = now_of(self);
+        c.synced = true;
+        send_change(self, g, replica_msg::sync, std::move(leases),
+                    std::max<usec>(0, s.recovering_until[g] - now));
+        for (auto& answer : c.before_sync) c.waiting.emplace(0, std::make_pair(now, std::move(answer)));
+        c.before_sync.clear();
+      });
+}
+
+// An answer that tells a client of `lease` (a grant, a renewal) waits until
+// g's backup has it: then, should this node be lost, the member that takes
+// g over from its copy knows every lease a client may use.
+void hold_answer(self_ptr self, std::uint32_t g, moved_lease lease, held_answer answer) {
+  auto& st = self->state;
+  auto& c = st.copies[g];
+  ++st.cfg.stats->replica_waits;
+  if (!st.view->holds(g)) {
+    answer(false);
+    return;
+  }
+  auto now = now_of(self);
+  if (!c.synced) {  // decided before the sync's leases are read: the sync covers it
+    c.before_sync.push_back(std::move(answer));
+    keep_copy(self, g, now);
+    return;
+  }
+  auto seq = send_change(self, g, replica_msg::upsert, {std::move(lease)});
+  c.waiting.emplace(seq, std::make_pair(now, std::move(answer)));
+}
+
+// A release answered 200: the backup forgets the lease (nobody waits for it:
+// a copy that keeps a lease too long only holds its units a TTL more).
+void copy_release(self_ptr self, std::uint32_t g, const std::string& account, const std::string& lease) {
+  auto& st = self->state;
+  if (!st.copies[g].synced || !st.view->holds(g)) return;
+  moved_lease m;
+  m.account = account;
+  m.lease = lease;
+  send_change(self, g, replica_msg::remove, {std::move(m)});
+}
+
+// A handoff goes out once the backup (and one being left) has dropped its
+// copy: a copy of a group that moved on is not complete, and must never
+// start it.
+void finish_drop(self_ptr self, std::uint32_t g) {
+  auto& st = self->state;
+  st.dropping.erase(g);
+  auto h = st.handing.find(g);
+  if (h != st.handing.end() && st.view->handing_to(g) == h->second.first && st.peer[h->second.first])
+    self->send(st.peer[h->second.first], h->second.second);
 }
 
 void connect(self_ptr self, std::uint32_t m) {
@@ -123,6 +340,32 @@ void act(self_ptr self, usec now) {
   for (auto& a : st.actions) {
     using kind = cluster_view::action::kind;
     switch (a.what) {
+      case kind::activate_replicated:
+        if (auto& in = st.copies_in[a.group]; in && in->synced) {
+          // From this node's copy: the leases every client may use are in
+          // it, each ending no later than its holder's TTL; grants go on at
+          // once, or once the holder's own recovery would have ended.
+          group_activate msg;
+          msg.generation = gen;
+          usec until = std::max<usec>(in->recover_until, st.cfg.start_recovery_until);
+          msg.recover_until = until > now ? until : 0;
+          for (auto& [name, e] : in->leases) {
+            if (e.removed || (e.ends != 0 && e.ends <= now)) continue;
+            msg.moved.leases.push_back(e.lease);
+            msg.moved.leases.back().ttl_left_us = e.ends == 0 ? 0 : e.ends - now;
+          }
+          in.reset();
+          ++st.cfg.stats->takeovers;
+          ++st.cfg.stats->takeovers_from_copy;
+          say(self, false,
+              "cluster: took over " + st.cfg.groups[a.group].key + " from its copy here (" +
+                  std::to_string(msg.moved.leases.size()) + " leases)");
+          st.recovering_until[a.group] = msg.recover_until;
+          self->send(st.cfg.groups[a.group].actor, std::move(msg));
+          break;
+        }
+        a.what = kind::activate_recovering;  // no copy after all: as without one
+        [[fallthrough]];
       case kind::activate_fresh:
       case kind::activate_recovering: {
         group_activate msg;
@@ -159,7 +402,17 @@ void act(self_ptr self, usec now) {
                       std::to_string(moved.leases.size()) + " leases)");
               auto left = std::max<usec>(0, s.recovering_until[g] - now_of(self));
               handoff_msg msg{g, s.view->self(), gen, to_gen, id, std::move(moved), left};
-              self->send(s.peer[to], msg);
+              // Copies drop first (finish_drop then sends the handoff).
+              auto& c = s.copies[g];
+              std::vector<drop_wait> drops;
+              auto t = now_of(self);
+              if (c.backup && !s.view->out_for_good(*c.backup, c.backup_gen, t))
+                drops.push_back(drop_of(self, g, *c.backup, c.backup_gen));
+              if (c.leaving && !s.view->out_for_good(c.leaving->backup, c.leaving->backup_gen, t))
+                drops.push_back(*c.leaving);
+              if (drops.empty()) self->send(s.peer[to], msg);
+              else s.dropping[g] = std::move(drops);
+              end_copy(self, g);
               s.handing[g] = {to, std::move(msg)};
             });
         break;
@@ -194,6 +447,8 @@ void act(self_ptr self, usec now) {
   }
   st.cfg.stats->groups_held = held;
   st.cfg.stats->groups_in_hand = static_cast<std::int64_t>(v.groups_in_hand());
+  if (replicating(self))
+    for (std::uint32_t g = 0; g < v.groups().size(); ++g) keep_copy(self, g, now);
 }
 
 void send_beat(self_ptr self, usec now) {
@@ -204,11 +459,28 @@ void send_beat(self_ptr self, usec now) {
   // Handoffs the receiver has not listed yet may have been lost: sent again.
   for (auto i = s.handing.begin(); i != s.handing.end();)
     i = s.view->handing_to(i->first) == i->second.first ? std::next(i) : s.handing.erase(i);
+  // Drops before a handoff not acknowledged yet: sent again, or done once
+  // their member is out for good.
+  for (auto i = s.dropping.begin(); i != s.dropping.end();) {
+    auto g = (i++)->first;
+    auto& drops = s.dropping[g];
+    if (!s.view->handing_to(g)) {  // the handoff was given up
+      s.dropping.erase(g);
+      continue;
+    }
+    drops.erase(std::remove_if(drops.begin(), drops.end(),
+                               [&](const drop_wait& d) { return s.view->out_for_good(d.backup, d.backup_gen, now); }),
+                drops.end());
+    if (drops.empty()) finish_drop(self, g);
+    else
+      for (auto& d : drops)
+        if (s.peer[d.backup]) self->send(s.peer[d.backup], d.msg);
+  }
   s.due.clear();
   s.view->handoffs_due(now, s.due);
   for (auto g : s.due) {
     auto i = s.handing.find(g);
-    if (i != s.handing.end() && s.peer[i->second.first])
+    if (i != s.handing.end() && s.peer[i->second.first] && !s.dropping.count(g))
       self->send(s.peer[i->second.first], i->second.second);
   }
 }
@@ -257,6 +529,18 @@ route route_of(self_ptr self, const std::string& account) {
   return r;
 }
 
+// A lease's TTL told as `ttl_ms` ran from when its owner gave it, at most
+// `age` ago: the client is told what is left. False when that is less than
+// a third: its holder could not keep it (the lease keeper renews every
+// third of a TTL), so it must not be told of it.
+bool count_age(std::int64_t& ttl_ms, usec age) {
+  if (ttl_ms <= 0) return true;
+  auto ttl = std::min<std::int64_t>(ttl_ms, std::numeric_limits<usec>::max() / 1000) * 1000;
+  if (age >= ttl * 2 / 3) return false;
+  ttl_ms = (ttl - age) / 1000;
+  return true;
+}
+
 // A grant that comes back late (this process or the network held it: a
 // pause) has run part of its TTL at the owner already. The owner's
 // admission actor answered `held_us` after the request reached it (an
@@ -277,11 +561,7 @@ bool keep_grant(self_ptr self, std::uint32_t m, const std::string& account, admi
   auto elapsed = std::max<usec>(0, now_of(self) - sent);
   auto age_at_most = elapsed - std::clamp<usec>(r.held_us, 0, elapsed);
   r.held_us = 0;  // said only between members
-  auto ttl = std::min<std::int64_t>(r.lease_ttl_ms, std::numeric_limits<usec>::max() / 1000) * 1000;
-  if (age_at_most < ttl * 2 / 3) {
-    r.lease_ttl_ms = (ttl - age_at_most) / 1000;
-    return true;
-  }
+  if (count_age(r.lease_ttl_ms, age_at_most)) return true;
   auto& st = self->state;
   ++st.cfg.stats->grants_too_late;
   say(self, true,
@@ -360,6 +640,50 @@ live_metrics metrics_unavailable(policies::reason why) {
   return m;
 }
 
+// The local admission actor answers `msg` for group g. With replicas = 1,
+// an answer that tells a client of a lease waits until g's backup has the
+// lease (hold_answer), and a release tells the backup.
+template <class Reply, class Msg>
+caf::result<Reply> ask_local(self_ptr self, std::uint32_t g, const Msg& msg) {
+  auto& st = self->state;
+  constexpr bool tells_lease = std::is_same_v<Msg, admit_request> || std::is_same_v<Msg, ticket_poll> ||
+                               std::is_same_v<Msg, lease_request>;
+  if constexpr (!tells_lease) {
+    return self->delegate(st.cfg.groups[g].actor, msg);
+  } else {
+    if (!replicating(self)) return self->delegate(st.cfg.groups[g].actor, msg);
+    Reply moved;
+    if constexpr (std::is_same_v<Reply, admit_reply>) moved = unavailable(policies::reason::not_owner);
+    else moved = lease_unavailable(policies::reason::not_owner);
+    std::string released;  // a release: the lease's name
+    if constexpr (std::is_same_v<Msg, lease_request>)
+      if (msg.op == lease_op::release) released = msg.lease;
+    auto rp = self->make_response_promise<Reply>();
+    self->request(st.cfg.groups[g].actor, caf::infinite, msg)
+        .then(
+            [=, account = msg.account](Reply& r) mutable {
+              if (r.replica.empty()) {
+                if (!released.empty() && r.code == 200) copy_release(self, g, account, released);
+                rp.deliver(std::move(r));
+                return;
+              }
+              auto lease = std::move(r.replica.front());
+              r.replica.clear();
+              auto got = now_of(self);
+              hold_answer(self, g, std::move(lease), [=](bool ok) mutable {
+                auto waited = now_of(self) - got;
+                // The lease's TTL ran meanwhile.
+                if constexpr (std::is_same_v<Reply, admit_reply>) ok = ok && count_age(r.lease_ttl_ms, waited);
+                else ok = ok && count_age(r.ttl_ms, waited);
+                if (!ok) ++self->state.cfg.stats->replica_failed;
+                rp.deliver(ok ? std::move(r) : moved);
+              });
+            },
+            [=](caf::error&) mutable { rp.deliver(moved); });
+    return rp;
+  }
+}
+
 // A request from the edge: to the local admission actor or the owner.
 template <class Reply, class Msg>
 caf::result<Reply> dispatch(self_ptr self, const Msg& msg, Reply unknown, Reply refused_no_majority,
@@ -368,7 +692,7 @@ caf::result<Reply> dispatch(self_ptr self, const Msg& msg, Reply unknown, Reply 
   if (!r.known) return unknown;
   if (!r.to) return refused_no_majority;
   auto& st = self->state;
-  if (*r.to == st.view->self()) return self->delegate(st.cfg.groups[r.group].actor, msg);
+  if (*r.to == st.view->self()) return ask_local<Reply>(self, r.group, msg);
   return forward<Reply>(self, *r.to, msg, refused_down);
 }
 
@@ -380,7 +704,7 @@ caf::result<Reply> serve_forwarded(self_ptr self, const Msg& msg, Reply unknown,
   auto i = st.group_of.find(msg.account);
   if (i == st.group_of.end()) return unknown;
   if (!st.view->holds(i->second)) return not_here;
-  return self->delegate(st.cfg.groups[i->second].actor, msg);
+  return ask_local<Reply>(self, i->second, msg);
 }
 
 cluster_status status_of(self_ptr self) {
@@ -435,12 +759,17 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
   st.shown.assign(n, member_state::down);
   st.held.assign(st.cfg.groups.size(), false);
   st.recovering_until.assign(st.cfg.groups.size(), 0);
+  st.copies.resize(st.cfg.groups.size());
+  st.copies_in.resize(st.cfg.groups.size());
   self->set_down_handler([=](const caf::down_msg& d) {
     auto& s = self->state;
     for (std::uint32_t m = 0; m < s.peer.size(); ++m)
       if (s.peer[m] && s.peer[m].address() == d.source) {
         s.peer[m] = nullptr;
         fail_pending(self, m);  // the connection is gone: nothing will answer
+        // Changes on their way to it are lost: a new copy once it is back.
+        for (std::uint32_t g = 0; g < s.copies.size(); ++g)
+          if (s.copies[g].backup == m) restart_copy(self, g, false);
       }
   });
   // Held forwards are answered when the node stops.
@@ -459,8 +788,97 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         act(self, now);
         watch_members(self, now);
         send_beat(self, now);
+        // Copies kept here forget the leases whose TTL ran out.
+        for (auto& in : s.copies_in)
+          if (in)
+            for (auto i = in->leases.begin(); i != in->leases.end();)
+              i = i->second.ends != 0 && i->second.ends <= now ? in->leases.erase(i) : std::next(i);
         self->delayed_send(self, std::chrono::microseconds(s.cfg.cluster.heartbeat),
                            beat_atom::value);
+      },
+      [=](const replica_msg& m) {
+        auto& s = self->state;
+        auto& v = *s.view;
+        auto now = now_of(self);
+        if (m.group >= s.copies_in.size() || m.from >= v.names().size() || m.from == v.self()) return;
+        auto& in = s.copies_in[m.group];
+        auto ack = [&] {
+          if (s.peer[m.from]) self->send(s.peer[m.from], replica_ack{m.group, v.self(), m.copy, m.seq});
+        };
+        if (m.what == replica_msg::drop) {  // dropping only forgets: taken from anyone
+          if (in && in->from == m.from) {
+            in.reset();
+            v.replica_dropped(m.group);
+          }
+          ack();
+          return;
+        }
+        // From a member up here at the generation it sent from, meant for
+        // this node as it is now, of a group this node does not hold.
+        if (m.to_gen != v.generation() || v.generation_of(m.from) != m.from_gen || !v.up(m.from) ||
+            v.holds(m.group) || m.what > replica_msg::drop)
+          return;
+        if (!in || in->from != m.from || in->from_gen != m.from_gen || in->copy < m.copy) {
+          in.emplace();
+          in->from = m.from;
+          in->from_gen = m.from_gen;
+          in->copy = m.copy;
+          v.replica_dropped(m.group);  // complete again only with this copy's sync
+        } else if (in->copy > m.copy) {
+          return;  // an older copy's
+        }
+        auto ends_of = [&](const moved_lease& l) {
+          return l.ttl_left_us > 0 ? now + std::min<usec>(l.ttl_left_us, s.cfg.lease_ttl) : 0;
+        };
+        for (auto& l : m.leases) {
+          auto key = std::make_pair(l.account, l.lease);
+          auto i = in->leases.find(key);
+          if (m.what == replica_msg::sync) {
+            // A change made after the sync's leases were read may come first.
+            if (i == in->leases.end()) in->leases.emplace(key, copy_in::entry{0, false, l, ends_of(l)});
+            continue;
+          }
+          if (i == in->leases.end()) i = in->leases.emplace(key, copy_in::entry{}).first;
+          if (i->second.seq > m.seq) continue;  // a newer change of it came first
+          // A release is kept a TTL, so that an older change coming late
+          // does not bring the lease back.
+          bool removed = m.what == replica_msg::remove;
+          i->second = copy_in::entry{m.seq, removed, l, removed ? now + s.cfg.lease_ttl : ends_of(l)};
+        }
+        if (m.what == replica_msg::sync) {
+          in->synced = true;
+          in->recover_until = m.recover_left_us > 0
+                                  ? now + std::min<usec>(m.recover_left_us,
+                                                         std::max(s.cfg.lease_ttl, s.cfg.start_recovery_until))
+                                  : 0;
+          v.replica_from(m.group, m.from, m.from_gen);
+        }
+        ack();
+      },
+      [=](const replica_ack& a) {
+        auto& s = self->state;
+        if (a.group >= s.copies.size()) return;
+        if (auto d = s.dropping.find(a.group); d != s.dropping.end()) {
+          auto& drops = d->second;
+          auto before = drops.size();
+          drops.erase(std::remove_if(drops.begin(), drops.end(),
+                                     [&](const drop_wait& w) { return w.backup == a.from && w.msg.copy == a.copy; }),
+                      drops.end());
+          if (drops.empty()) finish_drop(self, a.group);
+          if (drops.size() != before) return;
+        }
+        auto& c = s.copies[a.group];
+        if (c.leaving && c.leaving->backup == a.from && c.leaving->msg.copy == a.copy) {  // moving on
+          c.leaving.reset();
+          keep_copy(self, a.group, now_of(self));
+          return;
+        }
+        if (!c.backup || *c.backup != a.from || c.copy != a.copy) return;
+        auto range = c.waiting.equal_range(a.seq);
+        std::vector<held_answer> ready;
+        for (auto i = range.first; i != range.second; ++i) ready.push_back(std::move(i->second.second));
+        c.waiting.erase(range.first, range.second);
+        for (auto& answer : ready) answer(true);
       },
       [=](const beat& b) {
         auto& s = self->state;
@@ -483,6 +901,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
             return;
           case answer::taken: break;
         }
+        s.copies_in[h.group].reset();  // this node holds the group now
         ++s.cfg.stats->handoffs_in;
         say(self, false,
             "cluster: took " + s.cfg.groups[h.group].key + " from " + member_name(self, h.from) +

@@ -47,6 +47,12 @@ struct cluster_stats {
   std::atomic<std::int64_t> grants_too_late{0};
   std::atomic<std::int64_t> received{0};          ///< requests taken from other members
   std::atomic<std::int64_t> takeovers{0};         ///< groups taken over from a member out
+  /// Of those, started from this node's copy (replicas = 1): no recovery.
+  std::atomic<std::int64_t> takeovers_from_copy{0};
+  /// replicas = 1: answers held until the backup had their change, and
+  /// those answered 503 instead (the group left this node meanwhile).
+  std::atomic<std::int64_t> replica_waits{0};
+  std::atomic<std::int64_t> replica_failed{0};
   std::atomic<std::int64_t> handoffs_out{0};
   std::atomic<std::int64_t> handoffs_in{0};
   std::atomic<std::int64_t> groups_held{0};
@@ -158,6 +164,50 @@ struct handoff_msg {
   /// renewed here yet (0: not recovering).
   std::int64_t recover_left_us = 0;
 };
+
+/// replicas = 1 (docs/CLUSTER.md, "Replicas"): what a group's holder tells
+/// the member that keeps its copy (its backup). A copy starts with a sync
+/// (every lease, `seq` 0) and goes on with one message per change; a holder
+/// starts a new copy (a new `copy` id) when it takes another backup or a
+/// change was not acknowledged in time. Messages may arrive out of order: a
+/// lease's newer change wins over an older one. Each is acknowledged
+/// (replica_ack); the holder tells a client of a grant or a renewal only
+/// once its change is acknowledged, so a complete copy has every lease
+/// a client may use.
+struct replica_msg {
+  enum op : std::uint8_t { sync, upsert, remove, drop };
+  std::uint8_t what = sync;
+  std::uint32_t group = 0;
+  std::uint32_t from = 0;
+  std::uint64_t from_gen = 0;
+  std::uint64_t to_gen = 0;  ///< the backup's generation as the holder knows it
+  std::uint64_t copy = 0;    ///< the holder's id of this copy
+  std::uint64_t seq = 0;     ///< 0: the sync; then one per change
+  /// sync: every lease; upsert: the lease as it stands now; remove: its
+  /// account and name.
+  std::vector<moved_lease> leases;
+  /// sync: the holder still recovers this long (0: not recovering).
+  std::int64_t recover_left_us = 0;
+};
+
+/// The backup has taken in a replica_msg.
+struct replica_ack {
+  std::uint32_t group = 0;
+  std::uint32_t from = 0;  ///< the backup
+  std::uint64_t copy = 0;
+  std::uint64_t seq = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_msg& x) {
+  return f(caf::meta::type_name("replica_msg"), x.what, x.group, x.from, x.from_gen, x.to_gen, x.copy,
+           x.seq, x.leases, x.recover_left_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_ack& x) {
+  return f(caf::meta::type_name("replica_ack"), x.group, x.from, x.copy, x.seq);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_note& x) {

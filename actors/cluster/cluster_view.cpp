@@ -358,15 +358,16 @@ bool cluster_view::may_start(std::uint32_t g, usec now, action::kind& how) const
   for (std::uint32_t q = 0; q < names_.size() && !lost_somewhere; ++q)
     if (q != self_ && peers_[q].latest && up(q) && listed(peers_[q].latest->lost, g))
       lost_somewhere = true;
-  if (lost_somewhere) {
-    how = kind::activate_recovering;
-    return true;
-  }
   // Who could hold it: its last known holder, or, if no one was ever seen
-  // holding it, its home.
+  // holding it, its home. (A copy of it here, replicas = 1, says who held it
+  // even when no beat of the holder's that said so arrived.)
   std::uint32_t h = gi.ever_listed ? gi.last_holder : home_[g];
   std::uint64_t hgen = gi.ever_listed ? gi.last_holder_gen
                                       : (peers_[h].latest ? peers_[h].self_gen : 0);
+  if (lost_somewhere) {
+    how = takeover_kind(g, h, hgen);
+    return true;
+  }
   if (h == self_) {
     if (gi.ever_listed) return false;  // it moved on from here: wait to hear where
     // Its home: fresh in a new cluster; after a restart, what the process
@@ -390,8 +391,46 @@ bool cluster_view::may_start(std::uint32_t g, usec now, action::kind& how) const
       return true;
     }
   }
-  how = kind::activate_recovering;
+  how = takeover_kind(g, h, hgen);
   return true;
+}
+
+cluster_view::action::kind cluster_view::takeover_kind(std::uint32_t g, std::uint32_t h,
+                                                       std::uint64_t hgen) const {
+  return has_replica(g, h, hgen) ? action::kind::activate_replicated : action::kind::activate_recovering;
+}
+
+std::optional<std::uint32_t> cluster_view::backup_for(std::uint32_t g, usec now) const {
+  std::optional<std::uint32_t> best;
+  std::uint64_t best_weight = 0;
+  for (std::uint32_t m = 0; m < names_.size(); ++m) {
+    if (m == self_ || !counted_up(m, now) || (peers_[m].latest && peers_[m].latest->leaving)) continue;
+    auto w = weights_[g * names_.size() + m];
+    if (!best || w > best_weight || (w == best_weight && names_[m] < names_[*best])) {
+      best = m;
+      best_weight = w;
+    }
+  }
+  return best;
+}
+
+void cluster_view::replica_from(std::uint32_t g, std::uint32_t from, std::uint64_t from_gen) {
+  if (g >= groups_.size()) return;
+  auto& gi = group_[g];
+  gi.replica = true;
+  gi.replica_from = from;
+  gi.replica_from_gen = from_gen;
+  gi.replica_own_gen = gens_[self_];
+}
+
+void cluster_view::replica_dropped(std::uint32_t g) {
+  if (g < groups_.size()) group_[g].replica = false;
+}
+
+bool cluster_view::has_replica(std::uint32_t g, std::uint32_t from, std::uint64_t from_gen) const {
+  auto& gi = group_[g];
+  return gi.replica && gi.replica_from == from && gi.replica_from_gen == from_gen &&
+         gi.replica_own_gen == gens_[self_];
 }
 
 bool cluster_view::nobody_else_holds(std::uint32_t g, usec now) const {
@@ -472,7 +511,8 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
     gi.last_holder = self_;
     gi.last_holder_gen = gens_[self_];
     lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
-    if (how == action::kind::activate_recovering) ++takeovers_;
+    if (how != action::kind::activate_fresh) ++takeovers_;
+    gi.replica = false;  // used, or of no use once this node holds the group
     out.push_back(action{how, g, 0, {}, {}});
     return;
   }
@@ -525,6 +565,7 @@ cluster_view::handoff_answer cluster_view::accept_handoff(std::uint32_t g, std::
   gi.ever_listed = true;
   gi.last_holder = self_;
   gi.last_holder_gen = gens_[self_];
+  gi.replica = false;
   lost_.erase(std::remove(lost_.begin(), lost_.end(), g), lost_.end());
   return handoff_answer::taken;
 }

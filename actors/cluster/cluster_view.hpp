@@ -138,6 +138,7 @@ class cluster_view {
     enum class kind : std::uint8_t {
       activate_fresh,       ///< start granting for `group` with empty state
       activate_recovering,  ///< start granting for `group` after a recovery window
+      activate_replicated,  ///< start granting for `group` from this node's copy of it (replicas = 1)
       hand_off,             ///< stop `group`, send its state to member `to` (handoff `id`)
       resign,               ///< stop every group it held (listed in `groups`); voted out
       switch_limits,        ///< apply the proposed limits (limits_digest() is theirs now)
@@ -208,6 +209,30 @@ class cluster_view {
   /// counts as given up here, for its owner to take over.
   void handoff_failed(std::uint32_t group);
 
+  // -- replicas = 1 (docs/CLUSTER.md, "Replicas") ---------------------------
+
+  /// The member a holder of `group` should copy it to: the one that would
+  /// take it over were this node gone (the placement owner among the
+  /// members it counts up, itself left out); nullopt: none up.
+  [[nodiscard]] std::optional<std::uint32_t> backup_for(std::uint32_t group, policies::usec now) const;
+  /// Whether `member` at `gen` is out for good (a majority raised it,
+  /// firmly): a backup that is can no longer start a group from its copy,
+  /// so its holder may copy to another. Also false for a generation that is
+  /// not the member's own: that one is already out.
+  [[nodiscard]] bool out_for_good(std::uint32_t member, std::uint64_t gen, policies::usec now) const {
+    return gens_[member] != gen || decided_out(member, gen, now);
+  }
+  [[nodiscard]] std::uint64_t generation_of(std::uint32_t member) const { return gens_[member]; }
+  /// This node holds a complete copy of `group` as member `from` holds it
+  /// at `from_gen` (its first copy arrived; every lease it told a client
+  /// of since is in it): should `from` be lost, this node may start the
+  /// group from the copy (activate_replicated) instead of recovering. Valid
+  /// while this node keeps its generation and the holder does not drop it.
+  void replica_from(std::uint32_t group, std::uint32_t from, std::uint64_t from_gen);
+  /// The copy of `group` is no use any more (its holder hands it on).
+  void replica_dropped(std::uint32_t group);
+  [[nodiscard]] bool has_replica(std::uint32_t group, std::uint32_t from, std::uint64_t from_gen) const;
+
   /// The node may grant until then (node time); 0: not now.
   [[nodiscard]] policies::usec valid_until() const { return valid_until_; }
   [[nodiscard]] std::uint64_t generation() const { return gens_[self_]; }
@@ -251,6 +276,10 @@ class cluster_view {
     std::uint32_t last_holder = 0;      ///< valid when ever_listed
     std::uint64_t last_holder_gen = 0;  ///< its generation then
     bool lost_here = false;             ///< this node resigned it
+    bool replica = false;               ///< replica_from(): a copy of the group here
+    std::uint32_t replica_from = 0;
+    std::uint64_t replica_from_gen = 0;
+    std::uint64_t replica_own_gen = 0;  ///< this node's generation when it came
   };
 
   bool counted_up(std::uint32_t member, policies::usec now) const;
@@ -264,6 +293,9 @@ class cluster_view {
   policies::usec validity() const { return failure_timeout_ - heartbeat_; }
   void decide_group(std::uint32_t g, policies::usec now, std::vector<action>& out);
   bool may_start(std::uint32_t g, policies::usec now, action::kind& how) const;
+  /// A takeover of `g` from its holder `h` at `hgen`: from this node's copy
+  /// when it has one of that holder's, else recovering.
+  action::kind takeover_kind(std::uint32_t g, std::uint32_t h, std::uint64_t hgen) const;
   bool nobody_else_holds(std::uint32_t g, policies::usec now) const;
   void resign_all(std::vector<action>& out);
   /// Whether a peer's beat says limits this node can count up with.

@@ -802,26 +802,46 @@ handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
   for (id a = 0; a < accounts_.size(); ++a) {
     auto& acc = accounts_[a];
     std::vector<std::string> gone;
-    for (auto& [name, held] : acc.leases) {
-      const auto* rec = ledger_.find(held.handle);
-      if (!rec) continue;
-      moved_lease& m = moved.leases.emplace_back();
-      m.account = acc.name;
-      m.lease = name;
-      m.model = held.model;
-      if (held.product_id != no_id) m.product = names_[1].names[held.product_id];
-      m.cost = rec->req.cost;
-      m.key = rec->req.key;
-      m.held_by_connection = rec->req.what == kind::ws_open || rec->req.what == kind::ws_request;
-      m.ttl_left_us = rec->ends == never ? 0 : std::max<usec>(1, rec->ends - now);
-      m.holds_connection = rec->units.holds_connection;
-      m.conn = rec->req.conn;
-      m.conn_instance = rec->units.conn_instance;
-      gone.push_back(name);
-    }
+    for (auto& [name, held] : acc.leases)
+      if (describe(acc, name, held, now, moved.leases)) gone.push_back(name);
     for (auto& name : gone) release(a, name, now);
   }
   return moved;
+}
+
+bool live_ledger::describe(const account_state& acc, const std::string& name, const held_lease& held,
+                           usec now, std::vector<moved_lease>& out) const {
+  const auto* rec = ledger_.find(held.handle);
+  if (!rec) return false;
+  moved_lease& m = out.emplace_back();
+  m.account = acc.name;
+  m.lease = name;
+  m.model = held.model;
+  if (held.product_id != no_id) m.product = names_[1].names[held.product_id];
+  m.cost = rec->req.cost;
+  m.key = rec->req.key;
+  m.held_by_connection = rec->req.what == kind::ws_open || rec->req.what == kind::ws_request;
+  m.ttl_left_us = rec->ends == never ? 0 : std::max<usec>(1, rec->ends - now);
+  m.holds_connection = rec->units.holds_connection;
+  m.conn = rec->req.conn;
+  m.conn_instance = rec->units.conn_instance;
+  return true;
+}
+
+void live_ledger::describe_lease(const std::string& account, const std::string& lease, usec now,
+                                 std::vector<moved_lease>& out) const {
+  auto i = account_ids_.find(account);
+  if (i == account_ids_.end()) return;
+  auto& acc = accounts_[i->second];
+  auto held = acc.leases.find(lease);
+  if (held != acc.leases.end()) describe(acc, lease, held->second, now, out);
+}
+
+std::vector<moved_lease> live_ledger::leases_now(usec now) const {
+  std::vector<moved_lease> out;
+  for (auto& acc : accounts_)
+    for (auto& [name, held] : acc.leases) describe(acc, name, held, now, out);
+  return out;
 }
 
 void live_ledger::take_in(const handed_over& moved, usec now) {

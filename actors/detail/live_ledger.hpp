@@ -172,6 +172,15 @@ class live_ledger {
   /// differ: the cluster refuses that).
   void take_in(const handed_over& moved, policies::usec now);
 
+  /// A copy of every lease held now, as hand_off() would move it (their
+  /// TTLs left from `now`), the ledger unchanged: what a cluster member
+  /// copies to its backup (replicas = 1, docs/CLUSTER.md).
+  [[nodiscard]] std::vector<moved_lease> leases_now(policies::usec now) const;
+  /// Appends the lease `lease` of `account` as hand_off() would move it;
+  /// nothing when there is no such lease.
+  void describe_lease(const std::string& account, const std::string& lease, policies::usec now,
+                      std::vector<moved_lease>& out) const;
+
   /// Leases held now (WebSocket connections included), over all accounts.
   [[nodiscard]] std::size_t lease_count() const;
 
@@ -216,6 +225,10 @@ class live_ledger {
     std::int64_t adopted = 0;
     std::int64_t adopted_over_limit = 0;
   };
+  /// Appends `held` (named `name`, of `acc`) as it would move; false when
+  /// the engine no longer has it.
+  bool describe(const account_state& acc, const std::string& name, const held_lease& held,
+                policies::usec now, std::vector<moved_lease>& out) const;
   /// The model (0) or product (1) names in use and their ids.
   struct name_table {
     std::unordered_map<std::string, policies::id> ids;

@@ -246,6 +246,17 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
     o << "# HELP usher_cluster_takeovers_total Account groups taken over from a member voted "
          "out.\n# TYPE usher_cluster_takeovers_total counter\n"
       << "usher_cluster_takeovers_total " << c->takeovers.load() << "\n";
+    o << "# HELP usher_cluster_takeovers_from_copy_total Of those, started from this member's "
+         "copy (replicas = 1): no recovery window.\n"
+         "# TYPE usher_cluster_takeovers_from_copy_total counter\n"
+      << "usher_cluster_takeovers_from_copy_total " << c->takeovers_from_copy.load() << "\n";
+    o << "# HELP usher_cluster_replica_waits_total Grants and renewals held until the backup had "
+         "their lease (replicas = 1).\n# TYPE usher_cluster_replica_waits_total counter\n"
+      << "usher_cluster_replica_waits_total " << c->replica_waits.load() << "\n";
+    o << "# HELP usher_cluster_replica_failed_total Of those, answered 503: the account moved "
+         "meanwhile, or the wait ate two thirds of the TTL.\n"
+         "# TYPE usher_cluster_replica_failed_total counter\n"
+      << "usher_cluster_replica_failed_total " << c->replica_failed.load() << "\n";
     o << "# HELP usher_cluster_handoffs_total Account groups handed to or from another member.\n"
          "# TYPE usher_cluster_handoffs_total counter\n"
       << "usher_cluster_handoffs_total{direction=\"out\"} " << c->handoffs_out.load() << "\n"

@@ -31,12 +31,13 @@ namespace {
 // team's ten streams, and small solo accounts. No keys: cluster-sim's
 // clients name accounts (the bundled example, with keys, is run below).
 std::string write_config(const std::filesystem::path& dir, std::size_t members,
-                         const std::string& lease_ttl = "6s") {
+                         const std::string& lease_ttl = "6s", int replicas = 0) {
   std::string peers;
   for (std::size_t i = 0; i < members; ++i)
     peers += (i ? ", " : "") + std::string(1, char('a' + i)) + "@127.0.0.1:" + std::to_string(7401 + i);
   std::string text = "[node]\nlease_ttl = " + lease_ttl + "\n[cluster]\npeers = " + peers +
-                     "\nreplicas = 0\nheartbeat = 500ms\nfailure_timeout = 2s\n"
+                     "\nreplicas = " + std::to_string(replicas) +
+                     "\nheartbeat = 500ms\nfailure_timeout = 2s\n"
                      "[account.acme]\nplan = weighted\nlimit = 3\n" +
                      "[account.beta]\nplan = streams:solo\nlimit = 2\nqueue.max_depth = 4\n"
                      "queue.max_wait = 30s\n"
@@ -47,7 +48,7 @@ std::string write_config(const std::filesystem::path& dir, std::size_t members,
     text += "[account.s" + std::to_string(i) + "]\nplan = streams:solo\nlimit = " +
             std::to_string(1 + i % 3) + "\nqueue.max_depth = 2\nqueue.max_wait = 5s\n";
   std::filesystem::create_directories(dir);
-  auto path = dir / "cluster.ini";
+  auto path = dir / ("cluster-" + std::to_string(replicas) + ".ini");
   std::ofstream(path) << text;
   return path.string();
 }
@@ -702,19 +703,21 @@ TEST_CASE("cluster-sim finds over-admission where holders break the rules") {
   CHECK(broken.max_over > 0);
 }
 
-TEST_CASE("property: through random crashes, pauses, partitions and losses no account is ever over its limit, and every one is served again") {
+TEST_CASE("property: through random crashes, pauses, partitions and losses no account is ever over its limit, and every one is served again, replicas 0 or 1") {
   auto dir = scratch("cluster-sim-property");
   struct shape {
     std::size_t members;
     std::size_t faults;
   };
   for (auto s : {shape{3, 6}, shape{5, 10}}) {
-    auto config = write_config(dir / std::to_string(s.members), s.members);
+    // Half the seeds with a copy of every account on a second member.
+    const std::string config[2] = {write_config(dir / std::to_string(s.members), s.members, "6s", 0),
+                                   write_config(dir / std::to_string(s.members), s.members, "6s", 1)};
     std::vector<std::string> names;
     for (std::size_t i = 0; i < s.members; ++i) names.emplace_back(1, char('a' + i));
     for (std::uint64_t seed = 1; seed <= seeds_to_run(); ++seed) {
       tools::cluster_sim_request r;
-      r.config = config;
+      r.config = config[seed / 2 % 2];
       r.trace = write_trace(dir, seed);
       // The random faults of --random-faults, over the trace's first 120 s
       // (its last rows, a minute later, check that every account is served

@@ -96,7 +96,7 @@ TEST_CASE("cluster config: every mistake is named with its file, line and key") 
   }
 }
 
-TEST_CASE("cluster config: usher serve --check shows the placement, and replicas = 1 is refused") {
+TEST_CASE("cluster config: usher serve --check shows the placement and replicas, which needs two members") {
   auto path = write("check.ini", std::string("[cluster]\n") + peers3 + accounts(30));
   auto r = run_usher("serve --config '" + path + "' --node a --check");
   CHECK(r.code == 0);
@@ -112,12 +112,13 @@ TEST_CASE("cluster config: usher serve --check shows the placement, and replicas
   CHECK(total == 30);
   auto from_c = run_usher("serve --config '" + path + "' --node c --check");
   CHECK(from_c.out.substr(from_c.out.find("cluster: limits")) == r.out.substr(r.out.find("cluster: limits")));
-  // Copies of accounts on a second member do not exist yet: said, not ignored.
+  // A copy of every account on a second member: said; it takes a second member.
   auto one = write("replicas.ini", std::string("[cluster]\n") + peers3 + "replicas = 1\n" + accounts(3));
-  auto serve = run_usher("serve --config '" + one + "' --node a");
-  CHECK(serve.code == 2);
-  CHECK(serve.err.find("replicas = 1 (a copy of every account on a second member) is not available yet") !=
-        std::string::npos);
+  CHECK(run_usher("serve --config '" + one + "' --node a --check").out.find("replicas = 1") != std::string::npos);
+  auto alone = write("alone.ini", "[cluster]\npeers = a@h:1\nreplicas = 1\n" + accounts(1));
+  auto refused = run_usher("serve --config '" + alone + "' --node a --check");
+  CHECK(refused.code == 2);
+  CHECK(refused.err.find("replicas = 1 needs at least two peers") != std::string::npos);
   // Two members: the warning that one loss stops both.
   auto two = write("two.ini", "[cluster]\npeers = a@h:1, b@h:2\n" + accounts(1));
   CHECK(run_usher("serve --config '" + two + "' --node a --check").out.find("two members have no majority") !=

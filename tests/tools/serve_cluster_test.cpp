@@ -70,8 +70,8 @@ class cluster {
   /// `lease_ttl`: the members' lease_ttl.
   explicit cluster(std::size_t members = 3, std::size_t started = 3,
                    const std::string& node_text = "", const std::string& account_text = accounts,
-                   std::string lease_ttl = "2s")
-      : groups_(count_accounts(account_text)), lease_ttl_(std::move(lease_ttl)) {
+                   std::string lease_ttl = "2s", int replicas = 0)
+      : groups_(count_accounts(account_text)), lease_ttl_(std::move(lease_ttl)), replicas_(replicas) {
     // A CAF port free when drawn may be taken before the member binds it
     // (by another test's node or connection): draw every port again and
     // start over, as the peers list names them all.
@@ -93,7 +93,7 @@ class cluster {
     for (std::size_t j = 0; j < caf_ports_.size(); ++j)
       peers += (j ? ", " : "") + name(j) + "@127.0.0.1:" + std::to_string(caf_ports_[j]);
     return "lease_ttl = " + lease_ttl_ + "\n" + node_text + "[cluster]\nname = " + name(i) + "\npeers = " + peers +
-           "\nreplicas = 0\n" + timing + account_text;
+           "\nreplicas = " + std::to_string(replicas_) + "\n" + timing + account_text;
   }
 
   /// Starts member i (again); its CAF port stays the one the peers list
@@ -162,6 +162,7 @@ class cluster {
 
   std::size_t groups_;
   std::string lease_ttl_;
+  int replicas_;
   std::vector<std::uint16_t> caf_ports_;
   std::vector<std::unique_ptr<live_node>> nodes_;
 };
@@ -370,6 +371,50 @@ TEST_CASE("kill -9 of a busy account's owner: the clients never hold more than t
   }));
   REQUIRE(new_owner);
   CHECK(c[*new_owner].metric("usher_cluster_takeovers_total") >= 1);
+}
+
+TEST_CASE("replicas = 1: kill -9 of an owner: the member with its copy grants at once, its leases kept") {
+  // A lease TTL of 30 s: a takeover without the copy would refuse grants
+  // (503 recovering) for all of it.
+  cluster c(3, 3, "", accounts, "30s", 1);
+  REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }));
+  auto owner = *c.owner("acme");
+  auto other = (owner + 1) % 3;
+  // Two of acme's three units, granted through another member.
+  std::vector<std::string> held;
+  for (int i = 0; i < 2; ++i) {
+    auto r = c[other].admit("acme-key", {{"model", "m"}});
+    REQUIRE(r.status == 200);
+    held.push_back(lease_of(r));
+  }
+  c[owner].kill_hard();
+  // The third unit is granted once the member with the copy has taken acme
+  // over; until then 503 owner_down or no_majority, never recovering.
+  std::string third;
+  int recovering = 0;
+  bool granted = eventually(
+      [&] {
+        auto r = c[other].admit("acme-key", {{"model", "m"}});
+        if (r.status == 200) third = lease_of(r);
+        else if (r.json()["error"]["code"] == "recovering") ++recovering;
+        return !third.empty();
+      },
+      std::chrono::seconds(20));
+  INFO("the survivors said: " << c[other].stderr_text() << "\n---\n" << c[(owner + 2) % 3].stderr_text());
+  CHECK(recovering == 0);
+  REQUIRE(granted);
+  auto new_owner = *c.owner("acme", other);
+  CHECK(new_owner != owner);
+  CHECK(c[new_owner].metric("usher_cluster_takeovers_from_copy_total") >= 1);
+  // The two leases came with the copy: all three units are in use, and the
+  // copied leases renew and release there.
+  CHECK(c[other].usage("acme-key")["used_cost"] == 3);
+  for (auto& l : held) {
+    CHECK(c[other].call(verb::post, "/v1/leases/" + l + "/renew", "acme-key").status == 200);
+    CHECK(c[other].release("acme-key", l).status == 200);
+  }
+  CHECK(c[other].usage("acme-key")["used_cost"] == 1);
+  CHECK(c[new_owner].metric("usher_cluster_replica_waits_total") >= 1);
 }
 
 TEST_CASE("an owner stopped (SIGSTOP) past failure_timeout grants nothing it lost once resumed") {

@@ -319,6 +319,51 @@ TEST_CASE("a cluster forms: every group has one holder, its placement owner, and
     for (std::uint32_t q = 0; q < 3; ++q) CHECK(c.view(m).state_of(q, c.now()) == member_state::up);
 }
 
+TEST_CASE("replicas: a lost holder's groups start from its backup's copy, unless the backup was voted out since") {
+  for (bool backup_voted_out : {false, true}) {
+    INFO((backup_voted_out ? "the backup paused past failure_timeout after its copies" : "copies kept"));
+    sim_cluster c(3, 30, 7);
+    c.run_until(1'000 * ms);
+    REQUIRE(settled(c));
+    // Each group c holds has a complete copy at its backup: the member that
+    // takes it over once c is gone.
+    std::vector<std::uint32_t> of_c;
+    for (std::uint32_t g = 0; g < c.groups(); ++g)
+      if (holder(c, g) == 2) {
+        of_c.push_back(g);
+        auto backup = c.view(2).backup_for(g, c.now());
+        REQUIRE(backup);
+        c.view(*backup).replica_from(g, 2, 0);
+      }
+    REQUIRE(!of_c.empty());
+    if (backup_voted_out) {
+      // Both others pause in turn, each voted out and back at a new generation:
+      // a copy taken before that is no use (its holder may have moved on to
+      // another backup meanwhile).
+      for (std::uint32_t m : {0u, 1u}) {
+        c.pause(m);
+        c.run_until(c.now() + 1'000 * ms);
+        c.resume(m);
+        c.run_until(c.now() + 1'000 * ms);
+      }
+      REQUIRE(c.view(0).generation() > 0);
+      REQUIRE(c.view(1).generation() > 0);
+    }
+    c.crash(2);
+    c.run_until(c.now() + 3'000 * ms);
+    REQUIRE(c.violation.empty());
+    REQUIRE(settled(c));
+    for (auto g : of_c) CHECK(holder(c, g) != 2);
+    if (backup_voted_out) {
+      CHECK(c.actions[kind::activate_replicated] == 0);
+      CHECK(c.actions[kind::activate_recovering] >= static_cast<int>(of_c.size()));
+    } else {
+      CHECK(c.actions[kind::activate_replicated] == static_cast<int>(of_c.size()));
+      CHECK(c.actions[kind::activate_recovering] == 0);
+    }
+  }
+}
+
 TEST_CASE("a crashed owner's groups are taken over by the others only once it is voted out") {
   sim_cluster c(3, 30, 2);
   c.run_until(1'000 * ms);
