@@ -864,8 +864,9 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
           drops.erase(std::remove_if(drops.begin(), drops.end(),
                                      [&](const drop_wait& w) { return w.backup == a.from && w.msg.copy == a.copy; }),
                       drops.end());
-          if (drops.empty()) finish_drop(self, a.group);
-          if (drops.size() != before) return;
+          bool was_a_drop = drops.size() != before;
+          if (drops.empty()) finish_drop(self, a.group);  // erases `drops`
+          if (was_a_drop) return;
         }
         auto& c = s.copies[a.group];
         if (c.leaving && c.leaving->backup == a.from && c.leaving->msg.copy == a.copy) {  // moving on
