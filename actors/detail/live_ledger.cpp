@@ -605,11 +605,16 @@ bool live_ledger::poll(const ticket_poll& req, std::uint64_t poll_tag, usec now,
     reply = t.result;
     if (reply.code == 200 && reply.lease_ttl_ms > 0) {
       // Its TTL has run since the grant (or the last renewal): the holder
-      // must renew by then. An ended lease is nobody's to use any more.
+      // must renew by then. An ended lease is nobody's to use any more, nor
+      // is one with less than a third of its TTL left: a holder renews every
+      // third of a TTL and gives a lease up at two thirds without an answer
+      // (the lease keeper's rule), so none could keep it (and a TTL left
+      // under a millisecond would read as none at all, ttl_ms 0: found by
+      // usher cluster-sim, a client then held the lease past its end).
       const auto& leases = accounts_[a].leases;
       auto l = leases.find(reply.lease);
       const auto* rec = l == leases.end() ? nullptr : ledger_.find(l->second.handle);
-      if (!rec) {
+      if (!rec || rec->ends - now < lease_ttl_ / 3) {
         reply = admit_reply{};
         reply.code = 410;
         reply.ticket = req.ticket;

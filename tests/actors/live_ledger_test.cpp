@@ -153,6 +153,23 @@ TEST_CASE("a ticket's lease read late says the TTL it has left, and once it has 
   CHECK(r.lease.empty());
 }
 
+TEST_CASE("a ticket's lease with less than a third of its TTL left is not handed out: 410") {
+  auto l = solo(seconds(9));
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  auto ticket = ticket_granted_at_1s(l, out);  // ends at 10 s unless renewed
+  CHECK(l.poll({"acme", ticket}, 1000, seconds(7), r, out));  // 3 s left: a third, kept
+  CHECK(r.code == 200);
+  CHECK(r.lease_ttl_ms == 3000);
+  // Later, less than a third left: the holder could not renew in time.
+  CHECK(l.poll({"acme", ticket}, 1001, seconds(7) + 1, r, out));
+  CHECK(r.code == 410);
+  CHECK(r.lease.empty());
+  // Under a millisecond left never reads as a lease without a TTL (ttl_ms 0).
+  CHECK(l.poll({"acme", ticket}, 1002, seconds(10) - 1, r, out));
+  CHECK(r.code == 410);
+}
+
 TEST_CASE("a ticket whose lease ran out uncollected says 410 for a TTL more, then is forgotten") {
   auto l = solo(seconds(10));
   std::vector<live_ledger::answer> out;
