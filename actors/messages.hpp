@@ -285,6 +285,10 @@ struct lease_request {
   /// `holds_connection` for the connection's own slot (its ws_open lease).
   std::uint64_t conn = 0;
   bool holds_connection = false;
+  /// release: the tokens of the answer the lease served, as its holder
+  /// counted them (0: not known), a per-token adaptive limit's sample
+  /// (docs/PLANS.md, "Adaptive limits").
+  std::uint32_t output_tokens = 0;
 };
 
 struct lease_reply {
@@ -479,7 +483,7 @@ typename Inspector::result_type inspect(Inspector& f, cancel_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
   return f(caf::meta::type_name("lease_request"), x.account, x.lease, x.op, x.model, x.product,
-           x.cost, x.key, x.conn, x.holds_connection);
+           x.cost, x.key, x.conn, x.holds_connection, x.output_tokens);
 }
 
 template <class Inspector>

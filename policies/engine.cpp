@@ -333,19 +333,25 @@ engine::adoption engine::adopt(const request& r, std::uint16_t profile, lease& h
   return worst == 0 ? adoption::fits : adoption::over_limit;
 }
 
-void engine::adapt(std::int32_t p, const account_profile& prof, usec held_for, std::int64_t in_use) {
+void engine::adapt(std::int32_t p, const account_profile& prof, usec held_for, std::uint32_t output_tokens,
+                   std::int64_t in_use) {
   // Netflix concurrency-limits' AIMDLimit: a slow request multiplies the
   // limit by the backoff; a fast one while at least half of it is used adds 1.
+  // Per token, the sample is the vLLM paper's normalized latency (the hold
+  // over the output length): a long answer is not a slow one.
+  if (prof.adaptive_per_token && output_tokens == 0) return;  // nothing to learn from
   double& limit = adaptive_limit_[static_cast<std::size_t>(p)];
   auto& pool = pools_[static_cast<std::size_t>(p)];
-  if (held_for > prof.adaptive_target)
+  bool slow = prof.adaptive_per_token ? static_cast<double>(held_for) / output_tokens > static_cast<double>(prof.adaptive_target)
+                                      : held_for > prof.adaptive_target;
+  if (slow)
     limit = std::max(static_cast<double>(prof.adaptive_min), limit * prof.adaptive_backoff);
   else if (in_use * 2 >= pool.capacity())
     limit = std::min(static_cast<double>(prof.limit), limit + 1);
   pool.set_capacity(static_cast<std::int64_t>(limit));
 }
 
-void engine::release(const lease& held, usec now, usec held_for) {
+void engine::release(const lease& held, usec now, usec held_for, std::uint32_t output_tokens) {
   latest_ = std::max(latest_, now);
   auto& acc = accounts_[held.account];
   if (held.holds_connection) {
@@ -353,7 +359,7 @@ void engine::release(const lease& held, usec now, usec held_for) {
     return;
   }
   if (static_cast<std::size_t>(held.pool) < adaptive_limit_.size() && adaptive_limit_[held.pool] > 0)
-    adapt(held.pool, plan_->profile(acc.profile), held_for, pools_[held.pool].used());
+    adapt(held.pool, plan_->profile(acc.profile), held_for, output_tokens, pools_[held.pool].used());
   pools_[held.pool].release(held.cost);
   if (!running_gates_.empty()) {
     const request& r = gate_requests_[held.gate_slot];

@@ -121,10 +121,10 @@ class engine {
   /// refused; hand it to release() as any lease.
   [[nodiscard]] adoption adopt(const request& r, std::uint16_t profile, lease& held);
 
-  /// Frees everything `held` holds, `held_for` after it was admitted (what an
-  /// adaptive limit learns from). Queues it unblocks are served by the next
-  /// admit_waiting() call.
-  void release(const lease& held, usec now, usec held_for = 0);
+  /// Frees everything `held` holds, `held_for` after it was admitted, having
+  /// produced `output_tokens` (0: not known): what an adaptive limit learns
+  /// from. Queues it unblocks are served by the next admit_waiting() call.
+  void release(const lease& held, usec now, usec held_for = 0, std::uint32_t output_tokens = 0);
 
   /// Admits queue heads that now fit, appending them to `out`: across
   /// accounts a higher `priority` first, then (capacity_order = fair) the
@@ -256,9 +256,10 @@ class engine {
   /// or which refuses; `model_gate` is then what charge_rates() charges.
   reason rates_fit(account_state& acc, const request& r, usec now, rate_limit_gate*& model_gate);
   void charge_rates(account_state& acc, rate_limit_gate* model_gate, std::int64_t tokens);
-  /// An adaptive pool's sample: the hold of a request ending while `in_use`
-  /// units (its own among them) were held.
-  void adapt(std::int32_t pool, const account_profile& prof, usec held_for, std::int64_t in_use);
+  /// An adaptive pool's sample: the hold of a request that produced
+  /// `output_tokens`, ending while `in_use` units (its own among them) were held.
+  void adapt(std::int32_t pool, const account_profile& prof, usec held_for, std::uint32_t output_tokens,
+             std::int64_t in_use);
   /// Whether `a`'s queue head gets freed capacity before `b`'s.
   bool served_before(const account_state& a, const account_state& b);
   void on_head_changed(id a, account_state& acc);

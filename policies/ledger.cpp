@@ -64,6 +64,7 @@ ledger::handle ledger::grant(const request& r, std::uint16_t profile, const engi
   rec.start = now;
   rec.ends = with.hold == never ? never : now + with.hold;
   rec.cut = false;
+  rec.output_tokens = with.output_tokens;
   if (rec.ends > with.gives_up_at) {
     // The client's own timeout cuts the answer short; the slot frees then.
     rec.ends = std::max(now, with.gives_up_at);
@@ -77,7 +78,9 @@ ledger::handle ledger::grant(const request& r, std::uint16_t profile, const engi
 void ledger::end_lease(std::uint32_t s, usec now) {
   auto& slot = leases_[s];
   const auto& rec = slot.rec;
-  engine_.release(rec.units, now, now - rec.start);
+  // An answer cut short by its client's deadline did not produce its tokens.
+  bool cut_short = rec.cut && now >= rec.ends;
+  engine_.release(rec.units, now, now - rec.start, cut_short ? 0 : rec.output_tokens);
   if (!rec.units.holds_connection) {
     auto& acc = stats(rec.req.account);
     auto hold = static_cast<double>(now - rec.start);
@@ -221,8 +224,10 @@ ledger::decision ledger::arrive(const request& r, std::uint16_t profile, usec no
   return out;
 }
 
-bool ledger::release(handle h, usec now) {
-  if (!lease_at(h)) return false;
+bool ledger::release(handle h, usec now, std::uint32_t output_tokens) {
+  auto* l = lease_at(h);
+  if (!l) return false;
+  if (output_tokens > 0) l->rec.output_tokens = output_tokens;
   end_lease(slot_of(h), now);
   return true;
 }

@@ -56,6 +56,9 @@ class ledger {
     usec hold = never;         ///< a grant lasts this long from its start; never: until released
     usec gives_up_at = never;  ///< the client's own deadline: it leaves the queue then,
                                ///< and a grant held past it ends then (cut short)
+    /// The tokens its answer has, when known beforehand (a trace's
+    /// output_tokens; 0: not known): a per-token adaptive limit's sample.
+    std::uint32_t output_tokens = 0;
   };
 
   struct lease_record {
@@ -66,6 +69,7 @@ class ledger {
     usec start = 0;
     usec ends = never;    ///< when it ends unless released first
     bool cut = false;     ///< ends at the client's deadline, before its hold ran out
+    std::uint32_t output_tokens = 0;  ///< terms::output_tokens, or the holder's count at release
   };
 
   struct decision {
@@ -145,8 +149,9 @@ class ledger {
 
   /// The holder is done: frees the lease at once. The queue it unblocks is
   /// served by the next advance(now) or serve_released(now). False for a
-  /// stale handle.
-  bool release(handle lease, usec now);
+  /// stale handle. `output_tokens`: the answer's tokens as the holder
+  /// counted them (0: the terms' count, if any).
+  bool release(handle lease, usec now, std::uint32_t output_tokens = 0);
 
   /// Moves a lease's end. False for a stale handle.
   bool renew(handle lease, usec ends);

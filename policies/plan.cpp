@@ -23,7 +23,7 @@ const std::set<std::string>& account_keys() {
       "ws.per_concurrency", "sessions_per_minute", "sessions.window", "sessions.scale_up_at",
       "sessions.scale_up_pct", "sessions.scale_down_below", "sessions.scale_down_pct",
       "requests_per_minute", "tokens_per_minute", "rate.burst", "priority", "priority.max", "adaptive",
-      "adaptive.target", "adaptive.min", "adaptive.backoff"};
+      "adaptive.signal", "adaptive.target", "adaptive.min", "adaptive.backoff"};
   return keys;
 }
 
@@ -254,7 +254,8 @@ const std::map<std::string, preset_info>& presets() {
         {"priority", "0"},
         {"priority.max", "0"},
         {"adaptive", "none"},
-        {"adaptive.target", "10"},
+        {"adaptive.signal", "hold"},
+        {"adaptive.target", "auto"},  // 10 s a hold, 50 ms per output token
         {"adaptive.min", "1"},
         {"adaptive.backoff", "0.9"},
         {"signals.timeout_rate", "0.05"},
@@ -366,7 +367,12 @@ account_profile resolve(const std::string& name, const entries& merged) {
       throw input_error::at(adaptive.where, 0, "adaptive",
                             "an adaptive limit needs a limit of 1 or more: its ceiling (limit is " +
                                 std::string(p.limit < 0 ? "none" : "0") + ")");
-    p.adaptive_target = parse_duration("adaptive.target", get("adaptive.target"), false);
+    const entry& signal = get("adaptive.signal");
+    if (signal.value == "per_token") p.adaptive_per_token = true;
+    else if (signal.value != "hold") bad_value("adaptive.signal", signal, "hold or per_token");
+    const entry& target = get("adaptive.target");
+    if (target.value == "auto") p.adaptive_target = p.adaptive_per_token ? usec_per_second / 20 : seconds(10);
+    else p.adaptive_target = parse_duration("adaptive.target", target, false);
     if (p.adaptive_target <= 0) bad_value("adaptive.target", get("adaptive.target"), "a duration above 0");
     p.adaptive_min = parse_count("adaptive.min", get("adaptive.min"), false, 1, p.limit);
     p.adaptive_backoff = parse_fraction("adaptive.backoff", get("adaptive.backoff"));

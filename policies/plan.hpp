@@ -74,7 +74,12 @@ struct account_profile {
   /// capacity moves between `adaptive_min` and `limit` with the holds of the
   /// requests that end (docs/PLANS.md, "Adaptive limits").
   bool adaptive = false;
-  usec adaptive_target = seconds(10);  ///< a longer hold counts as a sign of overload
+  /// What a sample is: a request's whole hold, or (`adaptive.signal =
+  /// per_token`) its hold divided by its output tokens, which long answers
+  /// do not inflate; a request with no output token count then teaches nothing.
+  bool adaptive_per_token = false;
+  /// A slower sample (hold, or hold per output token) counts as a sign of overload.
+  usec adaptive_target = seconds(10);
   std::int64_t adaptive_min = 1;
   double adaptive_backoff = 0.9;       ///< the capacity's factor after a slow request
 };

@@ -416,11 +416,14 @@ class cluster_run {
   void stop_holding(std::size_t l, const char* how);
   /// Lease l ends now, `how`: its holder stops using it.
   void end_lease(std::size_t l, const char* how);
-  /// A holder lets a lease go: a release through `member` (none when it is down).
+  /// A holder lets a lease go: a release through `member` (none when it is
+  /// down), saying the answer's output tokens (0: not known) as the gateway would.
   void send_release(const std::string& account, const std::string& lease,
-                    std::optional<std::uint32_t> member);
+                    std::optional<std::uint32_t> member, std::uint32_t output_tokens = 0);
   void send_release(std::size_t l, std::optional<std::uint32_t> member) {
-    send_release(account(rows_[leases_[l].row]), leases_[l].lease, member);
+    const auto& a = rows_[leases_[l].row].a;
+    send_release(account(rows_[leases_[l].row]), leases_[l].lease, member,
+                 a.output_tokens == policies::no_output_tokens || a.fail ? 0 : a.output_tokens);
   }
   /// Socket s closes: its requests' leases and its own end `how`, released
   /// through its member while that is up.
@@ -998,9 +1001,10 @@ std::optional<std::uint32_t> cluster_run::holder_member(const lease_run& l) cons
 }
 
 void cluster_run::send_release(const std::string& account, const std::string& lease,
-                               std::optional<std::uint32_t> member) {
+                               std::optional<std::uint32_t> member, std::uint32_t output_tokens) {
   if (!member) return;
   lease_request rel(account, lease, lease_op::release);
+  rel.output_tokens = output_tokens;
   send(*member, [rel](caf::event_based_actor* self, const caf::actor& node) {
     self->request(node, caf::infinite, rel).then([](const lease_reply&) {}, [](caf::error&) {});
   });

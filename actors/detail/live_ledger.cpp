@@ -262,11 +262,11 @@ void live_ledger::forget_lease(id a, const std::string& lease) {
   acc.leases.erase(i);
 }
 
-void live_ledger::release(id a, const std::string& lease, usec now) {
+void live_ledger::release(id a, const std::string& lease, usec now, std::uint32_t output_tokens) {
   auto& acc = accounts_[a];
   auto i = acc.leases.find(lease);
   if (i == acc.leases.end()) return;
-  ledger_.release(i->second.handle, now);
+  ledger_.release(i->second.handle, now, output_tokens);
   forget_lease(a, lease);
 }
 
@@ -506,7 +506,7 @@ lease_reply live_ledger::lease(const lease_request& req, usec now, std::vector<a
   if (req.op == lease_op::release) {
     // Another release may come at this same instant: the queue timeouts
     // due now wait for the next advance(now) (the actor's timer).
-    release(a, req.lease, now);
+    release(a, req.lease, now, req.output_tokens);
     serve(now, out, false);
     return r;
   }

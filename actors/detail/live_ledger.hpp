@@ -281,7 +281,9 @@ class live_ledger {
   /// Takes every waiter out of the queue, answering sync waiters and
   /// pollers `r`; tickets stay decided as `r` for a lease TTL.
   void evict_waiters(const admit_reply& r, policies::usec now, std::vector<answer>& out);
-  void release(policies::id a, const std::string& lease, policies::usec now);
+  /// `output_tokens`: the answer's, as its holder counted them (0: unknown).
+  void release(policies::id a, const std::string& lease, policies::usec now,
+               std::uint32_t output_tokens = 0);
   /// Forgets a lease the ledger no longer holds (released or expired).
   void forget_lease(policies::id a, const std::string& lease);
   void decided(policies::id a, std::uint64_t tag, const waiter& w, admit_reply reply,

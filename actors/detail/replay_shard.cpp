@@ -165,6 +165,8 @@ void replay_shard::arrive(const arrival& a, usec now) {
   with.tag = tag;
   with.hold = on_backend(a) ? never : a.duration;  // the backend says when it ends
   with.gives_up_at = a.deadline;
+  // A failed answer's tokens are not its trace's: it teaches a per-token limit nothing.
+  if (a.output_tokens != no_output_tokens && !a.fail) with.output_tokens = a.output_tokens;
   auto d = ledger_.arrive(a.req, a.profile, now, with);
   switch (d.what) {
     case engine::verdict::admitted: {

@@ -214,6 +214,7 @@ void upstream_call::on_head(beast::error_code ec) {
   if (status_ >= 400) free_slot();
   auto type = res[bhttp::field::content_type];
   event_stream_ = type.size() >= 17 && beast::iequals(type.substr(0, 17), "text/event-stream");
+  tokens_ = output_token_count(event_stream_);
 
   std::string head;
   head.reserve(512);
@@ -278,6 +279,7 @@ void upstream_call::on_piece(beast::error_code ec) {
   }
   if (ec) return finish(status_, stalled_ ? "upstream_stalled" : "upstream_broke", false);
   std::size_t n = piece_size - parser_->get().body().size;
+  if (n > 0 && lease_.held()) tokens_.feed(piece_.get(), n);
   if (event_stream_ && n > 0) watch_for_done(piece_.get(), n);
   bool last = parser_->is_done();
   if (n == 0 && !last) return read_piece();

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "actors/gateway/gateway_config.hpp"
+#include "actors/gateway/output_tokens.hpp"
 #include "actors/http/lease_handle.hpp"
 
 namespace usher::actors::gateway {
@@ -135,7 +136,9 @@ class upstream_call : public std::enable_shared_from_this<upstream_call> {
   void arm(std::chrono::milliseconds d);
   void schedule();
   void on_timer(beast::error_code ec);
-  void free_slot() { lease_.release(); }
+  /// Says the answer's tokens (a per-token adaptive limit's sample), but
+  /// not an error's.
+  void free_slot() { lease_.release(status_ < 400 ? tokens_.tokens() : 0); }
   void watch_for_done(const char* data, std::size_t n);
 
   const call_context& ctx_;
@@ -161,6 +164,7 @@ class upstream_call : public std::enable_shared_from_this<upstream_call> {
   std::string head_;        ///< the answer's head, sent with the first piece
   std::string out_;         ///< bytes being written to the client
   std::string done_carry_;  ///< the tail of the last piece, for a [DONE] split across two
+  output_token_count tokens_;  ///< of the answer relayed so far
   phase phase_ = phase::connecting;
   unsigned status_ = 0;     ///< the upstream's status, once its head came
   bool reused_ = false;     ///< the upstream connection came from the pool

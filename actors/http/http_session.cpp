@@ -698,6 +698,15 @@ class http_session : public edge::impl::tracked_conn,
       msg.product = std::move(fields.product);
       msg.cost = fields.cost;
     }
+    if (op == lease_op::release && !req_.body().empty()) {
+      // {"output_tokens": N}, optional: the answer's length, what a
+      // per-token adaptive limit learns from (docs/PLANS.md).
+      static constexpr std::string_view names[] = {"output_tokens"};
+      json_member f[1];
+      if (!read_body(names, f, 1)) return;
+      if (auto e = take_output_tokens(f[0], msg); !e.empty())
+        return bad_request("invalid_field", e, "output_tokens");
+    }
     await_answer();
     edge_->to_actors.ask<lease_reply>(
         r.actor, std::move(msg), socket_.get_executor(),

@@ -79,10 +79,13 @@ class lease_handle {
   /// Held (not yet released or handed to the client).
   bool held() const { return !renewal_.lease.empty(); }
 
-  /// Releases now (no answer awaited).
-  void release() {
+  /// Releases now (no answer awaited), saying how many tokens the answer had
+  /// (0: not known).
+  void release(std::uint32_t output_tokens = 0) {
     if (renewal_.lease.empty() || !actor_) return;
-    send(lease_request{renewal_.account, renewal_.lease, lease_op::release});
+    lease_request r{renewal_.account, renewal_.lease, lease_op::release};
+    r.output_tokens = output_tokens;
+    send(std::move(r));
     renewal_.lease.clear();
   }
 

@@ -149,4 +149,8 @@ std::string take_tokens(const json_member& tokens, admit_request& msg) {
   return take_integer(tokens, "tokens", 0, policies::max_request_tokens, msg.tokens);
 }
 
+std::string take_output_tokens(const json_member& output_tokens, lease_request& msg) {
+  return take_integer(output_tokens, "output_tokens", 0, policies::max_request_tokens, msg.output_tokens);
+}
+
 }  // namespace usher::actors::http

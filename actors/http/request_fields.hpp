@@ -44,6 +44,11 @@ std::string take_admit_fields(json_member& model, json_member& product, const js
 /// it into `msg`. Returns the error message, or "" when it is good.
 std::string take_tokens(const json_member& tokens, admit_request& msg);
 
+/// Checks a release's output_tokens (an integer from 0 to
+/// policies::max_request_tokens, or null) and moves it into `msg`. Returns
+/// the error message, or "" when it is good.
+std::string take_output_tokens(const json_member& output_tokens, lease_request& msg);
+
 /// Checks priority (an integer from 0 to policies::max_priority, or null:
 /// the account's level; a level above the account's `priority.max` is cut
 /// to it) and moves it into `msg`. Returns the error message, or "".

@@ -674,6 +674,28 @@ TEST_CASE("a handoff carries an account's buckets, session window and adaptive l
   }
 }
 
+TEST_CASE("a release says its answer's tokens: a per-token adaptive limit learns from them, and only from them") {
+  auto plan = policies::plan::build(
+      "streams:solo", {{"streams", "8", "t"}, {"adaptive", "aimd", "t"}, {"adaptive.signal", "per_token", "t"},
+                       {"adaptive.target", "50ms", "t"}, {"adaptive.backoff", "0.5", "t"}});
+  live_ledger l(plan, {"acme"}, seconds(100), 0, 16, 42);
+  std::vector<live_ledger::answer> out;
+  auto held_then_released = [&](policies::usec at, policies::usec held, std::uint32_t tokens) {
+    admit_reply r;
+    REQUIRE(l.admit(ask("acme", 1), at, r, out));
+    REQUIRE(r.code == 200);
+    lease_request release{"acme", r.lease, lease_op::release};
+    release.output_tokens = tokens;
+    REQUIRE(l.lease(release, at + held, out).code == 200);
+  };
+  held_then_released(0, seconds(30), 1000);  // 30 ms a token: fast
+  CHECK(l.snapshot("acme", seconds(30)).limit == 8);
+  held_then_released(seconds(31), seconds(30), 0);  // no count: nothing learned
+  CHECK(l.snapshot("acme", seconds(61)).limit == 8);
+  held_then_released(seconds(62), seconds(2), 10);  // 200 ms a token: slow
+  CHECK(l.snapshot("acme", seconds(64)).limit == 4);
+}
+
 TEST_CASE("a reload keeps an adaptive limit as learned, cut to the new plan's range") {
   auto before = policies::plan::build(
       "streams:solo", {{"streams", "8", "t"}, {"adaptive", "aimd", "t"}, {"adaptive.target", "1", "t"},

@@ -660,6 +660,36 @@ TEST_CASE("adaptive limit: a slow request multiplies the limit by the backoff, a
   CHECK(in[0].held.cost == 3);
 }
 
+TEST_CASE("adaptive limit per token: the sample is the hold over the answer's tokens, a long answer is not a slow one") {
+  bench b("streams", {{"limit", "4", "t"}, {"queue.max_depth", "0", "t"}, {"adaptive", "aimd", "t"},
+                      {"adaptive.signal", "per_token", "t"}, {"adaptive.target", "50ms", "t"},
+                      {"adaptive.backoff", "0.5", "t"}});
+  std::vector<engine::lease> held;
+  for (int i = 0; i < 4; ++i) {
+    auto d = b.arrive(0, 0);
+    REQUIRE(d.what == engine::verdict::admitted);
+    held.push_back(d.held);
+  }
+  // 60 s for 2,000 tokens is 30 ms a token: fast, however long the hold
+  // (with 4 of 4 in use the limit would rise, but it is at its ceiling).
+  b.e.release(held[0], seconds(60), seconds(60), 2000);
+  CHECK(b.e.usage_of(0).limit == 4);
+  // 2 s for 20 tokens is 100 ms a token: slow, 4 x 0.5.
+  b.e.release(held[1], seconds(60), seconds(2), 20);
+  CHECK(b.e.usage_of(0).limit == 2);
+  // No count (0): no sample at all, whatever the hold.
+  b.e.release(held[2], seconds(61), seconds(600), 0);
+  CHECK(b.e.usage_of(0).limit == 2);
+  // Exactly at the target is not slow; one microsecond over is.
+  b.e.release(held[3], seconds(61), 50'000 * 10, 10);
+  CHECK(b.e.usage_of(0).limit == 3);  // fast, with 1 of 2 in use: + 1
+  auto d = b.arrive(0, seconds(62));
+  REQUIRE(d.what == engine::verdict::admitted);
+  b.e.release(d.held, seconds(62), 50'000 * 10 + 1, 10);
+  CHECK(b.e.adaptive_limit_of(0) == 1.5);
+  CHECK(b.e.usage_of(0).limit == 1);
+}
+
 TEST_CASE("adaptive limit: the plan checks its keys") {
   CHECK_THROWS_WITH(plan::build("streams", {{"limit", "none", "t"}, {"adaptive", "aimd", "t"}}),
                     Catch::Contains("an adaptive limit needs a limit of 1 or more"));
@@ -669,8 +699,18 @@ TEST_CASE("adaptive limit: the plan checks its keys") {
                     Catch::Contains("a fraction above 0 and below 1"));
   CHECK_THROWS_WITH(plan::build("streams", {{"adaptive", "aimd", "t"}, {"adaptive.min", "11", "t"}}),
                     Catch::Contains("adaptive.min"));
+  CHECK_THROWS_WITH(plan::build("streams", {{"adaptive", "aimd", "t"}, {"adaptive.signal", "latency", "t"}}),
+                    Catch::Contains("expected hold or per_token"));
+  // The target's default follows the signal: 10 s a hold, 50 ms a token.
+  auto by_hold = plan::build("streams", {{"adaptive", "aimd", "t"}});
+  CHECK(!by_hold->profile(0).adaptive_per_token);
+  CHECK(by_hold->profile(0).adaptive_target == seconds(10));
+  auto by_token = plan::build("streams", {{"adaptive", "aimd", "t"}, {"adaptive.signal", "per_token", "t"}});
+  CHECK(by_token->profile(0).adaptive_per_token);
+  CHECK(by_token->profile(0).adaptive_target == seconds(1) / 20);
   // The keys are checked only when the limit is adaptive (as sessions.*).
   CHECK_NOTHROW(plan::build("streams", {{"adaptive.backoff", "1", "t"}}));
+  CHECK_NOTHROW(plan::build("streams", {{"adaptive.signal", "latency", "t"}}));
 }
 
 TEST_CASE("a request costing more than a whole pool is refused at once, not queued") {

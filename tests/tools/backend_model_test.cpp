@@ -154,4 +154,40 @@ TEST_CASE("an adaptive limit under a backend model keeps holds near its target b
   CHECK(fixed_hold > 25);
   CHECK(adaptive_hold < 15);
   CHECK(adaptive["in_flight"]["mean"] < fixed["in_flight"]["mean"]);
+  // Per token the same target is 120 ms a token (100 tokens each): the same pressure.
+  auto per_token = run(backend + ",adaptive=aimd,adaptive.signal=per_token,adaptive.target=120ms", "adaptive-token");
+  INFO("per token: " << per_token.dump());
+  CHECK(per_token["hold_s"]["mean"].get<double>() < 15);
+  CHECK(per_token["in_flight"]["mean"] < fixed["in_flight"]["mean"]);
+}
+
+TEST_CASE("a per-token adaptive limit tells a long answer from a slow one, which a limit on the hold cannot") {
+  // One request every 2 s for 20 minutes, answers of 40 or 2,000 tokens in
+  // turn, on a replica that serves every stream at 20 tokens a second
+  // whatever the load (never slowed): 2 s or 100 s holds, 50 ms a token.
+  auto trace = scratch("adaptive-lengths.csv");
+  {
+    std::ofstream out(trace);
+    out << "arrival_s,account,duration_s,input_tokens,output_tokens\n";
+    for (int i = 0; i < 600; ++i) out << 2 * i << ",acme,1,0," << (i % 2 ? 2000 : 40) << "\n";
+  }
+  const std::string plan = "limit=60,queue.max_depth=0,backend.replicas=1,backend.throughput=1:20 100:2000,"
+                           "adaptive=aimd";
+  auto run = [&](const std::string& signal, const std::string& name) {
+    auto out = scratch(name);
+    auto r = run_usher("simulate -q --trace " + trace.string() + " --plan 'streams@" + plan + "," + signal +
+                       "' --out " + out.string());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return nlohmann::json::parse(slurp(out / "summary.json"))["accounts"]["acme"];
+  };
+  // A 30 s target on the hold backs off on every long answer: the limit
+  // falls below the 25 or so long answers running at once, and requests are refused.
+  auto by_hold = run("adaptive.target=30s", "adaptive-hold");
+  // 100 ms a token: never slow here, nothing refused.
+  auto by_token = run("adaptive.signal=per_token,adaptive.target=100ms", "adaptive-per-token");
+  INFO("hold: " << by_hold.dump() << "\nper token: " << by_token.dump());
+  CHECK(by_hold["status"]["429"].get<std::int64_t>() > 100);
+  CHECK(!by_token["status"].contains("429"));
+  CHECK(by_token["status"]["200"].get<std::int64_t>() == 600);
 }

@@ -116,6 +116,35 @@ TEST_CASE("gateway: streamed and whole answers pass through, the slot freed at t
   CHECK(metrics.find("usher_gateway_calls_open 0\n") != std::string::npos);
 }
 
+TEST_CASE("gateway: a per-token adaptive limit learns from the tokens each answer had", "[serve][gateway]") {
+  // 5 tokens at 50 a second: at least 20 ms a token, slower than the 5 ms
+  // target, however fast this machine; each answer that says its tokens
+  // halves the limit (4, 2, 1), one that does not teaches nothing.
+  mock_model_process mock({"--tokens", "5", "--tokens-per-s", "50"});
+  live_node node(gateway_section(mock.port) +
+                 "[account.team]\nplan = streams:team\nlimit = 4\nadaptive = aimd\n"
+                 "adaptive.signal = per_token\nadaptive.target = 5ms\nadaptive.backoff = 0.5\n" +
+                 key_line("team-key"));
+  http_client c(node.port);
+  auto limit = [&] {
+    http_client q(node.port);
+    auto r = q.call(verb::get, "/account/concurrency", "team-key");
+    REQUIRE(r.status == 200);
+    return r.json()["limit"].get<std::int64_t>();
+  };
+  auto embedded = c.call(verb::post, "/v1/embeddings", "team-key",
+                         R"({"model":"mock-model","input":["a"],"user":"u1"})");
+  REQUIRE(embedded.status == 200);  // its usage has no output tokens
+  REQUIRE(eventually([&] { return held(node.port, "team-key") == 0; }));
+  CHECK(limit() == 4);
+  auto streamed = c.call(verb::post, "/v1/chat/completions", "team-key", chat("u1", true));
+  REQUIRE(streamed.status == 200);  // a token per event
+  CHECK(eventually([&] { return limit() == 2; }));
+  auto whole = c.call(verb::post, "/v1/chat/completions", "team-key", chat("u1", false));
+  REQUIRE(whole.status == 200);  // usage.completion_tokens
+  CHECK(eventually([&] { return limit() == 1; }));
+}
+
 TEST_CASE("gateway: refusals come before any slot and never reach the upstream",
           "[serve][gateway]") {
   mock_model_process mock;

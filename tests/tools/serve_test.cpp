@@ -280,7 +280,20 @@ TEST_CASE("bad input gets its status and leaks nothing") {
   // The node still serves, and the keep-alive connection still works.
   http_client c(node.port);
   CHECK(c.call(verb::post, "/v1/admit", "acme-key", "{bad").status == 400);
-  CHECK(c.call(verb::post, "/v1/admit", "acme-key", "{}").status == 200);
+  auto granted = c.call(verb::post, "/v1/admit", "acme-key", "{}");
+  REQUIRE(granted.status == 200);
+  // A release's output_tokens is checked; a bad one releases nothing.
+  std::string lease = "/v1/leases/" + granted.json()["lease"].get<std::string>();
+  for (std::string bad : {R"({"output_tokens":-3})", R"({"output_tokens":"12"})", "{oops"}) {
+    auto r = c.call(verb::delete_, lease, "acme-key", bad);
+    INFO(bad << " -> " << r.body);
+    CHECK(r.status == 400);
+    CHECK(node.usage("acme-key")["used_cost"] == 1);
+  }
+  auto bad_field = c.call(verb::delete_, lease, "acme-key", R"({"output_tokens":1e3})");
+  CHECK(bad_field.json()["error"]["param"] == "output_tokens");
+  CHECK(c.call(verb::delete_, lease, "acme-key", R"({"output_tokens":12})").status == 200);
+  CHECK(node.usage("acme-key")["used_cost"] == 0);
 }
 
 TEST_CASE("pipelined requests are answered in order, also to a client that reads late") {

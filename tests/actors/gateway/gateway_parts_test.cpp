@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "actors/gateway/gateway_config.hpp"
+#include "actors/gateway/output_tokens.hpp"
 #include "actors/gateway/request_model.hpp"
 
 using namespace usher::actors::gateway;
@@ -105,4 +106,44 @@ TEST_CASE("upstream URLs: http only, a trailing /v1 dropped, the port 80 by defa
   CHECK(g.upstream_of("m2") == nullptr);
   g.fallback.emplace();
   CHECK(g.upstream_of("m2") == &*g.fallback);
+}
+
+namespace {
+// Feeds `answer` in pieces of `piece` bytes, as the gateway relays it.
+std::uint32_t count(const std::string& answer, bool event_stream, std::size_t piece) {
+  output_token_count c(event_stream);
+  for (std::size_t at = 0; at < answer.size(); at += piece)
+    c.feed(answer.data() + at, std::min(piece, answer.size() - at));
+  return c.tokens();
+}
+}  // namespace
+
+TEST_CASE("an answer's output tokens: its usage when it gives one, else a token per SSE event",
+          "[gateway]") {
+  const std::string whole =
+      R"({"id":"x","choices":[{"text":"say \"output_tokens\": 9"}],"max_output_tokens": 7,)"
+      R"("usage":{"prompt_tokens":12,"completion_tokens" : 345,"total_tokens":357}})";
+  const std::string responses = R"({"usage":{"input_tokens":3,"output_tokens":41,"output_tokens_details":{"reasoning_tokens":2}}})";
+  const std::string stream =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
+      "data:{\"choices\":[{\"delta\":{\"content\":\"data: c\"}}]}\r\n\r\n"
+      "data: [DONE]\n\n";
+  const std::string with_usage =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"completion_tokens\":17}}\n\n"
+      "data: [DONE]\n\n";
+  // Whatever the pieces it comes in: a number or a key split across two is read whole.
+  for (std::size_t piece : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{4096}}) {
+    INFO("pieces of " << piece);
+    CHECK(count(whole, false, piece) == 345);   // not the text's, nor max_output_tokens'
+    CHECK(count(responses, false, piece) == 41);
+    CHECK(count(stream, true, piece) == 3);     // three events, [DONE] is none
+    CHECK(count(with_usage, true, piece) == 17);
+    CHECK(count(stream, false, piece) == 0);    // not a stream: no count given
+    CHECK(count(R"({"data":[{"embedding":[0.1]}],"usage":{"prompt_tokens":4,"total_tokens":4}})", false,
+                piece) == 0);
+    CHECK(count("{\"usage\":{\"completion_tokens\":8", false, piece) == 8);  // cut after the number
+  }
+  CHECK(count(R"({"usage":{"completion_tokens":99999999999}})", false, 5) == 4294967295u);
 }
