@@ -478,6 +478,13 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
     // receiver that did not know would hand the group straight back.
     if (leaving_ && !leave_said_) return;
     if (want && *want != self_) {
+      // Not to a member that applies other limits than this node (one has
+      // read the other's and switches within a heartbeat or two): the
+      // group's accounts would go back to the older limits for that while.
+      // (Found by usher cluster-sim: a member back from a partition, where
+      // it read a reload the others had applied without it, took its groups
+      // back under the old limits, and dropped leases they did not fit.)
+      if (auto& rb = peers_[*want].latest; rb && rb->digest != digest_) return;
       held_[g] = false;
       gi.handing_to = *want;
       gi.handoff_sent = now;

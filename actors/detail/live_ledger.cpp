@@ -853,25 +853,7 @@ void live_ledger::take_in(const handed_over& moved, usec now) {
   for (auto& m : moved.leases) {
     id a = 0;
     if (!find(m.account, a) || accounts_[a].leases.count(m.lease)) continue;
-    if (m.held_by_connection) {
-      take_in_connection_lease(a, m, now);
-      continue;
-    }
-    lease_request q{m.account, m.lease, lease_op::renew};
-    q.model = m.model;
-    q.product = m.product;
-    q.cost = m.cost < 0 ? -1 : m.cost;  // from another process: a bad value is the plan's cost
-    q.key = m.key;
-    auto& acc = accounts_[a];
-    auto adopted = acc.adopted;
-    auto over = acc.adopted_over_limit;
-    if (adopt(a, q, now).code != 200) continue;
-    // Moved, not adopted after a restart: not counted as adopted.
-    acc.adopted = adopted;
-    acc.adopted_over_limit = over;
-    // A moved lease never has more than a TTL left (and now + a huge value
-    // would overflow).
-    ledger_.renew(acc.leases.at(m.lease).handle, now + std::clamp<usec>(m.ttl_left_us, 1, lease_ttl_));
+    take_in_lease(a, m, now);
   }
   for (auto& m : moved.accounts) {
     id a = 0;
@@ -911,10 +893,13 @@ void live_ledger::take_in(const handed_over& moved, usec now) {
   }
 }
 
-void live_ledger::take_in_connection_lease(id a, const moved_lease& m, usec now) {
-  // Taken as it was held there, without asking a gate (engine::restore_lease),
-  // like every moved lease: the connection's slot or its units, with the
-  // TTL it had left (none on a node alone).
+void live_ledger::take_in_lease(id a, const moved_lease& m, usec now) {
+  // Taken as it was held there, without asking a gate (engine::restore_lease):
+  // it is held. Asking (adopt, as after a restart) would refuse leases past
+  // twice the capacity, which a member still applying an older, lower limit
+  // of a reload has, and the holders would go on using what was dropped.
+  // A connection's slot or its units, or a request's units, with the TTL it
+  // had left (a connection's: none on a node alone).
   auto& acc = accounts_[a];
   ledger::account_image img;
   img.account = a;
@@ -922,17 +907,20 @@ void live_ledger::take_in_connection_lease(id a, const moved_lease& m, usec now)
   auto& h = img.leases.emplace_back();
   h.req.account = a;
   h.req.key = m.key;
-  h.req.conn = m.conn;
-  h.req.what = m.holds_connection ? kind::ws_open : kind::ws_request;
+  if (m.held_by_connection) {
+    h.req.conn = m.conn;
+    h.req.what = m.holds_connection ? kind::ws_open : kind::ws_request;
+  }
   h.req.model = m.model.empty() ? no_id : take_name(a, 0, m.model, true);
   h.req.product = m.product.empty() ? no_id : take_name(a, 1, m.product, true);
-  h.req.cost = plan_->cost_of(acc.profile, h.req.model, m.cost < 0 ? -1 : m.cost);
+  // From another process: a bad cost is the plan's, a huge one no more than any grant's.
+  h.req.cost = plan_->cost_of(acc.profile, h.req.model, m.cost < 0 ? -1 : std::min(m.cost, policies::max_cost));
   h.start = now;
   h.holds_connection = m.holds_connection;
   h.conn_instance = m.conn_instance;
   // Never more than a TTL left (now + a huge value would overflow).
-  if (hold_for(true) != never)
-    h.ends = now + std::clamp<usec>(m.ttl_left_us > 0 ? m.ttl_left_us : lease_ttl_, 1, lease_ttl_);
+  usec left = m.held_by_connection && m.ttl_left_us <= 0 ? lease_ttl_ : m.ttl_left_us;
+  if (hold_for(m.held_by_connection) != never) h.ends = now + std::clamp<usec>(left, 1, lease_ttl_);
   std::vector<ledger::handle> leases, waiters;
   ledger_.import_account(img, leases, waiters);
   grant(a, leases.at(0), m.model, h.req.model, h.req.product, m.lease);

@@ -257,8 +257,8 @@ class live_ledger {
   std::vector<std::uint16_t> profiles() const;
   /// Empty name tables, with the plan's models at their ids.
   void reset_names();
-  /// take_in of a lease held by a WebSocket connection.
-  void take_in_connection_lease(policies::id a, const moved_lease& m, policies::usec now);
+  /// take_in of one lease.
+  void take_in_lease(policies::id a, const moved_lease& m, policies::usec now);
   /// The TTL a lease granted now gets: none (`never`) for one a WebSocket
   /// holds, unless connection_leases_expire_.
   policies::usec hold_for(bool holder_is_connection) const;

@@ -781,6 +781,36 @@ TEST_CASE("a handoff moves the leases WebSocket connections hold: their slots an
   CHECK(r.code == 200);
 }
 
+TEST_CASE("a handoff's leases are all taken, even past what a lower limit of the taker would have granted") {
+  // The giver applies a reload's limit of 4; the taker still its old limit
+  // of 1 (it read the reload but has not switched yet). Every lease is held
+  // by a client: none may be dropped (a renewal would then be 404, but a
+  // holder between renewals goes on), and nothing more fits until they end.
+  auto four = policies::plan::build("streams:solo", {{"limit", "4", "t"}, {"queue.max_depth", "0", "t"}});
+  auto one = policies::plan::build("streams:solo", {{"limit", "1", "t"}, {"queue.max_depth", "0", "t"}});
+  live_ledger giver(four, {"acme"}, seconds(10), 0, 16, 42);
+  std::vector<live_ledger::answer> out;
+  admit_reply r;
+  std::vector<std::string> leases;
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(giver.admit(ask("acme", 1), 0, r, out));
+    REQUIRE(r.code == 200);
+    leases.push_back(r.lease);
+  }
+  auto moved = giver.hand_off(seconds(1), out);
+  REQUIRE(moved.leases.size() == 4);
+  live_ledger taker(one, {"acme"}, seconds(10), 0, 16, 43);
+  taker.take_in(moved, seconds(1));
+  CHECK(taker.lease_count() == 4);
+  CHECK(taker.snapshot("acme", seconds(1)).used_cost == 4);
+  for (auto& lease : leases) CHECK(taker.lease({"acme", lease, lease_op::renew}, seconds(2), out).code == 200);
+  REQUIRE(taker.admit(ask("acme", 1), seconds(2), r, out));
+  CHECK(r.code == 429);
+  // Each keeps the TTL it had left: unrenewed, they end one TTL after the renewal.
+  taker.advance(seconds(12) + 1, out);
+  CHECK(taker.lease_count() == 0);
+}
+
 TEST_CASE("values a handoff brings are cut to what a member could send: none overflows or blocks for ever") {
   auto p = policies::plan::build("streams:solo", {{"requests_per_minute", "3", "t"},
                                                    {"sessions_per_minute", "2", "t"},

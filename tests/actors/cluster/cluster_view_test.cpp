@@ -607,6 +607,39 @@ TEST_CASE("a reload's limits are switched to once every member up has read them,
   }
 }
 
+TEST_CASE("a member back from a partition, where it read limits the others switched to without it, gets its groups once it applies them") {
+  sim_cluster c(3, 30, 13);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  c.partition({0, 0, 1});
+  c.run_until(4'000 * ms);  // c is voted out: a and b hold every group
+  for (std::uint32_t m = 0; m < 3; ++m) c.view(m).propose_limits("d2");
+  c.run_until(5'000 * ms);
+  REQUIRE(c.view(0).limits_digest() == "d2");
+  REQUIRE(c.view(2).limits_digest() == "d");  // it cannot switch without a majority
+  c.heal();
+  // Its groups come back to it, but none while it applies the old limits:
+  // their accounts would go back to those for a heartbeat or two (and a
+  // ledger of the old limits would be handed leases past them).
+  // (First it gives up those it held when cut off.)
+  bool gave_up = false, early = false;
+  while (c.now() < 9'000 * ms) {
+    c.run_until(c.now() + 5 * ms);
+    std::size_t held = 0;
+    for (std::uint32_t g = 0; g < c.groups(); ++g) held += c.view(2).holds(g) ? 1 : 0;
+    gave_up = gave_up || held == 0;
+    early = early || (gave_up && held > 0 && c.view(2).limits_digest() != "d2");
+  }
+  CHECK(gave_up);
+  CHECK_FALSE(early);
+  REQUIRE(c.violation.empty());
+  CHECK(settled(c));
+  CHECK(c.view(2).limits_digest() == "d2");
+  std::size_t of_c = 0;
+  for (std::uint32_t g = 0; g < c.groups(); ++g) of_c += holder(c, g) == 2 ? 1 : 0;
+  CHECK(of_c > 0);
+}
+
 TEST_CASE("a member down does not hold a switch back: restarted with the old limits it cannot join") {
   sim_cluster c(3, 30, 12);
   c.run_until(1'000 * ms);
