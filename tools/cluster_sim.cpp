@@ -99,12 +99,22 @@ std::vector<sim_fault> parse_faults(const std::string& name, const std::string& 
       f.at = time(w[3]);
       out.push_back(f);
     } else if (verb == "reload") {
-      expect_words(5, "reload NAME at TIME FILE");
+      const char* form = "reload NAME at TIME FILE, or reload NAME at TIME with KEY=VALUE ...";
+      if (w.size() < 5 || (w[4] == "with") != (w.size() > 5)) throw bad(w[0], std::string("expected: ") + form);
       if (w[2] != "at") throw bad(w[2], "expected \"at\"");
       f.what = kind::reload;
       f.member = member(w[1]);
       f.at = time(w[3]);
-      f.file = w[4];
+      if (w[4] != "with") f.file = w[4];
+      for (std::size_t i = 5; i < w.size(); ++i) {
+        // The config's own lines, with these added at the end of their sections.
+        auto eq = w[i].find('=');
+        auto dots = std::count(w[i].begin(), w[i].begin() + static_cast<std::ptrdiff_t>(std::min(eq, w[i].size())), '.');
+        if (eq == std::string::npos || eq + 1 == w[i].size() || dots < 2 ||
+            (w[i].rfind("account.", 0) != 0 && w[i].rfind("plan.", 0) != 0))
+          throw bad(w[i], "expected account.NAME.KEY=VALUE or plan.NAME.KEY=VALUE, got " + policies::quoted(w[i]));
+        f.with.emplace_back(w[i].substr(0, eq), w[i].substr(eq + 1));
+      }
       out.push_back(f);
     } else if (verb == "pause") {
       expect_words(3, "pause NAME FROM..TO");
@@ -234,6 +244,39 @@ std::string random_fault_schedule(std::size_t n, std::uint64_t seed,
   return text;
 }
 
+std::string random_reload_schedule(std::uint64_t seed, const std::vector<std::string>& members, usec span,
+                                   usec failure_timeout, const std::map<std::string, std::int64_t>& limits) {
+  // A stream of its own: the other faults a seed draws stay as they were.
+  policies::rng g(policies::substream_seed(seed, policies::stable_hash("reloads")));
+  auto rounds = policies::uniform_below(g, 3);
+  std::vector<usec> starts;
+  for (std::uint64_t r = 0; r < rounds; ++r)
+    starts.push_back(static_cast<usec>(policies::uniform01(g) * static_cast<double>(span)));
+  std::sort(starts.begin(), starts.end());
+  std::string text;
+  usec not_before = 0;
+  for (auto start : starts) {
+    std::string with;
+    for (auto& [account, limit] : limits) {  // by name: the same draws every run
+      if (limit < 1) continue;
+      auto lo = std::max<std::int64_t>(1, (limit + 1) / 2);
+      auto drawn = lo + static_cast<std::int64_t>(policies::uniform_below(g, static_cast<std::uint64_t>(2 * limit - lo + 1)));
+      with += " account." + account + ".limit=" + std::to_string(drawn);
+    }
+    if (with.empty()) break;
+    std::vector<std::size_t> order(members.size());
+    for (std::size_t m = 0; m < order.size(); ++m) order[m] = m;
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[policies::uniform_below(g, i)]);
+    usec at = std::max(start, not_before);
+    for (auto m : order) {
+      text += "reload " + members[m] + " at " + seconds_text(at) + " with" + with + "\n";
+      at += static_cast<usec>((0.1 + 1.9 * policies::uniform01(g)) * static_cast<double>(failure_timeout));
+    }
+    not_before = at;
+  }
+  return text;
+}
+
 std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
                                      const std::vector<std::string>& members, usec span,
                                      usec failure_timeout, bool losses) {
@@ -300,6 +343,7 @@ struct lease_run {
   usec granted = 0, released = -1;
   usec ttl = 0;        ///< 0: none
   usec last_ok = 0;    ///< its last 200 (grant or renewal)
+  std::int64_t limit = -1;  ///< the account's limit its owner applied to the grant (-1: none said)
   /// released; lost: the holder stopped, its renewals failing; closed: its
   /// WebSocket closed under it (the connection ended, or its member died)
   std::string_view how;
@@ -351,6 +395,12 @@ class cluster_run {
                                 members_[0].config.cluster.failure_timeout, r.client_timeout > 0);
       for (auto& f : more) f.pair += 1'000'000;  // apart from the file's partitions
       faults_.insert(faults_.end(), more.begin(), more.end());
+      auto limits = account_limits(members_[0].config);
+      auto reloads = parse_faults("(random reloads, seed " + std::to_string(r.seed) + ")",
+                                  random_reload_schedule(r.seed, names_, span,
+                                                         members_[0].config.cluster.failure_timeout, limits),
+                                  names_);
+      faults_.insert(faults_.end(), reloads.begin(), reloads.end());
       std::stable_sort(faults_.begin(), faults_.end(),
                        [](const sim_fault& a, const sim_fault& b) { return a.at < b.at; });
     }
@@ -458,6 +508,7 @@ class cluster_run {
   std::unique_ptr<traces::trace_reader> reader_;
   std::vector<sim_fault> faults_;
   std::map<std::pair<std::uint32_t, std::string>, tools::node_config> reload_configs_;
+  traces::ini_file base_ini_;  ///< --config as read, for the drawn reloads' limits
   std::vector<lease_run> leases_;
   std::vector<socket_run> sockets_;
   /// (account, the trace's conn) -> its socket, while open.
@@ -487,7 +538,8 @@ class cluster_run {
 };
 
 void cluster_run::load_configs() {
-  auto ini = traces::read_ini_file(request_.config, "node config");
+  base_ini_ = traces::read_ini_file(request_.config, "node config");
+  const auto& ini = base_ini_;
   std::string first;
   for (auto& e : ini.entries)
     if (e.key == "cluster.peers") {
@@ -585,6 +637,26 @@ void cluster_run::load_reloads() {
   namespace fs = std::filesystem;
   for (auto& f : faults_) {
     if (f.what != sim_fault::kind::reload) continue;
+    if (!f.with.empty()) {
+      // `with`: --config's lines, and these last in their sections.
+      f.file = f.text.substr(f.text.find(" with ") + 1);  // the configs' key: what it adds
+      auto key = std::make_pair(f.member, f.file);
+      if (reload_configs_.count(key)) continue;
+      traces::ini_file ini = base_ini_;
+      for (auto& [k, v] : f.with) {
+        auto section = k.substr(0, k.find('.', k.find('.') + 1));
+        if (std::none_of(ini.sections.begin(), ini.sections.end(),
+                         [&](const auto& s) { return s.first == section; }))
+          throw input_error::in(request_.faults, f.text + ": no [" + section + "] in " + request_.config);
+        ini.entries.push_back(traces::ini_entry{section, k, v, 0, "(" + f.text + ")"});
+      }
+      auto next = node_config_from(ini, names_[f.member], false);
+      if (auto why = cluster_reload_refusal(members_[f.member].config, next); !why.empty())
+        throw input_error::in(request_.faults, f.text + ": refused, as usher serve would: " + why);
+      reload_configs_.emplace(key, std::move(next));
+      continue;
+    }
+    if (reload_configs_.count({f.member, f.file})) continue;
     // A relative FILE is next to the schedule.
     fs::path file = f.file;
     if (file.is_relative() && !request_.faults.empty())
@@ -943,6 +1015,7 @@ void cluster_run::decided(std::size_t r, const admit_reply& reply) {
   l.granted = t;
   l.last_ok = t;
   l.ttl = reply.lease_ttl_ms * 1000;
+  l.limit = reply.limit;
   auto index = leases_.size();
   if (row.a.req.what == policies::kind::ws_open) {
     l.socket = sockets_.size();
@@ -1177,22 +1250,44 @@ cluster_sim_totals cluster_run::run() {
   return totals;
 }
 
-// Walks (time, + or -) changes of what an account's holders had at once:
-// the most at one instant, and what was above `limit` (-1: none), the most
-// and integrated over time in seconds. A holder that stops at the instant
-// another starts does not overlap it (the stop sorts first).
-void held_over(std::vector<std::pair<usec, std::int64_t>>& changes, std::int64_t limit,
-               std::int64_t& max_held, std::int64_t& max_over, double& seconds_over) {
-  std::sort(changes.begin(), changes.end());
+struct held_change {
+  usec at = 0;
+  std::int64_t units = 0;   ///< + at a grant, - at its end
+  std::int64_t limit = -1;  ///< the lease's: the limit its owner applied to it; -1: none said
+};
+
+// Walks the changes of what an account's holders had at once: the most at
+// one instant, and what was above the limit, the most and integrated over
+// time in seconds. The limit is the highest its holders' grants were made
+// under (`limit` while none said one; -1: none). With limits that never
+// change that is the limit; through a reload it is exact for a raise, and
+// for a lowered limit it stays the old one until the last lease granted
+// under it ends (nothing held is taken back, so units above the new limit
+// are no fault then). Why it bounds what a correct cluster holds: of the
+// leases held at an instant, the one decided last was granted with every
+// other one already held, so they all fit its limit. A holder that stops at
+// the instant another starts does not overlap it (the stop sorts first).
+void held_over(std::vector<held_change>& changes, std::int64_t limit, std::int64_t& max_held,
+               std::int64_t& max_over, double& seconds_over) {
+  std::stable_sort(changes.begin(), changes.end(), [](const held_change& a, const held_change& b) {
+    return a.at != b.at ? a.at < b.at : a.units < b.units;
+  });
   std::int64_t held = 0;
+  std::multiset<std::int64_t> limits;  // of the leases held
+  const std::int64_t unsaid = limit;
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    held += changes[i].second;
+    held += changes[i].units;
+    if (changes[i].limit >= 0 && changes[i].units != 0) {  // (a connection's own lease holds no units)
+      if (changes[i].units > 0) limits.insert(changes[i].limit);
+      else if (auto held_under = limits.find(changes[i].limit); held_under != limits.end())
+        limits.erase(held_under);  // (always found: every lease counted ends after its grant)
+    }
+    limit = limits.empty() ? unsaid : *limits.rbegin();
     max_held = std::max(max_held, held);
     if (limit < 0 || held <= limit || i + 1 == changes.size()) continue;
     auto over = held - limit;
     max_over = std::max(max_over, over);
-    seconds_over += static_cast<double>(over) *
-                    static_cast<double>(changes[i + 1].first - changes[i].first) / 1e6;
+    seconds_over += static_cast<double>(over) * static_cast<double>(changes[i + 1].at - changes[i].at) / 1e6;
   }
 }
 
@@ -1204,11 +1299,11 @@ cluster_sim_totals cluster_run::finish() {
     std::uint64_t requests = 0, admitted = 0, refused_503 = 0, unanswered = 0, leases = 0, lost = 0;
     std::int64_t max_held = 0, max_over = 0;
     double unit_seconds_over = 0;
-    std::vector<std::pair<usec, std::int64_t>> changes;  ///< (time, units + or -)
+    std::vector<held_change> changes;  ///< units + at a grant, - at its end
     // The same for open WebSocket connections, against the plan's cap.
     std::int64_t max_connections = 0, max_connections_over = 0;
     double connection_seconds_over = 0;
-    std::vector<std::pair<usec, std::int64_t>> connections;
+    std::vector<held_change> connections;
     usec outage_from = -1;  ///< the first request refused by the cluster since the last 200
     usec unavailable = 0, longest = 0;
     void outage_ends(usec at) {
@@ -1244,11 +1339,17 @@ cluster_sim_totals cluster_run::finish() {
     auto& a = by_id[row.a.req.account];
     ++a.leases;
     if (l.how == "lost") ++a.lost;
-    a.changes.emplace_back(l.granted, row.units);
-    a.changes.emplace_back(l.released, -row.units);
+    if (l.released == l.granted) continue;  // ended at its grant (its client gone): held nothing
+    a.changes.push_back({l.granted, row.units, l.limit});
+    a.changes.push_back({l.released, -row.units, l.limit});
     if (row.a.req.what == policies::kind::ws_open) {
-      a.connections.emplace_back(l.granted, 1);
-      a.connections.emplace_back(l.released, -1);
+      // The connection cap is ws.per_concurrency times the limit of the moment.
+      const auto& plan = *plan_of_.at(account(row));
+      const auto& prof = plan.profile(plan.profile_of(account(row)));
+      bool scaled = prof.max_connections > 0 && prof.limit > 0 && l.limit >= 0;
+      std::int64_t cap = scaled ? prof.max_connections / prof.limit * l.limit : -1;
+      a.connections.push_back({l.granted, 1, cap});
+      a.connections.push_back({l.released, -1, cap});
     }
   }
   // The units each account's holders used at once, from the leases alone
@@ -1333,7 +1434,7 @@ cluster_sim_totals cluster_run::finish() {
   {
     traces::csv_out out((dir / "leases.csv").string());
     for (auto* h : {"lease", "account", "owner", "epoch", "granted_s", "released_s", "how", "units", "id",
-                    "kind"})
+                    "kind", "limit"})
       out.field(h);
     out.end_row();
     for (auto& l : leases_) {
@@ -1344,6 +1445,8 @@ cluster_sim_totals cluster_run::finish() {
       if (row.id.empty()) out.field(static_cast<std::int64_t>(l.row + 1));
       else out.field(row.id);
       out.field(policies::to_string(row.a.req.what));
+      if (l.limit >= 0) out.field(l.limit);
+      else out.field("");
       out.end_row();
     }
     out.close();

@@ -12,6 +12,7 @@
 /// byte for byte.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,10 @@ struct sim_fault {
   kind what = kind::crash;
   policies::usec at = 0;
   std::uint32_t member = 0;  ///< crash, restart, pause, resume, reload
-  std::string file;          ///< reload: the config the member reads (SIGHUP)
+  std::string file;          ///< reload: the config the member reads (SIGHUP), or
+  /// reload `with`: --config's lines and these (KEY, VALUE) after them, each
+  /// at the end of its section (`account.acme.limit`: [account.acme])
+  std::vector<std::pair<std::string, std::string>> with;
   std::vector<int> side;     ///< partition: each member's side
   std::size_t pair = 0;      ///< partition, heal: which partition (they may overlap)
   policies::usec min = 0, max = 0;  ///< delay
@@ -57,6 +61,16 @@ std::vector<sim_fault> random_faults(std::size_t n, std::uint64_t seed,
 std::string random_fault_schedule(std::size_t n, std::uint64_t seed,
                                   const std::vector<std::string>& members, policies::usec span,
                                   policies::usec failure_timeout, bool losses = false);
+
+/// With --random-faults, besides them: none, one or two rolling reloads
+/// drawn from `seed` (every member reads new limits in turn, a fraction of
+/// `failure_timeout` to twice it apart, one round after the other), each of
+/// `limits`' accounts (name -> limit; below 1: left alone) given a limit from
+/// half to twice its own. As a schedule's text (`reload NAME at TIME with
+/// account.NAME.limit=N ...`).
+std::string random_reload_schedule(std::uint64_t seed, const std::vector<std::string>& members,
+                                   policies::usec span, policies::usec failure_timeout,
+                                   const std::map<std::string, std::int64_t>& limits);
 
 struct cluster_sim_request {
   std::string config;  ///< a serve config with a [cluster] section

@@ -260,8 +260,21 @@ std::pair<std::string, std::string> split_section(const std::string& section,
 
 }  // namespace
 
+std::map<std::string, std::int64_t> account_limits(const node_config& c) {
+  std::map<std::string, std::int64_t> out;
+  for (auto& a : c.accounts) {
+    const auto& plan = *c.plans.at(a.plan).plan;
+    out[a.name] = plan.profile(plan.profile_of(a.name)).limit;
+  }
+  return out;
+}
+
 node_config read_node_config(const std::string& path, const std::string& node, bool keys_required) {
-  auto file = traces::read_ini_file(path, "node config");
+  return node_config_from(traces::read_ini_file(path, "node config"), node, keys_required);
+}
+
+node_config node_config_from(const traces::ini_file& file, const std::string& node, bool keys_required) {
+  const std::string& path = file.path;
   node_config c;
   std::map<std::string, named_plan> plans;
   std::map<std::string, account_draft> accounts;

@@ -20,6 +20,7 @@
 /// plan (model_capacity) is one gate. docs/SERVE.md is the reference.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "actors/gateway/gateway_config.hpp"
 #include "policies/plan.hpp"
 #include "policies/time.hpp"
+#include "traces/ini_file.hpp"
 
 namespace usher::tools {
 
@@ -81,6 +83,13 @@ struct node_config {
 /// `keys_required`: every account needs a `key` (a live node authenticates
 /// by it); usher cluster-sim, whose clients name accounts, passes false.
 node_config read_node_config(const std::string& path, const std::string& node = "",
+                             bool keys_required = true);
+/// Each account's limit (the units of its account pool, or of each of its
+/// pools per model or product; -1: none), by name.
+std::map<std::string, std::int64_t> account_limits(const node_config& c);
+
+/// The same from a file read already (usher cluster-sim adds lines to one).
+node_config node_config_from(const traces::ini_file& file, const std::string& node = "",
                              bool keys_required = true);
 
 }  // namespace usher::tools

@@ -19,6 +19,7 @@
 #include "support/live_node.hpp"
 #include "support/usher_cli.hpp"
 #include "tools/cluster_sim.hpp"
+#include "tools/serve_config.hpp"
 
 using namespace usher;
 using usher::testing::csv_rows;
@@ -709,7 +710,7 @@ TEST_CASE("cluster-sim finds over-admission where holders break the rules") {
   CHECK(broken.max_over > 0);
 }
 
-TEST_CASE("property: through random crashes, pauses, partitions and losses no account is ever over its limit, and every one is served again, replicas 0 or 1") {
+TEST_CASE("property: through random crashes, pauses, partitions, losses and reloads no account is ever over its limit, and every one is served again, replicas 0 or 1") {
   auto dir = scratch("cluster-sim-property");
   struct shape {
     std::size_t members;
@@ -721,6 +722,7 @@ TEST_CASE("property: through random crashes, pauses, partitions and losses no ac
                                    write_config(dir / std::to_string(s.members), s.members, "6s", 1)};
     std::vector<std::string> names;
     for (std::size_t i = 0; i < s.members; ++i) names.emplace_back(1, char('a' + i));
+    auto limits = tools::account_limits(tools::read_node_config(config[0], "a", false));
     for (std::uint64_t seed = first_seed(); seed < first_seed() + seeds_to_run(); ++seed) {
       tools::cluster_sim_request r;
       r.config = config[seed / 2 % 2];
@@ -729,8 +731,11 @@ TEST_CASE("property: through random crashes, pauses, partitions and losses no ac
       // (its last rows, a minute later, check that every account is served
       // again), with losses among them: clients give up after a minute.
       auto faults = dir / (std::to_string(s.members) + "-faults-" + std::to_string(seed) + ".txt");
+      // And rolling reloads of every account's limit (none, one or two).
       std::ofstream(faults) << tools::random_fault_schedule(s.faults, seed, names, policies::seconds(120),
-                                                            policies::seconds(2), true);
+                                                            policies::seconds(2), true)
+                            << tools::random_reload_schedule(seed, names, policies::seconds(120), policies::seconds(2),
+                                                             limits);
       r.faults = faults.string();
       r.client_timeout = policies::seconds(60);
       r.seed = seed;
