@@ -676,6 +676,41 @@ TEST_CASE("cluster-sim: a rolling reload switches the limits when the last membe
       c_admits = c_admits || (row["node"] == "c" && std::stod(row["arrival_s"]) > 60 && row["status"] == "200");
     CHECK(c_admits);
   }
+  SECTION("the same with the new lines in the schedule, and the limit lowered back: the count follows it") {
+    std::ofstream(r.faults) << "reload a at 20s with account.acme.limit=4\nreload b at 30s with account.acme.limit=4\n"
+                               "reload c at 40s with account.acme.limit=4\n"
+                               "reload c at 50s with account.acme.limit=1\nreload b at 51s with account.acme.limit=1\n"
+                               "reload a at 52s with account.acme.limit=1\n";
+    auto t = tools::run_cluster_sim(r);
+    auto leases = csv_rows(dir / "out" / "leases.csv");
+    CHECK(most_in_use(leases, 0, 40) == 2);
+    CHECK(most_in_use(leases, 45, 50) == 4);
+    CHECK(most_in_use(leases, 60, 80) == 1);  // the last lease granted under 4 ended by then
+    CHECK(t.unit_seconds_over == 0);
+    std::set<std::string> limits;
+    for (auto& l : leases) limits.insert(l["limit"]);
+    CHECK(limits == std::set<std::string>{"1", "2", "4"});
+    // A summary that took only the highest limit would miss a grant over 1
+    // after the switch: the count is against each grant's own.
+    auto json = nlohmann::json::parse(slurp(dir / "out" / "summary.json"));
+    CHECK(json["accounts"]["acme"]["limit"] == 4);
+  }
+  SECTION("a schedule's new lines are checked as a file's would be") {
+    for (auto [line, says] : {std::pair{"reload a at 20s with limit=4", "expected account.NAME.KEY=VALUE"},
+                              {"reload a at 20s with account.acme.limit", "expected account.NAME.KEY=VALUE"},
+                              {"reload a at 20s with", "expected: reload NAME at TIME FILE"},
+                              {"reload a at 20s with account.nobody.limit=4", "no [account.nobody]"},
+                              {"reload a at 20s with account.acme.limit=lots", "limit"}}) {
+      std::ofstream(r.faults) << line << "\n";
+      INFO(line);
+      try {
+        tools::run_cluster_sim(r);
+        FAIL("played");
+      } catch (const policies::input_error& e) {
+        CHECK_THAT(e.what(), Catch::Contains(says));
+      }
+    }
+  }
   SECTION("a reload the cluster cannot apply is refused before the run") {
     std::ofstream(dir / "more.ini") << config(2) << "[account.beta]\nplan = streams:solo\n";
     std::ofstream(r.faults) << "reload a at 20s more.ini\n";
