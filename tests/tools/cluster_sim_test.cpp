@@ -291,16 +291,18 @@ TEST_CASE("cluster-sim: a crashed owner's accounts move, and no grant names it w
   std::ifstream leases(dir / "out" / "leases.csv");
   std::string line;
   std::getline(leases, line);
-  CHECK(line == "lease,account,owner,epoch,granted_s,released_s,how,units,id,kind");
+  CHECK(line == "lease,account,owner,epoch,granted_s,released_s,how,units,id,kind,limit");
   std::set<std::string> owners_while_down, owners_before;
+  auto limits = tools::account_limits(tools::read_node_config(r.config, "a", false));
   int rows = 0;
   while (std::getline(leases, line)) {
     ++rows;
     std::vector<std::string> f;
     std::stringstream s(line);
     for (std::string x; std::getline(s, x, ',');) f.push_back(x);
-    REQUIRE(f.size() == 10);
+    REQUIRE(f.size() == 11);
     double granted = std::stod(f[4]), released = std::stod(f[5]);
+    CHECK(f[10] == std::to_string(limits.at(f[1])));  // the limit each grant was made under
     CHECK(released >= granted);
     CHECK((f[6] == "released" || f[6] == "lost" || f[6] == "closed"));
     if (granted < 30) owners_before.insert(f[2]);
