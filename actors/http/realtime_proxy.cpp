@@ -30,6 +30,7 @@
 #include <deque>
 #include <map>
 
+#include "actors/gateway/output_tokens.hpp"
 #include "actors/gateway/realtime_events.hpp"
 #include "actors/http/bridge.hpp"
 #include "actors/http/lease_keeper.hpp"
@@ -415,7 +416,10 @@ class realtime_proxy : public edge::impl::stream_conn,
       if (e.type == "response.created" && !e.response_id.empty()) {
         if (!slots_.created(e.response_id)) admit_server_response(e.response_id);
       } else if (e.type == "response.done") {
-        free_slot(slots_.done(e.response_id), "-");
+        // Its usage.output_tokens: a per-token adaptive limit's sample.
+        gateway::output_token_count tokens;
+        tokens.feed(frame.data(), frame.size());
+        free_slot(slots_.done(e.response_id), "-", tokens.tokens());
       } else if (e.type == "error") {
         // The model server refused a response.create the account admitted.
         free_slot(slots_.refused(e.error_event_id), "upstream_error");
@@ -450,11 +454,12 @@ class realtime_proxy : public edge::impl::stream_conn,
   }
 
   // A response's slot is free: `code` says how it ended ("-": its
-  // response.done). The handle releases it.
-  void free_slot(const std::string& lease, std::string_view code) {
+  // response.done, which says its `output_tokens`: 0 when not).
+  void free_slot(const std::string& lease, std::string_view code, std::uint32_t output_tokens = 0) {
     auto i = lease.empty() ? leases_.end() : leases_.find(lease);
     if (i == leases_.end()) return;
     log_response(200, code, lease, i->second.since);
+    i->second.handle.release(output_tokens);
     leases_.erase(i);
   }
 

@@ -475,3 +475,27 @@ TEST_CASE("gateway realtime: the access log has a line for each response, beside
     if (f["route"] == "gateway_realtime") upgrades += f["status"] == "101";
   CHECK(upgrades == 2);
 }
+
+TEST_CASE("gateway realtime: a response's usage teaches a per-token adaptive limit", "[serve][gateway]") {
+  // 5 tokens at 50 a second: at least 20 ms a token against a 5 ms target,
+  // however fast this machine: the response.done's usage.output_tokens
+  // makes it a slow sample, and the limit halves.
+  mock_model_process mock;
+  live_node node("[gateway]\nupstream = http://127.0.0.1:" + std::to_string(mock.port) +
+                 "/v1\n[account.ad]\nplan = streams:solo\nlimit = 4\nws.per_concurrency = 2\nadaptive = aimd\n"
+                 "adaptive.signal = per_token\nadaptive.target = 5ms\nadaptive.backoff = 0.5\n" +
+                 key_line("ad-key"));
+  auto limit = [&] {
+    http_client c(node.port);
+    auto r = c.call(verb::get, "/account/concurrency", "ad-key");
+    REQUIRE(r.status == 200);
+    return r.json()["limit"].get<std::int64_t>();
+  };
+  ws_client ws(node.port, "ad-key", realtime_target);
+  open_session(ws);
+  REQUIRE(limit() == 4);
+  ws.send(response_create("r1", 5, 50).dump());
+  auto done = next_of(ws, "response.done");
+  REQUIRE(done["response"]["usage"]["output_tokens"] == 5);
+  CHECK(eventually([&] { return limit() == 2; }));
+}
