@@ -10,11 +10,17 @@
 ///  - with_event_id on an object makes a valid object whose event_id is the
 ///    one given and whose other members are unchanged;
 ///  - response_slots never returns a slot twice, nor one it was not given,
-///    and take_all returns exactly the slots given and not yet returned.
+///    and take_all returns exactly the slots given and not yet returned;
+///  - output_token_count (the tokens of an answer the gateway relays) reads
+///    the same count whatever pieces the bytes come in (whole, byte by byte,
+///    cut where the input's own bytes say), and, as an SSE stream with no
+///    usage key in it, the count of a line-by-line reference: lines starting
+///    `data:`, less those whose value (after spaces) starts `[DONE]`.
 
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "actors/gateway/output_tokens.hpp"
 #include "actors/gateway/realtime_events.hpp"
 #include "fuzz/fuzz_support.hpp"
 
@@ -100,10 +106,44 @@ void check_slots(const std::uint8_t* data, std::size_t size) {
   if (slots.size() != 0) fuzz::fail("slots left after take_all");
 }
 
+void check_token_count(std::string_view text, bool event_stream) {
+  output_token_count whole(event_stream), bytes(event_stream), cut(event_stream);
+  whole.feed(text.data(), text.size());
+  for (char c : text) bytes.feed(&c, 1);
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t n = std::min<std::size_t>(text.size() - at, 1 + static_cast<unsigned char>(text[at]) % 13);
+    cut.feed(text.data() + at, n);
+    at += n;
+  }
+  if (whole.tokens() != bytes.tokens() || whole.tokens() != cut.tokens())
+    fuzz::fail("output_token_count depends on the pieces", std::to_string(whole.tokens()) + " " +
+                                                              std::to_string(bytes.tokens()) + " " +
+                                                              std::to_string(cut.tokens()));
+  if (!event_stream || text.find("\"completion_tokens\"") != std::string_view::npos ||
+      text.find("\"output_tokens\"") != std::string_view::npos)
+    return;
+  std::uint32_t events = 0;
+  for (std::size_t at = 0; at <= text.size();) {
+    auto end = std::min(text.find('\n', at), text.size());
+    auto line = text.substr(at, end - at);
+    if (line.substr(0, 5) == "data:") {
+      auto value = line.substr(5);
+      value.remove_prefix(std::min(value.find_first_not_of(' '), value.size()));
+      if (value.substr(0, 6) != "[DONE]") ++events;
+    }
+    at = end + 1;
+  }
+  if (whole.tokens() != events)
+    fuzz::fail("output_token_count differs from the line-by-line count",
+               std::to_string(whole.tokens()) + " != " + std::to_string(events));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   check_reader(std::string_view(reinterpret_cast<const char*>(data), size));
   check_slots(data, size);
+  check_token_count(std::string_view(reinterpret_cast<const char*>(data), size), true);
+  check_token_count(std::string_view(reinterpret_cast<const char*>(data), size), false);
   return 0;
 }
