@@ -10,7 +10,7 @@
 // Frames (text, JSON):
 //   -> {"type":"request","model":..,"cost":..,"product":..}
 //   <- {"type":"admitted","lease":..}   or   {"type":"error","status":429,"error":{..}}
-//   -> {"type":"release","lease":..}
+//   -> {"type":"release","lease":..}     (optional "output_tokens": the answer's, docs/PLANS.md)
 //   <- {"type":"released","lease":..}   or   {"type":"error","status":404,"error":{..}}
 #include <boost/beast/websocket.hpp>
 #include <deque>
@@ -146,9 +146,9 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
   }
 
   void on_frame(const std::string& text) {
-    static constexpr std::string_view names[] = {"type", "model", "product", "cost", "lease"};
-    json_member f[5];
-    if (read_members(text, names, f, 5) != json_read::ok ||
+    static constexpr std::string_view names[] = {"type", "model", "product", "cost", "lease", "output_tokens"};
+    json_member f[6];
+    if (read_members(text, names, f, 6) != json_read::ok ||
         f[0].is != json_member::type::string)
       return error_frame(400, error_object(error_type::invalid_request, "malformed_json",
                                            "Expected a JSON object with a \"type\""));
@@ -204,10 +204,14 @@ class ws_session : public edge::impl::stream_conn, public std::enable_shared_fro
       if (i == leases_.end())
         return error_frame(404, error_object(error_type::not_found, "unknown_lease",
                                              "No such lease on this connection", "lease"));
+      lease_request said;  // its output_tokens: a per-token adaptive limit's sample
+      if (auto e = take_output_tokens(f[5], said); !e.empty())
+        return error_frame(400, error_object(error_type::invalid_request, "invalid_field", e, "output_tokens"));
       std::string frame = "{\"type\":\"released\",\"lease\":";
       append_json_string(i->first, frame);
       frame += '}';
-      leases_.erase(i);  // the handle releases it
+      i->second.release(said.output_tokens);
+      leases_.erase(i);
       return send(std::move(frame));
     }
     error_frame(400, error_object(error_type::invalid_request, "unknown_type",

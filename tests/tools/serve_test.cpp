@@ -7,6 +7,7 @@
 
 #include "support/live_node.hpp"
 
+using usher::testing::eventually;
 using usher::testing::http_client;
 using usher::testing::key_line;
 using usher::testing::live_node;
@@ -428,4 +429,27 @@ TEST_CASE("usher key hash prints the SHA-256 hex a config stores") {
   std::getline(in, line);
   CHECK(line == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   std::filesystem::remove(out);
+}
+
+TEST_CASE("a WebSocket's release frame may say its answer's tokens: a per-token adaptive limit learns from them") {
+  live_node node("[account.ad]\nplan = streams:solo\nlimit = 4\nws.per_concurrency = 2\nadaptive = aimd\n"
+                 "adaptive.signal = per_token\nadaptive.target = 5ms\nadaptive.backoff = 0.5\n" +
+                 key_line("ad-key"));
+  ws_client ws(node.port, "ad-key");
+  REQUIRE(ws.status == 101);
+  auto limit = [&] { return node.usage("ad-key")["limit"].get<std::int64_t>(); };
+  auto admitted = ws.exchange({{"type", "request"}});
+  REQUIRE(admitted["type"] == "admitted");
+  // A bad count is refused and releases nothing.
+  auto bad = ws.exchange({{"type", "release"}, {"lease", admitted["lease"]}, {"output_tokens", -1}});
+  CHECK(bad["status"] == 400);
+  CHECK(bad["error"]["param"] == "output_tokens");
+  CHECK(node.usage("ad-key")["used_cost"] == 1);
+  // Held at least 20 ms for 2 tokens: 10 ms a token against a 5 ms target, however
+  // fast this machine: slow, the limit halves.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto released = ws.exchange({{"type", "release"}, {"lease", admitted["lease"]}, {"output_tokens", 2}});
+  CHECK(released["type"] == "released");
+  CHECK(eventually([&] { return limit() == 2; }));
+  CHECK(node.usage("ad-key")["used_cost"] == 0);
 }
