@@ -224,6 +224,10 @@ struct admit_reply {
   /// answer is decided (-1: not known); the gateway's x-ratelimit-* fields.
   std::int64_t limit = -1;
   std::int64_t in_use = -1;
+  /// The account's limit learns per output token (adaptive.signal =
+  /// per_token): its holder should say the answer's tokens at release. The
+  /// gateway counts them only then (a pass over every byte it relays).
+  bool count_tokens = false;
   /// The account's rates (docs/PLANS.md, "Rate limits") once this answer is
   /// decided: per minute, whole units left, microseconds until the bucket is
   /// full again; limit -1 when the plan has no such rate.
@@ -471,8 +475,8 @@ typename Inspector::result_type inspect(Inspector& f, admit_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_reply& x) {
   return f(caf::meta::type_name("admit_reply"), x.code, x.why, x.gate, x.lease, x.ticket, x.waited_us,
-           x.retry_after_s, x.lease_ttl_ms, x.held_us, x.limit, x.in_use, x.requests, x.tokens,
-           x.replica);
+           x.retry_after_s, x.lease_ttl_ms, x.held_us, x.limit, x.in_use, x.count_tokens, x.requests,
+           x.tokens, x.replica);
 }
 
 template <class Inspector>

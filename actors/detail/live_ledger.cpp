@@ -446,6 +446,7 @@ void live_ledger::report_usage(id a, id model, admit_reply& r) const {
   const auto& prof = plan_->profile(accounts_[a].profile);
   r.limit = ledger_.limit_of(a, accounts_[a].profile);
   r.in_use = ledger_.usage_of(a).used;
+  r.count_tokens = prof.adaptive && prof.adaptive_per_token;
   auto fill = [&](admit_reply::rate_fields& f, std::int64_t per_minute, std::int64_t level) {
     if (per_minute < 0) return;
     f.limit = per_minute;

@@ -88,7 +88,7 @@ std::size_t connection_pool::idle() const {
 
 upstream_call::upstream_call(const call_context& ctx, tcp::socket& client, const upstream& to,
                              request req, http::lease_handle lease, std::string model,
-                             std::chrono::milliseconds lease_ttl,
+                             std::chrono::milliseconds lease_ttl, bool count_tokens,
                              std::vector<std::pair<std::string, std::string>> extra, done_fn done)
     : ctx_(ctx),
       client_(client),
@@ -100,6 +100,7 @@ upstream_call::upstream_call(const call_context& ctx, tcp::socket& client, const
       renew_every_(lease_ttl / 3),
       extra_(std::move(extra)),
       done_(std::move(done)),
+      count_tokens_(count_tokens),
       upstream_(ex_),
       resolver_(ex_),
       timer_(ex_),
@@ -214,7 +215,7 @@ void upstream_call::on_head(beast::error_code ec) {
   if (status_ >= 400) free_slot();
   auto type = res[bhttp::field::content_type];
   event_stream_ = type.size() >= 17 && beast::iequals(type.substr(0, 17), "text/event-stream");
-  tokens_ = output_token_count(event_stream_);
+  if (count_tokens_) tokens_.emplace(event_stream_);
 
   std::string head;
   head.reserve(512);
@@ -279,7 +280,7 @@ void upstream_call::on_piece(beast::error_code ec) {
   }
   if (ec) return finish(status_, stalled_ ? "upstream_stalled" : "upstream_broke", false);
   std::size_t n = piece_size - parser_->get().body().size;
-  if (n > 0 && lease_.held()) tokens_.feed(piece_.get(), n);
+  if (tokens_ && n > 0 && lease_.held()) tokens_->feed(piece_.get(), n);
   if (event_stream_ && n > 0) watch_for_done(piece_.get(), n);
   bool last = parser_->is_done();
   if (n == 0 && !last) return read_piece();

@@ -21,6 +21,7 @@
 #include <iterator>
 #include <string_view>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -106,10 +107,11 @@ class upstream_call : public std::enable_shared_from_this<upstream_call> {
   /// client's request, sent upstream with its body. `lease`: the slot,
   /// renewed every third of `lease_ttl` (0: never) while the call runs.
   /// `extra`: fields added to the client's answer (X-Request-Id,
-  /// x-ratelimit-*). `keep_alive`: the client asked to keep its connection.
+  /// x-ratelimit-*). `count_tokens`: the release says the answer's tokens
+  /// (admit_reply::count_tokens).
   upstream_call(const call_context& ctx, tcp::socket& client, const upstream& to, request req,
                 http::lease_handle lease, std::string model, std::chrono::milliseconds lease_ttl,
-                std::vector<std::pair<std::string, std::string>> extra, done_fn done);
+                bool count_tokens, std::vector<std::pair<std::string, std::string>> extra, done_fn done);
 
   void start();
   /// The client left: the upstream request is cut and the slot freed.
@@ -136,9 +138,9 @@ class upstream_call : public std::enable_shared_from_this<upstream_call> {
   void arm(std::chrono::milliseconds d);
   void schedule();
   void on_timer(beast::error_code ec);
-  /// Says the answer's tokens (a per-token adaptive limit's sample), but
-  /// not an error's.
-  void free_slot() { lease_.release(status_ < 400 ? tokens_.tokens() : 0); }
+  /// Says the answer's tokens (a per-token adaptive limit's sample) when
+  /// they are counted, but not an error's.
+  void free_slot() { lease_.release(tokens_ && status_ < 400 ? tokens_->tokens() : 0); }
   void watch_for_done(const char* data, std::size_t n);
 
   const call_context& ctx_;
@@ -151,6 +153,7 @@ class upstream_call : public std::enable_shared_from_this<upstream_call> {
   std::chrono::milliseconds renew_every_;
   std::vector<std::pair<std::string, std::string>> extra_;
   done_fn done_;
+  const bool count_tokens_;  ///< the release says the answer's tokens
 
   tcp::socket upstream_;
   tcp::resolver resolver_;
@@ -164,7 +167,9 @@ class upstream_call : public std::enable_shared_from_this<upstream_call> {
   std::string head_;        ///< the answer's head, sent with the first piece
   std::string out_;         ///< bytes being written to the client
   std::string done_carry_;  ///< the tail of the last piece, for a [DONE] split across two
-  output_token_count tokens_;  ///< of the answer relayed so far
+  /// Of the answer relayed so far, when the account learns from it
+  /// (admit_reply::count_tokens): none otherwise, no pass over the bytes.
+  std::optional<output_token_count> tokens_;
   phase phase_ = phase::connecting;
   unsigned status_ = 0;     ///< the upstream's status, once its head came
   bool reused_ = false;     ///< the upstream connection came from the pool

@@ -989,7 +989,7 @@ class http_session : public edge::impl::tracked_conn,
     ++edge_->calls_open;
     call_ = std::make_shared<gateway::upstream_call>(
         edge_->calls, socket_, *to, std::move(req_), std::move(lease), std::move(model), ttl,
-        std::move(extra),
+        reply->count_tokens, std::move(extra),
         [self = shared_from_this()](const gateway::call_end& end) { self->proxied(end); });
     req_ = {};
     req_.method(bhttp::verb::post);  // for the access log

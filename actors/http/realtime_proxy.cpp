@@ -324,7 +324,7 @@ class realtime_proxy : public edge::impl::stream_conn,
           if (self->slots_.size() == 0) self->watch_since_ = clock::now();
           auto lease = held.id();
           self->slots_.asked(lease, event_id);
-          self->leases_.emplace(std::move(lease), held_slot{std::move(held), asked});
+          self->leases_.emplace(std::move(lease), held_slot{std::move(held), asked, r->count_tokens});
           self->watch_stall();
           self->to_upstream(std::move(frame), text, true);
         });
@@ -416,10 +416,7 @@ class realtime_proxy : public edge::impl::stream_conn,
       if (e.type == "response.created" && !e.response_id.empty()) {
         if (!slots_.created(e.response_id)) admit_server_response(e.response_id);
       } else if (e.type == "response.done") {
-        // Its usage.output_tokens: a per-token adaptive limit's sample.
-        gateway::output_token_count tokens;
-        tokens.feed(frame.data(), frame.size());
-        free_slot(slots_.done(e.response_id), "-", tokens.tokens());
+        free_slot(slots_.done(e.response_id), "-", frame);
       } else if (e.type == "error") {
         // The model server refused a response.create the account admitted.
         free_slot(slots_.refused(e.error_event_id), "upstream_error");
@@ -442,7 +439,7 @@ class realtime_proxy : public edge::impl::stream_conn,
             // Ended meanwhile (its response.done came first): the handle frees it.
             auto lease = held.id();
             if (self->slots_.adopt(response_id, lease))
-              self->leases_.emplace(std::move(lease), held_slot{std::move(held), asked});
+              self->leases_.emplace(std::move(lease), held_slot{std::move(held), asked, r->count_tokens});
             else
               self->log_response(200, "-", lease, asked);
             return;
@@ -454,12 +451,15 @@ class realtime_proxy : public edge::impl::stream_conn,
   }
 
   // A response's slot is free: `code` says how it ended ("-": its
-  // response.done, which says its `output_tokens`: 0 when not).
-  void free_slot(const std::string& lease, std::string_view code, std::uint32_t output_tokens = 0) {
+  // response.done, `done_frame`, whose usage.output_tokens the release
+  // says when the account learns from them: admit_reply::count_tokens).
+  void free_slot(const std::string& lease, std::string_view code, std::string_view done_frame = {}) {
     auto i = lease.empty() ? leases_.end() : leases_.find(lease);
     if (i == leases_.end()) return;
     log_response(200, code, lease, i->second.since);
-    i->second.handle.release(output_tokens);
+    gateway::output_token_count tokens;
+    if (i->second.count_tokens) tokens.feed(done_frame.data(), done_frame.size());
+    i->second.handle.release(tokens.tokens());
     leases_.erase(i);
   }
 
@@ -660,6 +660,7 @@ class realtime_proxy : public edge::impl::stream_conn,
   struct held_slot {
     lease_handle handle;
     clock::time_point since;  ///< asked for (the access log's duration)
+    bool count_tokens = false;  ///< admit_reply::count_tokens
   };
   std::map<std::string, held_slot> leases_;  ///< by lease id
   std::string client_address_;               ///< with an access log

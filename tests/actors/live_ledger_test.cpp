@@ -684,6 +684,7 @@ TEST_CASE("a release says its answer's tokens: a per-token adaptive limit learns
     admit_reply r;
     REQUIRE(l.admit(ask("acme", 1), at, r, out));
     REQUIRE(r.code == 200);
+    CHECK(r.count_tokens);  // the holder is asked to count them
     lease_request release{"acme", r.lease, lease_op::release};
     release.output_tokens = tokens;
     REQUIRE(l.lease(release, at + held, out).code == 200);
@@ -694,6 +695,12 @@ TEST_CASE("a release says its answer's tokens: a per-token adaptive limit learns
   CHECK(l.snapshot("acme", seconds(61)).limit == 8);
   held_then_released(seconds(62), seconds(2), 10);  // 200 ms a token: slow
   CHECK(l.snapshot("acme", seconds(64)).limit == 4);
+  // A limit on the hold learns nothing from tokens: nobody is asked to count them.
+  live_ledger by_hold(policies::plan::build("streams:solo", {{"streams", "8", "t"}, {"adaptive", "aimd", "t"}}),
+                      {"acme"}, seconds(100), 0, 16, 42);
+  admit_reply r;
+  REQUIRE(by_hold.admit(ask("acme", 1), 0, r, out));
+  CHECK_FALSE(r.count_tokens);
 }
 
 TEST_CASE("a reload keeps an adaptive limit as learned, cut to the new plan's range") {
