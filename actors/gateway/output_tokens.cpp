@@ -72,22 +72,29 @@ void output_token_count::read_event(char c) {
     line_at_ = 0;
     return;
   }
+  // One more character of `literal` where the line stands: false on a
+  // mismatch (the line is then none of ours) and until the literal is whole.
+  auto whole = [&](std::string_view literal) {
+    if (c != literal[line_at_]) {
+      line_ = line::other;
+      return false;
+    }
+    return ++line_at_ == literal.size();
+  };
   switch (line_) {
     case line::data:
-      if (c != data_field[line_at_]) line_ = line::other;
-      else if (++line_at_ == data_field.size()) {
+      if (whole(data_field)) {
         ++events_;
         line_ = line::after_data;
       }
       break;
     case line::after_data:
       if (c == ' ') break;
-      line_ = c == done_value[0] ? line::done : line::other;
-      line_at_ = 1;
-      break;
+      line_ = line::done;  // this character is the value's first
+      line_at_ = 0;
+      [[fallthrough]];
     case line::done:
-      if (c != done_value[line_at_]) line_ = line::other;
-      else if (++line_at_ == done_value.size()) {
+      if (whole(done_value)) {
         ++done_events_;
         line_ = line::other;
       }
