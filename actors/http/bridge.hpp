@@ -95,7 +95,6 @@ class bridge {
       dropped.swap(slots_);
       free_.clear();
     }
-    ready_.clear();  // the I/O threads have returned (or never ran)
   }
 
  private:
@@ -148,7 +147,7 @@ class bridge {
       free_.push_back(static_cast<std::uint32_t>(slot));
     }
     if (host_.in_batch() && p.ex == host_executor_) {
-      ready_.emplace_back(std::move(p.done), std::move(ptr));
+      batch_answers().ready.emplace_back(std::move(p.done), std::move(ptr));
       return;
     }
     boost::asio::post(p.ex, [done = std::move(p.done), ptr = std::move(ptr)]() mutable {
@@ -158,28 +157,41 @@ class bridge {
 
   // On the I/O thread after a batch of actor turns: the answers it gave.
   void run_ready() {
-    if (ready_.empty()) return;
-    answering_.swap(ready_);  // both keep their capacity
+    auto& mine = batch_answers();
+    if (mine.ready.empty()) return;
+    mine.answering.swap(mine.ready);  // both keep their capacity
     // Every answer runs even if one throws; the first exception goes on to
     // the I/O loop (which reports it) once the batch is done.
     std::exception_ptr failed;
-    for (auto& [done, ptr] : answering_) {
+    for (auto& [done, ptr] : mine.answering) {
       try {
         done(&ptr->content());
       } catch (...) {
         if (!failed) failed = std::current_exception();
       }
     }
-    answering_.clear();
+    mine.answering.clear();
     if (failed) std::rethrow_exception(failed);
+  }
+
+  using answer = std::pair<completion, caf::mailbox_element_ptr>;
+  /// The answers of the batch this thread runs. Per thread, not per bridge:
+  /// with several I/O threads, each runs batches of the unit's actor turns
+  /// at the same time as the others (io_unit posts a batch whenever its
+  /// queue fills again), and each batch's answers are its own thread's to
+  /// run. A thread runs one batch at a time and empties the list after it,
+  /// so the list never holds another bridge's answers between batches.
+  struct thread_answers {
+    std::vector<answer> ready;
+    std::vector<answer> answering;  ///< the batch's answers being run
+  };
+  static thread_answers& batch_answers() {
+    static thread_local thread_answers mine;
+    return mine;
   }
 
   io_unit& host_;
   boost::asio::any_io_executor host_executor_;  ///< sessions' executor with one I/O thread
-  /// Answers from the current batch (touched only by the thread running it).
-  using answer = std::pair<completion, caf::mailbox_element_ptr>;
-  std::vector<answer> ready_;
-  std::vector<answer> answering_;  ///< the batch's answers being run
   caf::actor companion_;
   std::mutex mutex_;
   std::vector<pending> slots_;       ///< pending requests (under mutex_)
