@@ -227,6 +227,12 @@ admission_actor::behavior_type admission_behavior(self_ptr self, admission_actor
         settle(self, now);
         return s.ledger->leases_now(now);
       },
+      [=](account_images_atom) {
+        auto& s = self->state;
+        usec now = begin(self);
+        settle(self, now);
+        return s.ledger->accounts_now(now);
+      },
       [=](hand_off_atom) {
         auto& s = self->state;
         usec now = begin(self);

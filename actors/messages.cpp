@@ -29,6 +29,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<moved_lease>("usher::moved_lease");
   cfg.add_message_type<std::vector<moved_lease>>("std::vector<usher::moved_lease>");
   cfg.add_message_type<handed_over>("usher::handed_over");
+  cfg.add_message_type<std::vector<moved_account>>("std::vector<usher::moved_account>");
   cfg.add_message_type<group_activate>("usher::group_activate");
 }
 

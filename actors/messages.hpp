@@ -442,6 +442,12 @@ using hand_off_atom = caf::atom_constant<caf::atom("hand_off")>;
 /// held now, the actor unchanged (answer: std::vector<moved_lease>), for
 /// the backup's first copy of the group (docs/CLUSTER.md, "Replicas").
 using replica_atom = caf::atom_constant<caf::atom("replica")>;
+/// Cluster actor -> admission actor, replicas = 1: each account's state
+/// beyond its leases now (live_ledger::accounts_now), the actor unchanged
+/// (answer: std::vector<moved_account>): the image the backup keeps, sent
+/// each heartbeat, so that a takeover from the copy keeps buckets, session
+/// windows, gates' state and adaptive limits (docs/CLUSTER.md, "Replicas").
+using account_images_atom = caf::atom_constant<caf::atom("rep_image")>;
 
 /// Cluster actor -> admission actor: grant for the accounts from now on, as
 /// the node at `generation` (while its grant window is open). With
@@ -464,7 +470,8 @@ using admission_actor = caf::typed_actor<
     caf::replies_to<metrics_query>::with<live_metrics>, caf::reacts_to<live_tick_atom>,
     caf::replies_to<drain_atom>::with<std::int64_t>, caf::reacts_to<plan_update>,
     caf::reacts_to<resign_atom>, caf::replies_to<hand_off_atom>::with<handed_over>,
-    caf::replies_to<replica_atom>::with<std::vector<moved_lease>>, caf::reacts_to<group_activate>>;
+    caf::replies_to<replica_atom>::with<std::vector<moved_lease>>,
+    caf::replies_to<account_images_atom>::with<std::vector<moved_account>>, caf::reacts_to<group_activate>>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admit_request& x) {

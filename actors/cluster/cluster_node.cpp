@@ -46,6 +46,8 @@ struct copy_out {
   bool asked = false;            ///< the leases for its sync were asked of the admission actor
   bool synced = false;           ///< its sync went out
   std::uint64_t seq = 0;         ///< the last change sent
+  bool image_asked = false;      ///< the accounts' image was asked of the admission actor
+  usec image_sent = 0;           ///< when the last image was asked
   std::vector<held_answer> before_sync;  ///< answers the sync covers (decided before it)
   /// Answers waiting for the backup's ack of a change, by its seq (with
   /// when they began to wait).
@@ -70,6 +72,9 @@ struct copy_in {
   };
   std::map<std::pair<std::string, std::string>, entry> leases;  ///< by (account, lease)
   usec recover_until = 0;
+  /// The newest image of the accounts' state beyond their leases, and its seq.
+  std::vector<moved_account> accounts;
+  std::uint64_t image_seq = 0;
 };
 
 
@@ -131,7 +136,8 @@ bool replicating(self_ptr self) { return self->state.cfg.cluster.replicas == 1; 
 
 // Sends a change of g's copy to its backup; returns its seq (0: the sync).
 std::uint64_t send_change(self_ptr self, std::uint32_t g, std::uint8_t what,
-                          std::vector<moved_lease> leases, std::int64_t recover_left_us = 0) {
+                          std::vector<moved_lease> leases, std::int64_t recover_left_us = 0,
+                          std::vector<moved_account> accounts = {}) {
   auto& st = self->state;
   auto& c = st.copies[g];
   replica_msg m;
@@ -144,6 +150,7 @@ std::uint64_t send_change(self_ptr self, std::uint32_t g, std::uint8_t what,
   m.seq = what == replica_msg::sync ? 0 : ++c.seq;
   m.leases = std::move(leases);
   m.recover_left_us = recover_left_us;
+  m.accounts = std::move(accounts);
   if (st.peer[*c.backup]) self->send(st.peer[*c.backup], m);
   return m.seq;
 }
@@ -158,6 +165,7 @@ void restart_copy(self_ptr self, std::uint32_t g, bool other_backup) {
   c.copy = 0;
   c.asked = false;
   c.synced = false;
+  c.image_asked = false;
   c.seq = 0;
   if (other_backup) c.backup.reset();
 }
@@ -184,6 +192,27 @@ drop_wait drop_of(self_ptr self, std::uint32_t g, std::uint32_t at, std::uint64_
   d.msg.copy = ++st.next_copy;
   if (st.peer[at]) self->send(st.peer[at], d.msg);
   return d;
+}
+
+// Once a heartbeat, g's synced copy gets an image of its accounts' state
+// beyond their leases (buckets, session windows, gates' state, adaptive
+// limits): a takeover from the copy starts from it instead of afresh, so a
+// crash does not refill an account's bucket. What was spent after the last
+// image is lost with the holder: at most a heartbeat's worth of it.
+void send_image(self_ptr self, std::uint32_t g, usec now) {
+  auto& st = self->state;
+  auto& c = st.copies[g];
+  if (!c.synced || c.image_asked || now - c.image_sent < st.cfg.cluster.heartbeat) return;
+  c.image_asked = true;
+  c.image_sent = now;
+  auto copy = c.copy;
+  self->request(st.cfg.groups[g].actor, caf::infinite, account_images_atom::value)
+      .then([=](std::vector<moved_account>& accounts) {
+        auto& c = self->state.copies[g];
+        if (c.copy != copy || !c.backup) return;  // a new copy asks again
+        c.image_asked = false;
+        if (self->state.view->holds(g)) send_change(self, g, replica_msg::image, {}, 0, std::move(accounts));
+      });
 }
 
 // Keeps g's copy going while this node holds g: at its backup, the member
@@ -227,7 +256,8 @@ void keep_copy(self_ptr self, std::uint32_t g, usec now) {
     c.backup = *want;
     c.backup_gen = v.generation_of(*want);
   }
-  if (c.asked || !st.peer[*c.backup]) return;
+  if (!st.peer[*c.backup]) return;
+  if (c.asked) return send_image(self, g, now);
   c.asked = true;
   c.copy = ++st.next_copy;
   auto copy = c.copy;
@@ -354,6 +384,9 @@ void act(self_ptr self, usec now) {
             msg.moved.leases.push_back(e.lease);
             msg.moved.leases.back().ttl_left_us = e.ends == 0 ? 0 : e.ends - now;
           }
+          // The accounts' state as of the last image, its times counted
+          // from now: the refill of the outage is forgone (docs/CLUSTER.md).
+          msg.moved.accounts = std::move(in->accounts);
           in.reset();
           ++st.cfg.stats->takeovers;
           ++st.cfg.stats->takeovers_from_copy;
@@ -816,7 +849,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         // From a member up here at the generation it sent from, meant for
         // this node as it is now, of a group this node does not hold.
         if (m.to_gen != v.generation() || v.generation_of(m.from) != m.from_gen || !v.up(m.from) ||
-            v.holds(m.group) || m.what > replica_msg::drop)
+            v.holds(m.group) || m.what > replica_msg::image)
           return;
         if (!in || in->from != m.from || in->from_gen != m.from_gen || in->copy < m.copy) {
           in.emplace();
@@ -844,6 +877,10 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
           // does not bring the lease back.
           bool removed = m.what == replica_msg::remove;
           i->second = copy_in::entry{m.seq, removed, l, removed ? now + s.cfg.lease_ttl : ends_of(l)};
+        }
+        if (m.what == replica_msg::image && m.seq > in->image_seq) {
+          in->accounts = m.accounts;
+          in->image_seq = m.seq;
         }
         if (m.what == replica_msg::sync) {
           in->synced = true;

@@ -175,7 +175,9 @@ struct handoff_msg {
 /// once its change is acknowledged, so a complete copy has every lease
 /// a client may use.
 struct replica_msg {
-  enum op : std::uint8_t { sync, upsert, remove, drop };
+  /// image: each account's state beyond its leases (live_ledger::accounts_now),
+  /// sent each heartbeat once the copy is synced; the backup keeps the newest.
+  enum op : std::uint8_t { sync, upsert, remove, drop, image };
   std::uint8_t what = sync;
   std::uint32_t group = 0;
   std::uint32_t from = 0;
@@ -188,6 +190,8 @@ struct replica_msg {
   std::vector<moved_lease> leases;
   /// sync: the holder still recovers this long (0: not recovering).
   std::int64_t recover_left_us = 0;
+  /// image: the accounts' state, its times counted from when it was taken.
+  std::vector<moved_account> accounts;
 };
 
 /// The backup has taken in a replica_msg.
@@ -201,7 +205,7 @@ struct replica_ack {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_msg& x) {
   return f(caf::meta::type_name("replica_msg"), x.what, x.group, x.from, x.from_gen, x.to_gen, x.copy,
-           x.seq, x.leases, x.recover_left_us);
+           x.seq, x.leases, x.recover_left_us, x.accounts);
 }
 
 template <class Inspector>

@@ -773,10 +773,8 @@ void live_ledger::evict_waiters(const admit_reply& r, usec now, std::vector<answ
   waiters_.clear();
 }
 
-handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
-  handed_over moved;
-  // The state beyond the leases first, as it stands: their release below
-  // would teach the mean hold and an adaptive limit holds cut short.
+std::vector<moved_account> live_ledger::accounts_now(usec now) const {
+  std::vector<moved_account> out;
   std::vector<std::vector<ledger::handle>> lease_handles, waiter_handles;
   auto images = ledger_.export_accounts(profiles(), lease_handles, waiter_handles);
   for (id a = 0; a < accounts_.size(); ++a) {
@@ -798,8 +796,16 @@ handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
     m.mean_hold_us = img.mean_hold_us;
     m.adaptive_limit = img.adaptive_limit;
     if (!m.buckets.empty() || m.has_sessions || !m.gates.empty() || m.mean_hold_us > 0 || m.adaptive_limit > 0)
-      moved.accounts.push_back(std::move(m));
+      out.push_back(std::move(m));
   }
+  return out;
+}
+
+handed_over live_ledger::hand_off(usec now, std::vector<answer>& out) {
+  handed_over moved;
+  // The state beyond the leases first, as it stands: their release below
+  // would teach the mean hold and an adaptive limit holds cut short.
+  moved.accounts = accounts_now(now);
   admit_reply r;
   r.code = 503;
   r.why = reason::not_owner;

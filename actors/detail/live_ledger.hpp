@@ -172,6 +172,12 @@ class live_ledger {
   /// differ: the cluster refuses that).
   void take_in(const handed_over& moved, policies::usec now);
 
+  /// Each account's state beyond its leases as hand_off() would move it
+  /// (its times from `now`), the ledger unchanged: the image a cluster
+  /// member sends its backup each heartbeat (replicas = 1). Accounts with
+  /// nothing beyond their leases are left out.
+  [[nodiscard]] std::vector<moved_account> accounts_now(policies::usec now) const;
+
   /// A copy of every lease held now, as hand_off() would move it (their
   /// TTLs left from `now`), the ledger unchanged: what a cluster member
   /// copies to its backup (replicas = 1, docs/CLUSTER.md).

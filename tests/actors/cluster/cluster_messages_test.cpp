@@ -117,3 +117,44 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   CHECK(m.mean_hold_us == 2.5e6);
   CHECK(m.adaptive_limit == 1.5);
 }
+
+TEST_CASE("a replica's image of the accounts crosses the wire with every field") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  replica_msg m;
+  m.what = replica_msg::image;
+  m.group = 7;
+  m.from = 1;
+  m.from_gen = 12;
+  m.to_gen = 13;
+  m.copy = 99;
+  m.seq = 4;
+  m.recover_left_us = 250;
+  moved_account a;
+  a.account = "acme";
+  a.buckets = {moved_bucket{"", 3, 4'000, -1'500}, moved_bucket{"m1", 1, 0, 0}};
+  a.has_sessions = true;
+  a.sessions_cap = 10;
+  a.sessions_opened = 6;
+  a.sessions_window_end_us = 30'000'000;
+  a.gates = {moved_gate_state{"peak", std::string("\x01\x00\xff", 3)}};
+  a.mean_hold_us = 1.5e6;
+  a.adaptive_limit = 7.25;
+  m.accounts = {a};
+  auto x = round_trip(sys, m);
+  CHECK(x.what == replica_msg::image);
+  CHECK((x.group == 7 && x.from == 1 && x.from_gen == 12 && x.to_gen == 13));
+  CHECK((x.copy == 99 && x.seq == 4 && x.recover_left_us == 250));
+  REQUIRE(x.accounts.size() == 1);
+  auto& y = x.accounts[0];
+  CHECK(y.account == "acme");
+  REQUIRE(y.buckets.size() == 2);
+  CHECK((y.buckets[0].requests == 3 && y.buckets[0].tokens == 4'000 && y.buckets[0].at_us == -1'500));
+  CHECK(y.buckets[1].model == "m1");
+  CHECK((y.has_sessions && y.sessions_cap == 10 && y.sessions_opened == 6));
+  CHECK(y.sessions_window_end_us == 30'000'000);
+  REQUIRE(y.gates.size() == 1);
+  CHECK((y.gates[0].gate == "peak" && y.gates[0].bytes == std::string("\x01\x00\xff", 3)));
+  CHECK(y.mean_hold_us == 1.5e6);
+  CHECK(y.adaptive_limit == 7.25);
+}
