@@ -142,7 +142,7 @@ std::uint64_t send_change(self_ptr self, std::uint32_t g, std::uint8_t what,
   auto& c = st.copies[g];
   replica_msg m;
   m.what = what;
-  m.group = g;
+  m.group = st.view->id_of(g);
   m.from = st.view->self();
   m.from_gen = st.view->generation();
   m.to_gen = c.backup_gen;
@@ -185,7 +185,7 @@ drop_wait drop_of(self_ptr self, std::uint32_t g, std::uint32_t at, std::uint64_
   auto& st = self->state;
   drop_wait d{at, gen, {}};
   d.msg.what = replica_msg::drop;
-  d.msg.group = g;
+  d.msg.group = st.view->id_of(g);
   d.msg.from = st.view->self();
   d.msg.from_gen = st.view->generation();
   d.msg.to_gen = gen;
@@ -434,7 +434,7 @@ void act(self_ptr self, usec now) {
                   "cluster: handed " + s.cfg.groups[g].key + " to " + member_name(self, to) + " (" +
                       std::to_string(moved.leases.size()) + " leases)");
               auto left = std::max<usec>(0, s.recovering_until[g] - now_of(self));
-              handoff_msg msg{g, s.view->self(), gen, to_gen, id, std::move(moved), left};
+              handoff_msg msg{s.view->id_of(g), s.view->self(), gen, to_gen, id, std::move(moved), left};
               // Copies drop first (finish_drop then sends the handoff).
               auto& c = s.copies[g];
               std::vector<drop_wait> drops;
@@ -833,15 +833,17 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         auto& s = self->state;
         auto& v = *s.view;
         auto now = now_of(self);
-        if (m.group >= s.copies_in.size() || m.from >= v.names().size() || m.from == v.self()) return;
-        auto& in = s.copies_in[m.group];
+        auto known = v.group_of(m.group);  // not known: a reload here adds it later
+        if (!known || m.from >= v.names().size() || m.from == v.self()) return;
+        const auto g = *known;
+        auto& in = s.copies_in[g];
         auto ack = [&] {
           if (s.peer[m.from]) self->send(s.peer[m.from], replica_ack{m.group, v.self(), m.copy, m.seq});
         };
         if (m.what == replica_msg::drop) {  // dropping only forgets: taken from anyone
           if (in && in->from == m.from) {
             in.reset();
-            v.replica_dropped(m.group);
+            v.replica_dropped(g);
           }
           ack();
           return;
@@ -849,14 +851,14 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         // From a member up here at the generation it sent from, meant for
         // this node as it is now, of a group this node does not hold.
         if (m.to_gen != v.generation() || v.generation_of(m.from) != m.from_gen || !v.up(m.from) ||
-            v.holds(m.group) || m.what > replica_msg::image)
+            v.holds(g) || m.what > replica_msg::image)
           return;
         if (!in || in->from != m.from || in->from_gen != m.from_gen || in->copy < m.copy) {
           in.emplace();
           in->from = m.from;
           in->from_gen = m.from_gen;
           in->copy = m.copy;
-          v.replica_dropped(m.group);  // complete again only with this copy's sync
+          v.replica_dropped(g);  // complete again only with this copy's sync
         } else if (in->copy > m.copy) {
           return;  // an older copy's
         }
@@ -888,27 +890,29 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
                                   ? now + std::min<usec>(m.recover_left_us,
                                                          std::max(s.cfg.lease_ttl, s.cfg.start_recovery_until))
                                   : 0;
-          v.replica_from(m.group, m.from, m.from_gen);
+          v.replica_from(g, m.from, m.from_gen);
         }
         ack();
       },
       [=](const replica_ack& a) {
         auto& s = self->state;
-        if (a.group >= s.copies.size()) return;
-        if (auto d = s.dropping.find(a.group); d != s.dropping.end()) {
+        auto known = s.view->group_of(a.group);
+        if (!known) return;
+        const auto g = *known;
+        if (auto d = s.dropping.find(g); d != s.dropping.end()) {
           auto& drops = d->second;
           auto before = drops.size();
           drops.erase(std::remove_if(drops.begin(), drops.end(),
                                      [&](const drop_wait& w) { return w.backup == a.from && w.msg.copy == a.copy; }),
                       drops.end());
           bool was_a_drop = drops.size() != before;
-          if (drops.empty()) finish_drop(self, a.group);  // erases `drops`
+          if (drops.empty()) finish_drop(self, g);  // erases `drops`
           if (was_a_drop) return;
         }
-        auto& c = s.copies[a.group];
+        auto& c = s.copies[g];
         if (c.leaving && c.leaving->backup == a.from && c.leaving->msg.copy == a.copy) {  // moving on
           c.leaving.reset();
-          keep_copy(self, a.group, now_of(self));
+          keep_copy(self, g, now_of(self));
           return;
         }
         if (!c.backup || *c.backup != a.from || c.copy != a.copy) return;
@@ -928,30 +932,34 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
       [=](const handoff_msg& h) {
         auto& s = self->state;
         auto now = now_of(self);
-        if (h.group >= s.cfg.groups.size()) return;
+        // A group not known here (a reload adding it is not applied here
+        // yet): its sender sends it again until it is taken.
+        auto known = s.view->group_of(h.group);
+        if (!known) return;
+        const auto g = *known;
         using answer = cluster_view::handoff_answer;
-        switch (s.view->accept_handoff(h.group, h.from, h.from_gen, h.to_gen, h.id)) {
+        switch (s.view->accept_handoff(g, h.from, h.from_gen, h.to_gen, h.id)) {
           case answer::again: return;  // a copy of one taken
           case answer::refused:
-            say(self, true, "cluster: refused a handoff of " + s.cfg.groups[h.group].key +
+            say(self, true, "cluster: refused a handoff of " + s.cfg.groups[g].key +
                                 " from a member voted out (or meant for this node before it was); "
                                 "its new owner takes it over");
             return;
           case answer::taken: break;
         }
-        s.copies_in[h.group].reset();  // this node holds the group now
+        s.copies_in[g].reset();  // this node holds the group now
         ++s.cfg.stats->handoffs_in;
         say(self, false,
-            "cluster: took " + s.cfg.groups[h.group].key + " from " + member_name(self, h.from) +
+            "cluster: took " + s.cfg.groups[g].key + " from " + member_name(self, h.from) +
                 " (" + std::to_string(h.moved.leases.size()) + " leases" +
                 (h.recover_left_us > 0 ? ", recovering for " + policies::format_seconds(h.recover_left_us) + " s more" : "") + ")");
         // Recovery goes on where the sender left it, never longer than this
         // node's own windows (the value comes over the network).
         auto left = std::clamp<usec>(h.recover_left_us, 0,
                                      std::max(s.cfg.lease_ttl, s.cfg.start_recovery_until));
-        s.recovering_until[h.group] = left > 0 ? now + left : 0;
-        self->send(s.cfg.groups[h.group].actor,
-                   group_activate{s.view->generation(), s.recovering_until[h.group], h.moved});
+        s.recovering_until[g] = left > 0 ? now + left : 0;
+        self->send(s.cfg.groups[g].actor,
+                   group_activate{s.view->generation(), s.recovering_until[g], h.moved});
         act(self, now);
       },
       [=](cluster_status_atom) { return status_of(self); },

@@ -149,7 +149,7 @@ void add_cluster_message_types(caf::actor_system_config& cfg);
 
 /// A handoff: the state of `group` from member `from` at its generation.
 struct handoff_msg {
-  std::uint32_t group = 0;
+  group_id group = 0;
   std::uint32_t from = 0;
   std::uint64_t from_gen = 0;
   std::uint64_t to_gen = 0;  ///< the receiver's generation as the sender knew it
@@ -179,7 +179,7 @@ struct replica_msg {
   /// sent each heartbeat once the copy is synced; the backup keeps the newest.
   enum op : std::uint8_t { sync, upsert, remove, drop, image };
   std::uint8_t what = sync;
-  std::uint32_t group = 0;
+  group_id group = 0;
   std::uint32_t from = 0;
   std::uint64_t from_gen = 0;
   std::uint64_t to_gen = 0;  ///< the backup's generation as the holder knows it
@@ -196,7 +196,7 @@ struct replica_msg {
 
 /// The backup has taken in a replica_msg.
 struct replica_ack {
-  std::uint32_t group = 0;
+  group_id group = 0;  ///< as the replica_msg said it
   std::uint32_t from = 0;  ///< the backup
   std::uint64_t copy = 0;
   std::uint64_t seq = 0;

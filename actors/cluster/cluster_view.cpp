@@ -1,6 +1,7 @@
 #include "actors/cluster/cluster_view.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "actors/cluster/placement.hpp"
 
@@ -23,11 +24,12 @@ bool lists(const std::vector<std::uint32_t>& v, std::uint32_t g) {
   return std::find(v.begin(), v.end(), g) != v.end();
 }
 
-// The same for a peer's latest beat, whose lists receive() keeps sorted: a
-// member decides each group against every peer's lists at every beat, which
-// with linear searches costs groups squared (1,000 accounts: a million steps).
-bool listed(const std::vector<std::uint32_t>& sorted, std::uint32_t g) {
-  return std::binary_search(sorted.begin(), sorted.end(), g);
+// The same for a peer's latest beat, whose lists receive() keeps sorted (by
+// group index): a member decides each group against every peer's lists at
+// every beat, which with linear searches costs groups squared (1,000
+// accounts: a million steps).
+bool listed(const std::vector<group_id>& sorted, std::uint32_t g) {
+  return std::binary_search(sorted.begin(), sorted.end(), group_id{g});
 }
 
 }  // namespace
@@ -50,13 +52,49 @@ cluster_view::cluster_view(settings s, std::uint64_t incarnation, usec now)
       taken_(groups_.size() * names_.size()) {
   home_.reserve(groups_.size());
   weights_.reserve(groups_.size() * names_.size());
-  for (auto& g : groups_) {
-    auto home = owner_of(g, names_);
-    home_.push_back(static_cast<std::uint32_t>(
-        std::find(names_.begin(), names_.end(), home) - names_.begin()));
-    for (auto& m : names_) weights_.push_back(rendezvous_weight(m, g));
-  }
+  for (std::uint32_t g = 0; g < groups_.size(); ++g) place(g);
   if (names_.size() == 1) valid_until_ = policies::never;  // a cluster of one is its own majority
+}
+
+void cluster_view::place(std::uint32_t g) {
+  const auto& key = groups_[g];
+  auto home = owner_of(key, names_);
+  home_.push_back(static_cast<std::uint32_t>(std::find(names_.begin(), names_.end(), home) - names_.begin()));
+  for (auto& m : names_) weights_.push_back(rendezvous_weight(m, key));
+  auto id = group_id_of(key);
+  // Two keys of one hash would be one group on the wire: a 2^-64 chance
+  // per pair, refused rather than mistaken.
+  if (!index_of_.emplace(id, g).second)
+    throw std::invalid_argument("cluster: the account groups " + groups_[index_of_[id]] + " and " + key +
+                                " have the same 64-bit id; rename one");
+  ids_.push_back(id);
+}
+
+std::uint32_t cluster_view::add_group(const std::string& key) {
+  if (auto i = index_of_.find(group_id_of(key)); i != index_of_.end()) return i->second;
+  auto g = static_cast<std::uint32_t>(groups_.size());
+  groups_.push_back(key);
+  // taken_ is [group * members + sender]: a new group's rows go at the end.
+  held_.push_back(false);
+  claiming_.push_back(false);
+  promised_.emplace_back();
+  group_.emplace_back();
+  taken_.resize(groups_.size() * names_.size());
+  place(g);
+  if (auto u = unknown_held_.find(ids_[g]); u != unknown_held_.end()) {
+    auto& gi = group_[g];
+    gi.ever_listed = true;
+    gi.last_holder = u->second.first;
+    gi.last_holder_gen = u->second.second;
+    unknown_held_.erase(u);
+  }
+  return g;
+}
+
+std::optional<std::uint32_t> cluster_view::group_of(group_id id) const {
+  auto i = index_of_.find(id);
+  if (i == index_of_.end()) return std::nullopt;
+  return i->second;
 }
 
 beat cluster_view::next_beat(usec now) {
@@ -81,14 +119,15 @@ beat cluster_view::next_beat(usec now) {
     b.heard[m] = peers_[m].ever_heard ? 1 : 0;
   }
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
-    if (held_[g] || group_[g].handing_to) b.held.push_back(g);
-    if (group_[g].handing_to) b.handing.push_back(group_note{g, *group_[g].handing_to, 0});
-    if (claiming_[g]) b.claims.push_back(g);
-    if (promised_[g]) b.promises.push_back(group_note{g, *promised_[g], gens_[*promised_[g]]});
+    auto id = ids_[g];
+    if (held_[g] || group_[g].handing_to) b.held.push_back(id);
+    if (group_[g].handing_to) b.handing.push_back(group_note{id, *group_[g].handing_to, 0});
+    if (claiming_[g]) b.claims.push_back(id);
+    if (promised_[g]) b.promises.push_back(group_note{id, *promised_[g], gens_[*promised_[g]]});
   }
   while (!handed_.empty() && handed_.front().second <= now) handed_.pop_front();
-  for (auto& h : handed_) b.handed.push_back(h.first);
-  b.lost = lost_;
+  for (auto& h : handed_) b.handed.push_back(group_note{ids_[h.first.group], h.first.member, h.first.seq});
+  for (auto g : lost_) b.lost.push_back(ids_[g]);
   b.digest = digest_;
   b.next_digest = next_digest_;
   b.leaving = leaving_;
@@ -96,30 +135,51 @@ beat cluster_view::next_beat(usec now) {
   return b;
 }
 
-bool cluster_view::receive(const beat& b, usec now) {
+bool cluster_view::receive(const beat& wire, usec now) {
   const auto n = names_.size();
-  if (b.from >= n || b.from == self_ || b.gens.size() != n || b.acks.size() != n ||
-      b.heard.size() != n || b.over.size() != n)
+  if (wire.from >= n || wire.from == self_ || wire.gens.size() != n || wire.acks.size() != n ||
+      wire.heard.size() != n || wire.over.size() != n)
     return false;
-  auto& p = peers_[b.from];
+  auto& p = peers_[wire.from];
   p.last_any = now;
-  if (!limits_match(b)) {
+  if (!limits_match(wire)) {
     p.wrong_digest = true;
     return false;
   }
   p.wrong_digest = false;
-  for (auto g : b.held)
-    if (g >= groups_.size()) return false;
-  for (auto g : b.claims)
-    if (g >= groups_.size()) return false;
-  for (auto& p : b.promises)
-    if (p.group >= groups_.size() || p.member >= n) return false;
-  for (auto& h : b.handed)
-    if (h.group >= groups_.size() || h.member >= n) return false;
-  for (auto& h : b.handing)
-    if (h.group >= groups_.size() || h.member >= n) return false;
-  for (auto g : b.lost)
-    if (g >= groups_.size()) return false;
+  for (auto* notes : {&wire.promises, &wire.handed, &wire.handing})
+    for (auto& x : *notes)
+      if (x.member >= n) return false;
+  // From here on its groups are this node's indices; groups not known here
+  // are left out (a reload that added them is applied there and not yet
+  // here), save who holds them.
+  beat b = wire;
+  std::vector<group_id> unknown;
+  auto local = [&](std::vector<group_id>& ids, bool held) {
+    std::size_t kept = 0;
+    for (auto id : ids) {
+      auto i = index_of_.find(id);
+      if (i != index_of_.end()) ids[kept++] = i->second;
+      else if (held) unknown.push_back(id);
+    }
+    ids.resize(kept);
+  };
+  auto local_notes = [&](std::vector<group_note>& notes) {
+    notes.erase(std::remove_if(notes.begin(), notes.end(),
+                               [&](group_note& x) {
+                                 auto i = index_of_.find(x.group);
+                                 if (i == index_of_.end()) return true;
+                                 x.group = i->second;
+                                 return false;
+                               }),
+                notes.end());
+  };
+  local(b.held, true);
+  local(b.lost, false);
+  local(b.claims, false);
+  local_notes(b.promises);
+  local_notes(b.handed);
+  local_notes(b.handing);
 
   // A new process where the member was: what it held is gone with the old
   // one, so it is voted out at once.
@@ -167,7 +227,10 @@ bool cluster_view::receive(const beat& b, usec now) {
   // before it knew: one held up by a pause or a partition) says nothing of
   // who holds a group now.
   const bool current = b.gens[b.from] == gens_[b.from];
-  for (auto g : b.held) {
+  if (current)
+    for (auto id : unknown) unknown_held_[id] = {b.from, b.gens[b.from]};
+  for (auto held_g : b.held) {
+    auto g = static_cast<std::uint32_t>(held_g);
     auto& gi = group_[g];
     if (gi.handing_to == b.from && b.gens[b.from] == gi.handoff_to_gen) {  // the handoff arrived
       gi.handing_to.reset();
@@ -197,7 +260,7 @@ bool cluster_view::receive(const beat& b, usec now) {
   // up (found by usher cluster-sim, with the handoff lost on its way). A
   // receiver that took the group and gave it up since was voted out, which
   // ends the handoff in decide_group().
-  p.latest = b;
+  p.latest = std::move(b);
   for (auto* v : {&p.latest->held, &p.latest->lost, &p.latest->claims}) std::sort(v->begin(), v->end());
   update_validity();
   return true;

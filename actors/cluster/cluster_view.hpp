@@ -70,16 +70,24 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "policies/time.hpp"
 
 namespace usher::actors::cluster {
 
+/// A group on the wire: a 64-bit hash of its placement key (group_id_of),
+/// the same on every member whatever the order of its config, so that
+/// members whose configs list other accounts (a reload that adds some, read
+/// by one member before another) never mistake one group for another. Inside
+/// a view (cluster_view::receive keeps peers' beats so) a group is its index.
+using group_id = std::uint64_t;
+
 /// A group and a member: a promise (`seq`: the member's generation) or a
 /// finished handoff (`seq`: the receiver's beat that listed the group).
 struct group_note {
-  std::uint32_t group = 0;
+  group_id group = 0;
   std::uint32_t member = 0;
   std::uint64_t seq = 0;
 };
@@ -104,12 +112,12 @@ struct beat {
   std::vector<std::uint64_t> over;  ///< per member: generations below this are over for the
                                    ///< sender: raised, and no answer it gave keeps them valid
   std::vector<std::uint8_t> heard; ///< per member: 1 if the sender ever heard it
-  std::vector<std::uint32_t> held; ///< groups the sender holds or is handing off
+  std::vector<group_id> held;      ///< groups the sender holds or is handing off
   /// Of those, the ones it is handing off, and to whom (`seq` unused): the
   /// member a group is handed to does not count the sender as its holder.
   std::vector<group_note> handing;
-  std::vector<std::uint32_t> lost; ///< groups the sender gave up without a handoff
-  std::vector<std::uint32_t> claims;   ///< groups the sender would start (needs promises)
+  std::vector<group_id> lost;      ///< groups the sender gave up without a handoff
+  std::vector<group_id> claims;        ///< groups the sender would start (needs promises)
   std::vector<group_note> promises;    ///< claims the sender backs: one member per group
   std::vector<group_note> handed;      ///< handoffs the sender finished lately
   std::string digest;              ///< the limits digest (cluster_config) the sender applies
@@ -158,7 +166,21 @@ class cluster_view {
 
   /// Takes in a peer's beat. Returns false (and ignores it) when its digest
   /// differs: that peer has other limits and cannot join (digest_mismatch()).
+  /// Groups this node does not know (a peer that applies a reload adding
+  /// accounts before this node does) are left out; who holds one is kept
+  /// for when this node adds it (add_group).
   bool receive(const beat& b, policies::usec now);
+
+  /// A group a reload added (docs/CLUSTER.md, "Configuration changes"):
+  /// decided from the next decide() on like the others. A holder heard of
+  /// before is its last holder (so it is taken over, never started afresh
+  /// under leases that member granted). Returns its index; a known key
+  /// returns the index it has.
+  std::uint32_t add_group(const std::string& key);
+  /// The wire id of group `g`, and the group of a wire id (nullopt: a group
+  /// this node does not know).
+  [[nodiscard]] group_id id_of(std::uint32_t g) const { return ids_[g]; }
+  [[nodiscard]] std::optional<std::uint32_t> group_of(group_id id) const;
 
   /// Suspects members silent for failure_timeout, and says what to do now:
   /// resign, hand off, activate. Call each heartbeat and after receive().
@@ -282,6 +304,8 @@ class cluster_view {
     std::uint64_t replica_own_gen = 0;  ///< this node's generation when it came
   };
 
+  /// Places group g (its key in groups_): home, weights, wire id.
+  void place(std::uint32_t g);
   bool counted_up(std::uint32_t member, policies::usec now) const;
   void suspect_silent(policies::usec now);
   void update_validity();
@@ -307,6 +331,11 @@ class cluster_view {
   policies::usec heartbeat_;
   policies::usec failure_timeout_;
   std::vector<std::string> groups_;
+  std::vector<group_id> ids_;  ///< by group
+  std::unordered_map<group_id, std::uint32_t> index_of_;
+  /// Groups not known here that a peer's current beat listed as held:
+  /// (member, its generation), for add_group.
+  std::unordered_map<group_id, std::pair<std::uint32_t, std::uint64_t>> unknown_held_;
   std::vector<std::uint32_t> home_;  ///< by group: its owner when every member is up
   std::vector<std::uint64_t> weights_;  ///< [group * members + member]: rendezvous weights
   std::string digest_;

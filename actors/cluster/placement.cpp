@@ -33,6 +33,12 @@ std::uint64_t rendezvous_weight(std::string_view member, std::string_view key) {
   return fmix64(h);
 }
 
+std::uint64_t group_id_of(std::string_view key) {
+  // Not a member's weight: "group" is no member name's hash prefix, and a
+  // separator byte no name has keeps it apart from every (member, key).
+  return fmix64(fnv1a(0x84222325cbf29ce4ULL, key) ^ 0x67726f7570ULL);
+}
+
 std::vector<std::string> rank_members(std::string_view key, const std::vector<std::string>& members) {
   std::vector<std::pair<std::uint64_t, const std::string*>> scored;
   scored.reserve(members.size());

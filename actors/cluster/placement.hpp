@@ -30,6 +30,10 @@ std::uint64_t rendezvous_weight(std::string_view member, std::string_view key);
 /// `members` is.
 std::vector<std::string> rank_members(std::string_view key, const std::vector<std::string>& members);
 
+/// A group's id on the wire between members (cluster_view.hpp): a 64-bit
+/// hash of its placement key, the same on every platform.
+std::uint64_t group_id_of(std::string_view key);
+
 /// The owner of `key` among `members`; "" when there are none.
 std::string owner_of(std::string_view key, const std::vector<std::string>& members);
 
