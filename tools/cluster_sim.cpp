@@ -387,8 +387,10 @@ class cluster_run {
  public:
   explicit cluster_run(const cluster_sim_request& r) : request_(r) {
     load_configs();
-    load_trace();
     faults_ = r.faults.empty() ? std::vector<sim_fault>{} : read_faults(r.faults, names_);
+    // Before the trace: its rows may name accounts a reload adds.
+    load_reloads();
+    load_trace();
     if (r.random_faults > 0) {
       auto span = rows_.empty() ? policies::seconds(60) : rows_.back().a.at;
       auto more = random_faults(r.random_faults, r.seed, names_, span,
@@ -503,6 +505,11 @@ class cluster_run {
   /// Every member process's cluster counters (takeovers), restarts included.
   std::vector<std::shared_ptr<actors::cluster::cluster_stats>> stats_;
   std::map<std::string, std::uint32_t> group_of_;  ///< account -> group
+  /// A group's index here by its placement key: --config's groups, then
+  /// those that reloads add (the members number them each their own way).
+  std::map<std::string, std::uint32_t> group_index_;
+  /// Numbers the groups of `config` not numbered yet, and its accounts.
+  void add_groups(const tools::node_config& config);
   std::map<std::string, std::shared_ptr<const policies::plan>> plan_of_;
   std::vector<row_run> rows_;
   std::unique_ptr<traces::trace_reader> reader_;
@@ -558,14 +565,17 @@ void cluster_run::load_configs() {
     m.config = read_node_config(request_.config, n, false);
     members_.push_back(std::move(m));
   }
-  auto groups = serve_actors::groups_of(one);
-  for (std::uint32_t g = 0; g < groups.size(); ++g)
-    for (auto& a : groups[g].accounts) {
-      group_of_[a] = g;
-      plan_of_[a] = groups[g].plan;
-    }
-  for (auto& m : members_) m.holds.assign(groups.size(), false);
+  add_groups(one);
   waiting_at_.resize(members_.size());
+}
+
+void cluster_run::add_groups(const tools::node_config& config) {
+  for (auto& group : serve_actors::groups_of(config)) {
+    auto g = group_index_.emplace(group.key, static_cast<std::uint32_t>(group_index_.size())).first->second;
+    for (auto& a : group.accounts)
+      if (group_of_.emplace(a, g).second) plan_of_[a] = group.plan;
+  }
+  for (auto& m : members_) m.holds.resize(group_index_.size(), false);
 }
 
 void cluster_run::load_trace() {
@@ -653,6 +663,7 @@ void cluster_run::load_reloads() {
       auto next = node_config_from(ini, names_[f.member], false);
       if (auto why = cluster_reload_refusal(members_[f.member].config, next); !why.empty())
         throw input_error::in(request_.faults, f.text + ": refused, as usher serve would: " + why);
+      add_groups(next);
       reload_configs_.emplace(key, std::move(next));
       continue;
     }
@@ -668,6 +679,7 @@ void cluster_run::load_reloads() {
     if (auto why = cluster_reload_refusal(members_[f.member].config, next); !why.empty())
       throw input_error::in(request_.faults, "reload " + names_[f.member] + " from " + f.file +
                                                  ": refused, as usher serve would: " + why);
+    add_groups(next);
     reload_configs_.emplace(key, std::move(next));
   }
 }
@@ -709,17 +721,22 @@ void cluster_run::start(std::uint32_t m, bool fresh) {
   auto name = names_[m];
   cc.log = [this, name](bool, const std::string& text) { log(name, text); };
   cc.link = [this, m](std::uint32_t to) { return net_->link(m, to); };
-  cc.on_hold = [this, m](std::uint32_t group, bool holds, std::uint64_t generation) {
-    members_[m].holds[group] = holds;
+  cc.on_hold = [this, m](const std::string& group, bool holds, std::uint64_t generation) {
+    members_[m].holds[group_index_.at(group)] = holds;
     members_[m].generation = generation;
   };
-  cc.on_limits = [this, m](const std::string& digest) {
+  cc.on_limits = [this, m](const std::string& digest) -> std::vector<actors::cluster::served_group> {
     auto read = members_[m].reloads.switched(digest);
-    if (!read) return;
-    if (auto why = members_[m].admission->reload(*read); !why.empty())
+    if (!read) return {};
+    if (auto why = members_[m].admission->reload(*read); !why.empty()) {
       log(names_[m], "cannot apply the reloaded limits: " + why);
-    else
-      log(names_[m], "reloaded limits applied with the cluster");
+      return {};
+    }
+    log(names_[m], "reloaded limits applied with the cluster");
+    auto groups = members_[m].admission->placement_groups(*read);
+    // Its new actors are its process's: a pause holds them too.
+    for (auto& a : members_[m].admission->all()) members_[m].actors.insert(a.id());
+    return groups;
   };
   mr.reloads = cluster_reloads(node.cluster.limits_digest);  // a new process has read nothing
   ++mr.starts;

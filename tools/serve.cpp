@@ -50,6 +50,9 @@ struct reloads {
   /// Applies a config that passed its checks: the admission actors' plans
   /// and the edge's keys. Set once the edge runs; cleared before it ends.
   std::function<std::string(const node_config&)> apply;
+  /// Cluster: the account groups of a config applied, with their actors
+  /// (what the cluster actor decides from then on). Set with `apply`.
+  std::function<std::vector<actors::cluster::served_group>(const node_config&)> placement;
   /// Cluster: the configs read, to apply with the other members.
   cluster_reloads cluster;
 };
@@ -107,19 +110,22 @@ void reload(const std::string& path, const std::string& node_name, const node_co
   }
 }
 
-// The cluster actor switched to limits a reload proposed: apply them.
-void switched(const std::string& digest, reloads& state, spdlog::logger& log) {
+// The cluster actor switched to limits a reload proposed: apply them. Its
+// account groups, for the cluster actor (accounts the reload added).
+std::vector<actors::cluster::served_group> switched(const std::string& digest, reloads& state,
+                                                    spdlog::logger& log) {
   std::lock_guard<std::mutex> guard(state.mutex);
-  if (!state.apply) return;
+  if (!state.apply) return {};
   auto read = state.cluster.switched(digest);
-  if (!read) return;
+  if (!read) return {};
   if (auto why = state.apply(*read); !why.empty()) {
-    // Checked at the reload (same groups): not expected.
+    // Checked at the reload (cluster_reload_refusal): not expected.
     log.error("cluster: cannot apply the limits every member switched to: {}", why);
-    return;
+    return {};
   }
   log.info("reloaded limits applied with the cluster ({} accounts, {} plans)",
            read->accounts.size(), read->plans.size());
+  return state.placement(*read);
 }
 
 // What --check says of a [cluster] section: the members, what a majority
@@ -190,7 +196,7 @@ std::string start_cluster(caf::actor_system& sys, const node_config& node, serve
     else log->info("{}", text);
   };
   state->cluster = cluster_reloads(cl.limits_digest);
-  cc.on_limits = [state, log](const std::string& digest) { switched(digest, *state, *log); };
+  cc.on_limits = [state, log](const std::string& digest) { return switched(digest, *state, *log); };
   auto stats = cc.stats;
   auto actor = actors::cluster::spawn_cluster_node(sys, std::move(cc));
   if (auto why = actors::cluster::publish_cluster_node(sys, actor, cl); !why.empty()) {
@@ -393,6 +399,9 @@ int serve_command(const std::vector<std::string>& args) {
         edge.replace_routes(std::move(keys), admission.all());
         return std::string();
       };
+      reload_state->placement = [&admission](const node_config& next) {
+        return admission.placement_groups(next);
+      };
     }
     // Before the edge ends: a cluster's switch applies nothing after that.
     struct forget_apply {
@@ -400,6 +409,7 @@ int serve_command(const std::vector<std::string>& args) {
       ~forget_apply() {
         std::lock_guard<std::mutex> guard(state.mutex);
         state.apply = nullptr;
+        state.placement = nullptr;
       }
     } forget{*reload_state};
     std::cout << "usher serve: listening on " << node.host << ":" << edge.port() << " ("

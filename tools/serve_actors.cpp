@@ -163,14 +163,24 @@ std::string cluster_reload_refusal(const node_config& now, const node_config& ne
   differs(a.heartbeat != b.heartbeat, "heartbeat");
   differs(a.failure_timeout != b.failure_timeout, "failure_timeout");
   if (!changed.empty()) return "[cluster] changes need a restart of this member: " + changed;
-  // The members number the account groups by the config: all must have the same.
-  auto x = serve_actors::groups_of(now), y = serve_actors::groups_of(next);
-  bool same = x.size() == y.size();
-  for (std::size_t i = 0; same && i < x.size(); ++i)
-    same = x[i].key == y[i].key && x[i].accounts == y[i].accounts;
-  if (!same)
-    return "accounts added, removed or moved into or out of a shared gate; a cluster applies "
-           "that only when every member restarts (docs/CLUSTER.md, \"Configuration changes\")";
+  // Accounts may be added (a group of their own, or one sharing a gate);
+  // each account there now stays in the group it is in. A group whose
+  // accounts part, or that goes, would leave members deciding a group the
+  // others no longer have.
+  std::map<std::string, std::string> key_of;  // next: account -> its group's key
+  for (auto& g : serve_actors::groups_of(next))
+    for (auto& a : g.accounts) key_of[a] = g.key;
+  for (auto& g : serve_actors::groups_of(now))
+    for (auto& a : g.accounts) {
+      auto i = key_of.find(a);
+      if (i == key_of.end())
+        return "account " + a + " removed; a cluster applies that only when every member "
+               "restarts (docs/CLUSTER.md, \"Configuration changes\": remove its keys instead)";
+      if (i->second != g.key)
+        return "account " + a + " moved " + (g.key.rfind("plan:", 0) == 0 ? "out of" : "into") +
+               " a group sharing a gate; a cluster applies that only when every member restarts "
+               "(docs/CLUSTER.md, \"Configuration changes\")";
+    }
   return "";
 }
 

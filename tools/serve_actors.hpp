@@ -37,8 +37,8 @@ class serve_actors {
                std::shared_ptr<const actors::cluster::grant_window> window = nullptr,
                std::uint64_t seed = 0);
 
-  /// The account groups in placement order with their actors: the same keys
-  /// in the same order on every node with the same config (docs/CLUSTER.md).
+  /// The account groups with their actors: the same keys on every node with
+  /// the same config (docs/CLUSTER.md, "Placement").
   std::vector<actors::cluster::served_group> placement_groups(const node_config& node) const;
 
   /// Keys of `node` -> the actors of its accounts.

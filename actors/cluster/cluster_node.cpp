@@ -91,6 +91,7 @@ struct cluster_state {
   std::vector<member_state> shown;   ///< member states last logged
   std::vector<bool> held;            ///< groups held when on_hold was last told
   std::vector<usec> recovering_until;  ///< by group: node time its admission actor recovers until
+  std::vector<bool> added;             ///< by group: a reload added it (add_groups)
   std::vector<cluster_view::action> actions;  ///< scratch
   /// Handoffs sent and not yet seen arrive (the receiver's beats do not
   /// list the group yet), by group: sent again when the view says
@@ -359,6 +360,29 @@ void publish_window(self_ptr self, usec now) {
   }
 }
 
+// The groups of the limits just switched to (on_limits): a group a reload
+// added is decided here from now on (its admission actor waits, like every
+// other, for the group_activate that starts it), and an account a reload
+// added to a group sharing a gate routes to that group.
+void add_groups(self_ptr self, const std::vector<served_group>& groups) {
+  auto& st = self->state;
+  for (auto& sg : groups) {
+    auto g = st.view->add_group(sg.key);
+    if (g == st.cfg.groups.size()) {
+      st.cfg.groups.push_back(sg);
+      st.held.push_back(false);
+      st.recovering_until.push_back(0);
+      st.added.push_back(true);
+      st.copies.emplace_back();
+      st.copies_in.emplace_back();
+      say(self, false, "cluster: " + sg.key + " added by the reload");
+    } else {
+      st.cfg.groups[g].accounts = sg.accounts;
+    }
+    for (auto& a : sg.accounts) st.group_of[a] = g;
+  }
+}
+
 // Carries out what the view decided.
 void act(self_ptr self, usec now) {
   auto& st = self->state;
@@ -403,8 +427,16 @@ void act(self_ptr self, usec now) {
       case kind::activate_recovering: {
         group_activate msg;
         msg.generation = gen;
-        if (st.cfg.start_recovery_until > now) msg.recover_until = st.cfg.start_recovery_until;
-        if (a.what == kind::activate_fresh && st.cfg.fresh_recovery > 0)
+        // A group a reload added, started fresh, had no holder before: no
+        // member starts a group while its home (here: this member's first
+        // process, generation 0) is not voted out (cluster_view::may_start),
+        // and this process never knew it before the reload. So it grants at
+        // once; the start's windows are for groups a process before this one,
+        // or a member not heard since this one started, may have held.
+        bool new_group = a.what == kind::activate_fresh && st.added[a.group] &&
+                         v.home_of(a.group) == v.self() && gen == 0;
+        if (st.cfg.start_recovery_until > now && !new_group) msg.recover_until = st.cfg.start_recovery_until;
+        if (a.what == kind::activate_fresh && st.cfg.fresh_recovery > 0 && !new_group)
           msg.recover_until = std::max<usec>(msg.recover_until, now + st.cfg.fresh_recovery);
         if (a.what == kind::activate_recovering) {
           msg.recover_until = now + st.cfg.lease_ttl;
@@ -466,7 +498,7 @@ void act(self_ptr self, usec now) {
         say(self, false,
             "cluster: every member up has read limits " + v.limits_digest().substr(0, 12) +
                 ": applying them");
-        if (st.cfg.on_limits) st.cfg.on_limits(v.limits_digest());
+        if (st.cfg.on_limits) add_groups(self, st.cfg.on_limits(v.limits_digest()));
         break;
     }
   }
@@ -475,7 +507,7 @@ void act(self_ptr self, usec now) {
     held += v.holds(g) ? 1 : 0;
     if (st.cfg.on_hold && v.holds(g) != st.held[g]) {
       st.held[g] = v.holds(g);
-      st.cfg.on_hold(g, v.holds(g), gen);
+      st.cfg.on_hold(st.cfg.groups[g].key, v.holds(g), gen);
     }
   }
   st.cfg.stats->groups_held = held;
@@ -792,6 +824,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
   st.shown.assign(n, member_state::down);
   st.held.assign(st.cfg.groups.size(), false);
   st.recovering_until.assign(st.cfg.groups.size(), 0);
+  st.added.assign(st.cfg.groups.size(), false);
   st.copies.resize(st.cfg.groups.size());
   st.copies_in.resize(st.cfg.groups.size());
   self->set_down_handler([=](const caf::down_msg& d) {

@@ -69,7 +69,9 @@ struct served_group {
 
 struct cluster_node_config {
   cluster_config cluster;
-  std::vector<served_group> groups;  ///< the same keys, in the same order, on every member
+  /// The same keys on every member, in any order (the wire names a group
+  /// by its key's hash); a reload that adds accounts adds groups (on_limits).
+  std::vector<served_group> groups;
   std::shared_ptr<grant_window> window;
   std::shared_ptr<cluster_stats> stats;
   policies::usec lease_ttl = policies::seconds(30);  ///< a takeover's recovery window
@@ -89,8 +91,11 @@ struct cluster_node_config {
   std::function<void(bool error, const std::string&)> log;
   /// Told when the node switches to the limits it was given by
   /// propose_limits_atom, with every member up (cluster_view, "Limits"):
-  /// apply them now. Called on the actor's thread.
-  std::function<void(const std::string& digest)> on_limits;
+  /// apply them now, and return the account groups they have (their
+  /// actors spawned already): groups of accounts the reload added join the
+  /// ones this node decides, and accounts added to a group sharing a gate
+  /// route to it. Empty: nothing was applied. Called on the actor's thread.
+  std::function<std::vector<served_group>(const std::string& digest)> on_limits;
 
   // -- the seams of `usher cluster-sim` (docs/CLUSTER-SIM.md); unset in serve --
 
@@ -102,9 +107,9 @@ struct cluster_node_config {
   /// an invalid handle when m cannot be reached now. Either way the handle is
   /// monitored: its down message is a lost connection.
   std::function<caf::actor(std::uint32_t member)> link;
-  /// Told whenever the node starts or stops holding `group` (at the node's
-  /// `generation`). Called on the actor's thread.
-  std::function<void(std::uint32_t group, bool holds, std::uint64_t generation)> on_hold;
+  /// Told whenever the node starts or stops holding a group (its placement
+  /// key; at the node's `generation`). Called on the actor's thread.
+  std::function<void(const std::string& group, bool holds, std::uint64_t generation)> on_hold;
 };
 
 /// GET /v1/cluster: this node's view.

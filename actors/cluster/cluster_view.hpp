@@ -258,6 +258,8 @@ class cluster_view {
   /// The node may grant until then (node time); 0: not now.
   [[nodiscard]] policies::usec valid_until() const { return valid_until_; }
   [[nodiscard]] std::uint64_t generation() const { return gens_[self_]; }
+  /// The member that owns `group` when every member is up (its placement owner).
+  [[nodiscard]] std::uint32_t home_of(std::uint32_t group) const { return home_[group]; }
   [[nodiscard]] bool holds(std::uint32_t group) const { return held_[group]; }
   /// The member this node would forward `group` to: the owner among those
   /// it counts up; nullopt when none (no majority).

@@ -552,9 +552,10 @@ TEST_CASE("a rolling reload: the members apply new limits together, once every o
   REQUIRE(c[edge].admit("acme-key", {{"model", "m"}}).status == 429);
   auto before = c.view(owner)["limits"];
 
-  // Accounts added: refused in a cluster (the groups would differ).
-  CHECK(reload_member(c, owner, accounts + "[account.new]\nplan = weighted\n" + key_line("new-key"))
-            .find("reload refused") != std::string::npos);
+  // An account removed: refused in a cluster (members would decide a group
+  // the others no longer have).
+  auto beta_at = accounts.find("[account.beta]");
+  CHECK(reload_member(c, owner, accounts.substr(0, beta_at)).find("account beta removed") != std::string::npos);
 
   auto raised = accounts;
   raised.replace(raised.find("limit = 3"), 9, "limit = 5");
@@ -593,6 +594,47 @@ TEST_CASE("a rolling reload: the members apply new limits together, once every o
     CHECK(c[i].stderr_text().find("differ") == std::string::npos);
     CHECK(c[i].stderr_text().find("is down") == std::string::npos);
   }
+}
+
+TEST_CASE("a rolling reload that adds accounts: their keys work on every member once all have read it") {
+  cluster c(3, 3, "", accounts, "30s");
+  REQUIRE(eventually([&] { return c.settled({0, 1, 2}); }));
+  // Three new accounts: their owners spread over the members.
+  std::string added = accounts;
+  for (int i = 0; i < 3; ++i)
+    added += "[account.new" + std::to_string(i) + "]\nplan = weighted\nlimit = 1\n" +
+             key_line("new" + std::to_string(i) + "-key");
+  auto held = c[0].admit("acme-key", {{"model", "m"}});
+  REQUIRE(held.status == 200);
+  CHECK(reload_member(c, 0, added).find("new limits") != std::string::npos);
+  CHECK(reload_member(c, 1, added).find("new limits") != std::string::npos);
+  // Two of three have read it: the new keys are not known anywhere yet.
+  CHECK(c[0].admit("new0-key", {{"model", "m"}}).status == 401);
+  CHECK(c[2].admit("new0-key", {{"model", "m"}}).status == 401);
+  CHECK(reload_member(c, 2, added).find("new limits") != std::string::npos);
+  for (int i = 0; i < 3; ++i) {
+    auto key = "new" + std::to_string(i) + "-key";
+    // Served from every member (forwarded to its owner), within its limit.
+    std::string lease;
+    REQUIRE(eventually([&] {
+      auto r = c[(i + 1) % 3].admit(key, {{"model", "m"}});
+      if (r.status == 200) lease = lease_of(r);
+      return r.status == 200;
+    }));
+    CHECK(c[(i + 2) % 3].admit(key, {{"model", "m"}}).status == 429);
+    CHECK(c[i % 3].release(key, lease).status == 200);
+  }
+  // Nothing else moved or waited: no takeover, no handoff, the lease held
+  // before stays.
+  CHECK(c[1].usage("acme-key")["used_cost"] == 1);
+  CHECK(c.formed({0, 1, 2}));
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO("member " << cluster::name(i) << " said: " << c[i].stderr_text());
+    CHECK(c[i].metric("usher_cluster_takeovers_total") == 0);
+    CHECK(c[i].stderr_text().find("added by the reload") != std::string::npos);
+    CHECK(c[i].stderr_text().find("recovering") == std::string::npos);
+  }
+  CHECK(c[0].release("acme-key", lease_of(held)).status == 200);
 }
 
 TEST_CASE("a member drained with SIGTERM hands its accounts over, leases with them, and exits 0") {

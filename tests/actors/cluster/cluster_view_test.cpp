@@ -607,6 +607,53 @@ TEST_CASE("a reload's limits are switched to once every member up has read them,
   }
 }
 
+TEST_CASE("a group a reload adds is started once a majority knows it, and beats naming it are taken by members that do not know it yet") {
+  sim_cluster c(3, 8, 13);
+  c.run_until(1'000 * ms);
+  REQUIRE(settled(c));
+  // A key whose owner is a: the first member to know it would claim it.
+  std::string key;
+  for (int i = 0; key.empty(); ++i) {
+    auto k = "account:new-" + std::to_string(i);
+    if (usher::actors::cluster::owner_of(k, {"a", "b", "c"}) == "a") key = k;
+  }
+  // a applies the reload first: its beats name a group b and c do not know.
+  // They take them all the same (before group ids on the wire they refused
+  // such a beat, and voted a out), and promise nothing for it: a cannot
+  // start it alone.
+  auto g = c.view(0).add_group(key);
+  CHECK(g == 8);
+  CHECK(c.view(0).add_group(key) == g);  // known: the same index
+  CHECK(run_all_up(c, 2'000 * ms));
+  CHECK_FALSE(c.view(0).holds(g));
+  // b too: a majority knows it, and a starts it afresh (a new cluster: no
+  // member was voted out, so nobody can have granted for it before).
+  CHECK(c.view(1).add_group(key) == g);
+  CHECK(run_all_up(c, 3'000 * ms));
+  CHECK(c.view(0).holds(g));
+  CHECK_FALSE(c.view(1).holds(g));
+  CHECK(c.actions[kind::activate_fresh] == 9);
+  // c last: it learns that a holds it, from a's next beat.
+  CHECK(c.view(2).add_group(key) == g);
+  CHECK(run_all_up(c, 4'000 * ms));
+  REQUIRE(c.violation.empty());
+  CHECK(settled(c));
+  for (std::uint32_t m = 0; m < 3; ++m) CHECK(c.view(m).owner(g) == 0u);
+  CHECK(c.actions[kind::activate_fresh] == 9);
+  CHECK(c.actions[kind::hand_off] == 0);
+  CHECK(c.view(2).id_of(g) == usher::actors::cluster::group_id_of(key));
+  CHECK(c.view(2).group_of(usher::actors::cluster::group_id_of(key)) == g);
+  CHECK_FALSE(c.view(2).group_of(usher::actors::cluster::group_id_of("account:nobody")));
+
+  SECTION("its holder crashes: it is taken over like any other group, recovering") {
+    c.crash(0);
+    c.run_until(c.now() + 2'000 * ms);
+    REQUIRE(c.violation.empty());
+    CHECK(c.actions[kind::activate_recovering] >= 1);
+    CHECK(c.actions[kind::activate_fresh] == 9);
+  }
+}
+
 TEST_CASE("a member back from a partition, where it read limits the others switched to without it, gets its groups once it applies them") {
   sim_cluster c(3, 30, 13);
   c.run_until(1'000 * ms);
