@@ -245,7 +245,8 @@ std::string random_fault_schedule(std::size_t n, std::uint64_t seed,
 }
 
 std::string random_reload_schedule(std::uint64_t seed, const std::vector<std::string>& members, usec span,
-                                   usec failure_timeout, const std::map<std::string, std::int64_t>& limits) {
+                                   usec failure_timeout, const std::map<std::string, std::int64_t>& limits,
+                                   const std::string& add) {
   // A stream of its own: the other faults a seed draws stay as they were.
   policies::rng g(policies::substream_seed(seed, policies::stable_hash("reloads")));
   auto rounds = policies::uniform_below(g, 3);
@@ -264,6 +265,9 @@ std::string random_reload_schedule(std::uint64_t seed, const std::vector<std::st
       with += " account." + account + ".limit=" + std::to_string(drawn);
     }
     if (with.empty()) break;
+    // Added by the first round, kept by the later ones (each reload's file is
+    // --config plus its own lines: one without it would remove it).
+    if (!add.empty()) with += " account." + add + ".plan=streams:solo account." + add + ".limit=2";
     std::vector<std::size_t> order(members.size());
     for (std::size_t m = 0; m < order.size(); ++m) order[m] = m;
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[policies::uniform_below(g, i)]);
@@ -645,42 +649,61 @@ int cluster_run::owner_of(std::uint32_t group, std::uint64_t* epoch) const {
 
 void cluster_run::load_reloads() {
   namespace fs = std::filesystem;
+  // Each reload is checked against the member's one before it, as serve
+  // checks it against the config applied (a later one may not remove what
+  // an earlier one added).
+  std::vector<const tools::node_config*> before;
+  for (auto& m : members_) before.push_back(&m.config);
   for (auto& f : faults_) {
     if (f.what != sim_fault::kind::reload) continue;
     if (!f.with.empty()) {
       // `with`: --config's lines, and these last in their sections.
       f.file = f.text.substr(f.text.find(" with ") + 1);  // the configs' key: what it adds
       auto key = std::make_pair(f.member, f.file);
-      if (reload_configs_.count(key)) continue;
+      if (auto known = reload_configs_.find(key); known != reload_configs_.end()) {
+        before[f.member] = &known->second;
+        continue;
+      }
       traces::ini_file ini = base_ini_;
       for (auto& [k, v] : f.with) {
         auto section = k.substr(0, k.find('.', k.find('.') + 1));
         if (std::none_of(ini.sections.begin(), ini.sections.end(),
-                         [&](const auto& s) { return s.first == section; }))
-          throw input_error::in(request_.faults, f.text + ": no [" + section + "] in " + request_.config);
+                         [&](const auto& s) { return s.first == section; })) {
+          // An account's plan line adds the account (a reload adding one).
+          if (section.rfind("account.", 0) != 0 || k != section + ".plan")
+            throw input_error::in(request_.faults, f.text + ": no [" + section + "] in " + request_.config +
+                                                       " (a new account's first key is its plan)");
+          ini.sections.emplace_back(section, 0);
+        }
         ini.entries.push_back(traces::ini_entry{section, k, v, 0, "(" + f.text + ")"});
       }
       auto next = node_config_from(ini, names_[f.member], false);
-      if (auto why = cluster_reload_refusal(members_[f.member].config, next); !why.empty())
+      if (auto why = cluster_reload_refusal(*before[f.member], next); !why.empty())
         throw input_error::in(request_.faults, f.text + ": refused, as usher serve would: " + why);
       add_groups(next);
-      reload_configs_.emplace(key, std::move(next));
+      before[f.member] = &reload_configs_.emplace(key, std::move(next)).first->second;
       continue;
     }
-    if (reload_configs_.count({f.member, f.file})) continue;
+    if (auto known = reload_configs_.find({f.member, f.file}); known != reload_configs_.end()) {
+      before[f.member] = &known->second;
+      continue;
+    }
     // A relative FILE is next to the schedule.
     fs::path file = f.file;
     if (file.is_relative() && !request_.faults.empty())
       file = fs::path(request_.faults).parent_path() / file;
     f.file = file.string();
     auto key = std::make_pair(f.member, f.file);
-    if (reload_configs_.count(key)) continue;
+    if (auto known = reload_configs_.find(key); known != reload_configs_.end()) {
+      before[f.member] = &known->second;
+      continue;
+    }
     auto next = read_node_config(f.file, names_[f.member], false);
-    if (auto why = cluster_reload_refusal(members_[f.member].config, next); !why.empty())
+    if (auto why = cluster_reload_refusal(*before[f.member], next); !why.empty())
       throw input_error::in(request_.faults, "reload " + names_[f.member] + " from " + f.file +
                                                  ": refused, as usher serve would: " + why);
     add_groups(next);
-    reload_configs_.emplace(key, std::move(next));
+    before[f.member] = &reload_configs_.emplace(key, std::move(next)).first->second;
   }
 }
 

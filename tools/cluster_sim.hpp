@@ -67,10 +67,13 @@ std::string random_fault_schedule(std::size_t n, std::uint64_t seed,
 /// `failure_timeout` to twice it apart, one round after the other), each of
 /// `limits`' accounts (name -> limit; below 1: left alone) given a limit from
 /// half to twice its own. As a schedule's text (`reload NAME at TIME with
-/// account.NAME.limit=N ...`).
+/// account.NAME.limit=N ...`). `add`: an account the first round adds and
+/// the later ones keep (a streams:solo account of limit 2,
+/// `account.ADD.plan=streams:solo`); "": none.
 std::string random_reload_schedule(std::uint64_t seed, const std::vector<std::string>& members,
                                    policies::usec span, policies::usec failure_timeout,
-                                   const std::map<std::string, std::int64_t>& limits);
+                                   const std::map<std::string, std::int64_t>& limits,
+                                   const std::string& add = "");
 
 struct cluster_sim_request {
   std::string config;  ///< a serve config with a [cluster] section

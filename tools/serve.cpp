@@ -55,6 +55,9 @@ struct reloads {
   std::function<std::vector<actors::cluster::served_group>(const node_config&)> placement;
   /// Cluster: the configs read, to apply with the other members.
   cluster_reloads cluster;
+  /// Cluster: the config applied last (at the start, then at each switch):
+  /// what a reload may add accounts to but not remove them from.
+  std::optional<node_config> applied;
 };
 
 // SIGHUP: reads the config again and applies its accounts, keys and plans
@@ -81,7 +84,7 @@ void reload(const std::string& path, const std::string& node_name, const node_co
         return;
       }
     } else {
-      if (auto why = cluster_reload_refusal(started, next); !why.empty()) {
+      if (auto why = cluster_reload_refusal(state.applied ? *state.applied : started, next); !why.empty()) {
         log.error("reload refused: {}: {}; the running config stays", path, why);
         return;
       }
@@ -125,7 +128,9 @@ std::vector<actors::cluster::served_group> switched(const std::string& digest, r
   }
   log.info("reloaded limits applied with the cluster ({} accounts, {} plans)",
            read->accounts.size(), read->plans.size());
-  return state.placement(*read);
+  auto groups = state.placement(*read);
+  state.applied = std::move(*read);
+  return groups;
 }
 
 // What --check says of a [cluster] section: the members, what a majority
