@@ -123,6 +123,10 @@ struct cluster_sim_totals {
   /// Account groups a member took over from a member lost, and of those
   /// the ones started from the member's copy (replicas = 1: no recovery).
   std::uint64_t takeovers = 0, takeovers_from_copy = 0;
+  /// replicas = 1: grants and renewals that waited for a backup, and the
+  /// messages that carried changes to backups (those of one instant go
+  /// together).
+  std::uint64_t replica_waits = 0, replica_messages = 0;
   std::vector<std::string> faults;  ///< the schedule as applied
 };
 

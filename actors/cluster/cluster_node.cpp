@@ -26,6 +26,10 @@ namespace {
 using forward_atom = caf::atom_constant<caf::atom("cl_forward")>;
 /// The actor's own heartbeat.
 using beat_atom = caf::atom_constant<caf::atom("cl_beat")>;
+/// The actor to itself, replicas = 1: send the changes of group g's copy
+/// gathered since the last one (they arrive after the requests already in
+/// the mailbox: the grants of one instant go to the backup together).
+using flush_copy_atom = caf::atom_constant<caf::atom("cl_flush")>;
 
 /// An answer held until the backup has its change (replicas = 1): `true`
 /// delivers it, `false` answers 503 (the group left this node meanwhile).
@@ -48,6 +52,16 @@ struct copy_out {
   std::uint64_t seq = 0;         ///< the last change sent
   bool image_asked = false;      ///< the accounts' image was asked of the admission actor
   usec image_sent = 0;           ///< when the last image was asked
+  /// Changes not sent yet: leases granted or renewed, with the answers
+  /// that wait for them, and leases released. They go when flush_copy_atom
+  /// comes, or, while the last message of changes is unacknowledged, with
+  /// its ack (group commit: what comes during a round trip goes in the next).
+  std::vector<moved_lease> upserts;
+  std::vector<held_answer> upsert_answers;
+  std::vector<moved_lease> removes;
+  bool flush_due = false;
+  std::uint64_t unacked = 0;  ///< the seq of the last changes sent, until acknowledged; 0: none
+  usec unacked_at = 0;        ///< when they were sent
   std::vector<held_answer> before_sync;  ///< answers the sync covers (decided before it)
   /// Answers waiting for the backup's ack of a change, by its seq (with
   /// when they began to wait).
@@ -152,6 +166,7 @@ std::uint64_t send_change(self_ptr self, std::uint32_t g, std::uint8_t what,
   m.leases = std::move(leases);
   m.recover_left_us = recover_left_us;
   m.accounts = std::move(accounts);
+  ++st.cfg.stats->replica_messages;
   if (st.peer[*c.backup]) self->send(st.peer[*c.backup], m);
   return m.seq;
 }
@@ -163,10 +178,15 @@ void restart_copy(self_ptr self, std::uint32_t g, bool other_backup) {
   auto& c = self->state.copies[g];
   for (auto& [seq, w] : c.waiting) c.before_sync.push_back(std::move(w.second));
   c.waiting.clear();
+  for (auto& answer : c.upsert_answers) c.before_sync.push_back(std::move(answer));
+  c.upsert_answers.clear();
+  c.upserts.clear();
+  c.removes.clear();
   c.copy = 0;
   c.asked = false;
   c.synced = false;
   c.image_asked = false;
+  c.unacked = 0;
   c.seq = 0;
   if (other_backup) c.backup.reset();
 }
@@ -176,9 +196,48 @@ void end_copy(self_ptr self, std::uint32_t g) {
   auto& c = self->state.copies[g];
   auto before = std::move(c.before_sync);
   auto waiting = std::move(c.waiting);
+  auto gathered = std::move(c.upsert_answers);
+  bool flush_due = c.flush_due;  // still on its way: it must find nothing to send
   c = copy_out{};
+  c.flush_due = flush_due;
   for (auto& answer : before) answer(false);
   for (auto& [seq, w] : waiting) w.second(false);
+  for (auto& answer : gathered) answer(false);
+}
+
+// The changes gathered since the last flush go out: the grants and renewals
+// in one message, the releases in another after it (a lease granted and
+// released meanwhile ends removed), one ack for each. Not while changes sent
+// before are unacknowledged: then their ack sends these.
+void flush_copy(self_ptr self, std::uint32_t g) {
+  auto& st = self->state;
+  auto& c = st.copies[g];
+  c.flush_due = false;
+  if (c.upserts.empty() && c.removes.empty()) return;
+  if (!c.synced || !st.view->holds(g)) {  // restart_copy or end_copy took care of them
+    c.upserts.clear();
+    c.removes.clear();
+    return;
+  }
+  if (c.unacked != 0) return;
+  auto now = now_of(self);
+  c.unacked_at = now;
+  if (!c.upserts.empty()) {
+    auto seq = send_change(self, g, replica_msg::upsert, std::move(c.upserts));
+    c.unacked = seq;
+    for (auto& answer : c.upsert_answers) c.waiting.emplace(seq, std::make_pair(now, std::move(answer)));
+  }
+  if (!c.removes.empty()) c.unacked = send_change(self, g, replica_msg::remove, std::move(c.removes));
+  c.upserts.clear();
+  c.upsert_answers.clear();
+  c.removes.clear();
+}
+
+void gather(self_ptr self, std::uint32_t g) {
+  auto& c = self->state.copies[g];
+  if (c.flush_due) return;
+  c.flush_due = true;
+  self->send(self, flush_copy_atom::value, g);
 }
 
 // A drop of g's copy at member `at` (its generation `gen`), named by a new id.
@@ -243,8 +302,9 @@ void keep_copy(self_ptr self, std::uint32_t g, usec now) {
   }
   if (c.backup && v.out_for_good(*c.backup, c.backup_gen, now))
     restart_copy(self, g, true);
-  else if (!c.waiting.empty() && now - c.waiting.begin()->second.first >= st.cfg.cluster.failure_timeout / 2)
-    restart_copy(self, g, false);
+  else if ((!c.waiting.empty() && now - c.waiting.begin()->second.first >= st.cfg.cluster.failure_timeout / 2) ||
+           (c.unacked != 0 && now - c.unacked_at >= st.cfg.cluster.failure_timeout / 2))
+    restart_copy(self, g, false);  // (a release's ack lost too: what waits behind it would wait for ever)
   auto want = v.backup_for(g, now);
   if (c.backup && want && *want != *c.backup) {
     c.leaving = drop_of(self, g, *c.backup, c.backup_gen);
@@ -293,19 +353,22 @@ void hold_answer(self_ptr self, std::uint32_t g, moved_lease lease, held_answer 
     keep_copy(self, g, now);
     return;
   }
-  auto seq = send_change(self, g, replica_msg::upsert, {std::move(lease)});
-  c.waiting.emplace(seq, std::make_pair(now, std::move(answer)));
+  c.upserts.push_back(std::move(lease));
+  c.upsert_answers.push_back(std::move(answer));
+  gather(self, g);
 }
 
 // A release answered 200: the backup forgets the lease (nobody waits for it:
 // a copy that keeps a lease too long only holds its units a TTL more).
 void copy_release(self_ptr self, std::uint32_t g, const std::string& account, const std::string& lease) {
   auto& st = self->state;
-  if (!st.copies[g].synced || !st.view->holds(g)) return;
+  auto& c = st.copies[g];
+  if (!c.synced || !st.view->holds(g)) return;
   moved_lease m;
   m.account = account;
   m.lease = lease;
-  send_change(self, g, replica_msg::remove, {std::move(m)});
+  c.removes.push_back(std::move(m));
+  gather(self, g);
 }
 
 // A handoff goes out once the backup (and one being left) has dropped its
@@ -927,6 +990,9 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         }
         ack();
       },
+      [=](flush_copy_atom, std::uint32_t g) {
+        if (g < self->state.copies.size()) flush_copy(self, g);
+      },
       [=](const replica_ack& a) {
         auto& s = self->state;
         auto known = s.view->group_of(a.group);
@@ -954,6 +1020,10 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
         for (auto i = range.first; i != range.second; ++i) ready.push_back(std::move(i->second.second));
         c.waiting.erase(range.first, range.second);
         for (auto& answer : ready) answer(true);
+        if (a.seq == c.unacked) {  // what came meanwhile goes now
+          c.unacked = 0;
+          flush_copy(self, g);
+        }
       },
       [=](const beat& b) {
         auto& s = self->state;

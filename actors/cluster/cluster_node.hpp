@@ -53,6 +53,9 @@ struct cluster_stats {
   /// those answered 503 instead (the group left this node meanwhile).
   std::atomic<std::int64_t> replica_waits{0};
   std::atomic<std::int64_t> replica_failed{0};
+  /// Messages that carried changes of copies to backups (a sync, the
+  /// grants and renewals of one instant, its releases, an image).
+  std::atomic<std::int64_t> replica_messages{0};
   std::atomic<std::int64_t> handoffs_out{0};
   std::atomic<std::int64_t> handoffs_in{0};
   std::atomic<std::int64_t> groups_held{0};

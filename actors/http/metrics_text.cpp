@@ -257,6 +257,10 @@ std::string metrics_text(const edge::impl& edge, std::vector<account_metrics> ac
          "meanwhile, or the wait ate two thirds of the TTL.\n"
          "# TYPE usher_cluster_replica_failed_total counter\n"
       << "usher_cluster_replica_failed_total " << c->replica_failed.load() << "\n";
+    o << "# HELP usher_cluster_replica_messages_total Messages carrying changes to backups "
+         "(replicas = 1): the grants and renewals of one instant go in one.\n"
+         "# TYPE usher_cluster_replica_messages_total counter\n"
+      << "usher_cluster_replica_messages_total " << c->replica_messages.load() << "\n";
     o << "# HELP usher_cluster_handoffs_total Account groups handed to or from another member.\n"
          "# TYPE usher_cluster_handoffs_total counter\n"
       << "usher_cluster_handoffs_total{direction=\"out\"} " << c->handoffs_out.load() << "\n"
