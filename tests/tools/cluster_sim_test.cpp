@@ -54,6 +54,13 @@ std::string write_config(const std::filesystem::path& dir, std::size_t members,
   return path.string();
 }
 
+// A config of members a, b and c, lease_ttl 6 s, heartbeat 500 ms,
+// failure_timeout 2 s, with `sections` after [cluster].
+std::string abc_config(int replicas, const std::string& sections) {
+  return "[node]\nlease_ttl = 6s\n[cluster]\npeers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n"
+         "replicas = " + std::to_string(replicas) + "\nheartbeat = 500ms\nfailure_timeout = 2s\n" + sections;
+}
+
 // A run of a 3-member cluster (write_config) over the trace `trace` in
 // `dir`, its files in dir/out.
 tools::cluster_sim_request three_members(const std::filesystem::path& dir, const std::string& trace,
@@ -579,10 +586,8 @@ TEST_CASE("cluster-sim: a trace's key reaches per-key gates, as a live node's AP
   std::filesystem::create_directories(dir);
   tools::cluster_sim_request r;
   r.config = (dir / "cluster.ini").string();
-  std::ofstream(r.config) << "[node]\nlease_ttl = 6s\n[cluster]\n"
-                             "peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n"
-                             "replicas = 0\nheartbeat = 500ms\nfailure_timeout = 2s\n"
-                             "[plan.per-key]\npreset = streams\nlimit = 10\nqueue.max_depth = 0\n"
+  std::ofstream(r.config) << abc_config(0, "")
+                          << "[plan.per-key]\npreset = streams\nlimit = 10\nqueue.max_depth = 0\n"
                              "gate.k.type = key_cap\ngate.k.limit = 1\n"
                              "[account.team]\nplan = per-key\n";
   r.trace = (dir / "keys.csv").string();
@@ -634,10 +639,8 @@ TEST_CASE("cluster-sim: a takeover from the copy keeps the account's bucket, and
   std::filesystem::create_directories(dir);
   auto config = [&](int replicas) {
     auto path = dir / ("cluster-" + std::to_string(replicas) + ".ini");
-    std::ofstream(path) << "[node]\nlease_ttl = 6s\n[cluster]\n"
-                           "peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n"
-                           "replicas = " << replicas << "\nheartbeat = 500ms\nfailure_timeout = 2s\n"
-                           "[account.acme]\nplan = streams:solo\nlimit = 50\nrequests_per_minute = 60\n";
+    std::ofstream(path) << abc_config(replicas, "[account.acme]\nplan = streams:solo\nlimit = 50\n"
+                                                "requests_per_minute = 60\n");
     return path.string();
   };
   tools::cluster_sim_request r;
@@ -693,10 +696,7 @@ TEST_CASE("cluster-sim: grants of one instant go to the backup in one message, r
   std::filesystem::create_directories(dir);
   tools::cluster_sim_request r;
   r.config = (dir / "cluster.ini").string();
-  std::ofstream(r.config) << "[node]\nlease_ttl = 6s\n[cluster]\n"
-                             "peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n"
-                             "replicas = 1\nheartbeat = 500ms\nfailure_timeout = 2s\n"
-                             "[account.acme]\nplan = weighted\nlimit = 50\n";
+  std::ofstream(r.config) << abc_config(1, "[account.acme]\nplan = weighted\nlimit = 50\n");
   r.trace = (dir / "burst.csv").string();
   {
     // Twenty requests at one instant, each entering at the owner (found
@@ -732,11 +732,8 @@ TEST_CASE("cluster-sim: a rolling reload switches the limits when the last membe
   auto dir = scratch("cluster-sim-reload");
   std::filesystem::create_directories(dir);
   auto config = [&](int limit) {
-    return "[node]\nlease_ttl = 6s\n[cluster]\n"
-           "peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n"
-           "replicas = 0\nheartbeat = 500ms\nfailure_timeout = 2s\n"
-           "[account.acme]\nplan = streams:solo\nlimit = " + std::to_string(limit) +
-           "\nqueue.max_depth = 20\nqueue.max_wait = 30s\n";
+    return abc_config(0, "[account.acme]\nplan = streams:solo\nlimit = " + std::to_string(limit) +
+                             "\nqueue.max_depth = 20\nqueue.max_wait = 30s\n");
   };
   tools::cluster_sim_request r;
   r.config = (dir / "cluster.ini").string();
@@ -823,10 +820,7 @@ TEST_CASE("cluster-sim: a rolling reload switches the limits when the last membe
   SECTION("a reload the cluster cannot apply is refused before the run") {
     // acme removed (beta alone left): the members would decide a group the
     // others no longer have.
-    std::ofstream(dir / "fewer.ini") << "[node]\nlease_ttl = 6s\n[cluster]\n"
-                                        "peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n"
-                                        "replicas = 0\nheartbeat = 500ms\nfailure_timeout = 2s\n"
-                                        "[account.beta]\nplan = streams:solo\n";
+    std::ofstream(dir / "fewer.ini") << abc_config(0, "[account.beta]\nplan = streams:solo\n");
     std::ofstream(r.faults) << "reload a at 20s fewer.ini\n";
     try {
       tools::run_cluster_sim(r);
@@ -841,11 +835,7 @@ TEST_CASE("cluster-sim: a rolling reload that adds accounts serves them once the
   auto dir = scratch("cluster-sim-add");
   std::filesystem::create_directories(dir);
   auto config = [&](bool with_new, int replicas) {
-    std::string text = "[node]\nlease_ttl = 6s\n[cluster]\n"
-                       "peers = a@127.0.0.1:7401, b@127.0.0.1:7402, c@127.0.0.1:7403\n"
-                       "replicas = " + std::to_string(replicas) +
-                       "\nheartbeat = 500ms\nfailure_timeout = 2s\n"
-                       "[account.acme]\nplan = streams:solo\nlimit = 2\n";
+    std::string text = abc_config(replicas, "[account.acme]\nplan = streams:solo\nlimit = 2\n");
     // Several new accounts: their owners are spread over the members.
     if (with_new)
       for (int i = 0; i < 6; ++i)
