@@ -490,15 +490,17 @@ void act(self_ptr self, usec now) {
       case kind::activate_recovering: {
         group_activate msg;
         msg.generation = gen;
-        // A group a reload added, started fresh, had no holder before: no
-        // member starts a group while its home (here: this member's first
-        // process, generation 0) is not voted out (cluster_view::may_start),
-        // and this process never knew it before the reload. So it grants at
-        // once; the start's windows are for groups a process before this one,
-        // or a member not heard since this one started, may have held.
+        // A group a reload added, started fresh by its home in this
+        // member's first process (generation 0), had no holder in this
+        // cluster: no member starts a group while its home is not voted out
+        // (cluster_view::may_start), and this process never knew it before
+        // the reload. So it skips the window for members not heard since
+        // this one started; the process's own start window still holds (a
+        // whole cluster restarted with an account left out, then added back,
+        // may have holders of it from before).
         bool new_group = a.what == kind::activate_fresh && st.added[a.group] &&
                          v.home_of(a.group) == v.self() && gen == 0;
-        if (st.cfg.start_recovery_until > now && !new_group) msg.recover_until = st.cfg.start_recovery_until;
+        if (st.cfg.start_recovery_until > now) msg.recover_until = st.cfg.start_recovery_until;
         if (a.what == kind::activate_fresh && st.cfg.fresh_recovery > 0 && !new_group)
           msg.recover_until = std::max<usec>(msg.recover_until, now + st.cfg.fresh_recovery);
         if (a.what == kind::activate_recovering) {
