@@ -214,9 +214,18 @@ void flush_copy(self_ptr self, std::uint32_t g) {
   auto& c = st.copies[g];
   c.flush_due = false;
   if (c.upserts.empty() && c.removes.empty()) return;
-  if (!c.synced || !st.view->holds(g)) {  // restart_copy or end_copy took care of them
+  if (!c.synced || !st.view->holds(g)) {
+    // (restart_copy and end_copy leave nothing here; should anything be
+    // left, a sync covers its answers, or the group is gone: 503.)
+    auto answers = std::move(c.upsert_answers);
+    c.upsert_answers.clear();
     c.upserts.clear();
     c.removes.clear();
+    bool held = st.view->holds(g);
+    for (auto& answer : answers) {
+      if (held) c.before_sync.push_back(std::move(answer));
+      else answer(false);
+    }
     return;
   }
   if (c.unacked != 0) return;
