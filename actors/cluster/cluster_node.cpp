@@ -52,6 +52,9 @@ struct copy_out {
   std::uint64_t seq = 0;         ///< the last change sent
   bool image_asked = false;      ///< the accounts' image was asked of the admission actor
   usec image_sent = 0;           ///< when the last image was asked
+  /// A grant, renewal or release since the last image was asked (or a new
+  /// copy, which has none): an idle group's accounts cost no image.
+  bool image_stale = true;
   /// Changes not sent yet: leases granted or renewed, with the answers
   /// that wait for them, and leases released. They go when flush_copy_atom
   /// comes, or, while the last message of changes is unacknowledged, with
@@ -105,7 +108,7 @@ struct cluster_state {
   std::vector<member_state> shown;   ///< member states last logged
   std::vector<bool> held;            ///< groups held when on_hold was last told
   std::vector<usec> recovering_until;  ///< by group: node time its admission actor recovers until
-  std::vector<bool> added;             ///< by group: a reload added it (add_groups)
+  std::size_t groups_at_start = 0;     ///< groups from that on, a reload added (add_groups)
   std::vector<cluster_view::action> actions;  ///< scratch
   /// Handoffs sent and not yet seen arrive (the receiver's beats do not
   /// list the group yet), by group: sent again when the view says
@@ -186,6 +189,7 @@ void restart_copy(self_ptr self, std::uint32_t g, bool other_backup) {
   c.asked = false;
   c.synced = false;
   c.image_asked = false;
+  c.image_stale = true;
   c.unacked = 0;
   c.seq = 0;
   if (other_backup) c.backup.reset();
@@ -197,9 +201,7 @@ void end_copy(self_ptr self, std::uint32_t g) {
   auto before = std::move(c.before_sync);
   auto waiting = std::move(c.waiting);
   auto gathered = std::move(c.upsert_answers);
-  bool flush_due = c.flush_due;  // still on its way: it must find nothing to send
-  c = copy_out{};
-  c.flush_due = flush_due;
+  c = copy_out{};  // (a flush on its way finds nothing to send)
   for (auto& answer : before) answer(false);
   for (auto& [seq, w] : waiting) w.second(false);
   for (auto& answer : gathered) answer(false);
@@ -213,22 +215,9 @@ void flush_copy(self_ptr self, std::uint32_t g) {
   auto& st = self->state;
   auto& c = st.copies[g];
   c.flush_due = false;
-  if (c.upserts.empty() && c.removes.empty()) return;
-  if (!c.synced || !st.view->holds(g)) {
-    // (restart_copy and end_copy leave nothing here; should anything be
-    // left, a sync covers its answers, or the group is gone: 503.)
-    auto answers = std::move(c.upsert_answers);
-    c.upsert_answers.clear();
-    c.upserts.clear();
-    c.removes.clear();
-    bool held = st.view->holds(g);
-    for (auto& answer : answers) {
-      if (held) c.before_sync.push_back(std::move(answer));
-      else answer(false);
-    }
-    return;
-  }
-  if (c.unacked != 0) return;
+  // (A copy not synced, or a group not held, has nothing gathered:
+  // restart_copy and end_copy empty the lists.)
+  if ((c.upserts.empty() && c.removes.empty()) || c.unacked != 0) return;
   auto now = now_of(self);
   c.unacked_at = now;
   if (!c.upserts.empty()) {
@@ -244,6 +233,7 @@ void flush_copy(self_ptr self, std::uint32_t g) {
 
 void gather(self_ptr self, std::uint32_t g) {
   auto& c = self->state.copies[g];
+  c.image_stale = true;
   if (c.flush_due) return;
   c.flush_due = true;
   self->send(self, flush_copy_atom::value, g);
@@ -271,8 +261,9 @@ drop_wait drop_of(self_ptr self, std::uint32_t g, std::uint32_t at, std::uint64_
 void send_image(self_ptr self, std::uint32_t g, usec now) {
   auto& st = self->state;
   auto& c = st.copies[g];
-  if (!c.synced || c.image_asked || now - c.image_sent < st.cfg.cluster.heartbeat) return;
+  if (!c.synced || !c.image_stale || c.image_asked || now - c.image_sent < st.cfg.cluster.heartbeat) return;
   c.image_asked = true;
+  c.image_stale = false;
   c.image_sent = now;
   auto copy = c.copy;
   self->request(st.cfg.groups[g].actor, caf::infinite, account_images_atom::value)
@@ -444,7 +435,6 @@ void add_groups(self_ptr self, const std::vector<served_group>& groups) {
       st.cfg.groups.push_back(sg);
       st.held.push_back(false);
       st.recovering_until.push_back(0);
-      st.added.push_back(true);
       st.copies.emplace_back();
       st.copies_in.emplace_back();
       say(self, false, "cluster: " + sg.key + " added by the reload");
@@ -507,7 +497,7 @@ void act(self_ptr self, usec now) {
         // this one started; the process's own start window still holds (a
         // whole cluster restarted with an account left out, then added back,
         // may have holders of it from before).
-        bool new_group = a.what == kind::activate_fresh && st.added[a.group] &&
+        bool new_group = a.what == kind::activate_fresh && a.group >= st.groups_at_start &&
                          v.home_of(a.group) == v.self() && gen == 0;
         if (st.cfg.start_recovery_until > now) msg.recover_until = st.cfg.start_recovery_until;
         if (a.what == kind::activate_fresh && st.cfg.fresh_recovery > 0 && !new_group)
@@ -898,7 +888,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
   st.shown.assign(n, member_state::down);
   st.held.assign(st.cfg.groups.size(), false);
   st.recovering_until.assign(st.cfg.groups.size(), 0);
-  st.added.assign(st.cfg.groups.size(), false);
+  st.groups_at_start = st.cfg.groups.size();
   st.copies.resize(st.cfg.groups.size());
   st.copies_in.resize(st.cfg.groups.size());
   self->set_down_handler([=](const caf::down_msg& d) {
