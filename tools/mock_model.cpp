@@ -8,6 +8,7 @@
 /// whole life, so a client that leaves is seen at once, even mid-stall, and
 /// its answer stops and frees everything.
 
+#include <poll.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -117,17 +118,34 @@ struct counters {
 
 /// What GET /_stats shows. A mutex because --threads may be > 1; uncontended
 /// it costs nothing next to a syscall.
+///
+/// A request is in flight from its begin() until its end, or until its
+/// client is seen to have hung up, whichever comes first: each begin() first
+/// asks the kernel (one poll()) which of the user's open requests' clients
+/// have closed their connection. The event loop alone would see those
+/// hang-ups in no fixed order with new requests on other connections (epoll
+/// promises none), so a client that cancelled one request and then sent
+/// another could be counted with both in flight at once, a moment that
+/// never was. The outcome is still counted at the request's end.
 class mock_stats {
  public:
   struct ticket {
     std::string user;
     unsigned epoch = 0;
     bool realtime_response = false;  ///< one response of a realtime session, not a request
+    std::uint64_t id = 0;            ///< of a request: its entry among the open ones
   };
 
-  ticket begin(const std::string& user, const std::string& authorization, const std::string& path) {
+  /// `socket`: the request's connection (its hang-up ends it in flight);
+  /// it stays open until the request's end().
+  ticket begin(const std::string& user, const std::string& authorization, const std::string& path,
+               int socket) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto key = users_.count(user) || users_.size() < max_users_kept ? user : "(other)";
+    auto& open = open_[key];
+    forget_hung_up(key, open);
+    auto id = ++last_id_;
+    open.emplace(id, socket);
     total_.begin();
     users_[key].begin();
     if (auto a = authorizations_.find(authorization); a != authorizations_.end())
@@ -138,7 +156,7 @@ class mock_stats {
       ++p->second;
     else if (paths_.size() < max_paths_kept)
       paths_[path] = 1;
-    return {key, epoch_};
+    return {key, epoch_, false, id};
   }
 
   /// A response.create of a realtime session: counted apart, the session
@@ -156,14 +174,18 @@ class mock_stats {
       if (t.epoch == epoch_) realtime_.count(o);
       return;
     }
-    auto& user = users_[t.user];
-    --total_.in_flight;
-    --user.in_flight;
+    auto open = open_.find(t.user);
+    bool in_flight = open != open_.end() && open->second.erase(t.id) > 0;
+    if (in_flight) {
+      if (open->second.empty()) open_.erase(open);
+      --total_.in_flight;
+      --users_[t.user].in_flight;
+    }
     // A request begun before a reset is still open, but its end belongs
     // to the counts that were zeroed.
     if (t.epoch != epoch_) return;
     total_.count(o);
-    user.count(o);
+    users_[t.user].count(o);
   }
 
   /// Zeroes the counts; in_flight stays what is open now.
@@ -197,8 +219,32 @@ class mock_stats {
   }
 
  private:
+  /// Takes the requests of `user` whose client closed its connection out of
+  /// those in flight.
+  void forget_hung_up(const std::string& user, std::unordered_map<std::uint64_t, int>& open) {
+    if (open.empty()) return;
+    std::vector<pollfd> sockets;
+    std::vector<std::uint64_t> ids;
+    sockets.reserve(open.size());
+    ids.reserve(open.size());
+    for (auto& [id, socket] : open) {
+      sockets.push_back({socket, POLLRDHUP, 0});
+      ids.push_back(id);
+    }
+    if (::poll(sockets.data(), sockets.size(), 0) <= 0) return;
+    for (std::size_t i = 0; i < sockets.size(); ++i) {
+      if ((sockets[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) == 0) continue;
+      open.erase(ids[i]);
+      --total_.in_flight;
+      --users_[user].in_flight;
+    }
+  }
+
   std::mutex mutex_;
   unsigned epoch_ = 0;
+  std::uint64_t last_id_ = 0;
+  /// The requests in flight of each user (key as in users_): id -> socket.
+  std::unordered_map<std::string, std::unordered_map<std::uint64_t, int>> open_;
   counters total_, realtime_;
   std::unordered_map<std::string, counters> users_;
   std::map<std::string, long> authorizations_, paths_;
@@ -985,11 +1031,8 @@ class realtime_session : public std::enable_shared_from_this<realtime_session> {
     outbox_.pop_front();
     // session.created is frame 1: drop_after = N closes after N more.
     ++written_;
-    if (faults_.drop_after >= 0 && written_ > faults_.drop_after) {
-      beast::error_code ignored;
-      beast::get_lowest_layer(ws_).close(ignored);
-      return end(outcome::dropped);
-    }
+    if (faults_.drop_after >= 0 && written_ > faults_.drop_after)
+      return end(outcome::dropped);  // which closes the connection
     if (!reading_ && outbox_bytes_ <= max_buffered_while_answering) read();
     if (!outbox_.empty()) return write_next();
     if (tick_when_written_) {
@@ -1192,7 +1235,8 @@ class connection : public std::enable_shared_from_this<connection> {
     else if (auto h = req.find("X-Mock-User"); h != req.end())
       user = std::string(h->value());
     auto authorization = std::string(req[http::field::authorization]);
-    in_flight_request request(state_.stats, state_.stats.begin(user, authorization, path));
+    in_flight_request request(state_.stats,
+                              state_.stats.begin(user, authorization, path, socket_.native_handle()));
 
     auto fail = [&](int status, const std::string& message, const json& code) {
       request_.emplace(std::move(request));
@@ -1449,10 +1493,10 @@ class connection : public std::enable_shared_from_this<connection> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    request_.reset();  // before its socket closes: the stats poll it until then
     beast::error_code ignored;
     timer_.cancel();
     socket_.close(ignored);
-    request_.reset();
   }
 
   // After "Connection: close": a FIN, then the client's bytes are read and
@@ -1620,7 +1664,8 @@ int mock_model_command(const std::vector<std::string>& args) {
       "output_text deltas, response.cancel, session.update; input_audio_buffer.commit begins a\n"
       "response itself after a session.update with turn_detection server_vad; other frames\n"
       "echoed).\n"
-      "GET /_stats counts requests per user; POST /_reset zeroes it. Options");
+      "GET /_stats counts requests per user (in flight: begun, not ended, and the client still\n"
+      "connected); POST /_reset zeroes it. Options");
   desc.add_options()("help,h", "show this help")("listen",
                                                  po::value(&listen)->default_value(listen),
                                                  "HOST:PORT to listen on (port 0: any free one)")(
