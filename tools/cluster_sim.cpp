@@ -460,6 +460,11 @@ class cluster_run {
   void answered(std::size_t r, const admit_reply& reply);
   /// What the client got in the end: the row's outcome, and its lease on 200.
   void decided(std::size_t r, const admit_reply& reply);
+  /// decided()'s bookkeeping: the row's outcome, its lease and socket.
+  void record(std::size_t r, const admit_reply& reply);
+  /// ws_open row r has its outcome: the rows that waited to be sent over
+  /// its connection enter now (refused 400 if it did not open).
+  void opened(std::size_t r);
   /// A ticket client asks how its ticket stands (a long poll), through the
   /// member it entered at or the next one up.
   void poll(std::size_t r);
@@ -525,6 +530,10 @@ class cluster_run {
   /// (account, the trace's conn) -> its socket, while open.
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::size_t> socket_of_;
   std::unordered_map<std::size_t, std::size_t> socket_asked_;  ///< ws_request row -> its socket
+  /// (account, the trace's conn) -> the ws_request and ws_close rows that
+  /// came while the connection's ws_open was on its way: a client sends over
+  /// a WebSocket once it is open, so they enter when the open is answered.
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::vector<std::size_t>> opening_;
   std::vector<std::int64_t> limit_of_;  ///< by account id: its limit, as answers said (-1: none)
   std::priority_queue<event, std::vector<event>, std::greater<event>> events_;
   std::uint64_t next_event_ = 0;
@@ -785,6 +794,7 @@ void cluster_run::crash(std::uint32_t m) {
   std::fill(mr.holds.begin(), mr.holds.end(), false);
   // Its clients' connections are reset: what they waited for never comes.
   // A ticket client polls again at once (the ticket lives at its owner).
+  std::vector<std::size_t> never_opened;
   for (auto r : waiting_at_[m]) {
     if (tickets_.count(r)) {
       ++tickets_[r].poll;
@@ -797,8 +807,10 @@ void cluster_run::crash(std::uint32_t m) {
     row.code = 502;
     row.why = "entry_crashed";
     socket_asked_.erase(r);
+    if (row.a.req.what == policies::kind::ws_open) never_opened.push_back(r);
   }
   waiting_at_[m].clear();
+  for (auto r : never_opened) opened(r);
   // Its WebSockets drop: what was held over them ends now (their owner
   // frees it a TTL after its last renewal).
   for (std::size_t s = 0; s < sockets_.size(); ++s)
@@ -883,7 +895,12 @@ void cluster_run::arrive(std::size_t r) {
     return;
   }
   if (what == kind::ws_request || what == kind::ws_close) {
-    if (socket == no_socket) {  // no socket to send it over
+    if (socket == no_socket) {
+      if (auto o = opening_.find({row.a.req.account, row.a.req.conn}); o != opening_.end()) {
+        o->second.push_back(r);  // sent once the connection is open
+        return;
+      }
+      // No socket to send it over.
       admit_reply none;
       none.code = 400;
       none.why = policies::reason::no_connection;
@@ -926,6 +943,7 @@ void cluster_run::arrive(std::size_t r) {
   if (what == kind::ws_open) {
     req.conn = req.request_id;
     req.holder_is_connection = true;
+    opening_.try_emplace({row.a.req.account, row.a.req.conn});
   } else if (what == kind::ws_request) {
     req.conn = sockets_[socket].conn;
     req.holder_is_connection = true;
@@ -1024,9 +1042,24 @@ void cluster_run::give_up(std::size_t r) {
   row.answered_at = now();
   row.code = 499;
   row.why = "client_timeout";
+  if (row.a.req.what == policies::kind::ws_open) opened(r);
 }
 
 void cluster_run::decided(std::size_t r, const admit_reply& reply) {
+  record(r, reply);
+  if (rows_[r].a.req.what == policies::kind::ws_open) opened(r);
+}
+
+void cluster_run::opened(std::size_t r) {
+  const auto& row = rows_[r];
+  auto o = opening_.find({row.a.req.account, row.a.req.conn});
+  if (o == opening_.end()) return;
+  auto sent = std::move(o->second);
+  opening_.erase(o);
+  for (auto w : sent) arrive(w);
+}
+
+void cluster_run::record(std::size_t r, const admit_reply& reply) {
   auto& row = rows_[r];
   row.answered = true;
   row.answered_at = now();

@@ -544,6 +544,35 @@ TEST_CASE("cluster-sim: WebSocket connections hold a slot under the cap at the o
   CHECK(t.connection_seconds_over == 0);
 }
 
+TEST_CASE("cluster-sim: a ws_request that comes while its connection's ws_open is on its way is sent once the connection is open") {
+  // A client sends over a WebSocket only once it is open: rows at the open's
+  // instant, or while its answer crosses the network, wait for it, then go
+  // (200) or find no connection (400), as simulate's rows of one instant do.
+  auto dir = scratch("cluster-sim-ws-opening");
+  auto r = three_members(dir, "ws.csv");
+  std::ofstream(r.trace) << "arrival_s,account,duration_s,kind,conn\n"
+                            "1,rt,30,ws_open,c1\n1,rt,5,ws_request,c1\n"
+                            "1.1,rt,30,ws_open,c2\n1.1002,rt,5,ws_request,c2\n"
+                            "1.2,rt,30,ws_open,c3\n1.3,rt,30,ws_open,c4\n"
+                            "1.4,rt,30,ws_open,c5\n1.4,rt,1,ws_request,c5\n";  // over the cap
+  auto t = run_with_faults(r, "delay 0.5ms..1ms\n");
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
+  REQUIRE(rows.size() == 8);
+  std::vector<std::string> status, reason;
+  for (auto& row : rows) status.push_back(row["status"]), reason.push_back(row["reason"]);
+  CHECK(status == std::vector<std::string>{"200", "200", "200", "200", "200", "200", "429", "400"});
+  CHECK(reason[6] == "connection_cap");
+  CHECK(reason[7] == "no_connection");
+  // Each request went once its open's answer came back (c2's came from
+  // another member, over the network), over the open's member.
+  CHECK(std::stod(rows[1]["start_s"]) >= std::stod(rows[0]["start_s"]));
+  CHECK(std::stod(rows[3]["start_s"]) > std::stod(rows[2]["start_s"]));
+  CHECK(rows[2]["node"] != rows[2]["owner"]);
+  CHECK(rows[1]["node"] == rows[0]["node"]);
+  CHECK(rows[3]["node"] == rows[2]["node"]);
+  CHECK(t.unanswered == 0);
+}
+
 TEST_CASE("cluster-sim: the member with a WebSocket dies: what the socket held ends with it, and its owner keeps the slot for a TTL") {
   auto dir = scratch("cluster-sim-ws-crash");
   auto r = three_members(dir, "ws.csv");
