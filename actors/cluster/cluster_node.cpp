@@ -57,13 +57,14 @@ struct copy_out {
   bool image_stale = true;
   /// Changes not sent yet: leases granted or renewed, with the answers
   /// that wait for them, and leases released. They go when flush_copy_atom
-  /// comes, or, while the last message of changes is unacknowledged, with
-  /// its ack (group commit: what comes during a round trip goes in the next).
+  /// comes, or, while the last grants and renewals sent are unacknowledged,
+  /// with their ack (group commit: what comes during a round trip goes in
+  /// the next).
   std::vector<moved_lease> upserts;
   std::vector<held_answer> upsert_answers;
   std::vector<moved_lease> removes;
   bool flush_due = false;
-  std::uint64_t unacked = 0;  ///< the seq of the last changes sent, until acknowledged; 0: none
+  std::uint64_t unacked = 0;  ///< the seq of the last grants and renewals sent, until acknowledged; 0: none
   usec unacked_at = 0;        ///< when they were sent
   std::vector<held_answer> before_sync;  ///< answers the sync covers (decided before it)
   /// Answers waiting for the backup's ack of a change, by its seq (with
@@ -209,8 +210,10 @@ void end_copy(self_ptr self, std::uint32_t g) {
 
 // The changes gathered since the last flush go out: the grants and renewals
 // in one message, the releases in another after it (a lease granted and
-// released meanwhile ends removed), one ack for each. Not while changes sent
-// before are unacknowledged: then their ack sends these.
+// released meanwhile ends removed). Not while grants and renewals sent
+// before are unacknowledged: then their ack sends these. Releases wait for
+// no ack (nobody waits for them), so one on its way never holds back the
+// next grant: alone, a grant waits one round trip, not two.
 void flush_copy(self_ptr self, std::uint32_t g) {
   auto& st = self->state;
   auto& c = st.copies[g];
@@ -219,13 +222,13 @@ void flush_copy(self_ptr self, std::uint32_t g) {
   // restart_copy and end_copy empty the lists.)
   if ((c.upserts.empty() && c.removes.empty()) || c.unacked != 0) return;
   auto now = now_of(self);
-  c.unacked_at = now;
   if (!c.upserts.empty()) {
     auto seq = send_change(self, g, replica_msg::upsert, std::move(c.upserts));
     c.unacked = seq;
+    c.unacked_at = now;
     for (auto& answer : c.upsert_answers) c.waiting.emplace(seq, std::make_pair(now, std::move(answer)));
   }
-  if (!c.removes.empty()) c.unacked = send_change(self, g, replica_msg::remove, std::move(c.removes));
+  if (!c.removes.empty()) send_change(self, g, replica_msg::remove, std::move(c.removes));
   c.upserts.clear();
   c.upsert_answers.clear();
   c.removes.clear();
@@ -304,7 +307,7 @@ void keep_copy(self_ptr self, std::uint32_t g, usec now) {
     restart_copy(self, g, true);
   else if ((!c.waiting.empty() && now - c.waiting.begin()->second.first >= st.cfg.cluster.failure_timeout / 2) ||
            (c.unacked != 0 && now - c.unacked_at >= st.cfg.cluster.failure_timeout / 2))
-    restart_copy(self, g, false);  // (a release's ack lost too: what waits behind it would wait for ever)
+    restart_copy(self, g, false);  // (what gathered behind a lost ack would wait for ever)
   auto want = v.backup_for(g, now);
   if (c.backup && want && *want != *c.backup) {
     c.leaving = drop_of(self, g, *c.backup, c.backup_gen);
