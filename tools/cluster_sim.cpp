@@ -436,6 +436,13 @@ class cluster_run {
   void push(usec at, event::kind what, std::size_t index) {
     events_.push(event{at, next_event_++, what, index});
   }
+  /// A renewal or check of lease l, if its holder still holds it then: its
+  /// release event, pushed before, comes first at its end (or earlier: a
+  /// row's end only moves closer), and would make it a no-op. An hour's
+  /// heap then holds the leases' next events, not a TTL's worth of stale ones.
+  void push_while_held(usec at, event::kind what, std::size_t l) {
+    if (at < rows_[leases_[l].row].end) push(at, what, l);
+  }
   /// The member a client reaches: `preferred` when up, else the next up
   /// (a load balancer skips a member whose process is gone).
   std::optional<std::uint32_t> reach(std::uint32_t preferred) const;
@@ -1112,8 +1119,8 @@ void cluster_run::record(std::size_t r, const admit_reply& reply) {
   push(row.end, event::kind::release, index);
   // A holder renews every third of its TTL, as the edge's lease keeper does.
   if (leases_[index].ttl > 0) {
-    push(t + leases_[index].ttl / 3, event::kind::renew, index);
-    push(t + leases_[index].ttl * 2 / 3, event::kind::check, index);
+    push_while_held(t + leases_[index].ttl / 3, event::kind::renew, index);
+    push_while_held(t + leases_[index].ttl * 2 / 3, event::kind::check, index);
   }
 }
 
@@ -1193,7 +1200,7 @@ void cluster_run::holder_event(const event& e) {
       return;
     }
     case event::kind::renew: {
-      push(now() + lease.ttl / 3, event::kind::renew, l);
+      push_while_held(now() + lease.ttl / 3, event::kind::renew, l);
       if (!to) return;
       lease_request renew(account(row), lease.lease, lease_op::renew);
       renew.model = model(row);
@@ -1218,7 +1225,7 @@ void cluster_run::holder_event(const event& e) {
                   if (reply.code == 200) {
                     if (reply.ttl_ms > 0) lease.ttl = reply.ttl_ms * 1000;
                     lease.last_ok = std::max(lease.last_ok, sent);
-                    push(lease.last_ok + lease.ttl * 2 / 3, event::kind::check, l);
+                    push_while_held(lease.last_ok + lease.ttl * 2 / 3, event::kind::check, l);
                   } else if (reply.code == 404) {
                     stop_holding(l, "lost");  // the owner no longer knows it: stop at once
                   }
