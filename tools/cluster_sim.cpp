@@ -615,7 +615,8 @@ void cluster_run::load_trace() {
       row_run r;
       r.a = batch[i];
       r.own_cost = costs[i];
-      r.id = reader_->take_label().id;
+      auto label = reader_->take_label();
+      r.id = std::move(label.id);
       const auto& name = account(r);
       auto g = group_of_.find(name);
       if (g == group_of_.end())
@@ -632,9 +633,18 @@ void cluster_run::load_trace() {
       // A connection holds its slot under the cap, no pool units.
       auto what = r.a.req.what;
       if (what == policies::kind::ws_open || what == policies::kind::ws_close) r.units = 0;
-      // Entering members in turn, as a round-robin load balancer sends them.
-      r.node = next_node;
-      next_node = (next_node + 1) % members_.size();
+      if (!label.node.empty()) {  // the member the row names
+        auto m = std::find(names_.begin(), names_.end(), label.node);
+        if (m == names_.end())
+          throw input_error::at(request_.trace, rows_.size() + 2, "column 'node'",
+                                "no member named " + label.node + " in [cluster] peers of " +
+                                    request_.config);
+        r.node = static_cast<std::uint32_t>(m - names_.begin());
+      } else {
+        // Entering members in turn, as a round-robin load balancer sends them.
+        r.node = next_node;
+        next_node = (next_node + 1) % members_.size();
+      }
       rows_.push_back(std::move(r));
     }
   }

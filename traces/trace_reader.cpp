@@ -25,7 +25,7 @@ using namespace policies;
 
 namespace {
 
-constexpr unsigned column_count = 14;
+constexpr unsigned column_count = 15;
 using csv_parser = io::CSVReader<column_count, io::trim_chars<' ', '\t'>,
                                  io::double_quote_escape<',', '"'>, io::throw_on_overflow,
                                  io::empty_line_comment>;
@@ -153,7 +153,7 @@ void trace_reader::open(MakeBytes make_bytes) {
     in_->parser.read_header(io::ignore_extra_column | io::ignore_missing_column, "arrival_s",
                             "account", "duration_s", "id", "key", "model", "product", "cost",
                             "kind", "conn", "fail", "input_tokens", "output_tokens",
-                            "priority");
+                            "priority", "node");
   } catch (const io::error::base& e) {
     throw describe(e, path_);
   }
@@ -189,10 +189,10 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
   char *arrival_s = nullptr, *account = nullptr, *duration_s = nullptr, *id = nullptr,
        *key = nullptr, *model = nullptr, *product = nullptr, *cost = nullptr, *kind_s = nullptr,
        *conn = nullptr, *fail = nullptr, *input_tokens = nullptr, *output_tokens = nullptr,
-       *priority = nullptr;
+       *priority = nullptr, *node = nullptr;
   try {
     if (!in_->parser.read_row(arrival_s, account, duration_s, id, key, model, product, cost,
-                              kind_s, conn, fail, input_tokens, output_tokens, priority)) {
+                              kind_s, conn, fail, input_tokens, output_tokens, priority, node)) {
       done_ = true;
       return true;
     }
@@ -272,7 +272,8 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
   last_at_ = a.at;
   auto key_id = keys_.intern(text(key));
   a.req.key = text(key).empty() ? no_id : key_id;
-  labels_.push_back(row_label{std::string(text(id)), a.req.account, key_id, a.req.model, a.at});
+  labels_.push_back(
+      row_label{std::string(text(id)), a.req.account, key_id, a.req.model, a.at, std::string(text(node))});
   return true;
 }
 

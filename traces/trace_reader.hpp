@@ -4,7 +4,7 @@
 /// Columns are found by name, in any order; extra columns are ignored.
 /// Required: arrival_s, account, duration_s. Optional: id, key, model,
 /// product, cost, kind, conn, fail, input_tokens, output_tokens (their sum is
-/// the request's tokens), priority. Rows must be sorted by arrival_s. Every
+/// the request's tokens), priority, node (cluster-sim's). Rows must be sorted by arrival_s. Every
 /// problem is reported with file, line and column, and reading stops there.
 /// The file may be gzip-compressed, and `-` reads standard input
 /// (traces/gzip_source.hpp); a directory is refused with a message that says so.
@@ -40,6 +40,7 @@ struct row_label {
   std::uint32_t key = 0;
   std::uint32_t model = policies::no_id;
   policies::usec at = 0;
+  std::string node;  ///< the member a cluster-sim row enters at; "": in turn (simulate ignores it)
 };
 
 /// The arrival times of the first and the last row of a plain trace file,
