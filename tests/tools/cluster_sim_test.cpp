@@ -61,6 +61,19 @@ std::string abc_config(int replicas, const std::string& sections) {
          "replicas = " + std::to_string(replicas) + "\nheartbeat = 500ms\nfailure_timeout = 2s\n" + sections;
 }
 
+// A run of members a, b and c (abc_config) in `dir`, over the trace file
+// `trace` there (the caller writes it), its files in dir/out.
+tools::cluster_sim_request abc_run(const std::filesystem::path& dir, int replicas,
+                                   const std::string& sections, const std::string& trace) {
+  std::filesystem::create_directories(dir / "out");
+  tools::cluster_sim_request r;
+  r.config = (dir / "cluster.ini").string();
+  std::ofstream(r.config) << abc_config(replicas, sections);
+  r.trace = (dir / trace).string();
+  r.out_dir = (dir / "out").string();
+  return r;
+}
+
 // What refusing `r` before its run said (input_error); fails when it ran.
 std::string refusal(const tools::cluster_sim_request& r) {
   try {
@@ -728,11 +741,7 @@ TEST_CASE("cluster-sim: a takeover from the copy keeps the account's bucket, and
 
 TEST_CASE("cluster-sim: grants of one instant go to the backup in one message, releases in one more") {
   auto dir = scratch("cluster-sim-batch");
-  std::filesystem::create_directories(dir);
-  tools::cluster_sim_request r;
-  r.config = (dir / "cluster.ini").string();
-  std::ofstream(r.config) << abc_config(1, "[account.acme]\nplan = weighted\nlimit = 50\n");
-  r.trace = (dir / "burst.csv").string();
+  auto r = abc_run(dir, 1, "[account.acme]\nplan = weighted\nlimit = 50\n", "burst.csv");
   {
     // Twenty requests at one instant, each entering at the owner (found
     // below), all ending together.
@@ -740,8 +749,6 @@ TEST_CASE("cluster-sim: grants of one instant go to the backup in one message, r
     t << "arrival_s,account,duration_s,node\n";
     for (int i = 0; i < 20; ++i) t << "10,acme,2,a\n";
   }
-  r.out_dir = (dir / "out").string();
-  std::filesystem::create_directories(r.out_dir);
   r.faults = (dir / "faults.txt").string();
   std::ofstream(r.faults) << "delay 0.1ms..1ms\n";
   tools::run_cluster_sim(r);
@@ -769,13 +776,7 @@ TEST_CASE("cluster-sim: with replicas = 1 a release on its way to the backup doe
   // grant asked right after a release must not wait for the release's own
   // ack first (40 ms).
   auto dir = scratch("cluster-sim-release-ack");
-  std::filesystem::create_directories(dir);
-  tools::cluster_sim_request r;
-  r.config = (dir / "cluster.ini").string();
-  std::ofstream(r.config) << abc_config(1, "[account.acme]\nplan = weighted\nlimit = 1\n");
-  r.trace = (dir / "pair.csv").string();
-  r.out_dir = (dir / "out").string();
-  std::filesystem::create_directories(r.out_dir);
+  auto r = abc_run(dir, 1, "[account.acme]\nplan = weighted\nlimit = 1\n", "pair.csv");
   std::ofstream(r.trace) << "arrival_s,account,duration_s\n10,acme,1\n";
   run_with_faults(r, "delay 10ms..10ms\n");
   auto owner = csv_rows(dir / "out" / "outcomes.csv").front()["owner"];
