@@ -25,7 +25,8 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "config", po::value(&r.config)->required(),
       "a serve config with a [cluster] section: every member runs it (docs/CLUSTER.md)")(
       "trace", po::value(&r.trace)->required(),
-      "the requests, CSV (docs/FORMATS.md); they enter the members in turn")(
+      "the requests, CSV (docs/FORMATS.md); each enters the member its node column names, or "
+      "the members in turn")(
       "faults", po::value(&r.faults),
       "a fault schedule: crash, restart, pause, partition, delay, drop (docs/CLUSTER-SIM.md)")(
       "random-faults", po::value(&r.random_faults),
