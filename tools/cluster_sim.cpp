@@ -620,7 +620,7 @@ void cluster_run::load_trace() {
       const auto& name = account(r);
       auto g = group_of_.find(name);
       if (g == group_of_.end())
-        throw input_error::at(request_.trace, rows_.size() + 2, "account",
+        throw input_error::at(request_.trace, label.line, "account",
                               "no [account." + name + "] in " + request_.config);
       r.group = g->second;
       // Its units in its own plan (the reader resolved them in the first plan's).
@@ -636,7 +636,7 @@ void cluster_run::load_trace() {
       if (!label.node.empty()) {  // the member the row names
         auto m = std::find(names_.begin(), names_.end(), label.node);
         if (m == names_.end())
-          throw input_error::at(request_.trace, rows_.size() + 2, "column 'node'",
+          throw input_error::at(request_.trace, label.line, "column 'node'",
                                 "no member named " + label.node + " in [cluster] peers of " +
                                     request_.config);
         r.node = static_cast<std::uint32_t>(m - names_.begin());

@@ -272,8 +272,8 @@ bool trace_reader::read_row(arrival& a, std::string& error, std::int64_t& own_co
   last_at_ = a.at;
   auto key_id = keys_.intern(text(key));
   a.req.key = text(key).empty() ? no_id : key_id;
-  labels_.push_back(
-      row_label{std::string(text(id)), a.req.account, key_id, a.req.model, a.at, std::string(text(node))});
+  labels_.push_back(row_label{std::string(text(id)), a.req.account, key_id, a.req.model, a.at,
+                              std::string(text(node)), line});
   return true;
 }
 

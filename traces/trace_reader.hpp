@@ -41,6 +41,7 @@ struct row_label {
   std::uint32_t model = policies::no_id;
   policies::usec at = 0;
   std::string node;  ///< the member a cluster-sim row enters at; "": in turn (simulate ignores it)
+  std::size_t line = 0;  ///< the row's line in the file (for errors found after reading)
 };
 
 /// The arrival times of the first and the last row of a plain trace file,

@@ -796,6 +796,11 @@ TEST_CASE("cluster-sim: with replicas = 1 a release on its way to the backup doe
   std::ofstream(r.trace) << "arrival_s,account,duration_s,node\n10,acme,1,a\n11,acme,1,d\n";
   CHECK_THAT(refusal(r), Catch::Contains("pair.csv:3") && Catch::Contains("column 'node'") &&
                              Catch::Contains("no member named d"));
+  // Named by its line in the file, blank lines counted.
+  std::ofstream(r.trace) << "arrival_s,account,duration_s,node\n10,acme,1,a\n\n11,acme,1,d\n";
+  CHECK_THAT(refusal(r), Catch::Contains("pair.csv:4") && Catch::Contains("column 'node'"));
+  std::ofstream(r.trace) << "arrival_s,account,duration_s\n\n10,acme,1\n11,nobody,1\n";
+  CHECK_THAT(refusal(r), Catch::Contains("pair.csv:4") && Catch::Contains("no [account.nobody]"));
 }
 
 TEST_CASE("cluster-sim: a rolling reload switches the limits when the last member has read them") {
