@@ -19,7 +19,7 @@ work=$(mktemp -d)
 echo_pid=""
 cleanup() { [[ -z $echo_pid ]] || kill "$echo_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+port=$(free_port)
 # The echo side runs until its stdin closes: a fifo held open by this script.
 mkfifo "$work/in"
 "$bench" echo "$port" < "$work/in" > "$work/echo.out" 2>&1 &

@@ -13,3 +13,6 @@ replay_traces() {
     "$1/bench/usher_replay_bench" --usher "$1/usher" --work "$2" --reps 1 --reps-10m 0 >/dev/null 2>&1
   fi
 }
+
+# A TCP port free on 127.0.0.1 now (for a server started next).
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
