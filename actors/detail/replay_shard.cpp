@@ -85,7 +85,7 @@ void replay_shard::arm_client(std::uint32_t local) {
   if (t != never) wakeups_.push(timed{t, local, 0});
 }
 
-void replay_shard::decide(outcome o, const arrival& a, usec now) {
+void replay_shard::decide(outcome o, const arrival& a, usec now, usec retry_after) {
   o.seq = a.req.seq;
   o.at = a.at;
   o.account = a.req.account;
@@ -105,7 +105,7 @@ void replay_shard::decide(outcome o, const arrival& a, usec now) {
     r.code = o.code;
     r.start = o.start;
     r.end = o.end;
-    if (o.code == status::rejected) r.retry_after = plan_->profile(a.profile).retry_after;
+    if (o.code == status::rejected) r.retry_after = retry_after;
     o.final = clients_[local].model->on_result(r, now);
     arm_client(local);
   }
@@ -188,7 +188,8 @@ void replay_shard::arrive(const arrival& a, usec now) {
       o.why = d.why;
       o.gate = d.gate;
       if (d.code == status::ok) o.start = o.end = now;  // a ws_close
-      decide(o, a, now);
+      // The ledger's Retry-After, the one serve sends with this 429.
+      decide(o, a, now, seconds(d.retry_after_s));
       break;
     }
   }

@@ -159,7 +159,9 @@ class replay_shard {
   /// A request arriving now is undecided until drop_undecided(its ticket).
   std::uint64_t hold_undecided(policies::usec at);
   void drop_undecided(std::uint64_t ticket);
-  void decide(outcome o, const arrival& a, policies::usec now);
+  /// `retry_after`: the Retry-After a 429 carries (as serve sends it), for
+  /// the client that sent `a`.
+  void decide(outcome o, const arrival& a, policies::usec now, policies::usec retry_after = 0);
   void note_queue(policies::id account, policies::usec now);
   void wake_clients(policies::usec now);
   void arm_client(std::uint32_t local);

@@ -37,18 +37,19 @@ std::vector<outcome> of_client(const std::vector<outcome>& all, std::uint32_t c)
 }  // namespace
 
 TEST_CASE("the SDK retries a 429 after backoff with jitter and stops after three attempts") {
-  // Concurrency 1, held by a trace row for the whole run: every attempt of
-  // the generated account is refused.
-  auto p = plan::build("exclusive", {});
+  // Weighted units, a pool of 3: a request of cost 5 never fits, so its 429
+  // carries no Retry-After (serve sends none: waiting would not help) and
+  // the SDK backs off on its own.
+  auto p = plan::build("weighted", {{"limit", "3", "t"}});
   trace_builder t(p);
-  t.add(0, "holder", 1000);
+  t.account_id("acme");
   client_spec s;
   s.behaviour = "batch";  // one document, to watch a single logical request
   s.documents = 1;
   s.parallelism = 1;
+  s.cost = 5;
   s.duration = fixed(1);
   replay_options opt;
-  // The generated client shares the holder's account (id 0).
   opt.generated = {client(0, s)};
   auto run = replay(p, t.rows(), opt);
   REQUIRE(run.result.ok);
@@ -67,6 +68,29 @@ TEST_CASE("the SDK retries a 429 after backoff with jitter and stops after three
   CHECK(gap2 > us(0.75) - 1);
   CHECK(gap2 <= us(1.0));
   CHECK(run.result.clients.at(0).second.failed == 1);
+}
+
+TEST_CASE("the SDK waits the Retry-After serve derives for a 429 whose wait could help") {
+  // Concurrency 1, held by a trace row for the whole run: every attempt of
+  // the generated account is refused, each with the Retry-After serve sends
+  // (the plan sets none: one mean hold time per pool's worth ahead, 1 s
+  // while no lease has ended), not the SDK's own backoff (0.5 s, then 1 s).
+  auto p = plan::build("exclusive", {});
+  trace_builder t(p);
+  t.add(0, "holder", 1000);
+  client_spec s;
+  s.behaviour = "batch";
+  s.documents = 1;
+  s.parallelism = 1;
+  s.duration = fixed(1);
+  replay_options opt;
+  // The generated client shares the holder's account (id 0).
+  opt.generated = {client(0, s)};
+  auto mine = of_client(replay(p, t.rows(), opt).outcomes, 0);
+  REQUIRE(mine.size() == 3);
+  CHECK(mine[0].why == reason::over_limit);
+  CHECK(mine[1].at - mine[0].at == us(1));
+  CHECK(mine[2].at - mine[1].at == us(1));
 }
 
 TEST_CASE("the SDK honours Retry-After over its own backoff") {
