@@ -15,12 +15,15 @@
 #include <set>
 #include <sstream>
 
+#include "actors/clients/client_model.hpp"
 #include "actors/cluster/cluster_node.hpp"
 #include "actors/cluster/sim_network.hpp"
 #include "policies/input_error.hpp"
 #include "policies/random.hpp"
 #include "tools/serve_actors.hpp"
 #include "tools/serve_config.hpp"
+#include "tools/simulation_run.hpp"
+#include "tools/workload_file.hpp"
 #include "traces/csv_out.hpp"
 #include "traces/ini_file.hpp"
 #include "traces/outcome_writer.hpp"
@@ -330,6 +333,7 @@ struct row_run {
   int owner = -1;          ///< the member that granted it
   bool answered = false;
   bool granted = false;    ///< it got a lease (not so a ws_close, or a ws_open of an open connection)
+  bool final = false;      ///< a generated attempt that was its request's last (success or giving up)
   std::uint16_t code = 0;
   std::string_view why;    ///< a reason's name, or the harness's own (entry_crashed)
   usec start = -1, end = -1, wait = 0;
@@ -337,6 +341,21 @@ struct row_run {
 };
 
 constexpr std::size_t no_socket = static_cast<std::size_t>(-1);
+
+/// An answer's code as a generated client's SDK takes it: 502 and 503 are
+/// 5xx (retried, honouring Retry-After), other codes of usher's own 4xx
+/// (404 ticket_lost, 410 lease_ended) are not retried.
+policies::status client_status(std::uint16_t code) {
+  using policies::status;
+  switch (code) {
+    case 200: return status::ok;
+    case 408: return status::timeout;
+    case 429: return status::rejected;
+    case 499: return status::client_closed;
+    case 1008: return status::policy_close;
+    default: return code >= 500 ? status::failed : status::bad_request;
+  }
+}
 
 /// One grant, as its holder lived it.
 struct lease_run {
@@ -379,7 +398,7 @@ struct ticket_run {
 };
 
 struct event {
-  enum class kind : std::uint8_t { fault, release, renew, check, poll, give_up };
+  enum class kind : std::uint8_t { fault, release, renew, check, poll, give_up, wake };
   usec at;
   std::uint64_t seq;
   kind what;
@@ -396,7 +415,9 @@ class cluster_run {
     load_reloads();
     load_trace();
     if (r.random_faults > 0) {
-      auto span = rows_.empty() ? policies::seconds(60) : rows_.back().a.at;
+      // Over the trace and the generated clients' time.
+      auto span = std::max(rows_.empty() ? 0 : rows_.back().a.at, models_.empty() ? 0 : workload_.stop);
+      if (span == 0) span = policies::seconds(60);
       auto more = random_faults(r.random_faults, r.seed, names_, span,
                                 members_[0].config.cluster.failure_timeout, r.client_timeout > 0);
       for (auto& f : more) f.pair += 1'000'000;  // apart from the file's partitions
@@ -417,7 +438,18 @@ class cluster_run {
 
  private:
   void load_configs();
+  /// Reads the trace, after naming the generated clients' accounts (their
+  /// ids then do not depend on the trace, as in simulate).
   void load_trace();
+  void load_clients();
+  /// What row r holds of its account's pool, in its account's own plan.
+  std::int64_t units_of(const row_run& r) const;
+  /// The member the next request without a `node` enters at (round robin).
+  std::uint32_t next_entry() {
+    auto m = next_entry_;
+    next_entry_ = (next_entry_ + 1) % static_cast<std::uint32_t>(members_.size());
+    return m;
+  }
   /// Reads and checks each `reload` fault's config now: a bad one is an
   /// error before the run, as `usher serve` refuses it at SIGHUP.
   void load_reloads();
@@ -463,6 +495,22 @@ class cluster_run {
   /// the edge's are (a ws_open's is its connection id too).
   std::uint64_t request_id(std::size_t r) const { return (std::uint64_t{rows_[r].node + 1} << 48) + r; }
   void arrive(std::size_t r);
+  /// Generated client c acts now: the attempts it sends enter together.
+  void wake(std::uint32_t c);
+  /// Client c wants to act next at its next wakeup.
+  void arm(std::uint32_t c) {
+    auto t = models_[c]->next_wakeup();
+    if (t != never) push(t, event::kind::wake, c);
+  }
+  /// Row r, a generated attempt, is decided as its client sees it (`code`;
+  /// the server's Retry-After): its client learns it and reacts. A granted
+  /// one is told at its grant with its answer's end, as simulate tells it
+  /// (so that a cluster without faults gives simulate's outcomes); a lease
+  /// lost before that end is not told again (docs/CLUSTER-SIM.md, "Limits").
+  void attempt_over(std::size_t r, policies::status code, usec retry_after = 0);
+  /// Row r's id in outcomes.csv and leases.csv: the trace's, its row number,
+  /// or ACCOUNT#REQUEST.ATTEMPT for a generated attempt (as simulate).
+  std::string row_id(std::size_t r) const;
   /// The answer to a row's admission: final, or a ticket to poll (--tickets).
   void answered(std::size_t r, const admit_reply& reply);
   /// What the client got in the end: the row's outcome, and its lease on 200.
@@ -527,8 +575,19 @@ class cluster_run {
   /// Numbers the groups of `config` not numbered yet, and its accounts.
   void add_groups(const tools::node_config& config);
   std::map<std::string, std::shared_ptr<const policies::plan>> plan_of_;
+  /// The trace's rows (the first trace_rows_, in arrival order), then the
+  /// generated attempts as they are sent.
   std::vector<row_run> rows_;
+  std::size_t trace_rows_ = 0;
+  usec last_arrival_ = 0;
+  std::uint32_t next_entry_ = 0;
   std::unique_ptr<traces::trace_reader> reader_;
+  std::string trace_path_;  ///< --trace, or the workload's; "": none
+  workload workload_;
+  std::vector<actors::generated_account> generated_;  ///< by client index
+  std::vector<std::string> client_group_;              ///< by client index
+  std::vector<std::unique_ptr<actors::clients::client_model>> models_;
+  std::vector<actors::clients::attempt> sent_;  ///< scratch
   std::vector<sim_fault> faults_;
   std::map<std::pair<std::uint32_t, std::string>, tools::node_config> reload_configs_;
   traces::ini_file base_ini_;  ///< --config as read, for the drawn reloads' limits
@@ -599,17 +658,23 @@ void cluster_run::add_groups(const tools::node_config& config) {
 }
 
 void cluster_run::load_trace() {
-  if (request_.trace.empty()) throw input_error::in("--trace", "a trace is required");
+  if (!request_.workload.empty()) workload_ = read_workload_file(request_.workload);
+  for (auto& c : request_.clients) add_client_option(workload_, c);
+  if (request_.stop) workload_.stop = *request_.stop;
+  workload_.seed = request_.seed;  // one seed draws everything
+  trace_path_ = request_.trace.empty() ? workload_.trace : request_.trace;
+  if (trace_path_.empty() && workload_.groups.empty())
+    throw input_error::in("--trace", "nothing to play: give a trace, a workload or --client");
   auto plan = members_[0].config.plans.front().plan;
-  reader_ = std::make_unique<traces::trace_reader>(request_.trace, plan);
+  reader_ = std::make_unique<traces::trace_reader>(trace_path_, plan);
+  load_clients();
   std::vector<policies::arrival> batch;
   std::vector<std::int64_t> costs;
   std::string error;
-  std::uint32_t next_node = 0;
   for (;;) {
     batch.clear();
     costs.clear();
-    if (!reader_->read(batch, 4096, error, &costs)) throw input_error::in(request_.trace, error);
+    if (!reader_->read(batch, 4096, error, &costs)) throw input_error::in(trace_path_, error);
     if (batch.empty()) break;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       row_run r;
@@ -620,34 +685,57 @@ void cluster_run::load_trace() {
       const auto& name = account(r);
       auto g = group_of_.find(name);
       if (g == group_of_.end())
-        throw input_error::at(request_.trace, label.line, "account",
+        throw input_error::at(trace_path_, label.line, "account",
                               "no [account." + name + "] in " + request_.config);
       r.group = g->second;
-      // Its units in its own plan (the reader resolved them in the first plan's).
-      const auto& p = *plan_of_[name];
-      const auto& named = p.named_models();
-      auto mi = std::find(named.begin(), named.end(), model(r));
-      std::uint32_t model_id = mi == named.end() ? policies::no_id
-                                                 : static_cast<std::uint32_t>(mi - named.begin());
-      r.units = p.cost_of(p.profile_of(name), model_id, r.own_cost);
+      r.units = units_of(r);
       // A connection holds its slot under the cap, no pool units.
       auto what = r.a.req.what;
       if (what == policies::kind::ws_open || what == policies::kind::ws_close) r.units = 0;
       if (!label.node.empty()) {  // the member the row names
         auto m = std::find(names_.begin(), names_.end(), label.node);
         if (m == names_.end())
-          throw input_error::at(request_.trace, label.line, "column 'node'",
+          throw input_error::at(trace_path_, label.line, "column 'node'",
                                 "no member named " + label.node + " in [cluster] peers of " +
                                     request_.config);
         r.node = static_cast<std::uint32_t>(m - names_.begin());
       } else {
-        // Entering members in turn, as a round-robin load balancer sends them.
-        r.node = next_node;
-        next_node = (next_node + 1) % members_.size();
+        r.node = next_entry();  // as a round-robin load balancer sends them
       }
       rows_.push_back(std::move(r));
     }
   }
+  trace_rows_ = rows_.size();
+  if (!rows_.empty()) last_arrival_ = rows_.back().a.at;
+}
+
+void cluster_run::load_clients() {
+  auto plan = members_[0].config.plans.front().plan;
+  generated_ = generated_accounts(
+      workload_, *plan, [&](const std::string& n) { return reader_->intern_account(n); },
+      [&](const std::string& n) { return reader_->intern_model(n); }, client_group_);
+  for (auto& g : generated_) {
+    const auto& name = reader_->accounts().name(g.account);
+    if (!group_of_.count(name)) {
+      const auto& group = client_group_[g.client];
+      auto where = workload_.path.empty() ? "--client " + group : workload_.path;
+      throw input_error::in(where, "client group " + group + ": its account " + name + " has no [account." +
+                                       name + "] in " + request_.config +
+                                       " (the cluster serves the accounts its config names)");
+    }
+    // Each client its own stream, as in simulate.
+    models_.push_back(actors::clients::make_client(g.spec, policies::substream_seed(g.seed, g.client)));
+  }
+}
+
+std::int64_t cluster_run::units_of(const row_run& r) const {
+  const auto& name = account(r);
+  // The reader resolved the cost in the first plan; this is the account's own.
+  const auto& p = *plan_of_.at(name);
+  const auto& named = p.named_models();
+  auto mi = std::find(named.begin(), named.end(), model(r));
+  std::uint32_t model_id = mi == named.end() ? policies::no_id : static_cast<std::uint32_t>(mi - named.begin());
+  return p.cost_of(p.profile_of(name), model_id, r.own_cost);
 }
 
 std::optional<std::uint32_t> cluster_run::reach(std::uint32_t preferred) const {
@@ -823,6 +911,7 @@ void cluster_run::crash(std::uint32_t m) {
     row.answered_at = now();
     row.code = 502;
     row.why = "entry_crashed";
+    attempt_over(r, policies::status::failed);  // a reset connection: the SDK retries it
     socket_asked_.erase(r);
     if (row.a.req.what == policies::kind::ws_open) never_opened.push_back(r);
   }
@@ -940,11 +1029,17 @@ void cluster_run::arrive(std::size_t r) {
     row.answered_at = now();
     row.code = 502;
     row.why = "no_member_up";
+    attempt_over(r, policies::status::failed);
     return;
   }
   row.node = *to;
   waiting_at_[*to].insert(r);
-  if (request_.client_timeout > 0) push(now() + request_.client_timeout, event::kind::give_up, r);
+  // A generated attempt gives up at its client's own timeout (the SDK's);
+  // a trace row at --client-timeout's.
+  usec gives_up = row.a.client != policies::no_client ? row.a.deadline
+                  : request_.client_timeout > 0       ? now() + request_.client_timeout
+                                                      : never;
+  if (gives_up != never) push(gives_up, event::kind::give_up, r);
   admit_request req;
   req.account = account(row);
   req.request_id = request_id(r);
@@ -1059,6 +1154,7 @@ void cluster_run::give_up(std::size_t r) {
   row.answered_at = now();
   row.code = 499;
   row.why = "client_timeout";
+  attempt_over(r, policies::status::client_closed);
   if (row.a.req.what == policies::kind::ws_open) opened(r);
 }
 
@@ -1083,10 +1179,22 @@ void cluster_run::record(std::size_t r, const admit_reply& reply) {
   row.code = reply.code;
   row.why = policies::to_string(reply.why);
   row.wait = reply.waited_us;
-  if (reply.code != 200) return;
+  if (reply.code != 200) {
+    attempt_over(r, client_status(reply.code), policies::seconds(reply.retry_after_s));
+    return;
+  }
   auto t = now();
   row.start = t;
   row.end = t + row.a.duration;
+  if (row.a.deadline < row.end) {
+    // Its client's timeout comes before its answer is complete: it hangs
+    // up then (499), and its lease ends with it (as simulate cuts it).
+    row.end = row.a.deadline;
+    row.code = 499;
+    row.why = "client_timeout";
+  }
+  // Its client knows now when its answer ends (as in simulate).
+  attempt_over(r, row.code == 499 ? policies::status::client_closed : policies::status::ok);
   if (reply.lease.empty()) {  // a ws_close, or a ws_open of a connection open already
     row.end = t;
     return;
@@ -1154,6 +1262,60 @@ void cluster_run::end_lease(std::size_t l, const char* how) {
   lease.how = how;
   auto& row = rows_[lease.row];
   row.end = std::min(row.end, lease.released);
+}
+
+void cluster_run::attempt_over(std::size_t r, policies::status code, usec retry_after) {
+  auto& row = rows_[r];
+  auto c = row.a.client;
+  if (c == policies::no_client) return;
+  actors::clients::attempt_result result;
+  result.request = row.a.request_no;
+  result.number = row.a.attempt_no;
+  result.code = code;
+  result.start = row.start;
+  result.end = row.start >= 0 ? row.end : -1;
+  result.retry_after = retry_after;
+  row.final = models_[c]->on_result(result, now());
+  arm(c);
+}
+
+void cluster_run::wake(std::uint32_t c) {
+  auto& model = *models_[c];
+  auto t = now();
+  if (model.next_wakeup() != t) return;  // stale: woken already
+  sent_.clear();
+  model.wake(t, sent_);
+  const auto& g = generated_[c];
+  auto first = rows_.size();
+  for (auto& x : sent_) {
+    row_run row;
+    row.a.req.account = g.account;
+    row.a.req.model = g.model;
+    row.a.req.what = policies::kind::request;
+    row.a.at = x.at;
+    row.a.duration = x.duration;
+    row.a.client = c;
+    row.a.request_no = x.request;
+    row.a.attempt_no = x.number;
+    row.a.deadline = x.deadline;
+    row.own_cost = g.spec.cost;
+    row.group = group_of_.at(account(row));
+    row.units = units_of(row);
+    row.a.req.cost = row.units;
+    row.node = next_entry();
+    rows_.push_back(std::move(row));
+    last_arrival_ = std::max(last_arrival_, x.at);
+  }
+  // Those of one instant enter together, as a trace's rows of one instant.
+  for (auto r = first; r < rows_.size(); ++r) arrive(r);
+  arm(c);
+}
+
+std::string cluster_run::row_id(std::size_t r) const {
+  const auto& row = rows_[r];
+  if (row.a.client != policies::no_client)
+    return account(row) + "#" + std::to_string(row.a.request_no) + "." + std::to_string(row.a.attempt_no);
+  return row.id.empty() ? std::to_string(r + 1) : row.id;
 }
 
 std::optional<std::uint32_t> cluster_run::holder_member(const lease_run& l) const {
@@ -1250,7 +1412,8 @@ void cluster_run::holder_event(const event& e) {
       return;
     case event::kind::fault:
     case event::kind::poll:
-    case event::kind::give_up: return;
+    case event::kind::give_up:
+    case event::kind::wake: return;
   }
 }
 
@@ -1282,11 +1445,12 @@ cluster_sim_totals cluster_run::run() {
       this);
   for (std::uint32_t m = 0; m < members_.size(); ++m) start(m, true);
   for (std::size_t f = 0; f < faults_.size(); ++f) push(faults_[f].at, event::kind::fault, f);
+  for (std::uint32_t c = 0; c < models_.size(); ++c) arm(c);
 
-  // Runs until every row is answered and every holder is done, then a few
-  // seconds more for the last releases to reach their owners. A request
-  // never answered (its message lost) waits at most an hour past the last row.
-  usec last_row = rows_.empty() ? 0 : rows_.back().a.at;
+  // Runs until every row is answered, every holder is done and every client
+  // has stopped, then a few seconds more for the last releases to reach
+  // their owners. A request never answered (its message lost) waits at
+  // most an hour past the last row.
   usec settle_until = never;
   std::size_t next_row = 0;
   for (;;) {
@@ -1295,17 +1459,17 @@ cluster_sim_totals cluster_run::run() {
       caf::anon_send(driver_, go_atom::value);
       continue;
     }
-    usec t_row = next_row < rows_.size() ? rows_[next_row].a.at : never;
+    usec t_row = next_row < trace_rows_ ? rows_[next_row].a.at : never;
     usec t_event = events_.empty() ? never : events_.top().at;
     usec t_timer = clock_->has_pending_timeout()
                        ? std::chrono::duration_cast<std::chrono::microseconds>(
                              clock_->schedule().begin()->first - origin_).count()
                        : never;
-    if (next_row == rows_.size() && events_.empty()) {
+    if (next_row == trace_rows_ && events_.empty()) {
       bool waiting = false;
       for (auto& w : waiting_at_) waiting = waiting || !w.empty();
       if (!waiting && settle_until == never) settle_until = now() + policies::seconds(5);
-      usec limit = waiting ? last_row + policies::seconds(3600) : settle_until;
+      usec limit = waiting ? last_arrival_ + policies::seconds(3600) : settle_until;
       if (t_timer == never || t_timer > limit) break;
     }
     usec t = std::min({t_row, t_event, t_timer});
@@ -1321,6 +1485,8 @@ cluster_sim_totals cluster_run::run() {
         if (tickets_.count(e.index)) poll(e.index);
       } else if (e.what == event::kind::give_up) {
         give_up(e.index);
+      } else if (e.what == event::kind::wake) {
+        wake(static_cast<std::uint32_t>(e.index));
       } else {
         holder_event(e);
       }
@@ -1329,7 +1495,7 @@ cluster_sim_totals cluster_run::run() {
       // reach a live node's actors together (the cluster actor then sends
       // their grants to a backup in one message).
       do arrive(next_row++);
-      while (next_row < rows_.size() && rows_[next_row].a.at == t);
+      while (next_row < trace_rows_ && rows_[next_row].a.at == t);
     }
   }
   auto totals = finish();
@@ -1408,12 +1574,20 @@ cluster_sim_totals cluster_run::finish() {
     }
   };
   std::vector<account_stats> by_id(reader_->accounts().size());
+  // The rows in arrival order: the trace's, with the generated attempts
+  // among them (a trace row first at one instant).
+  std::vector<std::size_t> order(rows_.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (trace_rows_ < rows_.size())
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t x, std::size_t y) { return rows_[x].a.at < rows_[y].a.at; });
   // Unavailable: from the moment the cluster refused a request (503, or
   // lost it with the member it entered at) to the arrival of the account's
   // next request its plan answers (200, 429, 408: the cluster works for it
   // again), in arrival order. A request queued before a fault and refused
   // at it counts from the refusal.
-  for (auto& row : rows_) {
+  for (auto i : order) {
+    const auto& row = rows_[i];
     auto& a = by_id[row.a.req.account];
     ++a.requests;
     if (!row.answered) ++a.unanswered;
@@ -1423,7 +1597,7 @@ cluster_sim_totals cluster_run::finish() {
     if (refused && a.outage_from < 0) a.outage_from = row.answered_at;
     if (row.answered && !refused && row.a.at > a.outage_from) a.outage_ends(row.a.at);
   }
-  usec end = rows_.empty() ? 0 : rows_.back().a.at;
+  usec end = last_arrival_;
   for (auto& a : by_id) {
     if (a.outage_from >= 0) ++t.unavailable_at_end;
     a.outage_ends(end);
@@ -1491,6 +1665,10 @@ cluster_sim_totals cluster_run::finish() {
       j["connection_seconds_over_cap"] = a.connection_seconds_over;
     }
   }
+  // What each generated client achieved, as simulate reports it.
+  std::vector<std::pair<std::uint32_t, actors::clients::client_stats>> client_stats;
+  for (std::uint32_t c = 0; c < models_.size(); ++c) client_stats.emplace_back(c, models_[c]->stats());
+  if (!models_.empty()) t.clients_table = clients_table(workload_, client_stats, client_group_);
   if (request_.out_dir.empty()) return t;
   namespace fs = std::filesystem;
   fs::path dir(request_.out_dir);
@@ -1499,13 +1677,15 @@ cluster_sim_totals cluster_run::finish() {
     for (auto* h : {"id", "account", "key", "model", "arrival_s", "start_s", "end_s", "wait_s",
                     "status", "queued", "reason", "node", "owner"})
       out.field(h);
+    bool with_clients = !models_.empty();
+    if (with_clients)
+      for (auto* h : {"client", "request", "attempt", "final"}) out.field(h);
     bool with_priority = reader_->has_priority();
     if (with_priority) out.field("priority");
     out.end_row();
-    for (std::size_t i = 0; i < rows_.size(); ++i) {
+    for (auto i : order) {
       const auto& row = rows_[i];
-      if (row.id.empty()) out.field(static_cast<std::int64_t>(i + 1));
-      else out.field(row.id);
+      out.field(row_id(i));
       out.field(account(row));
       if (row.a.req.key == policies::no_id) out.empty();
       else out.field(reader_->keys().name(row.a.req.key));
@@ -1520,6 +1700,14 @@ cluster_sim_totals cluster_run::finish() {
       out.field(std::int64_t{row.wait > 0 ? 1 : 0});
       out.field(!row.answered ? "unanswered" : failed ? "failed" : row.why);
       out.field(names_[row.node]).field(member_name(row.owner));
+      if (with_clients) {
+        if (row.a.client == policies::no_client) {
+          out.empty().empty().empty().empty();
+        } else {
+          out.field(client_group_[row.a.client]).field(static_cast<std::int64_t>(row.a.request_no));
+          out.field(std::int64_t{row.a.attempt_no}).field(std::int64_t{row.final ? 1 : 0});
+        }
+      }
       if (with_priority) traces::priority_field(out, row.a.req.priority);
       out.end_row();
     }
@@ -1536,8 +1724,7 @@ cluster_sim_totals cluster_run::finish() {
       out.field(l.lease).field(account(row)).field(member_name(l.owner));
       out.field(static_cast<std::int64_t>(l.epoch));
       out.seconds(l.granted).seconds(l.released).field(l.how).field(row.units);
-      if (row.id.empty()) out.field(static_cast<std::int64_t>(l.row + 1));
-      else out.field(row.id);
+      out.field(row_id(l.row));
       out.field(policies::to_string(row.a.req.what));
       if (l.limit >= 0) out.field(l.limit);
       else out.field("");
@@ -1575,6 +1762,8 @@ cluster_sim_totals cluster_run::finish() {
                             {"replay", summary_replay()},
                             {"overall", overall},
                             {"accounts", json_accounts}};
+  if (!models_.empty())
+    summary["clients"] = clients_summary(client_stats, generated_, reader_->accounts(), client_group_);
   std::ofstream((dir / "summary.json").string()) << summary.dump(2) << "\n";
   std::ofstream((dir / "events.log").string()) << log_.str();
   return t;
@@ -1588,7 +1777,11 @@ cluster_sim_totals run_cluster_sim(const cluster_sim_request& request) {
 }
 
 std::string replay_command(const cluster_sim_request& r) {
-  std::string out = "usher cluster-sim --config " + r.config + " --trace " + r.trace;
+  std::string out = "usher cluster-sim --config " + r.config;
+  if (!r.trace.empty()) out += " --trace " + r.trace;
+  if (!r.workload.empty()) out += " --workload " + r.workload;
+  for (auto& c : r.clients) out += " --client " + c;
+  if (r.stop) out += " --stop " + policies::format_seconds(*r.stop) + "s";
   if (!r.faults.empty()) out += " --faults " + r.faults;
   if (r.random_faults > 0) out += " --random-faults " + std::to_string(r.random_faults);
   if (r.holders_keep_going) out += " --holders-keep-going";

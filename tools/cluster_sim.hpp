@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,9 +78,17 @@ std::string random_reload_schedule(std::uint64_t seed, const std::vector<std::st
 
 struct cluster_sim_request {
   std::string config;  ///< a serve config with a [cluster] section
-  std::string trace;   ///< the workload: a trace (docs/FORMATS.md); optional `node` column
+  std::string trace;   ///< a trace (docs/FORMATS.md); optional `node` column; may be "" with clients
+  /// Generated clients, as `usher simulate` has them (docs/WORKLOADS.md): a
+  /// workload file (its `trace` too, unless `trace` is given) and `--client`
+  /// groups. They react to what the cluster answers (retries, think times).
+  std::string workload;
+  std::vector<std::string> clients;   ///< NAME:key=value,... groups
+  std::optional<policies::usec> stop;  ///< overrides the workload's stop (default 1 h)
   std::string faults;  ///< a fault schedule file, or ""
   std::size_t random_faults = 0;
+  /// Draws everything: faults, the network, the clients (a workload file's
+  /// `seed` is used by the command when --seed is not given).
   std::uint64_t seed = 1;
   /// Holders go on to their request's end even once their lease is lost (a
   /// renewal answered 404, or none answered for two thirds of a TTL), as
@@ -128,6 +137,8 @@ struct cluster_sim_totals {
   /// together).
   std::uint64_t replica_waits = 0, replica_messages = 0;
   std::vector<std::string> faults;  ///< the schedule as applied
+  /// Generated clients: one line per group, as `usher simulate` prints it.
+  std::string clients_table;
 };
 
 /// Runs it. Throws policies::input_error on bad input.

@@ -9,6 +9,7 @@
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/staged_files.hpp"
+#include "tools/workload_file.hpp"
 
 namespace usher::tools {
 
@@ -17,16 +18,25 @@ namespace po = boost::program_options;
 int cluster_sim_command(const std::vector<std::string>& args) {
   cluster_sim_request r;
   bool quiet = false;
-  std::string client_timeout;
+  std::string client_timeout, stop;
   po::options_description d(
-      "usher cluster-sim --config FILE --trace FILE.csv [--faults FILE] [--random-faults N] "
+      "usher cluster-sim --config FILE (--trace FILE.csv | --workload FILE | --client SPEC...) "
+      "[--faults FILE] [--random-faults N] "
       "[--client-timeout T] [--tickets] [--holders-keep-going] [--seed S] --out DIR");
   d.add_options()("help,h", "show this help")(
       "config", po::value(&r.config)->required(),
       "a serve config with a [cluster] section: every member runs it (docs/CLUSTER.md)")(
-      "trace", po::value(&r.trace)->required(),
+      "trace", po::value(&r.trace),
       "the requests, CSV (docs/FORMATS.md); each enters the member its node column names, or "
       "the members in turn")(
+      "workload", po::value(&r.workload),
+      "workload file: client behaviours per account, optionally with a trace "
+      "(docs/WORKLOADS.md); their requests enter the members in turn")(
+      "client", po::value(&r.clients)->composing(),
+      "NAME:key=value,...: a group of generated clients (repeatable; keys as in a "
+      "workload file's [clients.NAME]); its accounts must be in --config")(
+      "stop", po::value(&stop),
+      "generated clients start no new requests after this: seconds or 30m, 1h (default 1h)")(
       "faults", po::value(&r.faults),
       "a fault schedule: crash, restart, pause, partition, delay, drop (docs/CLUSTER-SIM.md)")(
       "random-faults", po::value(&r.random_faults),
@@ -40,7 +50,9 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "tickets", po::bool_switch(&r.tickets),
       "clients admit asynchronously (202 and a ticket when queued) and poll their ticket until "
       "it is decided, as a client of \"async\": true does")(
-      "seed", po::value(&r.seed), "random seed (default 1): the same seed gives the same files")(
+      "seed", po::value(&r.seed),
+      "random seed of the faults, the network and the clients (default: the workload's, or 1): "
+      "the same seed gives the same files")(
       "out", po::value(&r.out_name)->required(),
       "directory for outcomes.csv, leases.csv, summary.json, events.log")(
       "quiet,q", po::bool_switch(&quiet), "print nothing on success");
@@ -48,6 +60,8 @@ int cluster_sim_command(const std::vector<std::string>& args) {
   if (auto done = parse_options("cluster-sim", args, d, vm)) return *done;
   return report_errors("cluster-sim", [&] {
     if (!client_timeout.empty()) r.client_timeout = duration_option("--client-timeout", client_timeout);
+    if (!stop.empty()) r.stop = duration_option("--stop", stop);
+    if (!vm.count("seed") && !r.workload.empty()) r.seed = read_workload_file(r.workload).seed;
     staged_files files(r.out_name,
                        std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json", "events.log"});
     r.out_dir = files.staging().string();
@@ -63,7 +77,8 @@ int cluster_sim_command(const std::vector<std::string>& args) {
                 << t.max_over << "), connection-seconds over a cap " << t.connection_seconds_over
                 << "\n"
                 << t.faults.size() << " faults; " << t.messages_lost << " messages lost; files in "
-                << r.out_name << "\n";
+                << r.out_name << "\n"
+                << t.clients_table;
     return exit_ok;
   });
 }

@@ -54,9 +54,6 @@ nlohmann::json clients_summary(
   return out;
 }
 
-namespace {
-
-// One line per client group: what its accounts achieved together.
 std::string clients_table(
     const workload& w, const std::vector<std::pair<std::uint32_t, actors::clients::client_stats>>& stats,
     const std::vector<std::string>& group_of) {
@@ -79,8 +76,6 @@ std::string clients_table(
   }
   return out;
 }
-
-}  // namespace
 
 std::vector<std::string> run_outputs() {
   std::vector<std::string> names = {"outcomes.csv", "timeseries.csv", "summary.json"};

@@ -14,6 +14,7 @@
 
 #include "actors/client_actor.hpp"
 #include "policies/time.hpp"
+#include "tools/workload_file.hpp"
 #include "traces/interner.hpp"
 
 namespace usher::tools {
@@ -51,6 +52,12 @@ std::vector<std::string> run_outputs();
 nlohmann::json clients_summary(
     const std::vector<std::pair<std::uint32_t, actors::clients::client_stats>>& stats,
     const std::vector<actors::generated_account>& generated, const traces::interner& accounts,
+    const std::vector<std::string>& group_of);
+
+/// One line per client group: what its accounts achieved together (`stats`
+/// by client index; `group_of`: each client's group name).
+std::string clients_table(
+    const workload& w, const std::vector<std::pair<std::uint32_t, actors::clients::client_stats>>& stats,
     const std::vector<std::string>& group_of);
 
 /// Where a run writes its file `name`: in `out_dir`, or /dev/null when it

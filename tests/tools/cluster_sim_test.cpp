@@ -20,6 +20,7 @@
 #include "support/usher_cli.hpp"
 #include "tools/cluster_sim.hpp"
 #include "tools/serve_config.hpp"
+#include "tools/simulation_run.hpp"
 
 using namespace usher;
 using usher::testing::csv_rows;
@@ -969,6 +970,126 @@ TEST_CASE("cluster-sim: a rolling reload that adds accounts serves them once the
   CHECK_THAT(refusal(r), Catch::Contains("back.ini") && Catch::Contains("account new0 removed"));
 }
 
+TEST_CASE("cluster-sim: generated clients on one member without faults get what simulate gives them, row for row") {
+  // One member: no forwarding, so requests of one instant reach the owner in
+  // the order they were sent, as in simulate. SDK clients with a timeout
+  // shorter than some answers (cut: 499), a batch job, conversations, all
+  // over a queue of 4 (429 queue_full, with the Retry-After serve derives).
+  auto dir = scratch("cluster-sim-clients-parity");
+  std::filesystem::create_directories(dir);
+  std::string account = "plan = streams:solo\nlimit = 2\nqueue.max_depth = 4\nqueue.max_wait = 10s\n";
+  std::ofstream(dir / "one.ini") << "[node]\nlease_ttl = 6s\n[cluster]\npeers = a@127.0.0.1:7401\n"
+                                    "replicas = 0\nheartbeat = 500ms\nfailure_timeout = 2s\n"
+                                 << "[account.bots-1]\n" << account << "[account.bots-2]\n" << account
+                                 << "[account.batch]\n" << account << "[account.chat]\n" << account;
+  std::vector<std::string> clients = {"bots:accounts=2,behaviour=sdk,rate=1.5,duration=exp:2s,timeout=4s",
+                                      "batch:behaviour=batch,documents=40,parallelism=6,duration=exp:3s",
+                                      "chat:behaviour=conversations,conversations=3,think=exp:2s,duration=exp:3s"};
+  tools::cluster_sim_request r;
+  r.config = (dir / "one.ini").string();
+  r.clients = clients;
+  r.stop = policies::seconds(300);
+  r.seed = 5;
+  r.out_dir = (dir / "cluster").string();
+  std::filesystem::create_directories(r.out_dir);
+  tools::run_cluster_sim(r);
+
+  tools::simulation_request s;
+  s.plan = "streams:solo";
+  s.sets = {"limit=2", "queue.max_depth=4", "queue.max_wait=10s"};
+  s.clients = clients;
+  s.stop = policies::seconds(300);
+  s.seed = 5;
+  s.out_dir = (dir / "simulate").string();
+  tools::run_simulation(s);
+
+  auto cluster = csv_rows(dir / "cluster" / "outcomes.csv");
+  auto simulated = csv_rows(dir / "simulate" / "outcomes.csv");
+  REQUIRE(cluster.size() == simulated.size());
+  std::map<std::string, int> seen;
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    for (const char* column : {"id", "account", "arrival_s", "start_s", "end_s", "wait_s", "status", "queued",
+                               "reason", "client", "request", "attempt", "final"})
+      REQUIRE(cluster[i][column] == simulated[i][column]);
+    CHECK(cluster[i]["node"] == "a");
+    ++seen[cluster[i]["status"] + " " + cluster[i]["client"]];
+  }
+  // Every kind of answer, from every group: the comparison covers them.
+  for (const char* kind : {"200 bots", "429 bots", "499 bots", "200 batch", "200 chat"})
+    CHECK(seen[kind] > 0);
+}
+
+TEST_CASE("cluster-sim: generated clients retry what crashes refuse them, each attempt a row, and no limit is passed") {
+  auto dir = scratch("cluster-sim-clients-faults");
+  tools::cluster_sim_request r;
+  r.config = write_config(dir, 3, "6s", 1);
+  r.clients = {"s2:behaviour=sdk,rate=2,duration=exp:2s",
+               "beta:behaviour=conversations,conversations=3,think=exp:2s,duration=exp:3s"};
+  r.stop = policies::seconds(120);
+  r.out_dir = (dir / "out").string();
+  std::filesystem::create_directories(r.out_dir);
+  // Each member in turn: whichever owns the two accounts loses them once.
+  std::ofstream(dir / "faults.txt") << "crash a at 20s\nrestart a at 30s\ncrash b at 50s\nrestart b at 60s\n"
+                                       "crash c at 80s\nrestart c at 90s\n";
+  r.faults = (dir / "faults.txt").string();
+  auto t = tools::run_cluster_sim(r);
+  CHECK(t.unit_seconds_over == 0);
+  CHECK(t.unanswered == 0);
+  CHECK_THAT(t.clients_table, Catch::Contains("s2") && Catch::Contains("conversations"));
+  auto rows = csv_rows(dir / "out" / "outcomes.csv");
+  std::map<std::pair<std::string, std::string>, std::vector<std::map<std::string, std::string>>> attempts;
+  std::size_t refused_by_faults = 0;
+  for (auto& row : rows) {
+    REQUIRE(!row["client"].empty());
+    attempts[{row["account"], row["request"]}].push_back(row);
+    if (row["status"] == "502" || row["status"] == "503") ++refused_by_faults;
+  }
+  CHECK(refused_by_faults > 0);
+  std::size_t retried = 0;
+  for (auto& [request, tries] : attempts) {
+    // In attempt order, one row each; only the last may be final, and an
+    // attempt refused that was not final is tried again.
+    for (std::size_t i = 0; i < tries.size(); ++i) {
+      CHECK(tries[i]["attempt"] == std::to_string(i + 1));
+      if (i + 1 < tries.size()) {
+        CHECK(tries[i]["final"] == "0");
+        CHECK(tries[i]["status"] != "200");
+        CHECK(std::stod(tries[i + 1]["arrival_s"]) >= std::stod(tries[i]["arrival_s"]));
+        if (tries[i]["status"] == "502" || tries[i]["status"] == "503") ++retried;
+      }
+    }
+  }
+  CHECK(retried > 0);
+  // What the clients report is what the rows say.
+  auto summary = nlohmann::json::parse(slurp(dir / "out" / "summary.json"));
+  for (const char* account : {"s2", "beta"}) {
+    std::int64_t succeeded = 0, requests = 0;
+    for (auto& [request, tries] : attempts) {
+      if (request.first != account) continue;
+      ++requests;
+      if (tries.back()["final"] == "1" && tries.back()["status"] == "200") ++succeeded;
+    }
+    CHECK(summary["clients"][account]["succeeded"] == succeeded);
+    CHECK(summary["clients"][account]["requests"] == requests);
+  }
+  // The same seed, the same files.
+  auto first = slurp(dir / "out" / "outcomes.csv"), leases = slurp(dir / "out" / "leases.csv");
+  tools::run_cluster_sim(r);
+  CHECK(slurp(dir / "out" / "outcomes.csv") == first);
+  CHECK(slurp(dir / "out" / "leases.csv") == leases);
+}
+
+TEST_CASE("cluster-sim: a client group whose account the config does not name is refused") {
+  auto dir = scratch("cluster-sim-clients-unknown");
+  tools::cluster_sim_request r;
+  r.config = write_config(dir, 3);
+  r.clients = {"ghost:behaviour=sdk,rate=1"};
+  auto why = refusal(r);
+  CHECK_THAT(why, Catch::Contains("--client ghost") && Catch::Contains("no [account.ghost]"));
+  r.clients.clear();
+  CHECK_THAT(refusal(r), Catch::Contains("nothing to play"));
+}
+
 TEST_CASE("cluster-sim finds over-admission where holders break the rules") {
   // Holders that go on using a lease they could not renew (their member
   // paused far longer than a TTL) are over their account's limit once the
@@ -1024,6 +1145,12 @@ TEST_CASE("property: through random crashes, pauses, partitions, losses and relo
       r.client_timeout = policies::seconds(60);
       r.seed = seed;
       r.tickets = seed % 2 == 0;  // half the seeds: clients that poll tickets
+      if (seed % 3 == 0) {
+        // A third of them: generated clients too, retrying what the faults refuse.
+        r.clients = {"s1:behaviour=sdk,rate=1,duration=exp:2s",
+                     "s4:behaviour=conversations,conversations=2,think=exp:3s,duration=exp:2s"};
+        r.stop = policies::seconds(120);
+      }
       if (adds) {
         r.out_dir = (dir / "out").string();
         std::filesystem::create_directories(r.out_dir);
