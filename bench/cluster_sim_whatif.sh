@@ -5,7 +5,12 @@
 # mean 5 s; for each setting of heartbeat / failure_timeout / lease_ttl /
 # replicas and each fault, the 503s, the account-seconds unavailable, the longest outage
 # of one account, the leases their holders lost, and the unit-seconds over a
-# limit (always 0). Deterministic: the same table every run.
+# limit (always 0). Then the same settings and faults seen by customers' SDKs:
+# the 30 accounts as generated SDK clients (usher simulate's `sdk` behaviour:
+# the OpenAI SDK's two retries, honouring Retry-After, and its 65 s timeout)
+# at one request every 2 s each, and what they saw: requests that failed after their
+# retries, the retries the fault caused, and the 503s.
+# Deterministic: the same tables every run.
 #
 # usage: bench/cluster_sim_whatif.sh BUILD_DIR
 set -euo pipefail
@@ -40,6 +45,29 @@ o = json.load(open(sys.argv[1]))["overall"]
 fault = sys.argv[3].replace("|", "\\|")
 print(f"| {sys.argv[2]} | `{fault}` | {o['refused_503']} | {o['unavailable_s']:.0f} | "
       f"{o['longest_unavailable_s']:.1f} | {o['leases_lost']} | {o['unit_seconds_over_limit']:g} |")
+PY
+  done
+done
+echo
+echo "| heartbeat / failure_timeout / lease_ttl / replicas | fault | SDK requests | failed after retries | retries | 503s | unit-s over limit |"
+echo "|---|---|---|---|---|---|---|"
+for setting in "500ms 2s 6s 0" "500ms 2s 30s 0" "200ms 1s 10s 0" "500ms 2s 30s 1" "200ms 1s 10s 1"; do
+  read -r hb ft ttl rep <<< "$setting"
+  config "$hb" "$ft" "$ttl" "$rep" > "$work/cluster.ini"
+  for fault in "none" "crash b at 100s" "pause b 100s..130s" "partition b | a c 100s..130s"; do
+    printf 'delay 0.1ms..2ms\n' > "$work/faults.txt"
+    [[ $fault != none ]] && echo "$fault" >> "$work/faults.txt"
+    [[ $fault == crash* ]] && echo "restart b at 160s" >> "$work/faults.txt"
+    "$usher" cluster-sim --config "$work/cluster.ini" --client "acct:accounts=30,behaviour=sdk,rate=0.5,duration=exp:5s" \
+      --stop 300s --seed 3 --faults "$work/faults.txt" --out "$work/out" -q
+    python3 - "$work/out/summary.json" "$hb / $ft / $ttl / $rep" "$fault" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+o, clients = s["overall"], s["clients"].values()
+fault = sys.argv[3].replace("|", "\\|")
+total = lambda k: sum(c[k] for c in clients)
+print(f"| {sys.argv[2]} | `{fault}` | {total('requests')} | {total('failed')} | {total('retries')} | "
+      f"{o['refused_503']} | {o['unit_seconds_over_limit']:g} |")
 PY
   done
 done
