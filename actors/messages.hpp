@@ -7,7 +7,10 @@
 /// Time fields are integer microseconds of trace (logical) time.
 
 #include <caf/all.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -123,6 +126,96 @@ using client_actor = caf::typed_actor<caf::reacts_to<start_atom>, caf::reacts_to
                                       caf::reacts_to<outcome_batch>, caf::reacts_to<final_report>>;
 
 // -- inspection (serialization and printing) ----------------------------------
+
+// What a message from another process may hold is read without trusting it:
+// CAF 0.17 has two traps there, each found by fuzz/cluster_messages.
+
+/// A vector of bytes as CAF 0.17 writes one (its length, then the bytes),
+/// read without trusting the length: CAF sizes such a vector from the length
+/// a message claims before reading a byte of it, so one beat claiming 2^40
+/// made a member allocate a terabyte (found by fuzz/cluster_messages). Read
+/// a byte at a time, it stops with an error where the message ends.
+struct wire_bytes {
+  std::vector<std::uint8_t>& bytes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_bytes& x) {
+  if constexpr (Inspector::reads_state) {  // writing (or printing): as ever
+    return f(x.bytes);
+  } else {
+    std::size_t n = 0;
+    if (auto err = f.begin_sequence(n)) return err;
+    std::vector<std::uint8_t> read;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint8_t b = 0;
+      if (auto err = f(b)) return err;
+      read.push_back(b);
+    }
+    x.bytes = std::move(read);
+    return f.end_sequence();
+  }
+}
+
+/// A double on the wire, never infinite or NaN: CAF 0.17 packs an infinite
+/// double in a loop that never ends and a NaN through an undefined cast, and
+/// a message can decode to an infinite one (which the member would then hang
+/// on when it sends it on, in a handoff, a copy or /metrics). Infinities go
+/// as the largest finite double of their sign, NaN as 0, both ways.
+struct wire_double {
+  double& value;
+};
+
+inline double finite_or_bounded(double v) {
+  if (std::isnan(v)) return 0;
+  return std::clamp(v, -std::numeric_limits<double>::max(), std::numeric_limits<double>::max());
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_double& x) {
+  if constexpr (Inspector::reads_state) {
+    double v = finite_or_bounded(x.value);
+    return f(v);
+  } else {
+    double v = 0;
+    auto err = f(v);
+    x.value = finite_or_bounded(v);
+    return err;
+  }
+}
+
+/// (name, value) pairs with their values as wire_double: the same bytes as
+/// CAF writes a vector of pairs (its length, then each name and value).
+struct wire_named_values {
+  std::vector<std::pair<std::string, double>>& values;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_named_values& x) {
+  if constexpr (Inspector::reads_state) {
+    if constexpr (std::is_same_v<typename Inspector::result_type, void>) {
+      return f(x.values);  // printing
+    } else {
+      auto n = x.values.size();
+      if (auto err = f.begin_sequence(n)) return err;
+      for (auto& [name, value] : x.values)
+        if (auto err = f(name, wire_double{value})) return err;
+      return f.end_sequence();
+    }
+  } else {
+    std::size_t n = 0;
+    if (auto err = f.begin_sequence(n)) return err;
+    std::vector<std::pair<std::string, double>> read;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::pair<std::string, double> one;
+      if (auto err = f(one.first, wire_double{one.second})) return err;
+      read.push_back(std::move(one));
+    }
+    x.values = std::move(read);
+    return f.end_sequence();
+  }
+}
+
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, arrival_batch& x) {
@@ -521,7 +614,8 @@ typename Inspector::result_type inspect(Inspector& f, moved_gate_state& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, moved_account& x) {
   return f(caf::meta::type_name("moved_account"), x.account, x.buckets, x.has_sessions, x.sessions_cap,
-           x.sessions_opened, x.sessions_window_end_us, x.gates, x.mean_hold_us, x.adaptive_limit);
+           x.sessions_opened, x.sessions_window_end_us, x.gates, wire_double{x.mean_hold_us},
+           wire_double{x.adaptive_limit});
 }
 
 template <class Inspector>
@@ -565,7 +659,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, account_metrics& x) {
   return f(caf::meta::type_name("account_metrics"), x.account, x.in_flight, x.used, x.limit,
            x.queued, x.connections, x.outcomes, x.enqueued, x.leases_expired, x.adopted,
-           x.adopted_over_limit, x.names, x.wait_buckets, x.wait_sum_us, x.wait_count, x.gates);
+           x.adopted_over_limit, x.names, x.wait_buckets, x.wait_sum_us, x.wait_count,
+           wire_named_values{x.gates});
 }
 
 template <class Inspector>

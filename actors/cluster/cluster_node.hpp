@@ -229,7 +229,7 @@ typename Inspector::result_type inspect(Inspector& f, group_note& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, beat& x) {
   return f(caf::meta::type_name("beat"), x.from, x.incarnation, x.seq, x.gens, x.over, x.acks,
-           x.heard, x.held, x.handing, x.lost, x.claims, x.promises, x.handed, x.digest, x.next_digest,
+           wire_bytes{x.heard}, x.held, x.handing, x.lost, x.claims, x.promises, x.handed, x.digest, x.next_digest,
            x.leaving);
 }
 

@@ -5,6 +5,11 @@
 #include <catch2/catch.hpp>
 
 #include <caf/all.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "actors/cluster/cluster_node.hpp"
 
@@ -157,4 +162,115 @@ TEST_CASE("a replica's image of the accounts crosses the wire with every field")
   CHECK((y.gates[0].gate == "peak" && y.gates[0].bytes == std::string("\x01\x00\xff", 3)));
   CHECK(y.mean_hold_us == 1.5e6);
   CHECK(y.adaptive_limit == 7.25);
+}
+
+TEST_CASE("a beat claiming more members than its bytes hold is refused without allocating them") {
+  // CAF 0.17 sizes a vector of bytes from the length the message claims
+  // before reading it: a beat whose `heard` claimed 2^32 entries made a
+  // member allocate 4 GB (found by fuzz/cluster_messages). Now the decoding
+  // stops where the bytes end, having allocated nothing of the sort.
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto bytes_of = [&](beat b) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    REQUIRE(!sink(b));
+    return buf;
+  };
+  beat none, one;
+  one.heard = {1};
+  auto a = bytes_of(none), b = bytes_of(one);
+  // Where `heard`'s length is: the first byte the two differ in.
+  std::size_t at = 0;
+  while (at < a.size() && a[at] == b[at]) ++at;
+  REQUIRE(at < a.size());
+  REQUIRE(b[at] == 1);
+  // The same beat as bytes: a length of 2^31 (varbyte), then nothing.
+  a.resize(at);
+  for (char c : {'\x80', '\x80', '\x80', '\x80', '\x08'}) a.push_back(c);
+  auto peak_mb = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024;  // (kilobytes on Linux)
+  };
+  auto before = peak_mb();
+  beat back;
+  caf::binary_deserializer source{sys, a};
+  CHECK(source(back));  // an error
+  CHECK(peak_mb() - before < 256);  // not the 2 GB claimed
+  // A beat's bytes are what they were (members of older builds read them):
+  // `heard`'s length, then one byte per member.
+  REQUIRE(b.size() == a.size() - 5 + 2 + (bytes_of(none).size() - at - 1));
+  CHECK(b[at + 1] == 1);
+  one.heard = {1, 0, 1};
+  auto three = bytes_of(one);
+  std::vector<char> expected(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(at));
+  for (char c : {'\x03', '\x01', '\x00', '\x01'}) expected.push_back(c);
+  expected.insert(expected.end(), b.begin() + static_cast<std::ptrdiff_t>(at) + 2, b.end());
+  CHECK(three == expected);
+  beat again;
+  caf::binary_deserializer three_back{sys, three};
+  REQUIRE(!three_back(again));
+  CHECK(again.heard == one.heard);
+}
+
+TEST_CASE("doubles cross the wire finite: an infinite one neither hangs the sender nor comes out of a message") {
+  // CAF 0.17 packs an infinite double in a loop that never ends: a member
+  // sending one (an account's mean hold, a plug-in gate's reported value)
+  // hung its middleman, and a message could decode to one (found by
+  // fuzz/cluster_messages).
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  const double inf = std::numeric_limits<double>::infinity();
+  const double biggest = std::numeric_limits<double>::max();
+  moved_account a;
+  a.account = "acme";
+  a.mean_hold_us = inf;
+  a.adaptive_limit = std::nan("");
+  auto back = round_trip(sys, a);
+  CHECK(back.mean_hold_us == biggest);
+  CHECK(back.adaptive_limit == 0);
+  a.mean_hold_us = -inf;
+  CHECK(round_trip(sys, a).mean_hold_us == -biggest);
+
+  account_metrics m;
+  m.account = "acme";
+  m.gates = {{"quota.left", inf}, {"quota.used", 2.5}};
+  auto mb = round_trip(sys, m);
+  REQUIRE(mb.gates.size() == 2);
+  CHECK(mb.gates[0] == std::make_pair(std::string("quota.left"), biggest));
+  CHECK(mb.gates[1] == std::make_pair(std::string("quota.used"), 2.5));
+
+  // Finite values go as the same bytes as before (members of older builds
+  // read them): a vector of pairs as CAF writes one.
+  std::vector<char> wrapped, plain;
+  m.gates = {{"quota.used", 2.5}, {"x", -1e300}};
+  caf::binary_serializer wrapped_sink{sys, wrapped}, plain_sink{sys, plain};
+  REQUIRE(!wrapped_sink(wire_named_values{m.gates}));
+  REQUIRE(!plain_sink(m.gates));
+  CHECK(wrapped == plain);
+
+  // A message whose double decodes to infinity (biased exponent 2047) comes
+  // out finite, so the member can send it on.
+  a.mean_hold_us = 1.0;  // packed as 0x3ff0000000000000
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  REQUIRE(!sink(a));
+  const char one[] = {'\x3f', '\xf0', 0, 0, 0, 0, 0, 0};
+  auto at = std::search(buf.begin(), buf.end(), std::begin(one), std::end(one));
+  if (at == buf.end()) {  // little-endian on the wire
+    const char one_le[] = {0, 0, 0, 0, 0, 0, '\xf0', '\x3f'};
+    at = std::search(buf.begin(), buf.end(), std::begin(one_le), std::end(one_le));
+    REQUIRE(at != buf.end());
+    at[6] = '\xf0';
+    at[7] = '\x7f';
+  } else {
+    at[0] = '\x7f';
+    at[1] = '\xf0';
+  }
+  moved_account decoded;
+  caf::binary_deserializer source{sys, buf};
+  REQUIRE(!source(decoded));
+  CHECK(decoded.mean_hold_us == biggest);
+  CHECK(!round_trip(sys, decoded).account.empty());  // and it goes on
 }
