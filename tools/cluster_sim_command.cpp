@@ -29,14 +29,6 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "trace", po::value(&r.trace),
       "the requests, CSV (docs/FORMATS.md); each enters the member its node column names, or "
       "the members in turn")(
-      "workload", po::value(&r.workload),
-      "workload file: client behaviours per account, optionally with a trace "
-      "(docs/WORKLOADS.md); their requests enter the members in turn")(
-      "client", po::value(&r.clients)->composing(),
-      "NAME:key=value,...: a group of generated clients (repeatable; keys as in a "
-      "workload file's [clients.NAME]); its accounts must be in --config")(
-      "stop", po::value(&stop),
-      "generated clients start no new requests after this: seconds or 30m, 1h (default 1h)")(
       "faults", po::value(&r.faults),
       "a fault schedule: crash, restart, pause, partition, delay, drop (docs/CLUSTER-SIM.md)")(
       "random-faults", po::value(&r.random_faults),
@@ -56,6 +48,8 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "out", po::value(&r.out_name)->required(),
       "directory for outcomes.csv, leases.csv, summary.json, events.log")(
       "quiet,q", po::bool_switch(&quiet), "print nothing on success");
+  add_client_options(d, r.workload, r.clients, stop,
+                     "; its accounts must be in --config, its requests enter the members in turn");
   po::variables_map vm;
   if (auto done = parse_options("cluster-sim", args, d, vm)) return *done;
   return report_errors("cluster-sim", [&] {

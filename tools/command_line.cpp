@@ -67,4 +67,17 @@ int report_errors(const std::string& command, const std::function<int()>& body) 
   }
 }
 
+void add_client_options(boost::program_options::options_description& d, std::string& workload,
+                        std::vector<std::string>& clients, std::string& stop, const std::string& client_note) {
+  namespace po = boost::program_options;
+  d.add_options()("workload", po::value(&workload),
+                  "workload file: client behaviours per account, optionally with a trace "
+                  "(docs/WORKLOADS.md)")(
+      "client", po::value(&clients)->composing(),
+      ("NAME:key=value,...: a group of generated clients (repeatable; keys as in a workload file's "
+       "[clients.NAME])" + client_note).c_str())(
+      "stop", po::value(&stop),
+      "generated clients start no new requests after this: seconds or 30m, 1h (default 1h)");
+}
+
 }  // namespace usher::tools

@@ -46,4 +46,11 @@ int report_errors(const std::string& command, const std::function<int()>& body);
 /// Not for `serve`, whose memory should shrink after a burst.
 void keep_freed_memory();
 
+/// --workload, --client and --stop: generated clients (docs/WORKLOADS.md), as
+/// simulate and cluster-sim take them. `client_note`: what the command adds
+/// to --client's help.
+void add_client_options(boost::program_options::options_description& d, std::string& workload,
+                        std::vector<std::string>& clients, std::string& stop,
+                        const std::string& client_note = "");
+
 }  // namespace usher::tools

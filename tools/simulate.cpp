@@ -44,14 +44,6 @@ po::options_description describe(simulate_options& o) {
       "session-rate, per-model, weighted) or a plan file (docs/PLANS.md)")(
       "trace", po::value(&o.trace),
       "request trace, CSV, gzip or plain; - reads stdin (docs/FORMATS.md)")(
-      "workload", po::value(&o.workload),
-      "workload file: client behaviours per account, optionally with a trace "
-      "(docs/WORKLOADS.md)")(
-      "client", po::value(&o.clients)->composing(),
-      "NAME:key=value,...: a group of generated clients (repeatable; keys as in a "
-      "workload file's [clients.NAME])")(
-      "stop", po::value(&o.stop),
-      "generated clients start no new requests after this: seconds or 30m, 1h (default 1h)")(
       "out", po::value(&o.out)->required(),
       "directory for outcomes.csv, summary.json, timeseries.csv")(
       "set", po::value(&o.sets)->composing(), "KEY=VALUE: override a plan parameter (repeatable)")(
@@ -64,6 +56,7 @@ po::options_description describe(simulate_options& o) {
       "plots", po::bool_switch(&o.plots),
       "also draw pictures (SVG) and index.html into --out with gnuplot (docs/WHATIF.md)")(
       "quiet,q", po::bool_switch(&o.quiet), "print nothing on success");
+  add_client_options(d, o.workload, o.clients, o.stop);
   return d;
 }
 
