@@ -508,9 +508,9 @@ class cluster_run {
   /// (so that a cluster without faults gives simulate's outcomes); a lease
   /// lost before that end is not told again (docs/CLUSTER-SIM.md, "Limits").
   void attempt_over(std::size_t r, policies::status code, usec retry_after = 0);
-  /// Row r's id in outcomes.csv and leases.csv: the trace's, its row number,
-  /// or ACCOUNT#REQUEST.ATTEMPT for a generated attempt (as simulate).
-  std::string row_id(std::size_t r) const;
+  /// Writes row r's id in outcomes.csv and leases.csv: the trace's, its row
+  /// number, or ACCOUNT#REQUEST.ATTEMPT for a generated attempt (as simulate).
+  void write_id(traces::csv_out& out, std::size_t r) const;
   /// The answer to a row's admission: final, or a ticket to poll (--tickets).
   void answered(std::size_t r, const admit_reply& reply);
   /// What the client got in the end: the row's outcome, and its lease on 200.
@@ -1311,11 +1311,14 @@ void cluster_run::wake(std::uint32_t c) {
   arm(c);
 }
 
-std::string cluster_run::row_id(std::size_t r) const {
+void cluster_run::write_id(traces::csv_out& out, std::size_t r) const {
   const auto& row = rows_[r];
   if (row.a.client != policies::no_client)
-    return account(row) + "#" + std::to_string(row.a.request_no) + "." + std::to_string(row.a.attempt_no);
-  return row.id.empty() ? std::to_string(r + 1) : row.id;
+    out.field(account(row) + "#" + std::to_string(row.a.request_no) + "." + std::to_string(row.a.attempt_no));
+  else if (row.id.empty())
+    out.field(static_cast<std::int64_t>(r + 1));
+  else
+    out.field(row.id);
 }
 
 std::optional<std::uint32_t> cluster_run::holder_member(const lease_run& l) const {
@@ -1685,7 +1688,7 @@ cluster_sim_totals cluster_run::finish() {
     out.end_row();
     for (auto i : order) {
       const auto& row = rows_[i];
-      out.field(row_id(i));
+      write_id(out, i);
       out.field(account(row));
       if (row.a.req.key == policies::no_id) out.empty();
       else out.field(reader_->keys().name(row.a.req.key));
@@ -1724,7 +1727,7 @@ cluster_sim_totals cluster_run::finish() {
       out.field(l.lease).field(account(row)).field(member_name(l.owner));
       out.field(static_cast<std::int64_t>(l.epoch));
       out.seconds(l.granted).seconds(l.released).field(l.how).field(row.units);
-      out.field(row_id(l.row));
+      write_id(out, l.row);
       out.field(policies::to_string(row.a.req.what));
       if (l.limit >= 0) out.field(l.limit);
       else out.field("");
