@@ -120,13 +120,25 @@ beat cluster_view::next_beat(usec now) {
   }
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
     auto id = ids_[g];
-    if (held_[g] || group_[g].handing_to) b.held.push_back(id);
+    if (held_[g] || group_[g].handing_to) {
+      b.held.push_back(id);
+      group_[g].unlisted = false;
+    }
     if (group_[g].handing_to) b.handing.push_back(group_note{id, *group_[g].handing_to, 0});
     if (claiming_[g]) b.claims.push_back(id);
     if (promised_[g]) b.promises.push_back(group_note{id, *promised_[g], gens_[*promised_[g]]});
   }
   while (!handed_.empty() && handed_.front().second <= now) handed_.pop_front();
   for (auto& h : handed_) b.handed.push_back(group_note{ids_[h.first.group], h.first.member, h.first.seq});
+  // Handoffs that arrived before this node had listed the group: listed now,
+  // they end (receive()).
+  for (std::uint32_t g = 0; g < groups_.size(); ++g) {
+    auto& gi = group_[g];
+    if (!gi.arrived || !gi.handing_to) continue;
+    handed_.emplace_back(group_note{g, *gi.handing_to, gi.arrived_seq}, now + failure_timeout_);
+    gi.handing_to.reset();
+    gi.arrived = false;
+  }
   for (auto g : lost_) b.lost.push_back(ids_[g]);
   b.digest = digest_;
   b.next_digest = next_digest_;
@@ -233,10 +245,23 @@ bool cluster_view::receive(const beat& wire, usec now) {
     auto g = static_cast<std::uint32_t>(held_g);
     auto& gi = group_[g];
     if (gi.handing_to == b.from && b.gens[b.from] == gi.handoff_to_gen) {  // the handoff arrived
-      gi.handing_to.reset();
-      // Said for a while, so that nobody takes the group meanwhile from
-      // beats of the receiver older than this one.
-      handed_.emplace_back(group_note{g, b.from, b.seq}, now + failure_timeout_);
+      if (gi.unlisted) {
+        // This node took the group by a handoff and passed it on before
+        // any beat of its own listed it: its sender, which ends its handoff
+        // when it sees this node list the group, would never see that, and
+        // would list the group as its own for good, so that nobody took it
+        // over once its new holder was lost (found by usher cluster-sim:
+        // a handed to e, e to b at once, b was voted out, and the account
+        // stayed without an owner, every member up). It ends after this
+        // node's next beat, which lists it.
+        gi.arrived = true;
+        gi.arrived_seq = b.seq;
+      } else {
+        gi.handing_to.reset();
+        // Said for a while, so that nobody takes the group meanwhile from
+        // beats of the receiver older than this one.
+        handed_.emplace_back(group_note{g, b.from, b.seq}, now + failure_timeout_);
+      }
     }
     // A group the sender hands to this node: the handoff says whether this
     // node takes it (accept_handoff), not the listing. It is not the
@@ -550,6 +575,7 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
       if (auto& rb = peers_[*want].latest; rb && rb->digest != digest_) return;
       held_[g] = false;
       gi.handing_to = *want;
+      gi.arrived = false;
       gi.handoff_sent = now;
       gi.handoff_to_gen = gens_[*want];
       gi.handoff_from_gen = gens_[self_];
@@ -632,6 +658,8 @@ cluster_view::handoff_answer cluster_view::accept_handoff(std::uint32_t g, std::
   claiming_[g] = false;
   auto& gi = group_[g];
   gi.handing_to.reset();
+  gi.arrived = false;
+  gi.unlisted = true;  // its sender waits to see this node list it
   gi.ever_listed = true;
   gi.last_holder = self_;
   gi.last_holder_gen = gens_[self_];

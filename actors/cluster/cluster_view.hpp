@@ -296,6 +296,11 @@ class cluster_view {
     policies::usec handoff_sent = 0;    ///< while handing_to: when it was last sent
     std::uint64_t handoff_to_gen = 0;   ///< while handing_to: the receiver's generation
     std::uint64_t handoff_from_gen = 0; ///< while handing_to: this node's generation
+    /// Taken by a handoff and not listed in a beat of this node's since:
+    /// a handoff of it on (handing_to) ends only once a beat has listed it.
+    bool unlisted = false;
+    bool arrived = false;               ///< that handoff on arrived meanwhile
+    std::uint64_t arrived_seq = 0;      ///< the receiver's beat that listed it
     bool ever_listed = false;           ///< some member was seen to hold it
     std::uint32_t last_holder = 0;      ///< valid when ever_listed
     std::uint64_t last_holder_gen = 0;  ///< its generation then
