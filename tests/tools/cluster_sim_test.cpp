@@ -1204,6 +1204,33 @@ TEST_CASE("cluster-sim: a handoff passed on at once still ends at its first send
   CHECK(t.unit_seconds_over == 0);
 }
 
+TEST_CASE("cluster-sim: a workload file brings its clients, its trace and its seed") {
+  auto dir = scratch("cluster-sim-workload");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "requests.csv") << "arrival_s,account,duration_s\n1,gamma,2\n2,gamma,2\n";
+  std::ofstream(dir / "load.ini") << "seed = 9\nstop = 60s\ntrace = requests.csv\n"
+                                     "[clients.acme]\nbehaviour = sdk\nrate = 2\nduration = exp:1s\n";
+  const std::string config = "examples/cluster-sim/cluster.ini";  // run_usher runs in the source tree
+  auto run = [&](const std::string& more, const std::string& out) {
+    auto r = usher::testing::run_usher("cluster-sim --config " + config + " --workload " +
+                                       (dir / "load.ini").string() + more + " --out " + (dir / out).string());
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("acme") && Catch::Contains("sdk"));
+  };
+  run("", "own");
+  run(" --seed 9", "nine");
+  run(" --seed 10", "ten");
+  auto rows = csv_rows(dir / "own" / "outcomes.csv");
+  std::size_t trace_rows = 0;
+  for (auto& row : rows) trace_rows += row["account"] == "gamma" && row["client"].empty();
+  CHECK(trace_rows == 2);
+  CHECK(rows.size() > 60);
+  // The workload's seed when --seed is not given.
+  CHECK(slurp(dir / "own" / "outcomes.csv") == slurp(dir / "nine" / "outcomes.csv"));
+  CHECK(slurp(dir / "own" / "outcomes.csv") != slurp(dir / "ten" / "outcomes.csv"));
+  CHECK(nlohmann::json::parse(slurp(dir / "own" / "summary.json"))["seed"] == 9);
+}
+
 TEST_CASE("cluster-sim: the bundled example runs as docs/CLUSTER-SIM.md shows") {
   auto out = scratch("cluster-sim-example");
   auto r = usher::testing::run_usher(
