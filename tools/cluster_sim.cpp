@@ -1289,15 +1289,7 @@ void cluster_run::wake(std::uint32_t c) {
   auto first = rows_.size();
   for (auto& x : sent_) {
     row_run row;
-    row.a.req.account = g.account;
-    row.a.req.model = g.model;
-    row.a.req.what = policies::kind::request;
-    row.a.at = x.at;
-    row.a.duration = x.duration;
-    row.a.client = c;
-    row.a.request_no = x.request;
-    row.a.attempt_no = x.number;
-    row.a.deadline = x.deadline;
+    row.a = actors::clients::arrival_of(x, g.account, g.model, c);
     row.own_cost = g.spec.cost;
     row.group = group_of_.at(account(row));
     row.units = units_of(row);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "policies/random.hpp"
+#include "policies/records.hpp"
 #include "policies/request.hpp"
 #include "policies/time.hpp"
 
@@ -160,6 +161,24 @@ class client_model {
 /// (workload files are validated when read).
 /// `seed` seeds the client's own random stream.
 std::unique_ptr<client_model> make_client(const client_spec& spec, std::uint64_t seed);
+
+/// Attempt `x` of client `client` as a request arriving from `account` for
+/// `model`: the caller sets what its plan decides (cost, profile) and how it
+/// numbers requests (seq).
+inline policies::arrival arrival_of(const attempt& x, policies::id account, policies::id model,
+                                    std::uint32_t client) {
+  policies::arrival a;
+  a.req.account = account;
+  a.req.model = model;
+  a.req.what = policies::kind::request;
+  a.at = x.at;
+  a.duration = x.duration;
+  a.client = client;
+  a.request_no = x.request;
+  a.attempt_no = x.number;
+  a.deadline = x.deadline;
+  return a;
+}
 
 /// Whether an SDK retries this status (408, 429, 499, 5xx, 1008).
 bool retryable(policies::status code);

@@ -204,19 +204,10 @@ void replay_shard::wake_clients(usec now) {
     sent_.clear();
     c.model->wake(now, sent_);
     for (auto& x : sent_) {
-      arrival a;
+      auto a = clients::arrival_of(x, c.account, c.model_id, local);
       a.req.seq = generated_seq_bit | (static_cast<std::uint64_t>(c.account) << 40) | ++c.next_seq;
-      a.req.account = c.account;
-      a.req.model = c.model_id;
       a.req.cost = plan_->cost_of(c.profile, c.model_id, c.model->spec().cost);
-      a.req.what = kind::request;
-      a.at = x.at;
-      a.duration = x.duration;
       a.profile = c.profile;
-      a.client = local;
-      a.request_no = x.request;
-      a.attempt_no = x.number;
-      a.deadline = x.deadline;
       generated_.push(a);
     }
     arm_client(local);
