@@ -132,8 +132,8 @@ using client_actor = caf::typed_actor<caf::reacts_to<start_atom>, caf::reacts_to
 
 /// A vector of bytes as CAF 0.17 writes one (its length, then the bytes),
 /// read without trusting the length: CAF sizes such a vector from the length
-/// a message claims before reading a byte of it, so one beat claiming 2^40
-/// made a member allocate a terabyte (found by fuzz/cluster_messages). Read
+/// a message claims before reading a byte of it, so one beat claiming 2^32
+/// entries made a member allocate 4 GB (found by fuzz/cluster_messages). Read
 /// a byte at a time, it stops with an error where the message ends.
 struct wire_bytes {
   std::vector<std::uint8_t>& bytes;
