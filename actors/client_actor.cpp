@@ -1,24 +1,14 @@
 #include "actors/client_actor.hpp"
 
 #include <algorithm>
-#include <queue>
 
 #include "actors/account_actor.hpp"
+#include "actors/detail/outcome_order.hpp"
 #include "policies/in_flight_sweep.hpp"
 
 namespace usher::actors {
 
 using namespace policies;
-
-namespace {
-
-struct output_order {
-  bool operator()(const outcome& a, const outcome& b) const {
-    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
-  }
-};
-
-}  // namespace
 
 struct client_state {
   client_actor_config cfg;
@@ -33,7 +23,7 @@ struct client_state {
   std::size_t reports = 0;
   std::uint64_t rows_read = 0;
   std::uint64_t rows_written = 0;
-  std::priority_queue<outcome, std::vector<outcome>, output_order> pending;
+  detail::outcome_order pending;  // decided, not yet written
   std::vector<usec> decided_before;
   in_flight_sweep in_flight;  // for the peaks across accounts
   std::vector<usec> through;
@@ -81,6 +71,7 @@ bool peek(self_ptr self, const arrival*& next) {
       return false;
     }
     st.rows_read += st.ahead.size();
+    for (auto& a : st.ahead) st.pending.expect(a.req.seq);
     if (st.ahead.empty()) {
       st.reader_done = true;
       return true;
@@ -167,19 +158,29 @@ void sweep_until(client_state& st, usec t) {
 // Writes every outcome that arrived before what all actors have decided.
 void flush(self_ptr self, usec decided) {
   auto& st = self->state;
-  while (!st.pending.empty() && st.pending.top().at < decided) {
-    const outcome& o = st.pending.top();
+  st.pending.flush(decided, [&](const outcome& o) {
     st.cfg.io.write_outcome(o);
     if (!(o.seq & generated_seq_bit)) ++st.rows_written;
     st.in_flight.add(o);
     sweep_until(st, o.at);
-    st.pending.pop();
-  }
+  });
+}
+
+// Takes outcomes in; false (and the replay stopped) on one that answers no
+// row waiting for it.
+bool take(self_ptr self, const std::vector<outcome>& outcomes) {
+  for (auto& o : outcomes)
+    if (!self->state.pending.add(o)) {
+      fail(self, "internal error: an outcome for trace row " + std::to_string(o.seq) +
+                     ", which is not waiting for one");
+      return false;
+    }
+  return true;
 }
 
 void absorb(self_ptr self, std::vector<outcome>& outcomes, std::uint32_t shard, usec decided) {
   auto& st = self->state;
-  for (auto& o : outcomes) st.pending.push(o);
+  if (!take(self, outcomes)) return;
   st.decided_before[shard] = std::max(st.decided_before[shard], decided);
   flush(self, *std::min_element(st.decided_before.begin(), st.decided_before.end()));
 }
@@ -233,13 +234,14 @@ client_actor::behavior_type client_behavior(self_ptr self, client_actor_config c
         if (b.acknowledges) --st.outstanding;
         st.through[b.shard] = std::max(st.through[b.shard], b.through);
         absorb(self, b.outcomes, b.shard, b.decided_before);
+        if (st.stopped) return;
         absorb_series(self, b.series, false);
         if (!st.cfg.pace.clocked) pump(self);
       },
       [=](final_report& r) {
         auto& st = self->state;
         if (st.stopped) return;
-        for (auto& o : r.outcomes) st.pending.push(o);
+        if (!take(self, r.outcomes)) return;
         absorb_series(self, r.series, false);
         for (auto& acc : r.accounts) st.result.accounts.push_back(std::move(acc));
         for (auto& c : r.clients) st.result.clients.push_back(std::move(c));

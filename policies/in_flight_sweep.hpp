@@ -14,10 +14,9 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <functional>
-#include <queue>
 #include <vector>
 
+#include "policies/monotone_queue.hpp"
 #include "policies/records.hpp"
 
 namespace usher::policies {
@@ -32,8 +31,8 @@ class in_flight_sweep {
   /// Counts `o` from its start to its end, if it holds pool units.
   void add(const outcome& o) {
     if (o.start >= 0 && holds_pool_units(o.what) && o.end >= o.start) {
-      events_.push(event{o.start, +1, o.cost});
-      events_.push(event{o.end, -1, o.cost});
+      events_.push(key_of(o.start, +1), o.cost);
+      events_.push(key_of(o.end, -1), o.cost);
     }
   }
 
@@ -42,14 +41,19 @@ class in_flight_sweep {
   /// used_delta)` sees each one.
   template <class OnChange>
   void advance(usec t, OnChange&& on_change) {
-    while (!events_.empty() && events_.top().at < t) {
-      event ev = events_.top();
+    // The keys pushed later are of outcomes arriving at or after `t`, so
+    // none is below a key popped here: monotone_queue's fast case.
+    while (!events_.empty() && events_.top_key() < key_of(t, -1)) {
+      auto key = events_.top_key();
+      std::int64_t cost = events_.top();
       events_.pop();
-      in_flight_ += ev.delta;
-      used_ += ev.delta * ev.cost;
+      usec at = static_cast<usec>(key >> 1);
+      int delta = (key & 1) ? +1 : -1;
+      in_flight_ += delta;
+      used_ += delta * cost;
       peak_in_flight_ = std::max(peak_in_flight_, in_flight_);
       peak_used_ = std::max(peak_used_, used_);
-      on_change(ev.at, ev.delta, ev.delta * ev.cost);
+      on_change(at, delta, delta * cost);
     }
   }
   void advance(usec t) {
@@ -60,13 +64,13 @@ class in_flight_sweep {
   std::int64_t peak_used() const { return peak_used_; }
 
  private:
-  struct event {
-    usec at;
-    int delta;  // -1 before +1 at one instant: a release frees before a start
-    std::int64_t cost;
-    bool operator>(const event& o) const { return at != o.at ? at > o.at : delta > o.delta; }
-  };
-  std::priority_queue<event, std::vector<event>, std::greater<>> events_;
+  // Time, then a release (0) before a start (1) at one instant: a unit freed
+  // at t can be taken at t. Times are not negative.
+  static std::uint64_t key_of(usec at, int delta) {
+    return (static_cast<std::uint64_t>(at) << 1) | (delta > 0 ? 1u : 0u);
+  }
+
+  monotone_queue<std::int64_t> events_;
   std::int64_t in_flight_ = 0;
   std::int64_t used_ = 0;
   std::int64_t peak_in_flight_ = 0;
