@@ -223,7 +223,7 @@ typename Inspector::result_type inspect(Inspector& f, replica_ack& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_note& x) {
-  return f(caf::meta::type_name("group_note"), x.group, x.member, x.seq);
+  return f(caf::meta::type_name("group_note"), x.group, x.member, x.seq, x.gen);
 }
 
 template <class Inspector>

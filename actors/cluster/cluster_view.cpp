@@ -129,13 +129,15 @@ beat cluster_view::next_beat(usec now) {
     if (promised_[g]) b.promises.push_back(group_note{id, *promised_[g], gens_[*promised_[g]]});
   }
   while (!handed_.empty() && handed_.front().second <= now) handed_.pop_front();
-  for (auto& h : handed_) b.handed.push_back(group_note{ids_[h.first.group], h.first.member, h.first.seq});
+  for (auto& h : handed_)
+    b.handed.push_back(group_note{ids_[h.first.group], h.first.member, h.first.seq, h.first.gen});
   // Handoffs that arrived before this node had listed the group: listed now,
   // they end (receive()).
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
     auto& gi = group_[g];
     if (!gi.arrived || !gi.handing_to) continue;
-    handed_.emplace_back(group_note{g, *gi.handing_to, gi.arrived_seq}, now + failure_timeout_);
+    handed_.emplace_back(group_note{g, *gi.handing_to, gi.arrived_seq, gi.handoff_to_gen},
+                         now + failure_timeout_);
     gi.handing_to.reset();
     gi.arrived = false;
   }
@@ -241,6 +243,22 @@ bool cluster_view::receive(const beat& wire, usec now) {
   const bool current = b.gens[b.from] == gens_[b.from];
   if (current)
     for (auto id : unknown) unknown_held_[id] = {b.from, b.gens[b.from]};
+  // A group the sender handed on lately: where this node last knew it to be
+  // the sender's, its holder is now the receiver. (A member that never
+  // heard the receiver list it, cut off meanwhile, kept the sender as its
+  // last holder, waited for the sender, up for good, to be voted out, and
+  // so never took the group over once the receiver was lost: the account
+  // had no owner, every member up. Found by usher cluster-sim, seed 10094
+  // of the property test.) Before the listings below: a sender that holds
+  // the group again lists it, and stays its holder.
+  if (current)
+    for (auto& h : b.handed) {
+      auto& gi = group_[h.group];
+      if (h.member == self_ || (gi.ever_listed && gi.last_holder != b.from)) continue;
+      gi.ever_listed = true;
+      gi.last_holder = h.member;
+      gi.last_holder_gen = h.gen;
+    }
   for (auto held_g : b.held) {
     auto g = static_cast<std::uint32_t>(held_g);
     auto& gi = group_[g];
@@ -260,7 +278,7 @@ bool cluster_view::receive(const beat& wire, usec now) {
         gi.handing_to.reset();
         // Said for a while, so that nobody takes the group meanwhile from
         // beats of the receiver older than this one.
-        handed_.emplace_back(group_note{g, b.from, b.seq}, now + failure_timeout_);
+        handed_.emplace_back(group_note{g, b.from, b.seq, gi.handoff_to_gen}, now + failure_timeout_);
       }
     }
     // A group the sender hands to this node: the handoff says whether this

@@ -85,11 +85,13 @@ namespace usher::actors::cluster {
 using group_id = std::uint64_t;
 
 /// A group and a member: a promise (`seq`: the member's generation) or a
-/// finished handoff (`seq`: the receiver's beat that listed the group).
+/// finished handoff (`seq`: the receiver's beat that listed the group;
+/// `gen`: the receiver's generation it took the group at).
 struct group_note {
   group_id group = 0;
   std::uint32_t member = 0;
   std::uint64_t seq = 0;
+  std::uint64_t gen = 0;
 };
 
 /// Names one handoff, the same in each of its sends: the sender's process
