@@ -18,6 +18,7 @@ void add_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<replica_ack>("usher::replica_ack");
   cfg.add_message_type<cluster_member_status>("usher::cluster_member_status");
   cfg.add_message_type<cluster_status>("usher::cluster_status");
+  cfg.set("middleman.app-identifiers", std::vector<std::string>{cluster_protocol});
 }
 
 namespace {
@@ -102,6 +103,7 @@ struct cluster_state {
   std::unordered_map<std::string, std::uint32_t> group_of;  ///< account -> group
   std::vector<caf::actor> peer;      ///< by member; invalid while not connected
   std::vector<bool> connecting;
+  std::vector<std::string> connect_error;  ///< by member: the last failure said (once per cause)
   /// Requests forwarded to each member and not answered yet: how each is
   /// answered 503 should the member go down first.
   std::vector<std::unordered_map<std::uint64_t, std::function<void()>>> pending;
@@ -406,7 +408,23 @@ void connect(self_ptr self, std::uint32_t m) {
             s.peer[m] = caf::actor_cast<caf::actor>(ptr);
             self->monitor(s.peer[m]);
           },
-          [=](caf::error&) { self->state.connecting[m] = false; });
+          [=](caf::error& err) {
+            auto& s = self->state;
+            s.connecting[m] = false;
+            // Said once per cause: a peer that is down is retried every
+            // heartbeat. One of another protocol (an older or newer build)
+            // is refused for good, which the operator must see.
+            auto why = self->home_system().render(err);
+            if (why == s.connect_error[m]) return;
+            s.connect_error[m] = why;
+            bool other_build = err == caf::sec::incompatible_application_ids;
+            say(self, other_build,
+                "cluster: cannot connect to " + s.cfg.cluster.peers[m].name + " at " + p.host + ":" +
+                    std::to_string(p.port) + ": " +
+                    (other_build ? std::string("it runs another build of the cluster protocol (this "
+                                               "one speaks ") + cluster_protocol + ")"
+                                 : why));
+          });
 }
 
 void publish_window(self_ptr self, usec now) {
@@ -887,6 +905,7 @@ caf::behavior cluster_behavior(self_ptr self, cluster_node_config cfg) {
   st.view = std::make_unique<cluster_view>(std::move(s), incarnation, now_of(self));
   st.peer.resize(n);
   st.connecting.assign(n, false);
+  st.connect_error.assign(n, std::string());
   st.pending.resize(n);
   st.shown.assign(n, member_state::down);
   st.held.assign(st.cfg.groups.size(), false);

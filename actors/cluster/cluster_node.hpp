@@ -150,7 +150,15 @@ caf::actor spawn_cluster_node(caf::actor_system& sys, cluster_node_config cfg);
 std::string publish_cluster_node(caf::actor_system& sys, const caf::actor& node,
                                  const cluster_config& cfg);
 
-/// Registers the cluster's message types (also call add_message_types()).
+/// The cluster's wire protocol: changed whenever a message between members
+/// changes (a field, their order or their meaning). CAF's handshake compares
+/// it (middleman.app-identifiers), so a member connects only to members of
+/// the same protocol: one of another build is refused and counted down,
+/// never misread (docs/CLUSTER.md, "Upgrading").
+constexpr const char* cluster_protocol = "usher-cluster-2";
+
+/// Registers the cluster's message types and its wire protocol (also call
+/// add_message_types()).
 void add_cluster_message_types(caf::actor_system_config& cfg);
 
 // -- between members ---------------------------------------------------------

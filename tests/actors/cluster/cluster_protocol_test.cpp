@@ -1,0 +1,54 @@
+#include <catch2/catch.hpp>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <string>
+#include <vector>
+
+#include "actors/cluster/cluster_node.hpp"
+#include "actors/messages.hpp"
+
+using namespace usher::actors;
+
+namespace {
+
+// An actor system as a member's: its message types and wire protocol, then
+// `protocol` in its place when given (a member of another build).
+struct member_system {
+  explicit member_system(const std::string& protocol = "") {
+    add_message_types(cfg);
+    cluster::add_cluster_message_types(cfg);
+    if (!protocol.empty()) cfg.set("middleman.app-identifiers", std::vector<std::string>{protocol});
+    cfg.load<caf::io::middleman>();
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+};
+
+}  // namespace
+
+TEST_CASE("cluster members connect only to members of the same wire protocol") {
+  member_system a;
+  auto peer = a.sys->spawn([]() -> caf::behavior { return {[](int x) { return x; }}; });
+  auto port = a.sys->middleman().publish(peer, 0, "127.0.0.1", true);
+  REQUIRE(port);
+
+  SECTION("the same protocol") {
+    member_system b;
+    auto there = b.sys->middleman().remote_actor("127.0.0.1", *port);
+    CHECK(there);
+  }
+  SECTION("another build's protocol, older (CAF's default) or newer") {
+    for (std::string other : {std::string("generic-caf-app"), std::string(cluster::cluster_protocol) + "-next"}) {
+      INFO(other);
+      member_system b(other);
+      auto there = b.sys->middleman().remote_actor("127.0.0.1", *port);
+      REQUIRE_FALSE(there);
+      CHECK(there.error() == caf::sec::incompatible_application_ids);
+    }
+  }
+  caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
+}
