@@ -674,8 +674,7 @@ route route_of(self_ptr self, const std::string& account) {
   if (i == st.group_of.end()) return r;
   r.known = true;
   r.group = i->second;
-  if (st.view->holds(r.group)) r.to = st.view->self();
-  else r.to = st.view->owner(r.group);
+  r.to = st.view->route(r.group);
   return r;
 }
 

@@ -1214,11 +1214,43 @@ TEST_CASE("cluster-sim: a member cut off while its account was handed on learns 
   // up for good, to be voted out: s4 (and s3, the same way) were refused 503
   // not_owner from 35 s to the end of the run, every member but e up.
   bool adds = false;
-  auto r = property_run(scratch("cluster-sim-handed-unheard"), 5, 10, 10094, adds);
+  auto dir = scratch("cluster-sim-handed-unheard");
+  auto r = property_run(dir, 5, 10, 10094, adds);
+  r.out_dir = (dir / "out").string();  // the property runs write no files
+  std::filesystem::create_directories(r.out_dir);
   auto t = tools::run_cluster_sim(r);
   CHECK(t.unavailable_at_end == 0);
-  CHECK(t.longest_unavailable_s < 60);  // 141.7 s before
   CHECK(t.unit_seconds_over == 0);
+  auto accounts = nlohmann::json::parse(slurp(std::filesystem::path(r.out_dir) / "summary.json"))["accounts"];
+  for (const char* a : {"s3", "s4"}) {
+    INFO(a);
+    CHECK(accounts[a]["longest_unavailable_s"].get<double>() < 30);  // 147 and 141.7 s before
+  }
+}
+
+TEST_CASE("cluster-sim: a member that counts up one the others cannot still forwards to the group's holder") {
+  // Seed 22597 of the 5-member shape above (found by a search past CI's
+  // range; four of its faults suffice: c and a read limits the others never
+  // read, a crashed at 85 s and came back at 95 s with them). c counted a up
+  // (a applies what c has read); b, d and e did not (its limits differ), so
+  // a held nothing, and b took a's account s1 over. c forwarded s1 to a, its
+  // owner among those c counts up, which did not hold it: 503 not_owner to
+  // the end of the run from c, while b granted it to whoever else asked.
+  bool adds = false;
+  auto dir = scratch("cluster-sim-route-to-holder");
+  auto r = property_run(dir, 5, 10, 22597, adds);
+  r.out_dir = (dir / "out").string();  // the property runs write no files
+  std::filesystem::create_directories(r.out_dir);
+  auto t = tools::run_cluster_sim(r);
+  CHECK(t.unavailable_at_end == 0);
+  CHECK(t.unit_seconds_over == 0);
+  std::size_t from_c = 0;
+  for (auto& row : csv_rows(std::filesystem::path(r.out_dir) / "outcomes.csv"))
+    if (row["node"] == "c" && row["account"] == "s1" && row["arrival_s"] == "180") {
+      ++from_c;
+      CHECK(row["status"] == "200");  // 503 not_owner before
+    }
+  CHECK(from_c == 1);
 }
 
 TEST_CASE("cluster-sim: a workload file brings its clients, its trace and its seed") {
