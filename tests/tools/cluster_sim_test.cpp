@@ -1204,6 +1204,16 @@ TEST_CASE("cluster-sim: a handoff passed on at once still ends at its first send
   CHECK(t.unit_seconds_over == 0);
 }
 
+// Seed `seed` of the 5-member property shape, as a search past CI's range
+// found it, with its files written (dir/out): the property runs write none.
+tools::cluster_sim_request found_seed(const std::filesystem::path& dir, std::uint64_t seed) {
+  bool adds = false;
+  auto r = property_run(dir, 5, 10, seed, adds);
+  r.out_dir = (dir / "out").string();
+  std::filesystem::create_directories(r.out_dir);
+  return r;
+}
+
 TEST_CASE("cluster-sim: a member cut off while its account was handed on learns the new holder, and takes the account over when that one is lost") {
   // Seed 10094 of the 5-member shape above (found by a search past CI's
   // range; three of its faults suffice: e cut off 27-33 s, b 29-35 s, e
@@ -1213,11 +1223,7 @@ TEST_CASE("cluster-sim: a member cut off while its account was handed on learns 
   // c as s4's last holder, and, as s4's owner once e was lost, waited for c,
   // up for good, to be voted out: s4 (and s3, the same way) were refused 503
   // not_owner from 35 s to the end of the run, every member but e up.
-  bool adds = false;
-  auto dir = scratch("cluster-sim-handed-unheard");
-  auto r = property_run(dir, 5, 10, 10094, adds);
-  r.out_dir = (dir / "out").string();  // the property runs write no files
-  std::filesystem::create_directories(r.out_dir);
+  auto r = found_seed(scratch("cluster-sim-handed-unheard"), 10094);
   auto t = tools::run_cluster_sim(r);
   CHECK(t.unavailable_at_end == 0);
   CHECK(t.unit_seconds_over == 0);
@@ -1236,11 +1242,7 @@ TEST_CASE("cluster-sim: a member that counts up one the others cannot still forw
   // a held nothing, and b took a's account s1 over. c forwarded s1 to a, its
   // owner among those c counts up, which did not hold it: 503 not_owner to
   // the end of the run from c, while b granted it to whoever else asked.
-  bool adds = false;
-  auto dir = scratch("cluster-sim-route-to-holder");
-  auto r = property_run(dir, 5, 10, 22597, adds);
-  r.out_dir = (dir / "out").string();  // the property runs write no files
-  std::filesystem::create_directories(r.out_dir);
+  auto r = found_seed(scratch("cluster-sim-route-to-holder"), 22597);
   auto t = tools::run_cluster_sim(r);
   CHECK(t.unavailable_at_end == 0);
   CHECK(t.unit_seconds_over == 0);
