@@ -1204,6 +1204,8 @@ TEST_CASE("cluster-sim: a handoff passed on at once still ends at its first send
   CHECK(t.unit_seconds_over == 0);
 }
 
+namespace {
+
 // Seed `seed` of the 5-member property shape, as a search past CI's range
 // found it, with its files written (dir/out): the property runs write none.
 tools::cluster_sim_request found_seed(const std::filesystem::path& dir, std::uint64_t seed) {
@@ -1213,6 +1215,8 @@ tools::cluster_sim_request found_seed(const std::filesystem::path& dir, std::uin
   std::filesystem::create_directories(r.out_dir);
   return r;
 }
+
+}  // namespace
 
 TEST_CASE("cluster-sim: a member cut off while its account was handed on learns the new holder, and takes the account over when that one is lost") {
   // Seed 10094 of the 5-member shape above (found by a search past CI's
