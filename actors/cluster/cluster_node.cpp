@@ -674,7 +674,8 @@ route route_of(self_ptr self, const std::string& account) {
   if (i == st.group_of.end()) return r;
   r.known = true;
   r.group = i->second;
-  r.to = st.view->route(r.group);
+  if (st.view->holds(r.group)) r.to = st.view->self();
+  else r.to = st.view->owner(r.group);
   return r;
 }
 

@@ -389,23 +389,6 @@ std::optional<std::uint32_t> cluster_view::owner(std::uint32_t g) const {
   return best;
 }
 
-std::optional<std::uint32_t> cluster_view::route(std::uint32_t g) const {
-  if (held_[g]) return self_;
-  auto want = owner(g);
-  if (!want) return want;
-  std::optional<std::uint32_t> holder;
-  for (std::uint32_t q = 0; q < names_.size(); ++q) {
-    if (q == self_ || !up(q) || !peers_[q].latest) continue;
-    auto& b = *peers_[q].latest;
-    if (!listed(b.held, g)) continue;
-    bool handing = std::any_of(b.handing.begin(), b.handing.end(), [&](const group_note& h) { return h.group == g; });
-    if (handing) continue;
-    if (q == *want) return q;
-    if (!holder || weights_[g * names_.size() + q] > weights_[g * names_.size() + *holder]) holder = q;
-  }
-  return holder ? holder : want;
-}
-
 member_state cluster_view::state_of(std::uint32_t m, usec now) const {
   if (m == self_) return valid_until_ > now ? member_state::up : member_state::joining;
   if (counted_up(m, now)) return member_state::up;

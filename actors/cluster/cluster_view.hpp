@@ -266,13 +266,6 @@ class cluster_view {
   /// The member this node would forward `group` to: the owner among those
   /// it counts up; nullopt when none (no majority).
   [[nodiscard]] std::optional<std::uint32_t> owner(std::uint32_t group) const;
-  /// Where a request for `group` goes: this node if it holds it; else a
-  /// member it counts up whose last beat lists it held (not handing it on),
-  /// the owner first among several; else owner(). Members whose views of
-  /// who is up differ (one counts a member the others cannot: limits read
-  /// but not applied) then still reach the group's holder, not an owner
-  /// that does not hold it. nullopt when no majority.
-  [[nodiscard]] std::optional<std::uint32_t> route(std::uint32_t group) const;
   [[nodiscard]] member_state state_of(std::uint32_t member, policies::usec now) const;
   /// Members whose digest differs from this node's (they never count up).
   [[nodiscard]] bool digest_mismatch(std::uint32_t member) const { return peers_[member].wrong_digest; }
