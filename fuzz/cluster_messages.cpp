@@ -110,12 +110,14 @@ void take_beat(const beat& wire) {
   b.heard.resize(n);
   for (auto* notes : {&b.promises, &b.handed, &b.handing})
     for (auto& x : *notes) x.member %= static_cast<std::uint32_t>(n);
+  for (auto& x : b.taken) x.from %= static_cast<std::uint32_t>(n);
   // Groups it names: mostly ones the view knows, by their wire ids.
   auto known = [&](group_id id) { return id % 4 < 3 ? group_id_of(group_keys()[id % 3]) : id; };
   for (auto* ids : {&b.held, &b.lost, &b.claims})
     for (auto& id : *ids) id = known(id);
   for (auto* notes : {&b.promises, &b.handed, &b.handing})
     for (auto& x : *notes) x.group = known(x.group);
+  for (auto& x : b.taken) x.group = known(x.group);
   b.digest = digest;
   if (!b.next_digest.empty() && b.next_digest.size() % 2 == 0) b.next_digest = digest;
   v = view_of_a();

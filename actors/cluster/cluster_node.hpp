@@ -235,10 +235,15 @@ typename Inspector::result_type inspect(Inspector& f, group_note& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, taken_note& x) {
+  return f(caf::meta::type_name("taken_note"), x.group, x.from, x.id.incarnation, x.id.seq);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, beat& x) {
   return f(caf::meta::type_name("beat"), x.from, x.incarnation, x.seq, x.gens, x.over, x.acks,
-           wire_bytes{x.heard}, x.held, x.handing, x.lost, x.claims, x.promises, x.handed, x.digest, x.next_digest,
-           x.leaving);
+           wire_bytes{x.heard}, x.held, x.handing, x.lost, x.claims, x.promises, x.handed, x.taken, x.digest,
+           x.next_digest, x.leaving);
 }
 
 template <class Inspector>

@@ -131,6 +131,12 @@ beat cluster_view::next_beat(usec now) {
   while (!handed_.empty() && handed_.front().second <= now) handed_.pop_front();
   for (auto& h : handed_)
     b.handed.push_back(group_note{ids_[h.first.group], h.first.member, h.first.seq, h.first.gen});
+  while (!taken_notes_.empty() && taken_notes_.front().second >= 0 && taken_notes_.front().second <= now)
+    taken_notes_.pop_front();
+  for (auto& [t, until] : taken_notes_) {
+    if (until < 0) until = now + failure_timeout_;
+    b.taken.push_back(taken_note{ids_[t.group], t.from, t.id});
+  }
   // Handoffs that arrived before this node had listed the group: listed now,
   // they end (receive()).
   for (std::uint32_t g = 0; g < groups_.size(); ++g) {
@@ -164,6 +170,8 @@ bool cluster_view::receive(const beat& wire, usec now) {
   for (auto* notes : {&wire.promises, &wire.handed, &wire.handing})
     for (auto& x : *notes)
       if (x.member >= n) return false;
+  for (auto& x : wire.taken)
+    if (x.from >= n) return false;
   // From here on its groups are this node's indices; groups not known here
   // are left out (a reload that added them is applied there and not yet
   // here), save who holds them.
@@ -194,6 +202,14 @@ bool cluster_view::receive(const beat& wire, usec now) {
   local_notes(b.promises);
   local_notes(b.handed);
   local_notes(b.handing);
+  b.taken.erase(std::remove_if(b.taken.begin(), b.taken.end(),
+                               [&](taken_note& x) {
+                                 auto i = index_of_.find(x.group);
+                                 if (i == index_of_.end()) return true;
+                                 x.group = i->second;
+                                 return false;
+                               }),
+                b.taken.end());
 
   // A new process where the member was: what it held is gone with the old
   // one, so it is voted out at once.
@@ -243,6 +259,48 @@ bool cluster_view::receive(const beat& wire, usec now) {
   const bool current = b.gens[b.from] == gens_[b.from];
   if (current)
     for (auto id : unknown) unknown_held_[id] = {b.from, b.gens[b.from]};
+  // This node's handoff of g arrived at the sender: ends it (below, for a
+  // listing of g or a note that the sender took it). False: no such handoff.
+  auto arrived = [&](std::uint32_t g) {
+    auto& gi = group_[g];
+    if (gi.handing_to != b.from || b.gens[b.from] != gi.handoff_to_gen) return false;
+    if (gi.unlisted) {
+      // This node took the group by a handoff and passed it on before any
+      // beat of its own listed it: its sender, which ends its handoff when
+      // it sees this node list the group, would never see that, and would
+      // list the group as its own for good, so that nobody took it over
+      // once its new holder was lost (found by usher cluster-sim: a handed
+      // to e, e to b at once, b was voted out, and the account stayed
+      // without an owner, every member up). It ends after this node's next
+      // beat, which lists it.
+      gi.arrived = true;
+      gi.arrived_seq = b.seq;
+    } else {
+      gi.handing_to.reset();
+      // Said for a while, so that nobody takes the group meanwhile from
+      // beats of the receiver older than this one.
+      handed_.emplace_back(group_note{g, b.from, b.seq, gi.handoff_to_gen}, now + failure_timeout_);
+    }
+    return true;
+  };
+  // The sender's note that it took a handoff of this node's: it may have
+  // handed the group on at once, listing it in a beat or two only, which may
+  // all be lost. (Found by usher cluster-sim, seed 22597 of the property
+  // test: e handed an account to b, which handed it to its owner a at once;
+  // b's one beat listing it was lost on its way to e, which listed the
+  // account as handed to b for good, so that nobody took it over when a was
+  // lost, every other member up.) Before the notes of handoffs the sender
+  // finished: the group's holder is the sender, or whom it handed it to.
+  for (auto& t : b.taken) {
+    auto g = static_cast<std::uint32_t>(t.group);
+    auto& gi = group_[g];
+    if (t.from != self_ || t.id.incarnation != incarnation_ || t.id.seq != gi.handoff.seq) continue;
+    if (arrived(g) && current) {
+      gi.ever_listed = true;
+      gi.last_holder = b.from;
+      gi.last_holder_gen = b.gens[b.from];
+    }
+  }
   // A group the sender handed on lately: where this node last knew it to be
   // the sender's, its holder is now the receiver. (A member that never
   // heard the receiver list it, cut off meanwhile, kept the sender as its
@@ -262,25 +320,7 @@ bool cluster_view::receive(const beat& wire, usec now) {
   for (auto held_g : b.held) {
     auto g = static_cast<std::uint32_t>(held_g);
     auto& gi = group_[g];
-    if (gi.handing_to == b.from && b.gens[b.from] == gi.handoff_to_gen) {  // the handoff arrived
-      if (gi.unlisted) {
-        // This node took the group by a handoff and passed it on before
-        // any beat of its own listed it: its sender, which ends its handoff
-        // when it sees this node list the group, would never see that, and
-        // would list the group as its own for good, so that nobody took it
-        // over once its new holder was lost (found by usher cluster-sim:
-        // a handed to e, e to b at once, b was voted out, and the account
-        // stayed without an owner, every member up). It ends after this
-        // node's next beat, which lists it.
-        gi.arrived = true;
-        gi.arrived_seq = b.seq;
-      } else {
-        gi.handing_to.reset();
-        // Said for a while, so that nobody takes the group meanwhile from
-        // beats of the receiver older than this one.
-        handed_.emplace_back(group_note{g, b.from, b.seq, gi.handoff_to_gen}, now + failure_timeout_);
-      }
-    }
+    arrived(g);
     // A group the sender hands to this node: the handoff says whether this
     // node takes it (accept_handoff), not the listing. It is not the
     // sender's any more, and this node's own resign of it still stands: a
@@ -597,8 +637,8 @@ void cluster_view::decide_group(std::uint32_t g, usec now, std::vector<action>& 
       gi.handoff_sent = now;
       gi.handoff_to_gen = gens_[*want];
       gi.handoff_from_gen = gens_[self_];
-      out.push_back(action{action::kind::hand_off, g, *want, {}, handoff_id{incarnation_, ++handoffs_},
-                           gi.handoff_to_gen});
+      gi.handoff = handoff_id{incarnation_, ++handoffs_};
+      out.push_back(action{action::kind::hand_off, g, *want, {}, gi.handoff, gi.handoff_to_gen});
     }
     return;
   }
@@ -672,6 +712,7 @@ cluster_view::handoff_answer cluster_view::accept_handoff(std::uint32_t g, std::
     return handoff_answer::refused;
   }
   last = id;
+  taken_notes_.emplace_back(taken_note{g, from, id}, -1);
   held_[g] = true;
   claiming_[g] = false;
   auto& gi = group_[g];

@@ -102,6 +102,16 @@ struct handoff_id {
   std::uint64_t seq = 0;
 };
 
+/// A handoff its receiver took lately (accept_handoff): the group, the
+/// member that sent it, and its id. The sender ends the handoff on it as on
+/// the receiver's listing of the group: a receiver that hands the group on
+/// at once lists it in one beat or two, which may all be lost.
+struct taken_note {
+  group_id group = 0;
+  std::uint32_t from = 0;
+  handoff_id id;
+};
+
 /// What a member tells every other each heartbeat. Also the answer to one:
 /// every beat acknowledges the last beat received from each member.
 struct beat {
@@ -122,6 +132,7 @@ struct beat {
   std::vector<group_id> claims;        ///< groups the sender would start (needs promises)
   std::vector<group_note> promises;    ///< claims the sender backs: one member per group
   std::vector<group_note> handed;      ///< handoffs the sender finished lately
+  std::vector<taken_note> taken;       ///< handoffs the sender took lately
   std::string digest;              ///< the limits digest (cluster_config) the sender applies
   /// The limits the sender has read and switches to with the others (a
   /// reload: propose_limits()); "" none.
@@ -296,6 +307,7 @@ class cluster_view {
   struct group_info {
     std::optional<std::uint32_t> handing_to;
     policies::usec handoff_sent = 0;    ///< while handing_to: when it was last sent
+    handoff_id handoff;                 ///< while handing_to: its id
     std::uint64_t handoff_to_gen = 0;   ///< while handing_to: the receiver's generation
     std::uint64_t handoff_from_gen = 0; ///< while handing_to: this node's generation
     /// Taken by a handoff and not listed in a beat of this node's since:
@@ -360,6 +372,8 @@ class cluster_view {
   std::vector<bool> claiming_;
   std::vector<std::optional<std::uint32_t>> promised_;  ///< by group: the member it is promised to
   std::deque<std::pair<group_note, policies::usec>> handed_;  ///< finished handoffs, said until then
+  /// Handoffs taken, said until then (-1: from the next beat on, for a failure_timeout).
+  std::deque<std::pair<taken_note, policies::usec>> taken_notes_;
   std::vector<group_info> group_;
   /// [group * members + sender]: the last handoff taken (accept_handoff).
   std::vector<handoff_id> taken_;

@@ -48,6 +48,7 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   b.claims = {16, 23};
   b.promises = {group_note{16, 1, 3}};
   b.handed = {group_note{42, 0, 99}};
+  b.taken = {taken_note{43, 2, handoff_id{7, 12}}};
   b.digest = "9c42e634";
   b.leaving = true;
   auto x = round_trip(sys, b);
@@ -67,6 +68,9 @@ TEST_CASE("a beat and a handoff cross the wire with every field") {
   CHECK((x.promises[0].group == 16 && x.promises[0].member == 1 && x.promises[0].seq == 3));
   REQUIRE(x.handed.size() == 1);
   CHECK((x.handed[0].group == 42 && x.handed[0].member == 0 && x.handed[0].seq == 99));
+  REQUIRE(x.taken.size() == 1);
+  CHECK((x.taken[0].group == 43 && x.taken[0].from == 2 && x.taken[0].id.incarnation == 7 &&
+         x.taken[0].id.seq == 12));
   CHECK(x.digest == b.digest);
   CHECK(x.leaving);
 
