@@ -675,7 +675,7 @@ route route_of(self_ptr self, const std::string& account) {
   r.known = true;
   r.group = i->second;
   if (st.view->holds(r.group)) r.to = st.view->self();
-  else r.to = st.view->owner(r.group);
+  else r.to = st.view->forward_to(r.group);
   return r;
 }
 

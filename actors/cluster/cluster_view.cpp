@@ -429,6 +429,27 @@ std::optional<std::uint32_t> cluster_view::owner(std::uint32_t g) const {
   return best;
 }
 
+std::optional<std::uint32_t> cluster_view::forward_to(std::uint32_t g) const {
+  auto want = owner(g);
+  if (!want || (*want != self_ && !peers_[*want].latest)) return want;
+  const auto& wants = *want == self_ ? digest_ : peers_[*want].latest->digest;
+  // Only to a holder that keeps the group: forwarding to a listed holder in
+  // general sent requests to a member that had just handed the group on,
+  // for up to a heartbeat after every handoff. (Found by usher cluster-sim:
+  // members that had read new limits counted up one restarted with them,
+  // and forwarded its accounts to it for good, 503 not_owner, while a member
+  // of the old limits held them.)
+  for (std::uint32_t q = 0; q < names_.size(); ++q) {
+    if (q == self_ || q == *want || !up(q) || !peers_[q].latest) continue;
+    auto& b = *peers_[q].latest;
+    if (b.digest == wants || !listed(b.held, g)) continue;
+    auto handing = std::any_of(b.handing.begin(), b.handing.end(),
+                               [&](const group_note& h) { return h.group == group_id{g}; });
+    if (!handing) return q;
+  }
+  return want;
+}
+
 member_state cluster_view::state_of(std::uint32_t m, usec now) const {
   if (m == self_) return valid_until_ > now ? member_state::up : member_state::joining;
   if (counted_up(m, now)) return member_state::up;

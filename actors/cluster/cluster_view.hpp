@@ -277,6 +277,13 @@ class cluster_view {
   /// The member this node would forward `group` to: the owner among those
   /// it counts up; nullopt when none (no majority).
   [[nodiscard]] std::optional<std::uint32_t> owner(std::uint32_t group) const;
+  /// Where a request for `group`, not held here, goes: owner(), except
+  /// when a member whose last beat lists the group held (not handing it
+  /// on) applies other limits than the owner: it never hands the group to
+  /// a member of other limits (decide_group), so the request goes to it.
+  /// (Members count up those whose limits meet theirs, applied or read, so
+  /// during a reload two members can count different members up.)
+  [[nodiscard]] std::optional<std::uint32_t> forward_to(std::uint32_t group) const;
   [[nodiscard]] member_state state_of(std::uint32_t member, policies::usec now) const;
   /// Members whose digest differs from this node's (they never count up).
   [[nodiscard]] bool digest_mismatch(std::uint32_t member) const { return peers_[member].wrong_digest; }
