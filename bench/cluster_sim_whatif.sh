@@ -9,7 +9,9 @@
 # the 30 accounts as generated SDK clients (usher simulate's `sdk` behaviour:
 # the OpenAI SDK's two retries, honouring Retry-After, and its 65 s timeout)
 # at one request every 2 s each, and what they saw: requests that failed after their
-# retries, the retries the fault caused, and the 503s.
+# retries, the retries the fault caused, and the 503s. Last, the faults that
+# leave a member running without a majority, with and without a load
+# balancer that checks /readyz (cluster-sim --health-check).
 # Deterministic: the same tables every run.
 #
 # usage: bench/cluster_sim_whatif.sh BUILD_DIR
@@ -69,5 +71,28 @@ total = lambda k: sum(c[k] for c in clients)
 print(f"| {sys.argv[2]} | `{fault}` | {total('requests')} | {total('failed')} | {total('retries')} | "
       f"{o['refused_503']} | {o['unit_seconds_over_limit']:g} |")
 PY
+  done
+done
+echo
+echo "| heartbeat / failure_timeout / lease_ttl / replicas | fault | health checks | 503s | unavailable (account-s) | longest outage (s) | unit-s over limit |"
+echo "|---|---|---|---|---|---|---|"
+for setting in "500ms 2s 6s 0" "500ms 2s 30s 1"; do
+  read -r hb ft ttl rep <<< "$setting"
+  config "$hb" "$ft" "$ttl" "$rep" > "$work/cluster.ini"
+  for fault in "pause b 100s..130s" "partition b | a c 100s..130s"; do
+    printf 'delay 0.1ms..2ms\n%s\n' "$fault" > "$work/faults.txt"
+    for every in none 2s 500ms; do
+      checks=()
+      [[ $every != none ]] && checks=(--health-check "$every")
+      "$usher" cluster-sim --config "$work/cluster.ini" --trace "$work/trace.csv" \
+        --faults "$work/faults.txt" "${checks[@]}" --out "$work/out" -q
+      python3 - "$work/out/summary.json" "$hb / $ft / $ttl / $rep" "$fault" "$every" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))["overall"]
+fault = sys.argv[3].replace("|", "\\|")
+print(f"| {sys.argv[2]} | `{fault}` | {sys.argv[4]} | {o['refused_503']} | {o['unavailable_s']:.0f} | "
+      f"{o['longest_unavailable_s']:.1f} | {o['unit_seconds_over_limit']:g} |")
+PY
+    done
   done
 done

@@ -314,8 +314,10 @@ struct member_run {
   caf::actor_clock::time_point epoch;  ///< its process start (node time 0)
   std::uint64_t generation = 0;
   std::uint32_t starts = 0;
+  std::shared_ptr<actors::cluster::cluster_stats> stats;  ///< its process's
   bool up = false;
   int pauses = 0;  ///< pauses holding it now (they may overlap)
+  bool healthy = true;  ///< its last health check passed (--health-check)
   /// What its `reload` faults read, applied when its cluster actor
   /// switches with the others; a new process starts with its config's.
   cluster_reloads reloads;
@@ -398,7 +400,7 @@ struct ticket_run {
 };
 
 struct event {
-  enum class kind : std::uint8_t { fault, release, renew, check, poll, give_up, wake };
+  enum class kind : std::uint8_t { fault, release, renew, check, poll, give_up, wake, probe };
   usec at;
   std::uint64_t seq;
   kind what;
@@ -476,8 +478,12 @@ class cluster_run {
     if (at < rows_[leases_[l].row].end) push(at, what, l);
   }
   /// The member a client reaches: `preferred` when up, else the next up
-  /// (a load balancer skips a member whose process is gone).
+  /// (a load balancer skips a member whose process is gone), and with
+  /// health checks one whose last one passed, when one did.
   std::optional<std::uint32_t> reach(std::uint32_t preferred) const;
+  /// The load balancer's health checks of every member (--health-check);
+  /// the next ones while `rows_left` or any other event is to come.
+  void probe(bool rows_left);
   int owner_of(std::uint32_t group, std::uint64_t* epoch) const;
   const std::string& account(const row_run& r) const { return reader_->accounts().name(r.a.req.account); }
   std::string model(const row_run& r) const {
@@ -739,11 +745,27 @@ std::int64_t cluster_run::units_of(const row_run& r) const {
 }
 
 std::optional<std::uint32_t> cluster_run::reach(std::uint32_t preferred) const {
-  for (std::size_t i = 0; i < members_.size(); ++i) {
-    auto m = static_cast<std::uint32_t>((preferred + i) % members_.size());
-    if (members_[m].up) return m;
-  }
+  // With every member failing its checks, the load balancer sends to them
+  // all the same (fails open), as common ones do.
+  for (bool checked : {request_.health_check > 0, false})
+    for (std::size_t i = 0; i < members_.size(); ++i) {
+      auto m = static_cast<std::uint32_t>((preferred + i) % members_.size());
+      if (members_[m].up && (!checked || members_[m].healthy)) return m;
+    }
   return std::nullopt;
+}
+
+void cluster_run::probe(bool rows_left) {
+  for (std::uint32_t m = 0; m < members_.size(); ++m) {
+    auto& mr = members_[m];
+    // A paused process answers no probe; /readyz is 503 without a majority.
+    bool ok = mr.up && mr.pauses == 0 && mr.stats->majority;
+    if (ok != mr.healthy)
+      log("lb", names_[m] + (ok ? " passed its health check" : " failed its health check"));
+    mr.healthy = ok;
+  }
+  // Probes go on while anything else is to come (so that a run ends).
+  if (rows_left || !events_.empty()) push(now() + request_.health_check, event::kind::probe, 0);
 }
 
 int cluster_run::owner_of(std::uint32_t group, std::uint64_t* epoch) const {
@@ -847,6 +869,7 @@ void cluster_run::start(std::uint32_t m, bool fresh) {
   cc.window = window;
   cc.stats = std::make_shared<actors::cluster::cluster_stats>();
   stats_.push_back(cc.stats);
+  mr.stats = cc.stats;
   cc.lease_ttl = node.lease_ttl;
   // The cluster's first start has no clients yet; a member restarting after
   // a crash recovers as its config says (serve's `recovery`).
@@ -1408,7 +1431,8 @@ void cluster_run::holder_event(const event& e) {
     case event::kind::fault:
     case event::kind::poll:
     case event::kind::give_up:
-    case event::kind::wake: return;
+    case event::kind::wake:
+    case event::kind::probe: return;
   }
 }
 
@@ -1441,6 +1465,7 @@ cluster_sim_totals cluster_run::run() {
   for (std::uint32_t m = 0; m < members_.size(); ++m) start(m, true);
   for (std::size_t f = 0; f < faults_.size(); ++f) push(faults_[f].at, event::kind::fault, f);
   for (std::uint32_t c = 0; c < models_.size(); ++c) arm(c);
+  if (request_.health_check > 0) push(request_.health_check, event::kind::probe, 0);
 
   // Runs until every row is answered, every holder is done and every client
   // has stopped, then a few seconds more for the last releases to reach
@@ -1482,6 +1507,8 @@ cluster_sim_totals cluster_run::run() {
         give_up(e.index);
       } else if (e.what == event::kind::wake) {
         wake(static_cast<std::uint32_t>(e.index));
+      } else if (e.what == event::kind::probe) {
+        probe(next_row < trace_rows_);
       } else {
         holder_event(e);
       }
@@ -1782,6 +1809,7 @@ std::string replay_command(const cluster_sim_request& r) {
   if (r.holders_keep_going) out += " --holders-keep-going";
   if (r.tickets) out += " --tickets";
   if (r.client_timeout > 0) out += " --client-timeout " + policies::format_seconds(r.client_timeout) + "s";
+  if (r.health_check > 0) out += " --health-check " + policies::format_seconds(r.health_check) + "s";
   out += " --seed " + std::to_string(r.seed) + " --out " +
          (!r.out_name.empty() ? r.out_name : r.out_dir.empty() ? "OUT" : r.out_dir);
   return out;

@@ -104,6 +104,11 @@ struct cluster_sim_request {
   /// released. 0: clients wait for ever (a request whose message was lost
   /// stays unanswered). With it, --random-faults draws message losses too.
   policies::usec client_timeout = 0;
+  /// The load balancer probes each member's readiness (GET /readyz: 200
+  /// while it has a majority) this often and sends nothing to one whose last
+  /// probe failed (a paused member's fails), unless every member's did. 0:
+  /// it skips only members whose process is gone.
+  policies::usec health_check = 0;
   std::string out_dir;  ///< where the files go; "" writes none
   std::string out_name;  ///< --out as the user gave it (out_dir may be a staging directory)
 };

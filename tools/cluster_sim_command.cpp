@@ -18,11 +18,11 @@ namespace po = boost::program_options;
 int cluster_sim_command(const std::vector<std::string>& args) {
   cluster_sim_request r;
   bool quiet = false;
-  std::string client_timeout, stop;
+  std::string client_timeout, health_check, stop;
   po::options_description d(
       "usher cluster-sim --config FILE (--trace FILE.csv | --workload FILE | --client SPEC...) "
       "[--faults FILE] [--random-faults N] "
-      "[--client-timeout T] [--tickets] [--holders-keep-going] [--seed S] --out DIR");
+      "[--client-timeout T] [--health-check T] [--tickets] [--holders-keep-going] [--seed S] --out DIR");
   d.add_options()("help,h", "show this help")(
       "config", po::value(&r.config)->required(),
       "a serve config with a [cluster] section: every member runs it (docs/CLUSTER.md)")(
@@ -39,6 +39,10 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "client-timeout", po::value(&client_timeout),
       "a client with no answer after this long gives up (499): 65s as the OpenAI SDK's; default "
       "none. With it, --random-faults draws message losses too")(
+      "health-check", po::value(&health_check),
+      "the load balancer checks each member's readiness (/readyz) this often and sends nothing to "
+      "one that failed its last check (no majority, or paused); default: it skips only members "
+      "whose process is gone")(
       "tickets", po::bool_switch(&r.tickets),
       "clients admit asynchronously (202 and a ticket when queued) and poll their ticket until "
       "it is decided, as a client of \"async\": true does")(
@@ -55,6 +59,7 @@ int cluster_sim_command(const std::vector<std::string>& args) {
   return report_errors("cluster-sim", [&] {
     if (!client_timeout.empty()) r.client_timeout = duration_option("--client-timeout", client_timeout);
     if (!stop.empty()) r.stop = duration_option("--stop", stop);
+    if (!health_check.empty()) r.health_check = duration_option("--health-check", health_check);
     if (!vm.count("seed") && !r.workload.empty()) r.seed = read_workload_file(r.workload).seed;
     staged_files files(r.out_name,
                        std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json", "events.log"});

@@ -1286,6 +1286,48 @@ TEST_CASE("cluster-sim: a workload file brings its clients, its trace and its se
   CHECK(nlohmann::json::parse(slurp(dir / "own" / "summary.json"))["seed"] == 9);
 }
 
+TEST_CASE("cluster-sim: a load balancer that checks readiness sends nothing to a member that failed its last check") {
+  // The bundled example: a is cut off from b and c from 80 to 86 s, and has
+  // no majority from about 81 s (its /readyz answers 503 no_majority).
+  auto out = scratch("cluster-sim-health-check");
+  const std::string example = "examples/cluster-sim/";
+  auto run = [&](const std::string& more, const std::string& dir) {
+    auto r = usher::testing::run_usher("cluster-sim -q --config " + example + "cluster.ini --trace " + example +
+                                       "requests.csv --faults " + example + "faults.txt" + more + " --out " +
+                                       (out / dir).string());
+    REQUIRE(r.code == 0);
+  };
+  run("", "plain");
+  run(" --health-check 1s", "checked");
+  run(" --health-check 1s", "again");
+  struct counts {
+    std::size_t at_a_cut_off = 0, refused = 0;
+  };
+  auto count = [&](const std::string& dir) {
+    counts c;
+    for (auto& row : csv_rows(out / dir / "outcomes.csv")) {
+      auto at = std::stod(row["arrival_s"]);
+      c.at_a_cut_off += row["node"] == "a" && at >= 82 && at < 86;
+      c.refused += row["status"] == "503";
+    }
+    return c;
+  };
+  auto plain = count("plain"), checked = count("checked");
+  CHECK(plain.at_a_cut_off > 0);  // refused 503 there
+  CHECK(checked.at_a_cut_off == 0);
+  CHECK(checked.refused < plain.refused);
+  auto log = slurp(out / "checked" / "events.log");
+  CHECK_THAT(log, Catch::Contains("81 lb a failed its health check") &&
+                      Catch::Contains("lb a passed its health check") &&
+                      Catch::Contains("lb c failed its health check"));  // paused 60-63 s
+  CHECK(slurp(out / "checked" / "outcomes.csv") == slurp(out / "again" / "outcomes.csv"));
+  CHECK_THAT(slurp(out / "checked" / "summary.json"), Catch::Contains("--health-check 1s"));
+  auto bad = usher::testing::run_usher("cluster-sim --config " + example + "cluster.ini --trace " + example +
+                                       "requests.csv --health-check soon --out " + (out / "bad").string());
+  CHECK(bad.code != 0);
+  CHECK_THAT(bad.err, Catch::Contains("--health-check"));
+}
+
 TEST_CASE("cluster-sim: the bundled example runs as docs/CLUSTER-SIM.md shows") {
   auto out = scratch("cluster-sim-example");
   auto r = usher::testing::run_usher(
