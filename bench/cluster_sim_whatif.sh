@@ -31,6 +31,16 @@ config() {  # config HEARTBEAT FAILURE_TIMEOUT LEASE_TTL REPLICAS
       "$i" "$(printf 'k%s' "$i" | sha256sum | cut -d' ' -f1)"
   done
 }
+outcome_row() {  # outcome_row SUMMARY SETTING FAULT [COLUMN...]: the columns after the fault's
+  python3 - "$@" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))["overall"]
+fault = sys.argv[3].replace("|", "\\|")
+more = "".join(f" {c} |" for c in sys.argv[4:])
+print(f"| {sys.argv[2]} | `{fault}` |{more} {o['refused_503']} | {o['unavailable_s']:.0f} | "
+      f"{o['longest_unavailable_s']:.1f} | {o['leases_lost']} | {o['unit_seconds_over_limit']:g} |")
+PY
+}
 echo "| heartbeat / failure_timeout / lease_ttl / replicas | fault | 503s | unavailable (account-s) | longest outage (s) | leases lost | unit-s over limit |"
 echo "|---|---|---|---|---|---|---|"
 for setting in "500ms 2s 6s 0" "500ms 2s 30s 0" "200ms 1s 10s 0" "1s 5s 30s 0" "500ms 2s 30s 1" "200ms 1s 10s 1"; do
@@ -41,13 +51,7 @@ for setting in "500ms 2s 6s 0" "500ms 2s 30s 0" "200ms 1s 10s 0" "1s 5s 30s 0" "
     [[ $fault == crash* ]] && echo "restart b at 160s" >> "$work/faults.txt"
     "$usher" cluster-sim --config "$work/cluster.ini" --trace "$work/trace.csv" \
       --faults "$work/faults.txt" --out "$work/out" -q
-    python3 - "$work/out/summary.json" "$hb / $ft / $ttl / $rep" "$fault" <<'PY'
-import json, sys
-o = json.load(open(sys.argv[1]))["overall"]
-fault = sys.argv[3].replace("|", "\\|")
-print(f"| {sys.argv[2]} | `{fault}` | {o['refused_503']} | {o['unavailable_s']:.0f} | "
-      f"{o['longest_unavailable_s']:.1f} | {o['leases_lost']} | {o['unit_seconds_over_limit']:g} |")
-PY
+    outcome_row "$work/out/summary.json" "$hb / $ft / $ttl / $rep" "$fault"
   done
 done
 echo
@@ -74,8 +78,8 @@ PY
   done
 done
 echo
-echo "| heartbeat / failure_timeout / lease_ttl / replicas | fault | health checks | 503s | unavailable (account-s) | longest outage (s) | unit-s over limit |"
-echo "|---|---|---|---|---|---|---|"
+echo "| heartbeat / failure_timeout / lease_ttl / replicas | fault | health checks | 503s | unavailable (account-s) | longest outage (s) | leases lost | unit-s over limit |"
+echo "|---|---|---|---|---|---|---|---|"
 for setting in "500ms 2s 6s 0" "500ms 2s 30s 1"; do
   read -r hb ft ttl rep <<< "$setting"
   config "$hb" "$ft" "$ttl" "$rep" > "$work/cluster.ini"
@@ -86,13 +90,7 @@ for setting in "500ms 2s 6s 0" "500ms 2s 30s 1"; do
       [[ $every != none ]] && checks=(--health-check "$every")
       "$usher" cluster-sim --config "$work/cluster.ini" --trace "$work/trace.csv" \
         --faults "$work/faults.txt" "${checks[@]}" --out "$work/out" -q
-      python3 - "$work/out/summary.json" "$hb / $ft / $ttl / $rep" "$fault" "$every" <<'PY'
-import json, sys
-o = json.load(open(sys.argv[1]))["overall"]
-fault = sys.argv[3].replace("|", "\\|")
-print(f"| {sys.argv[2]} | `{fault}` | {sys.argv[4]} | {o['refused_503']} | {o['unavailable_s']:.0f} | "
-      f"{o['longest_unavailable_s']:.1f} | {o['unit_seconds_over_limit']:g} |")
-PY
+      outcome_row "$work/out/summary.json" "$hb / $ft / $ttl / $rep" "$fault" "$every"
     done
   done
 done
