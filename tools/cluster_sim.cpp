@@ -317,7 +317,8 @@ struct member_run {
   std::shared_ptr<actors::cluster::cluster_stats> stats;  ///< its process's
   bool up = false;
   int pauses = 0;  ///< pauses holding it now (they may overlap)
-  bool healthy = true;  ///< its last health check passed (--health-check)
+  bool healthy = true;  ///< the load balancer sends to it (--health-check)
+  int checks_against = 0;  ///< checks in a row that said otherwise
   /// What its `reload` faults read, applied when its cluster actor
   /// switches with the others; a new process starts with its config's.
   cluster_reloads reloads;
@@ -760,9 +761,11 @@ void cluster_run::probe(bool rows_left) {
     auto& mr = members_[m];
     // A paused process answers no probe; /readyz is 503 without a majority.
     bool ok = mr.up && mr.pauses == 0 && mr.stats->majority;
-    if (ok != mr.healthy)
-      log("lb", names_[m] + (ok ? " passed its health check" : " failed its health check"));
+    mr.checks_against = ok == mr.healthy ? 0 : mr.checks_against + 1;
+    if (mr.checks_against < request_.health_threshold) continue;
+    log("lb", names_[m] + (ok ? " passed its health check" : " failed its health check"));
     mr.healthy = ok;
+    mr.checks_against = 0;
   }
   // Probes go on while anything else is to come (so that a run ends).
   if (rows_left || !events_.empty()) push(now() + request_.health_check, event::kind::probe, 0);
@@ -1810,6 +1813,8 @@ std::string replay_command(const cluster_sim_request& r) {
   if (r.tickets) out += " --tickets";
   if (r.client_timeout > 0) out += " --client-timeout " + policies::format_seconds(r.client_timeout) + "s";
   if (r.health_check > 0) out += " --health-check " + policies::format_seconds(r.health_check) + "s";
+  if (r.health_check > 0 && r.health_threshold != 1)
+    out += " --health-threshold " + std::to_string(r.health_threshold);
   out += " --seed " + std::to_string(r.seed) + " --out " +
          (!r.out_name.empty() ? r.out_name : r.out_dir.empty() ? "OUT" : r.out_dir);
   return out;

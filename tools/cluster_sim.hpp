@@ -109,6 +109,9 @@ struct cluster_sim_request {
   /// probe failed (a paused member's fails), unless every member's did. 0:
   /// it skips only members whose process is gone.
   policies::usec health_check = 0;
+  /// Checks in a row that disagree with a member's state before it changes
+  /// (a load balancer's unhealthy and healthy thresholds; 1: every check decides).
+  int health_threshold = 1;
   std::string out_dir;  ///< where the files go; "" writes none
   std::string out_name;  ///< --out as the user gave it (out_dir may be a staging directory)
 };

@@ -22,7 +22,7 @@ int cluster_sim_command(const std::vector<std::string>& args) {
   po::options_description d(
       "usher cluster-sim --config FILE (--trace FILE.csv | --workload FILE | --client SPEC...) "
       "[--faults FILE] [--random-faults N] "
-      "[--client-timeout T] [--health-check T] [--tickets] [--holders-keep-going] [--seed S] --out DIR");
+      "[--client-timeout T] [--health-check T [--health-threshold N]] [--tickets] [--holders-keep-going] [--seed S] --out DIR");
   d.add_options()("help,h", "show this help")(
       "config", po::value(&r.config)->required(),
       "a serve config with a [cluster] section: every member runs it (docs/CLUSTER.md)")(
@@ -43,6 +43,9 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "the load balancer checks each member's readiness (/readyz) this often and sends nothing to "
       "one that failed its last check (no majority, or paused); default: it skips only members "
       "whose process is gone")(
+      "health-threshold", po::value(&r.health_threshold),
+      "with --health-check: checks in a row that must disagree with a member's state to change "
+      "it, both ways (default 1)")(
       "tickets", po::bool_switch(&r.tickets),
       "clients admit asynchronously (202 and a ticket when queued) and poll their ticket until "
       "it is decided, as a client of \"async\": true does")(
@@ -60,6 +63,10 @@ int cluster_sim_command(const std::vector<std::string>& args) {
     if (!client_timeout.empty()) r.client_timeout = duration_option("--client-timeout", client_timeout);
     if (!stop.empty()) r.stop = duration_option("--stop", stop);
     if (!health_check.empty()) r.health_check = duration_option("--health-check", health_check);
+    if (r.health_threshold < 1)
+      throw policies::input_error::at("--health-threshold", 0, "", "expected 1 or more");
+    if (vm.count("health-threshold") && r.health_check <= 0)
+      throw policies::input_error::at("--health-threshold", 0, "", "needs --health-check");
     if (!vm.count("seed") && !r.workload.empty()) r.seed = read_workload_file(r.workload).seed;
     staged_files files(r.out_name,
                        std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json", "events.log"});

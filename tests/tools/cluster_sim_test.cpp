@@ -1322,6 +1322,19 @@ TEST_CASE("cluster-sim: a load balancer that checks readiness sends nothing to a
                       Catch::Contains("lb c failed its health check"));  // paused 60-63 s
   CHECK(slurp(out / "checked" / "outcomes.csv") == slurp(out / "again" / "outcomes.csv"));
   CHECK_THAT(slurp(out / "checked" / "summary.json"), Catch::Contains("--health-check 1s"));
+  // Three failed checks in a row take a member out, three passed ones bring it back.
+  run(" --health-check 1s --health-threshold 3", "threshold");
+  auto later = slurp(out / "threshold" / "events.log");
+  CHECK_THAT(later, Catch::Contains("83 lb a failed its health check") &&
+                        !Catch::Contains("81 lb a failed its health check"));
+  CHECK(count("threshold").at_a_cut_off > 0);  // 82 s: not out yet
+  CHECK(count("threshold").refused < plain.refused);
+  CHECK_THAT(slurp(out / "threshold" / "summary.json"), Catch::Contains("--health-threshold 3"));
+  auto zero = usher::testing::run_usher("cluster-sim --config " + example + "cluster.ini --trace " + example +
+                                        "requests.csv --health-check 1s --health-threshold 0 --out " +
+                                        (out / "bad").string());
+  CHECK(zero.code != 0);
+  CHECK_THAT(zero.err, Catch::Contains("--health-threshold"));
   auto bad = usher::testing::run_usher("cluster-sim --config " + example + "cluster.ini --trace " + example +
                                        "requests.csv --health-check soon --out " + (out / "bad").string());
   CHECK(bad.code != 0);
