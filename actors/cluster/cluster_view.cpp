@@ -259,8 +259,9 @@ bool cluster_view::receive(const beat& wire, usec now) {
   const bool current = b.gens[b.from] == gens_[b.from];
   if (current)
     for (auto id : unknown) unknown_held_[id] = {b.from, b.gens[b.from]};
-  // This node's handoff of g arrived at the sender: ends it (below, for a
-  // listing of g or a note that the sender took it). False: no such handoff.
+  // This node's handoff of g arrived at the beat's sender (its receiver):
+  // ends it (below, for a listing of g or a note that the receiver took
+  // it). False: no such handoff.
   auto arrived = [&](std::uint32_t g) {
     auto& gi = group_[g];
     if (gi.handing_to != b.from || b.gens[b.from] != gi.handoff_to_gen) return false;
@@ -283,14 +284,15 @@ bool cluster_view::receive(const beat& wire, usec now) {
     }
     return true;
   };
-  // The sender's note that it took a handoff of this node's: it may have
-  // handed the group on at once, listing it in a beat or two only, which may
-  // all be lost. (Found by usher cluster-sim, seed 22597 of the property
+  // The beat's sender's note that it took a handoff of this node's: it may
+  // have handed the group on at once, listing it in a beat or two only,
+  // which may all be lost. (Found by usher cluster-sim, seed 22597 of the property
   // test: e handed an account to b, which handed it to its owner a at once;
   // b's one beat listing it was lost on its way to e, which listed the
   // account as handed to b for good, so that nobody took it over when a was
-  // lost, every other member up.) Before the notes of handoffs the sender
-  // finished: the group's holder is the sender, or whom it handed it to.
+  // lost, every other member up.) Before the notes of handoffs the beat's
+  // sender finished: the group's holder is that member, or whom it handed
+  // it to.
   for (auto& t : b.taken) {
     auto g = static_cast<std::uint32_t>(t.group);
     auto& gi = group_[g];
