@@ -186,9 +186,9 @@ bool cluster_view::receive(const beat& wire, usec now) {
     }
     ids.resize(kept);
   };
-  auto local_notes = [&](std::vector<group_note>& notes) {
+  auto local_notes = [&](auto& notes) {  // group_note or taken_note
     notes.erase(std::remove_if(notes.begin(), notes.end(),
-                               [&](group_note& x) {
+                               [&](auto& x) {
                                  auto i = index_of_.find(x.group);
                                  if (i == index_of_.end()) return true;
                                  x.group = i->second;
@@ -202,14 +202,7 @@ bool cluster_view::receive(const beat& wire, usec now) {
   local_notes(b.promises);
   local_notes(b.handed);
   local_notes(b.handing);
-  b.taken.erase(std::remove_if(b.taken.begin(), b.taken.end(),
-                               [&](taken_note& x) {
-                                 auto i = index_of_.find(x.group);
-                                 if (i == index_of_.end()) return true;
-                                 x.group = i->second;
-                                 return false;
-                               }),
-                b.taken.end());
+  local_notes(b.taken);
 
   // A new process where the member was: what it held is gone with the old
   // one, so it is voted out at once.
