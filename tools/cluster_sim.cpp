@@ -611,8 +611,8 @@ class cluster_run {
   std::priority_queue<event, std::vector<event>, std::greater<event>> events_;
   std::uint64_t next_event_ = 0;
   std::ostringstream log_;
-  std::vector<std::pair<std::uint32_t, std::function<void(caf::event_based_actor*, const caf::actor&)>>>
-      outbox_;
+  using outgoing = std::pair<std::uint32_t, std::function<void(caf::event_based_actor*, const caf::actor&)>>;
+  std::vector<outgoing> outbox_;
   std::vector<std::set<std::size_t>> waiting_at_;  ///< by member: rows not answered yet
   std::unordered_map<std::size_t, ticket_run> tickets_;  ///< by row: tickets not decided yet
   double base_drop_ = 0;               ///< the schedule's `drop` for the whole run
@@ -626,7 +626,17 @@ class cluster_run {
   caf::detail::test_actor_clock* clock_ = nullptr;
   caf::actor_clock::time_point origin_;
   std::unique_ptr<actors::cluster::sim_network> net_;
-  caf::actor driver_;
+  /// The clients' actors: each entry of the outbox goes from the next of
+  /// them in turn, never two of one batch from one, so that the members'
+  /// mailboxes get the batch in its order; many, because an actor finds the
+  /// handler of an answer by a linear search of those it waits for.
+  std::vector<caf::actor> drivers_;
+  std::vector<std::vector<outgoing>> driver_box_;  ///< by driver: what it sends at its go
+  std::size_t next_driver_ = 0;
+  /// Spawns drivers until there are n.
+  void add_drivers(std::size_t n);
+  /// Hands the outbox to the drivers, in turn.
+  void dispatch();
   std::vector<caf::resumable*> parked_;
 };
 
@@ -988,6 +998,36 @@ void cluster_run::apply(const sim_fault& f) {
       break;
     case kind::reload: reload(f.member, f.file); break;
   }
+}
+
+void cluster_run::add_drivers(std::size_t n) {
+  while (drivers_.size() < n) {
+    auto k = drivers_.size();
+    driver_box_.emplace_back();
+    // (The run goes in as an argument: CAF 0.17 binds a reference to a null
+    // pointer for a function actor spawned without one, which UBSan reports.)
+    drivers_.push_back(sys_->spawn(
+        [k](caf::event_based_actor* self, cluster_run* run) -> caf::behavior {
+          return {[run, self, k](go_atom) {
+            auto out = std::move(run->driver_box_[k]);
+            run->driver_box_[k].clear();
+            for (auto& [m, f] : out)
+              if (run->members_[m].up) f(self, run->members_[m].cluster);
+          }};
+        },
+        this));
+  }
+}
+
+void cluster_run::dispatch() {
+  add_drivers(outbox_.size());
+  if (next_driver_ + outbox_.size() > drivers_.size()) next_driver_ = 0;
+  for (auto& o : outbox_) {
+    auto k = next_driver_++;
+    driver_box_[k].push_back(std::move(o));
+    caf::anon_send(drivers_[k], go_atom::value);
+  }
+  outbox_.clear();
 }
 
 // Runs every actor that has messages, except a paused member's: its jobs
@@ -1453,18 +1493,7 @@ cluster_sim_totals cluster_run::run() {
   origin_ = clock_->now() + std::chrono::microseconds(2 * members_[0].config.cluster.failure_timeout);
   net_ = std::make_unique<actors::cluster::sim_network>(
       *sys_, members_.size(), policies::substream_seed(request_.seed, policies::stable_hash("net")));
-  // (The run goes in as an argument: CAF 0.17 binds a reference to a null
-  // pointer for a function actor spawned without one, which UBSan reports.)
-  driver_ = sys_->spawn(
-      [](caf::event_based_actor* self, cluster_run* run) -> caf::behavior {
-        return {[run, self](go_atom) {
-          auto out = std::move(run->outbox_);
-          run->outbox_.clear();
-          for (auto& [m, f] : out)
-            if (run->members_[m].up) f(self, run->members_[m].cluster);
-        }};
-      },
-      this);
+  add_drivers(64);
   for (std::uint32_t m = 0; m < members_.size(); ++m) start(m, true);
   for (std::size_t f = 0; f < faults_.size(); ++f) push(faults_[f].at, event::kind::fault, f);
   for (std::uint32_t c = 0; c < models_.size(); ++c) arm(c);
@@ -1479,7 +1508,7 @@ cluster_sim_totals cluster_run::run() {
   for (;;) {
     run_ready();
     if (!outbox_.empty()) {
-      caf::anon_send(driver_, go_atom::value);
+      dispatch();
       continue;
     }
     usec t_row = next_row < trace_rows_ ? rows_[next_row].a.at : never;
@@ -1526,7 +1555,7 @@ cluster_sim_totals cluster_run::run() {
   auto totals = finish();
   // Every member stops; nothing is left running.
   for (std::uint32_t m = 0; m < members_.size(); ++m) crash(m);
-  caf::anon_send_exit(driver_, caf::exit_reason::kill);
+  for (auto& d : drivers_) caf::anon_send_exit(d, caf::exit_reason::kill);
   for (auto* job : parked_) sched_->jobs.push_back(job);
   parked_.clear();
   sched_->run();
