@@ -1608,7 +1608,16 @@ void held_over(std::vector<held_change>& changes, std::int64_t limit, std::int64
 cluster_sim_totals cluster_run::finish() {
   cluster_sim_totals t;
   t.messages_lost = net_->lost();
-  for (auto& f : faults_) t.faults.push_back(policies::format_seconds(f.at) + " " + f.text);
+  using kind = sim_fault::kind;
+  for (auto& f : faults_) {
+    t.faults.push_back(policies::format_seconds(f.at) + " " + f.text);
+    if (f.what == kind::resume || f.what == kind::heal || f.what == kind::drop_end) continue;  // a line's end
+    if (f.what == kind::reload && f.with.empty())
+      t.schedule.push_back("reload " + names_[f.member] + " at " + seconds_text(f.at) + " " +
+                           std::filesystem::absolute(f.file).string());
+    else
+      t.schedule.push_back(f.text);
+  }
   struct account_stats {
     std::uint64_t requests = 0, admitted = 0, refused_503 = 0, unanswered = 0, leases = 0, lost = 0;
     std::int64_t max_held = 0, max_over = 0;
@@ -1836,7 +1845,7 @@ std::string replay_command(const cluster_sim_request& r) {
   if (!r.workload.empty()) out += " --workload " + r.workload;
   for (auto& c : r.clients) out += " --client " + c;
   if (r.stop) out += " --stop " + policies::format_seconds(*r.stop) + "s";
-  if (!r.faults.empty()) out += " --faults " + r.faults;
+  if (!r.faults.empty()) out += " --faults " + (r.faults_name.empty() ? r.faults : r.faults_name);
   if (r.random_faults > 0) out += " --random-faults " + std::to_string(r.random_faults);
   if (r.holders_keep_going) out += " --holders-keep-going";
   if (r.tickets) out += " --tickets";

@@ -86,6 +86,7 @@ struct cluster_sim_request {
   std::vector<std::string> clients;   ///< NAME:key=value,... groups
   std::optional<policies::usec> stop;  ///< overrides the workload's stop (default 1 h)
   std::string faults;  ///< a fault schedule file, or ""
+  std::string faults_name;  ///< --faults as replay_command shows it ("": `faults`)
   std::size_t random_faults = 0;
   /// Draws everything: faults, the network, the clients (a workload file's
   /// `seed` is used by the command when --seed is not given).
@@ -145,6 +146,10 @@ struct cluster_sim_totals {
   /// together).
   std::uint64_t replica_waits = 0, replica_messages = 0;
   std::vector<std::string> faults;  ///< the schedule as applied
+  /// The schedule as a file that replays it without --random-faults: one
+  /// line per fault as written or drawn (a pause, a partition or a drop
+  /// window is one line), in time order, a reload's FILE made absolute.
+  std::vector<std::string> schedule;
   /// Generated clients: one line per group, as `usher simulate` prints it.
   std::string clients_table;
 };

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "tools/cluster_sim.hpp"
+#include "tools/cluster_sim_shrink.hpp"
 #include "tools/command_line.hpp"
 #include "tools/commands.hpp"
 #include "tools/staged_files.hpp"
@@ -15,14 +16,19 @@ namespace usher::tools {
 
 namespace po = boost::program_options;
 
+/// --shrink's schedule, in --out (not faults.txt: a user's schedule may be
+/// there, and --out's files of an earlier run are replaced).
+constexpr const char* shrunk_name = "shrunk-faults.txt";
+
 int cluster_sim_command(const std::vector<std::string>& args) {
   cluster_sim_request r;
-  bool quiet = false;
+  bool quiet = false, shrink = false;
   std::string client_timeout, health_check, stop;
   po::options_description d(
       "usher cluster-sim --config FILE (--trace FILE.csv | --workload FILE | --client SPEC...) "
       "[--faults FILE] [--random-faults N] "
-      "[--client-timeout T] [--health-check T [--health-threshold N]] [--tickets] [--holders-keep-going] [--seed S] --out DIR");
+      "[--client-timeout T] [--health-check T [--health-threshold N]] [--tickets] [--holders-keep-going] [--seed S] "
+      "[--shrink] --out DIR");
   d.add_options()("help,h", "show this help")(
       "config", po::value(&r.config)->required(),
       "a serve config with a [cluster] section: every member runs it (docs/CLUSTER.md)")(
@@ -52,6 +58,10 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "seed", po::value(&r.seed),
       "random seed of the faults, the network and the clients (default: the workload's, or 1): "
       "the same seed gives the same files")(
+      "shrink", po::bool_switch(&shrink),
+      "when the run breaks a promise (over a limit, unanswered, unavailable at the end, a lease "
+      "unaccounted for), find the fewest of its faults that still break it, each try a run with "
+      "the same seed; DIR gets that run's files and its schedule, shrunk-faults.txt")(
       "out", po::value(&r.out_name)->required(),
       "directory for outcomes.csv, leases.csv, summary.json, events.log")(
       "quiet,q", po::bool_switch(&quiet), "print nothing on success");
@@ -68,10 +78,30 @@ int cluster_sim_command(const std::vector<std::string>& args) {
     if (vm.count("health-threshold") && r.health_check <= 0)
       throw policies::input_error::at("--health-threshold", 0, "", "needs --health-check");
     if (!vm.count("seed") && !r.workload.empty()) r.seed = read_workload_file(r.workload).seed;
-    staged_files files(r.out_name,
-                       std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json", "events.log"});
-    r.out_dir = files.staging().string();
-    auto t = run_cluster_sim(r);
+    staged_files files(r.out_name, std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json",
+                                                            "events.log", shrunk_name});
+    auto run = r;
+    run.out_dir = files.staging().string();
+    if (shrink) {
+      auto schedule = (files.staging() / shrunk_name).string();
+      auto s = shrink_faults(r, schedule, [&](const std::string& step) {
+        if (!quiet) std::cerr << "usher cluster-sim: shrink: " << step << "\n";
+      });
+      if (s.broken.any() && s.reproduced) {
+        // Its files are those of the smallest schedule's run.
+        run.faults = schedule;
+        run.faults_name = (std::filesystem::path(r.out_name) / shrunk_name).string();
+        run.random_faults = 0;
+      }
+      if (!quiet && s.broken.any() && s.reproduced) {
+        auto replay = run;
+        replay.out_name = "DIR";  // another directory: one run into --out replaces its schedule
+        std::cout << "shrunk " << s.whole.size() << " faults to " << s.lines.size() << " in " << s.runs
+                  << " runs; they still break: " << s.broken.text() << "\n"
+                  << "replay: " << replay_command(replay) << "\n";
+      }
+    }
+    auto t = run_cluster_sim(run);
     files.commit();
     if (!quiet)
       std::cout << "requests " << t.requests << ", admitted " << t.admitted << ", refused 503 "
@@ -82,7 +112,7 @@ int cluster_sim_command(const std::vector<std::string>& args) {
                 << "; unit-seconds over a limit " << t.unit_seconds_over << " (most at once "
                 << t.max_over << "), connection-seconds over a cap " << t.connection_seconds_over
                 << "\n"
-                << t.faults.size() << " faults; " << t.messages_lost << " messages lost; files in "
+                << t.schedule.size() << (t.schedule.size() == 1 ? " fault; " : " faults; ") << t.messages_lost << " messages lost; files in "
                 << r.out_name << "\n"
                 << t.clients_table;
     return exit_ok;
