@@ -1170,7 +1170,7 @@ TEST_CASE("property: through random crashes, pauses, partitions, losses and relo
         std::filesystem::create_directories(r.out_dir);
       }
       auto t = tools::run_cluster_sim(r);
-      INFO("replay: " << tools::replay_command(r));
+      INFO("replay: " << tools::replay_command(r) << " (add --shrink for the fewest faults that fail)");
       if (adds) {
         // The added account is served once the faults are over, like the others.
         std::string last;
