@@ -1571,8 +1571,8 @@ struct held_change {
 };
 
 // Walks the changes of what an account's holders had at once: the most at
-// one instant, and what was above the limit, the most and integrated over
-// time in seconds. The limit is the highest its holders' grants were made
+// one instant, and what was above the limit, the most, integrated over
+// time in seconds, and its first instant (kept when `first_over` is earlier). The limit is the highest its holders' grants were made
 // under (`limit` while none said one; -1: none). With limits that never
 // change that is the limit; through a reload it is exact for a raise, and
 // for a lowered limit it stays the old one until the last lease granted
@@ -1582,7 +1582,7 @@ struct held_change {
 // other one already held, so they all fit its limit. A holder that stops at
 // the instant another starts does not overlap it (the stop sorts first).
 void held_over(std::vector<held_change>& changes, std::int64_t limit, std::int64_t& max_held,
-               std::int64_t& max_over, double& seconds_over) {
+               std::int64_t& max_over, double& seconds_over, usec& first_over) {
   std::stable_sort(changes.begin(), changes.end(), [](const held_change& a, const held_change& b) {
     return a.at != b.at ? a.at < b.at : a.units < b.units;
   });
@@ -1601,6 +1601,7 @@ void held_over(std::vector<held_change>& changes, std::int64_t limit, std::int64
     if (limit < 0 || held <= limit || i + 1 == changes.size()) continue;
     auto over = held - limit;
     max_over = std::max(max_over, over);
+    if (first_over < 0 || changes[i].at < first_over) first_over = changes[i].at;
     seconds_over += static_cast<double>(over) * static_cast<double>(changes[i + 1].at - changes[i].at) / 1e6;
   }
 }
@@ -1686,16 +1687,18 @@ cluster_sim_totals cluster_run::finish() {
   // The units each account's holders used at once, from the leases alone
   // (what anyone can recompute from leases.csv): a holder that stops at the
   // instant another starts does not overlap it.
+  usec first_over = -1;  // the first instant an account held more than its limit (or cap)
   auto json_accounts = nlohmann::json::object();
   std::map<std::string, std::uint32_t> by_name;  // summary.json lists them by name
   for (std::uint32_t id = 0; id < by_id.size(); ++id) by_name[reader_->accounts().name(id)] = id;
   for (auto& [name, id] : by_name) {
     auto& a = by_id[id];
     std::int64_t limit = id < limit_of_.size() ? limit_of_[id] : -1;
-    held_over(a.changes, limit, a.max_held, a.max_over, a.unit_seconds_over);
+    held_over(a.changes, limit, a.max_held, a.max_over, a.unit_seconds_over, first_over);
     const auto& plan = *plan_of_.at(name);
     std::int64_t cap = plan.profile(plan.profile_of(name)).max_connections;
-    held_over(a.connections, cap, a.max_connections, a.max_connections_over, a.connection_seconds_over);
+    held_over(a.connections, cap, a.max_connections, a.max_connections_over, a.connection_seconds_over,
+              first_over);
     t.requests += a.requests;
     t.admitted += a.admitted;
     t.refused_503 += a.refused_503;
@@ -1728,6 +1731,7 @@ cluster_sim_totals cluster_run::finish() {
       j["connection_seconds_over_cap"] = a.connection_seconds_over;
     }
   }
+  t.first_over = first_over;
   // What each generated client achieved, as simulate reports it.
   std::vector<std::pair<std::uint32_t, actors::clients::client_stats>> client_stats;
   for (std::uint32_t c = 0; c < models_.size(); ++c) client_stats.emplace_back(c, models_[c]->stats());
@@ -1812,6 +1816,8 @@ cluster_sim_totals cluster_run::finish() {
                             {"leases_lost", t.leases_lost},
                             {"unit_seconds_over_limit", t.unit_seconds_over},
                             {"max_units_over_limit", t.max_over},
+                            {"first_over_limit_s", first_over < 0 ? nlohmann::json(nullptr)
+                                                                  : nlohmann::json(static_cast<double>(first_over) / 1e6)},
                             {"connection_seconds_over_cap", t.connection_seconds_over},
                             {"max_connections_over_cap", t.max_connections_over},
                             {"messages_lost", t.messages_lost},
@@ -1841,7 +1847,7 @@ cluster_sim_totals run_cluster_sim(const cluster_sim_request& request) {
 
 std::string replay_command(const cluster_sim_request& r) {
   std::string out = "usher cluster-sim --config " + r.config;
-  if (!r.trace.empty()) out += " --trace " + r.trace;
+  if (!r.trace.empty()) out += " --trace " + (r.trace_name.empty() ? r.trace : r.trace_name);
   if (!r.workload.empty()) out += " --workload " + r.workload;
   for (auto& c : r.clients) out += " --client " + c;
   if (r.stop) out += " --stop " + policies::format_seconds(*r.stop) + "s";

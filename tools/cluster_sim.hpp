@@ -79,6 +79,7 @@ std::string random_reload_schedule(std::uint64_t seed, const std::vector<std::st
 struct cluster_sim_request {
   std::string config;  ///< a serve config with a [cluster] section
   std::string trace;   ///< a trace (docs/FORMATS.md); optional `node` column; may be "" with clients
+  std::string trace_name;  ///< --trace as replay_command shows it ("": `trace`)
   /// Generated clients, as `usher simulate` has them (docs/WORKLOADS.md): a
   /// workload file (its `trace` too, unless `trace` is given) and `--client`
   /// groups. They react to what the cluster answers (retries, think times).
@@ -125,6 +126,9 @@ struct cluster_sim_totals {
   /// account (leases.csv), integrated over time; 0 where usher is strict.
   double unit_seconds_over = 0;
   std::int64_t max_over = 0;  ///< the most units above a limit at one instant
+  /// The first instant an account held more than its limit, or connections
+  /// more than its cap (-1: never).
+  policies::usec first_over = -1;
   /// The same for open WebSocket connections against each account's
   /// max_connections (from leases.csv's ws_open rows).
   double connection_seconds_over = 0;

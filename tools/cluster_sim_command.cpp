@@ -19,6 +19,7 @@ namespace po = boost::program_options;
 /// --shrink's schedule, in --out (not faults.txt: a user's schedule may be
 /// there, and --out's files of an earlier run are replaced).
 constexpr const char* shrunk_name = "shrunk-faults.txt";
+constexpr const char* shrunk_trace_name = "shrunk-trace.csv";
 
 int cluster_sim_command(const std::vector<std::string>& args) {
   cluster_sim_request r;
@@ -79,12 +80,13 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       throw policies::input_error::at("--health-threshold", 0, "", "needs --health-check");
     if (!vm.count("seed") && !r.workload.empty()) r.seed = read_workload_file(r.workload).seed;
     staged_files files(r.out_name, std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json",
-                                                            "events.log", shrunk_name});
+                                                            "events.log", shrunk_name, shrunk_trace_name});
     auto run = r;
     run.out_dir = files.staging().string();
     if (shrink) {
       auto schedule = (files.staging() / shrunk_name).string();
-      auto s = shrink_faults(r, schedule, [&](const std::string& step) {
+      auto s = shrink_faults(r, schedule, (files.staging() / shrunk_trace_name).string(),
+                             [&](const std::string& step) {
         if (!quiet) std::cerr << "usher cluster-sim: shrink: " << step << "\n";
       });
       if (s.broken.any() && s.reproduced) {
@@ -93,11 +95,18 @@ int cluster_sim_command(const std::vector<std::string>& args) {
         run.faults_name = (std::filesystem::path(r.out_name) / shrunk_name).string();
         run.random_faults = 0;
       }
+      if (!s.trace.empty()) {
+        run.trace = s.trace;
+        run.trace_name = (std::filesystem::path(r.out_name) / shrunk_trace_name).string();
+      } else {
+        std::filesystem::remove(files.staging() / shrunk_trace_name);
+      }
       if (!quiet && s.broken.any() && s.reproduced) {
         auto replay = run;
         replay.out_name = "DIR";  // another directory: one run into --out replaces its schedule
-        std::cout << "shrunk " << s.whole.size() << " faults to " << s.lines.size() << " in " << s.runs
-                  << " runs; they still break: " << s.broken.text() << "\n"
+        std::cout << "shrunk " << s.whole.size() << " faults to " << s.lines.size();
+        if (!s.trace.empty()) std::cout << " and the trace to " << s.rows_kept << " of " << s.rows << " rows";
+        std::cout << " in " << s.runs << " runs; they still break: " << s.broken.text() << "\n"
                   << "replay: " << replay_command(replay) << "\n";
       }
     }
@@ -112,8 +121,8 @@ int cluster_sim_command(const std::vector<std::string>& args) {
                 << "; unit-seconds over a limit " << t.unit_seconds_over << " (most at once "
                 << t.max_over << "), connection-seconds over a cap " << t.connection_seconds_over
                 << "\n"
-                << t.schedule.size() << (t.schedule.size() == 1 ? " fault; " : " faults; ") << t.messages_lost << " messages lost; files in "
-                << r.out_name << "\n"
+                << t.schedule.size() << (t.schedule.size() == 1 ? " fault; " : " faults; ")
+                << t.messages_lost << " messages lost; files in " << r.out_name << "\n"
                 << t.clients_table;
     return exit_ok;
   });

@@ -1,8 +1,10 @@
 #include "tools/cluster_sim_shrink.hpp"
 
 #include <fstream>
+#include <sstream>
 
 #include "policies/input_error.hpp"
+#include "policies/time.hpp"
 
 namespace usher::tools {
 
@@ -40,9 +42,96 @@ void write_schedule(const std::string& path, const std::vector<std::string>& lin
 
 std::string count_of(std::size_t n) { return std::to_string(n) + (n == 1 ? " fault" : " faults"); }
 
+// When a schedule line's fault starts (0 for one of the whole run: delay,
+// drop without a window): the word after `at`, or the start of FROM..TO.
+policies::usec start_of(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> w;
+  for (std::string word; in >> word;) w.push_back(word);
+  std::string when;
+  for (std::size_t i = 0; i + 1 < w.size(); ++i)
+    if (w[i] == "at") when = w[i + 1];
+  if (when.empty() && !w.empty() && w[0] != "delay" && w.back().find("..") != std::string::npos)
+    when = w.back().substr(0, w.back().find(".."));
+  policies::usec t = 0;
+  bool unit_error = false;
+  if (when.empty() || !policies::parse_duration(when, t, unit_error)) return 0;
+  return t;
+}
+
+// The CSV records of `text` (a quoted field may hold a line break).
+std::vector<std::string> records_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::string record;
+  bool quoted = false;
+  for (char c : text) {
+    if (c == '"') quoted = !quoted;
+    if (c == '\n' && !quoted) {
+      out.push_back(std::move(record));
+      record.clear();
+      continue;
+    }
+    record += c;
+  }
+  if (!record.empty()) out.push_back(std::move(record));
+  return out;
+}
+
+// Field `k` of a CSV record, unquoted, trimmed.
+std::string field_of(const std::string& record, std::size_t k) {
+  std::string field;
+  std::size_t at = 0;
+  bool quoted = false;
+  for (char c : record) {
+    if (c == '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (c == ',' && !quoted) {
+      if (at++ == k) break;
+      field.clear();
+      continue;
+    }
+    field += c;
+  }
+  if (at < k) return "";
+  auto first = field.find_first_not_of(" \t\r"), last = field.find_last_not_of(" \t\r");
+  return first == std::string::npos ? "" : field.substr(first, last - first + 1);
+}
+
+// Writes the header and the rows of `trace` that arrive at or before `until`
+// (a trace is sorted by arrival_s) to `path`; returns (rows kept, rows).
+std::pair<std::size_t, std::size_t> cut_trace(const std::string& trace, policies::usec until,
+                                              const std::string& path) {
+  std::ifstream in(trace);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto records = records_of(text.str());
+  std::ofstream out(path, std::ios::trunc);
+  if (records.empty()) return {0, 0};
+  std::size_t column = 0;
+  for (; !field_of(records[0], column).empty(); ++column)
+    if (field_of(records[0], column) == "arrival_s") break;
+  out << records[0] << "\n";
+  std::size_t kept = 0, rows = 0;
+  bool cut = false;
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    if (field_of(records[i], 0).empty() && records[i].find_first_not_of(" \t\r,") == std::string::npos) continue;
+    ++rows;
+    policies::usec at = 0;
+    cut = cut || (policies::parse_seconds(field_of(records[i], column), at) && at > until);
+    if (cut) continue;
+    out << records[i] << "\n";
+    ++kept;
+  }
+  if (!out.flush()) throw policies::input_error::in(path, "cannot write the trace");
+  return {kept, rows};
+}
+
 }  // namespace
 
 shrink_result shrink_faults(const cluster_sim_request& request, const std::string& schedule_path,
+                            const std::string& trace_path,
                             const std::function<void(const std::string&)>& progress) {
   shrink_result out;
   auto first = request;
@@ -64,11 +153,15 @@ shrink_result shrink_faults(const cluster_sim_request& request, const std::strin
   candidate.out_dir.clear();
   candidate.faults = schedule_path;
   candidate.random_faults = 0;
+  cluster_sim_totals last;  // of the last candidate that broke them
   auto still_breaks = [&](const std::vector<std::string>& lines) {
     write_schedule(schedule_path, lines);
     ++out.runs;
     try {
-      return broken_by(run_cluster_sim(candidate)).covers(out.broken);
+      auto t = run_cluster_sim(candidate);
+      if (!broken_by(t).covers(out.broken)) return false;
+      last = std::move(t);
+      return true;
     } catch (const policies::input_error& e) {
       // (A later reload that needs one removed, say: not a schedule that breaks it.)
       progress(std::string("a candidate does not run: ") + e.what());
@@ -111,6 +204,42 @@ shrink_result shrink_faults(const cluster_sim_request& request, const std::strin
     n = std::min(lines.size(), 2 * n);
   }
   write_schedule(schedule_path, lines);
+
+  // Nothing after the first instant over a limit made it so: the rows that
+  // come later, and the faults that start later, go, if the run without
+  // them still breaks every promise the whole one broke (it may break
+  // another: an account refused in a fault's last moments has no later
+  // request to be served again).
+  if (!out.broken.over_limit || last.first_over < 0 || request.trace.empty() || !request.workload.empty() ||
+      !request.clients.empty())
+    return out;
+  auto [kept, rows] = cut_trace(request.trace, last.first_over, trace_path);
+  std::vector<std::string> before;
+  for (auto& l : lines)
+    if (start_of(l) <= last.first_over) before.push_back(l);
+  if (kept == rows && before.size() == lines.size()) return out;
+  auto cut = candidate;
+  cut.trace = trace_path;
+  write_schedule(schedule_path, before);
+  ++out.runs;
+  bool still = false;
+  try {
+    still = broken_by(run_cluster_sim(cut)).covers(out.broken);
+  } catch (const policies::input_error&) {
+  }
+  if (!still) {
+    write_schedule(schedule_path, lines);
+    progress("the trace cut after " + policies::format_seconds(last.first_over) +
+             " s, the first instant over a limit, breaks less: not cut");
+    return out;
+  }
+  lines = std::move(before);
+  out.trace = trace_path;
+  out.rows_kept = kept;
+  out.rows = rows;
+  progress("the trace cut after " + policies::format_seconds(last.first_over) +
+           " s, the first instant over a limit: " + std::to_string(kept) + " of " + std::to_string(rows) +
+           " rows");
   return out;
 }
 

@@ -37,6 +37,10 @@ struct shrink_result {
   std::vector<std::string> whole;  ///< the whole schedule's lines
   std::vector<std::string> lines;  ///< the fewest found that still break it
   std::size_t runs = 0;            ///< runs made, the first included
+  /// Over a limit: the trace cut after the first instant over it, when that
+  /// still breaks them ("": not cut), and its rows of the whole.
+  std::string trace;
+  std::size_t rows_kept = 0, rows = 0;
   /// The whole schedule, written to a file, broke the same promises again.
   /// (Not so if faults of one instant apply in another order from the file
   /// than they did drawn: then nothing is shrunk.)
@@ -47,10 +51,14 @@ struct shrink_result {
 /// shrinks its schedule (--faults and --random-faults together) to the
 /// fewest lines that break those promises still: every candidate is
 /// written to `schedule_path` and run with the request's seed and inputs
-/// but no random faults. `progress` hears each step. On return
-/// `schedule_path` holds the smallest schedule found (the whole one when
-/// nothing broke). Throws policies::input_error as run_cluster_sim does.
+/// but no random faults. Then, over a limit in a run of a trace alone, cuts
+/// the trace after the first instant over it (and the faults that start
+/// later): `trace_path` gets the rows up to it, kept when the cut run still
+/// breaks them. `progress` hears each step. On return `schedule_path`
+/// holds the smallest schedule found (the whole one when nothing broke).
+/// Throws policies::input_error as run_cluster_sim does.
 shrink_result shrink_faults(const cluster_sim_request& request, const std::string& schedule_path,
+                            const std::string& trace_path,
                             const std::function<void(const std::string&)>& progress);
 
 }  // namespace usher::tools

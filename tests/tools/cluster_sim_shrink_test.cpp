@@ -14,6 +14,7 @@
 #include "tools/cluster_sim_shrink.hpp"
 
 using namespace usher;
+using usher::testing::csv_rows;
 using usher::testing::scratch;
 using usher::testing::slurp;
 
@@ -32,8 +33,9 @@ tools::cluster_sim_request one_stream(const std::filesystem::path& dir) {
                              "[account.solo]\nplan = streams:solo\nlimit = 1\n";
   r.trace = (dir / "trace.csv").string();
   std::ofstream trace(r.trace);
-  trace << "arrival_s,account,duration_s\n1,solo,30\n";
-  for (int t = 12; t <= 40; t += 4) trace << t << ",solo,3\n";
+  // (Ids with a comma: a cut trace keeps its rows as they were.)
+  trace << "id,arrival_s,account,duration_s\n\"first, long\",1,solo,30\n";
+  for (int t = 12; t <= 40; t += 4) trace << "\"r," << t << "\"," << t << ",solo,3\n";
   r.holders_keep_going = true;
   return r;
 }
@@ -74,7 +76,7 @@ TEST_CASE("cluster-sim --shrink: of a schedule that puts an account over its lim
 
   auto schedule = (dir / "shrunk.txt").string();
   std::vector<std::string> steps;
-  auto s = tools::shrink_faults(r, schedule, [&](const std::string& step) { steps.push_back(step); });
+  auto s = tools::shrink_faults(r, schedule, (dir / "cut.csv").string(), [&](const std::string& step) { steps.push_back(step); });
   CHECK(s.broken.over_limit);
   CHECK(s.reproduced);
   CHECK(s.whole.size() == 5);
@@ -82,15 +84,22 @@ TEST_CASE("cluster-sim --shrink: of a schedule that puts an account over its lim
   CHECK(s.runs > 2);
   CHECK(std::find(s.lines.begin(), s.lines.end(), cut) != s.lines.end());
   for (auto& l : s.lines) CHECK(std::find(s.whole.begin(), s.whole.end(), l) != s.whole.end());
-  // The file holds it, and it breaks the same promises; without any one of
-  // its lines it does not.
+  // Over the limit first at 12 s: the rows after it are cut, as written.
+  REQUIRE(s.trace == (dir / "cut.csv").string());
+  CHECK(s.rows == 9);
+  CHECK(s.rows_kept == 2);
+  CHECK(slurp(s.trace) == "id,arrival_s,account,duration_s\n\"first, long\",1,solo,30\n\"r,12\",12,solo,3\n");
+  // The file holds the schedule, and with the cut trace it breaks the same
+  // promises; without any one of its lines it does not.
   CHECK(lines_of(schedule) == s.lines);
-  CHECK(breaks(r, s.lines, dir).covers(s.broken));
+  auto short_run = r;
+  short_run.trace = s.trace;
+  CHECK(breaks(short_run, s.lines, dir).covers(s.broken));
   for (std::size_t i = 0; i < s.lines.size(); ++i) {
     auto fewer = s.lines;
     fewer.erase(fewer.begin() + static_cast<std::ptrdiff_t>(i));
     INFO("without " << s.lines[i]);
-    CHECK_FALSE(breaks(r, fewer, dir).covers(s.broken));
+    CHECK_FALSE(breaks(short_run, fewer, dir).covers(s.broken));
   }
   REQUIRE_FALSE(steps.empty());
   CHECK_THAT(steps.front(), Catch::Contains("5 faults break: over a limit"));
@@ -98,9 +107,10 @@ TEST_CASE("cluster-sim --shrink: of a schedule that puts an account over its lim
   // Clients that keep the rules: the same faults break nothing, and
   // nothing is shrunk (one run; the file holds the whole schedule).
   r.holders_keep_going = false;
-  auto kept = tools::shrink_faults(r, schedule, [](const std::string&) {});
+  auto kept = tools::shrink_faults(r, schedule, (dir / "cut.csv").string(), [](const std::string&) {});
   CHECK_FALSE(kept.broken.any());
   CHECK(kept.runs == 1);
+  CHECK(kept.trace.empty());
   CHECK(lines_of(schedule) == kept.whole);
   CHECK(kept.whole.size() == 5);
 }
@@ -136,7 +146,9 @@ TEST_CASE("cluster-sim --shrink: random faults come out as lines a schedule file
                                        " --faults " + (dir / "faults.txt").string() +
                                        " --holders-keep-going --shrink --out " + out.string());
   REQUIRE(run.code == 0);
-  CHECK_THAT(run.out, Catch::Contains("shrunk 3 faults to ") && Catch::Contains("still break: over a limit") &&
+  CHECK_THAT(run.out, Catch::Contains("shrunk 3 faults to 1 and the trace to 2 of 9 rows") &&
+                          Catch::Contains("still break: over a limit") &&
+                          Catch::Contains("--trace " + (out / "shrunk-trace.csv").string()) &&
                           Catch::Contains("--faults " + (out / "shrunk-faults.txt").string()));
   CHECK_THAT(run.err, Catch::Contains("shrink: 3 faults break: over a limit"));
   auto shrunk = lines_of((out / "shrunk-faults.txt").string());
@@ -145,5 +157,18 @@ TEST_CASE("cluster-sim --shrink: random faults come out as lines a schedule file
   auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
   CHECK_THAT(summary["replay"].get<std::string>(), Catch::Contains("shrunk-faults.txt"));
   CHECK(summary["overall"]["unit_seconds_over_limit"].get<double>() > 0);
+  CHECK(summary["overall"]["first_over_limit_s"].get<double>() == 12);
+  CHECK(csv_rows(out / "outcomes.csv").size() == 2);
   CHECK_THAT(slurp(out / "events.log"), Catch::Contains("fault " + shrunk.front()));
+  // Its replay line writes the same files.
+  auto replay = run.out.substr(run.out.find("replay: usher ") + 14);
+  replay = replay.substr(0, replay.find('\n'));
+  REQUIRE(replay.size() > 4);
+  REQUIRE(replay.substr(replay.size() - 4) == " DIR");
+  auto replayed = usher::testing::run_usher(replay.substr(0, replay.size() - 3) + (dir / "replayed").string() + " -q");
+  REQUIRE(replayed.code == 0);
+  for (auto* name : {"outcomes.csv", "leases.csv", "events.log"}) {
+    INFO(name);
+    CHECK(slurp(out / name) == slurp(dir / "replayed" / name));
+  }
 }
