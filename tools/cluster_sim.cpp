@@ -401,7 +401,7 @@ struct ticket_run {
 };
 
 struct event {
-  enum class kind : std::uint8_t { fault, release, renew, check, poll, give_up, wake, probe };
+  enum class kind : std::uint8_t { fault, release, renew, check, poll, give_up, wake, probe, probe_timeout };
   usec at;
   std::uint64_t seq;
   kind what;
@@ -485,6 +485,9 @@ class cluster_run {
   /// The load balancer's health checks of every member (--health-check);
   /// the next ones while `rows_left` or any other event is to come.
   void probe(bool rows_left);
+  /// Member m's check is answered (or timed out) now: counted against its
+  /// state in the load balancer, which changes after health_threshold.
+  void checked(std::uint32_t m);
   int owner_of(std::uint32_t group, std::uint64_t* epoch) const;
   const std::string& account(const row_run& r) const { return reader_->accounts().name(r.a.req.account); }
   std::string model(const row_run& r) const {
@@ -768,17 +771,25 @@ std::optional<std::uint32_t> cluster_run::reach(std::uint32_t preferred) const {
 
 void cluster_run::probe(bool rows_left) {
   for (std::uint32_t m = 0; m < members_.size(); ++m) {
-    auto& mr = members_[m];
-    // A paused process answers no probe; /readyz is 503 without a majority.
-    bool ok = mr.up && mr.pauses == 0 && mr.stats->majority;
-    mr.checks_against = ok == mr.healthy ? 0 : mr.checks_against + 1;
-    if (mr.checks_against < request_.health_threshold) continue;
-    log("lb", names_[m] + (ok ? " passed its health check" : " failed its health check"));
-    mr.healthy = ok;
-    mr.checks_against = 0;
+    // A paused process answers nothing: its check waits for its timeout.
+    if (members_[m].up && members_[m].pauses > 0 && request_.health_timeout > 0)
+      push(now() + request_.health_timeout, event::kind::probe_timeout, m);
+    else
+      checked(m);
   }
   // Probes go on while anything else is to come (so that a run ends).
   if (rows_left || !events_.empty()) push(now() + request_.health_check, event::kind::probe, 0);
+}
+
+void cluster_run::checked(std::uint32_t m) {
+  auto& mr = members_[m];
+  // A paused process answers no probe; /readyz is 503 without a majority.
+  bool ok = mr.up && mr.pauses == 0 && mr.stats->majority;
+  mr.checks_against = ok == mr.healthy ? 0 : mr.checks_against + 1;
+  if (mr.checks_against < request_.health_threshold) return;
+  log("lb", names_[m] + (ok ? " passed its health check" : " failed its health check"));
+  mr.healthy = ok;
+  mr.checks_against = 0;
 }
 
 int cluster_run::owner_of(std::uint32_t group, std::uint64_t* epoch) const {
@@ -1475,7 +1486,8 @@ void cluster_run::holder_event(const event& e) {
     case event::kind::poll:
     case event::kind::give_up:
     case event::kind::wake:
-    case event::kind::probe: return;
+    case event::kind::probe:
+    case event::kind::probe_timeout: return;
   }
 }
 
@@ -1541,6 +1553,8 @@ cluster_sim_totals cluster_run::run() {
         wake(static_cast<std::uint32_t>(e.index));
       } else if (e.what == event::kind::probe) {
         probe(next_row < trace_rows_);
+      } else if (e.what == event::kind::probe_timeout) {
+        checked(static_cast<std::uint32_t>(e.index));
       } else {
         holder_event(e);
       }
@@ -1859,6 +1873,8 @@ std::string replay_command(const cluster_sim_request& r) {
   if (r.health_check > 0) out += " --health-check " + policies::format_seconds(r.health_check) + "s";
   if (r.health_check > 0 && r.health_threshold != 1)
     out += " --health-threshold " + std::to_string(r.health_threshold);
+  if (r.health_check > 0 && r.health_timeout > 0)
+    out += " --health-timeout " + policies::format_seconds(r.health_timeout) + "s";
   out += " --seed " + std::to_string(r.seed) + " --out " +
          (!r.out_name.empty() ? r.out_name : r.out_dir.empty() ? "OUT" : r.out_dir);
   return out;

@@ -114,6 +114,11 @@ struct cluster_sim_request {
   /// Checks in a row that disagree with a member's state before it changes
   /// (a load balancer's unhealthy and healthy thresholds; 1: every check decides).
   int health_threshold = 1;
+  /// A check of a paused member (whose process answers nothing) fails this
+  /// long after it was sent, as a real probe's timeout; if the member
+  /// resumed meanwhile, the check says what its /readyz says then. 0: at
+  /// once. Below health_check.
+  policies::usec health_timeout = 0;
   std::string out_dir;  ///< where the files go; "" writes none
   std::string out_name;  ///< --out as the user gave it (out_dir may be a staging directory)
 };

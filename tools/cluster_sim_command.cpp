@@ -24,11 +24,11 @@ constexpr const char* shrunk_trace_name = "shrunk-trace.csv";
 int cluster_sim_command(const std::vector<std::string>& args) {
   cluster_sim_request r;
   bool quiet = false, shrink = false;
-  std::string client_timeout, health_check, stop;
+  std::string client_timeout, health_check, health_timeout, stop;
   po::options_description d(
       "usher cluster-sim --config FILE (--trace FILE.csv | --workload FILE | --client SPEC...) "
       "[--faults FILE] [--random-faults N] "
-      "[--client-timeout T] [--health-check T [--health-threshold N]] [--tickets] [--holders-keep-going] [--seed S] "
+      "[--client-timeout T] [--health-check T [--health-threshold N] [--health-timeout T]] [--tickets] [--holders-keep-going] [--seed S] "
       "[--shrink] --out DIR");
   d.add_options()("help,h", "show this help")(
       "config", po::value(&r.config)->required(),
@@ -53,6 +53,10 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "health-threshold", po::value(&r.health_threshold),
       "with --health-check: checks in a row that must disagree with a member's state to change "
       "it, both ways (default 1)")(
+      "health-timeout", po::value(&health_timeout),
+      "with --health-check: a check of a paused member (a process that answers nothing) fails "
+      "this long after it was sent, as a real probe's timeout (default: at once); less than "
+      "--health-check")(
       "tickets", po::bool_switch(&r.tickets),
       "clients admit asynchronously (202 and a ticket when queued) and poll their ticket until "
       "it is decided, as a client of \"async\": true does")(
@@ -78,6 +82,14 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       throw policies::input_error::at("--health-threshold", 0, "", "expected 1 or more");
     if (vm.count("health-threshold") && r.health_check <= 0)
       throw policies::input_error::at("--health-threshold", 0, "", "needs --health-check");
+    if (!health_timeout.empty()) {
+      r.health_timeout = duration_option("--health-timeout", health_timeout);
+      if (r.health_check <= 0)
+        throw policies::input_error::at("--health-timeout", 0, "", "needs --health-check");
+      if (r.health_timeout >= r.health_check)
+        throw policies::input_error::at("--health-timeout", 0, "",
+                                        "a check's timeout must be less than --health-check, its interval");
+    }
     if (!vm.count("seed") && !r.workload.empty()) r.seed = read_workload_file(r.workload).seed;
     staged_files files(r.out_name, std::vector<std::string>{"outcomes.csv", "leases.csv", "summary.json",
                                                             "events.log", shrunk_name, shrunk_trace_name});

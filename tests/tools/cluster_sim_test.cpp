@@ -1330,11 +1330,35 @@ TEST_CASE("cluster-sim: a load balancer that checks readiness sends nothing to a
   CHECK(count("threshold").at_a_cut_off > 0);  // 82 s: not out yet
   CHECK(count("threshold").refused < plain.refused);
   CHECK_THAT(slurp(out / "threshold" / "summary.json"), Catch::Contains("--health-threshold 3"));
+  // A check of paused c (60-63 s) waits for its timeout: c is taken out
+  // 0.8 s later, and gets the requests of those 0.8 s (none with checks
+  // answered at once).
+  run(" --health-check 1s --health-timeout 0.8s", "timeout");
+  auto entered_c_paused = [&](const std::string& dir) {
+    std::size_t n = 0;
+    for (auto& row : csv_rows(out / dir / "outcomes.csv")) {
+      auto at = std::stod(row["arrival_s"]);
+      n += row["node"] == "c" && at >= 60 && at < 63;
+    }
+    return n;
+  };
+  CHECK_THAT(slurp(out / "timeout" / "events.log"), Catch::Contains("60.8 lb c failed its health check") &&
+                                                         !Catch::Contains("60 lb c failed its health check"));
+  CHECK_THAT(log, Catch::Contains("60 lb c failed its health check"));
+  CHECK(entered_c_paused("checked") == 0);
+  CHECK(entered_c_paused("timeout") > 0);
+  CHECK_THAT(slurp(out / "timeout" / "summary.json"), Catch::Contains("--health-timeout 0.8s"));
   auto zero = usher::testing::run_usher("cluster-sim --config " + example + "cluster.ini --trace " + example +
                                         "requests.csv --health-check 1s --health-threshold 0 --out " +
                                         (out / "bad").string());
   CHECK(zero.code != 0);
   CHECK_THAT(zero.err, Catch::Contains("--health-threshold"));
+  for (auto* wrong : {" --health-check 1s --health-timeout 1s", " --health-timeout 0.5s"}) {
+    auto refused = usher::testing::run_usher("cluster-sim --config " + example + "cluster.ini --trace " + example +
+                                             "requests.csv" + wrong + " --out " + (out / "bad").string());
+    CHECK(refused.code != 0);
+    CHECK_THAT(refused.err, Catch::Contains("--health-timeout"));
+  }
   auto bad = usher::testing::run_usher("cluster-sim --config " + example + "cluster.ini --trace " + example +
                                        "requests.csv --health-check soon --out " + (out / "bad").string());
   CHECK(bad.code != 0);
