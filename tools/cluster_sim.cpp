@@ -1708,11 +1708,13 @@ cluster_sim_totals cluster_run::finish() {
   for (auto& [name, id] : by_name) {
     auto& a = by_id[id];
     std::int64_t limit = id < limit_of_.size() ? limit_of_[id] : -1;
-    held_over(a.changes, limit, a.max_held, a.max_over, a.unit_seconds_over, first_over);
+    usec account_over = -1;
+    held_over(a.changes, limit, a.max_held, a.max_over, a.unit_seconds_over, account_over);
     const auto& plan = *plan_of_.at(name);
     std::int64_t cap = plan.profile(plan.profile_of(name)).max_connections;
     held_over(a.connections, cap, a.max_connections, a.max_connections_over, a.connection_seconds_over,
-              first_over);
+              account_over);
+    if (account_over >= 0 && (first_over < 0 || account_over < first_over)) first_over = account_over;
     t.requests += a.requests;
     t.admitted += a.admitted;
     t.refused_503 += a.refused_503;
@@ -1737,6 +1739,7 @@ cluster_sim_totals cluster_run::finish() {
                            {"unanswered", a.unanswered},
                            {"leases", a.leases},
                            {"leases_lost", a.lost}};
+    if (account_over >= 0) json_accounts[name]["first_over_limit_s"] = static_cast<double>(account_over) / 1e6;
     if (!a.connections.empty()) {
       auto& j = json_accounts[name];
       j["connection_cap"] = cap;

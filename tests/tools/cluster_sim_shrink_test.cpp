@@ -158,6 +158,7 @@ TEST_CASE("cluster-sim --shrink: random faults come out as lines a schedule file
   CHECK_THAT(summary["replay"].get<std::string>(), Catch::Contains("shrunk-faults.txt"));
   CHECK(summary["overall"]["unit_seconds_over_limit"].get<double>() > 0);
   CHECK(summary["overall"]["first_over_limit_s"].get<double>() == 12);
+  CHECK(summary["accounts"]["solo"]["first_over_limit_s"].get<double>() == 12);
   CHECK(csv_rows(out / "outcomes.csv").size() == 2);
   CHECK_THAT(slurp(out / "events.log"), Catch::Contains("fault " + shrunk.front()));
   // Its replay line writes the same files.
