@@ -66,7 +66,8 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "shrink", po::bool_switch(&shrink),
       "when the run breaks a promise (over a limit, unanswered, unavailable at the end, a lease "
       "unaccounted for), find the fewest of its faults that still break it, each try a run with "
-      "the same seed; DIR gets that run's files and its schedule, shrunk-faults.txt")(
+      "the same seed, and over a limit cut the trace after its first instant; DIR gets that run's "
+      "files, its schedule (shrunk-faults.txt) and its trace (shrunk-trace.csv)")(
       "out", po::value(&r.out_name)->required(),
       "directory for outcomes.csv, leases.csv, summary.json, events.log")(
       "quiet,q", po::bool_switch(&quiet), "print nothing on success");
