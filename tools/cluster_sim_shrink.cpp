@@ -59,6 +59,62 @@ policies::usec start_of(const std::string& line) {
   return t;
 }
 
+// A line's words.
+std::vector<std::string> words_of(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> w;
+  for (std::string word; in >> word;) w.push_back(word);
+  return w;
+}
+
+policies::usec time_of(const std::string& word) {
+  policies::usec t = 0;
+  bool unit_error = false;
+  return policies::parse_duration(word, t, unit_error) ? t : -1;
+}
+
+// The window a line's fault lasts, when its end may move: FROM..TO of a
+// pause, a partition or a window of losses; a restart's time, from the
+// latest crash of its member among `lines` before it (a crash and its
+// restart are a window too). {-1, -1}: none.
+std::pair<policies::usec, policies::usec> window_of(const std::string& line,
+                                                    const std::vector<std::string>& lines) {
+  auto w = words_of(line);
+  if (w.size() >= 3 && (w[0] == "pause" || w[0] == "partition" || w[0] == "drop")) {
+    auto dots = w.back().find("..");
+    if (dots == std::string::npos) return {-1, -1};
+    return {time_of(w.back().substr(0, dots)), time_of(w.back().substr(dots + 2))};
+  }
+  if (w.size() == 4 && w[0] == "restart" && w[2] == "at") {
+    auto at = time_of(w[3]);
+    policies::usec crashed = -1;
+    for (auto& other : lines) {
+      auto c = words_of(other);
+      if (c.size() == 4 && c[0] == "crash" && c[1] == w[1] && c[2] == "at") {
+        auto t = time_of(c[3]);
+        if (t >= 0 && t <= at) crashed = std::max(crashed, t);
+      }
+    }
+    return {crashed, crashed < 0 ? -1 : at};
+  }
+  return {-1, -1};
+}
+
+// `line` with its window ending at `end` (window_of's kinds).
+std::string ending_at(const std::string& line, policies::usec end) {
+  auto w = words_of(line);
+  auto text = policies::format_seconds(end) + "s";
+  if (w[0] == "restart") {
+    w[3] = text;
+  } else {
+    auto& range = w.back();
+    range = range.substr(0, range.find("..") + 2) + text;
+  }
+  std::string out;
+  for (auto& word : w) out += (out.empty() ? "" : " ") + word;
+  return out;
+}
+
 // The CSV records of `text` (a quoted field may hold a line break).
 std::vector<std::string> records_of(const std::string& text) {
   std::vector<std::string> out;
@@ -210,36 +266,54 @@ shrink_result shrink_faults(const cluster_sim_request& request, const std::strin
   // them still breaks every promise the whole one broke (it may break
   // another: an account refused in a fault's last moments has no later
   // request to be served again).
-  if (!out.broken.over_limit || last.first_over < 0 || request.trace.empty() || !request.workload.empty() ||
-      !request.clients.empty())
-    return out;
-  auto [kept, rows] = cut_trace(request.trace, last.first_over, trace_path);
-  std::vector<std::string> before;
-  for (auto& l : lines)
-    if (start_of(l) <= last.first_over) before.push_back(l);
-  if (kept == rows && before.size() == lines.size()) return out;
-  auto cut = candidate;
-  cut.trace = trace_path;
-  write_schedule(schedule_path, before);
-  ++out.runs;
-  bool still = false;
-  try {
-    still = broken_by(run_cluster_sim(cut)).covers(out.broken);
-  } catch (const policies::input_error&) {
+  if (out.broken.over_limit && last.first_over >= 0 && !request.trace.empty() && request.workload.empty() &&
+      request.clients.empty()) {
+    auto until = last.first_over;
+    auto [kept, rows] = cut_trace(request.trace, until, trace_path);
+    std::vector<std::string> before;
+    for (auto& l : lines)
+      if (start_of(l) <= until) before.push_back(l);
+    if (kept < rows || before.size() < lines.size()) {
+      candidate.trace = trace_path;
+      if (still_breaks(before)) {
+        lines = std::move(before);
+        out.trace = trace_path;
+        out.rows_kept = kept;
+        out.rows = rows;
+        progress("the trace cut after " + policies::format_seconds(until) + " s, the first instant over a limit: " +
+                 std::to_string(kept) + " of " + std::to_string(rows) + " rows");
+      } else {
+        candidate.trace = request.trace;
+        progress("the trace cut after " + policies::format_seconds(until) +
+                 " s, the first instant over a limit, breaks less: not cut");
+      }
+    }
   }
-  if (!still) {
-    write_schedule(schedule_path, lines);
-    progress("the trace cut after " + policies::format_seconds(last.first_over) +
-             " s, the first instant over a limit, breaks less: not cut");
-    return out;
+
+  // Each window as short as it may be: its end bisected towards its start
+  // (to a millisecond, or a 64th of it), keeping the shortest that still
+  // breaks them. Not every shorter window does, so this finds one end, not
+  // the least.
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto [from, to] = window_of(lines[i], lines);
+    if (from < 0 || to <= from) continue;
+    auto lo = from, hi = to;
+    auto precision = std::max<policies::usec>(1000, (to - from) / 64);
+    auto original = lines[i];
+    while (hi - lo > precision) {
+      auto mid = lo + (hi - lo) / 2;
+      auto trial = lines;
+      trial[i] = ending_at(original, mid);
+      if (still_breaks(trial)) {
+        hi = mid;
+        lines = std::move(trial);
+      } else {
+        lo = mid;
+      }
+    }
+    if (lines[i] != original) progress(original + ": still breaks them as " + lines[i]);
   }
-  lines = std::move(before);
-  out.trace = trace_path;
-  out.rows_kept = kept;
-  out.rows = rows;
-  progress("the trace cut after " + policies::format_seconds(last.first_over) +
-           " s, the first instant over a limit: " + std::to_string(kept) + " of " + std::to_string(rows) +
-           " rows");
+  write_schedule(schedule_path, lines);
   return out;
 }
 

@@ -54,7 +54,9 @@ struct shrink_result {
 /// but no random faults. Then, over a limit in a run of a trace alone, cuts
 /// the trace after the first instant over it (and the faults that start
 /// later): `trace_path` gets the rows up to it, kept when the cut run still
-/// breaks them. `progress` hears each step. On return `schedule_path`
+/// breaks them. Last, each window's end (a pause, a partition, a drop
+/// window, a crash to its restart) is bisected towards its start while it
+/// still breaks them. `progress` hears each step. On return `schedule_path`
 /// holds the smallest schedule found (the whole one when nothing broke).
 /// Throws policies::input_error as run_cluster_sim does.
 shrink_result shrink_faults(const cluster_sim_request& request, const std::string& schedule_path,
