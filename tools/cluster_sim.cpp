@@ -374,6 +374,7 @@ struct lease_run {
   /// WebSocket closed under it (the connection ended, or its member died)
   std::string_view how;
   std::size_t socket = no_socket;  ///< the WebSocket holding it (ws_open, ws_request)
+  bool lost_but_held = false;  ///< --holders-keep-going: lost, its holder going on
 };
 
 /// A WebSocket connection a ws_open row opened. Its socket is on the member
@@ -417,6 +418,13 @@ class cluster_run {
     // Before the trace: its rows may name accounts a reload adds.
     load_reloads();
     load_trace();
+    followed_.assign(reader_->accounts().size(), false);
+    for (auto& name : r.follow) {
+      if (!group_of_.count(name))
+        throw input_error::at("--follow", 0, "", "no [account." + name + "] in " + r.config);
+      for (std::uint32_t id = 0; id < followed_.size(); ++id)
+        if (reader_->accounts().name(id) == name) followed_[id] = true;
+    }
     if (r.random_faults > 0) {
       // Over the trace and the generated clients' time.
       auto span = std::max(rows_.empty() ? 0 : rows_.back().a.at, models_.empty() ? 0 : workload_.stop);
@@ -521,6 +529,14 @@ class cluster_run {
   /// Writes row r's id in outcomes.csv and leases.csv: the trace's, its row
   /// number, or ACCOUNT#REQUEST.ATTEMPT for a generated attempt (as simulate).
   void write_id(traces::csv_out& out, std::size_t r) const;
+  /// Row r's id as outcomes.csv writes it.
+  std::string id_of(std::size_t r) const;
+  /// events.log, for an account --follow names: `what` happened to row r.
+  void follow(std::size_t r, const std::string& what) {
+    auto account = rows_[r].a.req.account;
+    if (account < followed_.size() && followed_[account]) log("client", this->account(rows_[r]) + " " + id_of(r) + " " + what);
+  }
+  std::vector<bool> followed_;  ///< by account id: --follow names it
   /// The answer to a row's admission: final, or a ticket to poll (--tickets).
   void answered(std::size_t r, const admit_reply& reply);
   /// What the client got in the end: the row's outcome, and its lease on 200.
@@ -1140,6 +1156,7 @@ void cluster_run::arrive(std::size_t r) {
   } else {
     req.async = request_.tickets;
   }
+  follow(r, "sent to " + names_[*to]);
   send(*to, [this, r, req](caf::event_based_actor* self, const caf::actor& node) {
     self->request(node, caf::infinite, req)
         .then([this, r](const admit_reply& reply) { answered(r, reply); }, [](caf::error&) {});
@@ -1231,6 +1248,7 @@ void cluster_run::give_up(std::size_t r) {
   row.answered_at = now();
   row.code = 499;
   row.why = "client_timeout";
+  follow(r, "gives up: 499 client_timeout");
   attempt_over(r, policies::status::client_closed);
   if (row.a.req.what == policies::kind::ws_open) opened(r);
 }
@@ -1257,6 +1275,7 @@ void cluster_run::record(std::size_t r, const admit_reply& reply) {
   row.why = policies::to_string(reply.why);
   row.wait = reply.waited_us;
   if (reply.code != 200) {
+    follow(r, "answered " + std::to_string(reply.code) + (row.why.empty() ? "" : " " + std::string(row.why)));
     attempt_over(r, client_status(reply.code), policies::seconds(reply.retry_after_s));
     return;
   }
@@ -1287,6 +1306,8 @@ void cluster_run::record(std::size_t r, const admit_reply& reply) {
   l.lease = reply.lease;
   l.owner = owner_of(row.group, &l.epoch);
   row.owner = l.owner;
+  follow(r, "answered 200: lease " + reply.lease + " from " + (l.owner < 0 ? "?" : member_name(l.owner)) +
+                " (epoch " + std::to_string(l.epoch) + "), held until " + policies::format_seconds(row.end));
   l.granted = t;
   l.last_ok = t;
   l.ttl = reply.lease_ttl_ms * 1000;
@@ -1322,7 +1343,12 @@ void cluster_run::record(std::size_t r, const admit_reply& reply) {
 void cluster_run::stop_holding(std::size_t l, const char* how) {
   auto& lease = leases_[l];
   // A holder that ignores the API's rules goes on to its end.
-  if (request_.holders_keep_going && std::string_view(how) == "lost") return;
+  if (request_.holders_keep_going && std::string_view(how) == "lost") {
+    if (lease.released < 0 && !lease.lost_but_held)
+      follow(lease.row, "lost its lease and goes on using it (--holders-keep-going)");
+    lease.lost_but_held = true;
+    return;
+  }
   if (lease.released >= 0) return;
   // A lease lost over a WebSocket: the edge closes the socket (1013), and
   // every lease held over it ends.
@@ -1337,6 +1363,7 @@ void cluster_run::end_lease(std::size_t l, const char* how) {
   auto& lease = leases_[l];
   lease.released = now();
   lease.how = how;
+  follow(lease.row, std::string("stops using its lease: ") + how);
   auto& row = rows_[lease.row];
   row.end = std::min(row.end, lease.released);
 }
@@ -1380,14 +1407,18 @@ void cluster_run::wake(std::uint32_t c) {
   arm(c);
 }
 
-void cluster_run::write_id(traces::csv_out& out, std::size_t r) const {
+std::string cluster_run::id_of(std::size_t r) const {
   const auto& row = rows_[r];
   if (row.a.client != policies::no_client)
-    out.field(account(row) + "#" + std::to_string(row.a.request_no) + "." + std::to_string(row.a.attempt_no));
-  else if (row.id.empty())
-    out.field(static_cast<std::int64_t>(r + 1));
-  else
-    out.field(row.id);
+    return account(row) + "#" + std::to_string(row.a.request_no) + "." + std::to_string(row.a.attempt_no);
+  return row.id.empty() ? std::to_string(r + 1) : row.id;
+}
+
+void cluster_run::write_id(traces::csv_out& out, std::size_t r) const {
+  const auto& row = rows_[r];
+  // A row number as a number: no string for every row of the trace.
+  if (row.a.client == policies::no_client && row.id.empty()) out.field(static_cast<std::int64_t>(r + 1));
+  else out.field(id_of(r));
 }
 
 std::optional<std::uint32_t> cluster_run::holder_member(const lease_run& l) const {
@@ -1460,12 +1491,14 @@ void cluster_run::holder_event(const event& e) {
       // Counted from when it was sent, as the lease keeper counts: the owner
       // renewed it no earlier.
       auto sent = now();
+      follow(lease.row, "renews through " + names_[*to]);
       send(*to, [this, l, renew, sent](caf::event_based_actor* self, const caf::actor& node) {
         self->request(node, caf::infinite, renew)
             .then(
                 [this, l, sent](const lease_reply& reply) {
                   auto& lease = leases_[l];
                   if (lease.released >= 0) return;
+                  follow(lease.row, "renewal answered " + std::to_string(reply.code));
                   if (reply.code == 200) {
                     if (reply.ttl_ms > 0) lease.ttl = reply.ttl_ms * 1000;
                     lease.last_ok = std::max(lease.last_ok, sent);
@@ -1714,7 +1747,10 @@ cluster_sim_totals cluster_run::finish() {
     std::int64_t cap = plan.profile(plan.profile_of(name)).max_connections;
     held_over(a.connections, cap, a.max_connections, a.max_connections_over, a.connection_seconds_over,
               account_over);
-    if (account_over >= 0 && (first_over < 0 || account_over < first_over)) first_over = account_over;
+    if (account_over >= 0 && (first_over < 0 || account_over < first_over)) {
+      first_over = account_over;
+      t.first_over_account = name;
+    }
     t.requests += a.requests;
     t.admitted += a.admitted;
     t.refused_503 += a.refused_503;
@@ -1871,6 +1907,7 @@ std::string replay_command(const cluster_sim_request& r) {
   if (!r.faults.empty()) out += " --faults " + (r.faults_name.empty() ? r.faults : r.faults_name);
   if (r.random_faults > 0) out += " --random-faults " + std::to_string(r.random_faults);
   if (r.holders_keep_going) out += " --holders-keep-going";
+  for (auto& a : r.follow) out += " --follow " + a;
   if (r.tickets) out += " --tickets";
   if (r.client_timeout > 0) out += " --client-timeout " + policies::format_seconds(r.client_timeout) + "s";
   if (r.health_check > 0) out += " --health-check " + policies::format_seconds(r.health_check) + "s";

@@ -119,6 +119,9 @@ struct cluster_sim_request {
   /// resumed meanwhile, the check says what its /readyz says then. 0: at
   /// once. Below health_check.
   policies::usec health_timeout = 0;
+  /// Accounts whose requests events.log follows as their clients saw them:
+  /// sent, answered, renewed, released, lost.
+  std::vector<std::string> follow;
   std::string out_dir;  ///< where the files go; "" writes none
   std::string out_name;  ///< --out as the user gave it (out_dir may be a staging directory)
 };
@@ -134,6 +137,7 @@ struct cluster_sim_totals {
   /// The first instant an account held more than its limit, or connections
   /// more than its cap (-1: never).
   policies::usec first_over = -1;
+  std::string first_over_account;  ///< whose it was ("": none)
   /// The same for open WebSocket connections against each account's
   /// max_connections (from leases.csv's ws_open rows).
   double connection_seconds_over = 0;

@@ -29,7 +29,7 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "usher cluster-sim --config FILE (--trace FILE.csv | --workload FILE | --client SPEC...) "
       "[--faults FILE] [--random-faults N] "
       "[--client-timeout T] [--health-check T [--health-threshold N] [--health-timeout T]] [--tickets] [--holders-keep-going] [--seed S] "
-      "[--shrink] --out DIR");
+      "[--follow ACCOUNT] [--shrink] --out DIR");
   d.add_options()("help,h", "show this help")(
       "config", po::value(&r.config)->required(),
       "a serve config with a [cluster] section: every member runs it (docs/CLUSTER.md)")(
@@ -63,6 +63,9 @@ int cluster_sim_command(const std::vector<std::string>& args) {
       "seed", po::value(&r.seed),
       "random seed of the faults, the network and the clients (default: the workload's, or 1): "
       "the same seed gives the same files")(
+      "follow", po::value(&r.follow)->composing(),
+      "ACCOUNT: events.log also tells its requests as its clients saw them (sent, answered, "
+      "renewed, released, lost); repeatable")(
       "shrink", po::bool_switch(&shrink),
       "when the run breaks a promise (over a limit, unanswered, unavailable at the end, a lease "
       "unaccounted for), find the fewest of its faults that still break it, each try a run with "
@@ -103,10 +106,12 @@ int cluster_sim_command(const std::vector<std::string>& args) {
         if (!quiet) std::cerr << "usher cluster-sim: shrink: " << step << "\n";
       });
       if (s.broken.any() && s.reproduced) {
-        // Its files are those of the smallest schedule's run.
+        // Its files are those of the smallest schedule's run, whose events.log
+        // follows the account first over its limit.
         run.faults = schedule;
         run.faults_name = (std::filesystem::path(r.out_name) / shrunk_name).string();
         run.random_faults = 0;
+        if (run.follow.empty() && !s.first_over_account.empty()) run.follow.push_back(s.first_over_account);
       }
       if (!s.trace.empty()) {
         run.trace = s.trace;

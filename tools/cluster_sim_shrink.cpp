@@ -314,6 +314,7 @@ shrink_result shrink_faults(const cluster_sim_request& request, const std::strin
     if (lines[i] != original) progress(original + ": still breaks them as " + lines[i]);
   }
   write_schedule(schedule_path, lines);
+  out.first_over_account = last.first_over_account;
   return out;
 }
 

@@ -41,6 +41,8 @@ struct shrink_result {
   /// still breaks them ("": not cut), and its rows of the whole.
   std::string trace;
   std::size_t rows_kept = 0, rows = 0;
+  /// The account first over its limit in the smallest run ("": none).
+  std::string first_over_account;
   /// The whole schedule, written to a file, broke the same promises again.
   /// (Not so if faults of one instant apply in another order from the file
   /// than they did drawn: then nothing is shrunk.)

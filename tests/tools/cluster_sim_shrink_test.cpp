@@ -169,7 +169,18 @@ TEST_CASE("cluster-sim --shrink: random faults come out as lines a schedule file
   CHECK(summary["overall"]["first_over_limit_s"].get<double>() == 12);
   CHECK(summary["accounts"]["solo"]["first_over_limit_s"].get<double>() == 12);
   CHECK(csv_rows(out / "outcomes.csv").size() == 2);
-  CHECK_THAT(slurp(out / "events.log"), Catch::Contains("fault " + shrunk.front()));
+  // Its events.log follows the account first over its limit, as its
+  // clients saw it: the first holder cut off with a, losing its lease and
+  // going on, and the next one granted meanwhile.
+  auto events = slurp(out / "events.log");
+  CHECK_THAT(events, Catch::Contains("fault " + shrunk.front()));
+  CHECK_THAT(events, Catch::Contains("1 client solo first, long sent to a") &&
+                         Catch::Contains("client solo first, long answered 200: lease ") &&
+                         Catch::Contains("client solo first, long renews through a") &&
+                         Catch::Contains("client solo first, long lost its lease and goes on using it") &&
+                         Catch::Contains("12 client solo r,12 sent to b") &&
+                         Catch::Contains("client solo r,12 answered 200"));
+  CHECK_THAT(run.out, Catch::Contains("--follow solo"));
   // Its replay line writes the same files.
   auto replay = run.out.substr(run.out.find("replay: usher ") + 14);
   replay = replay.substr(0, replay.find('\n'));
@@ -181,4 +192,8 @@ TEST_CASE("cluster-sim --shrink: random faults come out as lines a schedule file
     INFO(name);
     CHECK(slurp(out / name) == slurp(dir / "replayed" / name));
   }
+  auto unknown = usher::testing::run_usher("cluster-sim --config " + r.config + " --trace " + r.trace +
+                                           " --follow nobody --out " + (dir / "unknown").string());
+  CHECK(unknown.code != 0);
+  CHECK_THAT(unknown.err, Catch::Contains("--follow") && Catch::Contains("nobody"));
 }
