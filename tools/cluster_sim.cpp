@@ -531,10 +531,13 @@ class cluster_run {
   void write_id(traces::csv_out& out, std::size_t r) const;
   /// Row r's id as outcomes.csv writes it.
   std::string id_of(std::size_t r) const;
-  /// events.log, for an account --follow names: `what` happened to row r.
-  void follow(std::size_t r, const std::string& what) {
+  /// events.log, for an account --follow names: what `text()` says
+  /// happened to row r (made only then: this is on every request's path).
+  template <class Text>
+  void follow(std::size_t r, const Text& text) {
     auto account = rows_[r].a.req.account;
-    if (account < followed_.size() && followed_[account]) log("client", this->account(rows_[r]) + " " + id_of(r) + " " + what);
+    if (account < followed_.size() && followed_[account])
+      log("client", this->account(rows_[r]) + " " + id_of(r) + " " + text());
   }
   std::vector<bool> followed_;  ///< by account id: --follow names it
   /// The answer to a row's admission: final, or a ticket to poll (--tickets).
@@ -1156,7 +1159,7 @@ void cluster_run::arrive(std::size_t r) {
   } else {
     req.async = request_.tickets;
   }
-  follow(r, "sent to " + names_[*to]);
+  follow(r, [&] { return "sent to " + names_[*to]; });
   send(*to, [this, r, req](caf::event_based_actor* self, const caf::actor& node) {
     self->request(node, caf::infinite, req)
         .then([this, r](const admit_reply& reply) { answered(r, reply); }, [](caf::error&) {});
@@ -1248,7 +1251,7 @@ void cluster_run::give_up(std::size_t r) {
   row.answered_at = now();
   row.code = 499;
   row.why = "client_timeout";
-  follow(r, "gives up: 499 client_timeout");
+  follow(r, [] { return "gives up: 499 client_timeout"; });
   attempt_over(r, policies::status::client_closed);
   if (row.a.req.what == policies::kind::ws_open) opened(r);
 }
@@ -1275,7 +1278,7 @@ void cluster_run::record(std::size_t r, const admit_reply& reply) {
   row.why = policies::to_string(reply.why);
   row.wait = reply.waited_us;
   if (reply.code != 200) {
-    follow(r, "answered " + std::to_string(reply.code) + (row.why.empty() ? "" : " " + std::string(row.why)));
+    follow(r, [&] { return "answered " + std::to_string(reply.code) + " " + std::string(row.why); });
     attempt_over(r, client_status(reply.code), policies::seconds(reply.retry_after_s));
     return;
   }
@@ -1306,8 +1309,10 @@ void cluster_run::record(std::size_t r, const admit_reply& reply) {
   l.lease = reply.lease;
   l.owner = owner_of(row.group, &l.epoch);
   row.owner = l.owner;
-  follow(r, "answered 200: lease " + reply.lease + " from " + (l.owner < 0 ? "?" : member_name(l.owner)) +
-                " (epoch " + std::to_string(l.epoch) + "), held until " + policies::format_seconds(row.end));
+  follow(r, [&] {
+    return "answered 200: lease " + reply.lease + " from " + (l.owner < 0 ? "?" : member_name(l.owner)) +
+           " (epoch " + std::to_string(l.epoch) + "), held until " + policies::format_seconds(row.end);
+  });
   l.granted = t;
   l.last_ok = t;
   l.ttl = reply.lease_ttl_ms * 1000;
@@ -1345,7 +1350,7 @@ void cluster_run::stop_holding(std::size_t l, const char* how) {
   // A holder that ignores the API's rules goes on to its end.
   if (request_.holders_keep_going && std::string_view(how) == "lost") {
     if (lease.released < 0 && !lease.lost_but_held)
-      follow(lease.row, "lost its lease and goes on using it (--holders-keep-going)");
+      follow(lease.row, [] { return "lost its lease and goes on using it (--holders-keep-going)"; });
     lease.lost_but_held = true;
     return;
   }
@@ -1363,7 +1368,7 @@ void cluster_run::end_lease(std::size_t l, const char* how) {
   auto& lease = leases_[l];
   lease.released = now();
   lease.how = how;
-  follow(lease.row, std::string("stops using its lease: ") + how);
+  follow(lease.row, [&] { return std::string("stops using its lease: ") + how; });
   auto& row = rows_[lease.row];
   row.end = std::min(row.end, lease.released);
 }
@@ -1491,14 +1496,14 @@ void cluster_run::holder_event(const event& e) {
       // Counted from when it was sent, as the lease keeper counts: the owner
       // renewed it no earlier.
       auto sent = now();
-      follow(lease.row, "renews through " + names_[*to]);
+      follow(lease.row, [&] { return "renews through " + names_[*to]; });
       send(*to, [this, l, renew, sent](caf::event_based_actor* self, const caf::actor& node) {
         self->request(node, caf::infinite, renew)
             .then(
                 [this, l, sent](const lease_reply& reply) {
                   auto& lease = leases_[l];
                   if (lease.released >= 0) return;
-                  follow(lease.row, "renewal answered " + std::to_string(reply.code));
+                  follow(lease.row, [&] { return "renewal answered " + std::to_string(reply.code); });
                   if (reply.code == 200) {
                     if (reply.ttl_ms > 0) lease.ttl = reply.ttl_ms * 1000;
                     lease.last_ok = std::max(lease.last_ok, sent);
