@@ -37,8 +37,6 @@ using policies::usec;
 
 // -- fault schedules ------------------------------------------------------------
 
-namespace {
-
 std::vector<std::string> words_of(const std::string& line) {
   std::istringstream in(line);
   std::vector<std::string> out;
@@ -47,8 +45,6 @@ std::vector<std::string> words_of(const std::string& line) {
 }
 
 std::string seconds_text(usec t) { return policies::format_seconds(t) + "s"; }
-
-}  // namespace
 
 std::vector<sim_fault> parse_faults(const std::string& name, const std::string& text,
                                     const std::vector<std::string>& members) {

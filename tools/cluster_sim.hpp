@@ -41,6 +41,11 @@ struct sim_fault {
   std::string text;          ///< as written (or generated), for the event log
 };
 
+/// A schedule line's words (split at blanks).
+std::vector<std::string> words_of(const std::string& line);
+/// A time as a schedule writes it: seconds, then "s" ("12.5s").
+std::string seconds_text(policies::usec t);
+
 /// Reads a fault schedule (docs/CLUSTER-SIM.md, "Faults"): one fault per
 /// line, `#` starts a comment. `members` are the [cluster] peers' names.
 /// Throws policies::input_error naming the file, line and word.

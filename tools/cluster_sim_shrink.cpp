@@ -42,35 +42,23 @@ void write_schedule(const std::string& path, const std::vector<std::string>& lin
 
 std::string count_of(std::size_t n) { return std::to_string(n) + (n == 1 ? " fault" : " faults"); }
 
+// A schedule's time (30s, 500ms); -1 when it is none.
+policies::usec time_of(const std::string& word) {
+  policies::usec t = 0;
+  bool unit_error = false;
+  return policies::parse_duration(word, t, unit_error) ? t : -1;
+}
+
 // When a schedule line's fault starts (0 for one of the whole run: delay,
 // drop without a window): the word after `at`, or the start of FROM..TO.
 policies::usec start_of(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<std::string> w;
-  for (std::string word; in >> word;) w.push_back(word);
+  auto w = words_of(line);
   std::string when;
   for (std::size_t i = 0; i + 1 < w.size(); ++i)
     if (w[i] == "at") when = w[i + 1];
   if (when.empty() && !w.empty() && w[0] != "delay" && w.back().find("..") != std::string::npos)
     when = w.back().substr(0, w.back().find(".."));
-  policies::usec t = 0;
-  bool unit_error = false;
-  if (when.empty() || !policies::parse_duration(when, t, unit_error)) return 0;
-  return t;
-}
-
-// A line's words.
-std::vector<std::string> words_of(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<std::string> w;
-  for (std::string word; in >> word;) w.push_back(word);
-  return w;
-}
-
-policies::usec time_of(const std::string& word) {
-  policies::usec t = 0;
-  bool unit_error = false;
-  return policies::parse_duration(word, t, unit_error) ? t : -1;
+  return when.empty() ? 0 : std::max<policies::usec>(0, time_of(when));
 }
 
 // The window a line's fault lasts, when its end may move: FROM..TO of a
@@ -103,7 +91,7 @@ std::pair<policies::usec, policies::usec> window_of(const std::string& line,
 // `line` with its window ending at `end` (window_of's kinds).
 std::string ending_at(const std::string& line, policies::usec end) {
   auto w = words_of(line);
-  auto text = policies::format_seconds(end) + "s";
+  auto text = seconds_text(end);
   if (w[0] == "restart") {
     w[3] = text;
   } else {
@@ -172,7 +160,7 @@ std::pair<std::size_t, std::size_t> cut_trace(const std::string& trace, policies
   std::size_t kept = 0, rows = 0;
   bool cut = false;
   for (std::size_t i = 1; i < records.size(); ++i) {
-    if (field_of(records[i], 0).empty() && records[i].find_first_not_of(" \t\r,") == std::string::npos) continue;
+    if (records[i].find_first_not_of(" \t\r,") == std::string::npos) continue;  // a blank line
     ++rows;
     policies::usec at = 0;
     cut = cut || (policies::parse_seconds(field_of(records[i], column), at) && at > until);
