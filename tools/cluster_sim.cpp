@@ -1172,6 +1172,7 @@ void cluster_run::answered(std::size_t r, const admit_reply& reply) {
   }
   waiting_at_[row.node].erase(r);
   if (reply.code == 202 && !reply.ticket.empty()) {
+    follow(r, [&] { return "answered 202: ticket " + reply.ticket; });
     tickets_[r].ticket = reply.ticket;
     poll(r);
     return;
@@ -1194,6 +1195,7 @@ void cluster_run::poll(std::size_t r) {
   t.at = *to;
   auto seq = ++t.poll;
   waiting_at_[*to].insert(r);
+  follow(r, [&] { return "polls its ticket through " + names_[*to]; });
   ticket_poll q{account(row), t.ticket};
   send(*to, [this, r, seq, q](caf::event_based_actor* self, const caf::actor& node) {
     self->request(node, caf::infinite, q)

@@ -1365,6 +1365,29 @@ TEST_CASE("cluster-sim: a load balancer that checks readiness sends nothing to a
   CHECK_THAT(bad.err, Catch::Contains("--health-check"));
 }
 
+TEST_CASE("cluster-sim --follow: events.log tells one account's requests as its clients saw them, tickets included") {
+  auto out = scratch("cluster-sim-follow");
+  const std::string example = "examples/cluster-sim/";
+  auto r = usher::testing::run_usher("cluster-sim -q --config " + example + "cluster.ini --trace " + example +
+                                     "requests.csv --faults " + example + "faults.txt --tickets --follow beta --out " +
+                                     out.string());
+  REQUIRE(r.code == 0);
+  auto log = slurp(out / "events.log");
+  // beta queues (its plan has a queue): 202 and a ticket, polled until decided.
+  CHECK_THAT(log, Catch::Contains("0.5 client beta 8 sent to b") &&
+                      Catch::Contains("client beta 8 answered 202: ticket ") &&
+                      Catch::Contains("client beta 8 polls its ticket through b") &&
+                      Catch::Contains("renewal answered 200") && Catch::Contains("stops using its lease: released"));
+  CHECK_THAT(log, !Catch::Contains("client acme") && !Catch::Contains("client gamma"));
+  // Every beta row of outcomes.csv was sent, in the log.
+  std::size_t sent = 0;
+  for (auto& row : csv_rows(out / "outcomes.csv"))
+    if (row["account"] == "beta") sent += log.find("client beta " + row["id"] + " sent to ") != std::string::npos;
+  CHECK(sent > 10);
+  CHECK_THAT(nlohmann::json::parse(slurp(out / "summary.json"))["replay"].get<std::string>(),
+             Catch::Contains("--follow beta"));
+}
+
 TEST_CASE("cluster-sim: the bundled example runs as docs/CLUSTER-SIM.md shows") {
   auto out = scratch("cluster-sim-example");
   auto r = usher::testing::run_usher(
