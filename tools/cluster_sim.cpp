@@ -14,6 +14,7 @@
 #include <queue>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "actors/clients/client_model.hpp"
 #include "actors/cluster/cluster_node.hpp"
@@ -649,7 +650,7 @@ class cluster_run {
   /// mailboxes get the batch in its order; many, because an actor finds the
   /// handler of an answer by a linear search of those it waits for.
   std::vector<caf::actor> drivers_;
-  std::vector<std::vector<outgoing>> driver_box_;  ///< by driver: what it sends at its go
+  std::vector<outgoing> driver_next_;  ///< by driver: what it sends at its go
   std::size_t next_driver_ = 0;
   /// Spawns drivers until there are n.
   void add_drivers(std::size_t n);
@@ -1029,16 +1030,14 @@ void cluster_run::apply(const sim_fault& f) {
 void cluster_run::add_drivers(std::size_t n) {
   while (drivers_.size() < n) {
     auto k = drivers_.size();
-    driver_box_.emplace_back();
+    driver_next_.emplace_back();
     // (The run goes in as an argument: CAF 0.17 binds a reference to a null
     // pointer for a function actor spawned without one, which UBSan reports.)
     drivers_.push_back(sys_->spawn(
         [k](caf::event_based_actor* self, cluster_run* run) -> caf::behavior {
           return {[run, self, k](go_atom) {
-            auto out = std::move(run->driver_box_[k]);
-            run->driver_box_[k].clear();
-            for (auto& [m, f] : out)
-              if (run->members_[m].up) f(self, run->members_[m].cluster);
+            auto [m, f] = std::exchange(run->driver_next_[k], outgoing{});
+            if (f && run->members_[m].up) f(self, run->members_[m].cluster);
           }};
         },
         this));
@@ -1048,9 +1047,9 @@ void cluster_run::add_drivers(std::size_t n) {
 void cluster_run::dispatch() {
   add_drivers(outbox_.size());
   if (next_driver_ + outbox_.size() > drivers_.size()) next_driver_ = 0;
-  for (auto& o : outbox_) {
+  for (auto& o : outbox_) {  // one each: every driver ran since the last batch
     auto k = next_driver_++;
-    driver_box_[k].push_back(std::move(o));
+    driver_next_[k] = std::move(o);
     caf::anon_send(drivers_[k], go_atom::value);
   }
   outbox_.clear();
